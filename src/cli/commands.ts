@@ -1,0 +1,4 @@
+// The table of CLI commands. Each stage contributes its commands here, one line each.
+import type { Command } from './command.ts';
+
+export const commands: Command[] = [];

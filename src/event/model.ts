@@ -1,0 +1,100 @@
+// The canonical audit event: Kubernetes `audit.k8s.io/v1` Event, plus the fields KubeSphere adds
+// (workspace, cluster, devops) and where the event came from. Every format Vigil reads or writes
+// converts to and from this one shape, so each stage after capture/ingest sees only this.
+
+export const LEVELS = ['None', 'Metadata', 'Request', 'RequestResponse'] as const;
+export type Level = (typeof LEVELS)[number];
+
+export const STAGES = ['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Which producer format an event arrived in (or `vigil` for Vigil's own capture middleware). */
+export const SOURCES = ['kubernetes', 'kubesphere', 'openfaas', 'cadf', 'vigil'] as const;
+export type Source = (typeof SOURCES)[number];
+
+/** Level ordering as kube-apiserver's `audit.Level.Less`: an unknown string ranks as None. */
+export function levelRank(level: string): number {
+  const i = (LEVELS as readonly string[]).indexOf(level);
+  return Math.max(i, 0);
+}
+
+export function isLevel(v: unknown): v is Level {
+  return typeof v === 'string' && (LEVELS as readonly string[]).includes(v);
+}
+
+export function isStage(v: unknown): v is Stage {
+  return typeof v === 'string' && (STAGES as readonly string[]).includes(v);
+}
+
+export interface UserInfo {
+  username?: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
+
+export interface ObjectReference {
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  resourceVersion?: string;
+  subresource?: string;
+}
+
+/** metav1.Status as audit events carry it in `responseStatus`. */
+export interface ResponseStatus {
+  metadata?: Record<string, unknown>;
+  code?: number;
+  status?: string;
+  message?: string;
+  reason?: string;
+  details?: unknown;
+}
+
+/**
+ * Format-specific facts with no Kubernetes field, kept so that converting back to the original
+ * format loses nothing that matters. Each converter owns its own key.
+ */
+export interface EventOrigin {
+  /** CADF (pycadf / keystonemiddleware) fields not expressible as Kubernetes fields. */
+  cadf?: Record<string, unknown>;
+  /** oslo.messaging notification envelope fields (event_type, publisher_id, message_id, priority, timestamp). */
+  oslo?: Record<string, unknown>;
+  /** OpenFaaS api_access fields (actor issuers, actions) not expressible as Kubernetes fields. */
+  openfaas?: Record<string, unknown>;
+  /** The audit.k8s.io version the event arrived in when it was not v1. */
+  kubernetes?: Record<string, unknown>;
+}
+
+export interface AuditEvent {
+  level: Level;
+  auditID: string;
+  stage: Stage;
+  requestURI: string;
+  verb: string;
+  user: UserInfo;
+  impersonatedUser?: UserInfo;
+  authenticationMetadata?: Record<string, unknown>;
+  sourceIPs?: string[];
+  userAgent?: string;
+  objectRef?: ObjectReference;
+  responseStatus?: ResponseStatus;
+  requestObject?: unknown;
+  responseObject?: unknown;
+  /** RFC 3339, UTC, microseconds (Kubernetes MicroTime): `2006-01-02T15:04:05.000000Z`. */
+  requestReceivedTimestamp: string;
+  /** RFC 3339, UTC, microseconds (Kubernetes MicroTime). */
+  stageTimestamp: string;
+  annotations?: Record<string, string>;
+  /** KubeSphere: workspace of the namespace or DevOps project. */
+  workspace?: string;
+  /** KubeSphere: member cluster name. */
+  cluster?: string;
+  /** KubeSphere: DevOps project. */
+  devops?: string;
+  source: Source;
+  origin?: EventOrigin;
+}

@@ -1,0 +1,2 @@
+// vigil-audit: the library's public entry point.
+export * from './event/index.ts';
