@@ -1,0 +1,113 @@
+// The storage contract. SQLite (embedded) and PostgreSQL implement it and pass one shared test suite.
+import type { AuditEvent } from '../event/model.ts';
+
+/** An event as stored: the canonical event plus Vigil's own id. */
+export interface StoredEvent extends AuditEvent {
+  id: string;
+}
+
+/** Fields the query API filters on (exactly or fuzzily). */
+export const FILTER_FIELDS = [
+  'workspace',
+  'cluster',
+  'devops',
+  'namespace',
+  'resource',
+  'subresource',
+  'name',
+  'verb',
+  'level',
+  'stage',
+  'user',
+  'group',
+  'sourceIP',
+  'code',
+  'status',
+  'source',
+  'auditID',
+] as const;
+export type FilterField = (typeof FILTER_FIELDS)[number];
+
+/** What a tenant may see: events of these workspaces or of these namespaces, nothing else. */
+export interface TenantScope {
+  workspaces: string[];
+  namespaces: string[];
+}
+
+/**
+ * A query over stored events. Values of one field are OR'ed, fields are AND'ed.
+ * `exact`: whole value, case-sensitive. `fuzzy`: case-insensitive substring.
+ */
+export interface EventQuery {
+  exact?: Partial<Record<FilterField, string[]>>;
+  fuzzy?: Partial<Record<FilterField, string[]>>;
+  /** Free text: case-insensitive substring anywhere in the event's searchable text; OR'ed. */
+  text?: string[];
+  /** Epoch milliseconds, inclusive, on requestReceivedTimestamp. */
+  start?: number;
+  end?: number;
+  /** Set by the server from the caller's token, never from query parameters. */
+  scope?: TenantScope;
+}
+
+export interface PageRequest {
+  sort: 'asc' | 'desc';
+  size: number;
+  /** Offset paging. */
+  from?: number;
+  /** Keyset paging: the `next` cursor of the previous page. */
+  after?: string;
+}
+
+export interface Page {
+  /** Exact count of events matching the query (not capped). */
+  total: number;
+  items: StoredEvent[];
+  /** Cursor for the next page, absent on the last page. */
+  next?: string;
+}
+
+export interface AppendOptions {
+  /** A delivery id (OpenFaaS `X-Openfaas-Delivery`): a batch whose key was already stored is not stored again. */
+  batchKey?: string;
+  /**
+   * Collapse the stages of one call into one stored event (CADF request + response): an event replaces a stored
+   * event of the same source and auditID when its stage is later.
+   */
+  collapseStages?: boolean;
+}
+
+export interface AppendResult {
+  inserted: number;
+  duplicates: number;
+}
+
+export interface Histogram {
+  total: number;
+  buckets: { time: number; count: number }[];
+}
+
+export const STATS_FIELDS = ['user', 'verb', 'resource', 'namespace', 'workspace', 'code', 'sourceIP'] as const;
+export type StatsField = (typeof STATS_FIELDS)[number];
+
+export interface Store {
+  /** Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage). */
+  append(events: AuditEvent[], opts?: AppendOptions): Promise<AppendResult>;
+  get(id: string, scope?: TenantScope): Promise<StoredEvent | undefined>;
+  query(q: EventQuery, page: PageRequest): Promise<Page>;
+  /** Counts per time bucket of `intervalMs`, bucket times aligned to multiples of the interval (epoch ms). */
+  histogram(q: EventQuery, intervalMs: number): Promise<Histogram>;
+  /** Top values of a field with their counts, plus the total and the number of distinct audit IDs. */
+  stats(
+    q: EventQuery,
+    by: StatsField,
+    limit: number,
+  ): Promise<{ total: number; auditIDs: number; top: { key: string; count: number }[] }>;
+  /** One retention step: deletes at most `limit` events received before `cutoff` (epoch ms); returns how many. */
+  deleteBefore(cutoff: number, limit: number): Promise<number>;
+  /** Number of events and bytes used, for metrics. */
+  size(): Promise<{ events: number; bytes: number }>;
+  /** Calls `listener` with each batch of newly stored events (live tail); returns the unsubscribe function. */
+  subscribe(listener: (events: StoredEvent[]) => void): () => void;
+  close(): Promise<void>;
+}
