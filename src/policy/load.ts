@@ -129,9 +129,10 @@ class Reader {
     this.problems.push({ line: Math.max(line, 1), column: col, path, message });
   }
 
+  /** The node with aliases resolved; null for an absent value and for YAML null (`~`, `null`, nothing). */
   private node(n: Node | null | undefined): Node | null {
-    if (n && isAlias(n)) return (this.doc && (n.resolve(this.doc) as Node | undefined)) ?? null;
-    return n ?? null;
+    const v = n && isAlias(n) ? this.doc && (n.resolve(this.doc) as Node | undefined) : n;
+    return !v || (isScalar(v) && v.value === null) ? null : v;
   }
 
   private start(n: Node | null | undefined, fallback: number): number {
@@ -415,7 +416,7 @@ function unsupported(value: string, allowed: readonly string[]): string {
 }
 
 function describe(n: Node | null | undefined): string {
-  if (n === null || n === undefined) return 'nothing';
+  if (n === null || n === undefined) return 'null';
   if (isMap(n)) return 'a mapping';
   if (isSeq(n)) return 'a list';
   if (isScalar(n)) {
