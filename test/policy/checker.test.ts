@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { STAGES, type Stage } from '../../src/event/model.ts';
+import { LEVELS, STAGES, type Stage } from '../../src/event/model.ts';
 import { unionStages } from '../../src/policy/checker.ts';
 import { createPolicyEvaluator, type Policy, type PolicyRule, type RequestAttributes } from '../../src/policy/index.ts';
 import { cases, levelCases, requests, rules, unionCases, upstreamPolicyOmitStages } from './checker-cases.ts';
@@ -134,7 +134,7 @@ const urls = fc.array(word('*', '/healthz', '/healthz*', '/api*', '/logs/*', '/v
 const stages = fc.subarray([...STAGES]);
 const rule: fc.Arbitrary<PolicyRule> = fc.record(
   {
-    level: word('None', 'Metadata', 'Request', 'RequestResponse'),
+    level: fc.constantFrom(...LEVELS),
     users: names,
     userGroups: groups,
     verbs,
