@@ -428,12 +428,17 @@ function describe(n: Node | null | undefined): string {
   return 'an unsupported YAML node';
 }
 
-/** The closest known name (case-insensitive equality or edit distance ≤ 2), for "did you mean" hints. */
+/**
+ * The closest known name, for "did you mean" hints: case-insensitive equality, edit distance ≤ 2, or a known
+ * name ending in it (`groups` in a rule → `userGroups`).
+ */
 function suggest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
+  const lower = name.toLowerCase();
   for (const k of known) {
-    const d = k.toLowerCase() === name.toLowerCase() ? 0 : editDistance(name, k);
+    const kl = k.toLowerCase();
+    const d = kl === lower ? 0 : lower.length >= 4 && kl.endsWith(lower) ? 2 : editDistance(name, k);
     if (d < bestDistance) {
       best = k;
       bestDistance = d;

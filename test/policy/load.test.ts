@@ -165,7 +165,7 @@ describe('rejections name file, line, column and field', () => {
       'a bad policy stage',
       `${HEADER}omitStages: [Received]\nrules: [{level: None}]\n`,
       [
-        '3:14: omitStages[0]: unsupported value "Received": must be one of RequestReceived, ResponseStarted, ResponseComplete, Panic',
+        '3:14: omitStages[0]: unsupported value "Received": must be one of RequestReceived, ResponseStarted, ResponseComplete, Panic (did you mean "RequestReceived"?)',
       ],
     ],
     [
