@@ -131,7 +131,8 @@ class Reader {
 
   /** The node with aliases resolved; null for an absent value and for YAML null (`~`, `null`, nothing). */
   private node(n: Node | null | undefined): Node | null {
-    const v = n && isAlias(n) ? this.doc && (n.resolve(this.doc) as Node | undefined) : n;
+    // An alias with no anchor stays an alias, which every check then reports as "an unknown alias".
+    const v = n && isAlias(n) ? ((this.doc && (n.resolve(this.doc) as Node | undefined)) ?? n) : n;
     return !v || (isScalar(v) && v.value === null) ? null : v;
   }
 
@@ -247,7 +248,7 @@ class Reader {
     const policy: Policy = { apiVersion: apiVersion ?? '', kind: 'Policy', rules: [] };
     const meta = f.get('metadata');
     if (meta && meta.value !== null) {
-      if (isMap(meta.value)) policy.metadata = meta.value.toJSON() as Record<string, unknown>;
+      if (isMap(meta.value)) policy.metadata = meta.value.toJS(this.doc!) as Record<string, unknown>;
       else this.at(this.start(meta.value, rootAt), 'metadata', `expected a mapping, got ${describe(meta.value)}`);
     }
     const omitStages = f.get('omitStages');
@@ -419,6 +420,7 @@ function describe(n: Node | null | undefined): string {
   if (n === null || n === undefined) return 'null';
   if (isMap(n)) return 'a mapping';
   if (isSeq(n)) return 'a list';
+  if (isAlias(n)) return `an unknown alias *${n.source}`;
   if (isScalar(n)) {
     const v = (n as Scalar).value;
     if (v === null) return 'null';

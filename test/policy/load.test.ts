@@ -119,7 +119,10 @@ describe('loading', () => {
   });
 
   test('YAML anchors and aliases resolve', () => {
-    const p = loadPolicy(`${HEADER}rules:\n- &r\n  level: Request\n  verbs: [get]\n- *r\n`);
+    const p = loadPolicy(
+      `${HEADER}metadata: {name: &n audit, labels: {copy: *n}}\nrules:\n- &r\n  level: Request\n  verbs: [get]\n- *r\n`,
+    );
+    assert.deepEqual(p.metadata, { name: 'audit', labels: { copy: 'audit' } });
     assert.deepEqual(p.rules, [
       { level: 'Request', verbs: ['get'] },
       { level: 'Request', verbs: ['get'] },
@@ -138,6 +141,11 @@ describe('rejections name file, line, column and field', () => {
       'an unknown top-level field',
       `${HEADER}rule:\n- level: None\nrules: [{level: None}]\n`,
       ['3:1: rule: unknown field (did you mean "rules"?)'],
+    ],
+    [
+      'an alias without an anchor',
+      `${HEADER}rules:\n- level: None\n  verbs: [get, *verb]\n`,
+      ['5:16: rules[0].verbs[1]: expected a string, got an unknown alias *verb'],
     ],
     [
       'an unknown rule field without a close name',
