@@ -147,7 +147,8 @@ export function decodeCadf(obj: unknown): AuditEvent {
   const rrt = cadfTime(p, 'eventTime', base);
   const action = str(p, 'action', base, true)!;
   const outcome = str(p, 'outcome', base, true)!;
-  if (!OUTCOMES.includes(outcome)) fail(base, 'outcome', `${JSON.stringify(outcome)} is not one of ${OUTCOMES.join(', ')}`);
+  if (!OUTCOMES.includes(outcome))
+    fail(base, 'outcome', `${JSON.stringify(outcome)} is not one of ${OUTCOMES.join(', ')}`);
   const requestPath = str(p, 'requestPath', base, false) ?? '';
 
   const reason = p.reason;
@@ -216,7 +217,14 @@ export function decodeCadf(obj: unknown): AuditEvent {
     cadf.initiator = rest;
   }
 
-  const e = { level: 'Metadata', auditID: id, stage, requestURI: requestPath, verb: cadfActionToVerb(action), user } as AuditEvent;
+  const e = {
+    level: 'Metadata',
+    auditID: id,
+    stage,
+    requestURI: requestPath,
+    verb: cadfActionToVerb(action),
+    user,
+  } as AuditEvent;
   if (sourceIP !== undefined) e.sourceIPs = [sourceIP];
   if (userAgent !== undefined) e.userAgent = userAgent;
   if (code !== undefined && stage !== 'RequestReceived') e.responseStatus = { metadata: {}, code };

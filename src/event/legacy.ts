@@ -64,7 +64,8 @@ export function goQuote(s: string): string {
     else if (cp === 9) out += '\\t';
     else if (cp === 11) out += '\\v';
     else if (cp < 0x20 || cp === 0x7f) out += `\\x${hex(cp, 2)}`;
-    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\\ufffd'; // a lone surrogate is invalid UTF-8 to Go
+    else if (cp >= 0xd800 && cp <= 0xdfff)
+      out += '\\ufffd'; // a lone surrogate is invalid UTF-8 to Go
     else if (cp >= 0x80 && PRINTABLE.test(ch)) out += ch;
     else if (cp < 0x10000) out += `\\u${hex(cp, 4)}`;
     else out += `\\U${hex(cp, 8)}`;
