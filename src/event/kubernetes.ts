@@ -67,24 +67,45 @@ function keyTable(names: string[]): Map<string, string> {
   return new Map(names.map((n) => [n.toLowerCase(), n]));
 }
 
-/** Re-keys `obj` to canonical camelCase (unknown members dropped, as Go ignores them). */
-function rekey(obj: Obj, table: Map<string, string>, nested: boolean): { out: Obj; renamed: boolean } {
+/**
+ * Re-keys `obj` to canonical camelCase (unknown members dropped, as Go ignores them). `spelled` collects the
+ * original spelling of every renamed path so errors can name the field as the input wrote it.
+ */
+function rekey(
+  obj: Obj,
+  table: Map<string, string>,
+  nested: boolean,
+  spelled: Map<string, string>,
+  prefix: string,
+  original: string,
+): Obj {
   const out: Obj = {};
-  let renamed = false;
   for (const k in obj) {
     const name = table.get(k.toLowerCase());
     if (name === undefined) continue;
-    if (name !== k) renamed = true;
     let v = obj[k];
+    // KubeSphere writes Go's internal struct without omitempty: "" and null mean "not set".
+    if (v === '' || v === null) continue;
+    const path = prefix + name;
+    const as = original + k;
+    if (path !== as) spelled.set(path, as);
     const sub = nested ? NESTED[name] : undefined;
-    if (sub && isObject(v)) {
-      const r = rekey(v, sub, false);
-      v = r.out;
-      if (r.renamed) renamed = true;
-    }
+    if (sub && isObject(v)) v = rekey(v, sub, false, spelled, `${path}.`, `${as}.`);
     out[name] = v;
   }
-  return { out, renamed };
+  return out;
+}
+
+/** The field of an error as the input spelled it (`objectRef.name` → `ObjectRef.Name`). */
+function respell(err: unknown, spelled: Map<string, string>): unknown {
+  if (!(err instanceof EventValidationError) || spelled.size === 0) return err;
+  const parts = err.field.split('.');
+  for (let n = Math.min(parts.length, 2); n > 0; n--) {
+    const head = parts.slice(0, n).join('.');
+    const as = spelled.get(head);
+    if (as !== undefined) return new EventValidationError([as, ...parts.slice(n)].join('.'), err.reason, err.line);
+  }
+  return err;
 }
 
 function optString(o: Obj, key: string, base: string): string | undefined {
@@ -171,14 +192,18 @@ function checkStatus(v: unknown): AuditEvent['responseStatus'] {
  */
 function decode(obj: unknown, listVersion: string | undefined): AuditEvent {
   if (!isObject(obj)) expected('', '', 'an audit event object', obj);
-  let o: Obj = obj;
-  let pascal = false;
-  if (typeof o.auditID !== 'string') {
-    const r = rekey(obj, EVENT_KEYS, true);
-    o = r.out;
-    pascal = r.renamed;
+  // Fast path: kube-apiserver's own camelCase. Anything else is re-keyed first, as Go's decoder would match it.
+  if (typeof obj.auditID === 'string') return decodeCanonical(obj, listVersion, false);
+  const spelled = new Map<string, string>();
+  const o = rekey(obj, EVENT_KEYS, true, spelled, '', '');
+  try {
+    return decodeCanonical(o, listVersion, spelled.size > 0);
+  } catch (err) {
+    throw respell(err, spelled);
   }
+}
 
+function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolean): AuditEvent {
   const kind = o.kind;
   if (kind !== undefined && kind !== null && kind !== '') {
     if (typeof kind !== 'string') expected('', 'kind', 'a string', kind);
