@@ -43,11 +43,12 @@ test('the seed request notification maps to a RequestReceived event', () => {
     message_id: '63264e0e-e60f-4adc-a656-0d87ab5d6329',
   });
   // The masked credential and the service target are kept, not mapped.
-  assert.deepStrictEqual((e.origin?.cadf?.initiator as Record<string, unknown>).credential, {
+  const cadf = e.origin?.cadf ?? {};
+  assert.deepStrictEqual((cadf.initiator as Record<string, unknown>).credential, {
     token: '***',
     identity_status: 'Confirmed',
   });
-  assert.equal((e.origin?.cadf?.target as Record<string, unknown>).name, 'octavia');
+  assert.equal((cadf.target as Record<string, unknown>).name, 'octavia');
 });
 
 test('the seed response notification: same auditID, ResponseComplete, code from reason, stage time from reporter', () => {

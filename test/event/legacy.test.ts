@@ -5,7 +5,9 @@ import { type AuditEvent, EventValidationError, formatLegacyLine, parseLegacyLin
 import { goQuote, goUnquote } from '../../src/event/legacy.ts';
 
 const seedLines = () =>
-  readFileSync(new URL('../fixtures/k8s-legacy.log', import.meta.url), 'utf8').split('\n').filter(Boolean);
+  readFileSync(new URL('../fixtures/k8s-legacy.log', import.meta.url), 'utf8')
+    .split('\n')
+    .filter(Boolean);
 
 test('the seed lines (pre-1.7 two-line form and the 1.7 form) round-trip byte-exactly', () => {
   const lines = seedLines();

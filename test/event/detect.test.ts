@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import {
+  decodeCadf,
+  decodeEvents,
+  decodeKubernetesEvent,
+  EventValidationError,
+  encodeOsloWire,
+  formatLegacyLine,
+} from '../../src/event/index.ts';
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+const falco = () => readFileSync(new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8');
+
+test('JSON lines of Kubernetes events (the falco file)', () => {
+  const events = decodeEvents(falco());
+  assert.equal(events.length, 51);
+  assert.deepStrictEqual(events[0], decodeKubernetesEvent(JSON.parse(falco().split('\n')[0])));
+});
+
+test('an EventList document, pretty-printed, and a KubeSphere batch', () => {
+  assert.equal(
+    decodeEvents(fixture('k8s-eventlist-v1alpha1.json'))[0].objectRef?.apiGroup,
+    'rbac.authorization.k8s.io',
+  );
+  const ks = decodeEvents(fixture('kubesphere-batch.json'));
+  assert.deepStrictEqual(
+    ks.map((e) => e.source),
+    ['kubesphere', 'kubesphere'],
+  );
+});
+
+test('a JSON array mixing CADF notifications, a wire envelope, a bare CADF event and OpenFaaS events', () => {
+  const req = JSON.parse(fixture('cadf-request-notification.json'));
+  const resp = JSON.parse(fixture('cadf-response-notification.json'));
+  const faas = JSON.parse(fixture('openfaas-delivery.json')).body[0];
+  const events = decodeEvents(JSON.stringify([req, encodeOsloWire(resp), resp.payload, faas]));
+  assert.deepStrictEqual(
+    events.map((e) => [e.source, e.stage]),
+    [
+      ['cadf', 'RequestReceived'],
+      ['cadf', 'ResponseComplete'],
+      ['cadf', 'ResponseComplete'],
+      ['openfaas', 'ResponseComplete'],
+    ],
+  );
+  assert.deepStrictEqual(events[2], { ...decodeCadf(resp), origin: { cadf: decodeCadf(resp).origin?.cadf } });
+});
+
+test('an OpenFaaS delivery body as sent (a JSON array)', () => {
+  const body = JSON.stringify(JSON.parse(fixture('openfaas-delivery.json')).body, null, 2);
+  const [e] = decodeEvents(body);
+  assert.equal(e.source, 'openfaas');
+  assert.equal(e.verb, 'list');
+});
+
+test('legacy lines: the old two-line form pairs up, so the response line becomes a full event', () => {
+  const events = decodeEvents(fixture('k8s-legacy.log'));
+  assert.equal(events.length, 4);
+  const [req, resp, req17, resp17] = events;
+  assert.equal(resp.stage, 'ResponseComplete');
+  assert.equal(resp.responseStatus?.code, 200);
+  // Filled from the request line with the same id:
+  assert.equal(resp.verb, 'get');
+  assert.equal(resp.requestURI, '/api/v1/namespaces/default/pods');
+  assert.deepStrictEqual(resp.user, req.user);
+  assert.deepStrictEqual(resp.sourceIPs, ['127.0.0.1']);
+  assert.deepStrictEqual(resp.objectRef, { namespace: 'default' });
+  assert.equal(resp.requestReceivedTimestamp, req.requestReceivedTimestamp);
+  assert.equal(resp.stageTimestamp, '2017-03-21T07:57:09.108403Z');
+  // …and every line still formats back exactly.
+  assert.deepStrictEqual(events.map(formatLegacyLine), fixture('k8s-legacy.log').split('\n').filter(Boolean));
+  assert.equal(req17.stage, 'RequestReceived');
+  assert.equal(resp17.stage, 'ResponseComplete');
+});
+
+test('oslo log driver lines', () => {
+  const n = fixture('cadf-response-notification.json').replace(/\n\s*/g, ' ');
+  const line = `2024-05-01 10:00:00.123 1234 INFO oslo.messaging.notification.audit.http.response [None req-9 - - - - - -] ${n}`;
+  const [e] = decodeEvents(`${line}\n`);
+  assert.equal(e.source, 'cadf');
+  assert.equal(e.responseStatus?.code, 200);
+});
+
+test('empty input is no events; CRLF and a BOM are fine', () => {
+  assert.deepStrictEqual(decodeEvents(''), []);
+  assert.deepStrictEqual(decodeEvents(' \n\n'), []);
+  const lines = falco().split('\n').filter(Boolean).slice(0, 2);
+  assert.equal(decodeEvents(`\ufeff${lines.join('\r\n')}\r\n`).length, 2);
+});
+
+function rejects(text: string, line: number | undefined, field: string, why: RegExp) {
+  assert.throws(
+    () => decodeEvents(text),
+    (err: unknown) => {
+      assert.ok(err instanceof EventValidationError, String(err));
+      assert.equal(err.line, line);
+      assert.equal(err.field, field);
+      assert.match(err.message, why);
+      return true;
+    },
+  );
+}
+
+test('errors name the line (1-based) and the field', () => {
+  const lines = falco().split('\n').filter(Boolean).slice(0, 3);
+  const bad = JSON.parse(lines[1]);
+  bad.stage = 'Done';
+  lines[1] = JSON.stringify(bad);
+  rejects(lines.join('\n'), 2, 'stage', /^line 2: stage: "Done" is not one of RequestReceived/);
+  rejects(`${lines[0]}\n{"kind": 0}\n`, 2, 'kind', /^line 2: kind: expected a string, got number 0$/);
+  rejects(`${lines[0]}\n{oops\n`, 2, '', /^line 2: not valid JSON/);
+  rejects(`${lines[0]}\nhello world\n`, 2, '', /neither a JSON event nor a legacy audit line/);
+  rejects('2024-01-01T00:00:00Z AUDIT: id="x" stage="Done"\n', 1, 'stage', /"Done"/);
+  // Documents: the JSON path, no line.
+  rejects('[{"kind": 0}]', undefined, '[0].kind', /^\[0\]\.kind: expected a string/);
+  rejects('{"items":[{},{"kind":0}]}', undefined, 'items[0].level', /required/);
+  rejects('{\n  "items": [\n    {,\n  ]\n}\n', undefined, '', /not valid JSON: .*line 3/);
+  rejects('[1]', undefined, '[0]', /expected an event object, got number 1/);
+});
