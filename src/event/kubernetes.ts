@@ -54,7 +54,6 @@ const OBJECT_REF_KEYS = keyTable([
   'resourceVersion',
   'subresource',
 ]);
-const OBJECT_REF_FIELDS = [...OBJECT_REF_KEYS.values()];
 const STATUS_KEYS = keyTable(['kind', 'apiVersion', 'metadata', 'status', 'message', 'reason', 'details', 'code']);
 const NESTED: Record<string, Map<string, string>> = {
   user: USER_KEYS,
@@ -108,11 +107,11 @@ function respell(err: unknown, spelled: Map<string, string>): unknown {
   return err;
 }
 
-function optString(o: Obj, key: string, base: string): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') expected(base, key, 'a string', v);
-  return v;
+/** An optional string member, read by the caller with a named (monomorphic) property access. */
+function str(v: unknown, base: string, key: string): string | undefined {
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (v === undefined || v === null) return undefined;
+  return expected(base, key, 'a string', v);
 }
 
 function stringArray(v: unknown, base: string, key: string): string[] | undefined {
@@ -127,8 +126,8 @@ function stringArray(v: unknown, base: string, key: string): string[] | undefine
 function checkUser(v: unknown, key: string): UserInfo | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) expected('', key, 'an object', v);
-  optString(v, 'username', key);
-  optString(v, 'uid', key);
+  str(v.username, key, 'username');
+  str(v.uid, key, 'uid');
   stringArray(v.groups, key, 'groups');
   const extra = v.extra;
   if (extra !== undefined && extra !== null) {
@@ -158,7 +157,15 @@ function time(v: unknown, key: string): string {
 function checkObjectRef(v: unknown, version: string | undefined): ObjectReference | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) expected('', 'objectRef', 'an object', v);
-  for (const k of OBJECT_REF_FIELDS) optString(v, k, 'objectRef');
+  const b = 'objectRef';
+  str(v.resource, b, 'resource');
+  str(v.namespace, b, 'namespace');
+  str(v.name, b, 'name');
+  str(v.uid, b, 'uid');
+  str(v.apiGroup, b, 'apiGroup');
+  str(v.apiVersion, b, 'apiVersion');
+  str(v.resourceVersion, b, 'resourceVersion');
+  str(v.subresource, b, 'subresource');
   // v1alpha1 had no apiGroup: its apiVersion was "group/version".
   if (version === 'audit.k8s.io/v1alpha1' && typeof v.apiVersion === 'string' && v.apiGroup === undefined) {
     const slash = v.apiVersion.indexOf('/');
@@ -180,9 +187,9 @@ function checkStatus(v: unknown): AuditEvent['responseStatus'] {
   if (code !== undefined && code !== null && (typeof code !== 'number' || !Number.isInteger(code))) {
     expected('responseStatus', 'code', 'an integer', code);
   }
-  optString(v, 'status', 'responseStatus');
-  optString(v, 'message', 'responseStatus');
-  optString(v, 'reason', 'responseStatus');
+  str(v.status, 'responseStatus', 'status');
+  str(v.message, 'responseStatus', 'message');
+  str(v.reason, 'responseStatus', 'reason');
   return v as AuditEvent['responseStatus'];
 }
 
@@ -250,7 +257,7 @@ function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolea
   }
   const sourceIPs = stringArray(o.sourceIPs, '', 'sourceIPs');
   if (sourceIPs) e.sourceIPs = sourceIPs;
-  const userAgent = optString(o, 'userAgent', '');
+  const userAgent = str(o.userAgent, '', 'userAgent');
   if (userAgent !== undefined) e.userAgent = userAgent;
   const objectRef = checkObjectRef(o.objectRef, version);
   if (objectRef) e.objectRef = objectRef;
@@ -269,23 +276,23 @@ function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolea
   if (annotations) e.annotations = annotations;
 
   let kubesphere = pascal;
-  const workspace = optString(o, o.workspace !== undefined ? 'workspace' : 'Workspace', '');
+  const workspace = o.workspace !== undefined ? str(o.workspace, '', 'workspace') : str(o.Workspace, '', 'Workspace');
   if (workspace !== undefined) {
     e.workspace = workspace;
     kubesphere = true;
   }
-  const cluster = optString(o, o.cluster !== undefined ? 'cluster' : 'Cluster', '');
+  const cluster = o.cluster !== undefined ? str(o.cluster, '', 'cluster') : str(o.Cluster, '', 'Cluster');
   if (cluster !== undefined) {
     e.cluster = cluster;
     kubesphere = true;
   }
-  const devops = optString(o, o.devops !== undefined ? 'devops' : 'Devops', '');
+  const devops = o.devops !== undefined ? str(o.devops, '', 'devops') : str(o.Devops, '', 'Devops');
   if (devops !== undefined) {
     e.devops = devops;
     kubesphere = true;
   }
   e.source = kubesphere ? 'kubesphere' : 'kubernetes';
-  const message = optString(o, o.message !== undefined ? 'message' : 'Message', '');
+  const message = o.message !== undefined ? str(o.message, '', 'message') : str(o.Message, '', 'Message');
   if ((version !== undefined && version !== AUDIT_V1) || message !== undefined) {
     const k: Obj = {};
     if (version !== undefined && version !== AUDIT_V1) k.apiVersion = version;
