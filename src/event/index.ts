@@ -21,5 +21,5 @@ export { formatLegacyLine, parseLegacyLine } from './legacy.ts';
 export * from './model.ts';
 export type { OpenFaaSDecodeOptions } from './openfaas.ts';
 export { decodeOpenFaaSEvent, encodeOpenFaaSEvent, OPENFAAS_ID_NAMESPACE } from './openfaas.ts';
-export { parseTimeMs, toMicroTime } from './time.ts';
+export { isMicroTime, parseTimeMs, toCadfTime, toMicroTime, toOsloTime, toRfc3339Nano } from './time.ts';
 export { EventValidationError } from './validate.ts';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { type AuditEvent, EventValidationError, formatLegacyLine, parseLegacyLine } from '../../src/event/index.ts';
 import { goQuote, goUnquote } from '../../src/event/legacy.ts';
 
@@ -183,4 +184,30 @@ test('malformed lines are rejected naming the field', () => {
       line,
     );
   }
+});
+
+test('property: any strings survive format → parse (Go quoting is its own inverse)', () => {
+  const text = fc.string({ unit: 'binary', maxLength: 30 });
+  fc.assert(
+    fc.property(
+      text.filter((s) => s.length > 0),
+      text.filter((s) => s.length > 0 && s !== '<none>'),
+      fc.array(text, { maxLength: 4 }),
+      text,
+      text,
+      (auditID, username, groups, userAgent, requestURI) => {
+        const e = event({ auditID, user: { username, groups }, userAgent, requestURI });
+        const line = formatLegacyLine(e);
+        assert.ok(!line.includes('\n'));
+        const back = parseLegacyLine(line);
+        assert.equal(back.auditID, auditID);
+        assert.equal(back.user.username, username);
+        assert.deepStrictEqual(back.user.groups ?? [], groups);
+        assert.equal(back.userAgent ?? '', userAgent);
+        assert.equal(back.requestURI, requestURI);
+        assert.equal(formatLegacyLine(back), line);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { parseTimeMs, toMicroTime } from '../../src/event/index.ts';
 import { toCadfTime, toOsloTime, toRfc3339Nano } from '../../src/event/time.ts';
 
@@ -54,4 +55,18 @@ test('output forms: pycadf +0000, oslo naive, Go RFC3339Nano', () => {
   assert.equal(toOsloTime('2018-10-11T22:42:22.000000Z'), '2018-10-11 22:42:22');
   assert.equal(toRfc3339Nano('2017-06-15T21:50:50.259470Z'), '2017-06-15T21:50:50.25947Z');
   assert.equal(toRfc3339Nano('2017-06-15T21:50:50.000000Z'), '2017-06-15T21:50:50Z');
+});
+
+test('property: MicroTime of any instant parses back to the same instant, in every output form', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 253402300799 }), fc.integer({ min: 0, max: 999999 }), (sec, micro) => {
+      const m = `${new Date(sec * 1000).toISOString().slice(0, 19)}.${String(micro).padStart(6, '0')}Z`;
+      assert.equal(toMicroTime(m), m);
+      assert.equal(toMicroTime(toCadfTime(m)), m);
+      assert.equal(toMicroTime(toOsloTime(m)), m);
+      assert.equal(toMicroTime(toRfc3339Nano(m)), m);
+      assert.equal(parseTimeMs(m), sec * 1000 + Math.floor(micro / 1000));
+    }),
+    { numRuns: 500 },
+  );
 });
