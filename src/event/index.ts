@@ -17,6 +17,7 @@ export {
   encodeKubernetesEvent,
   formatKubernetesJSON,
 } from './kubernetes.ts';
+export type { LegacyFormatOptions } from './legacy.ts';
 export { formatLegacyLine, parseLegacyLine } from './legacy.ts';
 export * from './model.ts';
 export type { OpenFaaSDecodeOptions } from './openfaas.ts';

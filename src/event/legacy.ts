@@ -17,7 +17,7 @@
 // lower-cased into `verb` (Kubernetes' verb for non-resource requests) and the original kept.
 import type { AuditEvent } from './model.ts';
 import { isStage, STAGES } from './model.ts';
-import { toMicroTime, toRfc3339Nano } from './time.ts';
+import { parseTimeMs, toMicroTime, toRfc3339Nano } from './time.ts';
 import { EventValidationError } from './validate.ts';
 
 /** Today's field order (Kubernetes ≥ 1.10). */
@@ -171,23 +171,43 @@ function isResponseOnly(fields: readonly string[]): boolean {
   return fields.length === 2 && fields[0] === 'id' && fields[1] === 'response';
 }
 
+export interface LegacyFormatOptions {
+  /**
+   * Zone the time is written in when the line's original text is not kept: `utc` (default), `local` (the process's
+   * zone, as a kube-apiserver writes it on a host not set to UTC), or a fixed offset in minutes east of UTC.
+   */
+  zone?: 'utc' | 'local' | number;
+}
+
 /**
  * kube-apiserver's `EventString(ev)`: one line, no trailing newline (the log writer adds it). Events parsed from
  * an older form keep that form (`origin.legacy.fields`); the time is requestReceivedTimestamp in RFC3339Nano (the
  * response-only old form: the time of the response, stageTimestamp), written as originally when it still
- * denotes the same instant.
+ * denotes the same instant, else in `opts.zone`.
  */
-export function formatLegacyLine(e: AuditEvent): string {
+export function formatLegacyLine(e: AuditEvent, opts: LegacyFormatOptions = {}): string {
   const legacy = e.origin?.legacy;
   const fields = (legacy?.fields as readonly string[] | undefined) ?? LEGACY_FIELDS;
   const ts = isResponseOnly(fields) ? e.stageTimestamp : e.requestReceivedTimestamp;
   const raw = legacy?.timestamp;
   let t: string;
   if (typeof raw === 'string' && safeMicro(raw) === ts) t = raw;
-  else t = toRfc3339Nano(ts);
+  else t = inZone(ts, opts.zone ?? 'utc');
   let line = `${t} AUDIT:`;
   for (const f of fields) line += ` ${f}=${fieldValue(e, f as LegacyField)}`;
   return line;
+}
+
+/** Go's RFC3339Nano of a MicroTime shown in a zone: `Z` for UTC, else the wall time and `±HH:MM`. */
+function inZone(micro: string, zone: 'utc' | 'local' | number): string {
+  if (zone === 'utc' || zone === 0) return toRfc3339Nano(micro);
+  const ms = parseTimeMs(micro);
+  const offset = zone === 'local' ? -new Date(ms).getTimezoneOffset() : zone;
+  if (offset === 0) return toRfc3339Nano(micro);
+  const wall = toRfc3339Nano(`${new Date(ms + offset * 60000).toISOString().slice(0, 19)}${micro.slice(19)}`);
+  const abs = Math.abs(offset);
+  const hhmm = `${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  return `${wall.slice(0, -1)}${offset < 0 ? '-' : '+'}${hhmm}`;
 }
 
 function safeMicro(s: string): string | undefined {

@@ -112,6 +112,23 @@ test("today's line: EventString exactly, with requestReceivedTimestamp in RFC333
   );
 });
 
+test('the time can be written in a zone, as an apiserver on a non-UTC host does', () => {
+  const e = event({ requestReceivedTimestamp: '2017-03-21T07:57:09.106841Z' });
+  assert.ok(formatLegacyLine(e, { zone: -240 }).startsWith('2017-03-21T03:57:09.106841-04:00 AUDIT: '));
+  assert.ok(formatLegacyLine(e, { zone: 330 }).startsWith('2017-03-21T13:27:09.106841+05:30 AUDIT: '));
+  assert.ok(formatLegacyLine(e, { zone: 0 }).startsWith('2017-03-21T07:57:09.106841Z AUDIT: '));
+  const local = formatLegacyLine(e, { zone: 'local' });
+  assert.equal(parseLegacyLine(local).requestReceivedTimestamp, e.requestReceivedTimestamp);
+  // A kept original text wins while it denotes the same instant.
+  const parsed = parseLegacyLine(formatLegacyLine(e, { zone: -240 }));
+  assert.ok(formatLegacyLine(parsed).startsWith('2017-03-21T03:57:09.106841-04:00 '));
+  assert.ok(
+    formatLegacyLine({ ...parsed, requestReceivedTimestamp: '2017-03-21T07:57:10.000000Z' }).startsWith(
+      '2017-03-21T07:57:10Z ',
+    ),
+  );
+});
+
 test('parse(format(e)) keeps everything the line carries, and nothing else', () => {
   const e = event({ impersonatedUser: { username: 'bob', groups: ['dev', 'ops'] } });
   const back = parseLegacyLine(formatLegacyLine(e));
