@@ -70,7 +70,10 @@ test('legacy lines: the old two-line form pairs up, so the response line becomes
   assert.equal(resp.requestReceivedTimestamp, req.requestReceivedTimestamp);
   assert.equal(resp.stageTimestamp, '2017-03-21T07:57:09.108403Z');
   // …and every line still formats back exactly.
-  assert.deepStrictEqual(events.map(formatLegacyLine), fixture('k8s-legacy.log').split('\n').filter(Boolean));
+  assert.deepStrictEqual(
+    events.map((e) => formatLegacyLine(e)),
+    fixture('k8s-legacy.log').split('\n').filter(Boolean),
+  );
   assert.equal(req17.stage, 'RequestReceived');
   assert.equal(resp17.stage, 'ResponseComplete');
 });
