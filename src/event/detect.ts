@@ -4,7 +4,8 @@
 //   - JSON lines, each any of the above;
 //   - kube-apiserver legacy lines (any form), and oslo `log` driver lines (`… oslo.messaging.notification.… {json}`).
 // Each event object is sniffed: CADF (bare, notification or 2.0 wire envelope), OpenFaaS api_access, else
-// Kubernetes/KubeSphere. Errors name the line (1-based, for line input) and the field as a JSON path.
+// Kubernetes/KubeSphere. Errors name the line (1-based; in a JSON document, the line where the offending value
+// starts) and the field as a JSON path.
 import { decodeCadf } from './cadf.ts';
 import { decodeEventList, decodeKubernetesEvent } from './kubernetes.ts';
 import { parseLegacyLine } from './legacy.ts';
@@ -79,7 +80,17 @@ export function decodeEvents(text: string): AuditEvent[] {
   const first = body[start];
   if (first === '{' || first === '[') {
     const whole = tryParse(body);
-    if (whole.ok) return decodeJsonValue(whole.value);
+    if (whole.ok) {
+      try {
+        return decodeJsonValue(whole.value);
+      } catch (err) {
+        // Name the line too: where in the document the offending value starts.
+        if (err instanceof EventValidationError && err.line === undefined) {
+          throw err.atLine(lineAt(body, locate(body, pathSegments(err.field))));
+        }
+        throw err;
+      }
+    }
     // Not one document: JSON lines if the first line stands alone; otherwise report the document's own error.
     const nl = body.indexOf('\n', start);
     const firstLine = nl < 0 ? body.slice(start) : body.slice(start, nl);
@@ -149,4 +160,95 @@ function completeFrom(e: AuditEvent, req: AuditEvent | undefined): void {
   if (req.userAgent) e.userAgent = req.userAgent;
   if (req.objectRef) e.objectRef = { ...req.objectRef };
   e.requestReceivedTimestamp = req.requestReceivedTimestamp;
+}
+
+// ---- finding a JSON path in the text, for error lines (runs only when an error is reported) ------------------
+
+function pathSegments(field: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]);
+  return out;
+}
+
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function skipWs(t: string, i: number): number {
+  while (i < t.length && (t[i] === ' ' || t[i] === '\n' || t[i] === '\r' || t[i] === '\t' || t[i] === '\ufeff')) i++;
+  return i;
+}
+
+function skipString(t: string, i: number): number {
+  for (i++; i < t.length; i++) {
+    if (t[i] === '\\') i++;
+    else if (t[i] === '"') return i + 1;
+  }
+  return i;
+}
+
+/** Index just after the JSON value starting at `i` (the text is known to be valid JSON). */
+function skipValue(t: string, i: number): number {
+  const c = t[i];
+  if (c === '"') return skipString(t, i);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    while (i < t.length) {
+      const d = t[i];
+      if (d === '"') {
+        i = skipString(t, i);
+        continue;
+      }
+      if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+      i++;
+    }
+    return i;
+  }
+  while (i < t.length && !',]} \n\r\t'.includes(t[i])) i++;
+  return i;
+}
+
+/**
+ * Offset of the value at `segments` in a valid JSON text, or of the deepest part of that path found (member names
+ * compare case-insensitively, as the decoders match them).
+ */
+function locate(t: string, segments: (string | number)[]): number {
+  let pos = skipWs(t, 0);
+  for (const seg of segments) {
+    const open = t[pos];
+    let found = -1;
+    if (typeof seg === 'number' && open === '[') {
+      let i = skipWs(t, pos + 1);
+      for (let n = 0; i < t.length && t[i] !== ']'; n++) {
+        if (n === seg) {
+          found = i;
+          break;
+        }
+        i = skipWs(t, skipValue(t, i));
+        if (t[i] === ',') i = skipWs(t, i + 1);
+      }
+    } else if (typeof seg === 'string' && open === '{') {
+      let i = skipWs(t, pos + 1);
+      while (i < t.length && t[i] === '"') {
+        const end = skipString(t, i);
+        const key = JSON.parse(t.slice(i, end)) as string;
+        const value = skipWs(t, skipWs(t, end) + 1);
+        if (key.toLowerCase() === seg.toLowerCase()) {
+          found = value;
+          break;
+        }
+        i = skipWs(t, skipValue(t, value));
+        if (t[i] === ',') i = skipWs(t, i + 1);
+      }
+    }
+    if (found < 0) return pos;
+    pos = found;
+  }
+  return pos;
 }

@@ -116,9 +116,31 @@ test('errors name the line (1-based) and the field', () => {
   rejects(`${lines[0]}\n{oops\n`, 2, '', /^line 2: not valid JSON/);
   rejects(`${lines[0]}\nhello world\n`, 2, '', /neither a JSON event nor a legacy audit line/);
   rejects('2024-01-01T00:00:00Z AUDIT: id="x" stage="Done"\n', 1, 'stage', /"Done"/);
-  // Documents: the JSON path, no line.
-  rejects('[{"kind": 0}]', undefined, '[0].kind', /^\[0\]\.kind: expected a string/);
-  rejects('{"items":[{},{"kind":0}]}', undefined, 'items[0].level', /required/);
+  // Documents: the JSON path, and the line where that value starts.
+  rejects('[{"kind": 0}]', 1, '[0].kind', /^line 1: \[0\]\.kind: expected a string/);
+  rejects('{"items":[{},{"kind":0}]}', 1, 'items[0].level', /required/);
   rejects('{\n  "items": [\n    {,\n  ]\n}\n', undefined, '', /not valid JSON: .*line 3/);
-  rejects('[1]', undefined, '[0]', /expected an event object, got number 1/);
+  rejects('[1]', 1, '[0]', /expected an event object, got number 1/);
+  const list = JSON.parse(fixture('k8s-eventlist-v1alpha1.json'));
+  list.items.push({ ...list.items[0], user: { username: 'x', groups: ['a', 7] } });
+  const pretty = JSON.stringify(list, null, 2);
+  const want = pretty.split('\n').findIndex((l) => l.trim() === '7') + 1;
+  rejects(pretty, want, 'items[1].user.groups[1]', /expected a string, got number 7/);
+  // PascalCase members are found whatever their case; a path not found stops at the deepest part that is.
+  const ks = JSON.parse(fixture('kubesphere-batch.json'));
+  ks.Items[1].ObjectRef.Name = 5;
+  const ksText = JSON.stringify(ks, null, 2);
+  rejects(
+    ksText,
+    ksText.split('\n').findIndex((l) => l.includes('"Name": 5')) + 1,
+    'Items[1].ObjectRef.Name',
+    /string/,
+  );
+  delete ks.Items[1].AuditID;
+  ks.Items[1].ObjectRef.Name = 'n';
+  const noId = JSON.stringify(ks, null, 2);
+  const secondItem = noId
+    .split('\n')
+    .findIndex((l, i, all) => l.trim() === '{' && all[i + 1]?.includes('"Devops"') && i > 10);
+  rejects(noId, secondItem + 1, 'Items[1].auditID', /required/);
 });
