@@ -6,7 +6,18 @@
 // responseStatus, bodies, annotations) after type checks and allocates only the event itself. Anything else
 // (PascalCase, odd casing) is first re-keyed case-insensitively, as Go's decoder matches member names, then takes
 // the same path.
-import { type AuditEvent, isLevel, isStage, LEVELS, type ObjectReference, STAGES, type UserInfo } from './model.ts';
+import {
+  type AuditEvent,
+  type EventOrigin,
+  isLevel,
+  isStage,
+  LEVELS,
+  type ObjectReference,
+  SOURCES,
+  type Source,
+  STAGES,
+  type UserInfo,
+} from './model.ts';
 import { isMicroTime, toMicroTime } from './time.ts';
 import { EventValidationError, expected, fail, isObject, parseJson } from './validate.ts';
 
@@ -61,6 +72,10 @@ const NESTED: Record<string, Map<string, string>> = {
   objectRef: OBJECT_REF_KEYS,
   responseStatus: STATUS_KEYS,
 };
+
+function isSource(v: unknown): v is Source {
+  return typeof v === 'string' && (SOURCES as readonly string[]).includes(v);
+}
 
 function keyTable(names: string[]): Map<string, string> {
   return new Map(names.map((n) => [n.toLowerCase(), n]));
@@ -298,6 +313,17 @@ function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolea
     if (version !== undefined && version !== AUDIT_V1) k.apiVersion = version;
     if (message !== undefined) k.message = message;
     e.origin = { kubernetes: k };
+  }
+  // Vigil's own canonical events (exports, /ingest/events) are v1 events plus `source` and `origin`: keep them.
+  const source = o.source;
+  if (source !== undefined && source !== null) {
+    if (!isSource(source)) fail('', 'source', `${JSON.stringify(source)} is not one of ${SOURCES.join(', ')}`);
+    e.source = source;
+  }
+  const origin = o.origin;
+  if (origin !== undefined && origin !== null) {
+    if (!isObject(origin)) expected('', 'origin', 'an object', origin);
+    e.origin = origin as EventOrigin;
   }
   return e;
 }

@@ -144,3 +144,22 @@ test('errors name the line (1-based) and the field', () => {
     .findIndex((l, i, all) => l.trim() === '{' && all[i + 1]?.includes('"Devops"') && i > 10);
   rejects(noId, secondItem + 1, 'Items[1].auditID', /required/);
 });
+
+test("Vigil's canonical events (an export) read back unchanged, whatever format they came from", () => {
+  const originals = [
+    ...decodeEvents(fixture('k8s-legacy.log')),
+    ...decodeEvents(fixture('kubesphere-batch.json')),
+    ...decodeEvents(fixture('k8s-eventlist-v1alpha1.json')),
+    decodeCadf(JSON.parse(fixture('cadf-response-notification.json'))),
+    ...decodeEvents(JSON.stringify(JSON.parse(fixture('openfaas-delivery.json')).body)),
+  ];
+  const jsonLines = originals.map((e) => JSON.stringify(e)).join('\n');
+  assert.deepStrictEqual(decodeEvents(jsonLines), originals);
+  assert.deepStrictEqual(decodeEvents(JSON.stringify(originals)), originals);
+  rejects(
+    '{"level":"Metadata","auditID":"a","stage":"Panic","requestReceivedTimestamp":"2024-01-01T00:00:00Z","source":"x"}',
+    1,
+    'source',
+    /"x" is not one of kubernetes/,
+  );
+});
