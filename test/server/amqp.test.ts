@@ -171,3 +171,45 @@ test('AMQP: retries a refused connection with backoff, and reconnects after losi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('AMQP: passive mode checks an existing exchange instead of declaring it, and fails on a missing one', async () => {
+  const exchange = `vigil-test-${randomUUID()}`;
+  const queue = `vigil-test-q-${randomUUID()}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-amqp-'));
+  const store = await openStore({ type: 'sqlite', path: path.join(dir, 'v.db') });
+  const warnings: string[] = [];
+  const log = { info() {}, warn: (o: object, msg: string) => warnings.push(`${msg} ${JSON.stringify(o)}`), error() {} };
+  const conn = await connect(URL);
+  const ch = await conn.createChannel();
+  const missing = new AmqpSource({ url: URL, exchange, queue, passive: true }, new Ingestor(store, {}), log, {
+    backoffMs: 10,
+  });
+  const source = new AmqpSource({ url: URL, exchange, queue, passive: true }, new Ingestor(store, {}), log);
+  try {
+    missing.start();
+    await until(
+      () => warnings.some((w) => /amqp connect failed .*NOT_FOUND/.test(w)),
+      'the missing exchange to be reported',
+    );
+    await missing.stop();
+    // The service (oslo) declares its exchange: topic, non-durable.
+    await ch.assertExchange(exchange, 'topic', { durable: false });
+    source.start();
+    await source.connected();
+    const [, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Record<string, Record<string, unknown>>[];
+    const body = { ...response, payload: { ...response!.payload, id: 'passive-1' } };
+    ch.publish(exchange, 'notifications.info', Buffer.from(JSON.stringify(body)));
+    await until(
+      async () => (await store.query({ exact: { auditID: ['passive-1'] } }, { sort: 'desc', size: 1 })).total === 1,
+      'the message through the passively checked exchange',
+    );
+  } finally {
+    await missing.stop();
+    await source.stop();
+    await ch.deleteQueue(queue).catch(() => {});
+    await ch.deleteExchange(exchange).catch(() => {});
+    await conn.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
