@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
+import { matches } from '../../src/query/matches.ts';
+import { toEventQuery } from '../../src/query/params.ts';
 import { event } from './fixtures.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
 
@@ -141,6 +143,14 @@ describe('query API', () => {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.deepEqual(ids(r), expected);
       assert.equal(r.body.total, expected.length);
+      // The live tail's in-process matcher agrees with the store.
+      const q = toEventQuery(Object.fromEntries(new URLSearchParams(query)));
+      assert.deepEqual(
+        EVENTS.filter((e) => matches(e, q))
+          .map((e) => e.auditID)
+          .sort(),
+        expected,
+      );
     });
   }
 
