@@ -59,29 +59,31 @@ export class AmqpTransport implements Sink {
 
   private connect(): Promise<Connected> {
     if (!this.connecting) {
-      const p = this.open();
+      // Events of an old connection must not forget a newer one: each compares against its own promise.
+      const p: Promise<Connected> = this.open(() => this.forget(p));
       this.connecting = p;
-      p.catch(() => {
-        if (this.connecting === p) this.connecting = undefined;
-      });
+      p.catch(() => this.forget(p));
     }
     return this.connecting;
   }
 
-  private async open(): Promise<Connected> {
+  private forget(p: Promise<Connected>): void {
+    if (this.connecting === p) this.connecting = undefined;
+  }
+
+  private async open(forget: () => void): Promise<Connected> {
     const conn = await amqp.connect(this.o.url);
-    const forget = (err?: Error) => {
-      if (err) this.logger.warn('amqp connection lost; will reconnect on the next batch', { error: err.message });
-      this.connecting = undefined;
-    };
-    conn.on('error', forget);
-    conn.on('close', () => forget());
+    conn.on('error', (err: Error) => {
+      this.logger.warn('amqp connection lost; will reconnect on the next batch', { error: err.message });
+      forget();
+    });
+    conn.on('close', forget);
     try {
       const ch = await conn.createConfirmChannel();
       ch.on('error', (err: Error) => this.logger.warn('amqp channel error', { error: err.message }));
       ch.on('close', () => {
-        // A closed channel (e.g. a failed declare) makes the connection useless to us.
-        this.connecting = undefined;
+        // A closed channel (e.g. publishing to a deleted exchange) makes the connection useless to us.
+        forget();
         conn.close().catch(() => {});
       });
       const durable = this.o.durable ?? false;
@@ -103,8 +105,9 @@ export class AmqpTransport implements Sink {
     if (this.closed) throw new SinkClosedError('amqp sink');
     const started = performance.now();
     let c: Connected | undefined;
+    const p = this.connect();
     try {
-      c = await this.connect();
+      c = await p;
       const confirms: Promise<void>[] = [];
       for (const e of events) {
         const body = Buffer.from(toJSON(this.o.encoders.encodeOsloWire(this.o.encoders.encodeOsloNotification(e))));
@@ -128,7 +131,7 @@ export class AmqpTransport implements Sink {
       this.o.metrics?.error();
       // Unconfirmed messages: drop this connection so the retry starts clean.
       if (c) {
-        this.connecting = undefined;
+        this.forget(p);
         c.conn.close().catch(() => {});
       }
       throw new DeliveryError(`amqp publish failed: ${(err as Error).message ?? err}`, { retryable: true, cause: err });

@@ -46,7 +46,9 @@ export function tempDir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
-export function captureLogger(): SinkLogger & { lines: { level: string; msg: string; fields?: Record<string, unknown> }[] } {
+export function captureLogger(): SinkLogger & {
+  lines: { level: string; msg: string; fields?: Record<string, unknown> }[];
+} {
   const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
   return {
     lines,

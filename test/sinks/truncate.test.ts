@@ -17,7 +17,12 @@ const size = (e: AuditEvent) => Buffer.byteLength(JSON.stringify(e));
 test('an oversized Request-level event loses its objects and is annotated truncated', async () => {
   const r = recorder();
   const metrics = new SinkMetrics('t', new Registry());
-  const big = event(1, { level: 'RequestResponse', requestObject: { data: 'x'.repeat(5000) }, responseObject: { ok: 1 }, annotations: { a: 'b' } });
+  const big = event(1, {
+    level: 'RequestResponse',
+    requestObject: { data: 'x'.repeat(5000) },
+    responseObject: { ok: 1 },
+    annotations: { a: 'b' },
+  });
   const small = event(2);
   const sink = truncate(r, { maxEventBytes: 2000, maxBatchBytes: 100_000, metrics, logger: captureLogger() });
   await sink.write([big, small]);

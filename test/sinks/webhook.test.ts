@@ -6,12 +6,12 @@ import { test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { Registry } from '../../src/metrics/registry.ts';
 import { createSink } from '../../src/sinks/create.ts';
-import { verifyHmacSha256Hex, verifyStandardWebhooks, standardWebhooksKey } from '../../src/sinks/sign.ts';
-import { DeliveryError, type WebhookSinkConfig } from '../../src/sinks/types.ts';
+import { standardWebhooksKey, verifyHmacSha256Hex, verifyStandardWebhooks } from '../../src/sinks/sign.ts';
+import { DeliveryError, type SinkLogger, type WebhookSinkConfig } from '../../src/sinks/types.ts';
 import { parseRetryAfter } from '../../src/sinks/util.ts';
 import { captureLogger, events, receiver, tempDir, waitFor } from './helpers.ts';
 
-const quiet = { warn() {}, error() {} };
+const quiet: SinkLogger = { warn() {}, error() {} };
 const fast = { initialBackoffMs: 2, factor: 1.5, jitter: 0.2, maxAttempts: 3 };
 
 function sinkOf(config: Omit<WebhookSinkConfig, 'type'>, logger = quiet) {
@@ -120,7 +120,11 @@ test('429 and 503 are retried after Retry-After (not the 60 s backoff); 500 with
   const r = await receiver(t, (_q, n) => replies[n] ?? { status: 200 });
   // initialBackoff is 60 s: only honouring Retry-After lets the two retries happen within the test's
   // time; the 500 is the third and last attempt, so its backoff is never waited out.
-  const sink = await sinkOf({ url: r.url, mode: 'blocking-strict', retry: { initialBackoffMs: 60_000, maxAttempts: 3 } });
+  const sink = await sinkOf({
+    url: r.url,
+    mode: 'blocking-strict',
+    retry: { initialBackoffMs: 60_000, maxAttempts: 3 },
+  });
   await assert.rejects(sink.write(events(0, 1)), (err: unknown) => err instanceof DeliveryError && err.status === 500);
   assert.deepEqual(
     r.requests.map((q) => q.status),
@@ -228,9 +232,13 @@ test('producer killed and restarted: a new process on the same spool dir sends w
   const port = await deadPort();
   const url = `http://127.0.0.1:${port}/audit`;
   const dir = tempDir(t);
-  const child = spawn(process.execPath, [new URL('./fixtures/producer.ts', import.meta.url).pathname, url, dir, '123'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [new URL('./fixtures/producer.ts', import.meta.url).pathname, url, dir, '123'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   t.after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -249,7 +257,10 @@ test('producer killed and restarted: a new process on the same spool dir sends w
     retry: fast,
     spool: { dir, maxBytes: 10_000_000, replayBackoffMs: 5 },
   });
-  await waitFor(() => missing(events(0, 123), r.delivered()).length === 0, 'every spooled event from the killed producer');
+  await waitFor(
+    () => missing(events(0, 123), r.delivered()).length === 0,
+    'every spooled event from the killed producer',
+  );
   await waitFor(() => sink.metrics.snapshot().replayed === 123, 'the acks');
   await sink.close();
 });
@@ -273,7 +284,9 @@ test('the spool cap is the only place events are dropped, and every drop is coun
   assert.ok(m.spooled > 0 && m.spooled <= 30, `spooled ${m.spooled}`);
   assert.equal(m.dropped.spool_full, 100 - m.spooled, 'every event is either spooled or counted as dropped');
   assert.equal(m.dropped.buffer_full, 0);
-  const loggedDrops = logger.lines.filter((l) => /spool full/.test(l.msg)).flatMap((l) => l.fields?.auditIDs as string[]);
+  const loggedDrops = logger.lines
+    .filter((l) => /spool full/.test(l.msg))
+    .flatMap((l) => l.fields?.auditIDs as string[]);
   assert.equal(loggedDrops.length, m.dropped.spool_full, 'and every drop is logged with its auditID');
   await sink.close();
 });
