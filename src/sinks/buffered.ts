@@ -24,19 +24,23 @@ export interface BufferedDeps {
   overflow?: (events: AuditEvent[]) => Promise<void>;
 }
 
-class TokenBucket {
+/** kube-apiserver's batch throttle: `burst` batches at once, then `qps` per second. */
+export class TokenBucket {
   private tokens: number;
-  private last = performance.now();
+  private last: number;
   private readonly qps: number;
   private readonly burst: number;
-  constructor(qps: number, burst: number) {
+  private readonly now: () => number;
+  constructor(qps: number, burst: number, now: () => number = () => performance.now()) {
     this.qps = qps;
     this.burst = burst;
     this.tokens = burst;
+    this.now = now;
+    this.last = now();
   }
   /** ms to wait before the next batch may go; takes the token. */
   take(): number {
-    const now = performance.now();
+    const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
     this.last = now;
     this.tokens -= 1;

@@ -9,15 +9,58 @@
 // acknowledged (at-least-once: a crash between delivery and ack resends those events, never loses them).
 // A segment whose bytes are all acknowledged is deleted. A torn or corrupt tail (crash mid-write) ends
 // the segment: the rest is counted and logged, and the next segments are read as usual.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { type FileHandle, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AuditEvent } from '../event/model.ts';
 import type { SinkMetrics } from './metrics.ts';
 import { type SinkLogger, type SpoolConfig, stderrLogger } from './types.ts';
 
 const HEADER = 8;
+const LOCK = 'LOCK';
+/** Spool directories open in this process (the LOCK file guards against other processes). */
+const openDirs = new Set<string>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Two writers on one directory would interleave segments and double-send: refuse the second. */
+function lockDir(dir: string): void {
+  const key = resolve(dir);
+  if (openDirs.has(key)) throw new Error(`spool ${dir} is already open in this process`);
+  const path = join(dir, LOCK);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 });
+      openDirs.add(key);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      const pid = Number(readFileSync(path, 'utf8').trim());
+      if (pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new Error(`spool ${dir} is in use by process ${pid} (remove ${path} if that is wrong)`);
+      }
+      // Left by a process that died (or by this one, never closed): take it over.
+      unlinkSync(path);
+    }
+  }
+}
+
+function unlockDir(dir: string): void {
+  openDirs.delete(resolve(dir));
+  try {
+    unlinkSync(join(dir, LOCK));
+  } catch {
+    // already gone
+  }
+}
 const SEGMENT_RE = /^segment-(\d{16})\.spool$/;
 
 interface Segment {
@@ -74,28 +117,34 @@ export class Spool {
     if (!cfg.dir) throw new Error('spool.dir is required');
     if (!(cfg.maxBytes > 0)) throw new Error(`spool.maxBytes must be > 0, got ${cfg.maxBytes}`);
     mkdirSync(cfg.dir, { recursive: true, mode: 0o700 });
-    const names = (await readdir(cfg.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
-    const segments: Segment[] = [];
-    for (const name of names) {
-      const seq = Number(SEGMENT_RE.exec(name)![1]);
-      const path = join(cfg.dir, name);
-      const size = (await stat(path)).size;
-      let acked = 0;
-      try {
-        acked = Number((await readFile(path.replace(/\.spool$/, '.ack'), 'utf8')).trim()) || 0;
-      } catch {
-        // no ack file: nothing of this segment was delivered
+    lockDir(cfg.dir);
+    try {
+      const names = (await readdir(cfg.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
+      const segments: Segment[] = [];
+      for (const name of names) {
+        const seq = Number(SEGMENT_RE.exec(name)![1]);
+        const path = join(cfg.dir, name);
+        const size = (await stat(path)).size;
+        let acked = 0;
+        try {
+          acked = Number((await readFile(path.replace(/\.spool$/, '.ack'), 'utf8')).trim()) || 0;
+        } catch {
+          // no ack file: nothing of this segment was delivered
+        }
+        segments.push({ seq, path, size, acked: Math.min(acked, size) });
       }
-      segments.push({ seq, path, size, acked: Math.min(acked, size) });
+      const last = segments.at(-1);
+      const spool = new Spool(cfg, deps, last ? last.seq + 1 : 1);
+      for (const s of segments) {
+        if (s.acked >= s.size) await spool.remove(s);
+        else spool.sealed.push(s);
+      }
+      spool.report();
+      return spool;
+    } catch (err) {
+      unlockDir(cfg.dir);
+      throw err;
     }
-    const last = segments.at(-1);
-    const spool = new Spool(cfg, deps, last ? last.seq + 1 : 1);
-    for (const s of segments) {
-      if (s.acked >= s.size) await spool.remove(s);
-      else spool.sealed.push(s);
-    }
-    spool.report();
-    return spool;
   }
 
   /** Bytes on disk not yet acknowledged. */
@@ -274,6 +323,7 @@ export class Spool {
         await a.fh.close();
         if (a.size === 0) await rm(a.path, { force: true });
       }
+      unlockDir(this.dir);
     });
   }
 }

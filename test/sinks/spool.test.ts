@@ -124,3 +124,17 @@ test('bad options are refused', async () => {
   await assert.rejects(Spool.open({ dir: '', maxBytes: 1 }), /spool.dir is required/);
   await assert.rejects(Spool.open({ dir: '/tmp/x', maxBytes: 0 }), /maxBytes must be > 0/);
 });
+
+test('one writer per directory: a second open is refused while the first lives; a dead owner’s lock is taken over', async (t) => {
+  const dir = tempDir(t);
+  const a = await Spool.open({ dir, maxBytes: 1000 });
+  await assert.rejects(Spool.open({ dir, maxBytes: 1000 }), /already open in this process/);
+  await a.close();
+  writeFileSync(join(dir, 'LOCK'), String(process.ppid));
+  await assert.rejects(Spool.open({ dir, maxBytes: 1000 }), /in use by process/);
+  writeFileSync(join(dir, 'LOCK'), '999999999');
+  const b = await Spool.open({ dir, maxBytes: 1000 });
+  assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8'), String(process.pid));
+  await b.close();
+  assert.ok(!readdirSync(dir).includes('LOCK'));
+});
