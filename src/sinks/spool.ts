@@ -176,28 +176,35 @@ export class Spool {
     if (events.length === 0) return Promise.resolve(0);
     return this.serial(async () => {
       if (this.closed) throw new Error(`spool ${this.dir} is closed`);
-      const room = this.maxBytes - this.pendingBytes() - HEADER - 2;
-      const parts: string[] = [];
-      let bytes = 0;
-      for (const e of events) {
-        const s = JSON.stringify(e);
-        const b = Buffer.byteLength(s) + 1;
-        if (bytes + b > room) break;
-        parts.push(s);
-        bytes += b;
+      const room = this.maxBytes - this.pendingBytes() - HEADER;
+      // The common case, everything fits, costs one stringify; only near the cap is it done per event.
+      let json = JSON.stringify(events);
+      let kept = events.length;
+      if (Buffer.byteLength(json) > room) {
+        const parts: string[] = [];
+        let bytes = 2;
+        for (const e of events) {
+          const s = JSON.stringify(e);
+          const b = Buffer.byteLength(s) + 1;
+          if (bytes + b > room) break;
+          parts.push(s);
+          bytes += b;
+        }
+        kept = parts.length;
+        json = `[${parts.join(',')}]`;
       }
-      const dropped = events.length - parts.length;
+      const dropped = events.length - kept;
       if (dropped > 0) {
         this.metrics?.dropped('spool_full', dropped);
         this.logger.error('audit spool full; events dropped', {
           spool: this.dir,
           maxBytes: this.maxBytes,
           dropped,
-          auditIDs: events.slice(parts.length).map((e) => e.auditID),
+          auditIDs: events.slice(kept).map((e) => e.auditID),
         });
       }
-      if (parts.length === 0) return 0;
-      const payload = Buffer.from(`[${parts.join(',')}]`);
+      if (kept === 0) return 0;
+      const payload = Buffer.from(json);
       const rec = Buffer.allocUnsafe(HEADER + payload.length);
       rec.writeUInt32BE(payload.length, 0);
       rec.writeUInt32BE(crc32(payload), 4);
@@ -214,9 +221,9 @@ export class Spool {
       await this.active.fh.write(rec, 0, rec.length);
       if (this.fsync) await this.active.fh.datasync();
       this.active.size += rec.length;
-      this.metrics?.spooled(parts.length);
+      this.metrics?.spooled(kept);
       this.report();
-      return parts.length;
+      return kept;
     });
   }
 
