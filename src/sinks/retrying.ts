@@ -26,7 +26,8 @@ export function retrying(sink: Sink, opts: RetryOptions & { metrics?: SinkMetric
           await sink.write(events);
           return;
         } catch (err) {
-          const retryable = err instanceof DeliveryError ? err.retryable : true;
+          // Only a delivery can be worth repeating; anything else (an encoder bug) would fail the same way.
+          const retryable = err instanceof DeliveryError && err.retryable;
           if (!retryable || attempt + 1 >= o.maxAttempts || stop.signal.aborted) throw err;
           const after = err instanceof DeliveryError ? err.retryAfterMs : undefined;
           const delay =

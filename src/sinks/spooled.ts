@@ -9,7 +9,7 @@ import type { AuditEvent } from '../event/model.ts';
 import type { SinkMetrics } from './metrics.ts';
 import { DEFAULT_RETRY } from './retrying.ts';
 import { Spool } from './spool.ts';
-import { type Sink, SinkClosedError, type SinkLogger, type SpoolConfig, stderrLogger } from './types.ts';
+import { DeliveryError, type Sink, SinkClosedError, type SinkLogger, type SpoolConfig, stderrLogger } from './types.ts';
 import { InFlight, sleep } from './util.ts';
 
 export interface SpooledOptions {
@@ -105,6 +105,16 @@ export class SpooledSink implements Sink {
         await this.delegate.write(batch.events);
       } catch (err) {
         if (this.closed) return;
+        // Not a delivery failure but one some event causes every time (e.g. an encoder throwing):
+        // retrying would block the spool behind it for ever. Send one by one, drop (count, log) those.
+        const dropped = err instanceof DeliveryError ? -1 : await this.isolate(batch.events);
+        if (dropped >= 0) {
+          await this.spool.ack(batch.cursor);
+          this.metrics?.replayed(batch.events.length - dropped);
+          delay = this.backoff;
+          continue;
+        }
+        if (this.closed) return;
         this.logger.warn('audit spool replay failed; will retry', { error: String(err), retryInMs: delay });
         await sleep(delay, this.wake.signal);
         delay = Math.min(delay * 2, this.maxBackoff);
@@ -114,6 +124,24 @@ export class SpooledSink implements Sink {
       this.metrics?.replayed(batch.events.length);
       delay = this.backoff;
     }
+  }
+
+  /** Sends events singly: how many were dropped, or -1 if a delivery failed (try them all again later). */
+  private async isolate(events: AuditEvent[]): Promise<number> {
+    const bad: AuditEvent[] = [];
+    for (const e of events) {
+      try {
+        await this.delegate.write([e]);
+      } catch (err) {
+        if (err instanceof DeliveryError || this.closed) return -1;
+        bad.push(e);
+      }
+    }
+    this.metrics?.dropped('delivery_failed', bad.length);
+    this.logger.error('audit events cannot be encoded or sent; dropped from the spool', {
+      auditIDs: bad.map((e) => e.auditID),
+    });
+    return bad.length;
   }
 
   /** Waits for writes in progress; spooled events stay on disk (the replay goes on in the background). */
