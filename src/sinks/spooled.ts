@@ -150,16 +150,6 @@ export class SpooledSink implements Sink {
     await this.delegate.flush();
   }
 
-  /** Waits until the spool is empty (or `timeoutMs` passes); for shutdown paths that want a drain. */
-  async drain(timeoutMs: number): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    while (!this.closed && this.spool.hasPending() && Date.now() < end) {
-      this.kick();
-      await Promise.race([this.replaying, sleep(end - Date.now())]);
-    }
-    return !this.spool.hasPending();
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -351,3 +351,41 @@ test('a write after close is refused', async (t) => {
   await assert.rejects(sinkOf({ url: 'ftp://x' }), /must be http or https/);
   await assert.rejects(sinkOf({}), /exactly one of url and kubeconfig/);
 });
+
+test('an attempt that gets no answer times out and is retried', async (t) => {
+  let calls = 0;
+  const server = http.createServer((req, res) => {
+    calls++;
+    req.resume();
+    if (calls > 1) res.end(); // the first request is left hanging
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
+  const sink = await sinkOf({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    mode: 'blocking-strict',
+    timeoutMs: 50,
+    retry: fast,
+  });
+  await sink.write(events(0, 1));
+  assert.equal(calls, 2);
+  assert.equal(sink.metrics.snapshot().errors, 1);
+  await sink.close();
+});
+
+test('noop accepts and counts; an unknown mode is refused', async () => {
+  const sink = await createSink({ type: 'noop' }, { registry: new Registry() });
+  await sink.write(events(0, 2));
+  await sink.close();
+  assert.equal(sink.metrics.snapshot().events, 2);
+  await assert.rejects(
+    sinkOf({ url: 'http://127.0.0.1:1/', mode: 'sometimes' as 'batch' }),
+    /webhook.mode must be one of batch, blocking, blocking-strict/,
+  );
+});
