@@ -92,8 +92,13 @@ export class BufferedSink implements Sink {
 
   private async spill(events: AuditEvent[]): Promise<void> {
     if (this.deps.overflow) {
-      await this.deps.overflow(events);
-      return;
+      try {
+        await this.deps.overflow(events);
+        return;
+      } catch (err) {
+        // The spool itself failed (disk full, I/O error): the events are lost, and said so below.
+        this.logger.error('audit overflow spool failed', { error: String(err) });
+      }
     }
     this.deps.metrics?.dropped('buffer_full', events.length);
     this.logger.error('audit buffer full; events dropped', {

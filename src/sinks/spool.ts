@@ -218,9 +218,17 @@ export class Spool {
         const fh = await open(path, 'a', 0o600);
         this.active = { seq, path, size: 0, acked: 0, fh };
       }
-      await this.active.fh.write(rec, 0, rec.length);
-      if (this.fsync) await this.active.fh.datasync();
-      this.active.size += rec.length;
+      const a = this.active;
+      try {
+        await a.fh.write(rec, 0, rec.length);
+        if (this.fsync) await a.fh.datasync();
+      } catch (err) {
+        // A partial record must not sit in front of later ones: cut it off, or failing that end the
+        // segment here (a torn tail only loses itself).
+        await a.fh.truncate(a.size).catch(() => this.seal().catch(() => {}));
+        throw err;
+      }
+      a.size += rec.length;
       this.metrics?.spooled(kept);
       this.report();
       return kept;

@@ -96,10 +96,17 @@ export class SpooledSink implements Sink {
   private async replay(): Promise<void> {
     let delay = this.backoff;
     while (!this.closed) {
-      const batch = await this.spool.read(this.batchSize).catch((err: unknown) => {
-        this.logger.error('audit spool read failed', { error: String(err) });
-        return null;
-      });
+      let batch: Awaited<ReturnType<Spool['read']>>;
+      try {
+        batch = await this.spool.read(this.batchSize);
+      } catch (err) {
+        // A disk error: try again later rather than spin, and never give the data up.
+        this.logger.error('audit spool read failed; will retry', { error: String(err), retryInMs: delay });
+        this.metrics?.error();
+        await sleep(delay, this.wake.signal);
+        delay = Math.min(delay * 2, this.maxBackoff);
+        continue;
+      }
       if (!batch) return;
       try {
         await this.delegate.write(batch.events);
