@@ -2,6 +2,7 @@
 // kube-apiserver's decorators (buffered, truncate) and Vigil's spool instead of its drops.
 export { AmqpTransport, type AmqpTransportOptions, OSLO_PROPERTIES } from './amqp.ts';
 export { type BufferedDeps, BufferedSink, buffered, DEFAULT_BATCH } from './buffered.ts';
+export { parseSinkConfig, SinkConfigError } from './config.ts';
 export { type BuiltSink, createSink, DEFAULT_LOG, noopSink, type SinkDeps } from './create.ts';
 export { defaultEncoders, type Encoders, toJSON } from './encoders.ts';
 export { ignoreErrors } from './ignore-errors.ts';
