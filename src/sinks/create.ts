@@ -9,7 +9,7 @@ import { buffered, DEFAULT_BATCH } from './buffered.ts';
 import { defaultEncoders, type Encoders } from './encoders.ts';
 import { ignoreErrors } from './ignore-errors.ts';
 import { loadKubeconfig, type WebhookTarget } from './kubeconfig.ts';
-import { DEFAULT_LOG, LogSink } from './log.ts';
+import { LogSink } from './log.ts';
 import { SinkMetrics } from './metrics.ts';
 import { retrying } from './retrying.ts';
 import { spooled } from './spooled.ts';
@@ -164,5 +164,3 @@ function amqpTransport(c: AmqpSinkConfig, encoders: Encoders, metrics: SinkMetri
     logger,
   });
 }
-
-export { DEFAULT_LOG };

@@ -3,11 +3,11 @@
 export { AmqpTransport, type AmqpTransportOptions, OSLO_PROPERTIES } from './amqp.ts';
 export { type BufferedDeps, BufferedSink, buffered, DEFAULT_BATCH } from './buffered.ts';
 export { parseSinkConfig, SinkConfigError } from './config.ts';
-export { type BuiltSink, createSink, DEFAULT_LOG, noopSink, type SinkDeps } from './create.ts';
+export { type BuiltSink, createSink, noopSink, type SinkDeps } from './create.ts';
 export { defaultEncoders, type Encoders, toJSON } from './encoders.ts';
 export { ignoreErrors } from './ignore-errors.ts';
 export { KubeconfigError, loadKubeconfig, parseKubeconfig, type WebhookTarget } from './kubeconfig.ts';
-export { backupTimestamp, LogSink, type LogSinkOptions } from './log.ts';
+export { backupTimestamp, DEFAULT_LOG, LogSink, type LogSinkOptions } from './log.ts';
 export { DROP_REASONS, type DropReason, render, SinkMetrics, sinkRegistry } from './metrics.ts';
 export { DEFAULT_RETRY, retrying } from './retrying.ts';
 export {
