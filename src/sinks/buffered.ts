@@ -151,8 +151,8 @@ export class BufferedSink implements Sink {
 
   private dispatch(batch: AuditEvent[]): void {
     const p = this.delegate.write(batch).catch((err: unknown) => {
-      // The delegate (spooled, or ignoreErrors) has already accounted for the failure; this is a
-      // safety net so that nothing below turns into an unhandled rejection or a silent loss.
+      // Below a buffer the delegate absorbs delivery failures itself (spooled, ignoreErrors), so this is
+      // only reached by the unexpected: count and log it rather than lose it silently.
       this.deps.metrics?.dropped('delivery_failed', batch.length);
       this.logger.error('audit batch failed; events dropped', {
         error: String(err),
