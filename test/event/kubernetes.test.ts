@@ -280,7 +280,10 @@ test('bad EventLists name items[i].field', () => {
     /"Done" is not one of/,
   );
   rejects(
-    () => decodeEventList('{"Items":[{"Level":"Metadata","AuditID":"a","Stage":"Panic","ObjectRef":{"Name":1}}]}'),
+    () =>
+      decodeEventList(
+        '{"Items":[{"Level":"Metadata","AuditID":"a","Stage":"Panic","ObjectRef":{"Name":1},"RequestReceivedTimestamp":"2020-01-01T00:00:00Z"}]}',
+      ),
     'Items[0].ObjectRef.Name',
     /expected a string/,
   );
