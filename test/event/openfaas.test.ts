@@ -9,11 +9,12 @@ import {
   OPENFAAS_ID_NAMESPACE,
 } from '../../src/event/index.ts';
 
-const delivery = () =>
-  JSON.parse(readFileSync(new URL('../fixtures/openfaas-delivery.json', import.meta.url), 'utf8')) as {
-    headers: Record<string, string>;
-    body: Record<string, unknown>[];
-  };
+// The seed's delivery: the body exactly as sent, and its headers.
+const read = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
+const delivery = () => ({
+  headers: read('openfaas-delivery.headers.json') as Record<string, string>,
+  body: read('openfaas-delivery.json') as Record<string, unknown>[],
+});
 
 test('the seed delivery maps to a ResponseComplete Metadata event', () => {
   const d = delivery();
