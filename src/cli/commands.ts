@@ -1,4 +1,5 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
+import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
 
-export const commands: Command[] = [];
+export const commands: Command[] = [rulesTestCommand, rulesCheckCommand];
