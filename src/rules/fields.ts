@@ -205,7 +205,11 @@ const TOP: Record<string, Node> = {
 
 /** The event's own field names, KubeSphere spelling, for error messages. */
 export const FIELD_NAMES: string[] = Object.values(TOP).flatMap((n) =>
-  n.members && !n.open ? Object.values(n.members).map((m) => `${n.key}.${m.key}`) : [n.key],
+  n.open
+    ? [`${n.key}.…`]
+    : n.members
+      ? Object.values(n.members).map((m) => (m.open ? `${n.key}.${m.key}.…` : `${n.key}.${m.key}`))
+      : [n.key],
 );
 
 export class FieldError extends Error {
@@ -233,7 +237,7 @@ export function resolveField(segs: PathSegment[]): ResolvedField {
         ? `${canonical.join('.')} has no member "${s.name}"; it has ${Object.values(members)
             .map((m) => m.key)
             .join(', ')}`
-        : `unknown field "${s.name}"; fields are ${FIELD_NAMES.join(', ')}, RequestObject.…, ResponseObject.…, Annotations.…`;
+        : `unknown field "${s.name}"; fields are ${FIELD_NAMES.join(', ')}`;
       throw new FieldError(where, s.pos);
     }
     if (next.key !== s.name) misspelled = true;
