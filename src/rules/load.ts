@@ -179,13 +179,6 @@ export function buildRuleSet(sources: RuleSource[]): RuleSet {
     }
   }
 
-  const seen = new Map<string, string>();
-  for (const r of resources) {
-    const prev = seen.get(r.name);
-    if (prev) errors.push(new RuleError({ file: r.file, message: `Rule "${r.name}" is also defined in ${prev}` }));
-    seen.set(r.name, r.file);
-  }
-
   const lookup = (resource: string, name: string) => located.get(`${resource}.${name}`) ?? located.get(name);
 
   const errorAt = (err: ParseError) => {
@@ -363,6 +356,11 @@ function readResource(
   const list = spec?.rules;
   if (!Array.isArray(list)) {
     at((doc.get('spec', true) as Node) ?? root, 'spec.rules must be a list of items');
+    return;
+  }
+  const twin = resources.find((r) => r.name === name);
+  if (twin) {
+    at(doc.getIn(['metadata', 'name'], true) as Node, `Rule "${name}" is also defined in ${twin.file}`);
     return;
   }
   const resource: RuleResource = { name, labels, file, items: [] };
