@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: rule conditions and outputs write references as ${name}
 // The condition language, table by table: every operator and its `not` form, references, precedence, arrays,
 // missing fields, booleans, numbers vs strings, timestamps, case-insensitive paths, runtime errors.
 import assert from 'node:assert/strict';
@@ -220,7 +221,9 @@ table('arrays: printed Go-style without brackets, selected with [*] [n] [a:b]', 
   ['RequestObject.metadata.labels[*] contains "x"', 'error'],
 ]);
 
-table('keys with dots are reachable, as in the flattened map', [['RequestObject.metadata.labels.tier.kind = "front"', true]]);
+table('keys with dots are reachable, as in the flattened map', [
+  ['RequestObject.metadata.labels.tier.kind = "front"', true],
+]);
 
 table('precedence: and/or one level left to right, not looser than both', [
   // (delete or create) and services

@@ -55,7 +55,11 @@ describe('archive and alert per rule priority and resource role', () => {
     - {name: lower, type: rule, enable: true, priority: warning, condition: 'Verb = "al"'}
 `,
         ) +
-        CR('stray', '{type: other}', `    - {name: r, type: rule, enable: true, priority: WARNING, condition: 'Verb = "s"'}\n`),
+        CR(
+          'stray',
+          '{type: other}',
+          `    - {name: r, type: rule, enable: true, priority: WARNING, condition: 'Verb = "s"'}\n`,
+        ),
     },
   ]);
   const e = (verb: string) => podCreate({ verb });
@@ -112,7 +116,10 @@ spec:
   });
 
   test('bad priority options are refused', () => {
-    assert.throws(() => createRuleEngine({ rules, archivingPriority: 'debug' as 'DEBUG' }), /must be DEBUG, INFO or WARNING/);
+    assert.throws(
+      () => createRuleEngine({ rules, archivingPriority: 'debug' as 'DEBUG' }),
+      /must be DEBUG, INFO or WARNING/,
+    );
   });
 });
 
@@ -121,7 +128,9 @@ describe("KubeSphere's default rules behave as their descriptions say", async ()
   const engine = createRuleEngine({ rules });
 
   test('a hostNetwork pod create alerts with the right message', () => {
-    const d = engine.evaluate(podCreate({ requestObject: { spec: { hostNetwork: true, containers: [{ name: 'a' }] } } }));
+    const d = engine.evaluate(
+      podCreate({ requestObject: { spec: { hostNetwork: true, containers: [{ name: 'a' }] } } }),
+    );
     assert.equal(d.archive, true);
     assert.deepEqual(d.alerts, [
       {
@@ -130,7 +139,11 @@ describe("KubeSphere's default rules behave as their descriptions say", async ()
         message: 'alice create HostNetwork Pod nginx-1 in Namespace demo.',
       },
     ]);
-    assert.deepEqual(d.matched, ['archiving-rule.archiving', 'alerting-rule.ResourceChange', 'alerting-rule.CreateHostnetworkPod']);
+    assert.deepEqual(d.matched, [
+      'archiving-rule.archiving',
+      'alerting-rule.ResourceChange',
+      'alerting-rule.CreateHostnetworkPod',
+    ]);
   });
 
   test('a host port on any container or init container alerts, even when the first container has no ports', () => {
@@ -143,7 +156,9 @@ describe("KubeSphere's default rules behave as their descriptions say", async ()
     );
     assert.equal(d2.alerts[1].message, 'alice create HostNetPort Pod nginx-1 in Namespace demo.');
     const init = podCreate({
-      requestObject: { spec: { containers: [{ name: 'a' }], initContainers: [{ name: 'i', ports: [{ hostPort: 9 }] }] } },
+      requestObject: {
+        spec: { containers: [{ name: 'a' }], initContainers: [{ name: 'i', ports: [{ hostPort: 9 }] }] },
+      },
     });
     assert.deepEqual(
       engine.evaluate(init).alerts.map((a) => a.rule),
@@ -256,7 +271,13 @@ spec:
     assert.equal(d.archive, true);
     assert.deepEqual(d.alerts, []);
     assert.ok(d.matched.includes('alerting-rule.ResourceChange'));
-    const inTest = engine.evaluate(later({ verb: 'get', objectRef: { resource: 'pods', namespace: 'test' }, requestReceivedTimestamp: '2020-06-12T10:00:00.000000Z' }));
+    const inTest = engine.evaluate(
+      later({
+        verb: 'get',
+        objectRef: { resource: 'pods', namespace: 'test' },
+        requestReceivedTimestamp: '2020-06-12T10:00:00.000000Z',
+      }),
+    );
     assert.deepEqual(names(inTest), ['test-ns', 'test-like', 'last-hour', 'hostnet']);
     assert.equal(inTest.alerts[3].message, 'alice get a HostNetwork Pod  in test.');
     const testing = engine.evaluate(later({ verb: 'get', objectRef: { resource: 'x', namespace: 'testing' } }));
@@ -281,7 +302,11 @@ spec:
 
   test('bad Webhook resources are refused with positions', () => {
     assert.throws(
-      () => parseWebhook('apiVersion: auditing.kubesphere.io/v1alpha1\nkind: Webhook\nspec:\n  auditLevel: Everything\n', 'w.yaml'),
+      () =>
+        parseWebhook(
+          'apiVersion: auditing.kubesphere.io/v1alpha1\nkind: Webhook\nspec:\n  auditLevel: Everything\n',
+          'w.yaml',
+        ),
       (err: unknown) => err instanceof RuleLoadError && /w\.yaml:4:\d+: auditLevel must be/.test(String(err.errors[0])),
     );
     assert.throws(() => parseWebhook('kind: Rule\n', 'w.yaml'), /no Webhook resource/);
@@ -308,10 +333,20 @@ test('a runtime type error is "rule errored, not matched", counted per rule; oth
   assert.deepEqual(engine.errors(), { 'c.num': 2 });
   assert.match(engine.lastError()!.message, /RequestObject.metadata.name is "nginx-1", not a number/);
   // numeric text compares fine
-  assert.deepEqual(engine.evaluate(podCreate({ requestObject: { metadata: { name: '7' } } })).matched, ['c.num', 'c.ok']);
+  assert.deepEqual(engine.evaluate(podCreate({ requestObject: { metadata: { name: '7' } } })).matched, [
+    'c.num',
+    'c.ok',
+  ]);
 });
 
 test('nothing matched returns the same empty decision, without allocating a new one', () => {
-  const engine = createRuleEngine({ rules: buildRuleSet([{ file: 'x', text: CR('c', '{type: archiving}', `    - {name: r, type: rule, enable: true, condition: 'Verb = "x"'}\n`) }]) });
+  const engine = createRuleEngine({
+    rules: buildRuleSet([
+      {
+        file: 'x',
+        text: CR('c', '{type: archiving}', `    - {name: r, type: rule, enable: true, condition: 'Verb = "x"'}\n`),
+      },
+    ]),
+  });
   assert.equal(engine.evaluate(podCreate()), engine.evaluate(podCreate({ verb: 'get' })));
 });

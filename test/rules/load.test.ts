@@ -29,7 +29,7 @@ test('a folder of multi-document YAML loads every Rule resource; Webhook documen
   const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-'));
   writeFileSync(
     join(dir, 'a.yaml'),
-    `${CR('one', "    - {name: r1, type: rule, enable: true, condition: 'Verb = \"create\"'}\n")}---\n${CR('two', "    - {name: r2, type: rule, condition: 'Verb = \"delete\"'}\n")}`,
+    `${CR('one', '    - {name: r1, type: rule, enable: true, condition: \'Verb = "create"\'}\n')}---\n${CR('two', '    - {name: r2, type: rule, condition: \'Verb = "delete"\'}\n')}`,
   );
   writeFileSync(
     join(dir, 'b.yml'),
@@ -113,7 +113,7 @@ test('YAML syntax errors, wrong kinds and versions, duplicate resources are repo
     errorsOf('apiVersion: auditing.kubesphere.io/v2\nkind: Rule\n')[0].message,
     /expected apiVersion: auditing.kubesphere.io\/v1alpha1/,
   );
-  const dup = CR('same', "    - {name: r, type: rule, condition: 'Verb = \"x\"'}\n");
+  const dup = CR('same', '    - {name: r, type: rule, condition: \'Verb = "x"\'}\n');
   assert.match(errorsOf(`${dup}---\n${dup}`)[0].message, /Rule "same" is also defined in x\.yaml/);
 });
 
@@ -131,7 +131,9 @@ test("KubeSphere's shipped rules load as Vigil's defaults", async () => {
     ],
   );
   // The same two resources as the reference data file, which also holds the Webhook.
-  const shared = await loadRules(new URL('../../../shared/data/kubesphere-default-rules.yaml', import.meta.url).pathname);
+  const shared = await loadRules(
+    new URL('../../../shared/data/kubesphere-default-rules.yaml', import.meta.url).pathname,
+  );
   assert.deepEqual(
     shared.rules.map((r) => [r.name, r.item.condition]),
     rs.rules.map((r) => [r.name, r.item.condition]),

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: rule conditions and outputs write references as ${name}
 // Alert messages: output templates with aliases, lists, $N, fields; the default sentence without output.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -21,7 +22,10 @@ const sa = podCreate({ objectRef: { resource: 'serviceaccounts', name: 'system:s
 
 const rows: [string, string, ReturnType<typeof podCreate>?][] = [
   ['${user} ${Verb} a HostNetwork Pod ${name} in ${ns}.', 'alice create a HostNetwork Pod ${name} in demo.'],
-  ['${user} ${Verb} HostNetwork Pod ${ObjectRef.Name} in Namespace ${ns}.', 'alice create HostNetwork Pod nginx-1 in Namespace demo.'],
+  [
+    '${user} ${Verb} HostNetwork Pod ${ObjectRef.Name} in Namespace ${ns}.',
+    'alice create HostNetwork Pod nginx-1 in Namespace demo.',
+  ],
   // numbers print as numbers (KubeSphere: %!s(float64=201)), missing fields as nothing (KubeSphere: %!s(<nil>))
   ['code ${ResponseStatus.code}', 'code 201'],
   ['reason [${ResponseStatus.reason}]', 'reason []'],

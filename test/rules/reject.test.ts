@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: rule conditions and outputs write references as ${name}
 // Conditions KubeSphere half-reads are rejected at load, each with its position in the condition.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
