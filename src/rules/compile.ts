@@ -36,12 +36,88 @@ export function globToRegex(glob: string): string {
   return glob.replace(/\?/g, '.').replace(/\*+/g, '(.*)');
 }
 
-function compileRegex(pattern: string, lit: Literal, path: FieldPath, what: string): RE2JS {
+/**
+ * A literal every match of `re` must contain, or '' when none is known. Most events fail most patterns; checking
+ * this substring first spares them the regex engine (re2js still decides every match). Sound because only
+ * top-level literal characters count: no alternation, flags, groups, classes, escapes or optional repeats.
+ */
+export function requiredLiteral(re: string): string {
+  if (re.includes('|') || re.includes('(?')) return '';
+  let best = '';
+  let run = '';
+  let depth = 0;
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i];
+    if (c === '\\') {
+      end();
+      i++;
+      continue;
+    }
+    if (c === '(') depth++;
+    if (c === ')') depth--;
+    if (depth > 0 || '()[].^$'.includes(c)) {
+      if (c === '[') {
+        // skip the class: it stands for one unknown character
+        const close = re.indexOf(']', i + 2);
+        i = close < 0 ? re.length : close;
+      }
+      end();
+      continue;
+    }
+    if ('*?{'.includes(c)) {
+      // the character before may be absent (or, for {n,m}, repeated)
+      run = run.slice(0, -1);
+      end();
+      if (c === '{') {
+        const close = re.indexOf('}', i);
+        i = close < 0 ? re.length : close;
+      }
+      continue;
+    }
+    if (c === '+') {
+      // the character before repeats: what follows need not be adjacent to it
+      end();
+      continue;
+    }
+    run += c;
+  }
+  end();
+  return best;
+}
+
+interface Pattern {
+  test(s: string): boolean;
+}
+
+function compileRegex(pattern: string, lit: Literal, path: FieldPath, what: string): Pattern {
+  let re: RE2JS;
   try {
-    return RE2JS.compile(pattern);
+    re = RE2JS.compile(pattern);
   } catch (err) {
     throw new ParseError(path.source, lit.pos, `invalid ${what} ${lit.raw}: ${(err as Error).message}`);
   }
+  const needle = requiredLiteral(pattern);
+  if (!needle) return re;
+  return { test: (s) => s.includes(needle) && re.test(s) };
+}
+
+/**
+ * `contains` on an array without printing it: in Go's `[a b]`, a text without spaces or brackets can only occur
+ * inside one element's print.
+ */
+function containsIn(v: unknown, s: string, simple: boolean): boolean {
+  if (simple && Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x === 'string' ? x.includes(s) : goPrint(x).includes(s)) return true;
+    }
+    return false;
+  }
+  return printed(v).includes(s);
 }
 
 function select(v: unknown, steps: Step[], i: number, leaf: Leaf): boolean {
@@ -172,7 +248,8 @@ function compileTest(t: Extract<Expr, { kind: 'test' }>): Predicate {
     }
     case 'contains': {
       const s = litText(t.literal!);
-      leaf = (v) => printed(v).includes(s);
+      const simple = s !== '' && !/[ [\]]/.test(s);
+      leaf = (v) => containsIn(v, s, simple);
       break;
     }
     case 'like': {
@@ -191,7 +268,34 @@ function compileTest(t: Extract<Expr, { kind: 'test' }>): Predicate {
   return atPath(path, leaf, negated, false);
 }
 
-/** Compiles a parsed condition into a predicate. Throws ParseError for an invalid regex / like pattern. */
+// Macros are shared by many rules (KubeSphere's `${pod}` and `${create}` sit in four rules each): each macro
+// compiles to one predicate that remembers its result for the event being evaluated. The "event being evaluated"
+// is an epoch the caller advances once per event (`nextEvent`), so a changed or reused event object is never
+// answered from memory.
+let epoch = 0;
+/** Starts a new evaluation: macro results remembered for the previous event are forgotten. */
+export function nextEvent(): void {
+  epoch++;
+}
+
+const macroPredicates = new WeakMap<Expr, Predicate>();
+
+function memoized(p: Predicate): Predicate {
+  let at = -1;
+  let result = false;
+  return (x) => {
+    if (at === epoch) return result;
+    // A runtime error propagates and leaves nothing remembered.
+    result = p(x);
+    at = epoch;
+    return result;
+  };
+}
+
+/**
+ * Compiles a parsed condition into a predicate; call `nextEvent()` before evaluating each event (the engine does).
+ * Throws ParseError for an invalid regex / like pattern.
+ */
 export function compile(e: Expr): Predicate {
   switch (e.kind) {
     case 'and': {
@@ -208,8 +312,16 @@ export function compile(e: Expr): Predicate {
       const a = compile(e.expr);
       return (x) => !a(x);
     }
-    case 'group':
-      return compile(e.expr);
+    case 'group': {
+      if (e.macro === undefined) return compile(e.expr);
+      // The macro's parsed body is one shared tree, whichever rule references it.
+      let p = macroPredicates.get(e.expr);
+      if (!p) {
+        p = memoized(compile(e.expr));
+        macroPredicates.set(e.expr, p);
+      }
+      return p;
+    }
     case 'bare': {
       const name = e.path.text;
       return atPath(e.path, (v) => toBool(v, name), false, false);

@@ -5,7 +5,7 @@
 // loop over predicates that allocates nothing unless something matched.
 
 import type { AuditEvent } from '../event/model.ts';
-import type { Predicate } from './compile.ts';
+import { nextEvent, type Predicate } from './compile.ts';
 import type { RuleSet } from './load.ts';
 import type { Render } from './template.ts';
 import { RuleRuntimeError } from './values.ts';
@@ -93,7 +93,7 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
       } else if (selects(webhook.archivingRuleSelector, labels)) {
         archive = rank >= archivingRank;
       } else continue; // a resource neither selector picks has no effect
-      next.push({ name: r.name, priority: r.item.priority ?? '', test: r.test, render: r.render, archive, alert });
+      next.push({ name: r.name, priority: r.item.priority ?? '', test: r.match, render: r.render, archive, alert });
     }
     ruleSet = rs;
     plan = next;
@@ -108,6 +108,7 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
     setRules: build,
     evaluate(e: AuditEvent): Decision {
       const p = plan;
+      nextEvent();
       let matched: string[] | undefined;
       let alerts: Alert[] | undefined;
       let archive = false;

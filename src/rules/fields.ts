@@ -59,11 +59,31 @@ export const PRESENT: Readonly<Record<string, unknown>> = Object.freeze({ presen
 export function member(obj: unknown, key: string, lower: string): unknown {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
   const o = obj as Record<string, unknown>;
-  if (Object.hasOwn(o, key)) return o[key];
+  // A plain read is exact for decoded JSON, except where it reaches Object.prototype (`constructor` is a
+  // function, `__proto__` an accessor): those fall through to the scan of own keys below.
+  const v = o[key];
+  if (v !== undefined && typeof v !== 'function' && key !== '__proto__') return v;
   for (const k in o) {
-    if (k.length === key.length && k.toLowerCase() === lower && Object.hasOwn(o, k)) return o[k];
+    if (k.length === lower.length && sameIgnoringCase(k, lower) && Object.hasOwn(o, k)) return o[k];
   }
   return undefined;
+}
+
+/** `a.toLowerCase() === lower` without making the lower-case string (this runs per event on missing keys). */
+function sameIgnoringCase(a: string, lower: string): boolean {
+  for (let i = 0; i < a.length; i++) {
+    let c = a.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    else if (c > 127) return a.toLowerCase() === lower;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function hasDottedKey(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  for (const k in v) if (k.includes('.')) return true;
+  return false;
 }
 
 /**
@@ -74,7 +94,7 @@ export function walk(v: unknown, keys: string[], lowers: string[], from = 0): un
   for (let i = from; i < keys.length; i++) {
     if (v === undefined || v === null) return undefined;
     const next = member(v, keys[i], lowers[i]);
-    if (next === undefined && i + 1 < keys.length) {
+    if (next === undefined && i + 1 < keys.length && hasDottedKey(v)) {
       for (let j = keys.length; j > i + 1; j--) {
         const joined = keys.slice(i, j).join('.');
         const hit = member(v, joined, joined.toLowerCase());
@@ -136,8 +156,37 @@ function userNode(key: string, pick: (e: AuditEvent) => UserInfo | undefined): N
   };
 }
 
-function refMember(key: string, type: FieldType, k: keyof NonNullable<AuditEvent['objectRef']>): Node {
-  return leaf(key, type, true, (e) => (e.objectRef === undefined ? undefined : str(e.objectRef[k])));
+// One getter per member with a static property read: a shared `ref[k]` would be a megamorphic keyed load.
+const objectRefMembers: Record<string, Node> = {
+  resource: leaf('Resource', 'text', true, (e) => (e.objectRef === undefined ? undefined : str(e.objectRef.resource))),
+  namespace: leaf('Namespace', 'string', true, (e) =>
+    e.objectRef === undefined ? undefined : str(e.objectRef.namespace),
+  ),
+  name: leaf('Name', 'string', true, (e) => (e.objectRef === undefined ? undefined : str(e.objectRef.name))),
+  uid: leaf('UID', 'text', true, (e) => (e.objectRef === undefined ? undefined : str(e.objectRef.uid))),
+  apigroup: leaf('APIGroup', 'text', true, (e) => (e.objectRef === undefined ? undefined : str(e.objectRef.apiGroup))),
+  apiversion: leaf('APIVersion', 'text', true, (e) =>
+    e.objectRef === undefined ? undefined : str(e.objectRef.apiVersion),
+  ),
+  resourceversion: leaf('ResourceVersion', 'string', true, (e) =>
+    e.objectRef === undefined ? undefined : str(e.objectRef.resourceVersion),
+  ),
+  subresource: leaf('Subresource', 'text', true, (e) =>
+    e.objectRef === undefined ? undefined : str(e.objectRef.subresource),
+  ),
+};
+
+// KubeSphere lower-cases Verb on ingest. Events arrive with the same few verbs over and over: remembering the
+// last one spares a toLowerCase (and its string) per rule per event.
+let lastVerb = '';
+let lastLower = '';
+function lowerVerb(e: AuditEvent): string {
+  const v = e.verb ?? '';
+  if (v !== lastVerb) {
+    lastVerb = v;
+    lastLower = v.toLowerCase();
+  }
+  return lastLower;
 }
 
 const TOP: Record<string, Node> = {
@@ -145,7 +194,7 @@ const TOP: Record<string, Node> = {
   auditid: leaf('AuditID', 'text', false, (e) => str(e.auditID)),
   stage: leaf('Stage', 'text', false, (e) => str(e.stage)),
   requesturi: leaf('RequestURI', 'text', false, (e) => str(e.requestURI)),
-  verb: leaf('Verb', 'text', false, (e) => str(e.verb).toLowerCase()),
+  verb: leaf('Verb', 'text', false, lowerVerb),
   useragent: leaf('UserAgent', 'text', false, (e) => str(e.userAgent)),
   requestreceivedtimestamp: leaf('RequestReceivedTimestamp', 'text', false, (e) => str(e.requestReceivedTimestamp)),
   stagetimestamp: leaf('StageTimestamp', 'text', false, (e) => str(e.stageTimestamp)),
@@ -162,16 +211,7 @@ const TOP: Record<string, Node> = {
     type: 'struct',
     missing: true,
     get: (e) => (e.objectRef === undefined ? undefined : PRESENT),
-    members: {
-      resource: refMember('Resource', 'text', 'resource'),
-      namespace: refMember('Namespace', 'string', 'namespace'),
-      name: refMember('Name', 'string', 'name'),
-      uid: refMember('UID', 'text', 'uid'),
-      apigroup: refMember('APIGroup', 'text', 'apiGroup'),
-      apiversion: refMember('APIVersion', 'text', 'apiVersion'),
-      resourceversion: refMember('ResourceVersion', 'string', 'resourceVersion'),
-      subresource: refMember('Subresource', 'text', 'subresource'),
-    },
+    members: objectRefMembers,
   },
   responsestatus: {
     key: 'ResponseStatus',

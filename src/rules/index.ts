@@ -14,6 +14,7 @@ export {
   type RuleResource,
   type RuleSet,
   type RuleSource,
+  readRuleSources,
 } from './load.ts';
 export { RuleRuntimeError } from './values.ts';
 export { type RuleWatcher, watchRules } from './watch.ts';

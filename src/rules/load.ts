@@ -6,7 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Document, isMap, isScalar, LineCounter, type Node, parseAllDocuments } from 'yaml';
-import { compile, type Predicate } from './compile.ts';
+import { compile, nextEvent, type Predicate } from './compile.ts';
 import {
   type Expr,
   type FieldPath,
@@ -94,7 +94,10 @@ export interface CompiledRule {
   resource: RuleResource;
   item: RuleItem;
   expr: Expr;
+  /** Whether the event matches the condition (may throw RuleRuntimeError). */
   test: Predicate;
+  /** `test` without starting a new evaluation: for the engine, which calls `nextEvent()` once per event. */
+  match: Predicate;
   /** The alert message: `output`, or KubeSphere's default sentence. */
   render: Render;
 }
@@ -289,12 +292,16 @@ export function buildRuleSet(sources: RuleSource[]): RuleSet {
       else if (item.type === 'rule') {
         const resolve = resolverFor(resource.name);
         const expr = parseCondition({ text: item.condition ?? '', owner: key, member: 'condition' }, { resolve });
-        const test = compile(expr);
+        const match = compile(expr);
+        const test: Predicate = (e) => {
+          nextEvent();
+          return match(e);
+        };
         const render =
           item.output === undefined || item.output === ''
             ? defaultMessage
             : compileTemplate({ text: item.output, owner: key, member: 'output' }, resolve);
-        rules.push({ name: key, resource, item, expr, test, render });
+        rules.push({ name: key, resource, item, expr, test, match, render });
       }
     } catch (err) {
       report(err);

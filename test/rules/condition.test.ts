@@ -3,6 +3,7 @@
 // missing fields, booleans, numbers vs strings, timestamps, case-insensitive paths, runtime errors.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { requiredLiteral } from '../../src/rules/compile.ts';
 import { evaluate, podCreate } from './helpers.ts';
 
 type Row = [condition: string, expected: boolean | 'error'];
@@ -259,3 +260,40 @@ table('references: macros (parenthesized, recursive), lists, aliases, ${cr.name}
   // list items are used as they are: a quote inside an item does not break anything
   ['RequestObject.metadata.annotations.note in ${quoted}', true],
 ]);
+
+describe('required literals let most events skip the regex engine, never changing a result', () => {
+  const rows: [string, string][] = [
+    ['user5(.*)', 'user5'],
+    ['(.*)-canary-5', '-canary-5'],
+    ['^app-5-[a-z]+$', 'app-5-'],
+    ['ab+c', 'ab'],
+    ['abc*d', 'ab'],
+    ['x{2}yz', 'yz'],
+    ['a|bcd', ''],
+    ['(?i)abc', ''],
+    ['\\d+abc', 'abc'],
+    ['(abc)?de', 'de'],
+    ['nginx.1', 'nginx'],
+  ];
+  for (const [re, lit] of rows)
+    test(`${re} needs ${JSON.stringify(lit)}`, () => assert.equal(requiredLiteral(re), lit));
+});
+
+table('contains on arrays with and without separators in the text', [
+  ['User.groups contains "ated platf"', true],
+  ['User.groups contains "[system"', true],
+  ['User.groups contains ""', true],
+  ['RequestObject.spec.containers contains "image:busybox"', true],
+  ['RequestObject.spec.containers contains "name:a"', true],
+]);
+
+table(
+  'keys named like Object.prototype members are only own keys',
+  [
+    ['RequestObject.constructor exists', false],
+    ['RequestObject.toString exists', false],
+    ['RequestObject.__proto__ exists', false],
+    ['RequestObject.spec.constructor = "x"', true],
+  ],
+  podCreate({ requestObject: { spec: { constructor: 'x' } } }),
+);
