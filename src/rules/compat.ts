@@ -48,6 +48,14 @@ export function checkCompat(rs: RuleSet): CompatFinding[] {
       out.push({ rule: r.name, file: r.resource.file, kind, reason });
     };
 
+    const priority = r.item.priority ?? '';
+    if (!['DEBUG', 'INFO', 'WARNING'].includes(priority)) {
+      add(
+        'note',
+        `priority ${JSON.stringify(priority)} is not DEBUG, INFO or WARNING (case-sensitive): it ranks below DEBUG, so the rule never alerts and archives only from an alerting resource`,
+      );
+    }
+
     const nested: string[] = [];
     const ks = kubesphereText(rs, r, nested);
     if (nested.length) {

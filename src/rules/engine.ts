@@ -87,6 +87,7 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
       const rank = priorityRank(r.item.priority);
       let archive: boolean;
       let alert = false;
+      // A resource both selectors pick (an empty selector picks all) alerts: alerting implies archiving anyway.
       if (selects(webhook.alertingRuleSelector, labels)) {
         archive = true;
         alert = rank >= alertingRank;
