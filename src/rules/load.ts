@@ -29,7 +29,8 @@ export class RuleError {
   readonly rule?: string;
   readonly line?: number;
   readonly column?: number;
-  /** 1-based column inside the condition / macro / alias / output text, when the problem is in one. */
+  /** 1-based line and column inside the condition / macro / alias / output text, when the problem is in one. */
+  readonly textLine?: number;
   readonly textColumn?: number;
   readonly message: string;
   constructor(init: {
@@ -37,6 +38,7 @@ export class RuleError {
     rule?: string;
     line?: number;
     column?: number;
+    textLine?: number;
     textColumn?: number;
     message: string;
   }) {
@@ -44,13 +46,18 @@ export class RuleError {
     this.rule = init.rule;
     this.line = init.line;
     this.column = init.column;
+    this.textLine = init.textLine;
     this.textColumn = init.textColumn;
     this.message = init.message;
   }
   toString(): string {
     const at = this.line ? `${this.file}:${this.line}:${this.column}` : this.file;
     const rule = this.rule ? ` ${this.rule}:` : '';
-    const col = this.textColumn ? ` (column ${this.textColumn} of the text)` : '';
+    const col = !this.textColumn
+      ? ''
+      : this.textLine && this.textLine > 1
+        ? ` (line ${this.textLine}, column ${this.textColumn} of the text)`
+        : ` (column ${this.textColumn} of the text)`;
     return `${at}:${rule} ${this.message}${col}`;
   }
 }
@@ -186,34 +193,18 @@ export function buildRuleSet(sources: RuleSource[]): RuleSet {
 
   const errorAt = (err: ParseError) => {
     const loc = located.get(err.source.owner);
-    const file = loc?.resource.file ?? '';
     const node = loc?.nodes[err.source.member] as Node | undefined;
-    let line: number | undefined;
-    let column: number | undefined;
-    if (loc && node?.range) {
-      const start = node.range[0];
-      const raw = loc.text.slice(start, node.range[1]);
-      // Plain or simply quoted one-line scalars map offsets exactly; otherwise point at the scalar.
-      const offset =
-        isScalar(node) && !raw.includes('\n')
-          ? node.type === 'PLAIN' && raw === err.source.text
-            ? err.pos
-            : node.type === 'QUOTE_DOUBLE' && !raw.includes('\\') && raw.length === err.source.text.length + 2
-              ? err.pos + 1
-              : node.type === 'QUOTE_SINGLE' && !raw.slice(1, -1).includes("''")
-                ? err.pos + 1
-                : 0
-          : 0;
-      const p = loc.lines.linePos(start + offset);
-      line = p.line;
-      column = p.col;
-    }
+    const before = err.source.text.slice(0, err.pos);
+    const textLine = before.split('\n').length;
+    const textColumn = err.pos - before.lastIndexOf('\n');
+    const p = loc && node ? filePosition(loc, node, err.source.text, err.pos, textLine, textColumn) : undefined;
     return new RuleError({
-      file,
+      file: loc?.resource.file ?? '',
       rule: err.source.owner,
-      line,
-      column,
-      textColumn: err.pos + 1,
+      line: p?.line,
+      column: p?.col,
+      textLine,
+      textColumn,
       message: `${err.source.member}: ${err.message}`,
     });
   };
@@ -319,6 +310,37 @@ export function buildRuleSet(sources: RuleSource[]): RuleSet {
       return hit && { resource: hit.resource, item: hit.item };
     },
   };
+}
+
+/**
+ * Where offset `pos` of a scalar's value is in the file. Exact for plain and quoted one-line scalars and for
+ * literal blocks (`|`), whose lines are the value's lines indented; otherwise the scalar's start.
+ */
+function filePosition(
+  loc: Located,
+  node: Node,
+  value: string,
+  pos: number,
+  textLine: number,
+  textColumn: number,
+): { line: number; col: number } | undefined {
+  if (!node.range || !isScalar(node)) return undefined;
+  const start = node.range[0];
+  const raw = loc.text.slice(start, node.range[1]);
+  const at = (offset: number) => loc.lines.linePos(start + offset);
+  if (!raw.includes('\n')) {
+    if (node.type === 'PLAIN' && raw === value) return at(pos);
+    if (node.type === 'QUOTE_DOUBLE' && !raw.includes('\\') && raw.length === value.length + 2) return at(pos + 1);
+    if (node.type === 'QUOTE_SINGLE' && !raw.slice(1, -1).includes("''")) return at(pos + 1);
+    return at(0);
+  }
+  if (node.type === 'BLOCK_LITERAL') {
+    const body = raw.indexOf('\n') + 1;
+    const indent = /^ */.exec(raw.slice(body))![0].length;
+    const first = at(body);
+    return { line: first.line + textLine - 1, col: indent + textColumn };
+  }
+  return at(0);
 }
 
 function readResource(

@@ -139,3 +139,24 @@ test("KubeSphere's shipped rules load as Vigil's defaults", async () => {
     rs.rules.map((r) => [r.name, r.item.condition]),
   );
 });
+
+test('an error in a multi-line literal block condition points at its line and column in the file', () => {
+  const text = CR(
+    'cr',
+    `    - name: multi
+      type: rule
+      condition: |
+        Verb = "create" and
+          ObjectRef.Resource ~ "pods"
+`,
+  );
+  const [e] = errorsOf(text);
+  assert.equal(e.textLine, 2);
+  assert.equal(e.textColumn, 22);
+  assert.equal(e.line, 12);
+  assert.equal(e.column, 30);
+  assert.match(
+    String(e),
+    /x\.yaml:12:30: cr\.multi: condition: unexpected character "~" \(line 2, column 22 of the text\)/,
+  );
+});
