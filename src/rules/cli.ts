@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { CliError, type Command, type CommandIO } from '../cli/command.ts';
-import type { AuditEvent, Source } from '../event/model.ts';
+import { type AuditEvent, decodeEvents } from '../event/index.ts';
 import { checkCompat } from './compat.ts';
 import { createRuleEngine } from './engine.ts';
 import { DEFAULT_RULES_FILE, loadRules, RuleLoadError, type RuleSet } from './load.ts';
@@ -27,100 +27,6 @@ async function load(path: string, io: CommandIO): Promise<RuleSet | undefined> {
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') throw new CliError(`cannot read ${path}: ${code}`);
     throw err;
   }
-}
-
-// replaced by decodeEvents when src/event lands
-// A minimal reader for what `rules test` is fed: JSON lines, a JSON array, an audit.k8s.io EventList
-// (`items`) or KubeSphere's webhook batch (`Items`). Members match case-insensitively, as Go's decoder does,
-// so KubeSphere's PascalCase events and Kubernetes' camelCase ones both read.
-const MEMBERS: Record<string, string> = Object.fromEntries(
-  [
-    'level',
-    'auditID',
-    'stage',
-    'requestURI',
-    'verb',
-    'user',
-    'impersonatedUser',
-    'sourceIPs',
-    'userAgent',
-    'objectRef',
-    'responseStatus',
-    'requestObject',
-    'responseObject',
-    'requestReceivedTimestamp',
-    'stageTimestamp',
-    'annotations',
-    'workspace',
-    'cluster',
-    'devops',
-  ].map((k) => [k.toLowerCase(), k]),
-);
-const NESTED: Record<string, string[]> = {
-  user: ['username', 'uid', 'groups', 'extra'],
-  impersonatedUser: ['username', 'uid', 'groups', 'extra'],
-  objectRef: ['resource', 'namespace', 'name', 'uid', 'apiGroup', 'apiVersion', 'resourceVersion', 'subresource'],
-  responseStatus: ['metadata', 'code', 'status', 'message', 'reason', 'details'],
-};
-
-function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-  const lower = new Map(keys.map((k) => [k.toLowerCase(), k]));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
-    const c = lower.get(k.toLowerCase());
-    if (c && v !== null) out[c] = v;
-  }
-  return out;
-}
-
-export function toAuditEvent(o: Record<string, unknown>, source: Source): AuditEvent {
-  const e: Record<string, unknown> = { source };
-  for (const [k, v] of Object.entries(o)) {
-    const c = MEMBERS[k.toLowerCase()];
-    if (!c || v === null) continue;
-    e[c] = NESTED[c] && typeof v === 'object' ? pick(v as Record<string, unknown>, NESTED[c]) : v;
-  }
-  e.user ??= {};
-  if (typeof o.apiVersion === 'string' && o.apiVersion !== 'audit.k8s.io/v1')
-    e.origin = { kubernetes: { apiVersion: o.apiVersion } };
-  return e as unknown as AuditEvent;
-}
-
-export function readEvents(text: string): AuditEvent[] {
-  const t = text.trim();
-  if (!t) return [];
-  let docs: unknown[];
-  try {
-    docs = [JSON.parse(t)];
-  } catch {
-    docs = t
-      .split('\n')
-      .map((l, i) => {
-        if (!l.trim()) return undefined;
-        try {
-          return JSON.parse(l);
-        } catch (err) {
-          throw new CliError(`events line ${i + 1}: ${(err as Error).message}`);
-        }
-      })
-      .filter((d) => d !== undefined);
-  }
-  const out: AuditEvent[] = [];
-  const add = (d: unknown, source: Source) => {
-    if (d === null || typeof d !== 'object')
-      throw new CliError(`an event must be a JSON object, found ${JSON.stringify(d)}`);
-    out.push(toAuditEvent(d as Record<string, unknown>, source));
-  };
-  for (const d of docs) {
-    if (Array.isArray(d)) {
-      for (const x of d) add(x, 'kubernetes');
-    } else if (d && typeof d === 'object' && Array.isArray((d as { Items?: unknown }).Items)) {
-      for (const x of (d as { Items: unknown[] }).Items) add(x, 'kubesphere');
-    } else if (d && typeof d === 'object' && Array.isArray((d as { items?: unknown }).items)) {
-      for (const x of (d as { items: unknown[] }).items) add(x, 'kubernetes');
-    } else add(d, 'kubernetes');
-  }
-  return out;
 }
 
 function priorityFlag(v: string | undefined, flag: string) {
@@ -181,7 +87,12 @@ Exit status: 0, or 2 when a rule file does not load (errors on stderr).`,
     } catch (err) {
       throw new CliError(`cannot read ${values.events}: ${(err as Error).message}`);
     }
-    const events = readEvents(text);
+    let events: AuditEvent[];
+    try {
+      events = decodeEvents(text);
+    } catch (err) {
+      throw new CliError(`${values.events === '-' ? '<stdin>' : values.events}: ${(err as Error).message}`);
+    }
     const engine = createRuleEngine({ rules, webhook, archivingPriority, alertingPriority });
     const byName = new Map(rules.rules.map((r) => [r.name, r]));
     const rows: string[][] = [];

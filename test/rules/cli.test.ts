@@ -77,16 +77,31 @@ test('rules test -o json: one object per event with matched, archived, alerted, 
 });
 
 test('rules test reads events from stdin, KubeSphere {"Items": [...]} batches too, and prints a table by default', async () => {
+  const common = {
+    Level: 'Metadata',
+    Stage: 'ResponseComplete',
+    RequestReceivedTimestamp: '2020-06-12T09:23:28.359896Z',
+    StageTimestamp: '2020-06-12T09:23:28.459896Z',
+  };
   const batch = JSON.stringify({
     Items: [
       {
+        ...common,
         AuditID: 'k1',
+        RequestURI: '/api/v1/namespaces/ns/pods/p/exec',
         Verb: 'CREATE',
         User: { username: 'bob' },
         ObjectRef: { Resource: 'pods', Namespace: 'ns', Name: 'p', Subresource: 'exec' },
         Workspace: 'ws',
       },
-      { AuditID: 'k2', Verb: 'list', User: { username: 'bob' }, ObjectRef: { Resource: 'pods', Namespace: 'ns' } },
+      {
+        ...common,
+        AuditID: 'k2',
+        RequestURI: '/api/v1/namespaces/ns/pods',
+        Verb: 'list',
+        User: { username: 'bob' },
+        ObjectRef: { Resource: 'pods', Namespace: 'ns' },
+      },
     ],
   });
   const t = io(batch);
@@ -144,6 +159,12 @@ test('rules test: --webhook and priority flags change the decision', async () =>
   const t3 = io();
   assert.equal(await main(['rules', 'test', '--events', falco, '--alerting-priority', 'LOUD'], t3.io), 2);
   assert.match(t3.err(), /--alerting-priority must be DEBUG, INFO or WARNING/);
+});
+
+test('rules test exits 2 naming the line and field of an event that does not decode', async () => {
+  const t = io('{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get"}\n');
+  assert.equal(await main(['rules', 'test', '--events', '-'], t.io), 2);
+  assert.match(t.err(), /^vigil rules test: <stdin>: line 1: .*required/);
 });
 
 test('rules test exits 2 with the errors on stderr when a rule file does not load', async () => {

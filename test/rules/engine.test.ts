@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { readEvents } from '../../src/rules/cli.ts';
+import { decodeEvents } from '../../src/event/index.ts';
 import {
   buildRuleSet,
   createRuleEngine,
@@ -15,7 +15,7 @@ import {
 import { podCreate } from './helpers.ts';
 
 const shared = (f: string) => new URL(`../../../shared/data/${f}`, import.meta.url);
-const falco = readEvents(readFileSync(shared('falco-k8saudit-events.jsonl'), 'utf8'));
+const falco = decodeEvents(readFileSync(shared('falco-k8saudit-events.jsonl'), 'utf8'));
 
 const CR = (name: string, labels: string, rules: string) => `---
 apiVersion: auditing.kubesphere.io/v1alpha1
