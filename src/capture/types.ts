@@ -1,0 +1,78 @@
+// Options of the capture middleware. The core takes objects only (an evaluator, a sink); loading policy files,
+// sink configs or a vigil.yaml is a layer on top that builds these objects.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AuditEvent, UserInfo } from '../event/model.ts';
+import type { PolicyEvaluator, RequestAttributes } from '../policy/types.ts';
+import type { AuditMap } from './audit-map.ts';
+
+/** Where captured events go: the shape every sink in `src/sinks` has. */
+export interface Sink {
+  write(events: AuditEvent[]): Promise<void>;
+}
+
+/** The request as `identify` sees it: node's IncomingMessage, Express's Request or Fastify's FastifyRequest. */
+export interface CapturedRequest {
+  method?: string;
+  url?: string;
+  headers: IncomingHttpHeaders;
+}
+
+/**
+ * Who made the request. `undefined` means anonymous (`system:anonymous` in `system:unauthenticated`, as
+ * kube-apiserver with anonymous auth); `null` means authentication failed: the policy sees no user and the event
+ * carries `user: {}`.
+ */
+export type Identify = (req: CapturedRequest) => UserInfo | null | undefined;
+
+/**
+ * A route map entry for APIs that are not Kubernetes-shaped: the first entry whose method and pattern match gives
+ * the request's resource attributes. Values of `namespace`, `name`, `subresource` are literals, `:group` (a named
+ * group of the pattern) or `?param` (a query parameter).
+ */
+export interface RouteMap {
+  /** HTTP method(s), upper-case; any method when omitted. */
+  method?: string | string[];
+  /** A URLPattern pathname pattern, e.g. `/system/functions/:name`. */
+  pattern: string;
+  resource: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+  /** The verb; when omitted it follows the Kubernetes rules (GET without name = list, DELETE without = deletecollection…). */
+  verb?: string;
+  /** A product-specific action name (OpenFaaS `Function:List`), kept in `origin.openfaas.actions`. */
+  action?: string;
+}
+
+export interface AuditorOptions {
+  policy: PolicyEvaluator;
+  sink: Sink;
+  identify?: Identify;
+  /** CIDRs (or single addresses) of proxies whose `X-Forwarded-For` / `X-Real-Ip` headers are believed. */
+  trustedProxies?: string[];
+  routes?: RouteMap[];
+  /** A keystonemiddleware audit map: events then carry `origin.cadf` (action, target, observer). */
+  auditMap?: AuditMap;
+  /** The catalog service type for the audit map's `[service_endpoints]`; default its `target_endpoint_type`. */
+  serviceType?: string;
+  /** CADF target id and name (keystonemiddleware uses the catalog's service name, e.g. `octavia`). */
+  serviceName?: string;
+  /**
+   * Which requests are long-running (they get a ResponseStarted event when their headers go out). Default as
+   * kube-apiserver: verbs watch and proxy, subresources attach, exec, proxy, log, portforward.
+   */
+  longRunning?: (attrs: RequestAttributes) => boolean;
+  /**
+   * Also treat a response as long-running when it is streamed: headers flushed before the end (a write before
+   * end, or flushHeaders) without Content-Length, or `text/event-stream`. Default true.
+   */
+  streamingIsLongRunning?: boolean;
+  /** Largest request or response body recorded, in bytes (default 64 KiB). Larger ones are left out, with an annotation. */
+  bodyLimit?: number;
+  /** Blocking-strict: a failed RequestReceived write rejects the request with 500 "failed to store audit event". */
+  strict?: boolean;
+  /** Told about sink failures and handler errors; default writes them to stderr. */
+  onError?: (err: unknown, during: 'sink' | 'handler') => void;
+}
