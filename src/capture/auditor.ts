@@ -215,7 +215,10 @@ export class AuditRecord {
     this.origin = undefined;
     if (auditor.auditMap !== undefined) {
       this.cadfNeedsBody = auditor.auditMap.actionNeedsBody(req.method ?? 'GET', attrs.path);
-      this.origin = { cadf: this.cadf(req.method ?? 'GET', undefined) };
+      const cadf = this.cadf(req.method ?? 'GET', undefined);
+      // Until the body is read, POST …/action is an `update` (keystonemiddleware's `update/<first key>` prefix).
+      if (this.cadfNeedsBody) cadf.action = 'update';
+      this.origin = { cadf };
     }
     if (action !== undefined) this.origin = { ...this.origin, openfaas: { actions: [action] } };
 
@@ -242,7 +245,7 @@ export class AuditRecord {
   }
 
   omits(stage: Stage): boolean {
-    return this.omit !== null && this.omit.has(stage);
+    return this.omit?.has(stage) === true;
   }
 
   /**

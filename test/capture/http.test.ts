@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { createAuditor } from '../../src/capture/index.ts';
+import { CollectingSink, policyOf } from './helpers.ts';
+import { captureSuite, type Start } from './suite.ts';
+
+function json(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let s = '';
+  for await (const chunk of req) s += chunk;
+  return s;
+}
+
+/** The suite's API (see suite.ts) on bare node:http. */
+async function handler(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const p = url.pathname;
+  let m: RegExpExecArray | null;
+  if (p === '/healthz') {
+    res.end('ok');
+  } else if (p === '/api/v1/pods' && url.searchParams.get('watch') === 'true') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"type":"ADDED"}\n');
+    res.end('{"type":"MODIFIED"}\n');
+  } else if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p))) {
+    if (req.method === 'POST') json(res, 201, JSON.parse(await readBody(req)));
+    else json(res, 200, { kind: 'PodList', items: [{ metadata: { name: 'a', managedFields: [{ manager: 'kubectl' }] } }] });
+  } else if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p))) {
+    json(res, 200, { kind: 'Pod', metadata: { name: m[2], namespace: m[1] } });
+  } else if ((m = /^\/api\/v1\/namespaces\/[^/]+\/secrets\/([^/]+)$/.exec(p))) {
+    json(res, 404, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: `secrets "${m[1]}" not found`,
+      reason: 'NotFound',
+      details: { name: m[1], kind: 'secrets' },
+      code: 404,
+    });
+  } else if (/^\/api\/v1\/namespaces\/[^/]+\/panics$/.test(p)) {
+    throw new Error('boom');
+  } else if (p === '/sse') {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: 1\n\n');
+    res.end();
+  } else if (p === '/hang') {
+    // Never answers.
+  } else if (p === '/system/functions') {
+    json(res, 200, []);
+  } else if ((m = /^\/system\/function\/([^/]+)$/.exec(p))) {
+    json(res, 200, { name: m[1] });
+  } else if (p.startsWith('/v2/lbaas/')) {
+    const body = await readBody(req);
+    json(res, 200, body === '' ? {} : JSON.parse(body));
+  } else {
+    json(res, 404, { message: 'not found' });
+  }
+}
+
+const start: Start = async (options) => {
+  const capture = createAuditor(options);
+  const server = createServer(capture.wrap(handler));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await capture.close();
+    },
+  };
+};
+
+captureSuite('node:http', start);
+
+test('node:http: a synchronous throw is recovered as Panic and reported to onError', async () => {
+  const sink = new CollectingSink();
+  const errors: unknown[] = [];
+  const capture = createAuditor({
+    policy: policyOf(() => 'Metadata'),
+    sink,
+    onError: (err, during) => errors.push([during, (err as Error).message]),
+  });
+  const server = createServer(
+    capture.wrap(() => {
+      throw new Error('sync boom');
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`);
+    assert.equal(res.status, 500);
+    await res.text();
+    const events = await sink.stages(res.headers.get('audit-id')!);
+    assert.deepEqual(
+      events.map((e) => e.stage),
+      ['RequestReceived', 'Panic'],
+    );
+    assert.deepEqual(errors, [['handler', 'sync boom']]);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
