@@ -116,6 +116,11 @@ test('bad files: errors name the file and line', () => {
     ['[service_endpoints]\nx = %(nope)s\n', /f\.conf:2: "x": interpolation refers to missing option "nope"/],
     ['[service_endpoints]\nx = %(x)s\n', /interpolation deeper than 10/],
   ];
-  for (const [text, re] of bad) assert.throws(() => parseAuditMap(text, 'f.conf'), (e: Error) => e instanceof AuditMapError && re.test(e.message), text);
+  for (const [text, re] of bad)
+    assert.throws(
+      () => parseAuditMap(text, 'f.conf'),
+      (e: Error) => e instanceof AuditMapError && re.test(e.message),
+      text,
+    );
   assert.throws(() => loadAuditMap('/nonexistent/map.conf'), /\/nonexistent\/map\.conf: cannot read/);
 });

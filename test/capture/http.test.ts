@@ -22,27 +22,34 @@ async function readBody(req: IncomingMessage): Promise<string> {
 async function handler(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   const p = url.pathname;
-  let m: RegExpExecArray | null;
+  const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p);
+  const pod = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p);
+  const secret = /^\/api\/v1\/namespaces\/[^/]+\/secrets\/([^/]+)$/.exec(p);
+  const fn = /^\/system\/function\/([^/]+)$/.exec(p);
   if (p === '/healthz') {
     res.end('ok');
   } else if (p === '/api/v1/pods' && url.searchParams.get('watch') === 'true') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"type":"ADDED"}\n');
     res.end('{"type":"MODIFIED"}\n');
-  } else if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p))) {
+  } else if (pods) {
     if (req.method === 'POST') json(res, 201, JSON.parse(await readBody(req)));
-    else json(res, 200, { kind: 'PodList', items: [{ metadata: { name: 'a', managedFields: [{ manager: 'kubectl' }] } }] });
-  } else if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p))) {
-    json(res, 200, { kind: 'Pod', metadata: { name: m[2], namespace: m[1] } });
-  } else if ((m = /^\/api\/v1\/namespaces\/[^/]+\/secrets\/([^/]+)$/.exec(p))) {
+    else
+      json(res, 200, {
+        kind: 'PodList',
+        items: [{ metadata: { name: 'a', managedFields: [{ manager: 'kubectl' }] } }],
+      });
+  } else if (pod) {
+    json(res, 200, { kind: 'Pod', metadata: { name: pod[2], namespace: pod[1] } });
+  } else if (secret) {
     json(res, 404, {
       kind: 'Status',
       apiVersion: 'v1',
       metadata: {},
       status: 'Failure',
-      message: `secrets "${m[1]}" not found`,
+      message: `secrets "${secret[1]}" not found`,
       reason: 'NotFound',
-      details: { name: m[1], kind: 'secrets' },
+      details: { name: secret[1], kind: 'secrets' },
       code: 404,
     });
   } else if (/^\/api\/v1\/namespaces\/[^/]+\/panics$/.test(p)) {
@@ -55,8 +62,8 @@ async function handler(req: IncomingMessage, res: ServerResponse): Promise<void>
     // Never answers.
   } else if (p === '/system/functions') {
     json(res, 200, []);
-  } else if ((m = /^\/system\/function\/([^/]+)$/.exec(p))) {
-    json(res, 200, { name: m[1] });
+  } else if (fn) {
+    json(res, 200, { name: fn[1] });
   } else if (p.startsWith('/v2/lbaas/')) {
     const body = await readBody(req);
     json(res, 200, body === '' ? {} : JSON.parse(body));

@@ -9,7 +9,11 @@ function resolve(method: string, url: string) {
 
 test('resource requests: verbs from the method, list/watch/deletecollection without a name', () => {
   const cases: [string, string, Partial<ReturnType<typeof resolve>>][] = [
-    ['GET', '/api/v1/namespaces/default/pods/web-1', { verb: 'get', namespace: 'default', resource: 'pods', name: 'web-1' }],
+    [
+      'GET',
+      '/api/v1/namespaces/default/pods/web-1',
+      { verb: 'get', namespace: 'default', resource: 'pods', name: 'web-1' },
+    ],
     ['GET', '/api/v1/namespaces/default/pods', { verb: 'list', namespace: 'default', resource: 'pods', name: '' }],
     ['GET', '/api/v1/pods', { verb: 'list', namespace: '', resource: 'pods' }],
     ['GET', '/api/v1/namespaces/default/pods?watch=true', { verb: 'watch', resource: 'pods' }],
@@ -47,7 +51,10 @@ test('the namespace object itself: namespace and name are both the namespace', (
     { ns: 'kube-system', res: 'namespaces', name: 'kube-system', verb: 'get' },
   );
   const status = resolve('PUT', '/api/v1/namespaces/foo/status');
-  assert.deepEqual([status.namespace, status.resource, status.name, status.subresource], ['foo', 'namespaces', 'foo', 'status']);
+  assert.deepEqual(
+    [status.namespace, status.resource, status.name, status.subresource],
+    ['foo', 'namespaces', 'foo', 'status'],
+  );
   const fin = resolve('PUT', '/api/v1/namespaces/foo/finalize');
   assert.equal(fin.subresource, 'finalize');
   const create = resolve('POST', '/api/v1/namespaces');
@@ -55,7 +62,19 @@ test('the namespace object itself: namespace and name are both the namespace', (
 });
 
 test('discovery and other paths are non-resource requests with the lower-case method as verb', () => {
-  for (const url of ['/', '/api', '/api/v1', '/apis', '/apis/apps', '/apis/apps/v1', '/healthz', '/metrics', '/version', '/openapi/v2', '/system/functions']) {
+  for (const url of [
+    '/',
+    '/api',
+    '/api/v1',
+    '/apis',
+    '/apis/apps',
+    '/apis/apps/v1',
+    '/healthz',
+    '/metrics',
+    '/version',
+    '/openapi/v2',
+    '/system/functions',
+  ]) {
     const got = resolve('GET', url);
     assert.equal(got.resourceRequest, false, url);
     assert.equal(got.verb, 'get', url);

@@ -23,7 +23,9 @@ export interface Started {
 }
 export type Start = (options: AuditorOptions) => Promise<Started>;
 
-const octavia = loadAuditMap(fileURLToPath(new URL('../../../shared/data/octavia_api_audit_map.conf', import.meta.url)));
+const octavia = loadAuditMap(
+  fileURLToPath(new URL('../../../shared/data/octavia_api_audit_map.conf', import.meta.url)),
+);
 
 const identify: AuditorOptions['identify'] = (req) => {
   const u = req.headers['x-user'];
@@ -39,8 +41,20 @@ function baseOptions(sink: CollectingSink, more: Partial<AuditorOptions> = {}): 
     identify,
     trustedProxies: ['127.0.0.1/8', '::1'],
     routes: [
-      { method: 'GET', pattern: '/system/functions', resource: 'functions', namespace: '?namespace', action: 'Function:List' },
-      { method: 'GET', pattern: '/system/function/:name', resource: 'functions', name: ':name', action: 'Function:Get' },
+      {
+        method: 'GET',
+        pattern: '/system/functions',
+        resource: 'functions',
+        namespace: '?namespace',
+        action: 'Function:List',
+      },
+      {
+        method: 'GET',
+        pattern: '/system/function/:name',
+        resource: 'functions',
+        name: ':name',
+        action: 'Function:Get',
+      },
     ],
     auditMap: octavia,
     serviceName: 'octavia',
@@ -211,20 +225,23 @@ export function captureSuite(adapter: string, start: Start): void {
     }));
 
   test(`${adapter}: non-resource requests: lower-case method as verb, no objectRef, no bodies even at Request level`, () =>
-    withServer({ policy: policyOf((a) => (a.resourceRequest ? 'Metadata' : 'RequestResponse')) }, async (base, sink) => {
-      const res = await fetch(`${base}/v2/lbaas/loadbalancers`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{"loadbalancer":{}}',
-      });
-      await res.text();
-      const [rr, rc] = await sink.stages(res.headers.get('audit-id')!);
-      assert.equal(rr.verb, 'post');
-      assert.equal(rr.level, 'RequestResponse');
-      assert.equal(rr.objectRef, undefined);
-      assert.equal(rc.requestObject, undefined);
-      assert.equal(rc.responseObject, undefined);
-    }));
+    withServer(
+      { policy: policyOf((a) => (a.resourceRequest ? 'Metadata' : 'RequestResponse')) },
+      async (base, sink) => {
+        const res = await fetch(`${base}/v2/lbaas/loadbalancers`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"loadbalancer":{}}',
+        });
+        await res.text();
+        const [rr, rc] = await sink.stages(res.headers.get('audit-id')!);
+        assert.equal(rr.verb, 'post');
+        assert.equal(rr.level, 'RequestResponse');
+        assert.equal(rr.objectRef, undefined);
+        assert.equal(rc.requestObject, undefined);
+        assert.equal(rc.responseObject, undefined);
+      },
+    ));
 
   test(`${adapter}: a throwing handler gives RequestReceived then Panic (500), no ResponseComplete`, () =>
     withServer({}, async (base, sink) => {
