@@ -158,7 +158,8 @@ export class AuditRecord {
   readonly userAgent: string | undefined;
   readonly objectRef: ObjectReference | undefined;
   readonly receivedAt: number;
-  readonly omit: ReadonlySet<Stage> | null;
+  /** The decision's omitStages (at most four; the checker shares and freezes them, so no copy is made). */
+  readonly omit: readonly Stage[];
   readonly omitManagedFields: boolean;
   readonly longRunning: boolean;
   readonly contentType: string | undefined;
@@ -203,7 +204,7 @@ export class AuditRecord {
     this.sourceIPs = auditor.sourceIPs.resolve(req.socket?.remoteAddress, req.headers);
     this.userAgent = truncateUserAgent(req.headers['user-agent']);
     this.objectRef = attrs.resourceRequest ? objectRef(attrs) : undefined;
-    this.omit = decision.omitStages.length === 0 ? null : new Set(decision.omitStages);
+    this.omit = decision.omitStages;
     this.omitManagedFields = decision.omitManagedFields;
     this.longRunning = auditor.longRunning(attrs);
     this.contentType = req.headers['content-type'];
@@ -245,7 +246,7 @@ export class AuditRecord {
   }
 
   omits(stage: Stage): boolean {
-    return this.omit?.has(stage) === true;
+    return this.omit.length !== 0 && this.omit.includes(stage);
   }
 
   /**
