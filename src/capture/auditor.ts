@@ -242,7 +242,8 @@ export class AuditRecord {
       this.origEnd = res.end;
       res.end = tapEnd as ServerResponse['end'];
     }
-    res.once('close', onResponseClose);
+    // 'close' comes once per response (after 'finish', or alone when the connection dies); `on` avoids once()'s wrapper.
+    res.on('close', onResponseClose);
   }
 
   omits(stage: Stage): boolean {
@@ -538,9 +539,16 @@ export function nowMicros(): number {
   return Math.floor((performance.timeOrigin + performance.now()) * 1000);
 }
 
+// The date-and-seconds part changes once a second: format it then, not for every event.
+let cachedSecond = -1;
+let cachedPrefix = '';
+
 /** `2006-01-02T15:04:05.000000Z`, always six fraction digits, UTC. */
 export function microTime(us: number): string {
-  const iso = new Date(Math.floor(us / 1000)).toISOString();
-  const frac = us % 1000;
-  return `${iso.slice(0, 23)}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+  const second = Math.floor(us / 1e6);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  return `${cachedPrefix}${String(us - second * 1e6).padStart(6, '0')}Z`;
 }
