@@ -15,7 +15,7 @@ import type { AuditMap } from './audit-map.ts';
 import { kubernetesLongRunning, resolveRequest, splitTarget } from './request-info.ts';
 import { RouteTable } from './routes.ts';
 import { SourceIPResolver } from './source-ips.ts';
-import type { AuditorOptions, CapturedRequest, Identify, Sink } from './types.ts';
+import type { AuditorOptions, CapturedRequest, ErrorSource, Identify, Sink } from './types.ts';
 
 /** Annotations Vigil adds when it leaves a body out. */
 export const ANNOTATION_REQUEST_OMITTED = 'capture.vigil.dev/request-object-omitted';
@@ -32,8 +32,8 @@ const NO_USER: UserInfo = Object.freeze({}) as UserInfo;
 const kRecord = Symbol('vigil.capture.record');
 type Tapped = { [kRecord]?: AuditRecord };
 
-function defaultOnError(err: unknown, during: 'sink' | 'handler'): void {
-  console.error(`vigil capture: ${during === 'sink' ? 'audit sink failed' : 'request handler failed'}:`, err);
+function defaultOnError(err: unknown, during: ErrorSource): void {
+  console.error(`vigil capture: ${during} failed:`, err);
 }
 
 export class Auditor {
@@ -49,7 +49,7 @@ export class Auditor {
   readonly streamingIsLongRunning: boolean;
   readonly bodyLimit: number;
   readonly strict: boolean;
-  readonly onError: (err: unknown, during: 'sink' | 'handler') => void;
+  readonly onError: (err: unknown, during: ErrorSource) => void;
   #pending = 0;
   #idle: (() => void)[] = [];
   readonly #settled = (): void => {
@@ -111,7 +111,16 @@ export class Auditor {
     } else {
       attrs = resolveRequest(method, path, query);
     }
-    const who = this.identify === undefined ? undefined : this.identify(identifyArg);
+    let who: UserInfo | null | undefined;
+    if (this.identify !== undefined) {
+      try {
+        who = this.identify(identifyArg);
+      } catch (err) {
+        // A failing identify must not take the request down: the caller counts as not authenticated.
+        this.onError(err, 'identify');
+        who = null;
+      }
+    }
     if (who !== null) attrs.user = who ?? ANONYMOUS;
     const decision = this.policy.evaluate(attrs);
     if (decision.level === 'None') return null;

@@ -46,7 +46,8 @@ export function resolveRequest(method: string, path: string, query: string): Res
     name: '',
   };
   const trimmed = trimSlashes(path);
-  if (trimmed === '') return info;
+  // Most paths of most APIs are not Kubernetes-shaped: decide that before splitting.
+  if (!trimmed.startsWith('api')) return info;
   let parts = trimmed.split('/');
   const prefix = parts[0];
   if (prefix !== 'api' && prefix !== 'apis') return info;

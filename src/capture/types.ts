@@ -46,6 +46,9 @@ export interface RouteMap {
   action?: string;
 }
 
+/** What failed: the sink's write, the request handler (recorded as Panic), or `identify`. */
+export type ErrorSource = 'sink' | 'handler' | 'identify';
+
 export interface AuditorOptions {
   policy: PolicyEvaluator;
   sink: Sink;
@@ -73,6 +76,6 @@ export interface AuditorOptions {
   bodyLimit?: number;
   /** Blocking-strict: a failed RequestReceived write rejects the request with 500 "failed to store audit event". */
   strict?: boolean;
-  /** Told about sink failures and handler errors; default writes them to stderr. */
-  onError?: (err: unknown, during: 'sink' | 'handler') => void;
+  /** Told about sink failures, handler errors and identify errors; default writes them to stderr. */
+  onError?: (err: unknown, during: ErrorSource) => void;
 }

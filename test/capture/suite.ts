@@ -31,6 +31,7 @@ const identify: AuditorOptions['identify'] = (req) => {
   const u = req.headers['x-user'];
   if (u === undefined) return undefined;
   if (u === '!') return null;
+  if (u === 'throw') throw new Error('identify broke');
   return { username: String(u), uid: '42', groups: ['dev'], extra: { project_id: ['p-1'] } };
 };
 
@@ -124,6 +125,11 @@ export function captureSuite(adapter: string, start: Start): void {
       assert.equal(failed.headers.get('audit-id'), 'my-own-id');
       const [f] = await sink.stages('my-own-id');
       assert.deepEqual(f.user, {});
+      const broken = await fetch(`${base}/api/v1/namespaces/default/pods/a`, { headers: { 'x-user': 'throw' } });
+      assert.equal(broken.status, 200, 'a throwing identify does not fail the request');
+      await broken.text();
+      const [b] = await sink.stages(broken.headers.get('audit-id')!);
+      assert.deepEqual(b.user, {});
     }));
 
   test(`${adapter}: sourceIPs believe X-Forwarded-For only from a trusted proxy, forwarded first, peer last`, async () => {
