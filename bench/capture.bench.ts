@@ -4,7 +4,7 @@
 // Prints the audited/bare throughput ratio and the added p99 latency. Target: ratio ≥ 0.95, added p99 ≤ 5 %.
 //   npm run bench capture            (BENCH_SECONDS=10 per run by default)
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,12 +62,19 @@ rules:
   - level: Metadata
 `;
 
-async function serve(mode: 'bare' | 'audited', logFile: string): Promise<void> {
+type Mode = 'bare' | 'audited' | 'noop-sink';
+const MODES: Mode[] = ['bare', 'audited', 'noop-sink'];
+
+async function serve(mode: Mode, logFile: string): Promise<void> {
   const app = Fastify();
   let sink: FileAppender | undefined;
-  if (mode === 'audited') {
-    sink = new FileAppender(logFile);
-    const capture = createAuditor({ policy: createPolicyEvaluator(loadPolicy(POLICY)), sink });
+  if (mode !== 'bare') {
+    sink = mode === 'audited' ? new FileAppender(logFile) : undefined;
+    const capture = createAuditor({
+      policy: createPolicyEvaluator(loadPolicy(POLICY)),
+      // noop-sink: the middleware's own cost, without serialising or writing the events.
+      sink: sink ?? { write: () => Promise.resolve() },
+    });
     await app.register(capture.fastify());
   }
   app.get('/hello', async () => ({ hello: 'world' }));
@@ -81,7 +88,7 @@ async function serve(mode: 'bare' | 'audited', logFile: string): Promise<void> {
   });
 }
 
-function startServer(mode: string, logFile: string): Promise<{ child: ChildProcess; url: string }> {
+function startServer(mode: Mode, logFile: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'server', mode, logFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -96,55 +103,76 @@ function startServer(mode: string, logFile: string): Promise<{ child: ChildProce
   });
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
   // Pipelining lets one autocannon process saturate the server on a 2-core machine, so that the server's own
   // cost per request decides throughput (without it the load generator is the bottleneck and every ratio is 1).
   const connections = 50;
   const pipelining = 10;
   const dir = mkdtempSync(join(tmpdir(), 'vigil-capture-bench-'));
   const logFile = join(dir, 'audit.jsonl');
-  const bare = await startServer('bare', logFile);
-  const audited = await startServer('audited', logFile);
-  const runs: Record<'bare' | 'audited', CannonResult[]> = { bare: [], audited: [] };
+  const servers = {} as Record<Mode, { child: ChildProcess; url: string }>;
+  for (const m of MODES) servers[m] = await startServer(m, logFile);
+  const runs = { bare: [], audited: [], 'noop-sink': [] } as Record<Mode, CannonResult[]>;
+  // CPU time per request of each server process: robust to other load on the machine, unlike req/s.
+  const cpu = {} as Record<Mode, { ms: number; requests: number }>;
+  for (const m of MODES) cpu[m] = { ms: 0, requests: 0 };
   try {
-    // Warm both up (JIT, connection setup) before measuring.
-    await autocannon({ url: bare.url, connections, pipelining, duration: 2 });
-    await autocannon({ url: audited.url, connections, pipelining, duration: 2 });
-    for (let round = 0; round < 2; round++) {
-      for (const [name, server] of [
-        ['bare', bare],
-        ['audited', audited],
-      ] as const) {
-        const r = await autocannon({ url: server.url, connections, pipelining, duration: seconds });
-        if (r.errors || r.non2xx) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-        runs[name].push(r);
+    // Warm every server up (JIT, connection setup) before measuring.
+    for (const m of MODES) await autocannon({ url: servers[m].url, connections, pipelining, duration: 2 });
+    for (let round = 0; round < rounds; round++) {
+      for (const m of MODES) {
+        const pid = servers[m].child.pid!;
+        const before = cpuMs(pid);
+        const r = await autocannon({ url: servers[m].url, connections, pipelining, duration: seconds });
+        cpu[m].ms += cpuMs(pid) - before;
+        cpu[m].requests += r.requests.total;
+        if (r.errors || r.non2xx) throw new Error(`${m}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+        runs[m].push(r);
         console.log(
-          `${name.padEnd(8)} round ${round + 1}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`,
+          `${m.padEnd(9)} round ${round + 1}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`,
         );
       }
     }
   } finally {
-    for (const s of [bare, audited]) {
-      s.child.removeAllListeners('exit');
-      s.child.kill('SIGTERM');
+    for (const m of MODES) {
+      servers[m].child.removeAllListeners('exit');
+      servers[m].child.kill('SIGTERM');
     }
-    await Promise.all([bare, audited].map((s) => new Promise((r) => s.child.once('exit', r))));
+    await Promise.all(MODES.map((m) => new Promise((r) => servers[m].child.once('exit', r))));
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const rps = (n: 'bare' | 'audited') => mean(runs[n].map((r) => r.requests.average));
-  const p99 = (n: 'bare' | 'audited') => mean(runs[n].map((r) => r.latency.p99));
-  const lines = statSync(logFile).size;
-  const ratio = rps('audited') / rps('bare');
-  const added = (p99('audited') - p99('bare')) / p99('bare');
-  console.log(`\nconnections ${connections}, pipelining ${pipelining}, ${seconds} s per run, 2 rounds; audit log ${(lines / 1e6).toFixed(1)} MB`);
-  console.log(`throughput: bare ${Math.round(rps('bare'))} req/s, audited ${Math.round(rps('audited'))} req/s`);
-  console.log(`ratio audited/bare: ${ratio.toFixed(3)} (target ≥ 0.95) ${ratio >= 0.95 ? 'met' : 'MISSED'}`);
+  const rps = (m: Mode) => mean(runs[m].map((r) => r.requests.average));
+  const p99 = (m: Mode) => mean(runs[m].map((r) => r.latency.p99));
+  const us = (m: Mode) => (cpu[m].ms * 1000) / cpu[m].requests;
+  const size = statSync(logFile).size;
   console.log(
-    `p99: bare ${p99('bare').toFixed(2)} ms, audited ${p99('audited').toFixed(2)} ms, added ${(added * 100).toFixed(1)} % (target ≤ 5 %) ${added <= 0.05 ? 'met' : 'MISSED'}`,
+    `\nconnections ${connections}, pipelining ${pipelining}, ${seconds} s per run, ${rounds} rounds; audit log ${(size / 1e6).toFixed(1)} MB`,
   );
+  for (const m of MODES) {
+    console.log(
+      `${m.padEnd(9)}: ${Math.round(rps(m))} req/s, p99 ${p99(m).toFixed(1)} ms, server CPU ${us(m).toFixed(1)} µs/request`,
+    );
+  }
+  for (const m of ['audited', 'noop-sink'] as const) {
+    const ratio = rps(m) / rps('bare');
+    const added = (p99(m) - p99('bare')) / p99('bare');
+    console.log(
+      `${m} vs bare: throughput ratio ${ratio.toFixed(3)} (target ≥ 0.95 ${ratio >= 0.95 ? 'met' : 'MISSED'}), ` +
+        `added p99 ${(added * 100).toFixed(1)} % (target ≤ 5 % ${added <= 0.05 ? 'met' : 'MISSED'}), ` +
+        `added CPU ${(us(m) - us('bare')).toFixed(1)} µs/request (CPU ratio bare/${m} ${(us('bare') / us(m)).toFixed(3)})`,
+    );
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 
-if (process.argv[2] === 'server') await serve(process.argv[3] as 'bare' | 'audited', process.argv[4]);
+if (process.argv[2] === 'server') await serve(process.argv[3] as Mode, process.argv[4]);
 else await main();
