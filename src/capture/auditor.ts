@@ -9,6 +9,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { cadfActionToVerb } from '../event/index.ts';
 import type { AuditEvent, Level, ObjectReference, ResponseStatus, Stage, UserInfo } from '../event/model.ts';
 import type { PolicyDecision, PolicyEvaluator, RequestAttributes } from '../policy/types.ts';
 import type { AuditMap } from './audit-map.ts';
@@ -95,6 +96,7 @@ export class Auditor {
     const route = this.routes?.match(method, path, query);
     let attrs: RequestAttributes & { apiVersion: string };
     let action: string | undefined;
+    let cadfAction: string | undefined;
     if (route !== undefined) {
       attrs = {
         verb: route.verb,
@@ -111,6 +113,12 @@ export class Auditor {
     } else {
       attrs = resolveRequest(method, path, query);
     }
+    if (this.auditMap !== undefined) {
+      // Until the body is read, POST …/action is an `update` (keystonemiddleware's `update/<first key>` prefix).
+      cadfAction = this.auditMap.actionNeedsBody(method, path) ? 'update' : this.auditMap.cadfAction(method, path);
+      // An OpenStack-style API: the verb is the action's, as Vigil reads real CADF events (read/list → list…).
+      if (route === undefined && !attrs.resourceRequest) attrs.verb = cadfActionToVerb(cadfAction);
+    }
     let who: UserInfo | null | undefined;
     if (this.identify !== undefined) {
       try {
@@ -124,7 +132,7 @@ export class Auditor {
     if (who !== null) attrs.user = who ?? ANONYMOUS;
     const decision = this.policy.evaluate(attrs);
     if (decision.level === 'None') return null;
-    return new AuditRecord(this, req, res, attrs, decision, auditID, url, action);
+    return new AuditRecord(this, req, res, attrs, decision, auditID, url, action, cadfAction);
   }
 
   /** Hands one event to the sink; the promise is the sink's (callers in strict mode wait on it). */
@@ -178,6 +186,10 @@ export class AuditRecord {
   origin: AuditEvent['origin'];
   /** The CADF action still depends on the request body (POST …/action). */
   cadfNeedsBody: boolean;
+  /** The verb; with an audit map it can follow the action once the body is known. */
+  verb: string;
+  /** The verb is the audit map's action (not a Kubernetes or route-map verb). */
+  verbFromMap: boolean;
   annotations: Record<string, string> | undefined;
   #receivedStamp: string | undefined;
   done = false;
@@ -201,6 +213,7 @@ export class AuditRecord {
     auditID: string,
     requestURI: string,
     action: string | undefined,
+    cadfAction: string | undefined,
   ) {
     this.auditor = auditor;
     this.res = res;
@@ -223,12 +236,21 @@ export class AuditRecord {
     this.recordResponse = rank >= 3 && attrs.resourceRequest;
     this.cadfNeedsBody = false;
     this.origin = undefined;
-    if (auditor.auditMap !== undefined) {
-      this.cadfNeedsBody = auditor.auditMap.actionNeedsBody(req.method ?? 'GET', attrs.path);
-      const cadf = this.cadf(req.method ?? 'GET', undefined);
-      // Until the body is read, POST …/action is an `update` (keystonemiddleware's `update/<first key>` prefix).
-      if (this.cadfNeedsBody) cadf.action = 'update';
-      this.origin = { cadf };
+    this.verb = attrs.verb;
+    this.verbFromMap = false;
+    if (cadfAction !== undefined) {
+      const map = auditor.auditMap!;
+      this.cadfNeedsBody = map.actionNeedsBody(req.method ?? 'GET', attrs.path);
+      this.verbFromMap = !attrs.resourceRequest;
+      const typeURI = map.cadfTargetTypeURI(attrs.path, auditor.serviceType);
+      const name = auditor.serviceName;
+      this.origin = {
+        cadf: {
+          action: cadfAction,
+          target: typeURI === 'unknown' ? { typeURI, id: 'unknown', name: 'unknown' } : { typeURI, id: name, name },
+          observer: { id: 'target' },
+        },
+      };
     }
     if (action !== undefined) this.origin = { ...this.origin, openfaas: { actions: [action] } };
 
@@ -334,7 +356,7 @@ export class AuditRecord {
       auditID: this.auditID,
       stage,
       requestURI: this.requestURI,
-      verb: this.attrs.verb,
+      verb: this.verb,
       user: this.user,
       requestReceivedTimestamp: this.#receivedStamp,
       stageTimestamp: at === this.receivedAt ? this.#receivedStamp : microTime(at),
@@ -357,8 +379,11 @@ export class AuditRecord {
       requestObject = decodeBody(this.reqChunks, this.reqBytes, this.contentType);
       if (this.cadfNeedsBody) {
         this.cadfNeedsBody = false;
-        this.origin = { ...this.origin, cadf: this.cadf('POST', requestObject) };
+        const action = this.auditor.auditMap!.cadfAction('POST', this.attrs.path, requestObject);
+        this.origin = { ...this.origin, cadf: { ...this.origin?.cadf, action } };
+        if (this.verbFromMap) this.verb = cadfActionToVerb(action);
       }
+      ev.verb = this.verb;
     }
     if (this.reqChunks === null && this.reqBytes > this.auditor.bodyLimit)
       this.annotate(ANNOTATION_REQUEST_OMITTED, this.reqBytes);
@@ -384,20 +409,6 @@ export class AuditRecord {
     this.annotations ??= {};
     // First writer wins, as kube-apiserver's AddAuditAnnotation.
     this.annotations[key] ??= `body of ${bytes} bytes exceeds the ${this.auditor.bodyLimit}-byte limit`;
-  }
-
-  cadf(method: string, body: unknown): Record<string, unknown> {
-    const map = this.auditor.auditMap!;
-    const name = this.auditor.serviceName;
-    const typeURI = map.cadfTargetTypeURI(this.attrs.path, this.auditor.serviceType);
-    const cadf: Record<string, unknown> = {
-      action: map.cadfAction(method, this.attrs.path, body),
-      target: typeURI === 'unknown' ? { typeURI, id: 'unknown', name: 'unknown' } : { typeURI, id: name, name },
-      observer: { id: 'target' },
-    };
-    const project = this.user.extra?.project_id?.[0];
-    if (project !== undefined) cadf.initiator = { project_id: project };
-    return cadf;
   }
 
   requestChunk(chunk: unknown): void {

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type AuditorOptions, loadAuditMap } from '../../src/capture/index.ts';
-import type { AuditEvent } from '../../src/event/model.ts';
+import { type AuditEvent, encodeCadf } from '../../src/event/index.ts';
 import { byNamespace, CollectingSink, policyOf } from './helpers.ts';
 
 export interface Started {
@@ -232,7 +232,7 @@ export function captureSuite(adapter: string, start: Start): void {
 
   test(`${adapter}: non-resource requests: lower-case method as verb, no objectRef, no bodies even at Request level`, () =>
     withServer(
-      { policy: policyOf((a) => (a.resourceRequest ? 'Metadata' : 'RequestResponse')) },
+      { policy: policyOf((a) => (a.resourceRequest ? 'Metadata' : 'RequestResponse')), auditMap: undefined },
       async (base, sink) => {
         const res = await fetch(`${base}/v2/lbaas/loadbalancers`, {
           method: 'POST',
@@ -319,7 +319,7 @@ export function captureSuite(adapter: string, start: Start): void {
       assert.deepEqual(o.origin?.openfaas, { actions: ['Function:Get'] });
     }));
 
-  test(`${adapter}: with an audit map, events carry origin.cadf (action, target, observer, initiator project)`, () =>
+  test(`${adapter}: with an audit map, verbs and origin.cadf follow it, and encodeCadf emits keystonemiddleware's event`, () =>
     withServer({}, async (base, sink) => {
       const res = await fetch(`${base}/v2/lbaas/loadbalancers?limit=2`, { headers: { 'x-user': 'bob' } });
       await res.text();
@@ -328,10 +328,27 @@ export function captureSuite(adapter: string, start: Start): void {
         action: 'read/list',
         target: { typeURI: 'service/load-balancer/loadbalancers', id: 'octavia', name: 'octavia' },
         observer: { id: 'target' },
-        initiator: { project_id: 'p-1' },
       };
       assert.deepEqual(rr.origin?.cadf, cadf);
       assert.deepEqual(rc.origin?.cadf, cadf);
+      assert.equal(rr.verb, 'list');
+      const request = encodeCadf(rr);
+      assert.equal(request.action, 'read/list');
+      assert.equal(request.outcome, 'pending');
+      assert.equal(request.requestPath, '/v2/lbaas/loadbalancers?limit=2');
+      assert.deepEqual(request.target, cadf.target);
+      assert.deepEqual(request.observer, { id: 'target' });
+      assert.deepEqual(request.initiator, {
+        typeURI: 'service/security/account/user',
+        name: 'bob',
+        host: { agent: 'node', address: '127.0.0.1' },
+        project_id: 'p-1',
+        id: '42',
+      });
+      const response = encodeCadf(rc);
+      assert.equal(response.outcome, 'success');
+      assert.deepEqual(response.reason, { reasonCode: '200', reasonType: 'HTTP' });
+      assert.equal(response.id, request.id);
       // POST …/action: the action comes from the body, read even at Metadata level (RequestReceived precedes it).
       const act = await fetch(`${base}/v2/lbaas/loadbalancers/lb-1/action`, {
         method: 'POST',
@@ -341,8 +358,19 @@ export function captureSuite(adapter: string, start: Start): void {
       await act.text();
       const [ar, ac] = await sink.stages(act.headers.get('audit-id')!);
       assert.equal(ar.origin?.cadf?.action, 'update');
+      assert.equal(ar.verb, 'update');
       assert.equal(ac.origin?.cadf?.action, 'update/os-start');
+      assert.equal(ac.verb, 'update/os-start');
+      assert.equal(encodeCadf(ac).action, 'update/os-start');
       assert.equal(ac.requestObject, undefined);
+      const failover = await fetch(`${base}/v2/lbaas/loadbalancers/lb-1/failover`, { method: 'PUT' });
+      await failover.text();
+      const [fr] = await sink.stages(failover.headers.get('audit-id')!);
+      assert.equal(fr.origin?.cadf?.action, 'update/failover');
+      assert.equal(
+        (fr.origin?.cadf?.target as { typeURI: string }).typeURI,
+        'service/load-balancer/loadbalancers/loadbalancer/failover',
+      );
     }));
 
   test(`${adapter}: strict mode: a failed RequestReceived write answers 500 and records nothing more`, () =>
