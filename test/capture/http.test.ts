@@ -118,3 +118,46 @@ test('node:http: a synchronous throw is recovered as Panic and reported to onErr
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('node:http: close() waits for the writes in flight; a long User-Agent is cut at 1024 bytes', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let entered!: () => void;
+  const writing = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  const written: string[] = [];
+  const capture = createAuditor({
+    policy: policyOf(() => ['Metadata', ['RequestReceived']]),
+    sink: {
+      async write(events) {
+        entered();
+        await gate;
+        for (const e of events) written.push(e.userAgent ?? '');
+      },
+    },
+  });
+  const server = createServer(capture.wrap((_req, res) => res.end('ok')));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`, {
+      headers: { 'user-agent': 'a'.repeat(2000) },
+    });
+    assert.equal(await res.text(), 'ok');
+    await writing; // ResponseComplete is with the sink, which holds it until released
+    let closed = false;
+    const done = capture.close().then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(closed, false);
+    release();
+    await done;
+    assert.deepEqual(written, [`${'a'.repeat(1024)}...TRUNCATED`]);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
