@@ -31,6 +31,16 @@ const ANONYMOUS: UserInfo = Object.freeze({
 const NO_USER: UserInfo = Object.freeze({}) as UserInfo;
 
 const kRecord = Symbol('vigil.capture.record');
+
+/**
+ * A framework's own response headers (Fastify's reply). Setting Audit-ID there rather than on the raw response
+ * keeps node's writeHead on its fast path: a header set on the raw response makes it re-validate every header
+ * the framework passes.
+ */
+export interface ReplyHeaders {
+  header(name: string, value: string): unknown;
+  hasHeader(name: string): boolean;
+}
 type Tapped = { [kRecord]?: AuditRecord };
 
 function defaultOnError(err: unknown, during: ErrorSource): void {
@@ -85,10 +95,19 @@ export class Auditor {
    * Starts auditing a request: assigns the Audit-ID, resolves the attributes, asks the policy. Returns null when
    * the level is None (then nothing else happens). `identifyArg` is the framework's request object.
    */
-  begin(req: IncomingMessage, res: ServerResponse, identifyArg: CapturedRequest): AuditRecord | null {
+  begin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identifyArg: CapturedRequest,
+    reply?: ReplyHeaders,
+  ): AuditRecord | null {
     const header = req.headers['audit-id'];
     const auditID = typeof header === 'string' && header !== '' ? header : randomUUID();
-    if (!res.hasHeader('audit-id')) res.setHeader('Audit-ID', auditID);
+    if (reply !== undefined) {
+      if (!reply.hasHeader('audit-id')) reply.header('audit-id', auditID);
+    } else if (!res.hasHeader('audit-id')) {
+      res.setHeader('Audit-ID', auditID);
+    }
     const method = req.method ?? 'GET';
     // Express rewrites req.url inside mounted routers; originalUrl is what the client sent.
     const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
@@ -202,6 +221,9 @@ export class AuditRecord {
   origReqEmit: IncomingMessage['emit'] | undefined;
   origWrite: ServerResponse['write'] | undefined;
   origEnd: ServerResponse['end'] | undefined;
+  origWriteHead: ServerResponse['writeHead'] | undefined;
+  /** Content-Type passed straight to writeHead (Fastify does): node keeps no getHeader() for those. */
+  responseContentType: string | undefined;
   origFlushHeaders: ServerResponse['flushHeaders'] | undefined;
 
   constructor(
@@ -272,6 +294,8 @@ export class AuditRecord {
       this.resChunks = [];
       this.origEnd = res.end;
       res.end = tapEnd as ServerResponse['end'];
+      this.origWriteHead = res.writeHead;
+      res.writeHead = tapWriteHead as ServerResponse['writeHead'];
     }
     // 'close' comes once per response (after 'finish', or alone when the connection dies); `on` avoids once()'s wrapper.
     res.on('close', onResponseClose);
@@ -394,7 +418,11 @@ export class AuditRecord {
     }
     if (this.recordResponse && ev.stage !== 'ResponseStarted') {
       if (this.resChunks !== null && this.resChunks.length > 0) {
-        const responseObject = decodeBody(this.resChunks, this.resBytes, contentTypeOf(this.res));
+        const responseObject = decodeBody(
+          this.resChunks,
+          this.resBytes,
+          contentTypeOf(this.res) ?? this.responseContentType,
+        );
         if (this.omitManagedFields) dropManagedFields(responseObject);
         ev.responseObject = responseObject;
         if (status !== undefined) ev.responseStatus = statusFrom(responseObject, status);
@@ -451,6 +479,30 @@ function tapEnd(this: ServerResponse & Tapped, chunk?: unknown, encoding?: unkno
   const rec = this[kRecord]!;
   if (rec.resChunks !== null) rec.responseChunk(chunk, encoding);
   return (rec.origEnd as (...a: unknown[]) => ServerResponse).call(this, chunk, encoding, cb);
+}
+
+function tapWriteHead(this: ServerResponse & Tapped, ...args: unknown[]): ServerResponse {
+  const rec = this[kRecord]!;
+  const headers = args[args.length - 1];
+  if (headers !== null && typeof headers === 'object') rec.responseContentType = findContentType(headers);
+  return (rec.origWriteHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+}
+
+/** Content-Type in writeHead's headers: an object, a flat [name, value, …] array or [[name, value], …]. */
+function findContentType(headers: object): string | undefined {
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i];
+      if (Array.isArray(h)) {
+        if (String(h[0]).toLowerCase() === 'content-type') return String(h[1]);
+      } else if (i % 2 === 0 && String(h).toLowerCase() === 'content-type') {
+        return String(headers[i + 1]);
+      }
+    }
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === 'content-type') return String(v);
+  return undefined;
 }
 
 function tapFlushHeaders(this: ServerResponse & Tapped): void {

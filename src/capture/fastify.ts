@@ -9,7 +9,7 @@ import { isServerError } from './express.ts';
 export function fastifyPlugin(auditor: Auditor): FastifyPluginCallback {
   const plugin: FastifyPluginCallback = (fastify, _opts, done) => {
     fastify.addHook('onRequest', (request, reply, next) => {
-      const rec = auditor.begin(request.raw, reply.raw, request);
+      const rec = auditor.begin(request.raw, reply.raw, request, reply);
       const pending = rec?.received();
       if (pending === undefined) {
         next();
