@@ -368,7 +368,7 @@ export function captureSuite(adapter: string, start: Start): void {
       const [fr] = await sink.stages(failover.headers.get('audit-id')!);
       assert.equal(fr.origin?.cadf?.action, 'update/failover');
       assert.equal(
-        (fr.origin?.cadf?.target as { typeURI: string }).typeURI,
+        (fr.origin?.cadf?.target as { typeURI?: string } | undefined)?.typeURI,
         'service/load-balancer/loadbalancers/loadbalancer/failover',
       );
     }));
