@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createAuditor } from '../src/capture/index.ts';
-import { type Note, options, port } from './notes.ts';
+import { type Note, options, port, sink } from './notes.ts';
 
 const capture = createAuditor(await options());
 const notes = new Map<string, Note>();
@@ -34,4 +34,4 @@ app.use(capture.expressErrors()); // after the routes: records a thrown error as
 const server = app.listen(port, () =>
   process.stderr.write(`listening on http://localhost:${(server.address() as AddressInfo).port}\n`),
 );
-process.once('SIGTERM', () => server.close(() => capture.close()));
+process.once('SIGTERM', () => server.close(() => capture.close().then(() => sink.close())));

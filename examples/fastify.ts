@@ -1,7 +1,7 @@
 // The notes API on Fastify, audited by Vigil: `node examples/fastify.ts`.
 import Fastify from 'fastify';
 import { createAuditor } from '../src/capture/index.ts';
-import { type Note, options, port } from './notes.ts';
+import { type Note, options, port, sink } from './notes.ts';
 
 const capture = createAuditor(await options());
 const notes = new Map<string, Note>();
@@ -26,4 +26,9 @@ app.delete<{ Params: { id: string } }>('/notes/:id', async (req, reply) =>
 
 const address = await app.listen({ port });
 process.stderr.write(`listening on ${address}\n`);
-process.once('SIGTERM', () => app.close().then(() => capture.close()));
+process.once('SIGTERM', () =>
+  app
+    .close()
+    .then(() => capture.close())
+    .then(() => sink.close()),
+);

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuditor } from '../src/capture/index.ts';
-import { type Note, options, port } from './notes.ts';
+import { type Note, options, port, sink } from './notes.ts';
 
 const capture = createAuditor(await options());
 const notes = new Map<string, Note>();
@@ -39,4 +39,4 @@ const server = createServer(capture.wrap(handler));
 server.listen(port, () =>
   process.stderr.write(`listening on http://localhost:${(server.address() as AddressInfo).port}\n`),
 );
-process.once('SIGTERM', () => server.close(() => capture.close()));
+process.once('SIGTERM', () => server.close(() => capture.close().then(() => sink.close())));

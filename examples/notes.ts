@@ -1,8 +1,9 @@
-// Shared parts of the examples: the policy, the route map of the notes API, a demo identify, and a sink that
-// prints each event as a JSON line on stdout (the real sinks — log file, webhook, AMQP — live in src/sinks).
+// Shared parts of the examples: the policy, the route map of the notes API, a demo identify, and a log sink
+// printing each event as a Kubernetes JSON line on stdout (a file path instead of '-' writes a rotated file).
 import { fileURLToPath } from 'node:url';
-import type { AuditorOptions, RouteMap, Sink } from '../src/capture/index.ts';
+import type { AuditorOptions, RouteMap } from '../src/capture/index.ts';
 import { createPolicyEvaluator, loadPolicyFile } from '../src/policy/index.ts';
+import { createSink } from '../src/sinks/index.ts';
 
 /** The notes API is not Kubernetes-shaped, so a route map says which resource each path is. */
 export const routes: RouteMap[] = [
@@ -16,15 +17,11 @@ export const identify: AuditorOptions['identify'] = (req) => {
   return typeof user === 'string' ? { username: user, groups: ['notes:users'] } : undefined;
 };
 
-export const stdoutSink: Sink = {
-  async write(events) {
-    for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
-  },
-};
+export const sink = await createSink({ type: 'log', path: '-' });
 
 export async function options(): Promise<AuditorOptions> {
   const policy = await loadPolicyFile(fileURLToPath(new URL('./policy.yaml', import.meta.url)));
-  return { policy: createPolicyEvaluator(policy), sink: stdoutSink, routes, identify };
+  return { policy: createPolicyEvaluator(policy), sink, routes, identify };
 }
 
 /** PORT=0 picks a free port; the address goes to stderr so stdout carries only events. */

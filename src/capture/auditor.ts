@@ -16,7 +16,7 @@ import type { AuditMap } from './audit-map.ts';
 import { kubernetesLongRunning, resolveRequest, splitTarget } from './request-info.ts';
 import { RouteTable } from './routes.ts';
 import { SourceIPResolver } from './source-ips.ts';
-import type { AuditorOptions, CapturedRequest, ErrorSource, Identify, Sink } from './types.ts';
+import type { AuditorOptions, CapturedRequest, CaptureSink, ErrorSource, Identify } from './types.ts';
 
 /** Annotations Vigil adds when it leaves a body out. */
 export const ANNOTATION_REQUEST_OMITTED = 'capture.vigil.dev/request-object-omitted';
@@ -49,7 +49,7 @@ function defaultOnError(err: unknown, during: ErrorSource): void {
 
 export class Auditor {
   readonly policy: PolicyEvaluator;
-  readonly sink: Sink;
+  readonly sink: CaptureSink;
   readonly identify: Identify | undefined;
   readonly sourceIPs: SourceIPResolver;
   readonly routes: RouteTable | null;

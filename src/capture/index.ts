@@ -21,7 +21,7 @@ export type { RequestHandler } from './http.ts';
 export { kubernetesLongRunning, type ResolvedRequest, resolveRequest, splitTarget } from './request-info.ts';
 export { type RouteMatch, RouteTable } from './routes.ts';
 export { SourceIPResolver } from './source-ips.ts';
-export type { AuditorOptions, CapturedRequest, ErrorSource, Identify, RouteMap, Sink } from './types.ts';
+export type { AuditorOptions, CapturedRequest, CaptureSink, ErrorSource, Identify, RouteMap } from './types.ts';
 
 export interface CaptureMiddleware {
   /** node:http: wraps a request listener (`http.createServer(capture.wrap(handler))`). */

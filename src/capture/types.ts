@@ -1,14 +1,13 @@
 // Options of the capture middleware. The core takes objects only (an evaluator, a sink); loading policy files,
 // sink configs or a vigil.yaml is a layer on top that builds these objects.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AuditEvent, UserInfo } from '../event/model.ts';
+import type { UserInfo } from '../event/model.ts';
 import type { PolicyEvaluator, RequestAttributes } from '../policy/types.ts';
+import type { Sink } from '../sinks/types.ts';
 import type { AuditMap } from './audit-map.ts';
 
-/** Where captured events go: the shape every sink in `src/sinks` has. */
-export interface Sink {
-  write(events: AuditEvent[]): Promise<void>;
-}
+/** Where captured events go: any of `src/sinks` (only `write` is used), or anything with that method. */
+export type CaptureSink = Pick<Sink, 'write'>;
 
 /** The request as `identify` sees it: node's IncomingMessage, Express's Request or Fastify's FastifyRequest. */
 export interface CapturedRequest {
@@ -51,7 +50,8 @@ export type ErrorSource = 'sink' | 'handler' | 'identify';
 
 export interface AuditorOptions {
   policy: PolicyEvaluator;
-  sink: Sink;
+  /** With src/sinks, `strict: true` goes with a `blocking-strict` sink (whose write rejects on failure). */
+  sink: CaptureSink;
   identify?: Identify;
   /** CIDRs (or single addresses) of proxies whose `X-Forwarded-For` / `X-Real-Ip` headers are believed. */
   trustedProxies?: string[];
