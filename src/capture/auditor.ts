@@ -184,6 +184,7 @@ const CLOSED_EARLY: ResponseStatus = Object.freeze({
 /** The audit state of one request. */
 export class AuditRecord {
   readonly auditor: Auditor;
+  readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly level: Level;
   readonly auditID: string;
@@ -238,6 +239,7 @@ export class AuditRecord {
     cadfAction: string | undefined,
   ) {
     this.auditor = auditor;
+    this.req = req;
     this.res = res;
     this.receivedAt = nowMicros();
     this.level = decision.level;
@@ -401,6 +403,10 @@ export class AuditRecord {
     let requestObject: unknown;
     if (this.reqChunks !== null && this.reqChunks.length > 0) {
       requestObject = decodeBody(this.reqChunks, this.reqBytes, this.contentType);
+    } else if (this.reqChunks !== null && this.reqBytes === 0) {
+      requestObject = this.parsedBody();
+    }
+    if (requestObject !== undefined) {
       if (this.cadfNeedsBody) {
         this.cadfNeedsBody = false;
         const action = this.auditor.auditMap!.cadfAction('POST', this.attrs.path, requestObject);
@@ -431,6 +437,22 @@ export class AuditRecord {
       }
     }
     if (this.annotations !== undefined) ev.annotations = { ...this.annotations };
+  }
+
+  /**
+   * The body a framework parsed before the audit middleware could see the stream (an Express body parser
+   * registered before it): used as is, copied only if managedFields must go, and skipped past the size limit.
+   */
+  parsedBody(): unknown {
+    const body = (this.req as { body?: unknown }).body;
+    if (body === undefined || Buffer.isBuffer(body)) return undefined;
+    const length = Number(this.req.headers['content-length']);
+    if (length > this.auditor.bodyLimit) {
+      this.reqBytes = length;
+      this.reqChunks = null;
+      return undefined;
+    }
+    return this.omitManagedFields ? structuredClone(body) : body;
   }
 
   annotate(key: string, bytes: number): void {

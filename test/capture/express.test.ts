@@ -112,3 +112,43 @@ test('express: a deliberate 4xx error is not a panic; the auditor works mounted 
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('express: a body parser placed before the auditor still gives the request object', async () => {
+  const sink = new CollectingSink();
+  const capture = createAuditor({ policy: policyOf(() => 'Request'), sink, bodyLimit: 100 });
+  const a = express();
+  a.use(express.json());
+  a.use(capture.express());
+  a.post('/api/v1/namespaces/:ns/pods', (req, res) => {
+    res.status(201).json(req.body);
+  });
+  const server = a.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/namespaces/d/pods`;
+  try {
+    const small = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"metadata":{"name":"p"}}',
+    });
+    await small.text();
+    const [, done] = await sink.stages(small.headers.get('audit-id')!);
+    assert.deepEqual(done.requestObject, { metadata: { name: 'p' } });
+    assert.equal(done.objectRef?.name, 'p');
+    const big = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ metadata: { name: 'x'.repeat(200) } }),
+    });
+    await big.text();
+    const [, bigDone] = await sink.stages(big.headers.get('audit-id')!);
+    assert.equal(bigDone.requestObject, undefined);
+    assert.match(
+      bigDone.annotations?.['capture.vigil.dev/request-object-omitted'] ?? '',
+      /^body of 2\d\d bytes exceeds the 100-byte limit$/,
+    );
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
