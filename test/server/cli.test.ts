@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -148,10 +149,14 @@ describe('vigil query and vigil import against a running server', () => {
 });
 
 test('vigil serve: a config error exits 2 naming file:line:col', async () => {
-  const dir = (await import('node:os')).tmpdir();
-  const file = path.join(dir, `vigil-bad-${process.pid}.yaml`);
-  writeFileSync(file, 'listen: 127.0.0.1:0\nretention: forever\n');
-  const r = await run(['serve', '--config', file]);
-  assert.equal(r.code, 2);
-  assert.ok(r.err.includes(`${file}:2:12: retention: must be a duration`), r.err);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-serve-'));
+  try {
+    const file = path.join(dir, 'vigil.yaml');
+    writeFileSync(file, 'listen: 127.0.0.1:0\nretention: forever\n');
+    const r = await run(['serve', '--config', file]);
+    assert.equal(r.code, 2);
+    assert.ok(r.err.includes(`${file}:2:12: retention: must be a duration`), r.err);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
