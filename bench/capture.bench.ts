@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { createAuditor } from '../src/capture/index.ts';
+import { createCapture } from '../src/capture/index.ts';
 import { createPolicyEvaluator, loadPolicy } from '../src/policy/index.ts';
 import { type BuiltSink, createSink } from '../src/sinks/index.ts';
 
@@ -49,7 +49,7 @@ async function serve(mode: Mode, logFile: string): Promise<void> {
       mode === 'audited'
         ? await createSink({ type: 'log', path: logFile, mode: 'batch', batch: { maxBatchSize: 400, maxWaitMs: 100 } })
         : undefined;
-    const capture = createAuditor({
+    const capture = createCapture({
       policy: createPolicyEvaluator(loadPolicy(POLICY)),
       // noop-sink: the middleware's own cost, without serialising or writing the events.
       sink: sink ?? { write: () => Promise.resolve() },

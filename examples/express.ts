@@ -1,10 +1,10 @@
 // The notes API on Express, audited by Vigil: `node examples/express.ts`.
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createAuditor } from '../src/capture/index.ts';
+import { createCapture } from '../src/capture/index.ts';
 import { type Note, options, port, sink } from './notes.ts';
 
-const capture = createAuditor(await options());
+const capture = createCapture(await options());
 const notes = new Map<string, Note>();
 let next = 1;
 

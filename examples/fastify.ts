@@ -1,9 +1,9 @@
 // The notes API on Fastify, audited by Vigil: `node examples/fastify.ts`.
 import Fastify from 'fastify';
-import { createAuditor } from '../src/capture/index.ts';
+import { createCapture } from '../src/capture/index.ts';
 import { type Note, options, port, sink } from './notes.ts';
 
-const capture = createAuditor(await options());
+const capture = createCapture(await options());
 const notes = new Map<string, Note>();
 let next = 1;
 

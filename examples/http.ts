@@ -2,10 +2,10 @@
 //   curl -H 'X-User: alice' -H 'content-type: application/json' -d '{"text":"hi"}' localhost:8080/notes
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAuditor } from '../src/capture/index.ts';
+import { createCapture } from '../src/capture/index.ts';
 import { type Note, options, port, sink } from './notes.ts';
 
-const capture = createAuditor(await options());
+const capture = createCapture(await options());
 const notes = new Map<string, Note>();
 let next = 1;
 

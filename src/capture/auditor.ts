@@ -73,8 +73,8 @@ export class Auditor {
 
   constructor(options: AuditorOptions) {
     if (typeof options?.policy?.evaluate !== 'function')
-      throw new TypeError('createAuditor: options.policy must have evaluate()');
-    if (typeof options.sink?.write !== 'function') throw new TypeError('createAuditor: options.sink must have write()');
+      throw new TypeError('createCapture: options.policy must have evaluate()');
+    if (typeof options.sink?.write !== 'function') throw new TypeError('createCapture: options.sink must have write()');
     this.policy = options.policy;
     this.sink = options.sink;
     this.identify = options.identify;
@@ -86,7 +86,7 @@ export class Auditor {
     this.longRunning = options.longRunning ?? kubernetesLongRunning;
     this.streamingIsLongRunning = options.streamingIsLongRunning ?? true;
     this.bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-    if (!(this.bodyLimit >= 0)) throw new RangeError('createAuditor: bodyLimit must be a number ≥ 0');
+    if (!(this.bodyLimit >= 0)) throw new RangeError('createCapture: bodyLimit must be a number ≥ 0');
     this.strict = options.strict ?? false;
     this.onError = options.onError ?? defaultOnError;
   }

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import express from 'express';
-import { createAuditor } from '../../src/capture/index.ts';
+import { createCapture } from '../../src/capture/index.ts';
 import { CollectingSink, policyOf } from './helpers.ts';
 import { captureSuite, type Start } from './suite.ts';
 
 const podList = { kind: 'PodList', items: [{ metadata: { name: 'a', managedFields: [{ manager: 'kubectl' }] } }] };
 
 /** The suite's API (see suite.ts) as an Express app. */
-function app(capture: ReturnType<typeof createAuditor>): express.Express {
+function app(capture: ReturnType<typeof createCapture>): express.Express {
   const a = express();
   a.set('env', 'test'); // no stack traces of the deliberate errors on stderr
   a.use(capture.express());
@@ -66,7 +66,7 @@ function app(capture: ReturnType<typeof createAuditor>): express.Express {
 }
 
 const start: Start = async (options) => {
-  const capture = createAuditor(options);
+  const capture = createCapture(options);
   const server = app(capture).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
@@ -84,7 +84,7 @@ captureSuite('express', start);
 
 test('express: a deliberate 4xx error is not a panic; the auditor works mounted under a path', async () => {
   const sink = new CollectingSink();
-  const capture = createAuditor({ policy: policyOf(() => 'Metadata'), sink });
+  const capture = createCapture({ policy: policyOf(() => 'Metadata'), sink });
   const a = express();
   a.set('env', 'test');
   const router = express.Router();
@@ -115,7 +115,7 @@ test('express: a deliberate 4xx error is not a panic; the auditor works mounted 
 
 test('express: a body parser placed before the auditor still gives the request object', async () => {
   const sink = new CollectingSink();
-  const capture = createAuditor({ policy: policyOf(() => 'Request'), sink, bodyLimit: 100 });
+  const capture = createCapture({ policy: policyOf(() => 'Request'), sink, bodyLimit: 100 });
   const a = express();
   a.use(express.json());
   a.use(capture.express());

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createAuditor } from '../../src/capture/index.ts';
+import { createCapture } from '../../src/capture/index.ts';
 import { CollectingSink, policyOf } from './helpers.ts';
 import { captureSuite, type Start } from './suite.ts';
 
 const podList = { kind: 'PodList', items: [{ metadata: { name: 'a', managedFields: [{ manager: 'kubectl' }] } }] };
 
 /** The suite's API (see suite.ts) as a Fastify app; the routes live in a child plugin to show the hooks reach them. */
-async function app(capture: ReturnType<typeof createAuditor>): Promise<FastifyInstance> {
+async function app(capture: ReturnType<typeof createCapture>): Promise<FastifyInstance> {
   const a = Fastify();
   await a.register(capture.fastify());
   await a.register(async (f) => {
@@ -51,7 +51,7 @@ async function app(capture: ReturnType<typeof createAuditor>): Promise<FastifyIn
 }
 
 const start: Start = async (options) => {
-  const capture = createAuditor(options);
+  const capture = createCapture(options);
   const a = await app(capture);
   const base = await a.listen({ port: 0, host: '127.0.0.1' });
   return {
@@ -68,7 +68,7 @@ captureSuite('fastify', start);
 
 test('fastify: an error with a 4xx status code is an answer, not a panic', async () => {
   const sink = new CollectingSink();
-  const capture = createAuditor({ policy: policyOf(() => 'Metadata'), sink });
+  const capture = createCapture({ policy: policyOf(() => 'Metadata'), sink });
   const a = Fastify();
   await a.register(capture.fastify());
   a.get('/api/v1/namespaces/:ns/pods/:name', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { createAuditor } from '../../src/capture/index.ts';
+import { createCapture } from '../../src/capture/index.ts';
 import { CollectingSink, policyOf } from './helpers.ts';
 import { captureSuite, type Start } from './suite.ts';
 
@@ -73,7 +73,7 @@ async function handler(req: IncomingMessage, res: ServerResponse): Promise<void>
 }
 
 const start: Start = async (options) => {
-  const capture = createAuditor(options);
+  const capture = createCapture(options);
   const server = createServer(capture.wrap(handler));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -92,7 +92,7 @@ captureSuite('node:http', start);
 test('node:http: a synchronous throw is recovered as Panic and reported to onError', async () => {
   const sink = new CollectingSink();
   const errors: unknown[] = [];
-  const capture = createAuditor({
+  const capture = createCapture({
     policy: policyOf(() => 'Metadata'),
     sink,
     onError: (err, during) => errors.push([during, (err as Error).message]),
@@ -129,7 +129,7 @@ test('node:http: close() waits for the writes in flight; a long User-Agent is cu
     entered = resolve;
   });
   const written: string[] = [];
-  const capture = createAuditor({
+  const capture = createCapture({
     policy: policyOf(() => ['Metadata', ['RequestReceived']]),
     sink: {
       async write(events) {
