@@ -140,6 +140,10 @@ export function loadConfig(file: string | undefined, overrides: Overrides = {}):
     throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
   }
   const cfg = parseConfig(text, file, overrides);
+  // Files named in the config are relative to it.
+  const near = (p: string) => path.resolve(path.dirname(file), p);
+  if (cfg.rules.dir) cfg.rules.dir = near(cfg.rules.dir);
+  if (cfg.rules.webhook) cfg.rules.webhook = near(cfg.rules.webhook);
   const sf = cfg.ingest.openfaas?.secretFile;
   if (sf) {
     const p = path.resolve(path.dirname(file), sf);
@@ -159,6 +163,10 @@ type Sections = {
   ingest?: Partial<VigilConfig['ingest']>;
   auth?: { tokens?: VigilConfig['auth']['tokens'] };
   workspaces?: Record<string, string[]>;
+  rules?: Partial<VigilConfig['rules']>;
+  receivers?: VigilConfig['receivers'];
+  alerts?: { groupWindow?: number; expireAfter?: number };
+  externalURL?: string;
 };
 
 function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
@@ -177,6 +185,13 @@ function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
     },
     auth: { tokens: s.auth?.tokens ?? [] },
     workspaces: s.workspaces ?? {},
+    rules: { enabled: true, ...s.rules },
+    receivers: s.receivers ?? [],
+    alerts: {
+      groupWindowMs: s.alerts?.groupWindow ?? parseDuration(DEFAULTS.alertGroupWindow)!,
+      expireAfterMs: s.alerts?.expireAfter ?? parseDuration(DEFAULTS.alertExpireAfter)!,
+    },
+    externalURL: s.externalURL,
     sections: raw,
   };
 }

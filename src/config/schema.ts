@@ -16,6 +16,8 @@ export type Spec =
 const str: Spec = { kind: 'string' };
 
 export const ROLES = ['admin', 'tenant', 'ingest'] as const;
+const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
+export const RECEIVER_TYPES = ['alertmanager', 'webhook'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Top-level sections. Other stages add theirs here (rules, receivers, capture…), one entry each. */
@@ -58,7 +60,54 @@ export const SECTIONS: Record<string, Spec> = {
     },
   },
   workspaces: { kind: 'map', of: { kind: 'list', of: str } },
+  rules: {
+    kind: 'object',
+    fields: {
+      enabled: { kind: 'bool' },
+      dir: str,
+      webhook: str,
+      archivingPriority: { kind: 'enum', values: PRIORITIES },
+      alertingPriority: { kind: 'enum', values: PRIORITIES },
+    },
+  },
+  receivers: {
+    kind: 'list',
+    of: {
+      kind: 'object',
+      fields: {
+        name: str,
+        type: { kind: 'enum', values: RECEIVER_TYPES },
+        url: str,
+        secret: str,
+        timeout: { kind: 'duration' },
+      },
+      required: ['name', 'type', 'url'],
+    },
+  },
+  alerts: { kind: 'object', fields: { groupWindow: { kind: 'duration' }, expireAfter: { kind: 'duration' } } },
+  externalURL: str,
 };
+
+export interface RulesConfig {
+  /** False: no rule evaluation, every received event is stored. */
+  enabled: boolean;
+  /** KubeSphere Rule files (a file or a folder); unset: the shipped KubeSphere default rules. */
+  dir?: string;
+  /** A KubeSphere `Webhook` resource: priorities, rule selectors, receivers. */
+  webhook?: string;
+  archivingPriority?: 'DEBUG' | 'INFO' | 'WARNING';
+  alertingPriority?: 'DEBUG' | 'INFO' | 'WARNING';
+}
+
+export interface ReceiverConfig {
+  name: string;
+  type: (typeof RECEIVER_TYPES)[number];
+  url: string;
+  /** webhook: Standard Webhooks secret (`whsec_` + base64). */
+  secret?: string;
+  /** Milliseconds per attempt. */
+  timeout?: number;
+}
 
 export interface TokenConfig {
   name: string;
@@ -92,6 +141,12 @@ export interface VigilConfig {
   };
   auth: { tokens: TokenConfig[] };
   workspaces: Record<string, string[]>;
+  /** KubeSphere rules deciding what is stored and alerted. Paths are resolved against the config file. */
+  rules: RulesConfig;
+  receivers: ReceiverConfig[];
+  alerts: { groupWindowMs: number; expireAfterMs: number };
+  /** How users reach this Vigil: alerts link to their event there. */
+  externalURL?: string;
   /** Every top-level section as written (validated), for stages that read their own. */
   sections: Record<string, unknown>;
 }
@@ -102,6 +157,8 @@ export const DEFAULTS = {
   dbFile: 'vigil.db',
   retention: '7d',
   maxBodyBytes: 10 * 1024 * 1024,
+  alertGroupWindow: '5m',
+  alertExpireAfter: '1d',
 } as const;
 
 const UNIT_MS: Record<string, number> = {

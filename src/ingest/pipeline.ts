@@ -1,6 +1,9 @@
-// What every ingest path does after decoding: enrich the workspace, append durably, count. One function so that
-// HTTP, AMQP and `vigil import` store events the same way.
+// What every ingest path does after decoding: enrich the workspace, let the rules decide (ignore, archive,
+// alert), append durably, raise the alerts, count. One function so that HTTP, AMQP and `vigil import` store
+// events the same way.
+import { type AlertDispatcher, alertRecords, type RaisedAlert } from '../alerts/index.ts';
 import type { AuditEvent } from '../event/model.ts';
+import type { RuleEngine } from '../rules/index.ts';
 import type { CollectorMetrics } from '../server/metrics.ts';
 import type { AppendOptions, AppendResult, Store } from '../store/types.ts';
 
@@ -11,14 +14,36 @@ export function namespaceWorkspaces(workspaces: Record<string, string[]>): Map<s
   return m;
 }
 
+export interface IngestDecisions {
+  /** The rules; absent: every event is stored. */
+  engine?: RuleEngine;
+  /** Where raised alerts go; absent: alerts are not raised. */
+  dispatcher?: AlertDispatcher;
+  now?: () => number;
+}
+
+export interface IngestResult extends AppendResult {
+  /** Events no rule archived: not stored. */
+  ignored: number;
+  /** Alerts raised (repeats of an already stored alert not counted). */
+  alerts: number;
+}
+
 export class Ingestor {
   readonly store: Store;
   private readonly nsToWs: Map<string, string>;
   private readonly metrics?: CollectorMetrics;
-  constructor(store: Store, workspaces: Record<string, string[]>, metrics?: CollectorMetrics) {
+  private readonly decisions: IngestDecisions;
+  constructor(
+    store: Store,
+    workspaces: Record<string, string[]>,
+    metrics?: CollectorMetrics,
+    decisions: IngestDecisions = {},
+  ) {
     this.store = store;
     this.nsToWs = namespaceWorkspaces(workspaces);
     this.metrics = metrics;
+    this.decisions = decisions;
   }
 
   /** An event keeps the workspace it arrived with; otherwise its namespace's workspace from the config. */
@@ -32,14 +57,45 @@ export class Ingestor {
     }
   }
 
-  /** Resolves once the events are committed. `path` labels the metrics. */
-  async ingest(path: string, events: AuditEvent[], opts?: AppendOptions): Promise<AppendResult> {
+  /** Resolves once the events (and the alerts they raise) are committed. `path` labels the metrics. */
+  async ingest(path: string, events: AuditEvent[], opts?: AppendOptions): Promise<IngestResult> {
     this.enrich(events);
     this.metrics?.ingested.inc({ path }, events.length);
-    const r = await this.store.append(events, opts);
+    const { engine, dispatcher } = this.decisions;
+    let archived = events;
+    const alerting: [AuditEvent, RaisedAlert[]][] = [];
+    if (engine) {
+      archived = [];
+      for (const e of events) {
+        const d = engine.evaluate(e);
+        if (!d.archive) continue;
+        archived.push(e);
+        if (d.alerts.length) alerting.push([e, d.alerts]);
+      }
+    }
+    const ignored = events.length - archived.length;
+    if (ignored) this.metrics?.ignored.inc({ path }, ignored);
+    const r = archived.length ? await this.store.append(archived, opts) : { inserted: 0, duplicates: 0 };
     this.metrics?.stored.inc({ path }, r.inserted);
     this.metrics?.deduplicated.inc({ path }, r.duplicates);
-    return r;
+    // Alerts go after the events are committed, and before the producer hears so: if Vigil dies in between, the
+    // producer retries, the events are duplicates, and the alerts are raised now (their key stops doubles).
+    const alerts = dispatcher && alerting.length ? await this.raise(dispatcher, alerting) : 0;
+    return { ...r, ignored, alerts };
+  }
+
+  private async raise(dispatcher: AlertDispatcher, alerting: [AuditEvent, RaisedAlert[]][]): Promise<number> {
+    const now = (this.decisions.now ?? Date.now)();
+    const records = [];
+    for (const [e, raised] of alerting) {
+      // Alerts link to the stored event; alerting events are few, so one indexed lookup each is cheap.
+      const found = await this.store.query({ exact: { auditID: [e.auditID] } }, { sort: 'desc', size: 1 });
+      const stored = found.items[0];
+      if (stored) records.push(...alertRecords(stored, raised, now));
+    }
+    const added = await dispatcher.raise(records);
+    for (const a of added) this.metrics?.alerts.inc({ rule: a.rule });
+    return added.length;
   }
 
   rejected(path: string, reason: string): void {

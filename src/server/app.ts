@@ -4,15 +4,19 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import type { VigilConfig } from '../config/index.ts';
 import { HttpError, JSON_TYPES, NDJSON_TYPES, registerIngest } from '../ingest/http.ts';
 import { Ingestor } from '../ingest/pipeline.ts';
+import { registerAlerts } from '../query/alerts.ts';
 import { ParamError } from '../query/params.ts';
 import { registerQuery } from '../query/routes.ts';
 import type { Store } from '../store/types.ts';
 import { AuthError, Authenticator } from './auth.ts';
+import type { Decisions } from './decisions.ts';
 import { type CollectorMetrics, collectorMetrics } from './metrics.ts';
 
 export interface AppOptions {
   config: VigilConfig;
   store: Store;
+  /** Rules and alerts; absent: every event is stored and no alert is raised. */
+  decisions?: Decisions;
   /** pino options or false; default: info-level JSON logs. */
   logger?: FastifyServerOptions['logger'];
   heartbeatMs?: number;
@@ -75,7 +79,10 @@ export function createApp(o: AppOptions): App {
   });
   const metrics = collectorMetrics(() => store.size());
   const auth = new Authenticator(config.auth.tokens);
-  const ingestor = new Ingestor(store, config.workspaces, metrics);
+  const ingestor = new Ingestor(store, config.workspaces, metrics, {
+    engine: o.decisions?.engine,
+    dispatcher: o.decisions?.dispatcher,
+  });
   let ready = false;
 
   // Keep bodies as raw Buffers: the OpenFaaS HMAC is over the exact bytes, and each path parses exactly once.
@@ -110,6 +117,7 @@ export function createApp(o: AppOptions): App {
     openfaasSecret: config.ingest.openfaas?.secret,
   });
   const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs });
+  if (o.decisions) registerAlerts(fastify, { alerts: o.decisions.alertStore, auth });
   // In-flight requests, so that shutdown can let ingests commit before connections are closed.
   let inFlight = 0;
   let drained: (() => void) | undefined;

@@ -9,6 +9,7 @@ import { openStore, type Retention, startRetention } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { type App, createApp } from './app.ts';
 import { isLoopback } from './auth.ts';
+import { type Decisions, openDecisions } from './decisions.ts';
 
 export interface RunningServer {
   app: App;
@@ -46,8 +47,22 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     );
   mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
   const store = await openStore({ type: 'sqlite', path: config.storage.path });
-  const app = createApp({ config, store, logger: o.logger, heartbeatMs: o.heartbeatMs });
+  // Decisions report through the server's logger, which exists only once the app does.
+  let app: App | undefined;
+  let decisions: Decisions;
+  try {
+    decisions = await openDecisions(config, {
+      info: (obj, msg) => app?.fastify.log.info(obj, msg),
+      warn: (obj, msg) => app?.fastify.log.warn(obj, msg),
+      error: (obj, msg) => app?.fastify.log.error(obj, msg),
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  app = createApp({ config, store, decisions, logger: o.logger, heartbeatMs: o.heartbeatMs });
   const log = app.fastify.log;
+  for (const w of decisions.warnings) log.warn(w);
   const retention = startRetention(store, {
     maxAgeMs: config.retention,
     stepLimit: 10_000,
@@ -61,6 +76,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     url = await app.fastify.listen({ host, port });
   } catch (err) {
     await retention.stop();
+    await decisions.close();
     await store.close();
     throw err;
   }
@@ -82,6 +98,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         // Stop taking work, let in-flight ingests commit, then close the store.
         await Promise.all([app.fastify.close(), ...amqp.map((s) => s.stop())]);
         await retention.stop();
+        await decisions.close();
         await store.close();
       })();
       return closing;

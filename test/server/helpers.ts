@@ -27,7 +27,10 @@ export interface TestServer extends RunningServer {
 /** `yaml` is extra config; listen and data always point at 127.0.0.1:0 and a fresh temp dir. */
 export async function startTestServer(yaml = '', opts: ServeOptions = {}): Promise<TestServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-collector-'));
-  const config = parseConfig(yaml, 'test.yaml', { listen: '127.0.0.1:0', data: dir });
+  // These tests are about ingest and query: every event is stored unless a test configures rules itself
+  // (by default Vigil applies KubeSphere's rules, which do not store get/list/watch).
+  const text = /^rules:/m.test(yaml) ? yaml : `rules:\n  enabled: false\n${yaml}`;
+  const config = parseConfig(text, 'test.yaml', { listen: '127.0.0.1:0', data: dir });
   const server = await startServer(config, { logger: false, ...opts });
   const call = async (method: string, p: string, body?: string | Buffer, headers: Record<string, string> = {}) => {
     const res = await fetch(server.url + p, { method, body, headers });

@@ -1,0 +1,121 @@
+// What the collector decides for each received event: the rule engine (KubeSphere rules, reloaded when their files
+// change) says ignore, archive or alert; alerts are stored and delivered to the receivers. Assembled here from the
+// config so that `vigil serve` and the tests build it one way.
+import {
+  type AlertDispatcher,
+  type AlertStore,
+  alertmanagerReceiver,
+  createAlertDispatcher,
+  openSqliteAlertStore,
+  type Receiver,
+  webhookReceiver,
+} from '../alerts/index.ts';
+import type { ReceiverConfig, VigilConfig } from '../config/index.ts';
+import {
+  createRuleEngine,
+  loadDefaultRules,
+  loadWebhookFile,
+  type RuleEngine,
+  type RuleWatcher,
+  type WebhookConfig,
+  watchRules,
+} from '../rules/index.ts';
+
+/** Where decisions report reloads and delivery failures (the server's pino logger fits). */
+export interface DecisionLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface Decisions {
+  /** Problems found while loading that did not stop it (a Webhook value replaced by its default). */
+  warnings: string[];
+  /** Undefined when `rules.enabled` is false: every event is stored. */
+  engine?: RuleEngine;
+  alertStore: AlertStore;
+  dispatcher: AlertDispatcher;
+  close(): Promise<void>;
+}
+
+/** KubeSphere's Webhook receivers that name a URL (or an in-cluster service) become Vigil receivers. */
+function webhookReceivers(webhook: WebhookConfig | undefined): ReceiverConfig[] {
+  const out: ReceiverConfig[] = [];
+  for (const r of webhook?.receivers ?? []) {
+    if (r.type !== 'alertmanager' && r.type !== 'webhook') continue;
+    const c = r.config as {
+      url?: string;
+      service?: { namespace?: string; name?: string; port?: number; path?: string };
+    };
+    const s = c.service;
+    const url =
+      c.url ??
+      (s?.name
+        ? `http://${s.name}.${s.namespace ?? 'default'}${s.port ? `:${s.port}` : ''}${s.path ?? ''}`
+        : undefined);
+    if (url) out.push({ name: r.name, type: r.type, url });
+  }
+  return out;
+}
+
+function receiver(c: ReceiverConfig, externalURL: string | undefined): Receiver {
+  return c.type === 'alertmanager'
+    ? alertmanagerReceiver({ name: c.name, url: c.url, externalURL, timeoutMs: c.timeout })
+    : webhookReceiver({ name: c.name, url: c.url, secret: c.secret, timeoutMs: c.timeout });
+}
+
+export async function openDecisions(config: VigilConfig, log: DecisionLog): Promise<Decisions> {
+  let engine: RuleEngine | undefined;
+  let watcher: RuleWatcher | undefined;
+  let webhook: WebhookConfig | undefined;
+  if (config.rules.webhook) {
+    webhook = await loadWebhookFile(config.rules.webhook);
+  }
+  if (config.rules.enabled) {
+    const opts = {
+      webhook,
+      archivingPriority: config.rules.archivingPriority,
+      alertingPriority: config.rules.alertingPriority,
+    };
+    if (config.rules.dir) {
+      watcher = await watchRules(config.rules.dir, ({ rules, errors }) => {
+        if (errors.length) {
+          for (const e of errors) log.error({ file: e.file, rule: e.rule }, `rules not reloaded: ${e.message}`);
+        } else {
+          engine?.setRules(rules);
+          log.info({ rules: rules.rules.length }, 'rules reloaded');
+        }
+      });
+      engine = createRuleEngine({ rules: watcher.current, ...opts });
+    } else {
+      engine = createRuleEngine({ rules: await loadDefaultRules(), ...opts });
+    }
+  }
+  const names = new Set<string>();
+  const receivers: Receiver[] = [];
+  for (const c of [...config.receivers, ...webhookReceivers(webhook)]) {
+    if (names.has(c.name)) throw new Error(`receivers: the name "${c.name}" is used twice`);
+    names.add(c.name);
+    receivers.push(receiver(c, config.externalURL));
+  }
+  const alertStore = openSqliteAlertStore(config.storage.path);
+  const dispatcher = createAlertDispatcher({
+    store: alertStore,
+    receivers,
+    groupWindowMs: config.alerts.groupWindowMs,
+    expireAfterMs: config.alerts.expireAfterMs,
+    onError: (m) => log.warn({}, m),
+  });
+  dispatcher.start();
+  return {
+    warnings: (webhook?.warnings ?? []).map((w) => `${config.rules.webhook}: ${w}`),
+    engine,
+    alertStore,
+    dispatcher,
+    async close() {
+      watcher?.close();
+      await dispatcher.stop();
+      await alertStore.close();
+    },
+  };
+}
