@@ -19,6 +19,7 @@ export {
 } from './kubernetes.ts';
 export type { LegacyFormatOptions } from './legacy.ts';
 export { formatLegacyLine, parseLegacyLine } from './legacy.ts';
+export { DEFAULT_DECODE_LIMITS, type DecodeLimits, USER_AGENT_TRUNCATED } from './limits.ts';
 export * from './model.ts';
 export type { OpenFaaSDecodeOptions } from './openfaas.ts';
 export { decodeOpenFaaSEvent, encodeOpenFaaSEvent, OPENFAAS_ID_NAMESPACE } from './openfaas.ts';
