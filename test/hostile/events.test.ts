@@ -14,7 +14,6 @@ import {
   decodeOpenFaaSEvent,
   EventValidationError,
   encodeCadf,
-  encodeEventList,
   encodeKubernetesEvent,
   encodeOpenFaaSEvent,
   encodeOsloNotification,

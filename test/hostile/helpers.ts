@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 
+// Deterministic runs (the house rule); FC_SEED=<n> explores other inputs, and a failure prints its seed.
+fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261123) });
+
 export const HUGE = 70 * 1024; // just over the 64 KiB field limit
 
 export function fixture(name: string): string {
@@ -125,8 +128,9 @@ export function mutate(seed: Json, muts: Mutation[]): Json {
         else delete bag[key];
         break;
       case 'retype':
-        if (Array.isArray(parent)) parent[key as number] = m.value;
-        else setOwn(bag as Record<string, unknown>, String(key), m.value);
+        // A copy: constantFrom hands out the same object every run, which later edits would change (or make cyclic).
+        if (Array.isArray(parent)) parent[key as number] = clone(m.value);
+        else setOwn(bag as Record<string, unknown>, String(key), clone(m.value));
         break;
       case 'duplicate':
         if (Array.isArray(parent)) parent.splice(key as number, 0, clone(cur));
@@ -140,7 +144,7 @@ export function mutate(seed: Json, muts: Mutation[]): Json {
         break;
       case 'pollute':
         if (cur && typeof cur === 'object' && !Array.isArray(cur)) {
-          setOwn(cur as Record<string, unknown>, m.key, m.value);
+          setOwn(cur as Record<string, unknown>, m.key, clone(m.value));
         }
         break;
       case 'wrap':
