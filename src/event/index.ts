@@ -20,6 +20,7 @@ export {
 export type { LegacyFormatOptions } from './legacy.ts';
 export { formatLegacyLine, parseLegacyLine } from './legacy.ts';
 export { DEFAULT_DECODE_LIMITS, type DecodeLimits, USER_AGENT_TRUNCATED } from './limits.ts';
+export { MASK, maskCredentials, parseMaskPath, SECRET_KEYS } from './mask.ts';
 export * from './model.ts';
 export type { OpenFaaSDecodeOptions } from './openfaas.ts';
 export { decodeOpenFaaSEvent, encodeOpenFaaSEvent, OPENFAAS_ID_NAMESPACE } from './openfaas.ts';
