@@ -21,4 +21,5 @@ export { Spool, type SpoolCursor, type SpoolDeps } from './spool.ts';
 export { type SpooledOptions, SpooledSink, spooled } from './spooled.ts';
 export { DEFAULT_TRUNCATE, TRUNCATED_ANNOTATION, type TruncateDeps, truncate, truncateEvent } from './truncate.ts';
 export * from './types.ts';
+export { union } from './union.ts';
 export { WebhookTransport, type WebhookTransportOptions } from './webhook.ts';

@@ -70,7 +70,12 @@ export class LogSink implements Sink {
   private size = 0;
   private lastCheck = 0;
   private lastBackup = 0;
-  private chain: Promise<unknown> = Promise.resolve();
+  // Group commit: lines written while a file write is in flight are joined into the next single write, so the
+  // number of file writes tracks the disk's pace, not the request rate.
+  private pending = '';
+  private pendingN = 0;
+  private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private draining: Promise<void> | undefined;
   private milling: Promise<void> | undefined;
   private millAgain = false;
   private closed = false;
@@ -105,12 +110,30 @@ export class LogSink implements Sink {
   write(events: AuditEvent[]): Promise<void> {
     if (this.closed) return Promise.reject(new SinkClosedError('log sink'));
     if (events.length === 0) return Promise.resolve();
-    let text = '';
-    for (const e of events) text += `${this.line(e)}\n`;
-    const buf = Buffer.from(text);
-    const p = this.chain.then(() => this.writeBuf(buf, events.length));
-    this.chain = p.catch(() => {});
-    return p;
+    for (const e of events) this.pending += `${this.line(e)}\n`;
+    this.pendingN += events.length;
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.draining ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiters.length > 0) {
+      const buf = Buffer.from(this.pending);
+      const n = this.pendingN;
+      const waiters = this.waiters;
+      this.pending = '';
+      this.pendingN = 0;
+      this.waiters = [];
+      try {
+        await this.writeBuf(buf, n);
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+      }
+    }
+    this.draining = undefined;
   }
 
   private async writeBuf(buf: Buffer, n: number): Promise<void> {
@@ -227,7 +250,7 @@ export class LogSink implements Sink {
   }
 
   async flush(): Promise<void> {
-    await this.chain;
+    while (this.draining) await this.draining;
     await this.fh?.datasync();
     while (this.milling) await this.milling;
   }
