@@ -13,6 +13,8 @@ export type Spec =
   | { kind: 'object'; fields: Record<string, Spec>; required?: readonly string[]; oneOf?: readonly string[] }
   | { kind: 'any' };
 
+import type { DecodeLimits } from '../event/limits.ts';
+
 const str: Spec = { kind: 'string' };
 
 export const ROLES = ['admin', 'tenant', 'ingest'] as const;
@@ -27,6 +29,16 @@ export const SECTIONS: Record<string, Spec> = {
     kind: 'object',
     fields: {
       maxBodyBytes: { kind: 'int', min: 1024 },
+      // Per-request limits of the event decoders (src/event/limits.ts); each defaults to DEFAULT_DECODE_LIMITS.
+      limits: {
+        kind: 'object',
+        fields: {
+          maxEvents: { kind: 'int', min: 1 },
+          maxFieldLength: { kind: 'int', min: 256 },
+          maxUserAgentLength: { kind: 'int', min: 16 },
+          maxDepth: { kind: 'int', min: 8 },
+        },
+      },
       openfaas: { kind: 'object', fields: { secret: str, secretFile: str }, oneOf: ['secret', 'secretFile'] },
       amqp: {
         kind: 'list',
@@ -87,6 +99,8 @@ export interface VigilConfig {
   retention: number;
   ingest: {
     maxBodyBytes: number;
+    /** Decoder limits as configured (unset ones take DEFAULT_DECODE_LIMITS). */
+    limits: DecodeLimits;
     openfaas?: { secret?: string; secretFile?: string };
     amqp: AmqpSourceConfig[];
   };
