@@ -60,16 +60,22 @@ export function checkEventCount(count: number, limits: Readonly<Required<DecodeL
   }
 }
 
-// Recursion is bounded by `left`, so this cannot overflow for any input.
-function tooDeep(v: unknown, left: number): boolean {
-  if (typeof v !== 'object' || v === null) return false;
+// Recursion is bounded by `left`, so this cannot overflow for any input. `v` is a non-null object; leaves are
+// skipped without a call (most members of a body are scalars).
+function tooDeep(v: object, left: number): boolean {
   if (left <= 0) return true;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (tooDeep(v[i], left - 1)) return true;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x === 'object' && x !== null && tooDeep(x, left - 1)) return true;
+    }
     return false;
   }
   const o = v as Record<string, unknown>;
-  for (const k in o) if (tooDeep(o[k], left - 1)) return true;
+  for (const k in o) {
+    const x = o[k];
+    if (typeof x === 'object' && x !== null && tooDeep(x, left - 1)) return true;
+  }
   return false;
 }
 
@@ -81,7 +87,10 @@ export function checkDepth(obj: unknown, limits: Readonly<Required<DecodeLimits>
   if (!isObject(obj)) return;
   const left = limits.maxDepth - 1;
   for (const k in obj) {
-    if (tooDeep(obj[k], left)) fail('', k, `nested more than ${limits.maxDepth} levels deep`);
+    const x = obj[k];
+    if (typeof x === 'object' && x !== null && tooDeep(x, left)) {
+      fail('', k, `nested more than ${limits.maxDepth} levels deep`);
+    }
   }
 }
 
