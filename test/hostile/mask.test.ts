@@ -113,7 +113,7 @@ describe('maskCredentials', () => {
 
   test("CADF credential: an already masked token stays (*** or pycadf's), a clear one becomes ***", () => {
     const e = decodeCadf(cadfResponse);
-    const cred = (e.origin?.cadf?.initiator as { credential: { token: string } }).credential;
+    const cred = (e.origin!.cadf!.initiator as { credential: { token: string } }).credential;
     assert.equal(cred.token, MASK, 'the fixture comes masked by the log driver');
     maskCredentials(e);
     assert.equal(cred.token, MASK);
