@@ -110,6 +110,15 @@ describe('collector HTTP under hostile input', () => {
     assert.equal(await post('/audit/webhook/event', deep({ items: [{ ...falco[0], requestObject: 'DEEP' }] })), 400);
     assert.equal(await post('/ingest/cadf', deep({ ...cadf, x: 'DEEP' })), 400);
     assert.equal(await post('/ingest/openfaas', deep([{ ...openfaas[0], x: 'DEEP' }])), 400);
+    // Just within the depth limit: stored, and every later stage (store, query, JSON) copes with it.
+    const within = (v: unknown) => body(v).replace('"DEEP"', `${'['.repeat(998)}${']'.repeat(998)}`);
+    assert.equal(
+      await post('/ingest/events', within([{ ...falco[0], auditID: 'deep-but-ok', requestObject: 'DEEP' }])),
+      200,
+    );
+    const got = await s.get('/api/v1/events?audit_id_filter=deep-but-ok');
+    assert.equal(got.status, 200);
+    assert.equal(got.body.total, 1);
     assert.equal(await post('/ingest/events', body([{ ...falco[0], user: { username: 'u'.repeat(70_000) } }])), 400);
     assert.equal(await post('/ingest/events', Buffer.alloc(11 * 1024 * 1024, 0x20)), 413);
     assert.equal(await post('/ingest/events', '\u0000'), 400);
