@@ -159,6 +159,7 @@ type Sections = {
   ingest?: Partial<VigilConfig['ingest']>;
   auth?: { tokens?: VigilConfig['auth']['tokens'] };
   workspaces?: Record<string, string[]>;
+  query?: VigilConfig['query'];
 };
 
 function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
@@ -178,6 +179,7 @@ function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
     },
     auth: { tokens: s.auth?.tokens ?? [] },
     workspaces: s.workspaces ?? {},
+    query: s.query ?? {},
     sections: raw,
   };
 }

@@ -70,6 +70,7 @@ export const SECTIONS: Record<string, Spec> = {
     },
   },
   workspaces: { kind: 'map', of: { kind: 'list', of: str } },
+  query: { kind: 'object', fields: { maxHistogramBuckets: { kind: 'int', min: 10 } } },
 };
 
 export interface TokenConfig {
@@ -106,6 +107,8 @@ export interface VigilConfig {
   };
   auth: { tokens: TokenConfig[] };
   workspaces: Record<string, string[]>;
+  /** Query limits (unset: the store's defaults, MAX_HISTOGRAM_BUCKETS). */
+  query: { maxHistogramBuckets?: number };
   /** Every top-level section as written (validated), for stages that read their own. */
   sections: Record<string, unknown>;
 }

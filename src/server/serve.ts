@@ -45,7 +45,11 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         'add auth.tokens to the config or listen on a loopback address (127.0.0.1)',
     );
   mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
-  const store = await openStore({ type: 'sqlite', path: config.storage.path });
+  const store = await openStore({
+    type: 'sqlite',
+    path: config.storage.path,
+    maxHistogramBuckets: config.query.maxHistogramBuckets,
+  });
   const app = createApp({ config, store, logger: o.logger, heartbeatMs: o.heartbeatMs });
   const log = app.fastify.log;
   const retention = startRetention(store, {

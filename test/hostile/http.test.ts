@@ -242,3 +242,32 @@ test('ingest.limits in the configuration replace the defaults; bad values are co
   await assert.rejects(startTestServer('ingest:\n  limits:\n    maxEvents: 0\n'), /maxEvents/);
   await assert.rejects(startTestServer('ingest:\n  limits:\n    maxEvent: 5\n'), /maxEvent/);
 });
+
+test('histogram buckets: at most 10,000 by default (400 beyond), query.maxHistogramBuckets changes it', async () => {
+  const at = (sec: number, id: string) => ({
+    ...falco[0],
+    auditID: id,
+    requestReceivedTimestamp: new Date(sec * 1000).toISOString(),
+    stageTimestamp: new Date(sec * 1000).toISOString(),
+  });
+  const now = Math.floor(Date.now() / 1000) - 3600;
+  const two = body([at(now - 20_000, 'h1'), at(now, 'h2')]);
+  const s = await startTestServer();
+  try {
+    assert.equal((await s.post('/ingest/events', two)).status, 200);
+    const r = await s.get('/api/v1/events/histogram?interval=1s');
+    assert.equal(r.status, 400, JSON.stringify(r.body).slice(0, 200));
+    assert.match(r.body.error, /20001 buckets \(at most 10000\)/);
+    assert.equal((await s.get('/api/v1/events/histogram?interval=2s')).status, 400);
+    assert.equal((await s.get('/api/v1/events/histogram?interval=3s')).status, 200);
+  } finally {
+    await s.stop();
+  }
+  const big = await startTestServer('query:\n  maxHistogramBuckets: 30000\n');
+  try {
+    assert.equal((await big.post('/ingest/events', two)).status, 200);
+    assert.equal((await big.get('/api/v1/events/histogram?interval=1s')).status, 200);
+  } finally {
+    await big.stop();
+  }
+});
