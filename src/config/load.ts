@@ -167,6 +167,7 @@ type Sections = {
   receivers?: VigilConfig['receivers'];
   alerts?: { groupWindow?: number; expireAfter?: number };
   externalURL?: string;
+  query?: VigilConfig['query'];
 };
 
 function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
@@ -180,6 +181,7 @@ function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
     retention: s.retention ?? parseDuration(DEFAULTS.retention)!,
     ingest: {
       maxBodyBytes: s.ingest?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      limits: s.ingest?.limits ?? {},
       openfaas: s.ingest?.openfaas,
       amqp: s.ingest?.amqp ?? [],
     },
@@ -192,6 +194,7 @@ function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
       expireAfterMs: s.alerts?.expireAfter ?? parseDuration(DEFAULTS.alertExpireAfter)!,
     },
     externalURL: s.externalURL,
+    query: s.query ?? {},
     sections: raw,
   };
 }

@@ -13,6 +13,8 @@ export type Spec =
   | { kind: 'object'; fields: Record<string, Spec>; required?: readonly string[]; oneOf?: readonly string[] }
   | { kind: 'any' };
 
+import type { DecodeLimits } from '../event/limits.ts';
+
 const str: Spec = { kind: 'string' };
 
 export const ROLES = ['admin', 'tenant', 'ingest'] as const;
@@ -29,6 +31,16 @@ export const SECTIONS: Record<string, Spec> = {
     kind: 'object',
     fields: {
       maxBodyBytes: { kind: 'int', min: 1024 },
+      // Per-request limits of the event decoders (src/event/limits.ts); each defaults to DEFAULT_DECODE_LIMITS.
+      limits: {
+        kind: 'object',
+        fields: {
+          maxEvents: { kind: 'int', min: 1 },
+          maxFieldLength: { kind: 'int', min: 256 },
+          maxUserAgentLength: { kind: 'int', min: 16 },
+          maxDepth: { kind: 'int', min: 8 },
+        },
+      },
       openfaas: { kind: 'object', fields: { secret: str, secretFile: str }, oneOf: ['secret', 'secretFile'] },
       amqp: {
         kind: 'list',
@@ -86,6 +98,7 @@ export const SECTIONS: Record<string, Spec> = {
   },
   alerts: { kind: 'object', fields: { groupWindow: { kind: 'duration' }, expireAfter: { kind: 'duration' } } },
   externalURL: str,
+  query: { kind: 'object', fields: { maxHistogramBuckets: { kind: 'int', min: 10 } } },
 };
 
 export interface RulesConfig {
@@ -136,6 +149,8 @@ export interface VigilConfig {
   retention: number;
   ingest: {
     maxBodyBytes: number;
+    /** Decoder limits as configured (unset ones take DEFAULT_DECODE_LIMITS). */
+    limits: DecodeLimits;
     openfaas?: { secret?: string; secretFile?: string };
     amqp: AmqpSourceConfig[];
   };
@@ -147,6 +162,8 @@ export interface VigilConfig {
   alerts: { groupWindowMs: number; expireAfterMs: number };
   /** How users reach this Vigil: alerts link to their event there. */
   externalURL?: string;
+  /** Query limits (unset: the store's defaults, MAX_HISTOGRAM_BUCKETS). */
+  query: { maxHistogramBuckets?: number };
   /** Every top-level section as written (validated), for stages that read their own. */
   sections: Record<string, unknown>;
 }

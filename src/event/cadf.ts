@@ -8,9 +8,10 @@
 // typeURI, reason/reporterchain as sent, the action and outcome as sent, unknown keys — stays in `origin.cadf`,
 // the envelope in `origin.oslo`, so `encodeCadf(decodeCadf(x))` gives back x's payload.
 import { v4 as uuidv4 } from 'uuid';
+import { applyFieldLimits, checkDepth, type DecodeLimits, resolveLimits } from './limits.ts';
 import type { AuditEvent, Stage, UserInfo } from './model.ts';
 import { toCadfTime, toMicroTime, toOsloTime } from './time.ts';
-import { EventValidationError, expected, fail, isObject, parseJson } from './validate.ts';
+import { EventValidationError, expected, fail, isObject, parseJson, put } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -110,8 +111,9 @@ function cadfTime(o: Obj, key: string, base: string): string {
 }
 
 /** Unwraps oslo's 2.0 wire envelope and the notification envelope; returns the CADF payload and where it sat. */
-function unwrap(obj: unknown): { payload: Obj; base: string; oslo?: Obj } {
+function unwrap(obj: unknown, limits: Readonly<Required<DecodeLimits>>): { payload: Obj; base: string; oslo?: Obj } {
   let o = obj;
+  checkDepth(o, limits);
   if (isObject(o) && o['oslo.version'] !== undefined) {
     if (o['oslo.version'] !== '2.0') fail('', 'oslo.version', `${JSON.stringify(o['oslo.version'])} is not "2.0"`);
     const msg = o['oslo.message'];
@@ -123,13 +125,19 @@ function unwrap(obj: unknown): { payload: Obj; base: string; oslo?: Obj } {
       throw err;
     }
     if (!isObject(o)) expected('', 'oslo.message', 'a JSON object', o);
+    try {
+      checkDepth(o, limits);
+    } catch (err) {
+      if (err instanceof EventValidationError) throw err.under('oslo.message');
+      throw err;
+    }
   }
   if (!isObject(o)) expected('', '', 'a CADF event or oslo notification object', o);
   if (o.payload !== undefined && (o.event_type !== undefined || o.publisher_id !== undefined)) {
     const payload = o.payload;
     if (!isObject(payload)) expected('', 'payload', 'a CADF event object', payload);
     const oslo: Obj = {};
-    for (const k in o) if (k !== 'payload') oslo[k] = o[k];
+    for (const k in o) if (k !== 'payload') put(oslo, k, o[k]);
     const et = oslo.event_type;
     if (et !== undefined && typeof et !== 'string') expected('', 'event_type', 'a string', et);
     return { payload, base: 'payload', oslo };
@@ -141,8 +149,9 @@ function unwrap(obj: unknown): { payload: Obj; base: string; oslo?: Obj } {
  * A bare CADF event, an oslo notification `{event_type, timestamp, priority, publisher_id, message_id, payload}`,
  * or oslo's 2.0 wire envelope `{"oslo.version": "2.0", "oslo.message": "<json>"}` → AuditEvent (source `cadf`).
  */
-export function decodeCadf(obj: unknown): AuditEvent {
-  const { payload: p, base, oslo } = unwrap(obj);
+export function decodeCadf(obj: unknown, limits?: DecodeLimits): AuditEvent {
+  const lim = resolveLimits(limits);
+  const { payload: p, base, oslo } = unwrap(obj, lim);
   const id = str(p, 'id', base, true)!;
   if (!id) fail(base, 'id', 'required');
   const rrt = cadfTime(p, 'eventTime', base);
@@ -182,7 +191,7 @@ export function decodeCadf(obj: unknown): AuditEvent {
   const user: UserInfo = {};
   const cadf: Obj = {};
   for (const k in p) {
-    if (k !== 'id' && k !== 'eventTime' && k !== 'requestPath' && k !== 'initiator') cadf[k] = p[k];
+    if (k !== 'id' && k !== 'eventTime' && k !== 'requestPath' && k !== 'initiator') put(cadf, k, p[k]);
   }
   let sourceIP: string | undefined;
   let userAgent: string | undefined;
@@ -192,7 +201,7 @@ export function decodeCadf(obj: unknown): AuditEvent {
     if (!isObject(initiator)) expected(base, 'initiator', 'an object', initiator);
     const rest: Obj = {};
     for (const k in initiator) {
-      if (k !== 'name' && k !== 'id' && k !== 'project_id' && k !== 'host') rest[k] = initiator[k];
+      if (k !== 'name' && k !== 'id' && k !== 'project_id' && k !== 'host') put(rest, k, initiator[k]);
     }
     const name = str(initiator, 'name', ib, false);
     const uid = str(initiator, 'id', ib, false);
@@ -209,7 +218,7 @@ export function decodeCadf(obj: unknown): AuditEvent {
       let any = false;
       for (const k in host) {
         if (k !== 'address' && k !== 'agent') {
-          hostRest[k] = host[k];
+          put(hostRest, k, host[k]);
           any = true;
         }
       }
@@ -238,7 +247,7 @@ export function decodeCadf(obj: unknown): AuditEvent {
   e.stageTimestamp = st;
   e.source = 'cadf';
   e.origin = oslo ? { cadf, oslo } : { cadf };
-  return e;
+  return applyFieldLimits(e, lim);
 }
 
 function safeMicro(s: string): string | undefined {
@@ -299,7 +308,7 @@ export function encodeCadf(e: AuditEvent): Record<string, unknown> {
   out.outcome = outcomeOf(e, kept.outcome);
   out.id = e.auditID;
   out.requestPath = e.requestURI;
-  for (const k in kept) if (!(k in out) && k !== 'reason' && k !== 'reporterchain') out[k] = kept[k];
+  for (const k in kept) if (!Object.hasOwn(out, k) && k !== 'reason' && k !== 'reporterchain') put(out, k, kept[k]);
   return out;
 }
 
@@ -316,14 +325,14 @@ function encodeInitiator(e: AuditEvent, kept: Obj | undefined): Obj {
     const host: Obj = {};
     if (e.userAgent !== undefined) host.agent = e.userAgent;
     if (ip !== undefined) host.address = ip;
-    if (keptHost) for (const k in keptHost) host[k] = keptHost[k];
+    if (keptHost) for (const k in keptHost) put(host, k, keptHost[k]);
     out.host = host;
   }
   const project = e.user.extra?.project_id?.[0];
   if (project !== undefined) out.project_id = project;
   const id = e.user.uid ?? (kept ? undefined : 'unknown');
   if (id !== undefined) out.id = id;
-  if (kept) for (const k in kept) if (!(k in out)) out[k] = kept[k];
+  if (kept) for (const k in kept) if (!Object.hasOwn(out, k)) put(out, k, kept[k]);
   return out;
 }
 
@@ -358,7 +367,7 @@ export function encodeOsloNotification(e: AuditEvent, opts: OsloNotificationOpti
     publisher_id: opts.publisherId ?? (typeof kept.publisher_id === 'string' ? kept.publisher_id : 'vigil'),
     message_id: opts.messageId ?? (typeof kept.message_id === 'string' ? kept.message_id : uuidv4()),
   };
-  for (const k in kept) if (!(k in out)) out[k] = kept[k];
+  for (const k in kept) if (!Object.hasOwn(out, k)) put(out, k, kept[k]);
   return out;
 }
 

@@ -9,6 +9,7 @@
 import { decodeCadf } from './cadf.ts';
 import { decodeEventList, decodeKubernetesEvent } from './kubernetes.ts';
 import { parseLegacyLine } from './legacy.ts';
+import { checkEventCount, type DecodeLimits, resolveLimits } from './limits.ts';
 import type { AuditEvent } from './model.ts';
 import { decodeOpenFaaSEvent } from './openfaas.ts';
 import { EventValidationError, expected, isObject } from './validate.ts';
@@ -34,16 +35,18 @@ function hasItems(o: Obj): boolean {
   return false;
 }
 
-function decodeObject(o: unknown, path: string): AuditEvent {
+type Limits = Readonly<Required<DecodeLimits>>;
+
+function decodeObject(o: unknown, path: string, limits: Limits): AuditEvent {
   if (!isObject(o)) expected(path, '', 'an event object', o);
   try {
     switch (sniffFormat(o)) {
       case 'cadf':
-        return decodeCadf(o);
+        return decodeCadf(o, limits);
       case 'openfaas':
-        return decodeOpenFaaSEvent(o);
+        return decodeOpenFaaSEvent(o, limits);
       default:
-        return decodeKubernetesEvent(o);
+        return decodeKubernetesEvent(o, '', limits);
     }
   } catch (err) {
     if (path && err instanceof EventValidationError) throw err.under(path);
@@ -52,14 +55,16 @@ function decodeObject(o: unknown, path: string): AuditEvent {
 }
 
 /** A parsed JSON value (EventList, array of events, or one event) → events. */
-export function decodeJsonValue(v: unknown): AuditEvent[] {
+export function decodeJsonValue(v: unknown, limits?: DecodeLimits): AuditEvent[] {
+  const lim = resolveLimits(limits);
   if (Array.isArray(v)) {
+    checkEventCount(v.length, lim, '');
     const out: AuditEvent[] = [];
-    for (let i = 0; i < v.length; i++) out.push(decodeObject(v[i], `[${i}]`));
+    for (let i = 0; i < v.length; i++) out.push(decodeObject(v[i], `[${i}]`, lim));
     return out;
   }
-  if (isObject(v) && hasItems(v)) return decodeEventList(v);
-  return [decodeObject(v, '')];
+  if (isObject(v) && hasItems(v)) return decodeEventList(v, lim);
+  return [decodeObject(v, '', lim)];
 }
 
 function tryParse(s: string): { ok: true; value: unknown } | { ok: false; error: Error } {
@@ -73,7 +78,8 @@ function tryParse(s: string): { ok: true; value: unknown } | { ok: false; error:
 const OSLO_LOG = 'oslo.messaging.notification.';
 
 /** Decodes a whole body/file of audit events in any format Vigil reads (see the file comment). */
-export function decodeEvents(text: string): AuditEvent[] {
+export function decodeEvents(text: string, limits?: DecodeLimits): AuditEvent[] {
+  const lim = resolveLimits(limits);
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const start = body.search(/\S/);
   if (start < 0) return [];
@@ -82,7 +88,7 @@ export function decodeEvents(text: string): AuditEvent[] {
     const whole = tryParse(body);
     if (whole.ok) {
       try {
-        return decodeJsonValue(whole.value);
+        return decodeJsonValue(whole.value, lim);
       } catch (err) {
         // Name the line too: where in the document the offending value starts.
         if (err instanceof EventValidationError && err.line === undefined) {
@@ -98,10 +104,10 @@ export function decodeEvents(text: string): AuditEvent[] {
       throw new EventValidationError('', `not valid JSON: ${whole.error.message}`);
     }
   }
-  return decodeLines(body);
+  return decodeLines(body, lim);
 }
 
-function decodeLines(body: string): AuditEvent[] {
+function decodeLines(body: string, limits: Limits): AuditEvent[] {
   const out: AuditEvent[] = [];
   // Pre-1.7 legacy logs write a request line and a response-only line per call; the latter gets the former's data.
   const pending = new Map<string, AuditEvent>();
@@ -116,9 +122,9 @@ function decodeLines(body: string): AuditEvent[] {
       if (c === '{' || c === '[') {
         const r = tryParse(line);
         if (!r.ok) throw new EventValidationError('', `not valid JSON: ${r.error.message}`);
-        for (const e of decodeJsonValue(r.value)) out.push(e);
+        for (const e of decodeJsonValue(r.value, limits)) out.push(e);
       } else if (line.includes(' AUDIT: ')) {
-        const e = parseLegacyLine(line);
+        const e = parseLegacyLine(line, limits);
         const fields = e.origin?.legacy?.fields as string[] | undefined;
         if (fields && !fields.includes('stage')) {
           if (fields.length === 2 && fields[1] === 'response') {
@@ -134,10 +140,11 @@ function decodeLines(body: string): AuditEvent[] {
         if (brace < 0) throw new EventValidationError('', 'no JSON notification on this oslo log line');
         const r = tryParse(line.slice(brace));
         if (!r.ok) throw new EventValidationError('', `not valid JSON: ${r.error.message}`);
-        out.push(decodeCadf(r.value));
+        out.push(decodeCadf(r.value, limits));
       } else {
         throw new EventValidationError('', 'neither a JSON event nor a legacy audit line');
       }
+      checkEventCount(out.length, limits, '');
     } catch (err) {
       if (err instanceof EventValidationError) throw err.atLine(n + 1);
       throw err;

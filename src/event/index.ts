@@ -19,6 +19,14 @@ export {
 } from './kubernetes.ts';
 export type { LegacyFormatOptions } from './legacy.ts';
 export { formatLegacyLine, parseLegacyLine } from './legacy.ts';
+export {
+  checkEventCount,
+  DEFAULT_DECODE_LIMITS,
+  type DecodeLimits,
+  resolveLimits,
+  USER_AGENT_TRUNCATED,
+} from './limits.ts';
+export { MASK, maskCredentials, parseMaskPath, SECRET_KEYS } from './mask.ts';
 export * from './model.ts';
 export type { OpenFaaSDecodeOptions } from './openfaas.ts';
 export { decodeOpenFaaSEvent, encodeOpenFaaSEvent, OPENFAAS_ID_NAMESPACE } from './openfaas.ts';

@@ -6,6 +6,8 @@
 // responseStatus, bodies, annotations) after type checks and allocates only the event itself. Anything else
 // (PascalCase, odd casing) is first re-keyed case-insensitively, as Go's decoder matches member names, then takes
 // the same path.
+
+import { applyFieldLimits, checkDepth, checkEventCount, type DecodeLimits, resolveLimits } from './limits.ts';
 import {
   type AuditEvent,
   type EventOrigin,
@@ -19,7 +21,7 @@ import {
   type UserInfo,
 } from './model.ts';
 import { isMicroTime, toMicroTime } from './time.ts';
-import { EventValidationError, expected, fail, isObject, parseJson } from './validate.ts';
+import { EventValidationError, expected, fail, isObject, parseJson, put } from './validate.ts';
 
 export const AUDIT_V1 = 'audit.k8s.io/v1';
 const VERSIONS = ['audit.k8s.io/v1', 'audit.k8s.io/v1beta1', 'audit.k8s.io/v1alpha1'];
@@ -212,14 +214,15 @@ function checkStatus(v: unknown): AuditEvent['responseStatus'] {
  * One audit event (any audit.k8s.io version, or KubeSphere's PascalCase form) → AuditEvent. Errors name the field
  * relative to the event; `listVersion` is the enclosing EventList's apiVersion (items carry no kind/apiVersion).
  */
-function decode(obj: unknown, listVersion: string | undefined): AuditEvent {
+function decode(obj: unknown, listVersion: string | undefined, limits: Readonly<Required<DecodeLimits>>): AuditEvent {
   if (!isObject(obj)) expected('', '', 'an audit event object', obj);
+  checkDepth(obj, limits);
   // Fast path: kube-apiserver's own camelCase. Anything else is re-keyed first, as Go's decoder would match it.
-  if (typeof obj.auditID === 'string') return decodeCanonical(obj, listVersion, false);
+  if (typeof obj.auditID === 'string') return applyFieldLimits(decodeCanonical(obj, listVersion, false), limits);
   const spelled = new Map<string, string>();
   const o = rekey(obj, EVENT_KEYS, true, spelled, '', '');
   try {
-    return decodeCanonical(o, listVersion, spelled.size > 0);
+    return applyFieldLimits(decodeCanonical(o, listVersion, spelled.size > 0), limits);
   } catch (err) {
     throw respell(err, spelled);
   }
@@ -343,9 +346,9 @@ function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolea
 }
 
 /** Decodes one audit event object; `path` (e.g. `items[3]`) prefixes the field named in errors. */
-export function decodeKubernetesEvent(obj: unknown, path = ''): AuditEvent {
+export function decodeKubernetesEvent(obj: unknown, path = '', limits?: DecodeLimits): AuditEvent {
   try {
-    return decode(obj, undefined);
+    return decode(obj, undefined, resolveLimits(limits));
   } catch (err) {
     if (path && err instanceof EventValidationError) throw err.under(path);
     throw err;
@@ -362,7 +365,8 @@ function findItems(o: Obj): { key: string; items: unknown } {
  * A webhook body → events: Kubernetes `EventList` (`items`, version from the list), KubeSphere's `{"Items": […]}`,
  * or a bare JSON array of events (KubeSphere's alerting endpoint). Errors name `items[i].field`.
  */
-export function decodeEventList(input: string | Buffer | object): AuditEvent[] {
+export function decodeEventList(input: string | Buffer | object, limits?: DecodeLimits): AuditEvent[] {
+  const lim = resolveLimits(limits);
   const body =
     typeof input === 'string'
       ? parseJson(input, 'EventList')
@@ -393,10 +397,11 @@ export function decodeEventList(input: string | Buffer | object): AuditEvent[] {
     if (!Array.isArray(items)) expected('', key, 'an array of events', items);
   }
   const list = items as unknown[];
+  checkEventCount(list.length, lim, key);
   const out = new Array<AuditEvent>(list.length);
   for (let i = 0; i < list.length; i++) {
     try {
-      out[i] = decode(list[i], version);
+      out[i] = decode(list[i], version, lim);
     } catch (err) {
       if (err instanceof EventValidationError) throw err.under(`${key}[${i}]`);
       throw err;
@@ -419,7 +424,7 @@ function sortedMap<T>(m: Record<string, T>): Record<string, T> {
   }
   if (sorted) return m;
   const out: Record<string, T> = {};
-  for (const k of keys.sort()) out[k] = m[k];
+  for (const k of keys.sort()) put(out, k, m[k]);
   return out;
 }
 

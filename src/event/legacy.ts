@@ -15,6 +15,8 @@
 // stageTimestamp = the line's time). `decodeEvents` (detect.ts) then fills the rest from the request line with
 // the same id when the stream has it. An upper-case HTTP method in `method` (pre-1.7 lines wrote GET, POST …) is
 // lower-cased into `verb` (Kubernetes' verb for non-resource requests) and the original kept.
+
+import { applyFieldLimits, type DecodeLimits, resolveLimits } from './limits.ts';
 import type { AuditEvent } from './model.ts';
 import { isStage, STAGES } from './model.ts';
 import { parseTimeMs, toMicroTime, toRfc3339Nano } from './time.ts';
@@ -263,7 +265,7 @@ const MARK = ' AUDIT: ';
 const HTTP_METHOD = /^[A-Z]+$/;
 
 /** One legacy line (today's, the 1.7–1.9 form without user-agent, or the pre-1.7 two-line form) → AuditEvent. */
-export function parseLegacyLine(line: string): AuditEvent {
+export function parseLegacyLine(line: string, limits?: DecodeLimits): AuditEvent {
   const text = line.endsWith('\n') ? line.slice(0, line.endsWith('\r\n') ? -2 : -1) : line;
   const mark = text.indexOf(MARK);
   if (mark <= 0) throw new EventValidationError('', 'not a legacy audit line (expected "<time> AUDIT: id=…")');
@@ -349,5 +351,5 @@ export function parseLegacyLine(line: string): AuditEvent {
   if (fields.length !== LEGACY_FIELDS.length || fields.some((f, k) => f !== LEGACY_FIELDS[k])) legacy.fields = fields;
   if (verb !== method) legacy.method = method;
   if (Object.keys(legacy).length > 0) e.origin = { legacy };
-  return e;
+  return applyFieldLimits(e, resolveLimits(limits));
 }

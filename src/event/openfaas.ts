@@ -7,9 +7,10 @@
 // delivery id and the event's index in it (or, without a delivery id, from the event's canonical JSON): a
 // redelivery yields the same ids and the store can drop duplicates.
 import { v5 as uuidv5 } from 'uuid';
+import { applyFieldLimits, checkDepth, type DecodeLimits, resolveLimits } from './limits.ts';
 import type { AuditEvent } from './model.ts';
 import { toMicroTime, toRfc3339Nano } from './time.ts';
-import { expected, fail, isObject } from './validate.ts';
+import { expected, fail, isObject, put } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -66,7 +67,7 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-export interface OpenFaaSDecodeOptions {
+export interface OpenFaaSDecodeOptions extends DecodeLimits {
   /** The delivery's `X-Openfaas-Delivery` header. */
   deliveryId?: string;
   /** The event's position in the delivery's array (default 0). */
@@ -83,6 +84,9 @@ function optString(o: Obj, key: string, base: string): string | undefined {
 /** One `api_access` event → AuditEvent (source `openfaas`). */
 export function decodeOpenFaaSEvent(obj: unknown, opts: OpenFaaSDecodeOptions = {}): AuditEvent {
   if (!isObject(obj)) expected('', '', 'an OpenFaaS api_access event object', obj);
+  const lim = resolveLimits(opts);
+  // Before canonicalJson (recursive) sees the input.
+  checkDepth(obj, lim);
   const path = optString(obj, 'path', '');
   if (path === undefined) fail('', 'path', 'required');
   const method = optString(obj, 'method', '');
@@ -121,7 +125,7 @@ export function decodeOpenFaaSEvent(obj: unknown, opts: OpenFaaSDecodeOptions = 
       user.uid = sub;
     }
     const rest: Obj = {};
-    for (const k in actor) if (k !== 'sub') rest[k] = actor[k];
+    for (const k in actor) if (k !== 'sub') put(rest, k, actor[k]);
     kept.actor = rest;
   }
   if (actions) kept.actions = actions;
@@ -130,7 +134,7 @@ export function decodeOpenFaaSEvent(obj: unknown, opts: OpenFaaSDecodeOptions = 
   let anyExtra = false;
   for (const k in obj) {
     if (!KNOWN.has(k)) {
-      extra[k] = obj[k];
+      put(extra, k, obj[k]);
       anyExtra = true;
     }
   }
@@ -156,7 +160,7 @@ export function decodeOpenFaaSEvent(obj: unknown, opts: OpenFaaSDecodeOptions = 
   e.stageTimestamp = rrt;
   e.source = 'openfaas';
   e.origin = { openfaas: kept };
-  return e;
+  return applyFieldLimits(e, lim);
 }
 
 /** `Function:List` on `/system/functions?namespace=dev` → {resource: 'functions', namespace: 'dev'}. */
@@ -185,7 +189,7 @@ export function encodeOpenFaaSEvent(e: AuditEvent): Record<string, unknown> {
   if (keptActor || e.user.username) {
     const actor: Obj = {};
     if (e.user.username) actor.sub = e.user.username;
-    if (keptActor) for (const k in keptActor) actor[k] = keptActor[k];
+    if (keptActor) for (const k in keptActor) put(actor, k, keptActor[k]);
     out.actor = actor;
   }
   out.path = e.requestURI;
@@ -201,6 +205,6 @@ export function encodeOpenFaaSEvent(e: AuditEvent): Record<string, unknown> {
     keptTime && toMicroTime(keptTime) === e.requestReceivedTimestamp
       ? keptTime
       : toRfc3339Nano(e.requestReceivedTimestamp);
-  if (isObject(kept.extra)) for (const k in kept.extra) if (!(k in out)) out[k] = kept.extra[k];
+  if (isObject(kept.extra)) for (const k in kept.extra) if (!Object.hasOwn(out, k)) put(out, k, kept.extra[k]);
   return out;
 }

@@ -74,3 +74,13 @@ export function parseJson(text: string, what = 'input'): unknown {
     throw new EventValidationError('', `${what} is not valid JSON: ${(err as Error).message}`);
   }
 }
+
+/**
+ * `o[k] = v` that also works for a member named `__proto__`: JSON.parse makes it an ordinary own member, but a plain
+ * assignment would instead replace `o`'s prototype (the value vanished from the copy, its members showed through).
+ */
+export function put(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}

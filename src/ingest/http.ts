@@ -5,11 +5,14 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
+  checkEventCount,
+  type DecodeLimits,
   decodeCadf,
   decodeEventList,
   decodeEvents,
   decodeOpenFaaSEvent,
   EventValidationError,
+  resolveLimits,
 } from '../event/index.ts';
 import type { AuditEvent } from '../event/model.ts';
 import type { Authenticator } from '../server/auth.ts';
@@ -36,6 +39,8 @@ export interface IngestOptions {
   ingestor: Ingestor;
   auth: Authenticator;
   maxBodyBytes: number;
+  /** Events per request, field length, nesting depth (defaults: DEFAULT_DECODE_LIMITS). */
+  limits?: DecodeLimits;
   openfaasSecret?: string;
 }
 
@@ -93,6 +98,7 @@ export function verifySignature(secret: string, body: Buffer, header: string | u
 
 export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
   const { ingestor, auth, maxBodyBytes } = o;
+  const limits = resolveLimits(o.limits);
   const ingestRoles = ['admin', 'ingest'] as const;
   const bearer = (req: FastifyRequest) => auth.require(auth.identify(req.headers.authorization), ingestRoles);
   const ok = (reply: FastifyReply, accepted: number, r: { inserted: number; duplicates: number }) =>
@@ -103,7 +109,7 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
     bearer(req);
     requireType(req, JSON_TYPES);
     const body = parseJsonBody(await bodyText(req, maxBodyBytes));
-    const events = decoding(() => decodeEventList(body as object));
+    const events = decoding(() => decodeEventList(body as object, limits));
     return ok(reply, events.length, await ingestor.ingest('kubernetes', events));
   });
 
@@ -122,15 +128,16 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
     const body = parseJsonBody(await bodyText(req, maxBodyBytes));
     if (!Array.isArray(body)) throw new HttpError(400, 'an OpenFaaS delivery is a JSON array of events');
     const deliveryId = (req.headers['x-openfaas-delivery'] as string | undefined) || undefined;
-    const events = decoding(() =>
-      body.map((obj, index) => {
+    const events = decoding(() => {
+      checkEventCount(body.length, limits, '');
+      return body.map((obj, index) => {
         try {
-          return decodeOpenFaaSEvent(obj, { deliveryId, index });
+          return decodeOpenFaaSEvent(obj, { ...limits, deliveryId, index });
         } catch (err) {
           throw err instanceof EventValidationError ? err.under(`[${index}]`) : err;
         }
-      }),
-    );
+      });
+    });
     const r = await ingestor.ingest('openfaas', events, deliveryId ? { batchKey: `openfaas:${deliveryId}` } : {});
     return ok(reply, events.length, r);
   });
@@ -142,15 +149,16 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
     requireType(req, JSON_TYPES);
     const body = parseJsonBody(await bodyText(req, maxBodyBytes));
     const items = Array.isArray(body) ? body : [body];
-    const events: AuditEvent[] = decoding(() =>
-      items.map((obj, i) => {
+    const events: AuditEvent[] = decoding(() => {
+      checkEventCount(items.length, limits, '');
+      return items.map((obj, i) => {
         try {
-          return decodeCadf(obj);
+          return decodeCadf(obj, limits);
         } catch (err) {
           throw err instanceof EventValidationError && Array.isArray(body) ? err.under(`[${i}]`) : err;
         }
-      }),
-    );
+      });
+    });
     return ok(reply, events.length, await ingestor.ingest('cadf', events, { collapseStages: true }));
   });
 
@@ -159,7 +167,7 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
     bearer(req);
     requireType(req, [...JSON_TYPES, ...NDJSON_TYPES]);
     const text = await bodyText(req, maxBodyBytes);
-    const events = decoding(() => decodeEvents(text));
+    const events = decoding(() => decodeEvents(text, limits));
     return ok(reply, events.length, await ingestor.ingest('events', events));
   });
 }

@@ -109,6 +109,8 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
 }
 
 function yamlMessage(message: string): string {
+  // The yaml package catches its own stack overflow on absurdly nested flow collections and reports V8's words.
+  if (/Maximum call stack size exceeded|Stack overflow/.test(message)) return 'invalid YAML: nested too deeply';
   // The yaml package appends ` at line L, column C` and a code excerpt; the position is reported separately.
   return `invalid YAML: ${message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '')}`;
 }
@@ -248,8 +250,14 @@ class Reader {
     const policy: Policy = { apiVersion: apiVersion ?? '', kind: 'Policy', rules: [] };
     const meta = f.get('metadata');
     if (meta && meta.value !== null) {
-      if (isMap(meta.value)) policy.metadata = meta.value.toJS(this.doc!) as Record<string, unknown>;
-      else this.at(this.start(meta.value, rootAt), 'metadata', `expected a mapping, got ${describe(meta.value)}`);
+      if (isMap(meta.value)) {
+        // toJS is where the yaml package finds an alias to a missing anchor or an alias bomb.
+        try {
+          policy.metadata = meta.value.toJS(this.doc!) as Record<string, unknown>;
+        } catch (err) {
+          this.at(this.start(meta.value, rootAt), 'metadata', `invalid YAML: ${(err as Error).message}`);
+        }
+      } else this.at(this.start(meta.value, rootAt), 'metadata', `expected a mapping, got ${describe(meta.value)}`);
     }
     const omitStages = f.get('omitStages');
     if (omitStages && omitStages.value !== null) {

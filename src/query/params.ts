@@ -99,9 +99,16 @@ function list(v: string): string[] {
     .filter((s) => s !== '');
 }
 
+const MAX_TIME_MS = 8.64e15;
+
 /** Unix seconds (integer or fractional) or RFC 3339 → epoch ms. */
 export function parseTime(field: string, v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    // Within the Date range (±8.64e15 ms): a 400-digit number is not a time, and Infinity would reach the store.
+    const ms = Math.round(Number(v) * 1000);
+    if (ms <= MAX_TIME_MS) return ms;
+    throw new ParamError(field, `${field} is beyond the year 275760: ${JSON.stringify(v.slice(0, 40))}`);
+  }
   if (/^\d{4}-\d{2}-\d{2}T/.test(v)) {
     const t = Date.parse(v);
     if (!Number.isNaN(t)) return t;
@@ -149,6 +156,8 @@ export function toInterval(p: Params): number {
   const m = INTERVAL.exec(String(p.interval ?? '15m'));
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m?.[2] as 's'];
   const ms = m ? Number(m[1]) * unit : 0;
+  // Not beyond any time range the store holds (and a safe integer for its arithmetic).
+  if (ms > MAX_TIME_MS) throw new ParamError('interval', `interval ${p.interval} is longer than any time range`);
   if (!(ms > 0)) throw new ParamError('interval', `interval must be like 30s, 15m, 1h, 1d, 1w, not ${p.interval}`);
   return ms;
 }

@@ -6,7 +6,7 @@
 import { RE2JS } from 're2js';
 import type { AuditEvent } from '../event/model.ts';
 import { type Step, walk } from './fields.ts';
-import { type Expr, type FieldPath, type Literal, ParseError } from './parser.ts';
+import { type Expr, type FieldPath, type Literal, ParseError, type Source } from './parser.ts';
 import { compareText, goPrint, RuleRuntimeError, toBool, toNumber } from './values.ts';
 
 export type Predicate = (e: AuditEvent) => boolean;
@@ -93,12 +93,41 @@ interface Pattern {
   test(s: string): boolean;
 }
 
-function compileRegex(pattern: string, lit: Literal, path: FieldPath, what: string): Pattern {
+/** Bounds on user-supplied patterns (`like`, `regex`), checked at rule load. */
+export interface RuleLimits {
+  /** Characters in a pattern as written (default 1000). */
+  maxRegexLength?: number;
+  /**
+   * re2js program size (instructions) of a compiled pattern (default 2000). Matching is linear in the input but
+   * also in the program: `\pL{1000}` is 9 characters and 1002 instructions, each run over every event.
+   */
+  maxRegexProgramSize?: number;
+}
+
+export const DEFAULT_RULE_LIMITS: Readonly<Required<RuleLimits>> = Object.freeze({
+  maxRegexLength: 1000,
+  maxRegexProgramSize: 2000,
+});
+
+function compileRegex(pattern: string, lit: Literal, source: Source, what: string, limits: RuleLimits): Pattern {
+  const written = String(lit.value);
+  const maxLength = limits.maxRegexLength ?? DEFAULT_RULE_LIMITS.maxRegexLength;
+  if (written.length > maxLength) {
+    throw new ParseError(source, lit.pos, `${what} of ${written.length} characters exceeds the limit of ${maxLength}`);
+  }
   let re: RE2JS;
   try {
     re = RE2JS.compile(pattern);
   } catch (err) {
-    throw new ParseError(path.source, lit.pos, `invalid ${what} ${lit.raw}: ${(err as Error).message}`);
+    throw new ParseError(source, lit.pos, `invalid ${what} ${lit.raw}: ${(err as Error).message}`);
+  }
+  const maxSize = limits.maxRegexProgramSize ?? DEFAULT_RULE_LIMITS.maxRegexProgramSize;
+  if (re.programSize() > maxSize) {
+    throw new ParseError(
+      source,
+      lit.pos,
+      `${what} ${lit.raw.length > 60 ? `${lit.raw.slice(0, 57)}...` : lit.raw} compiles to ${re.programSize()} instructions, more than the limit of ${maxSize}`,
+    );
   }
   const needle = requiredLiteral(pattern);
   if (!needle) return re;
@@ -209,7 +238,7 @@ function litText(l: Literal): string {
   return l.kind === 'string' ? l.value : l.raw;
 }
 
-function compileTest(t: Extract<Expr, { kind: 'test' }>): Predicate {
+function compileTest(t: Extract<Expr, { kind: 'test' }>, limits: RuleLimits): Predicate {
   const { path, op, negated } = t;
   const f = path.field;
   const plainString = f.steps.length === 0 && (f.type === 'text' || f.type === 'string');
@@ -253,12 +282,12 @@ function compileTest(t: Extract<Expr, { kind: 'test' }>): Predicate {
       break;
     }
     case 'like': {
-      const re = compileRegex(globToRegex(t.literal!.value as string), t.literal!, path, 'like pattern');
+      const re = compileRegex(globToRegex(t.literal!.value as string), t.literal!, t.source, 'like pattern', limits);
       leaf = (v) => re.test(printed(v));
       break;
     }
     case 'regex': {
-      const re = compileRegex(t.literal!.value as string, t.literal!, path, 'regex');
+      const re = compileRegex(t.literal!.value as string, t.literal!, t.source, 'regex', limits);
       leaf = (v) => re.test(printed(v));
       break;
     }
@@ -296,28 +325,28 @@ function memoized(p: Predicate): Predicate {
  * Compiles a parsed condition into a predicate; call `nextEvent()` before evaluating each event (the engine does).
  * Throws ParseError for an invalid regex / like pattern.
  */
-export function compile(e: Expr): Predicate {
+export function compile(e: Expr, limits: RuleLimits = DEFAULT_RULE_LIMITS): Predicate {
   switch (e.kind) {
     case 'and': {
-      const a = compile(e.left);
-      const b = compile(e.right);
+      const a = compile(e.left, limits);
+      const b = compile(e.right, limits);
       return (x) => a(x) && b(x);
     }
     case 'or': {
-      const a = compile(e.left);
-      const b = compile(e.right);
+      const a = compile(e.left, limits);
+      const b = compile(e.right, limits);
       return (x) => a(x) || b(x);
     }
     case 'not': {
-      const a = compile(e.expr);
+      const a = compile(e.expr, limits);
       return (x) => !a(x);
     }
     case 'group': {
-      if (e.macro === undefined) return compile(e.expr);
+      if (e.macro === undefined) return compile(e.expr, limits);
       // The macro's parsed body is one shared tree, whichever rule references it.
       let p = macroPredicates.get(e.expr);
       if (!p) {
-        p = memoized(compile(e.expr));
+        p = memoized(compile(e.expr, limits));
         macroPredicates.set(e.expr, p);
       }
       return p;
@@ -327,7 +356,7 @@ export function compile(e: Expr): Predicate {
       return atPath(e.path, (v) => toBool(v, name), false, false);
     }
     case 'test':
-      return compileTest(e);
+      return compileTest(e, limits);
   }
 }
 

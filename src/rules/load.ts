@@ -5,11 +5,12 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Document, isMap, isScalar, LineCounter, type Node, parseAllDocuments } from 'yaml';
-import { compile, nextEvent, type Predicate } from './compile.ts';
+import { type Alias, type Document, isMap, isScalar, LineCounter, type Node, parseAllDocuments, visit } from 'yaml';
+import { compile, nextEvent, type Predicate, type RuleLimits } from './compile.ts';
 import {
   type Expr,
   type FieldPath,
+  MAX_CONDITION_DEPTH,
   ParseError,
   parseCondition,
   parsePath,
@@ -132,8 +133,8 @@ export async function readRuleSources(path: string): Promise<RuleSource[]> {
 /** KubeSphere's shipped rules (ks-installer roles/ks-auditing/), Vigil's defaults. */
 export const DEFAULT_RULES_FILE = fileURLToPath(new URL('./default-rules.yaml', import.meta.url));
 
-export async function loadRules(sources: RuleSource[] | string): Promise<RuleSet> {
-  return buildRuleSet(typeof sources === 'string' ? await readRuleSources(sources) : sources);
+export async function loadRules(sources: RuleSource[] | string, limits?: RuleLimits): Promise<RuleSet> {
+  return buildRuleSet(typeof sources === 'string' ? await readRuleSources(sources) : sources, limits);
 }
 
 export function loadDefaultRules(): Promise<RuleSet> {
@@ -163,7 +164,7 @@ const ITEM_KEYS = new Set([
 ]);
 
 /** Parses and compiles; throws RuleLoadError listing every problem. Synchronous: used by the watcher too. */
-export function buildRuleSet(sources: RuleSource[]): RuleSet {
+export function buildRuleSet(sources: RuleSource[], limits?: RuleLimits): RuleSet {
   const errors: RuleError[] = [];
   const resources: RuleResource[] = [];
   const located = new Map<string, Located>();
@@ -246,6 +247,14 @@ export function buildRuleSet(sources: RuleSource[]): RuleSet {
     }
     if (c instanceof ParseError) throw c;
     if (c) return c;
+    // Each macro expanded inside another is a stack frame deeper: stop a long chain before the stack does.
+    if (cycle.length >= MAX_CONDITION_DEPTH) {
+      throw new ParseError(
+        { text: it.macro ?? '', owner: key, member: 'macro' },
+        0,
+        `macros expand more than ${MAX_CONDITION_DEPTH} levels deep`,
+      );
+    }
     macroCache.set(key, 'parsing');
     cycle.push(key);
     try {
@@ -283,7 +292,7 @@ export function buildRuleSet(sources: RuleSource[]): RuleSet {
       else if (item.type === 'rule') {
         const resolve = resolverFor(resource.name);
         const expr = parseCondition({ text: item.condition ?? '', owner: key, member: 'condition' }, { resolve });
-        const match = compile(expr);
+        const match = compile(expr, limits);
         const test: Predicate = (e) => {
           nextEvent();
           return match(e);
@@ -343,6 +352,31 @@ function filePosition(
   return at(0);
 }
 
+/**
+ * The document as plain data, or undefined after reporting why not: the `yaml` package only finds an alias to a
+ * missing anchor, or an alias expansion large enough to be a "billion laughs" attack, when converting.
+ */
+export function documentValue(
+  doc: Document,
+  at: (node: Node | null | undefined, message: string) => void,
+): Record<string, unknown> | undefined {
+  try {
+    return doc.toJS() as Record<string, unknown>;
+  } catch (err) {
+    let bad: Alias | undefined;
+    visit(doc, {
+      Alias(_, node) {
+        if (!node.resolve(doc)) {
+          bad = node;
+          return visit.BREAK;
+        }
+      },
+    });
+    at(bad ?? doc.contents, `invalid YAML: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 function readResource(
   doc: Document,
   file: string,
@@ -357,7 +391,8 @@ function readResource(
     at(root, 'expected a Rule resource (a YAML mapping)');
     return;
   }
-  const js = doc.toJS() as Record<string, unknown>;
+  const js = documentValue(doc, at);
+  if (js === undefined) return;
   if (js.kind === 'Webhook' && js.apiVersion === RULE_API_VERSION) return; // read by loadWebhookFile
   if (js.kind !== 'Rule') {
     at((doc.get('kind', true) as Node) ?? root, `expected kind: Rule, found ${JSON.stringify(js.kind)}`);

@@ -239,9 +239,40 @@ function makePath(src: Source, t: Token, alias?: string): FieldPath {
   }
 }
 
+/**
+ * How deep a condition's tree may nest — parentheses, `not`, each operand of an and/or chain, macros expanded —
+ * so that compiling and evaluating it (recursive) cannot overflow the stack. Real conditions nest a few levels.
+ */
+export const MAX_CONDITION_DEPTH = 500;
+
+const depths = new WeakMap<Expr, number>();
+
+/** Depth of a parsed tree (without recursion: it may come from a long macro chain); cached per macro body. */
+function depthOf(root: Expr): number {
+  const known = depths.get(root);
+  if (known !== undefined) return known;
+  let max = 0;
+  const stack: [Expr, number][] = [[root, 1]];
+  while (stack.length) {
+    const [e, d] = stack.pop()!;
+    const cached = depths.get(e);
+    if (cached !== undefined) {
+      max = Math.max(max, d - 1 + cached);
+      continue;
+    }
+    max = Math.max(max, d);
+    if (e.kind === 'and' || e.kind === 'or') stack.push([e.left, d + 1], [e.right, d + 1]);
+    else if (e.kind === 'not' || e.kind === 'group') stack.push([e.expr, d + 1]);
+  }
+  depths.set(root, max);
+  return max;
+}
+
 class Parser {
   private readonly toks: Token[];
   private i = 0;
+  /** Depth of the tree above the expression being parsed. */
+  private depth = 0;
   private readonly src: Source;
   private readonly ctx: ParseContext;
 
@@ -285,17 +316,34 @@ class Parser {
     this.fail(t.pos, `expected "and", "or" or the end of the condition, found ${this.describe(t)}`);
   }
 
+  private deeper(pos: number, by: number): void {
+    if (this.depth + by > MAX_CONDITION_DEPTH) {
+      this.fail(
+        pos,
+        `the condition nests more than ${MAX_CONDITION_DEPTH} levels deep (parentheses, not, and/or operands, macros)`,
+      );
+    }
+  }
+
   private parseExpr(): Expr {
+    const outer = this.depth;
+    // A chain `a and b and c` is a left-leaning tree: each operand is one level deeper.
     let left = this.parseUnary();
-    for (;;) {
-      const t = this.tok;
-      if (this.isKw(t, 'and') || this.isKw(t, 'or')) {
-        this.i++;
-        const right = this.parseUnary();
-        left = { kind: t.text as 'and' | 'or', left, right, pos: t.pos };
-        continue;
+    try {
+      for (;;) {
+        const t = this.tok;
+        if (this.isKw(t, 'and') || this.isKw(t, 'or')) {
+          this.i++;
+          this.deeper(t.pos, 1);
+          this.depth++;
+          const right = this.parseUnary();
+          left = { kind: t.text as 'and' | 'or', left, right, pos: t.pos };
+          continue;
+        }
+        return left;
       }
-      return left;
+    } finally {
+      this.depth = outer;
     }
   }
 
@@ -303,8 +351,14 @@ class Parser {
     const t = this.tok;
     if (this.isKw(t, 'not') || (t.kind === 'punct' && t.text === '!')) {
       this.i++;
-      // Looser than and/or: the operand is the rest of the enclosing group.
-      return { kind: 'not', expr: this.parseExpr(), pos: t.pos };
+      this.deeper(t.pos, 1);
+      this.depth++;
+      try {
+        // Looser than and/or: the operand is the rest of the enclosing group.
+        return { kind: 'not', expr: this.parseExpr(), pos: t.pos };
+      } finally {
+        this.depth--;
+      }
     }
     return this.parsePrimary();
   }
@@ -314,7 +368,14 @@ class Parser {
     if (t.kind === 'punct' && t.text === '(') {
       this.i++;
       if (this.tok.kind === 'punct' && this.tok.text === ')') this.fail(this.tok.pos, 'empty parentheses');
-      const expr = this.parseExpr();
+      this.deeper(t.pos, 1);
+      this.depth++;
+      let expr: Expr;
+      try {
+        expr = this.parseExpr();
+      } finally {
+        this.depth--;
+      }
       const close = this.tok;
       if (!(close.kind === 'punct' && close.text === ')')) {
         if (close.kind === 'eof') this.fail(t.pos, 'unbalanced "(": missing ")"');
@@ -334,6 +395,7 @@ class Parser {
           if (err instanceof ReferenceCycle) this.fail(t.pos, err.message);
           throw err;
         }
+        this.deeper(t.pos, 1 + depthOf(expr));
         return { kind: 'group', expr, pos: t.pos, macro: ref.name };
       }
       if (ref.kind === 'alias') return this.parseTest({ ...ref.path(), alias: ref.name, pos: t.pos });

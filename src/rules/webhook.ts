@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, type Node, parseAllDocuments } from 'yaml';
 import { isLevel, type Level } from '../event/model.ts';
-import { RULE_API_VERSION, RuleError, RuleLoadError } from './load.ts';
+import { documentValue, RULE_API_VERSION, RuleError, RuleLoadError } from './load.ts';
 
 export const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -69,8 +69,8 @@ export function parseWebhook(text: string, file: string): WebhookConfig {
       continue;
     }
     if (!isMap(doc.contents)) continue;
-    const js = doc.toJS() as Record<string, unknown>;
-    if (js.kind !== 'Webhook') continue;
+    const js = documentValue(doc, at);
+    if (js === undefined || js.kind !== 'Webhook') continue;
     const node = (...path: (string | number)[]) => (doc.getIn(path, true) as Node | undefined) ?? doc.contents;
     if (found) {
       at(doc.contents, 'a second Webhook resource: one file holds one');

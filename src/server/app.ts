@@ -114,6 +114,7 @@ export function createApp(o: AppOptions): App {
     ingestor,
     auth,
     maxBodyBytes: config.ingest.maxBodyBytes,
+    limits: config.ingest.limits,
     openfaasSecret: config.ingest.openfaas?.secret,
   });
   const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs });

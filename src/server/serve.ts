@@ -46,7 +46,11 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         'add auth.tokens to the config or listen on a loopback address (127.0.0.1)',
     );
   mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
-  const store = await openStore({ type: 'sqlite', path: config.storage.path });
+  const store = await openStore({
+    type: 'sqlite',
+    path: config.storage.path,
+    maxHistogramBuckets: config.query.maxHistogramBuckets,
+  });
   // Decisions report through the server's logger, which exists only once the app does.
   let app: App | undefined;
   let decisions: Decisions;

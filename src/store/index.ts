@@ -8,12 +8,12 @@ export { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 export * from './types.ts';
 
 /** Which store to open; a later release adds `{ type: 'postgres', … }`. */
-export type StoreConfig = { type: 'sqlite'; path: string };
+export type StoreConfig = { type: 'sqlite'; path: string; maxHistogramBuckets?: number };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   switch (config.type) {
     case 'sqlite':
-      return openSqliteStore({ path: config.path });
+      return openSqliteStore({ path: config.path, maxHistogramBuckets: config.maxHistogramBuckets });
     default:
       throw new Error(`unknown store type "${(config as { type: unknown }).type}" (known: sqlite)`);
   }

@@ -11,8 +11,11 @@ export class QueryError extends Error {
 
 /** Largest page a store returns in one call. */
 export const MAX_PAGE_SIZE = 10_000;
-/** Largest number of buckets a histogram may have (gaps included). */
-export const MAX_HISTOGRAM_BUCKETS = 100_000;
+/**
+ * Default largest number of buckets a histogram may have (gaps included); a store option changes it. 10,000 is a
+ * week in 1-minute buckets; a 1-second interval over months would otherwise build a multi-megabyte answer.
+ */
+export const MAX_HISTOGRAM_BUCKETS = 10_000;
 
 /** Stage order for collapsing the stages of one call: a later stage replaces an earlier one. */
 export function stageRank(stage: string): number {

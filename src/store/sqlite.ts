@@ -47,6 +47,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long a write waits for another process's lock before failing (ms). */
   busyTimeoutMs?: number;
+  /** Most buckets a histogram answer may have (default MAX_HISTOGRAM_BUCKETS). */
+  maxHistogramBuckets?: number;
 }
 
 const SCHEMA_VERSION = 1;
@@ -219,6 +221,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
 
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
+  readonly #maxBuckets: number;
   readonly #listeners = new Set<(events: StoredEvent[]) => void>();
   readonly #statements = new Map<string, StatementSync>();
   /** Dictionary cache per field number: value → term id. */
@@ -251,6 +254,7 @@ class SqliteStore implements Store {
   constructor(opts: SqliteStoreOptions) {
     const db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs ?? 5000 });
     this.#db = db;
+    this.#maxBuckets = opts.maxHistogramBuckets ?? MAX_HISTOGRAM_BUCKETS;
     try {
       // WAL: readers never block the writer. synchronous=FULL: in WAL mode NORMAL may lose the last commits on
       // power loss, and an append answers only after its events are durable.
@@ -617,9 +621,9 @@ class SqliteStore implements Store {
       // Empty buckets between the first and the last are included (as Elasticsearch's date_histogram does).
       const first = rows[0]!.b;
       const last = rows[rows.length - 1]!.b;
-      if (last - first + 1 > MAX_HISTOGRAM_BUCKETS)
+      if (last - first + 1 > this.#maxBuckets)
         throw new QueryError(
-          `a histogram with interval ${intervalMs} ms over this range has ${last - first + 1} buckets (at most ${MAX_HISTOGRAM_BUCKETS}): use a larger interval or a shorter range`,
+          `a histogram with interval ${intervalMs} ms over this range has ${last - first + 1} buckets (at most ${this.#maxBuckets}): use a larger interval or a shorter range`,
         );
       let i = 0;
       for (let b = first; b <= last; b++) {

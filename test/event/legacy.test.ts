@@ -53,7 +53,7 @@ test('pre-1.7 response-only line is a ResponseComplete event with its status cod
 });
 
 test('the 1.7 form: stage present, no user-agent, response <deferred> means no status', () => {
-  const [, , req, resp] = seedLines().map(parseLegacyLine);
+  const [, , req, resp] = seedLines().map((l) => parseLegacyLine(l));
   assert.equal(req.stage, 'RequestReceived');
   assert.equal(req.responseStatus, undefined);
   assert.equal(resp.stage, 'ResponseComplete');
