@@ -125,6 +125,9 @@ CREATE INDEX IF NOT EXISTS events_name ON events (name, received);
 CREATE INDEX IF NOT EXISTS events_verb ON events (verb, received);
 CREATE INDEX IF NOT EXISTS events_level ON events (level, received);
 CREATE INDEX IF NOT EXISTS events_code ON events (code, received);
+CREATE INDEX IF NOT EXISTS events_status ON events (status, received);
+CREATE INDEX IF NOT EXISTS events_request_uri ON events (request_uri, received);
+CREATE INDEX IF NOT EXISTS events_user_agent ON events (user_agent, received);
 CREATE TABLE IF NOT EXISTS event_values (
   term INTEGER NOT NULL,               -- a group or source IP
   event_id INTEGER NOT NULL,
@@ -213,6 +216,15 @@ interface Where {
   params: SQLInputValue[];
 }
 
+interface AppendJob {
+  events: AuditEvent[];
+  opts: AppendOptions;
+  resolve: (r: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+type StoredRef = { id: number | bigint; event: AuditEvent };
+
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(opts);
 }
@@ -225,6 +237,8 @@ class SqliteStore implements Store {
   readonly #terms: Map<string, number>[] = Array.from({ length: FIELD_COUNT + 1 }, () => new Map());
   /** Terms cached during the open transaction, forgotten again if it rolls back. */
   #newTerms: [number, string][] = [];
+  #queue: AppendJob[] = [];
+  #flushing: NodeJS.Immediate | undefined;
   readonly #s: Record<
     | 'insert'
     | 'insertBody'
@@ -362,8 +376,16 @@ class SqliteStore implements Store {
 
   #rollback(): void {
     if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-    for (const [field, value] of this.#newTerms) this.#terms[field]!.delete(value);
-    this.#newTerms = [];
+    this.#forgetTerms(0);
+  }
+
+  /** Drops the terms cached since `mark` from the cache: their rows were rolled back. */
+  #forgetTerms(mark: number): void {
+    for (let i = mark; i < this.#newTerms.length; i++) {
+      const [field, value] = this.#newTerms[i]!;
+      this.#terms[field]!.delete(value);
+    }
+    this.#newTerms.length = mark;
   }
 
   /** Column values of an event in `insert`/`update` order, and the term ids of its groups and source IPs. */
@@ -395,61 +417,107 @@ class SqliteStore implements Store {
     if (multi) for (const t of multi.split(',')) this.#s.deleteValue.run(Number(t), id);
   }
 
-  async append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
-    this.#open();
-    const s = this.#s;
-    const stored: { id: number | bigint; event: AuditEvent }[] | undefined = this.#listeners.size > 0 ? [] : undefined;
-    let inserted = 0;
-    let duplicates = 0;
-    this.#begin();
+  /**
+   * Group commit: appends arriving in the same turn of the event loop (concurrent deliveries) share one transaction
+   * and one fsync. Each batch runs in its own savepoint, so a bad batch fails alone and every batch stays atomic.
+   */
+  append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
     try {
-      if (opts.batchKey !== undefined && s.insertBatch.run(opts.batchKey, Date.now()).changes === 0) {
-        this.#rollback();
-        return { inserted: 0, duplicates: events.length };
+      this.#open();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ events, opts, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = setImmediate(() => this.#flush());
       }
-      for (const e of events) {
-        const { values, multi } = this.#row(e);
-        if (opts.collapseStages) {
-          const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + FIELD_NO.source - 1]!) as {
-            id: number;
-            stage: number;
-            multi: string;
-          }[];
-          if (rows.length > 0) {
-            const rank = stageRank(e.stage);
-            const later = rows.every(
-              (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
-            );
-            const old = rows[0]!;
-            if (!later || s.update.run(...values, old.id).changes === 0) {
-              duplicates++;
-              continue;
-            }
-            s.updateBody.run(bodyOf(e), old.id);
-            this.#removeValues(old.id, old.multi);
-            this.#addValues(old.id, multi);
-            inserted++;
-            stored?.push({ id: old.id, event: e });
-            continue;
-          }
+    });
+  }
+
+  #flush(): void {
+    this.#flushing = undefined;
+    const jobs = this.#queue;
+    this.#queue = [];
+    if (jobs.length === 0) return;
+    const db = this.#db;
+    const done: { job: AppendJob; result?: AppendResult; stored?: StoredRef[]; error?: unknown }[] = [];
+    try {
+      this.#begin();
+      for (const job of jobs) {
+        const mark = this.#newTerms.length;
+        db.exec('SAVEPOINT batch');
+        try {
+          const stored: StoredRef[] | undefined = this.#listeners.size > 0 ? [] : undefined;
+          const result = this.#appendBatch(job.events, job.opts, stored);
+          db.exec('RELEASE batch');
+          done.push({ job, result, stored });
+        } catch (error) {
+          db.exec('ROLLBACK TO batch; RELEASE batch');
+          this.#forgetTerms(mark);
+          done.push({ job, error });
         }
-        const r = s.insert.run(...values);
-        if (r.changes === 0) {
-          duplicates++;
-          continue;
-        }
-        const id = r.lastInsertRowid;
-        s.insertBody.run(id, bodyOf(e));
-        this.#addValues(id, multi);
-        inserted++;
-        stored?.push({ id, event: e });
       }
       this.#commit();
     } catch (err) {
       this.#rollback();
-      throw err;
+      for (const job of jobs) job.reject(err);
+      return;
     }
-    if (stored && stored.length > 0) this.#notify(stored.map(({ id, event }) => ({ ...event, id: String(id) })));
+    for (const d of done) {
+      if (d.error !== undefined) d.job.reject(d.error);
+      else {
+        if (d.stored && d.stored.length > 0)
+          this.#notify(d.stored.map(({ id, event }) => ({ ...event, id: String(id) })));
+        d.job.resolve(d.result!);
+      }
+    }
+  }
+
+  /** Stores one batch inside the open transaction. */
+  #appendBatch(events: AuditEvent[], opts: AppendOptions, stored: StoredRef[] | undefined): AppendResult {
+    const s = this.#s;
+    let inserted = 0;
+    let duplicates = 0;
+    if (opts.batchKey !== undefined && s.insertBatch.run(opts.batchKey, Date.now()).changes === 0)
+      return { inserted: 0, duplicates: events.length };
+    for (const e of events) {
+      const { values, multi } = this.#row(e);
+      if (opts.collapseStages) {
+        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + FIELD_NO.source - 1]!) as {
+          id: number;
+          stage: number;
+          multi: string;
+        }[];
+        if (rows.length > 0) {
+          const rank = stageRank(e.stage);
+          const later = rows.every(
+            (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
+          );
+          const old = rows[0]!;
+          if (!later || s.update.run(...values, old.id).changes === 0) {
+            duplicates++;
+            continue;
+          }
+          s.updateBody.run(bodyOf(e), old.id);
+          this.#removeValues(old.id, old.multi);
+          this.#addValues(old.id, multi);
+          inserted++;
+          stored?.push({ id: old.id, event: e });
+          continue;
+        }
+      }
+      const r = s.insert.run(...values);
+      if (r.changes === 0) {
+        duplicates++;
+        continue;
+      }
+      const id = r.lastInsertRowid;
+      s.insertBody.run(id, bodyOf(e));
+      this.#addValues(id, multi);
+      inserted++;
+      stored?.push({ id, event: e });
+    }
     return { inserted, duplicates };
   }
 
@@ -464,22 +532,27 @@ class SqliteStore implements Store {
     }
   }
 
-  /** SQL selecting the ids of a field's terms that contain any of `terms` case-insensitively. */
+  /** SQL selecting the ids of the fields' terms that contain any of `terms` case-insensitively. */
   #termMatch(fields: number[], terms: string[], params: SQLInputValue[]): string {
     const long = terms.filter(indexable);
     const short = terms.filter((t) => !indexable(t));
-    const ors: string[] = [];
+    const f = fields.length === 1 ? `= ${fields[0]}` : `IN (${fields.join(',')})`;
+    const parts: string[] = [];
     if (long.length > 0) {
-      ors.push('id IN (SELECT rowid FROM terms_fts WHERE terms_fts MATCH ?)');
+      // CROSS JOIN makes the trigram index drive the lookup (the planner would otherwise scan the field's terms)
+      parts.push(
+        `SELECT t.id FROM terms_fts CROSS JOIN terms t ON t.id = terms_fts.rowid WHERE terms_fts MATCH ? AND t.field ${f}`,
+      );
       params.push(ftsAny(long));
     }
-    for (const t of short) {
+    if (short.length > 0) {
       // instr(lower()) folds ASCII letters only; the trigram index folds all of Unicode
-      ors.push('instr(lower(value), lower(?)) > 0');
-      params.push(t);
+      parts.push(
+        `SELECT id FROM terms WHERE field ${f} AND (${short.map(() => 'instr(lower(value), lower(?)) > 0').join(' OR ')})`,
+      );
+      params.push(...short);
     }
-    const f = fields.length === 1 ? `field = ${fields[0]}` : `field IN (${fields.join(',')})`;
-    return `SELECT id FROM terms WHERE ${f} AND (${ors.join(' OR ')})`;
+    return parts.join(' UNION ALL ');
   }
 
   /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
@@ -711,6 +784,11 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.#flushing) {
+      // appends already accepted are committed before the database closes
+      clearImmediate(this.#flushing);
+      this.#flush();
+    }
     this.#closed = true;
     this.#listeners.clear();
     try {

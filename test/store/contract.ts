@@ -135,6 +135,26 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    test('concurrent appends are each atomic: a bad batch fails alone', async () => {
+      await withStore(async (store) => {
+        const good1 = [makeEvent(), makeEvent()];
+        const bad = [makeEvent(), makeEvent({ requestReceivedTimestamp: 'never' })];
+        const good2 = [makeEvent()];
+        const results = await Promise.allSettled([
+          store.append(good1),
+          store.append(bad),
+          store.append(good2, { batchKey: 'k' }),
+          store.append(good2, { batchKey: 'k' }),
+        ]);
+        assert.deepEqual(results[0], { status: 'fulfilled', value: { inserted: 2, duplicates: 0 } });
+        assert.equal(results[1]!.status, 'rejected');
+        assert.deepEqual(results[2], { status: 'fulfilled', value: { inserted: 1, duplicates: 0 } });
+        assert.deepEqual(results[3], { status: 'fulfilled', value: { inserted: 0, duplicates: 1 } });
+        const stored = (await all(store, {})).map((e) => e.auditID).sort();
+        assert.deepEqual(stored, [...good1, ...good2].map((e) => e.auditID).sort());
+      });
+    });
+
     test('a batch whose batchKey was stored is not stored again', async () => {
       await withStore(async (store) => {
         assert.deepEqual(await store.append([makeEvent(), makeEvent()], { batchKey: 'delivery-1' }), {
