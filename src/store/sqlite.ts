@@ -257,10 +257,16 @@ class SqliteStore implements Store {
     | 'oldest'
     | 'deleteBatches'
     | 'count'
+    | 'nextTerms'
+    | 'deleteTerm'
+    | 'deleteTermFts'
     | 'body',
     StatementSync
   >;
   #closed = false;
+  /** Dictionary retention: the term id after which the next step looks, and per field how to tell a term in use. */
+  #pruneAfter = 0;
+  readonly #termUsed: (StatementSync | undefined)[] = [];
 
   constructor(opts: SqliteStoreOptions) {
     const db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs ?? 5000 });
@@ -289,6 +295,21 @@ class SqliteStore implements Store {
       throw err;
     }
     const p = (sql: string) => db.prepare(sql);
+    for (const f of [
+      'user',
+      'verb',
+      'level',
+      'namespace',
+      'workspace',
+      'resource',
+      'name',
+      'status',
+      'requestURI',
+      'userAgent',
+    ] as const)
+      this.#termUsed[FIELD_NO[f]] = p(`SELECT 1 FROM events WHERE ${COLUMN[f]} = ? LIMIT 1`);
+    this.#termUsed[GROUP] = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
+    this.#termUsed[SOURCE_IP] = this.#termUsed[GROUP];
     const dictCount = DICT_FIELDS.length;
     this.#s = {
       insert: p(
@@ -318,6 +339,9 @@ class SqliteStore implements Store {
         'DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE stored < ? ORDER BY stored LIMIT ?)',
       ),
       count: p('SELECT count(*) AS n FROM events'),
+      nextTerms: p('SELECT id, field, value FROM terms WHERE id > ? ORDER BY id LIMIT ?'),
+      deleteTerm: p('DELETE FROM terms WHERE id = ?'),
+      deleteTermFts: p(`INSERT INTO terms_fts (terms_fts, rowid, value) VALUES ('delete', ?, ?)`),
       body: p('SELECT body FROM event_bodies WHERE id = ?'),
     };
   }
@@ -759,11 +783,31 @@ class SqliteStore implements Store {
       }
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       s.deleteBatches.run(cutoff, limit);
+      if (rows.length > 0 || this.#pruneAfter > 0) this.#pruneTerms(2 * limit);
       this.#commit();
       return rows.length;
     } catch (err) {
       this.#rollback();
       throw err;
+    }
+  }
+
+  /**
+   * Retention of the dictionary: examines the next `budget` terms (a cursor walks the whole dictionary over
+   * successive steps) and deletes those no stored event uses any more, so that high-cardinality values (request
+   * URIs, object names, client IPs) do not outlive their events. Fields without an index (stage, cluster, devops,
+   * subresource, source) have few values and are kept.
+   */
+  #pruneTerms(budget: number): void {
+    const s = this.#s;
+    const terms = s.nextTerms.all(this.#pruneAfter, budget) as { id: number; field: number; value: string }[];
+    this.#pruneAfter = terms.length < budget ? 0 : terms[terms.length - 1]!.id;
+    for (const t of terms) {
+      const used = this.#termUsed[t.field];
+      if (!used || used.get(t.id)) continue;
+      s.deleteTerm.run(t.id);
+      s.deleteTermFts.run(t.id, t.value);
+      this.#terms[t.field]!.delete(t.value);
     }
   }
 

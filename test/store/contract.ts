@@ -640,8 +640,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         ] as EventQuery[])
           assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 0, JSON.stringify(q));
         assert.equal((await store.size()).events, 1);
-        // a deleted event's (auditID, stage) may be stored again
+        // a deleted event's (auditID, stage) may be stored again, and is found again by every field
         assert.deepEqual(await store.append([old[0]!]), { inserted: 1, duplicates: 0 });
+        for (const q of [
+          { text: ['old-user'] },
+          { fuzzy: { user: ['old'], group: ['old-gr'] } },
+          { exact: { user: ['old-user'], group: ['old-group'], sourceIP: ['9.9.9.9'] } },
+        ] as EventQuery[])
+          assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 1, JSON.stringify(q));
       });
     });
 
