@@ -1,5 +1,6 @@
-// The embedded store: SQLite through node:sqlite. One connection, synchronous calls wrapped in promises; every
-// append is one IMMEDIATE transaction committed with synchronous=FULL before its promise resolves.
+// The embedded store: SQLite through node:sqlite. One connection, synchronous calls wrapped in promises. Appends
+// are committed with synchronous=FULL before their promises resolve; appends arriving together share a transaction
+// (group commit), each in its own savepoint.
 //
 // Layout, chosen for ingest speed and for queries that stay fast at millions of events:
 // - `events` holds one narrow row per event: the received time (epoch µs), the audit ID, the HTTP code and, for
@@ -128,6 +129,8 @@ CREATE INDEX IF NOT EXISTS events_code ON events (code, received);
 CREATE INDEX IF NOT EXISTS events_status ON events (status, received);
 CREATE INDEX IF NOT EXISTS events_request_uri ON events (request_uri, received);
 CREATE INDEX IF NOT EXISTS events_user_agent ON events (user_agent, received);
+CREATE INDEX IF NOT EXISTS events_cluster ON events (cluster, received);
+CREATE INDEX IF NOT EXISTS events_source ON events (source, received);
 CREATE TABLE IF NOT EXISTS event_values (
   term INTEGER NOT NULL,               -- a group or source IP
   event_id INTEGER NOT NULL,
@@ -301,9 +304,11 @@ class SqliteStore implements Store {
       'level',
       'namespace',
       'workspace',
+      'cluster',
       'resource',
       'name',
       'status',
+      'source',
       'requestURI',
       'userAgent',
     ] as const)
@@ -795,8 +800,8 @@ class SqliteStore implements Store {
   /**
    * Retention of the dictionary: examines the next `budget` terms (a cursor walks the whole dictionary over
    * successive steps) and deletes those no stored event uses any more, so that high-cardinality values (request
-   * URIs, object names, client IPs) do not outlive their events. Fields without an index (stage, cluster, devops,
-   * subresource, source) have few values and are kept.
+   * URIs, object names, client IPs) do not outlive their events. Fields without an index (stage, devops,
+   * subresource) have few values and are kept.
    */
   #pruneTerms(budget: number): void {
     const s = this.#s;
