@@ -147,6 +147,12 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE INDEX IF NOT EXISTS batches_stored ON batches (stored);
 `;
 
+/** Most buckets a histogram counts one range at a time (beyond, one GROUP BY query counts them all). */
+const PER_BUCKET_MAX = 2000;
+
+/** Events appended between two refreshes of the planner's statistics. */
+const OPTIMIZE_EVERY = 100_000;
+
 /** Per-field dictionary cache size; past it the field's cache starts over (lookups then go to the database). */
 const TERM_CACHE = 200_000;
 
@@ -260,6 +266,7 @@ class SqliteStore implements Store {
     | 'oldest'
     | 'deleteBatches'
     | 'count'
+    | 'timeRange'
     | 'nextTerms'
     | 'deleteTerm'
     | 'deleteTermFts'
@@ -269,6 +276,7 @@ class SqliteStore implements Store {
   #closed = false;
   /** Dictionary retention: the term id after which the next step looks, and per field how to tell a term in use. */
   #pruneAfter = 0;
+  #sinceOptimize = 0;
   readonly #termUsed: (StatementSync | undefined)[] = [];
 
   constructor(opts: SqliteStoreOptions) {
@@ -344,6 +352,8 @@ class SqliteStore implements Store {
         'DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE stored < ? ORDER BY stored LIMIT ?)',
       ),
       count: p('SELECT count(*) AS n FROM events'),
+      // two subqueries: min() and max() together would not use the index
+      timeRange: p('SELECT (SELECT min(received) FROM events) AS lo, (SELECT max(received) FROM events) AS hi'),
       nextTerms: p('SELECT id, field, value FROM terms WHERE id > ? ORDER BY id LIMIT ?'),
       deleteTerm: p('DELETE FROM terms WHERE id = ?'),
       deleteTermFts: p(`INSERT INTO terms_fts (terms_fts, rowid, value) VALUES ('delete', ?, ?)`),
@@ -492,6 +502,12 @@ class SqliteStore implements Store {
       this.#rollback();
       for (const job of jobs) job.reject(err);
       return;
+    }
+    // Refresh the planner's statistics as the table grows (PRAGMA optimize re-analyses only what changed a lot).
+    for (const d of done) this.#sinceOptimize += d.result?.inserted ?? 0;
+    if (this.#sinceOptimize >= OPTIMIZE_EVERY) {
+      this.#sinceOptimize = 0;
+      this.#db.exec('PRAGMA optimize');
     }
     for (const d of done) {
       if (d.error !== undefined) d.job.reject(d.error);
@@ -709,33 +725,59 @@ class SqliteStore implements Store {
     if (!Number.isInteger(intervalMs) || intervalMs <= 0)
       throw new QueryError(`interval must be a positive whole number of milliseconds, not ${intervalMs}`);
     const w = this.#where(q);
-    // node:sqlite binds JS numbers as REAL: the CAST keeps the division integral
-    const rows = this.#prepare(
-      `SELECT e.received / CAST(? AS INTEGER) AS b, count(*) AS n FROM events e WHERE ${w.sql} GROUP BY b ORDER BY b`,
-    ).all(intervalMs * 1000, ...w.params) as { b: number; n: number }[];
-    const buckets: { time: number; count: number }[] = [];
-    let total = 0;
-    if (rows.length > 0) {
-      // Empty buckets between the first and the last are included (as Elasticsearch's date_histogram does).
-      const first = rows[0]!.b;
-      const last = rows[rows.length - 1]!.b;
-      if (last - first + 1 > MAX_HISTOGRAM_BUCKETS)
-        throw new QueryError(
-          `a histogram with interval ${intervalMs} ms over this range has ${last - first + 1} buckets (at most ${MAX_HISTOGRAM_BUCKETS}): use a larger interval or a shorter range`,
-        );
-      let i = 0;
-      for (let b = first; b <= last; b++) {
-        const r = rows[i];
-        let count = 0;
-        if (r && r.b === b) {
-          count = r.n;
-          i++;
-        }
-        total += count;
-        buckets.push({ time: b * intervalMs, count });
+    const width = intervalMs * 1000;
+    let counts = this.#bucketCounts(q, w, width);
+    if (!counts) {
+      // node:sqlite binds JS numbers as REAL: the CAST keeps the division integral
+      const rows = this.#prepare(
+        `SELECT e.received / CAST(? AS INTEGER) AS b, count(*) AS n FROM events e WHERE ${w.sql} GROUP BY b ORDER BY b`,
+      ).all(width, ...w.params) as { b: number; n: number }[];
+      counts = rows.length === 0 ? { first: 0, n: [] } : { first: rows[0]!.b, n: [] };
+      for (const r of rows) {
+        const i = r.b - counts.first;
+        if (i >= MAX_HISTOGRAM_BUCKETS)
+          throw new QueryError(
+            `a histogram with interval ${intervalMs} ms over this range has more than ${MAX_HISTOGRAM_BUCKETS} buckets: use a larger interval or a shorter range`,
+          );
+        while (counts.n.length < i) counts.n.push(0); // empty buckets between the first and the last are included
+        counts.n.push(r.n);
       }
     }
+    // From the first to the last non-empty bucket, gaps included (as Elasticsearch's date_histogram does).
+    let lo = 0;
+    let hi = counts.n.length - 1;
+    while (lo <= hi && counts.n[lo] === 0) lo++;
+    while (hi >= lo && counts.n[hi] === 0) hi--;
+    const buckets: { time: number; count: number }[] = [];
+    let total = 0;
+    for (let i = lo; i <= hi; i++) {
+      total += counts.n[i]!;
+      buckets.push({ time: (counts.first + i) * intervalMs, count: counts.n[i]! });
+    }
     return { total, buckets };
+  }
+
+  /**
+   * Histogram by one indexed range count per bucket: scans each matching index entry once and sorts nothing, where
+   * GROUP BY over an expression would sort every matching row. Used when the buckets are few and the conditions are
+   * cheap to evaluate again for each bucket (no subqueries); returns undefined otherwise.
+   */
+  #bucketCounts(q: EventQuery, w: Where, width: number): { first: number; n: number[] } | undefined {
+    if (w.sql.includes('SELECT')) return undefined;
+    const range = this.#s.timeRange.get() as { lo: number | null; hi: number | null };
+    if (range.lo === null || range.hi === null) return { first: 0, n: [] };
+    const lo = q.start === undefined ? range.lo : Math.max(range.lo, Math.ceil(q.start) * 1000);
+    const hi = q.end === undefined ? range.hi : Math.min(range.hi, Math.floor(q.end) * 1000 + 999);
+    if (lo > hi) return { first: 0, n: [] };
+    const first = Math.floor(lo / width);
+    const last = Math.floor(hi / width);
+    if (last - first + 1 > PER_BUCKET_MAX) return undefined;
+    const count = this.#prepare(
+      `SELECT count(*) AS n FROM events e WHERE ${w.sql} AND e.received >= ? AND e.received < ?`,
+    );
+    const n: number[] = [];
+    for (let b = first; b <= last; b++) n.push((count.get(...w.params, b * width, (b + 1) * width) as { n: number }).n);
+    return { first, n };
   }
 
   async stats(

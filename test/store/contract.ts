@@ -571,6 +571,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const filtered = await store.histogram({ start: base + minute, end: base + 4 * minute }, minute);
         assert.equal(filtered.total, 3);
         assert.deepEqual(await store.histogram({ exact: { verb: ['none'] } }, minute), { total: 0, buckets: [] });
+        // the same answer through any filter that keeps every event, and with many small buckets
+        assert.deepEqual(await store.histogram({ fuzzy: { verb: ['IS'] }, text: ['admin'] }, minute), h);
+        const fine = await store.histogram({}, 100);
+        assert.equal(fine.total, 5);
+        assert.equal(fine.buckets.length, (3 * minute + 59_900) / 100 + 1);
+        assert.deepEqual(fine.buckets[0], { time: base, count: 1 });
+        assert.deepEqual(fine.buckets.at(-1), { time: base + 3 * minute + 59_900, count: 1 });
+        assert.deepEqual(await store.histogram({ fuzzy: { verb: ['IS'] } }, 100), fine);
       });
     });
 
