@@ -1,6 +1,7 @@
 // Store benchmark: append throughput of 400-event batches against JSON.parse of the same bytes (the baseline every
 // collector pays anyway), then query latency (p50/p95) over the stored events.
-// BENCH_EVENTS sets how many events (default 200000); BENCH_DIR where the database goes (default a temp dir).
+// BENCH_EVENTS sets how many events (default 200000); BENCH_DIR where the database goes (default a temp dir, removed
+// afterwards).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,44 +103,46 @@ async function latency(label: string, runs: number, q: (i: number) => Promise<un
 
 const dir = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'vigil-store-bench-'));
 const path = join(dir, 'bench.db');
-rmSync(path, { force: true });
-rmSync(`${path}-wal`, { force: true });
+// BENCH_REUSE=1 with BENCH_DIR: query the events a previous run stored there instead of storing them again.
+const reuse = process.env.BENCH_REUSE === '1' && process.env.BENCH_DIR !== undefined;
+if (!reuse) {
+  rmSync(path, { force: true });
+  rmSync(`${path}-wal`, { force: true });
+}
 const store: Store = await openSqliteStore({ path });
 try {
-  // First half: one batch at a time (a single sender). Second half: 8 batches in flight (concurrent senders), which
-  // the store commits together (group commit).
+  // Chunks of 8 batches alternate between one batch at a time (a single sender) and 8 batches in flight
+  // (concurrent senders, which the store commits together), so that both see the database at the same sizes.
   const phases = [
-    { label: 'one batch at a time', from: 0, to: Math.floor(N / 2 / BATCH) * BATCH, inFlight: 1 },
-    { label: '8 batches in flight', from: Math.floor(N / 2 / BATCH) * BATCH, to: N, inFlight: 8 },
+    { label: 'one batch at a time', inFlight: 1, parseMs: 0, appendMs: 0, events: 0, bytes: 0 },
+    { label: '8 batches in flight', inFlight: 8, parseMs: 0, appendMs: 0, events: 0, bytes: 0 },
   ];
-  for (const phase of phases) {
-    let parseMs = 0;
-    let bytes = 0;
-    const batches: AuditEvent[][] = [];
-    const started = performance.now();
-    let genMs = 0;
-    for (let i = phase.from; i < phase.to; i += BATCH) {
-      const g = performance.now();
-      const lines: string[] = [];
-      for (let k = i; k < Math.min(phase.to, i + BATCH); k++) lines.push(eventLine(k));
-      genMs += performance.now() - g;
-      const t = performance.now();
-      const batch = lines.map((l) => JSON.parse(l) as AuditEvent);
-      parseMs += performance.now() - t;
-      for (const l of lines) bytes += l.length;
-      batches.push(batch);
-      if (batches.length === phase.inFlight || i + BATCH >= phase.to) {
-        await Promise.all(batches.map((b) => store.append(b)));
-        batches.length = 0;
+  if (!reuse) {
+    const chunk = 8 * BATCH;
+    for (let c = 0; c * chunk < N; c++) {
+      const phase = phases[c % 2]!;
+      const batches: AuditEvent[][] = [];
+      for (let i = c * chunk; i < Math.min(N, (c + 1) * chunk); i += BATCH) {
+        const lines: string[] = [];
+        for (let k = i; k < Math.min(N, i + BATCH); k++) lines.push(eventLine(k));
+        const t = performance.now();
+        batches.push(lines.map((l) => JSON.parse(l) as AuditEvent));
+        phase.parseMs += performance.now() - t;
+        for (const l of lines) phase.bytes += l.length;
+        phase.events += lines.length;
       }
+      const t = performance.now();
+      if (phase.inFlight === 1) for (const b of batches) await store.append(b);
+      else await Promise.all(batches.map((b) => store.append(b)));
+      phase.appendMs += performance.now() - t;
     }
-    const appendMs = performance.now() - started - genMs - parseMs;
-    const n = phase.to - phase.from;
-    console.log(
-      `append, ${phase.label}: ${n} events (${(bytes / n).toFixed(0)} B of JSON each), ${BATCH}-event batches, ` +
-        `synchronous=FULL: ${Math.round((n / appendMs) * 1000)} events/s; JSON.parse of the same bytes: ` +
-        `${Math.round((n / parseMs) * 1000)} events/s; append/parse time ratio ${(appendMs / parseMs).toFixed(2)}`,
-    );
+    for (const p of phases)
+      console.log(
+        `append, ${p.label}: ${p.events} events (${(p.bytes / p.events).toFixed(0)} B of JSON each), ${BATCH}-event ` +
+          `batches, synchronous=FULL: ${Math.round((p.events / p.appendMs) * 1000)} events/s; JSON.parse of the same ` +
+          `bytes: ${Math.round((p.events / p.parseMs) * 1000)} events/s; append/parse time ratio ` +
+          `${(p.appendMs / p.parseMs).toFixed(2)}`,
+      );
   }
   const size = await store.size();
   console.log(`database: ${(size.bytes / 1048576).toFixed(0)} MiB for ${size.events} events`);
