@@ -690,6 +690,36 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    test('retention runs on its own every interval until stopped', async () => {
+      await withStore(async (store) => {
+        await store.append(Array.from({ length: 3 }, (_, i) => makeEvent({}, T0 + i)));
+        let deleted!: () => void;
+        let total = 0;
+        const done = new Promise<void>((resolve) => {
+          deleted = resolve;
+        });
+        const watching: Store = Object.create(store, {
+          deleteBefore: {
+            value: async (cutoff: number, limit: number) => {
+              const n = await store.deleteBefore(cutoff, limit);
+              total += n;
+              if (total === 3) deleted();
+              return n;
+            },
+          },
+        });
+        const r = startRetention(watching, { maxAgeMs: 1_000, stepLimit: 2, intervalMs: 5, now: () => T0 + 60_000 });
+        const timeout = setTimeout(() => assert.fail('retention did not run within 5 s'), 5_000);
+        try {
+          await done;
+        } finally {
+          clearTimeout(timeout);
+          await r.stop();
+        }
+        assert.equal((await store.size()).events, 0);
+      });
+    });
+
     test('subscribe: listeners get each committed batch with ids, duplicates excluded; unsubscribe stops it', async () => {
       await withStore(async (store) => {
         const got: StoredEvent[][] = [];
