@@ -152,6 +152,9 @@ CREATE INDEX IF NOT EXISTS batches_stored ON batches (stored);
 /** Most buckets a histogram counts one range at a time (beyond, one GROUP BY query counts them all). */
 const PER_BUCKET_MAX = 2000;
 
+/** Most matching dictionary terms a fuzzy condition lists by id (beyond, it keeps the dictionary subquery). */
+const INLINE_TERMS = 500;
+
 /** Events appended between two refreshes of the planner's statistics. */
 const OPTIMIZE_EVERY = 100_000;
 
@@ -602,6 +605,20 @@ class SqliteStore implements Store {
     return parts.join(' UNION ALL ');
   }
 
+  /**
+   * The IN list of the terms of `fields` containing any of `terms`: the term ids themselves when there are few, so
+   * that the planner sees the list and weighs it with the index statistics (given a subquery it guesses, and may
+   * pick a far worse index); the subquery when there are many; undefined when no term matches.
+   */
+  #termIn(fields: number[], terms: string[]): { list: string; params: SQLInputValue[] } | undefined {
+    const params: SQLInputValue[] = [];
+    const sub = this.#termMatch(fields, terms, params);
+    const ids = this.#prepare(`SELECT id FROM (${sub}) LIMIT ${INLINE_TERMS + 1}`).all(...params) as { id: number }[];
+    if (ids.length === 0) return undefined;
+    if (ids.length <= INLINE_TERMS) return { list: placeholders(ids.length), params: ids.map((r) => r.id) };
+    return { list: sub, params };
+  }
+
   /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
   #where(q: EventQuery): Where {
     const conds: string[] = [];
@@ -639,22 +656,41 @@ class SqliteStore implements Store {
     for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
       // the empty string is a substring of every value
       if (!values || values.length === 0 || values.includes('')) continue;
-      if (field === 'group' || field === 'sourceIP') {
-        const sub = this.#termMatch([field === 'group' ? GROUP : SOURCE_IP], values, params);
-        conds.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${sub}))`);
-      } else if (field === 'code') inList('e.code', [...new Set(values.flatMap(codeMatches))]);
+      if (field === 'code') inList('e.code', [...new Set(values.flatMap(codeMatches))]);
       else if (field === 'auditID') {
         // audit IDs are not in the dictionary (one per event): scanned
         conds.push(`(${values.map(() => 'instr(lower(e.audit_id), lower(?)) > 0').join(' OR ')})`);
         params.push(...values);
-      } else conds.push(`e.${COLUMN[field]} IN (${this.#termMatch([FIELD_NO[field]], values, params)})`);
+      } else {
+        const list = field === 'group' || field === 'sourceIP';
+        const set = this.#termIn([list ? (field === 'group' ? GROUP : SOURCE_IP) : FIELD_NO[field]], values);
+        if (!set) conds.push('0');
+        else {
+          conds.push(
+            list
+              ? `e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`
+              : `e.${COLUMN[field]} IN (${set.list})`,
+          );
+          params.push(...set.params);
+        }
+      }
     }
 
     if (q.text && q.text.length > 0 && !q.text.includes('')) {
-      const ors = TEXT_DICT.map((f) => `e.${COLUMN[f]} IN (${this.#termMatch([FIELD_NO[f]], q.text!, params)})`);
-      const sub = this.#termMatch([GROUP, SOURCE_IP], q.text, params);
-      ors.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${sub}))`);
-      conds.push(`(${ors.join(' OR ')})`);
+      const ors: string[] = [];
+      for (const f of TEXT_DICT) {
+        const set = this.#termIn([FIELD_NO[f]], q.text);
+        if (set) {
+          ors.push(`e.${COLUMN[f]} IN (${set.list})`);
+          params.push(...set.params);
+        }
+      }
+      const set = this.#termIn([GROUP, SOURCE_IP], q.text);
+      if (set) {
+        ors.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`);
+        params.push(...set.params);
+      }
+      conds.push(ors.length === 0 ? '0' : `(${ors.join(' OR ')})`);
     }
 
     if (q.start !== undefined) {
