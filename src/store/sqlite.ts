@@ -96,6 +96,22 @@ const TEXT_DICT: DictField[] = [
   'userAgent',
 ];
 
+/** Dictionary fields with a (column, received) index. */
+const INDEXED_DICT: DictField[] = [
+  'user',
+  'verb',
+  'level',
+  'namespace',
+  'workspace',
+  'cluster',
+  'resource',
+  'name',
+  'status',
+  'source',
+  'requestURI',
+  'userAgent',
+];
+
 const DICT_COLUMNS = DICT_FIELDS.map(([, c]) => c).join(', ');
 
 const SCHEMA = `
@@ -156,7 +172,7 @@ const PER_BUCKET_MAX = 2000;
 const INLINE_TERMS = 500;
 
 /** Events appended between two refreshes of the planner's statistics. */
-const OPTIMIZE_EVERY = 100_000;
+const STATS_EVERY = 100_000;
 
 /** Per-field dictionary cache size; past it the field's cache starts over (lookups then go to the database). */
 const TERM_CACHE = 200_000;
@@ -281,7 +297,7 @@ class SqliteStore implements Store {
   #closed = false;
   /** Dictionary retention: the term id after which the next step looks, and per field how to tell a term in use. */
   #pruneAfter = 0;
-  #sinceOptimize = 0;
+  #sinceStats = 0;
   readonly #termUsed: (StatementSync | undefined)[] = [];
 
   constructor(opts: SqliteStoreOptions) {
@@ -304,27 +320,12 @@ class SqliteStore implements Store {
           `${opts.path}: schema version ${version} is newer than this Vigil supports (${SCHEMA_VERSION})`,
         );
       db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`);
-      // Planner statistics (bounded effort) so that it picks the most selective index per query.
-      db.exec('PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002');
     } catch (err) {
       db.close();
       throw err;
     }
     const p = (sql: string) => db.prepare(sql);
-    for (const f of [
-      'user',
-      'verb',
-      'level',
-      'namespace',
-      'workspace',
-      'cluster',
-      'resource',
-      'name',
-      'status',
-      'source',
-      'requestURI',
-      'userAgent',
-    ] as const)
+    for (const f of INDEXED_DICT)
       this.#termUsed[FIELD_NO[f]] = p(`SELECT 1 FROM events WHERE ${COLUMN[f]} = ? LIMIT 1`);
     this.#termUsed[GROUP] = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
     this.#termUsed[SOURCE_IP] = this.#termUsed[GROUP];
@@ -364,6 +365,55 @@ class SqliteStore implements Store {
       deleteTermFts: p(`INSERT INTO terms_fts (terms_fts, rowid, value) VALUES ('delete', ?, ?)`),
       body: p('SELECT body FROM event_bodies WHERE id = ?'),
     };
+    this.#refreshStats();
+  }
+
+  /**
+   * Planner statistics, written rather than measured: the dictionary knows how many distinct values each column has,
+   * so rows per value = events / distinct values, at the cost of a few counts. ANALYZE would read every index (seconds
+   * at millions of events, blocking ingest), and its sampling variant (analysis_limit) sees only the first values of
+   * each index and rates every column alike, so that the planner picked `verb = ?` over a selective namespace list.
+   */
+  #refreshStats(): void {
+    this.#sinceStats = 0;
+    const db = this.#db;
+    const events = (this.#s.count.get() as { n: number }).n;
+    if (events === 0) return;
+    const distinct = new Map<number, number>();
+    for (const r of db.prepare('SELECT field, count(*) AS n FROM terms GROUP BY field').all() as {
+      field: number;
+      n: number;
+    }[])
+      distinct.set(r.field, r.n);
+    const per = (d: number) => Math.max(1, Math.round(events / Math.max(1, d)));
+    const rows: [string, string][] = [
+      ['events_call', `${events} 1 1 1`],
+      ['events_received', `${events} 1`],
+      ['events_code', `${events} ${per(20)} 1`],
+    ];
+    for (const f of INDEXED_DICT)
+      rows.push([`events_${COLUMN[f]}`, `${events} ${per(distinct.get(FIELD_NO[f]) ?? 1)} 1`]);
+    const values = (db.prepare('SELECT count(*) AS n FROM event_values').get() as { n: number }).n;
+    const valueTerms = (distinct.get(GROUP) ?? 0) + (distinct.get(SOURCE_IP) ?? 0);
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec('ANALYZE sqlite_schema'); // creates sqlite_stat1 if missing
+      db.exec(`DELETE FROM sqlite_stat1 WHERE tbl IN ('events', 'event_values')`);
+      const ins = db.prepare('INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)');
+      ins.run('events', null, String(events));
+      for (const [idx, stat] of rows) ins.run('events', idx, stat);
+      if (values > 0)
+        ins.run(
+          'event_values',
+          'event_values',
+          `${values} ${Math.max(1, Math.round(values / Math.max(1, valueTerms)))} 1`,
+        );
+      db.exec('COMMIT');
+      db.exec('ANALYZE sqlite_schema'); // loads the statistics into the planner
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   #open(): void {
@@ -508,12 +558,8 @@ class SqliteStore implements Store {
       for (const job of jobs) job.reject(err);
       return;
     }
-    // Refresh the planner's statistics as the table grows (PRAGMA optimize re-analyses only what changed a lot).
-    for (const d of done) this.#sinceOptimize += d.result?.inserted ?? 0;
-    if (this.#sinceOptimize >= OPTIMIZE_EVERY) {
-      this.#sinceOptimize = 0;
-      this.#db.exec('PRAGMA optimize');
-    }
+    for (const d of done) this.#sinceStats += d.result?.inserted ?? 0;
+    if (this.#sinceStats >= STATS_EVERY) this.#refreshStats();
     for (const d of done) {
       if (d.error !== undefined) d.job.reject(d.error);
       else {
@@ -762,10 +808,10 @@ class SqliteStore implements Store {
     checkQuery(q);
     if (!Number.isInteger(intervalMs) || intervalMs <= 0)
       throw new QueryError(`interval must be a positive whole number of milliseconds, not ${intervalMs}`);
-    const w = this.#where(q);
     const width = intervalMs * 1000;
-    let counts = this.#bucketCounts(q, w, width);
+    let counts = this.#bucketCounts(q, width);
     if (!counts) {
+      const w = this.#where(q);
       // node:sqlite binds JS numbers as REAL: the CAST keeps the division integral
       const rows = this.#prepare(
         `SELECT e.received / CAST(? AS INTEGER) AS b, count(*) AS n FROM events e WHERE ${w.sql} GROUP BY b ORDER BY b`,
@@ -800,7 +846,10 @@ class SqliteStore implements Store {
    * GROUP BY over an expression would sort every matching row. Used when the buckets are few and the conditions are
    * cheap to evaluate again for each bucket (no subqueries); returns undefined otherwise.
    */
-  #bucketCounts(q: EventQuery, w: Where, width: number): { first: number; n: number[] } | undefined {
+  #bucketCounts(q: EventQuery, width: number): { first: number; n: number[] } | undefined {
+    // The query's own time bounds become the first and last bucket's bounds: given both, the planner would pick one
+    // lower and one upper bound without knowing which is tighter.
+    const w = this.#where({ ...q, start: undefined, end: undefined });
     if (w.sql.includes('SELECT')) return undefined;
     const range = this.#s.timeRange.get() as { lo: number | null; hi: number | null };
     if (range.lo === null || range.hi === null) return { first: 0, n: [] };
@@ -814,7 +863,11 @@ class SqliteStore implements Store {
       `SELECT count(*) AS n FROM events e WHERE ${w.sql} AND e.received >= ? AND e.received < ?`,
     );
     const n: number[] = [];
-    for (let b = first; b <= last; b++) n.push((count.get(...w.params, b * width, (b + 1) * width) as { n: number }).n);
+    for (let b = first; b <= last; b++) {
+      const from = Math.max(b * width, lo);
+      const to = Math.min((b + 1) * width, hi + 1);
+      n.push((count.get(...w.params, from, to) as { n: number }).n);
+    }
     return { first, n };
   }
 
@@ -920,10 +973,6 @@ class SqliteStore implements Store {
     }
     this.#closed = true;
     this.#listeners.clear();
-    try {
-      this.#db.exec('PRAGMA optimize');
-    } finally {
-      this.#db.close();
-    }
+    this.#db.close();
   }
 }
