@@ -1,5 +1,6 @@
-// The embedded store: SQLite through node:sqlite. One connection, synchronous calls wrapped in promises; every
-// append is one IMMEDIATE transaction committed with synchronous=FULL before its promise resolves.
+// The embedded store: SQLite through node:sqlite. One connection, synchronous calls wrapped in promises. Appends
+// are committed with synchronous=FULL before their promises resolve; appends arriving together share a transaction
+// (group commit), each in its own savepoint.
 //
 // Layout, chosen for ingest speed and for queries that stay fast at millions of events:
 // - `events` holds one narrow row per event: the received time (epoch µs), the audit ID, the HTTP code and, for
@@ -49,6 +50,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Most buckets a histogram answer may have (default MAX_HISTOGRAM_BUCKETS). */
   maxHistogramBuckets?: number;
+  /** SQLite page cache (MiB, default 256): the index pages inserts and queries touch should stay in it. */
+  cacheMiB?: number;
 }
 
 const SCHEMA_VERSION = 1;
@@ -95,6 +98,22 @@ const TEXT_DICT: DictField[] = [
   'userAgent',
 ];
 
+/** Dictionary fields with a (column, received) index. */
+const INDEXED_DICT: DictField[] = [
+  'user',
+  'verb',
+  'level',
+  'namespace',
+  'workspace',
+  'cluster',
+  'resource',
+  'name',
+  'status',
+  'source',
+  'requestURI',
+  'userAgent',
+];
+
 const DICT_COLUMNS = DICT_FIELDS.map(([, c]) => c).join(', ');
 
 const SCHEMA = `
@@ -127,6 +146,11 @@ CREATE INDEX IF NOT EXISTS events_name ON events (name, received);
 CREATE INDEX IF NOT EXISTS events_verb ON events (verb, received);
 CREATE INDEX IF NOT EXISTS events_level ON events (level, received);
 CREATE INDEX IF NOT EXISTS events_code ON events (code, received);
+CREATE INDEX IF NOT EXISTS events_status ON events (status, received);
+CREATE INDEX IF NOT EXISTS events_request_uri ON events (request_uri, received);
+CREATE INDEX IF NOT EXISTS events_user_agent ON events (user_agent, received);
+CREATE INDEX IF NOT EXISTS events_cluster ON events (cluster, received);
+CREATE INDEX IF NOT EXISTS events_source ON events (source, received);
 CREATE TABLE IF NOT EXISTS event_values (
   term INTEGER NOT NULL,               -- a group or source IP
   event_id INTEGER NOT NULL,
@@ -142,6 +166,15 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_stored ON batches (stored);
 `;
+
+/** Most buckets a histogram counts one range at a time (beyond, one GROUP BY query counts them all). */
+const PER_BUCKET_MAX = 2000;
+
+/** Most matching dictionary terms a fuzzy condition lists by id (beyond, it keeps the dictionary subquery). */
+const INLINE_TERMS = 500;
+
+/** Events appended between two refreshes of the planner's statistics. */
+const STATS_EVERY = 100_000;
 
 /** Per-field dictionary cache size; past it the field's cache starts over (lookups then go to the database). */
 const TERM_CACHE = 200_000;
@@ -215,6 +248,15 @@ interface Where {
   params: SQLInputValue[];
 }
 
+interface AppendJob {
+  events: AuditEvent[];
+  opts: AppendOptions;
+  resolve: (r: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+type StoredRef = { id: number | bigint; event: AuditEvent };
+
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(opts);
 }
@@ -228,6 +270,8 @@ class SqliteStore implements Store {
   readonly #terms: Map<string, number>[] = Array.from({ length: FIELD_COUNT + 1 }, () => new Map());
   /** Terms cached during the open transaction, forgotten again if it rolls back. */
   #newTerms: [number, string][] = [];
+  #queue: AppendJob[] = [];
+  #flushing: NodeJS.Immediate | undefined;
   readonly #s: Record<
     | 'insert'
     | 'insertBody'
@@ -246,10 +290,18 @@ class SqliteStore implements Store {
     | 'oldest'
     | 'deleteBatches'
     | 'count'
+    | 'timeRange'
+    | 'nextTerms'
+    | 'deleteTerm'
+    | 'deleteTermFts'
     | 'body',
     StatementSync
   >;
   #closed = false;
+  /** Dictionary retention: the term id after which the next step looks, and per field how to tell a term in use. */
+  #pruneAfter = 0;
+  #sinceStats = 0;
+  readonly #termUsed: (StatementSync | undefined)[] = [];
 
   constructor(opts: SqliteStoreOptions) {
     const db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs ?? 5000 });
@@ -264,7 +316,7 @@ class SqliteStore implements Store {
       // file once per checkpoint, so fewer checkpoints write fewer pages.
       db.exec('PRAGMA wal_autocheckpoint = 10000');
       db.exec('PRAGMA journal_size_limit = 67108864');
-      db.exec('PRAGMA cache_size = -65536'); // 64 MiB: the hot index pages of a few million events
+      db.exec(`PRAGMA cache_size = ${-1024 * Math.max(2, Math.floor(opts.cacheMiB ?? 256))}`);
       db.exec('PRAGMA temp_store = MEMORY');
       const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
       if (version > SCHEMA_VERSION)
@@ -272,13 +324,15 @@ class SqliteStore implements Store {
           `${opts.path}: schema version ${version} is newer than this Vigil supports (${SCHEMA_VERSION})`,
         );
       db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`);
-      // Planner statistics (bounded effort) so that it picks the most selective index per query.
-      db.exec('PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002');
     } catch (err) {
       db.close();
       throw err;
     }
     const p = (sql: string) => db.prepare(sql);
+    for (const f of INDEXED_DICT)
+      this.#termUsed[FIELD_NO[f]] = p(`SELECT 1 FROM events WHERE ${COLUMN[f]} = ? LIMIT 1`);
+    this.#termUsed[GROUP] = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
+    this.#termUsed[SOURCE_IP] = this.#termUsed[GROUP];
     const dictCount = DICT_FIELDS.length;
     this.#s = {
       insert: p(
@@ -308,8 +362,62 @@ class SqliteStore implements Store {
         'DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE stored < ? ORDER BY stored LIMIT ?)',
       ),
       count: p('SELECT count(*) AS n FROM events'),
+      // two subqueries: min() and max() together would not use the index
+      timeRange: p('SELECT (SELECT min(received) FROM events) AS lo, (SELECT max(received) FROM events) AS hi'),
+      nextTerms: p('SELECT id, field, value FROM terms WHERE id > ? ORDER BY id LIMIT ?'),
+      deleteTerm: p('DELETE FROM terms WHERE id = ?'),
+      deleteTermFts: p(`INSERT INTO terms_fts (terms_fts, rowid, value) VALUES ('delete', ?, ?)`),
       body: p('SELECT body FROM event_bodies WHERE id = ?'),
     };
+    this.#refreshStats();
+  }
+
+  /**
+   * Planner statistics, written rather than measured: the dictionary knows how many distinct values each column has,
+   * so rows per value = events / distinct values, at the cost of a few counts. ANALYZE would read every index (seconds
+   * at millions of events, blocking ingest), and its sampling variant (analysis_limit) sees only the first values of
+   * each index and rates every column alike, so that the planner picked `verb = ?` over a selective namespace list.
+   */
+  #refreshStats(): void {
+    this.#sinceStats = 0;
+    const db = this.#db;
+    const events = (this.#s.count.get() as { n: number }).n;
+    if (events === 0) return;
+    const distinct = new Map<number, number>();
+    for (const r of db.prepare('SELECT field, count(*) AS n FROM terms GROUP BY field').all() as {
+      field: number;
+      n: number;
+    }[])
+      distinct.set(r.field, r.n);
+    const per = (d: number) => Math.max(1, Math.round(events / Math.max(1, d)));
+    const rows: [string, string][] = [
+      ['events_call', `${events} 1 1 1`],
+      ['events_received', `${events} 1`],
+      ['events_code', `${events} ${per(20)} 1`],
+    ];
+    for (const f of INDEXED_DICT)
+      rows.push([`events_${COLUMN[f]}`, `${events} ${per(distinct.get(FIELD_NO[f]) ?? 1)} 1`]);
+    const values = (db.prepare('SELECT count(*) AS n FROM event_values').get() as { n: number }).n;
+    const valueTerms = (distinct.get(GROUP) ?? 0) + (distinct.get(SOURCE_IP) ?? 0);
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec('ANALYZE sqlite_schema'); // creates sqlite_stat1 if missing
+      db.exec(`DELETE FROM sqlite_stat1 WHERE tbl IN ('events', 'event_values')`);
+      const ins = db.prepare('INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)');
+      ins.run('events', null, String(events));
+      for (const [idx, stat] of rows) ins.run('events', idx, stat);
+      if (values > 0)
+        ins.run(
+          'event_values',
+          'event_values',
+          `${values} ${Math.max(1, Math.round(values / Math.max(1, valueTerms)))} 1`,
+        );
+      db.exec('COMMIT');
+      db.exec('ANALYZE sqlite_schema'); // loads the statistics into the planner
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   #open(): void {
@@ -366,8 +474,16 @@ class SqliteStore implements Store {
 
   #rollback(): void {
     if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-    for (const [field, value] of this.#newTerms) this.#terms[field]!.delete(value);
-    this.#newTerms = [];
+    this.#forgetTerms(0);
+  }
+
+  /** Drops the terms cached since `mark` from the cache: their rows were rolled back. */
+  #forgetTerms(mark: number): void {
+    for (let i = mark; i < this.#newTerms.length; i++) {
+      const [field, value] = this.#newTerms[i]!;
+      this.#terms[field]!.delete(value);
+    }
+    this.#newTerms.length = mark;
   }
 
   /** Column values of an event in `insert`/`update` order, and the term ids of its groups and source IPs. */
@@ -399,61 +515,109 @@ class SqliteStore implements Store {
     if (multi) for (const t of multi.split(',')) this.#s.deleteValue.run(Number(t), id);
   }
 
-  async append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
-    this.#open();
-    const s = this.#s;
-    const stored: { id: number | bigint; event: AuditEvent }[] | undefined = this.#listeners.size > 0 ? [] : undefined;
-    let inserted = 0;
-    let duplicates = 0;
-    this.#begin();
+  /**
+   * Group commit: appends arriving in the same turn of the event loop (concurrent deliveries) share one transaction
+   * and one fsync. Each batch runs in its own savepoint, so a bad batch fails alone and every batch stays atomic.
+   */
+  append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
     try {
-      if (opts.batchKey !== undefined && s.insertBatch.run(opts.batchKey, Date.now()).changes === 0) {
-        this.#rollback();
-        return { inserted: 0, duplicates: events.length };
+      this.#open();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ events, opts, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = setImmediate(() => this.#flush());
       }
-      for (const e of events) {
-        const { values, multi } = this.#row(e);
-        if (opts.collapseStages) {
-          const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + FIELD_NO.source - 1]!) as {
-            id: number;
-            stage: number;
-            multi: string;
-          }[];
-          if (rows.length > 0) {
-            const rank = stageRank(e.stage);
-            const later = rows.every(
-              (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
-            );
-            const old = rows[0]!;
-            if (!later || s.update.run(...values, old.id).changes === 0) {
-              duplicates++;
-              continue;
-            }
-            s.updateBody.run(bodyOf(e), old.id);
-            this.#removeValues(old.id, old.multi);
-            this.#addValues(old.id, multi);
-            inserted++;
-            stored?.push({ id: old.id, event: e });
-            continue;
-          }
+    });
+  }
+
+  #flush(): void {
+    this.#flushing = undefined;
+    const jobs = this.#queue;
+    this.#queue = [];
+    if (jobs.length === 0) return;
+    const db = this.#db;
+    const done: { job: AppendJob; result?: AppendResult; stored?: StoredRef[]; error?: unknown }[] = [];
+    try {
+      this.#begin();
+      for (const job of jobs) {
+        const mark = this.#newTerms.length;
+        db.exec('SAVEPOINT batch');
+        try {
+          const stored: StoredRef[] | undefined = this.#listeners.size > 0 ? [] : undefined;
+          const result = this.#appendBatch(job.events, job.opts, stored);
+          db.exec('RELEASE batch');
+          done.push({ job, result, stored });
+        } catch (error) {
+          db.exec('ROLLBACK TO batch; RELEASE batch');
+          this.#forgetTerms(mark);
+          done.push({ job, error });
         }
-        const r = s.insert.run(...values);
-        if (r.changes === 0) {
-          duplicates++;
-          continue;
-        }
-        const id = r.lastInsertRowid;
-        s.insertBody.run(id, bodyOf(e));
-        this.#addValues(id, multi);
-        inserted++;
-        stored?.push({ id, event: e });
       }
       this.#commit();
     } catch (err) {
       this.#rollback();
-      throw err;
+      for (const job of jobs) job.reject(err);
+      return;
     }
-    if (stored && stored.length > 0) this.#notify(stored.map(({ id, event }) => ({ ...event, id: String(id) })));
+    for (const d of done) this.#sinceStats += d.result?.inserted ?? 0;
+    if (this.#sinceStats >= STATS_EVERY) this.#refreshStats();
+    for (const d of done) {
+      if (d.error !== undefined) d.job.reject(d.error);
+      else {
+        if (d.stored && d.stored.length > 0)
+          this.#notify(d.stored.map(({ id, event }) => ({ ...event, id: String(id) })));
+        d.job.resolve(d.result!);
+      }
+    }
+  }
+
+  /** Stores one batch inside the open transaction. */
+  #appendBatch(events: AuditEvent[], opts: AppendOptions, stored: StoredRef[] | undefined): AppendResult {
+    const s = this.#s;
+    let inserted = 0;
+    let duplicates = 0;
+    if (opts.batchKey !== undefined && s.insertBatch.run(opts.batchKey, Date.now()).changes === 0)
+      return { inserted: 0, duplicates: events.length };
+    for (const e of events) {
+      const { values, multi } = this.#row(e);
+      if (opts.collapseStages) {
+        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + FIELD_NO.source - 1]!) as {
+          id: number;
+          stage: number;
+          multi: string;
+        }[];
+        if (rows.length > 0) {
+          const rank = stageRank(e.stage);
+          const later = rows.every(
+            (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
+          );
+          const old = rows[0]!;
+          if (!later || s.update.run(...values, old.id).changes === 0) {
+            duplicates++;
+            continue;
+          }
+          s.updateBody.run(bodyOf(e), old.id);
+          this.#removeValues(old.id, old.multi);
+          this.#addValues(old.id, multi);
+          inserted++;
+          stored?.push({ id: old.id, event: e });
+          continue;
+        }
+      }
+      const r = s.insert.run(...values);
+      if (r.changes === 0) {
+        duplicates++;
+        continue;
+      }
+      const id = r.lastInsertRowid;
+      s.insertBody.run(id, bodyOf(e));
+      this.#addValues(id, multi);
+      inserted++;
+      stored?.push({ id, event: e });
+    }
     return { inserted, duplicates };
   }
 
@@ -468,22 +632,41 @@ class SqliteStore implements Store {
     }
   }
 
-  /** SQL selecting the ids of a field's terms that contain any of `terms` case-insensitively. */
+  /** SQL selecting the ids of the fields' terms that contain any of `terms` case-insensitively. */
   #termMatch(fields: number[], terms: string[], params: SQLInputValue[]): string {
     const long = terms.filter(indexable);
     const short = terms.filter((t) => !indexable(t));
-    const ors: string[] = [];
+    const f = fields.length === 1 ? `= ${fields[0]}` : `IN (${fields.join(',')})`;
+    const parts: string[] = [];
     if (long.length > 0) {
-      ors.push('id IN (SELECT rowid FROM terms_fts WHERE terms_fts MATCH ?)');
+      // CROSS JOIN makes the trigram index drive the lookup (the planner would otherwise scan the field's terms)
+      parts.push(
+        `SELECT t.id FROM terms_fts CROSS JOIN terms t ON t.id = terms_fts.rowid WHERE terms_fts MATCH ? AND t.field ${f}`,
+      );
       params.push(ftsAny(long));
     }
-    for (const t of short) {
+    if (short.length > 0) {
       // instr(lower()) folds ASCII letters only; the trigram index folds all of Unicode
-      ors.push('instr(lower(value), lower(?)) > 0');
-      params.push(t);
+      parts.push(
+        `SELECT id FROM terms WHERE field ${f} AND (${short.map(() => 'instr(lower(value), lower(?)) > 0').join(' OR ')})`,
+      );
+      params.push(...short);
     }
-    const f = fields.length === 1 ? `field = ${fields[0]}` : `field IN (${fields.join(',')})`;
-    return `SELECT id FROM terms WHERE ${f} AND (${ors.join(' OR ')})`;
+    return parts.join(' UNION ALL ');
+  }
+
+  /**
+   * The IN list of the terms of `fields` containing any of `terms`: the term ids themselves when there are few, so
+   * that the planner sees the list and weighs it with the index statistics (given a subquery it guesses, and may
+   * pick a far worse index); the subquery when there are many; undefined when no term matches.
+   */
+  #termIn(fields: number[], terms: string[]): { list: string; params: SQLInputValue[] } | undefined {
+    const params: SQLInputValue[] = [];
+    const sub = this.#termMatch(fields, terms, params);
+    const ids = this.#prepare(`SELECT id FROM (${sub}) LIMIT ${INLINE_TERMS + 1}`).all(...params) as { id: number }[];
+    if (ids.length === 0) return undefined;
+    if (ids.length <= INLINE_TERMS) return { list: placeholders(ids.length), params: ids.map((r) => r.id) };
+    return { list: sub, params };
   }
 
   /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
@@ -523,22 +706,41 @@ class SqliteStore implements Store {
     for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
       // the empty string is a substring of every value
       if (!values || values.length === 0 || values.includes('')) continue;
-      if (field === 'group' || field === 'sourceIP') {
-        const sub = this.#termMatch([field === 'group' ? GROUP : SOURCE_IP], values, params);
-        conds.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${sub}))`);
-      } else if (field === 'code') inList('e.code', [...new Set(values.flatMap(codeMatches))]);
+      if (field === 'code') inList('e.code', [...new Set(values.flatMap(codeMatches))]);
       else if (field === 'auditID') {
         // audit IDs are not in the dictionary (one per event): scanned
         conds.push(`(${values.map(() => 'instr(lower(e.audit_id), lower(?)) > 0').join(' OR ')})`);
         params.push(...values);
-      } else conds.push(`e.${COLUMN[field]} IN (${this.#termMatch([FIELD_NO[field]], values, params)})`);
+      } else {
+        const list = field === 'group' || field === 'sourceIP';
+        const set = this.#termIn([list ? (field === 'group' ? GROUP : SOURCE_IP) : FIELD_NO[field]], values);
+        if (!set) conds.push('0');
+        else {
+          conds.push(
+            list
+              ? `e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`
+              : `e.${COLUMN[field]} IN (${set.list})`,
+          );
+          params.push(...set.params);
+        }
+      }
     }
 
     if (q.text && q.text.length > 0 && !q.text.includes('')) {
-      const ors = TEXT_DICT.map((f) => `e.${COLUMN[f]} IN (${this.#termMatch([FIELD_NO[f]], q.text!, params)})`);
-      const sub = this.#termMatch([GROUP, SOURCE_IP], q.text, params);
-      ors.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${sub}))`);
-      conds.push(`(${ors.join(' OR ')})`);
+      const ors: string[] = [];
+      for (const f of TEXT_DICT) {
+        const set = this.#termIn([FIELD_NO[f]], q.text);
+        if (set) {
+          ors.push(`e.${COLUMN[f]} IN (${set.list})`);
+          params.push(...set.params);
+        }
+      }
+      const set = this.#termIn([GROUP, SOURCE_IP], q.text);
+      if (set) {
+        ors.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`);
+        params.push(...set.params);
+      }
+      conds.push(ors.length === 0 ? '0' : `(${ors.join(' OR ')})`);
     }
 
     if (q.start !== undefined) {
@@ -610,34 +812,67 @@ class SqliteStore implements Store {
     checkQuery(q);
     if (!Number.isInteger(intervalMs) || intervalMs <= 0)
       throw new QueryError(`interval must be a positive whole number of milliseconds, not ${intervalMs}`);
-    const w = this.#where(q);
-    // node:sqlite binds JS numbers as REAL: the CAST keeps the division integral
-    const rows = this.#prepare(
-      `SELECT e.received / CAST(? AS INTEGER) AS b, count(*) AS n FROM events e WHERE ${w.sql} GROUP BY b ORDER BY b`,
-    ).all(intervalMs * 1000, ...w.params) as { b: number; n: number }[];
-    const buckets: { time: number; count: number }[] = [];
-    let total = 0;
-    if (rows.length > 0) {
-      // Empty buckets between the first and the last are included (as Elasticsearch's date_histogram does).
-      const first = rows[0]!.b;
-      const last = rows[rows.length - 1]!.b;
-      if (last - first + 1 > this.#maxBuckets)
-        throw new QueryError(
-          `a histogram with interval ${intervalMs} ms over this range has ${last - first + 1} buckets (at most ${this.#maxBuckets}): use a larger interval or a shorter range`,
-        );
-      let i = 0;
-      for (let b = first; b <= last; b++) {
-        const r = rows[i];
-        let count = 0;
-        if (r && r.b === b) {
-          count = r.n;
-          i++;
-        }
-        total += count;
-        buckets.push({ time: b * intervalMs, count });
+    const width = intervalMs * 1000;
+    let counts = this.#bucketCounts(q, width);
+    if (!counts) {
+      const w = this.#where(q);
+      // node:sqlite binds JS numbers as REAL: the CAST keeps the division integral
+      const rows = this.#prepare(
+        `SELECT e.received / CAST(? AS INTEGER) AS b, count(*) AS n FROM events e WHERE ${w.sql} GROUP BY b ORDER BY b`,
+      ).all(width, ...w.params) as { b: number; n: number }[];
+      counts = rows.length === 0 ? { first: 0, n: [] } : { first: rows[0]!.b, n: [] };
+      for (const r of rows) {
+        const i = r.b - counts.first;
+        if (i >= this.#maxBuckets)
+          throw new QueryError(
+            `a histogram with interval ${intervalMs} ms over this range has more than ${this.#maxBuckets} buckets: use a larger interval or a shorter range`,
+          );
+        while (counts.n.length < i) counts.n.push(0); // empty buckets between the first and the last are included
+        counts.n.push(r.n);
       }
     }
+    // From the first to the last non-empty bucket, gaps included (as Elasticsearch's date_histogram does).
+    let lo = 0;
+    let hi = counts.n.length - 1;
+    while (lo <= hi && counts.n[lo] === 0) lo++;
+    while (hi >= lo && counts.n[hi] === 0) hi--;
+    const buckets: { time: number; count: number }[] = [];
+    let total = 0;
+    for (let i = lo; i <= hi; i++) {
+      total += counts.n[i]!;
+      buckets.push({ time: (counts.first + i) * intervalMs, count: counts.n[i]! });
+    }
     return { total, buckets };
+  }
+
+  /**
+   * Histogram by one indexed range count per bucket: scans each matching index entry once and sorts nothing, where
+   * GROUP BY over an expression would sort every matching row. Used when the buckets are few and the conditions are
+   * cheap to evaluate again for each bucket (no subqueries); returns undefined otherwise.
+   */
+  #bucketCounts(q: EventQuery, width: number): { first: number; n: number[] } | undefined {
+    // The query's own time bounds become the first and last bucket's bounds: given both, the planner would pick one
+    // lower and one upper bound without knowing which is tighter.
+    const w = this.#where({ ...q, start: undefined, end: undefined });
+    if (w.sql.includes('SELECT')) return undefined;
+    const range = this.#s.timeRange.get() as { lo: number | null; hi: number | null };
+    if (range.lo === null || range.hi === null) return { first: 0, n: [] };
+    const lo = q.start === undefined ? range.lo : Math.max(range.lo, Math.ceil(q.start) * 1000);
+    const hi = q.end === undefined ? range.hi : Math.min(range.hi, Math.floor(q.end) * 1000 + 999);
+    if (lo > hi) return { first: 0, n: [] };
+    const first = Math.floor(lo / width);
+    const last = Math.floor(hi / width);
+    if (last - first + 1 > PER_BUCKET_MAX) return undefined;
+    const count = this.#prepare(
+      `SELECT count(*) AS n FROM events e WHERE ${w.sql} AND e.received >= ? AND e.received < ?`,
+    );
+    const n: number[] = [];
+    for (let b = first; b <= last; b++) {
+      const from = Math.max(b * width, lo);
+      const to = Math.min((b + 1) * width, hi + 1);
+      n.push((count.get(...w.params, from, to) as { n: number }).n);
+    }
+    return { first, n };
   }
 
   async stats(
@@ -690,11 +925,31 @@ class SqliteStore implements Store {
       }
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       s.deleteBatches.run(cutoff, limit);
+      if (rows.length > 0 || this.#pruneAfter > 0) this.#pruneTerms(2 * limit);
       this.#commit();
       return rows.length;
     } catch (err) {
       this.#rollback();
       throw err;
+    }
+  }
+
+  /**
+   * Retention of the dictionary: examines the next `budget` terms (a cursor walks the whole dictionary over
+   * successive steps) and deletes those no stored event uses any more, so that high-cardinality values (request
+   * URIs, object names, client IPs) do not outlive their events. Fields without an index (stage, devops,
+   * subresource) have few values and are kept.
+   */
+  #pruneTerms(budget: number): void {
+    const s = this.#s;
+    const terms = s.nextTerms.all(this.#pruneAfter, budget) as { id: number; field: number; value: string }[];
+    this.#pruneAfter = terms.length < budget ? 0 : terms[terms.length - 1]!.id;
+    for (const t of terms) {
+      const used = this.#termUsed[t.field];
+      if (!used || used.get(t.id)) continue;
+      s.deleteTerm.run(t.id);
+      s.deleteTermFts.run(t.id, t.value);
+      this.#terms[t.field]!.delete(t.value);
     }
   }
 
@@ -715,12 +970,13 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.#flushing) {
+      // appends already accepted are committed before the database closes
+      clearImmediate(this.#flushing);
+      this.#flush();
+    }
     this.#closed = true;
     this.#listeners.clear();
-    try {
-      this.#db.exec('PRAGMA optimize');
-    } finally {
-      this.#db.close();
-    }
+    this.#db.close();
   }
 }

@@ -135,6 +135,26 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    test('concurrent appends are each atomic: a bad batch fails alone', async () => {
+      await withStore(async (store) => {
+        const good1 = [makeEvent(), makeEvent()];
+        const bad = [makeEvent(), makeEvent({ requestReceivedTimestamp: 'never' })];
+        const good2 = [makeEvent()];
+        const results = await Promise.allSettled([
+          store.append(good1),
+          store.append(bad),
+          store.append(good2, { batchKey: 'k' }),
+          store.append(good2, { batchKey: 'k' }),
+        ]);
+        assert.deepEqual(results[0], { status: 'fulfilled', value: { inserted: 2, duplicates: 0 } });
+        assert.equal(results[1]!.status, 'rejected');
+        assert.deepEqual(results[2], { status: 'fulfilled', value: { inserted: 1, duplicates: 0 } });
+        assert.deepEqual(results[3], { status: 'fulfilled', value: { inserted: 0, duplicates: 1 } });
+        const stored = (await all(store, {})).map((e) => e.auditID).sort();
+        assert.deepEqual(stored, [...good1, ...good2].map((e) => e.auditID).sort());
+      });
+    });
+
     test('a batch whose batchKey was stored is not stored again', async () => {
       await withStore(async (store) => {
         assert.deepEqual(await store.append([makeEvent(), makeEvent()], { batchKey: 'delivery-1' }), {
@@ -325,6 +345,16 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.append([makeEvent({ user: { username: 'say "hi" now' } })]);
         assert.equal((await all(store, { fuzzy: { user: ['"hi" n'] } })).length, 1);
         assert.equal((await all(store, { fuzzy: { user: ['%'] } })).length, 0, 'LIKE wildcards are literal');
+      });
+    });
+
+    test('fuzzy and text search matching many distinct values', async () => {
+      await withStore(async (store) => {
+        const many = Array.from({ length: 700 }, (_, i) => makeEvent({ user: { username: `member-${i}` } }, T0 + i));
+        await store.append([...many, makeEvent({ user: { username: 'outsider' } })]);
+        assert.equal((await store.query({ fuzzy: { user: ['MEMBER-'] } }, { sort: 'asc', size: 0 })).total, 700);
+        assert.equal((await store.query({ text: ['member'] }, { sort: 'asc', size: 0 })).total, 700);
+        assert.equal((await store.histogram({ fuzzy: { user: ['ber-'] } }, 60_000)).total, 700);
       });
     });
 
@@ -551,6 +581,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const filtered = await store.histogram({ start: base + minute, end: base + 4 * minute }, minute);
         assert.equal(filtered.total, 3);
         assert.deepEqual(await store.histogram({ exact: { verb: ['none'] } }, minute), { total: 0, buckets: [] });
+        // the same answer through any filter that keeps every event, and with many small buckets
+        assert.deepEqual(await store.histogram({ fuzzy: { verb: ['IS'] }, text: ['admin'] }, minute), h);
+        const fine = await store.histogram({}, 100);
+        assert.equal(fine.total, 5);
+        assert.equal(fine.buckets.length, (3 * minute + 59_900) / 100 + 1);
+        assert.deepEqual(fine.buckets[0], { time: base, count: 1 });
+        assert.deepEqual(fine.buckets.at(-1), { time: base + 3 * minute + 59_900, count: 1 });
+        assert.deepEqual(await store.histogram({ fuzzy: { verb: ['IS'] } }, 100), fine);
       });
     });
 
@@ -620,8 +658,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         ] as EventQuery[])
           assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 0, JSON.stringify(q));
         assert.equal((await store.size()).events, 1);
-        // a deleted event's (auditID, stage) may be stored again
+        // a deleted event's (auditID, stage) may be stored again, and is found again by every field
         assert.deepEqual(await store.append([old[0]!]), { inserted: 1, duplicates: 0 });
+        for (const q of [
+          { text: ['old-user'] },
+          { fuzzy: { user: ['old'], group: ['old-gr'] } },
+          { exact: { user: ['old-user'], group: ['old-group'], sourceIP: ['9.9.9.9'] } },
+        ] as EventQuery[])
+          assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 1, JSON.stringify(q));
       });
     });
 
@@ -653,6 +697,36 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         } finally {
           await r.stop();
         }
+      });
+    });
+
+    test('retention runs on its own every interval until stopped', async () => {
+      await withStore(async (store) => {
+        await store.append(Array.from({ length: 3 }, (_, i) => makeEvent({}, T0 + i)));
+        let deleted!: () => void;
+        let total = 0;
+        const done = new Promise<void>((resolve) => {
+          deleted = resolve;
+        });
+        const watching: Store = Object.create(store, {
+          deleteBefore: {
+            value: async (cutoff: number, limit: number) => {
+              const n = await store.deleteBefore(cutoff, limit);
+              total += n;
+              if (total === 3) deleted();
+              return n;
+            },
+          },
+        });
+        const r = startRetention(watching, { maxAgeMs: 1_000, stepLimit: 2, intervalMs: 5, now: () => T0 + 60_000 });
+        const timeout = setTimeout(() => assert.fail('retention did not run within 5 s'), 5_000);
+        try {
+          await done;
+        } finally {
+          clearTimeout(timeout);
+          await r.stop();
+        }
+        assert.equal((await store.size()).events, 0);
       });
     });
 
