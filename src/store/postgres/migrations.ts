@@ -1,0 +1,157 @@
+// The PostgreSQL schema as ordered, versioned migrations. Each runs once, in its own transaction, recorded in
+// `vigil_migrations`; the whole run holds an advisory lock so that collectors starting together do not race.
+import type pg from 'pg';
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** SQL run with `search_path` set to Vigil's schema; `{{trgm}}` is the schema that holds pg_trgm. */
+  sql: string;
+}
+
+// Design (see docs/scaling.md):
+// - `events` is range-partitioned by `received` (requestReceivedTimestamp, epoch µs) in UTC days, so retention
+//   drops whole partitions; a DEFAULT partition takes events outside the pre-created days.
+// - A unique index on a partitioned table must contain the partition key, so idempotency on (auditID, stage) lives
+//   in the non-partitioned `event_keys`, inserted in the same statement as the event. A key whose event is gone
+//   (its partition dropped) counts as free again, so dropping a partition needs no per-row work on the keys;
+//   retention removes such stale keys later in small steps.
+// - Filter fields are plain columns ('' for a missing string, so an exact '' finds events without the field and
+//   every btree stays total); lists are text[] with GIN indexes; `search` is the '\n'-joined lower-cased text of
+//   the fields free text searches, with a trigram GIN index that also prefilters fuzzy searches on those fields.
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'events partitioned by day, event keys, batches',
+    sql: `
+CREATE SEQUENCE event_ids;
+CREATE TABLE events (
+  id bigint NOT NULL,
+  received bigint NOT NULL,
+  audit_id text NOT NULL,
+  stage text NOT NULL,
+  verb text NOT NULL,
+  level text NOT NULL,
+  username text NOT NULL,
+  namespace text NOT NULL,
+  workspace text NOT NULL,
+  cluster text NOT NULL,
+  devops text NOT NULL,
+  resource text NOT NULL,
+  subresource text NOT NULL,
+  name text NOT NULL,
+  code integer,
+  status text NOT NULL,
+  source text NOT NULL,
+  groups text[] NOT NULL,
+  source_ips text[] NOT NULL,
+  search text NOT NULL,
+  body text NOT NULL
+) PARTITION BY RANGE (received);
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+CREATE INDEX events_received ON events (received, id);
+CREATE INDEX events_id ON events (id);
+CREATE INDEX events_audit ON events (audit_id, source);
+CREATE INDEX events_workspace ON events (workspace, received);
+CREATE INDEX events_cluster ON events (cluster, received);
+CREATE INDEX events_devops ON events (devops, received);
+CREATE INDEX events_namespace ON events (namespace, received);
+CREATE INDEX events_resource ON events (resource, received);
+CREATE INDEX events_subresource ON events (subresource, received);
+CREATE INDEX events_name ON events (name, received);
+CREATE INDEX events_verb ON events (verb, received);
+CREATE INDEX events_level ON events (level, received);
+CREATE INDEX events_stage ON events (stage, received);
+CREATE INDEX events_username ON events (username, received);
+CREATE INDEX events_code ON events (code, received);
+CREATE INDEX events_status ON events (status, received);
+CREATE INDEX events_source ON events (source, received);
+CREATE INDEX events_groups ON events USING gin (groups);
+CREATE INDEX events_source_ips ON events USING gin (source_ips);
+CREATE INDEX events_search ON events USING gin (search {{trgm}}.gin_trgm_ops);
+
+CREATE TABLE event_keys (
+  audit_id text NOT NULL,
+  stage text NOT NULL,
+  id bigint NOT NULL,
+  received bigint NOT NULL,
+  PRIMARY KEY (audit_id, stage)
+);
+CREATE INDEX event_keys_received ON event_keys (received);
+
+CREATE TABLE batches (
+  key text PRIMARY KEY,
+  stored bigint NOT NULL
+);
+CREATE INDEX batches_stored ON batches (stored);
+
+-- Keys below this received time may belong to dropped partitions: retention deletes them in steps.
+CREATE TABLE retention_state (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  stale_keys_before bigint
+);
+INSERT INTO retention_state DEFAULT VALUES;
+`,
+  },
+];
+
+/** Quotes an identifier Vigil accepts for its schema (checked by `checkSchemaName`). */
+export function ident(name: string): string {
+  return `"${name}"`;
+}
+
+export function checkSchemaName(schema: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new Error(`schema name "${schema}" must be lower-case letters, digits and _ (at most 63), not a digit first`);
+}
+
+/** One lock for all migrations of the database: CREATE EXTENSION is database-wide, so schemas serialize too. */
+const MIGRATION_LOCK = "hashtextextended('vigil migrate', 0)";
+
+/** Brings `schema` to the newest version; returns the versions applied by this call. */
+export async function migrate(client: pg.ClientBase, schema: string): Promise<number[]> {
+  checkSchemaName(schema);
+  const s = ident(schema);
+  await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+  try {
+    // in public, not in Vigil's schema: dropping that schema must not drop an extension other schemas use
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public');
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.vigil_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const trgm = (
+      await client.query<{ nspname: string }>(
+        `SELECT n.nspname FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname = 'pg_trgm'`,
+      )
+    ).rows[0]!.nspname;
+    const done = new Set(
+      (await client.query<{ version: number }>(`SELECT version FROM ${s}.vigil_migrations`)).rows.map((r) => r.version),
+    );
+    const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    const unknown = [...done].filter((v) => v > newest);
+    if (unknown.length > 0)
+      throw new Error(
+        `schema ${schema} is at version ${Math.max(...unknown)}, newer than this Vigil knows (${newest}): upgrade Vigil`,
+      );
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(`SET LOCAL search_path TO ${s}`);
+        await client.query(m.sql.replaceAll('{{trgm}}', ident(trgm)));
+        await client.query(`INSERT INTO ${s}.vigil_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
+      }
+      applied.push(m.version);
+    }
+    return applied;
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => {});
+  }
+}
