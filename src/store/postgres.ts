@@ -379,6 +379,7 @@ export class PostgresStore implements Store {
   readonly #listeners = new Set<(events: StoredEvent[]) => void>();
   #listenClient: pg.Client | undefined;
   #listenRetry: NodeJS.Timeout | undefined;
+  #listenReady = false;
   #partitionTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -793,7 +794,7 @@ export class PostgresStore implements Store {
 
   /** Resolves once this instance listens for other collectors' appends (live tail across instances). */
   async listening(): Promise<void> {
-    while (!this.#closed && !this.#listenClient?.listening) await new Promise((r) => setTimeout(r, 10));
+    while (!this.#closed && !this.#listenReady) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** One dedicated connection LISTENs; it reconnects (with backoff) when PostgreSQL restarts or kills it. */
@@ -804,11 +805,12 @@ export class PostgresStore implements Store {
       connectionString: this.#opts.url,
       application_name: this.#opts.applicationName ?? 'vigil',
       options: `-c search_path=${ident(this.#schema)}`,
-    }) as pg.Client & { listening?: boolean };
+    });
     this.#listenClient = client;
     const retry = () => {
       if (this.#listenClient !== client) return;
       this.#listenClient = undefined;
+      this.#listenReady = false;
       client.end().catch(() => {});
       if (this.#closed) return;
       const delay = Math.min(10_000, 100 * 2 ** attempt);
@@ -839,7 +841,7 @@ export class PostgresStore implements Store {
       .connect()
       .then(() => client.query(`LISTEN ${ident(this.#channel)}`))
       .then(() => {
-        client.listening = true;
+        this.#listenReady = true;
         attempt = 0;
       })
       .catch(retry);
