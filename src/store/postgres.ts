@@ -380,6 +380,7 @@ export class PostgresStore implements Store {
   #listenClient: pg.Client | undefined;
   #listenRetry: NodeJS.Timeout | undefined;
   #listenReady = false;
+  readonly #readyWaiters: (() => void)[] = [];
   #partitionTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -793,8 +794,9 @@ export class PostgresStore implements Store {
   }
 
   /** Resolves once this instance listens for other collectors' appends (live tail across instances). */
-  async listening(): Promise<void> {
-    while (!this.#closed && !this.#listenReady) await new Promise((r) => setTimeout(r, 10));
+  listening(): Promise<void> {
+    if (this.#listenReady || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
   }
 
   /** One dedicated connection LISTENs; it reconnects (with backoff) when PostgreSQL restarts or kills it. */
@@ -842,6 +844,7 @@ export class PostgresStore implements Store {
       .then(() => client.query(`LISTEN ${ident(this.#channel)}`))
       .then(() => {
         this.#listenReady = true;
+        for (const w of this.#readyWaiters.splice(0)) w();
         attempt = 0;
       })
       .catch(retry);
@@ -879,6 +882,7 @@ export class PostgresStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
+    for (const w of this.#readyWaiters.splice(0)) w();
     if (this.#partitionTimer) clearInterval(this.#partitionTimer);
     if (this.#listenRetry) clearTimeout(this.#listenRetry);
     const l = this.#listenClient;
