@@ -289,6 +289,10 @@ function rowParams(r: Rows): unknown[] {
 const EVENT_COLUMNS =
   'audit_id, stage, received, verb, level, username, namespace, workspace, cluster, devops, resource, subresource, name, code, status, source';
 
+/** A stored key (alias `k`) whose event's day partition was dropped after the key was stored. */
+const STALE_KEY = `EXISTS (SELECT 1 FROM dropped_days d
+  WHERE d.start = k.received - ((k.received % ${DAY_US}) + ${DAY_US}) % ${DAY_US} AND k.id <= d.id_mark)`;
+
 // One statement per batch: ids drawn in batch order (so ties on received sort in arrival order), keys inserted in
 // key order (so two writers with overlapping batches cannot deadlock), events inserted for the keys that were new
 // — or whose event is gone (its partition dropped) — and the new ids returned with their position in the batch.
@@ -306,7 +310,7 @@ keys AS (
   INSERT INTO event_keys AS k (audit_id, stage, id, received)
   SELECT i.audit_id, i.stage, n.id, i.received FROM input i JOIN numbered n USING (ord) ORDER BY i.audit_id, i.stage
   ON CONFLICT (audit_id, stage) DO UPDATE SET id = EXCLUDED.id, received = EXCLUDED.received
-    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = k.id AND e.received = k.received)
+    WHERE ${STALE_KEY}
   RETURNING k.id
 ),
 ins AS (
@@ -570,7 +574,7 @@ export class PostgresStore implements Store {
       const k = await c.query(
         `INSERT INTO event_keys AS k (audit_id, stage, id, received) VALUES ($1, $2, $3, $4)
          ON CONFLICT (audit_id, stage) DO UPDATE SET id = EXCLUDED.id, received = EXCLUDED.received
-           WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = k.id AND e.received = k.received)`,
+           WHERE ${STALE_KEY}`,
         [e.auditID, e.stage, target.id, received],
       );
       if (k.rowCount === 0) continue;
@@ -730,18 +734,20 @@ export class PostgresStore implements Store {
     return this.#tx(async (c) => {
       await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#schema}:partitions`]);
       let deleted = 0;
-      let droppedBelow: number | undefined;
-      for (const start of (await this.#partitionStarts(c)).sort((a, b) => a - b)) {
+      const dropped: number[] = [];
+      for (const start of (await this.#partitionStarts(c)).sort((x, y) => x - y)) {
         if (start + DAY_US > cutoffUs) break;
         const name = partitionName(start);
         deleted += Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`)).rows[0]!.n);
         await c.query(`DROP TABLE ${name}`);
-        droppedBelow = start + DAY_US;
+        dropped.push(start);
       }
-      if (droppedBelow !== undefined)
+      if (dropped.length > 0)
+        // read after DROP: its lock waited for every writer that had drawn ids, so ids up to here are settled
         await c.query(
-          'UPDATE retention_state SET stale_keys_before = greatest(coalesce(stale_keys_before, $1), $1::bigint)',
-          [droppedBelow],
+          `INSERT INTO dropped_days (start, id_mark) SELECT s, (SELECT last_value FROM event_ids) FROM unnest($1::bigint[]) s
+           ON CONFLICT (start) DO UPDATE SET id_mark = EXCLUDED.id_mark`,
+          [dropped],
         );
       const rows = await c.query<{ n: string }>(
         `WITH victims AS (SELECT id, received FROM events WHERE received < $1 ORDER BY received LIMIT $2),
@@ -753,18 +759,14 @@ export class PostgresStore implements Store {
         [cutoffUs, limit],
       );
       deleted += Number(rows.rows[0]!.n);
-      const stale = (await c.query<{ b: string | null }>('SELECT stale_keys_before AS b FROM retention_state')).rows[0]
-        ?.b;
-      if (stale !== null && stale !== undefined) {
-        const gone = await c.query(
-          `WITH g AS (SELECT audit_id, stage FROM event_keys k WHERE k.received < $1
-                        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = k.id AND e.received = k.received)
-                      LIMIT $2)
-           DELETE FROM event_keys k USING g WHERE k.audit_id = g.audit_id AND k.stage = g.stage`,
-          [stale, limit],
-        );
-        if ((gone.rowCount ?? 0) < limit) await c.query('UPDATE retention_state SET stale_keys_before = NULL');
-      }
+      const stale = await c.query(
+        `WITH g AS (SELECT k.audit_id, k.stage FROM event_keys k JOIN dropped_days d
+                      ON k.received >= d.start AND k.received < d.start + ${DAY_US} AND k.id <= d.id_mark LIMIT $1)
+         DELETE FROM event_keys k USING g WHERE k.audit_id = g.audit_id AND k.stage = g.stage`,
+        [limit],
+      );
+      // every stale key is gone: the marks are no longer needed (the partitions lock keeps out a concurrent drop)
+      if ((stale.rowCount ?? 0) < limit) await c.query('DELETE FROM dropped_days');
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       await c.query(
         'DELETE FROM batches WHERE key IN (SELECT key FROM batches WHERE stored < $1 ORDER BY stored LIMIT $2)',

@@ -13,9 +13,11 @@ export interface Migration {
 // - `events` is range-partitioned by `received` (requestReceivedTimestamp, epoch µs) in UTC days, so retention
 //   drops whole partitions; a DEFAULT partition takes events outside the pre-created days.
 // - A unique index on a partitioned table must contain the partition key, so idempotency on (auditID, stage) lives
-//   in the non-partitioned `event_keys`, inserted in the same statement as the event. A key whose event is gone
-//   (its partition dropped) counts as free again, so dropping a partition needs no per-row work on the keys;
-//   retention removes such stale keys later in small steps.
+//   in the non-partitioned `event_keys`, inserted in the same statement as the event. A key whose event's day was
+//   dropped counts as free again (`dropped_days`), so dropping a partition needs no per-row work on the keys;
+//   retention removes such stale keys later in small steps. Staleness is decided from the key row and the
+//   committed `dropped_days` only, never from whether an event row is visible: under READ COMMITTED a concurrent
+//   writer's just-committed event would be invisible to the statement and its key wrongly taken over.
 // - Filter fields are plain columns ('' for a missing string, so an exact '' finds events without the field and
 //   every btree stays total); lists are text[] with GIN indexes; `search` is the '\n'-joined lower-cased text of
 //   the fields free text searches, with a trigram GIN index that also prefilters fuzzy searches on those fields.
@@ -85,12 +87,12 @@ CREATE TABLE batches (
 );
 CREATE INDEX batches_stored ON batches (stored);
 
--- Keys below this received time may belong to dropped partitions: retention deletes them in steps.
-CREATE TABLE retention_state (
-  one boolean PRIMARY KEY DEFAULT true CHECK (one),
-  stale_keys_before bigint
+-- Days whose partition retention dropped, with the last event id drawn when it did: a key of such a day with an id
+-- up to that mark belongs to a dropped event, so it is free again (and retention deletes it later in steps).
+CREATE TABLE dropped_days (
+  start bigint PRIMARY KEY,
+  id_mark bigint NOT NULL
 );
-INSERT INTO retention_state DEFAULT VALUES;
 `,
   },
 ];
