@@ -1,5 +1,6 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
 import type { Command } from './command.ts';
+import { migrateCommand } from './migrate.ts';
 import { policyTestCommand } from './policy-test.ts';
 
-export const commands: Command[] = [policyTestCommand];
+export const commands: Command[] = [policyTestCommand, migrateCommand];
