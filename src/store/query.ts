@@ -1,7 +1,7 @@
 // Store-agnostic pieces of the query semantics, shared by every Store implementation so that they agree exactly:
 // request validation, the keyset cursor, stage order, time conversion and the value sets of the enumerated fields.
-import { LEVELS, SOURCES, STAGES } from '../event/model.ts';
-import type { EventQuery, FilterField, PageRequest, TenantScope } from './types.ts';
+import { STAGES } from '../event/model.ts';
+import type { EventQuery, PageRequest, TenantScope } from './types.ts';
 import { FILTER_FIELDS } from './types.ts';
 
 /** A query or page request the store cannot answer as given (the HTTP layer answers 400 with the message). */
@@ -82,15 +82,6 @@ export function decodeCursor(cursor: string): { received: number; id: string } {
   const m = /^(-?\d{1,17}):(\d{1,19})$/.exec(s);
   if (!m) throw new QueryError(`invalid cursor "${cursor}": pass the "next" value of a previous page unchanged`);
   return { received: Number(m[1]), id: m[2]! };
-}
-
-/** Values of an enumerated field that contain `term` case-insensitively: fuzzy search on it becomes exact. */
-export function enumMatches(field: FilterField, term: string): string[] | undefined {
-  const all: readonly string[] | undefined =
-    field === 'level' ? LEVELS : field === 'stage' ? STAGES : field === 'source' ? SOURCES : undefined;
-  if (!all) return undefined;
-  const t = term.toLowerCase();
-  return all.filter((v) => v.toLowerCase().includes(t));
 }
 
 /** HTTP status codes (0–999) whose decimal form contains `term`: fuzzy search on `code` becomes exact. */
