@@ -3,7 +3,7 @@
 // through LISTEN/NOTIFY; periodic jobs run once across collectors through advisory locks (`runExclusive`).
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { AuditEvent } from '../event/model.ts';
+import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
 import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
 import {
   checkPage,
@@ -11,7 +11,6 @@ import {
   codeMatches,
   decodeCursor,
   encodeCursor,
-  enumMatches,
   exactCodes,
   MAX_HISTOGRAM_BUCKETS,
   QueryError,
@@ -117,6 +116,13 @@ function withId(id: string, body: string): StoredEvent {
   return JSON.parse(body.length > 2 ? `{"id":"${id}",${body.slice(1)}` : `{"id":"${id}"}`) as StoredEvent;
 }
 
+/** Values of an enumerated field containing `term` case-insensitively: fuzzy search on it becomes exact (btree). */
+function enumMatches(field: 'level' | 'stage' | 'source', term: string): string[] {
+  const all: readonly string[] = field === 'level' ? LEVELS : field === 'stage' ? STAGES : SOURCES;
+  const t = term.toLowerCase();
+  return all.filter((v) => v.toLowerCase().includes(t));
+}
+
 /** Query parameters collected while the SQL is built. */
 class Params {
   readonly values: unknown[] = [];
@@ -140,7 +146,7 @@ function buildWhere(q: EventQuery, p: Params): string {
   for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
     if (field === 'level' || field === 'stage' || field === 'source') {
-      const matches = [...new Set(values.flatMap((v) => enumMatches(field, v) ?? []))];
+      const matches = [...new Set(values.flatMap((v) => enumMatches(field, v)))];
       conds.push(matches.length === 0 ? 'false' : `e.${COLUMN[field]} = ANY(${p.add(matches)}::text[])`);
       continue;
     }
@@ -289,13 +295,9 @@ function rowParams(r: Rows): unknown[] {
 const EVENT_COLUMNS =
   'audit_id, stage, received, verb, level, username, namespace, workspace, cluster, devops, resource, subresource, name, code, status, source';
 
-/** A stored key (alias `k`) whose event's day partition was dropped after the key was stored. */
-const STALE_KEY = `EXISTS (SELECT 1 FROM dropped_days d
-  WHERE d.start = k.received - ((k.received % ${DAY_US}) + ${DAY_US}) % ${DAY_US} AND k.id <= d.id_mark)`;
-
-// One statement per batch: ids drawn in batch order (so ties on received sort in arrival order), keys inserted in
-// key order (so two writers with overlapping batches cannot deadlock), events inserted for the keys that were new
-// — or whose event is gone (its partition dropped) — and the new ids returned with their position in the batch.
+// One statement per batch: ids drawn in batch order (so ties on received sort in arrival order), rows inserted in
+// key order (so two writers with overlapping batches wait on each other's keys in one order and cannot deadlock),
+// and the ids of the rows that were new returned with their position in the batch.
 const INSERT_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
@@ -306,13 +308,6 @@ WITH input AS (
 numbered AS (
   SELECT o.ord, nextval('event_ids') AS id FROM (SELECT ord FROM input ORDER BY ord OFFSET 0) o
 ),
-keys AS (
-  INSERT INTO event_keys AS k (audit_id, stage, id, received)
-  SELECT i.audit_id, i.stage, n.id, i.received FROM input i JOIN numbered n USING (ord) ORDER BY i.audit_id, i.stage
-  ON CONFLICT (audit_id, stage) DO UPDATE SET id = EXCLUDED.id, received = EXCLUDED.received
-    WHERE ${STALE_KEY}
-  RETURNING k.id
-),
 ins AS (
   INSERT INTO events (id, ${EVENT_COLUMNS}, groups, source_ips, search, body)
   SELECT n.id, ${EVENT_COLUMNS.split(', ')
@@ -320,10 +315,11 @@ ins AS (
     .join(', ')},
     ARRAY(SELECT json_array_elements_text(i.groups::json)), ARRAY(SELECT json_array_elements_text(i.source_ips::json)),
     i.search, i.body
-  FROM keys k JOIN numbered n ON n.id = k.id JOIN input i ON i.ord = n.ord
-  RETURNING 1
+  FROM input i JOIN numbered n USING (ord) ORDER BY i.audit_id, i.stage, i.received
+  ON CONFLICT (audit_id, stage, received) DO NOTHING
+  RETURNING id
 )
-SELECT n.id, n.ord FROM keys k JOIN numbered n ON n.id = k.id ORDER BY n.ord`;
+SELECT n.id, n.ord FROM ins JOIN numbered n USING (id) ORDER BY n.ord`;
 
 const UPDATE_SQL = `
 UPDATE events SET audit_id = $3, stage = $4, received = $5, verb = $6, level = $7, username = $8, namespace = $9,
@@ -493,7 +489,7 @@ export class PostgresStore implements Store {
         );
       if (typeof e.auditID !== 'string' || typeof e.stage !== 'string')
         throw new QueryError('every event needs a string auditID and stage');
-      const key = `${e.auditID}\u0000${e.stage}`;
+      const key = `${e.auditID}\u0000${e.stage}\u0000${received}`;
       if (seen.has(key)) continue;
       seen.add(key);
       batch.push({ e, received });
@@ -545,12 +541,13 @@ export class PostgresStore implements Store {
     return r.rows.map((x) => ({ id: x.id, e: batch[Number(x.ord) - 1]!.e }));
   }
 
-  /** Collapsing path (CADF request + response): one event at a time under a lock on its (source, auditID). */
+  /** Collapsing path (CADF request + response): one event at a time under a lock on its auditID. */
   async #appendCollapsing(
     c: pg.ClientBase,
     batch: { e: AuditEvent; received: number }[],
   ): Promise<{ id: string; e: AuditEvent }[]> {
-    const locks = [...new Set(batch.map(({ e }) => JSON.stringify([this.#schema, e.source, e.auditID])))].sort();
+    // per auditID (not per source): the stage change below must not race another source's insert of the same key
+    const locks = [...new Set(batch.map(({ e }) => JSON.stringify([this.#schema, e.auditID])))].sort();
     await c.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k ORDER BY k', [
       locks,
     ]);
@@ -558,9 +555,9 @@ export class PostgresStore implements Store {
     for (const item of batch) {
       const { e, received } = item;
       const old = (
-        await c.query<{ id: string; received: string; stage: string }>(
-          'SELECT id, received, stage FROM events WHERE audit_id = $1 AND source = $2 ORDER BY id',
-          [e.auditID, str(e.source)],
+        await c.query<{ id: string; stage: string }>(
+          'SELECT id, stage FROM events WHERE audit_id = $1 AND received = $2 AND source = $3 ORDER BY id',
+          [e.auditID, received, str(e.source)],
         )
       ).rows;
       if (old.length === 0) {
@@ -569,24 +566,18 @@ export class PostgresStore implements Store {
       }
       const rank = stageRank(e.stage);
       if (old.some((r) => stageRank(r.stage) >= rank)) continue;
-      const target = old[0]!;
-      // the key moves to the new stage; if that key is taken by a live event, this is a duplicate
-      const k = await c.query(
-        `INSERT INTO event_keys AS k (audit_id, stage, id, received) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (audit_id, stage) DO UPDATE SET id = EXCLUDED.id, received = EXCLUDED.received
-           WHERE ${STALE_KEY}`,
-        [e.auditID, e.stage, target.id, received],
-      );
-      if (k.rowCount === 0) continue;
-      await c.query('DELETE FROM event_keys WHERE audit_id = $1 AND stage = $2 AND id = $3', [
+      // the new stage's key taken by another source's event of this call: a duplicate, as an insert would be
+      const taken = await c.query('SELECT 1 FROM events WHERE audit_id = $1 AND stage = $2 AND received = $3', [
         e.auditID,
-        target.stage,
-        target.id,
+        e.stage,
+        received,
       ]);
+      if ((taken.rowCount ?? 0) > 0) continue;
+      const target = old[0]!;
       const rows = emptyRows();
       addRow(rows, e, received);
       const v = rowParams(rows).map((a) => (a as unknown[])[0]);
-      await c.query(UPDATE_SQL, [target.id, target.received, ...v]);
+      await c.query(UPDATE_SQL, [target.id, received, ...v]);
       out.push({ id: target.id, e });
     }
     return out;
@@ -723,8 +714,8 @@ export class PostgresStore implements Store {
   /**
    * One retention step. Daily partitions entirely before the cutoff are dropped whole (their events are counted,
    * so the step may return more than `limit`: dropping costs the same for any number of events); then at most
-   * `limit` events of the boundary day (or the DEFAULT partition) are deleted row by row with their keys, stale
-   * keys of dropped partitions are cleared in a step of the same size, and old delivery ids age out.
+   * `limit` events of the boundary day (or the DEFAULT partition) are deleted row by row, and old delivery ids
+   * age out.
    */
   async deleteBefore(cutoff: number, limit: number): Promise<number> {
     this.#open();
@@ -734,39 +725,18 @@ export class PostgresStore implements Store {
     return this.#tx(async (c) => {
       await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#schema}:partitions`]);
       let deleted = 0;
-      const dropped: number[] = [];
       for (const start of (await this.#partitionStarts(c)).sort((x, y) => x - y)) {
         if (start + DAY_US > cutoffUs) break;
         const name = partitionName(start);
         deleted += Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`)).rows[0]!.n);
         await c.query(`DROP TABLE ${name}`);
-        dropped.push(start);
       }
-      if (dropped.length > 0)
-        // read after DROP: its lock waited for every writer that had drawn ids, so ids up to here are settled
-        await c.query(
-          `INSERT INTO dropped_days (start, id_mark) SELECT s, (SELECT last_value FROM event_ids) FROM unnest($1::bigint[]) s
-           ON CONFLICT (start) DO UPDATE SET id_mark = EXCLUDED.id_mark`,
-          [dropped],
-        );
-      const rows = await c.query<{ n: string }>(
-        `WITH victims AS (SELECT id, received FROM events WHERE received < $1 ORDER BY received LIMIT $2),
-         d AS (DELETE FROM events e USING victims v WHERE e.id = v.id AND e.received = v.received
-               RETURNING e.audit_id, e.stage, e.id),
-         k AS (DELETE FROM event_keys k USING d WHERE k.audit_id = d.audit_id AND k.stage = d.stage AND k.id = d.id
-               RETURNING 1)
-         SELECT (SELECT count(*) FROM d) AS n, (SELECT count(*) FROM k) AS keys`,
+      const rows = await c.query(
+        `WITH victims AS (SELECT id, received FROM events WHERE received < $1 ORDER BY received LIMIT $2)
+         DELETE FROM events e USING victims v WHERE e.id = v.id AND e.received = v.received`,
         [cutoffUs, limit],
       );
-      deleted += Number(rows.rows[0]!.n);
-      const stale = await c.query(
-        `WITH g AS (SELECT k.audit_id, k.stage FROM event_keys k JOIN dropped_days d
-                      ON k.received >= d.start AND k.received < d.start + ${DAY_US} AND k.id <= d.id_mark LIMIT $1)
-         DELETE FROM event_keys k USING g WHERE k.audit_id = g.audit_id AND k.stage = g.stage`,
-        [limit],
-      );
-      // every stale key is gone: the marks are no longer needed (the partitions lock keeps out a concurrent drop)
-      if ((stale.rowCount ?? 0) < limit) await c.query('DELETE FROM dropped_days');
+      deleted += rows.rowCount ?? 0;
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       await c.query(
         'DELETE FROM batches WHERE key IN (SELECT key FROM batches WHERE stored < $1 ORDER BY stored LIMIT $2)',

@@ -30,7 +30,7 @@ test('vigil migrate creates the schema once, then reports it current', async () 
       async (c) =>
         (
           await c.query(
-            `SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename IN ('events', 'event_keys', 'batches')`,
+            `SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename IN ('events', 'batches', 'vigil_migrations')`,
             [schema],
           )
         ).rows.length,

@@ -12,19 +12,19 @@ export interface Migration {
 // Design (see docs/scaling.md):
 // - `events` is range-partitioned by `received` (requestReceivedTimestamp, epoch µs) in UTC days, so retention
 //   drops whole partitions; a DEFAULT partition takes events outside the pre-created days.
-// - A unique index on a partitioned table must contain the partition key, so idempotency on (auditID, stage) lives
-//   in the non-partitioned `event_keys`, inserted in the same statement as the event. A key whose event's day was
-//   dropped counts as free again (`dropped_days`), so dropping a partition needs no per-row work on the keys;
-//   retention removes such stale keys later in small steps. Staleness is decided from the key row and the
-//   committed `dropped_days` only, never from whether an event row is visible: under READ COMMITTED a concurrent
-//   writer's just-committed event would be invisible to the statement and its key wrongly taken over.
+// - Idempotency: the contract keys it on (auditID, stage) of one call, i.e. with the call's requestReceivedTimestamp,
+//   which is the partition key. So a unique index (audit_id, stage, received) is legal on the partitioned table
+//   (a unique index there must contain the partition key) and enforces it exactly: the duplicates of an event
+//   always fall in the same partition. No separate key table is needed, so dropping a partition drops its keys
+//   too and costs nothing per event. (A global (audit_id, stage) key would need a non-partitioned key table whose
+//   rows retention must delete one by one.)
 // - Filter fields are plain columns ('' for a missing string, so an exact '' finds events without the field and
 //   every btree stays total); lists are text[] with GIN indexes; `search` is the '\n'-joined lower-cased text of
 //   the fields free text searches, with a trigram GIN index that also prefilters fuzzy searches on those fields.
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
-    name: 'events partitioned by day, event keys, batches',
+    name: 'events partitioned by day, batches',
     sql: `
 CREATE SEQUENCE event_ids;
 CREATE TABLE events (
@@ -53,7 +53,7 @@ CREATE TABLE events (
 CREATE TABLE events_default PARTITION OF events DEFAULT;
 CREATE INDEX events_received ON events (received, id);
 CREATE INDEX events_id ON events (id);
-CREATE INDEX events_audit ON events (audit_id, source);
+CREATE UNIQUE INDEX events_key ON events (audit_id, stage, received);
 CREATE INDEX events_workspace ON events (workspace, received);
 CREATE INDEX events_cluster ON events (cluster, received);
 CREATE INDEX events_devops ON events (devops, received);
@@ -72,27 +72,12 @@ CREATE INDEX events_groups ON events USING gin (groups);
 CREATE INDEX events_source_ips ON events USING gin (source_ips);
 CREATE INDEX events_search ON events USING gin (search {{trgm}}.gin_trgm_ops);
 
-CREATE TABLE event_keys (
-  audit_id text NOT NULL,
-  stage text NOT NULL,
-  id bigint NOT NULL,
-  received bigint NOT NULL,
-  PRIMARY KEY (audit_id, stage)
-);
-CREATE INDEX event_keys_received ON event_keys (received);
-
 CREATE TABLE batches (
   key text PRIMARY KEY,
   stored bigint NOT NULL
 );
 CREATE INDEX batches_stored ON batches (stored);
 
--- Days whose partition retention dropped, with the last event id drawn when it did: a key of such a day with an id
--- up to that mark belongs to a dropped event, so it is free again (and retention deletes it later in steps).
-CREATE TABLE dropped_days (
-  start bigint PRIMARY KEY,
-  id_mark bigint NOT NULL
-);
 `,
   },
 ];
