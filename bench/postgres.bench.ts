@@ -143,11 +143,23 @@ async function main(): Promise<void> {
     const s = stores[0]!;
     const day = END - 86_400_000;
     const queries: [string, () => Promise<unknown>][] = [
-      ['exact user, last 24 h, page of 50 + exact total', () => s.query(q({ exact: { user: ['user-7'] }, start: day }), page)],
-      ['exact user + verb, 7 days, page of 50', () => s.query(q({ exact: { user: ['user-7'], verb: ['delete'] } }), page)],
-      ['fuzzy namespace "s-12", last 24 h, page of 50', () => s.query(q({ fuzzy: { namespace: ['s-12'] }, start: day }), page)],
+      [
+        'exact user, last 24 h, page of 50 + exact total',
+        () => s.query(q({ exact: { user: ['user-7'] }, start: day }), page),
+      ],
+      [
+        'exact user + verb, 7 days, page of 50',
+        () => s.query(q({ exact: { user: ['user-7'], verb: ['delete'] } }), page),
+      ],
+      [
+        'fuzzy namespace "s-12", last 24 h, page of 50',
+        () => s.query(q({ fuzzy: { namespace: ['s-12'] }, start: day }), page),
+      ],
       ['free text "team-3", last 24 h, page of 50', () => s.query(q({ text: ['team-3'], start: day }), page)],
-      ['tenant scope (2 workspaces), last 24 h, page of 50', () => s.query(q({ scope: { workspaces: ['ws-1', 'ws-2'], namespaces: [] }, start: day }), page)],
+      [
+        'tenant scope (2 workspaces), last 24 h, page of 50',
+        () => s.query(q({ scope: { workspaces: ['ws-1', 'ws-2'], namespaces: [] }, start: day }), page),
+      ],
       ['newest page, no filter (total over everything)', () => s.query(q({}), page)],
       ['histogram last 24 h, 15 min buckets', () => s.histogram(q({ start: day }), 900_000)],
       ['histogram 7 days, 1 h, exact user', () => s.histogram(q({ exact: { user: ['user-7'] } }), 3_600_000)],

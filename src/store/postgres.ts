@@ -345,6 +345,9 @@ function isConnectionError(err: unknown): boolean {
   return code === undefined || code.startsWith('57') || code.startsWith('08');
 }
 
+/** Pooled connections that already have an error listener of their own. */
+const guarded = new WeakSet<pg.PoolClient>();
+
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
   const schema = opts.schema ?? 'vigil';
   checkSchemaName(schema);
@@ -419,12 +422,57 @@ export class PostgresStore implements Store {
     if (this.#closed) throw new Error('the store is closed');
   }
 
+  /**
+   * A read on any pooled connection, retried on a connection that turns out dead (PostgreSQL restarted, the
+   * backend was killed, a failover): the pool may hand out an idle connection before it has noticed. Reads are
+   * safe to repeat; appends are not retried here — their caller's retry is (idempotent).
+   */
+  async #read<R extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#pool.query<R>(sql, values);
+      } catch (err) {
+        if (!isConnectionError(err) || this.#closed || attempt >= (this.#opts.poolSize ?? 10)) throw err;
+      }
+    }
+  }
+
+  /**
+   * A pooled connection that survives its backend dying while checked out between two queries: the pool listens
+   * for errors on idle connections only, and an 'error' nobody listens to would crash the process. The next query
+   * on it fails instead, and the connection is discarded on release.
+   */
+  async #connect(): Promise<pg.PoolClient> {
+    const client = await this.#pool.connect();
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on('error', () => {});
+    }
+    return client;
+  }
+
+  /**
+   * A pooled connection with a transaction begun. A connection found dead at BEGIN (killed while idle, before the
+   * pool noticed) is discarded and another one tried: nothing of the caller's work was sent on it yet.
+   */
+  async #begin(): Promise<pg.PoolClient> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#connect();
+      try {
+        await client.query('BEGIN');
+        return client;
+      } catch (err) {
+        client.release(err as Error);
+        if (!isConnectionError(err) || attempt >= (this.#opts.poolSize ?? 10)) throw err;
+      }
+    }
+  }
+
   /** Runs `fn` in a transaction on one pooled connection; a connection that failed is discarded, not reused. */
   async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.#pool.connect();
+    const client = await this.#begin();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
       const r = await fn(client);
       await client.query('COMMIT');
       return r;
@@ -600,7 +648,7 @@ export class PostgresStore implements Store {
     const p = new Params();
     const idParam = p.add(id);
     const where = scope ? buildWhere({ scope }, p) : 'true';
-    const r = await this.#pool.query<{ body: string }>(
+    const r = await this.#read<{ body: string }>(
       `SELECT e.body FROM events e WHERE e.id = ${idParam}::bigint AND ${where}`,
       p.values,
     );
@@ -615,7 +663,7 @@ export class PostgresStore implements Store {
     const p = new Params();
     const where = buildWhere(q, p);
     // a copy: the page's own parameters are added to `p` below while this query may still be queued
-    const count = this.#pool.query<{ n: string }>(`SELECT count(*) AS n FROM events e WHERE ${where}`, [...p.values]);
+    const count = this.#read<{ n: string }>(`SELECT count(*) AS n FROM events e WHERE ${where}`, [...p.values]);
     if (page.size === 0) return { total: Number((await count).rows[0]!.n), items: [] };
     const dir = page.sort === 'asc' ? 'ASC' : 'DESC';
     let sql = `SELECT e.id, e.received, e.body FROM events e WHERE ${where}`;
@@ -626,7 +674,7 @@ export class PostgresStore implements Store {
     sql += ` ORDER BY e.received ${dir}, e.id ${dir} LIMIT ${p.add(page.size + 1)} OFFSET ${p.add(page.from ?? 0)}`;
     const [total, rows] = await Promise.all([
       count,
-      this.#pool.query<{ id: string; received: string; body: string }>(sql, p.values),
+      this.#read<{ id: string; received: string; body: string }>(sql, p.values),
     ]);
     const list = rows.rows;
     const more = list.length > page.size;
@@ -645,7 +693,7 @@ export class PostgresStore implements Store {
     const p = new Params();
     const width = p.add(intervalMs * 1000);
     const where = buildWhere(q, p);
-    const r = await this.#pool.query<{ b: string; n: string }>(
+    const r = await this.#read<{ b: string; n: string }>(
       `SELECT div(e.received, ${width}::bigint) AS b, count(*) AS n FROM events e WHERE ${where} GROUP BY 1 ORDER BY 1`,
       p.values,
     );
@@ -688,7 +736,7 @@ export class PostgresStore implements Store {
       throw new QueryError(`limit must be a non-negative integer, not ${limit}`);
     const p = new Params();
     const where = buildWhere(q, p);
-    const head = this.#pool.query<{ n: string; a: string }>(
+    const head = this.#read<{ n: string; a: string }>(
       `SELECT count(*) AS n, count(DISTINCT e.audit_id) AS a FROM events e WHERE ${where}`,
       [...p.values],
     );
@@ -704,7 +752,7 @@ export class PostgresStore implements Store {
                GROUP BY e.code ORDER BY n DESC, k LIMIT ${lim}`
             : `SELECT e.${col} AS k, count(*) AS n FROM events e WHERE ${where} AND e.${col} <> ''
                GROUP BY e.${col} ORDER BY n DESC, e.${col} COLLATE "C" LIMIT ${lim}`;
-      const rows = await this.#pool.query<{ k: string | number; n: string }>(sql, [...p.values, limit]);
+      const rows = await this.#read<{ k: string | number; n: string }>(sql, [...p.values, limit]);
       top = rows.rows.map((r) => ({ key: String(r.k), count: Number(r.n) }));
     }
     const h = (await head).rows[0]!;
@@ -748,7 +796,7 @@ export class PostgresStore implements Store {
 
   async size(): Promise<{ events: number; bytes: number }> {
     this.#open();
-    const r = await this.#pool.query<{ n: string; bytes: string }>(
+    const r = await this.#read<{ n: string; bytes: string }>(
       `SELECT (SELECT count(*) FROM events) AS n,
               (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'S')) AS bytes`,
@@ -802,10 +850,9 @@ export class PostgresStore implements Store {
         .split(',')
         .filter(Boolean);
       if (ids.length === 0 || this.#listeners.size === 0) return;
-      this.#pool
-        .query<{ id: string; body: string }>('SELECT id, body FROM events WHERE id = ANY($1::bigint[]) ORDER BY id', [
-          ids,
-        ])
+      this.#read<{ id: string; body: string }>('SELECT id, body FROM events WHERE id = ANY($1::bigint[]) ORDER BY id', [
+        ids,
+      ])
         .then((r) => {
           if (r.rows.length > 0) this.#emit(r.rows.map((x) => withId(x.id, x.body)));
         })
@@ -828,7 +875,7 @@ export class PostgresStore implements Store {
    */
   async runExclusive<T>(name: string, fn: () => Promise<T>): Promise<{ ran: boolean; value?: T }> {
     this.#open();
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
     let broken: Error | undefined;
     const key = `${this.#schema}:job:${name}`;
     try {

@@ -145,3 +145,18 @@ test('filters are answered from the indexes: fuzzy search uses the trigram index
     assert.equal((await store.query({ fuzzy: { user: ['ER-2999'] } }, { sort: 'asc', size: 5 })).total, 1);
   });
 });
+
+test('low-cardinality filters use the shared btree_gin index', async () => {
+  await withStore(async (store, schema) => {
+    await store.append(Array.from({ length: 200 }, (_, i) => makeEvent({ level: i % 2 ? 'Request' : 'Metadata' })));
+    await withAdmin(async (c) => {
+      await c.query(`SET search_path TO "${schema}"`);
+      await c.query('SET enable_seqscan = off');
+      const plan = (await c.query(`EXPLAIN SELECT id FROM events e WHERE e.level = ANY(ARRAY['Request'])`)).rows
+        .map((r) => r['QUERY PLAN'] as string)
+        .join('\n');
+      assert.match(plan, /Bitmap Index Scan on \S*level/);
+    });
+    assert.equal((await store.query({ exact: { level: ['Request'] } }, { sort: 'asc', size: 1 })).total, 100);
+  });
+});
