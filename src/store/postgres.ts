@@ -794,6 +794,28 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** Where a `vigil migrate-data` copy from `source` stopped (its cursor over the source), if it started. */
+  async importPosition(source: string): Promise<{ cursor: string; copied: number } | undefined> {
+    this.#open();
+    const r = await this.#read<{ cursor: string; copied: string }>(
+      'SELECT cursor, copied FROM data_imports WHERE source = $1',
+      [source],
+    );
+    const row = r.rows[0];
+    return row && { cursor: row.cursor, copied: Number(row.copied) };
+  }
+
+  async saveImportPosition(source: string, cursor: string, copied: number): Promise<void> {
+    this.#open();
+    await this.#tx((c) =>
+      c.query(
+        `INSERT INTO data_imports (source, cursor, copied) VALUES ($1, $2, $3)
+         ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor, copied = EXCLUDED.copied, updated_at = now()`,
+        [source, cursor, copied],
+      ),
+    );
+  }
+
   async size(): Promise<{ events: number; bytes: number }> {
     this.#open();
     const r = await this.#read<{ n: string; bytes: string }>(

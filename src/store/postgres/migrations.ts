@@ -76,6 +76,14 @@ CREATE TABLE batches (
 );
 CREATE INDEX batches_stored ON batches (stored);
 
+-- vigil migrate-data: how far the copy from each source got (its keyset cursor), so that a rerun resumes
+CREATE TABLE data_imports (
+  source text PRIMARY KEY,
+  cursor text NOT NULL,
+  copied bigint NOT NULL DEFAULT 0,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
 `,
   },
 ];
