@@ -504,7 +504,10 @@ export class PostgresStore implements Store {
         if ((await c.query('SELECT to_regclass($1) AS r', [name])).rows[0].r) return; // another collector made it
         // Build it detached, move the day's rows from DEFAULT into it, then attach: attaching a range that DEFAULT
         // still holds rows of would fail.
-        await c.query(`CREATE TABLE ${name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
+        await c.query(
+          `CREATE TABLE ${name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMPRESSION)
+           WITH (toast_tuple_target = 256)`,
+        );
         await c.query(
           `WITH moved AS (DELETE FROM events_default WHERE received >= $1 AND received < $2 RETURNING *)
            INSERT INTO ${name} SELECT * FROM moved`,
