@@ -97,8 +97,9 @@ export function ident(name: string): string {
 }
 
 export function checkSchemaName(schema: string): void {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
-    throw new Error(`schema name "${schema}" must be lower-case letters, digits and _ (at most 63), not a digit first`);
+  // at most 48: the live-tail channel `vigil_events:<schema>` must stay within PostgreSQL's 63-byte identifiers
+  if (!/^[a-z_][a-z0-9_]{0,47}$/.test(schema))
+    throw new Error(`schema name "${schema}" must be lower-case letters, digits and _ (at most 48), not a digit first`);
 }
 
 /** One lock for all migrations of the database: CREATE EXTENSION is database-wide, so schemas serialize too. */
