@@ -1,7 +1,22 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
+import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
+import { importCommand } from './import.ts';
 import { migrateCommand } from './migrate.ts';
 import { migrateDataCommand } from './migrate-data.ts';
 import { policyTestCommand } from './policy-test.ts';
+import { queryCommand } from './query.ts';
+import { serveCommand } from './serve.ts';
+import { tailCommand } from './tail.ts';
 
-export const commands: Command[] = [policyTestCommand, migrateCommand, migrateDataCommand];
+export const commands: Command[] = [
+  serveCommand,
+  queryCommand,
+  tailCommand,
+  importCommand,
+  policyTestCommand,
+  rulesTestCommand,
+  rulesCheckCommand,
+  migrateCommand,
+  migrateDataCommand,
+];
