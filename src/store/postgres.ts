@@ -46,6 +46,7 @@ export interface PostgresStoreOptions {
 }
 
 const DAY_US = 86_400_000_000;
+const MINUTE_US = 60_000_000;
 const PARTITION_JOB_MS = 3_600_000;
 /** NOTIFY payloads are limited to 8000 bytes: ids are sent in chunks below that. */
 const NOTIFY_CHUNK = 7_000;
@@ -179,6 +180,22 @@ function buildWhere(q: EventQuery, p: Params): string {
     conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
   }
   return conds.length === 0 ? 'true' : conds.join(' AND ');
+}
+
+/** Whether a query constrains only the time and the tenant scope: its counts can come from `event_minutes`. */
+function countsFromMinutes(q: EventQuery): boolean {
+  const none = (m?: Partial<Record<FilterField, string[]>>) =>
+    !m || Object.values(m).every((v) => !v || v.length === 0);
+  return none(q.exact) && none(q.fuzzy) && (!q.text || q.text.length === 0);
+}
+
+/** The tenant scope over rows with `workspace` and `namespace` columns under `alias`. */
+function scopeSql(scope: TenantScope, p: Params, alias: string): string {
+  const { workspaces, namespaces } = scopeLists(scope);
+  const parts: string[] = [];
+  if (workspaces.length > 0) parts.push(`${alias}.workspace = ANY(${p.add(workspaces)}::text[])`);
+  if (namespaces.length > 0) parts.push(`${alias}.namespace = ANY(${p.add(namespaces)}::text[])`);
+  return parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`;
 }
 
 /** Column arrays of a batch, in the order of `INSERT_SQL`'s unnest. */
@@ -318,6 +335,13 @@ ins AS (
   FROM input i JOIN numbered n USING (ord) ORDER BY i.audit_id, i.stage, i.received
   ON CONFLICT (audit_id, stage, received) DO NOTHING
   RETURNING id
+),
+roll AS (
+  INSERT INTO event_minutes AS m (minute, workspace, namespace, n)
+  SELECT div(i.received, ${MINUTE_US}), i.workspace, i.namespace, count(*)
+  FROM ins JOIN numbered n USING (id) JOIN input i USING (ord)
+  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+  ON CONFLICT (minute, workspace, namespace) DO UPDATE SET n = m.n + EXCLUDED.n
 )
 SELECT n.id, n.ord FROM ins JOIN numbered n USING (id) ORDER BY n.ord`;
 
@@ -606,8 +630,9 @@ export class PostgresStore implements Store {
     for (const item of batch) {
       const { e, received } = item;
       const old = (
-        await c.query<{ id: string; stage: string }>(
-          'SELECT id, stage FROM events WHERE audit_id = $1 AND received = $2 AND source = $3 ORDER BY id',
+        await c.query<{ id: string; stage: string; workspace: string; namespace: string }>(
+          `SELECT id, stage, workspace, namespace FROM events WHERE audit_id = $1 AND received = $2 AND source = $3
+           ORDER BY id`,
           [e.auditID, received, str(e.source)],
         )
       ).rows;
@@ -629,6 +654,15 @@ export class PostgresStore implements Store {
       addRow(rows, e, received);
       const v = rowParams(rows).map((a) => (a as unknown[])[0]);
       await c.query(UPDATE_SQL, [target.id, received, ...v]);
+      const ws = str(e.workspace);
+      const ns = str(e.objectRef?.namespace);
+      if (ws !== target.workspace || ns !== target.namespace)
+        await c.query(
+          `WITH dec AS (UPDATE event_minutes SET n = n - 1 WHERE minute = $1 AND workspace = $2 AND namespace = $3)
+           INSERT INTO event_minutes AS m (minute, workspace, namespace, n) VALUES ($1, $4, $5, 1)
+           ON CONFLICT (minute, workspace, namespace) DO UPDATE SET n = m.n + 1`,
+          [Math.trunc(received / MINUTE_US), target.workspace, target.namespace, ws, ns],
+        );
       out.push({ id: target.id, e });
     }
     return out;
@@ -659,6 +693,53 @@ export class PostgresStore implements Store {
     return row ? withId(id, row.body) : undefined;
   }
 
+  /**
+   * Counts of a time-and-scope-only query per bucket of `widthUs` (one bucket 0 without it): whole minutes of the
+   * range from `event_minutes`, the partial minutes at its ends from the events. Undefined when the range lies
+   * within one minute (then counting the events is as cheap).
+   */
+  async #minuteCounts(q: EventQuery, widthUs?: number): Promise<Map<number, number> | undefined> {
+    const startUs = q.start === undefined ? undefined : Math.ceil(q.start) * 1000;
+    const endUs = q.end === undefined ? undefined : Math.floor(q.end) * 1000 + 999;
+    // whole minutes inside the range
+    const lo = startUs === undefined ? undefined : Math.ceil(startUs / MINUTE_US);
+    const hi = endUs === undefined ? undefined : Math.floor((endUs + 1) / MINUTE_US) - 1;
+    if (lo !== undefined && hi !== undefined && lo > hi) return undefined;
+    const p = new Params();
+    const bucket = (col: string) => (widthUs === undefined ? '0' : `div(${col}, ${p.add(widthUs)}::bigint)`);
+    const mConds: string[] = [];
+    if (lo !== undefined) mConds.push(`m.minute >= ${p.add(lo)}::bigint`);
+    if (hi !== undefined) mConds.push(`m.minute <= ${p.add(hi)}::bigint`);
+    if (q.scope) mConds.push(scopeSql(q.scope, p, 'm'));
+    let sql = `SELECT ${bucket(`m.minute * ${MINUTE_US}`)} AS b, sum(m.n) AS n FROM event_minutes m
+      WHERE ${mConds.length > 0 ? mConds.join(' AND ') : 'true'} GROUP BY 1`;
+    if (lo !== undefined || hi !== undefined) {
+      const eConds = [buildWhere({ start: q.start, end: q.end, scope: q.scope }, p)];
+      const inside: string[] = [];
+      if (lo !== undefined) inside.push(`e.received >= ${p.add(lo * MINUTE_US)}::bigint`);
+      if (hi !== undefined) inside.push(`e.received < ${p.add((hi + 1) * MINUTE_US)}::bigint`);
+      eConds.push(`NOT (${inside.join(' AND ')})`);
+      sql += ` UNION ALL SELECT ${bucket('e.received')} AS b, count(*) AS n FROM events e WHERE ${eConds.join(' AND ')} GROUP BY 1`;
+    }
+    const r = await this.#read<{ b: string; n: string }>(sql, p.values);
+    const out = new Map<number, number>();
+    for (const row of r.rows) {
+      const b = Number(row.b);
+      out.set(b, (out.get(b) ?? 0) + Number(row.n));
+    }
+    return out;
+  }
+
+  async #total(q: EventQuery, where: string, values: unknown[]): Promise<number> {
+    if (countsFromMinutes(q)) {
+      const m = await this.#minuteCounts(q);
+      if (m) return m.get(0) ?? 0;
+    }
+    return Number(
+      (await this.#read<{ n: string }>(`SELECT count(*) AS n FROM events e WHERE ${where}`, values)).rows[0]!.n,
+    );
+  }
+
   async query(q: EventQuery, page: PageRequest): Promise<Page> {
     this.#open();
     checkQuery(q);
@@ -666,8 +747,8 @@ export class PostgresStore implements Store {
     const p = new Params();
     const where = buildWhere(q, p);
     // a copy: the page's own parameters are added to `p` below while this query may still be queued
-    const count = this.#read<{ n: string }>(`SELECT count(*) AS n FROM events e WHERE ${where}`, [...p.values]);
-    if (page.size === 0) return { total: Number((await count).rows[0]!.n), items: [] };
+    const count = this.#total(q, where, [...p.values]);
+    if (page.size === 0) return { total: await count, items: [] };
     const dir = page.sort === 'asc' ? 'ASC' : 'DESC';
     let sql = `SELECT e.id, e.received, e.body FROM events e WHERE ${where}`;
     if (page.after !== undefined) {
@@ -684,7 +765,7 @@ export class PostgresStore implements Store {
     if (more) list.pop();
     const items = list.map((r) => withId(r.id, r.body));
     const last = list[list.length - 1];
-    const n = Number(total.rows[0]!.n);
+    const n = total;
     return more && last ? { total: n, items, next: encodeCursor(Number(last.received), last.id) } : { total: n, items };
   }
 
@@ -693,14 +774,23 @@ export class PostgresStore implements Store {
     checkQuery(q);
     if (!Number.isInteger(intervalMs) || intervalMs <= 0)
       throw new QueryError(`interval must be a positive whole number of milliseconds, not ${intervalMs}`);
-    const p = new Params();
-    const width = p.add(intervalMs * 1000);
-    const where = buildWhere(q, p);
-    const r = await this.#read<{ b: string; n: string }>(
-      `SELECT div(e.received, ${width}::bigint) AS b, count(*) AS n FROM events e WHERE ${where} GROUP BY 1 ORDER BY 1`,
-      p.values,
-    );
-    const rows = r.rows.map((x) => ({ b: Number(x.b), n: Number(x.n) }));
+    // per-minute counts answer buckets of whole minutes when only time and scope constrain the query
+    const minutes =
+      countsFromMinutes(q) && intervalMs % 60_000 === 0 ? await this.#minuteCounts(q, intervalMs * 1000) : undefined;
+    let rows: { b: number; n: number }[];
+    if (minutes) {
+      rows = [...minutes].filter(([, n]) => n > 0).map(([b, n]) => ({ b, n }));
+      rows.sort((x, y) => x.b - y.b);
+    } else {
+      const p = new Params();
+      const width = p.add(intervalMs * 1000);
+      const where = buildWhere(q, p);
+      const r = await this.#read<{ b: string; n: string }>(
+        `SELECT div(e.received, ${width}::bigint) AS b, count(*) AS n FROM events e WHERE ${where} GROUP BY 1 ORDER BY 1`,
+        p.values,
+      );
+      rows = r.rows.map((x) => ({ b: Number(x.b), n: Number(x.n) }));
+    }
     const buckets: { time: number; count: number }[] = [];
     let total = 0;
     if (rows.length > 0) {
@@ -781,13 +871,27 @@ export class PostgresStore implements Store {
         const name = partitionName(start);
         deleted += Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`)).rows[0]!.n);
         await c.query(`DROP TABLE ${name}`);
+        await c.query('DELETE FROM event_minutes WHERE minute >= $1 AND minute < $2', [
+          start / MINUTE_US,
+          (start + DAY_US) / MINUTE_US,
+        ]);
       }
-      const rows = await c.query(
-        `WITH victims AS (SELECT id, received FROM events WHERE received < $1 ORDER BY received LIMIT $2)
-         DELETE FROM events e USING victims v WHERE e.id = v.id AND e.received = v.received`,
+      const rows = await c.query<{ n: string }>(
+        `WITH victims AS (SELECT id, received FROM events WHERE received < $1 ORDER BY received LIMIT $2),
+         d AS (DELETE FROM events e USING victims v WHERE e.id = v.id AND e.received = v.received
+               RETURNING e.received, e.workspace, e.namespace),
+         g AS (SELECT div(received, ${MINUTE_US}) AS minute, workspace, namespace, count(*) AS c FROM d GROUP BY 1, 2, 3),
+         -- the counts' rows locked in key order, as appends lock them, so the two cannot deadlock
+         l AS (SELECT m.minute FROM event_minutes m JOIN g USING (minute, workspace, namespace)
+               ORDER BY m.minute, m.workspace, m.namespace FOR UPDATE OF m),
+         -- (l is referenced so that it runs, as a once-evaluated subquery, before the update)
+         u AS (UPDATE event_minutes m SET n = m.n - g.c FROM g
+               WHERE (SELECT count(*) FROM l) >= 0
+                 AND m.minute = g.minute AND m.workspace = g.workspace AND m.namespace = g.namespace)
+         SELECT count(*) AS n FROM d`,
         [cutoffUs, limit],
       );
-      deleted += rows.rowCount ?? 0;
+      deleted += Number(rows.rows[0]!.n);
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       await c.query(
         'DELETE FROM batches WHERE key IN (SELECT key FROM batches WHERE stored < $1 ORDER BY stored LIMIT $2)',

@@ -79,6 +79,16 @@ CREATE TABLE batches (
 );
 CREATE INDEX batches_stored ON batches (stored);
 
+-- Events per minute, workspace and namespace, kept by the append statement itself: histograms and totals without
+-- field filters (time range and tenant scope only) sum these rows instead of counting events.
+CREATE TABLE event_minutes (
+  minute bigint NOT NULL,
+  workspace text NOT NULL,
+  namespace text NOT NULL,
+  n bigint NOT NULL,
+  PRIMARY KEY (minute, workspace, namespace)
+);
+
 -- vigil migrate-data: how far the copy from each source got (its keyset cursor), so that a rerun resumes
 CREATE TABLE data_imports (
   source text PRIMARY KEY,
