@@ -47,6 +47,8 @@ export interface PostgresStoreOptions {
 
 const DAY_US = 86_400_000_000;
 const MINUTE_US = 60_000_000;
+/** Counter rows per minute in `event_minutes` (see the migration). */
+const MINUTE_SHARDS = 16;
 const PARTITION_JOB_MS = 3_600_000;
 /** NOTIFY payloads are limited to 8000 bytes: ids are sent in chunks below that. */
 const NOTIFY_CHUNK = 7_000;
@@ -182,20 +184,15 @@ function buildWhere(q: EventQuery, p: Params): string {
   return conds.length === 0 ? 'true' : conds.join(' AND ');
 }
 
-/** Whether a query constrains only the time and the tenant scope: its counts can come from `event_minutes`. */
+/**
+ * Whether a query constrains only the time: its counts can come from `event_minutes`. (A tenant scope is left to
+ * the workspace and namespace indexes: it selects a small share of the events.)
+ */
 function countsFromMinutes(q: EventQuery): boolean {
+  if (q.scope) return false;
   const none = (m?: Partial<Record<FilterField, string[]>>) =>
     !m || Object.values(m).every((v) => !v || v.length === 0);
   return none(q.exact) && none(q.fuzzy) && (!q.text || q.text.length === 0);
-}
-
-/** The tenant scope over rows with `workspace` and `namespace` columns under `alias`. */
-function scopeSql(scope: TenantScope, p: Params, alias: string): string {
-  const { workspaces, namespaces } = scopeLists(scope);
-  const parts: string[] = [];
-  if (workspaces.length > 0) parts.push(`${alias}.workspace = ANY(${p.add(workspaces)}::text[])`);
-  if (namespaces.length > 0) parts.push(`${alias}.namespace = ANY(${p.add(namespaces)}::text[])`);
-  return parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`;
 }
 
 /** Column arrays of a batch, in the order of `INSERT_SQL`'s unnest. */
@@ -337,11 +334,11 @@ ins AS (
   RETURNING id
 ),
 roll AS (
-  INSERT INTO event_minutes AS m (minute, workspace, namespace, n)
-  SELECT div(i.received, ${MINUTE_US}), i.workspace, i.namespace, count(*)
+  INSERT INTO event_minutes AS m (minute, shard, n)
+  SELECT div(i.received, ${MINUTE_US}), $21::smallint, count(*)
   FROM ins JOIN numbered n USING (id) JOIN input i USING (ord)
-  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-  ON CONFLICT (minute, workspace, namespace) DO UPDATE SET n = m.n + EXCLUDED.n
+  GROUP BY 1 ORDER BY 1
+  ON CONFLICT (minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n
 )
 SELECT n.id, n.ord FROM ins JOIN numbered n USING (id) ORDER BY n.ord`;
 
@@ -612,7 +609,10 @@ export class PostgresStore implements Store {
     if (batch.length === 0) return [];
     const rows = emptyRows();
     for (const { e, received } of batch) addRow(rows, e, received);
-    const r = await c.query<{ id: string; ord: string }>(INSERT_SQL, rowParams(rows));
+    const r = await c.query<{ id: string; ord: string }>(INSERT_SQL, [
+      ...rowParams(rows),
+      Math.floor(Math.random() * MINUTE_SHARDS),
+    ]);
     return r.rows.map((x) => ({ id: x.id, e: batch[Number(x.ord) - 1]!.e }));
   }
 
@@ -630,9 +630,8 @@ export class PostgresStore implements Store {
     for (const item of batch) {
       const { e, received } = item;
       const old = (
-        await c.query<{ id: string; stage: string; workspace: string; namespace: string }>(
-          `SELECT id, stage, workspace, namespace FROM events WHERE audit_id = $1 AND received = $2 AND source = $3
-           ORDER BY id`,
+        await c.query<{ id: string; stage: string }>(
+          'SELECT id, stage FROM events WHERE audit_id = $1 AND received = $2 AND source = $3 ORDER BY id',
           [e.auditID, received, str(e.source)],
         )
       ).rows;
@@ -654,15 +653,6 @@ export class PostgresStore implements Store {
       addRow(rows, e, received);
       const v = rowParams(rows).map((a) => (a as unknown[])[0]);
       await c.query(UPDATE_SQL, [target.id, received, ...v]);
-      const ws = str(e.workspace);
-      const ns = str(e.objectRef?.namespace);
-      if (ws !== target.workspace || ns !== target.namespace)
-        await c.query(
-          `WITH dec AS (UPDATE event_minutes SET n = n - 1 WHERE minute = $1 AND workspace = $2 AND namespace = $3)
-           INSERT INTO event_minutes AS m (minute, workspace, namespace, n) VALUES ($1, $4, $5, 1)
-           ON CONFLICT (minute, workspace, namespace) DO UPDATE SET n = m.n + 1`,
-          [Math.trunc(received / MINUTE_US), target.workspace, target.namespace, ws, ns],
-        );
       out.push({ id: target.id, e });
     }
     return out;
@@ -694,7 +684,7 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Counts of a time-and-scope-only query per bucket of `widthUs` (one bucket 0 without it): whole minutes of the
+   * Counts of a time-only query per bucket of `widthUs` (one bucket 0 without it): whole minutes of the
    * range from `event_minutes`, the partial minutes at its ends from the events. Undefined when the range lies
    * within one minute (then counting the events is as cheap).
    */
@@ -710,11 +700,10 @@ export class PostgresStore implements Store {
     const mConds: string[] = [];
     if (lo !== undefined) mConds.push(`m.minute >= ${p.add(lo)}::bigint`);
     if (hi !== undefined) mConds.push(`m.minute <= ${p.add(hi)}::bigint`);
-    if (q.scope) mConds.push(scopeSql(q.scope, p, 'm'));
     let sql = `SELECT ${bucket(`m.minute * ${MINUTE_US}`)} AS b, sum(m.n) AS n FROM event_minutes m
       WHERE ${mConds.length > 0 ? mConds.join(' AND ') : 'true'} GROUP BY 1`;
     if (lo !== undefined || hi !== undefined) {
-      const eConds = [buildWhere({ start: q.start, end: q.end, scope: q.scope }, p)];
+      const eConds = [buildWhere({ start: q.start, end: q.end }, p)];
       const inside: string[] = [];
       if (lo !== undefined) inside.push(`e.received >= ${p.add(lo * MINUTE_US)}::bigint`);
       if (hi !== undefined) inside.push(`e.received < ${p.add((hi + 1) * MINUTE_US)}::bigint`);
@@ -774,7 +763,7 @@ export class PostgresStore implements Store {
     checkQuery(q);
     if (!Number.isInteger(intervalMs) || intervalMs <= 0)
       throw new QueryError(`interval must be a positive whole number of milliseconds, not ${intervalMs}`);
-    // per-minute counts answer buckets of whole minutes when only time and scope constrain the query
+    // per-minute counts answer buckets of whole minutes when only time constrains the query
     const minutes =
       countsFromMinutes(q) && intervalMs % 60_000 === 0 ? await this.#minuteCounts(q, intervalMs * 1000) : undefined;
     let rows: { b: number; n: number }[];
@@ -879,15 +868,11 @@ export class PostgresStore implements Store {
       const rows = await c.query<{ n: string }>(
         `WITH victims AS (SELECT id, received FROM events WHERE received < $1 ORDER BY received LIMIT $2),
          d AS (DELETE FROM events e USING victims v WHERE e.id = v.id AND e.received = v.received
-               RETURNING e.received, e.workspace, e.namespace),
-         g AS (SELECT div(received, ${MINUTE_US}) AS minute, workspace, namespace, count(*) AS c FROM d GROUP BY 1, 2, 3),
-         -- the counts' rows locked in key order, as appends lock them, so the two cannot deadlock
-         l AS (SELECT m.minute FROM event_minutes m JOIN g USING (minute, workspace, namespace)
-               ORDER BY m.minute, m.workspace, m.namespace FOR UPDATE OF m),
-         -- (l is referenced so that it runs, as a once-evaluated subquery, before the update)
-         u AS (UPDATE event_minutes m SET n = m.n - g.c FROM g
-               WHERE (SELECT count(*) FROM l) >= 0
-                 AND m.minute = g.minute AND m.workspace = g.workspace AND m.namespace = g.namespace)
+               RETURNING e.received),
+         -- subtracted in shard 0, rows in key order as appends take them (no deadlock); reads sum the shards
+         u AS (INSERT INTO event_minutes AS m (minute, shard, n)
+               SELECT div(received, ${MINUTE_US}), 0, -count(*) FROM d GROUP BY 1 ORDER BY 1
+               ON CONFLICT (minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n)
          SELECT count(*) AS n FROM d`,
         [cutoffUs, limit],
       );

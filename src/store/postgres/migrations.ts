@@ -79,14 +79,14 @@ CREATE TABLE batches (
 );
 CREATE INDEX batches_stored ON batches (stored);
 
--- Events per minute, workspace and namespace, kept by the append statement itself: histograms and totals without
--- field filters (time range and tenant scope only) sum these rows instead of counting events.
+-- Events per minute, kept by the append statement itself: histograms and totals constrained only by time sum these
+-- rows instead of counting events. Each append adds to one of 16 shards (chosen at random), so that concurrent
+-- appends — of one collector or several — rarely wait on the same counter row; reads sum the shards.
 CREATE TABLE event_minutes (
   minute bigint NOT NULL,
-  workspace text NOT NULL,
-  namespace text NOT NULL,
+  shard smallint NOT NULL,
   n bigint NOT NULL,
-  PRIMARY KEY (minute, workspace, namespace)
+  PRIMARY KEY (minute, shard)
 );
 
 -- vigil migrate-data: how far the copy from each source got (its keyset cursor), so that a rerun resumes
