@@ -2,6 +2,8 @@
 import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
 import { importCommand } from './import.ts';
+import { migrateCommand } from './migrate.ts';
+import { migrateDataCommand } from './migrate-data.ts';
 import { policyTestCommand } from './policy-test.ts';
 import { queryCommand } from './query.ts';
 import { serveCommand } from './serve.ts';
@@ -15,4 +17,6 @@ export const commands: Command[] = [
   policyTestCommand,
   rulesTestCommand,
   rulesCheckCommand,
+  migrateCommand,
+  migrateDataCommand,
 ];

@@ -1,20 +1,27 @@
-// Public surface of the store: the contract, the shared query semantics, the SQLite store and retention.
+// Public surface of the store: the contract, the shared query semantics, the SQLite and PostgreSQL stores, retention.
+import { openPostgresStore } from './postgres.ts';
 import { openSqliteStore } from './sqlite.ts';
 import type { Store } from './types.ts';
 
+export { runExclusive } from './exclusive.ts';
+export { migratePostgres, openPostgresStore, type PostgresStoreOptions } from './postgres.ts';
 export { MAX_HISTOGRAM_BUCKETS, MAX_PAGE_SIZE, QueryError } from './query.ts';
 export { type Retention, type RetentionOptions, startRetention } from './retention.ts';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 export * from './types.ts';
 
-/** Which store to open; a later release adds `{ type: 'postgres', … }`. */
-export type StoreConfig = { type: 'sqlite'; path: string; maxHistogramBuckets?: number };
+/** Which store to open: embedded SQLite, or PostgreSQL shared by several collectors. */
+export type StoreConfig =
+  | { type: 'sqlite'; path: string; maxHistogramBuckets?: number }
+  | { type: 'postgres'; url: string; schema?: string; poolSize?: number };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   switch (config.type) {
     case 'sqlite':
       return openSqliteStore({ path: config.path, maxHistogramBuckets: config.maxHistogramBuckets });
+    case 'postgres':
+      return openPostgresStore({ url: config.url, schema: config.schema, poolSize: config.poolSize });
     default:
-      throw new Error(`unknown store type "${(config as { type: unknown }).type}" (known: sqlite)`);
+      throw new Error(`unknown store type "${(config as { type: unknown }).type}" (known: sqlite, postgres)`);
   }
 }

@@ -106,11 +106,21 @@ export interface Store {
     by: StatsField,
     limit: number,
   ): Promise<{ total: number; auditIDs: number; top: { key: string; count: number }[] }>;
-  /** One retention step: deletes at most `limit` events received before `cutoff` (epoch ms); returns how many. */
+  /**
+   * One retention step: deletes at most `limit` events received before `cutoff` (epoch ms); returns how many.
+   * A store that keeps events in time partitions may drop whole partitions older than the cutoff in one step and
+   * return more than `limit` (dropping costs the same for any number of events).
+   */
   deleteBefore(cutoff: number, limit: number): Promise<number>;
   /** Number of events and bytes used, for metrics. */
   size(): Promise<{ events: number; bytes: number }>;
   /** Calls `listener` with each batch of newly stored events (live tail); returns the unsubscribe function. */
   subscribe(listener: (events: StoredEvent[]) => void): () => void;
+  /**
+   * Runs `fn` only if no other process sharing this storage runs a job of the same `name` (retention, partition
+   * upkeep…), so that periodic jobs of several collectors run once; `ran` is false when another one holds it.
+   * Optional: a store only one process can open needs no such lock (see `runExclusive` in ./exclusive.ts).
+   */
+  runExclusive?<T>(name: string, fn: () => Promise<T>): Promise<{ ran: boolean; value?: T }>;
   close(): Promise<void>;
 }

@@ -1,0 +1,1025 @@
+// The shared store: PostgreSQL through `pg`, for several collectors writing and reading one database. Events live
+// in a table range-partitioned by received day; every append is one transaction; live tail crosses instances
+// through LISTEN/NOTIFY; periodic jobs run once across collectors through advisory locks (`runExclusive`).
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
+import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
+import {
+  checkPage,
+  checkQuery,
+  codeMatches,
+  decodeCursor,
+  encodeCursor,
+  exactCodes,
+  MAX_HISTOGRAM_BUCKETS,
+  QueryError,
+  scopeLists,
+  stageRank,
+  toMicros,
+} from './query.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventQuery,
+  FilterField,
+  Histogram,
+  Page,
+  PageRequest,
+  StatsField,
+  Store,
+  StoredEvent,
+  TenantScope,
+} from './types.ts';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database` (any libpq-style URL `pg` accepts). */
+  url: string;
+  /** Schema holding Vigil's tables (created and migrated on open). Default `vigil`. */
+  schema?: string;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+  /** `application_name` of the connections, as `pg_stat_activity` shows it. Default `vigil`. */
+  applicationName?: string;
+  /** Days of partitions created ahead of today (and kept behind it). Default 3 ahead, 1 behind. */
+  partitionsAhead?: number;
+}
+
+const DAY_US = 86_400_000_000;
+const MINUTE_US = 60_000_000;
+/** Counter rows per minute in `event_minutes` (see the migration). */
+const MINUTE_SHARDS = 16;
+const PARTITION_JOB_MS = 3_600_000;
+/** NOTIFY payloads are limited to 8000 bytes: ids are sent in chunks below that. */
+const NOTIFY_CHUNK = 7_000;
+
+const COLUMN: Record<FilterField, string> = {
+  workspace: 'workspace',
+  cluster: 'cluster',
+  devops: 'devops',
+  namespace: 'namespace',
+  resource: 'resource',
+  subresource: 'subresource',
+  name: 'name',
+  verb: 'verb',
+  level: 'level',
+  stage: 'stage',
+  user: 'username',
+  group: 'groups',
+  sourceIP: 'source_ips',
+  code: 'code',
+  status: 'status',
+  source: 'source',
+  auditID: 'audit_id',
+};
+
+/** Fields whose text is part of `search`: their fuzzy search is prefiltered by its trigram index. */
+const IN_SEARCH = new Set<FilterField>([
+  'user',
+  'verb',
+  'resource',
+  'name',
+  'namespace',
+  'workspace',
+  'sourceIP',
+  'group',
+  'status',
+]);
+
+const STATS_COLUMN: Record<StatsField, string> = {
+  user: 'username',
+  verb: 'verb',
+  resource: 'resource',
+  namespace: 'namespace',
+  workspace: 'workspace',
+  code: 'code',
+  sourceIP: 'source_ips',
+};
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+/** ILIKE pattern for a case-insensitive substring: the term's own %, _ and \ are literal. */
+function contains(term: string): string {
+  return `%${term.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+/** Stored JSON without a stale `id` (an event read back from a store and appended again). */
+function bodyOf(e: AuditEvent): string {
+  if ('id' in e) {
+    const { id: _id, ...rest } = e as AuditEvent & { id: unknown };
+    return JSON.stringify(rest);
+  }
+  return JSON.stringify(e);
+}
+
+/** The stored event with its id first: one parse of the body with the id spliced in. */
+function withId(id: string, body: string): StoredEvent {
+  return JSON.parse(body.length > 2 ? `{"id":"${id}",${body.slice(1)}` : `{"id":"${id}"}`) as StoredEvent;
+}
+
+/** Values of an enumerated field containing `term` case-insensitively: fuzzy search on it becomes exact (btree). */
+function enumMatches(field: 'level' | 'stage' | 'source', term: string): string[] {
+  const all: readonly string[] = field === 'level' ? LEVELS : field === 'stage' ? STAGES : SOURCES;
+  const t = term.toLowerCase();
+  return all.filter((v) => v.toLowerCase().includes(t));
+}
+
+/** Query parameters collected while the SQL is built. */
+class Params {
+  readonly values: unknown[] = [];
+  add(v: unknown): string {
+    this.values.push(v);
+    return `$${this.values.length}`;
+  }
+}
+
+/** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
+function buildWhere(q: EventQuery, p: Params): string {
+  const conds: string[] = [];
+  for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
+    if (!values || values.length === 0) continue;
+    if (field === 'group' || field === 'sourceIP') conds.push(`e.${COLUMN[field]} && ${p.add(values)}::text[]`);
+    else if (field === 'code') {
+      const codes = exactCodes(values);
+      conds.push(codes.length === 0 ? 'false' : `e.code = ANY(${p.add(codes)}::int[])`);
+    } else conds.push(`e.${COLUMN[field]} = ANY(${p.add(values)}::text[])`);
+  }
+  for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
+    if (!values || values.length === 0) continue;
+    if (field === 'level' || field === 'stage' || field === 'source') {
+      const matches = [...new Set(values.flatMap((v) => enumMatches(field, v)))];
+      conds.push(matches.length === 0 ? 'false' : `e.${COLUMN[field]} = ANY(${p.add(matches)}::text[])`);
+      continue;
+    }
+    if (field === 'code') {
+      const codes = [...new Set(values.flatMap(codeMatches))];
+      conds.push(codes.length === 0 ? 'false' : `e.code = ANY(${p.add(codes)}::int[])`);
+      continue;
+    }
+    if (values.includes('')) continue; // the empty string is a substring of everything
+    const col =
+      field === 'group' || field === 'sourceIP' ? `array_to_string(e.${COLUMN[field]}, E'\\n')` : `e.${COLUMN[field]}`;
+    const ors = values.map((v) => {
+      const pat = p.add(contains(v));
+      // `search` holds this field's text too: its trigram index narrows the rows the column test runs on
+      return IN_SEARCH.has(field) ? `(e.search ILIKE ${pat} AND ${col} ILIKE ${pat})` : `${col} ILIKE ${pat}`;
+    });
+    conds.push(`(${ors.join(' OR ')})`);
+  }
+  if (q.text && q.text.length > 0 && !q.text.includes('')) {
+    conds.push(`(${q.text.map((t) => `e.search ILIKE ${p.add(contains(t))}`).join(' OR ')})`);
+  }
+  if (q.start !== undefined) conds.push(`e.received >= ${p.add(Math.ceil(q.start) * 1000)}::bigint`);
+  // inclusive to the end of the millisecond
+  if (q.end !== undefined) conds.push(`e.received <= ${p.add(Math.floor(q.end) * 1000 + 999)}::bigint`);
+  if (q.scope) {
+    const { workspaces, namespaces } = scopeLists(q.scope);
+    const parts: string[] = [];
+    if (workspaces.length > 0) parts.push(`e.workspace = ANY(${p.add(workspaces)}::text[])`);
+    if (namespaces.length > 0) parts.push(`e.namespace = ANY(${p.add(namespaces)}::text[])`);
+    conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
+  }
+  return conds.length === 0 ? 'true' : conds.join(' AND ');
+}
+
+/**
+ * Whether a query constrains only the time: its counts can come from `event_minutes`. (A tenant scope is left to
+ * the workspace and namespace indexes: it selects a small share of the events.)
+ */
+function countsFromMinutes(q: EventQuery): boolean {
+  if (q.scope) return false;
+  const none = (m?: Partial<Record<FilterField, string[]>>) =>
+    !m || Object.values(m).every((v) => !v || v.length === 0);
+  return none(q.exact) && none(q.fuzzy) && (!q.text || q.text.length === 0);
+}
+
+/** Column arrays of a batch, in the order of `INSERT_SQL`'s unnest. */
+interface Rows {
+  auditID: string[];
+  stage: string[];
+  received: number[];
+  verb: string[];
+  level: string[];
+  username: string[];
+  namespace: string[];
+  workspace: string[];
+  cluster: string[];
+  devops: string[];
+  resource: string[];
+  subresource: string[];
+  name: string[];
+  code: (number | null)[];
+  status: string[];
+  source: string[];
+  groups: string[];
+  sourceIPs: string[];
+  search: string[];
+  body: string[];
+}
+
+function emptyRows(): Rows {
+  return {
+    auditID: [],
+    stage: [],
+    received: [],
+    verb: [],
+    level: [],
+    username: [],
+    namespace: [],
+    workspace: [],
+    cluster: [],
+    devops: [],
+    resource: [],
+    subresource: [],
+    name: [],
+    code: [],
+    status: [],
+    source: [],
+    groups: [],
+    sourceIPs: [],
+    search: [],
+    body: [],
+  };
+}
+
+function addRow(r: Rows, e: AuditEvent, received: number): void {
+  const o = e.objectRef;
+  const groups = e.user?.groups ?? [];
+  const ips = e.sourceIPs ?? [];
+  const code = e.responseStatus?.code;
+  const username = str(e.user?.username);
+  const verb = str(e.verb);
+  const resource = str(o?.resource);
+  const name = str(o?.name);
+  const namespace = str(o?.namespace);
+  const workspace = str(e.workspace);
+  const status = str(e.responseStatus?.status);
+  r.auditID.push(e.auditID);
+  r.stage.push(e.stage);
+  r.received.push(received);
+  r.verb.push(verb);
+  r.level.push(str(e.level));
+  r.username.push(username);
+  r.namespace.push(namespace);
+  r.workspace.push(workspace);
+  r.cluster.push(str(e.cluster));
+  r.devops.push(str(e.devops));
+  r.resource.push(resource);
+  r.subresource.push(str(o?.subresource));
+  r.name.push(name);
+  r.code.push(typeof code === 'number' && Number.isInteger(code) ? code : null);
+  r.status.push(status);
+  r.source.push(str(e.source));
+  r.groups.push(JSON.stringify(groups));
+  r.sourceIPs.push(JSON.stringify(ips));
+  // free text: KubeSphere's searchable fields plus the request URI and user agent (as the SQLite store)
+  r.search.push(
+    `${username}\n${verb}\n${resource}\n${name}\n${namespace}\n${workspace}\n${str(e.requestURI)}\n${ips.join('\n')}\n${groups.join('\n')}\n${status}\n${str(e.userAgent)}`,
+  );
+  r.body.push(bodyOf(e));
+}
+
+function rowParams(r: Rows): unknown[] {
+  return [
+    r.auditID,
+    r.stage,
+    r.received,
+    r.verb,
+    r.level,
+    r.username,
+    r.namespace,
+    r.workspace,
+    r.cluster,
+    r.devops,
+    r.resource,
+    r.subresource,
+    r.name,
+    r.code,
+    r.status,
+    r.source,
+    r.groups,
+    r.sourceIPs,
+    r.search,
+    r.body,
+  ];
+}
+
+const EVENT_COLUMNS =
+  'audit_id, stage, received, verb, level, username, namespace, workspace, cluster, devops, resource, subresource, name, code, status, source';
+
+// One statement per batch: ids drawn in batch order (so ties on received sort in arrival order), rows inserted in
+// key order (so two writers with overlapping batches wait on each other's keys in one order and cannot deadlock),
+// and the ids of the rows that were new returned with their position in the batch.
+const INSERT_SQL = `
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::text[], $16::text[],
+    $17::text[], $18::text[], $19::text[], $20::text[])
+    WITH ORDINALITY AS t(${EVENT_COLUMNS}, groups, source_ips, search, body, ord)
+),
+numbered AS (
+  SELECT o.ord, nextval('event_ids') AS id FROM (SELECT ord FROM input ORDER BY ord OFFSET 0) o
+),
+ins AS (
+  INSERT INTO events (id, ${EVENT_COLUMNS}, groups, source_ips, search, body)
+  SELECT n.id, ${EVENT_COLUMNS.split(', ')
+    .map((c) => `i.${c}`)
+    .join(', ')},
+    ARRAY(SELECT json_array_elements_text(i.groups::json)), ARRAY(SELECT json_array_elements_text(i.source_ips::json)),
+    i.search, i.body
+  FROM input i JOIN numbered n USING (ord) ORDER BY i.audit_id, i.stage, i.received
+  ON CONFLICT (audit_id, stage, received) DO NOTHING
+  RETURNING id
+),
+roll AS (
+  INSERT INTO event_minutes AS m (minute, shard, n)
+  SELECT div(i.received, ${MINUTE_US}), $21::smallint, count(*)
+  FROM ins JOIN numbered n USING (id) JOIN input i USING (ord)
+  GROUP BY 1 ORDER BY 1
+  ON CONFLICT (minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n
+)
+SELECT n.id, n.ord FROM ins JOIN numbered n USING (id) ORDER BY n.ord`;
+
+const UPDATE_SQL = `
+UPDATE events SET audit_id = $3, stage = $4, received = $5, verb = $6, level = $7, username = $8, namespace = $9,
+  workspace = $10, cluster = $11, devops = $12, resource = $13, subresource = $14, name = $15, code = $16,
+  status = $17, source = $18, groups = ARRAY(SELECT json_array_elements_text($19::json)),
+  source_ips = ARRAY(SELECT json_array_elements_text($20::json)), search = $21, body = $22
+WHERE id = $1 AND received = $2`;
+
+/** Partition of one UTC day: `events_p20260301` holds received ∈ [day start, next day start). */
+function partitionName(dayStartUs: number): string {
+  return `events_p${new Date(dayStartUs / 1000).toISOString().slice(0, 10).replaceAll('-', '')}`;
+}
+
+function partitionStart(name: string): number | undefined {
+  const m = /^events_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+  return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) * 1000 : undefined;
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  // class 57 (operator intervention: admin shutdown, terminated backend), 08 (connection exception), or a socket
+  // error without an SQLSTATE
+  return code === undefined || code.startsWith('57') || code.startsWith('08');
+}
+
+/** Pooled connections that already have an error listener of their own. */
+const guarded = new WeakSet<pg.PoolClient>();
+
+export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
+  const schema = opts.schema ?? 'vigil';
+  checkSchemaName(schema);
+  const store = new PostgresStore(opts, schema);
+  try {
+    await store.init();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  return store;
+}
+
+/** Applies the migrations to the database at `url` (the `vigil migrate` command); returns the versions applied. */
+export async function migratePostgres(url: string, schema = 'vigil'): Promise<number[]> {
+  const client = new pg.Client({ connectionString: url, application_name: 'vigil migrate' });
+  await client.connect();
+  try {
+    return await migrate(client, schema);
+  } finally {
+    await client.end();
+  }
+}
+
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+  readonly #opts: PostgresStoreOptions;
+  readonly #channel: string;
+  /** Tells this instance's NOTIFYs from other collectors' ones. */
+  readonly #instance = randomUUID();
+  readonly #listeners = new Set<(events: StoredEvent[]) => void>();
+  #listenClient: pg.Client | undefined;
+  #listenRetry: NodeJS.Timeout | undefined;
+  #listenReady = false;
+  readonly #readyWaiters: (() => void)[] = [];
+  #partitionTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(opts: PostgresStoreOptions, schema: string) {
+    this.#opts = opts;
+    this.#schema = schema;
+    this.#channel = `vigil_events:${schema}`;
+    this.#pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.poolSize ?? 10,
+      application_name: opts.applicationName ?? 'vigil',
+      options: `-c search_path=${ident(schema)}`,
+    });
+    // An idle connection whose backend dies emits here; without a listener it would crash the process. The pool
+    // drops the connection and opens a new one when needed.
+    this.#pool.on('error', () => {});
+  }
+
+  async init(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await migrate(client, this.#schema);
+    } finally {
+      client.release();
+    }
+    await this.ensurePartitions();
+    this.#partitionTimer = setInterval(() => {
+      this.ensurePartitions().catch((err) =>
+        process.emitWarning(`vigil: creating partitions failed: ${(err as Error)?.message ?? err}`),
+      );
+    }, PARTITION_JOB_MS);
+    this.#partitionTimer.unref();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new Error('the store is closed');
+  }
+
+  /**
+   * A read on any pooled connection, retried on a connection that turns out dead (PostgreSQL restarted, the
+   * backend was killed, a failover): the pool may hand out an idle connection before it has noticed. Reads are
+   * safe to repeat; appends are not retried here — their caller's retry is (idempotent).
+   */
+  async #read<R extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#pool.query<R>(sql, values);
+      } catch (err) {
+        if (!isConnectionError(err) || this.#closed || attempt >= (this.#opts.poolSize ?? 10)) throw err;
+      }
+    }
+  }
+
+  /**
+   * A pooled connection that survives its backend dying while checked out between two queries: the pool listens
+   * for errors on idle connections only, and an 'error' nobody listens to would crash the process. The next query
+   * on it fails instead, and the connection is discarded on release.
+   */
+  async #connect(): Promise<pg.PoolClient> {
+    const client = await this.#pool.connect();
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on('error', () => {});
+    }
+    return client;
+  }
+
+  /**
+   * A pooled connection with a transaction begun. A connection found dead at BEGIN (killed while idle, before the
+   * pool noticed) is discarded and another one tried: nothing of the caller's work was sent on it yet.
+   */
+  async #begin(): Promise<pg.PoolClient> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#connect();
+      try {
+        await client.query('BEGIN');
+        return client;
+      } catch (err) {
+        client.release(err as Error);
+        if (!isConnectionError(err) || attempt >= (this.#opts.poolSize ?? 10)) throw err;
+      }
+    }
+  }
+
+  /** Runs `fn` in a transaction on one pooled connection; a connection that failed is discarded, not reused. */
+  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#begin();
+    let broken: Error | undefined;
+    try {
+      const r = await fn(client);
+      await client.query('COMMIT');
+      return r;
+    } catch (err) {
+      if (isConnectionError(err)) broken = err as Error;
+      else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      throw err;
+    } finally {
+      client.release(broken ?? false);
+    }
+  }
+
+  /** Partitions for yesterday … today+ahead exist (moving any of their rows out of the DEFAULT partition). */
+  async ensurePartitions(now = Date.now()): Promise<void> {
+    const today = Math.floor(now / 86_400_000) * 86_400_000 * 1000;
+    const ahead = this.#opts.partitionsAhead ?? 3;
+    await this.createPartitions(today - DAY_US, today + ahead * DAY_US);
+  }
+
+  /** Creates the daily partitions covering [fromUs, toUs] that do not exist yet. */
+  async createPartitions(fromUs: number, toUs: number): Promise<void> {
+    const first = Math.floor(fromUs / DAY_US) * DAY_US;
+    const existing = new Set(await this.#partitionStarts());
+    for (let day = first; day <= toUs; day += DAY_US) {
+      if (existing.has(day)) continue;
+      await this.#tx(async (c) => {
+        await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#schema}:partitions`]);
+        const name = partitionName(day);
+        if ((await c.query('SELECT to_regclass($1) AS r', [name])).rows[0].r) return; // another collector made it
+        // Build it detached, move the day's rows from DEFAULT into it, then attach: attaching a range that DEFAULT
+        // still holds rows of would fail.
+        await c.query(
+          `CREATE TABLE ${name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMPRESSION)
+           WITH (toast_tuple_target = 256)`,
+        );
+        await c.query(
+          `WITH moved AS (DELETE FROM events_default WHERE received >= $1 AND received < $2 RETURNING *)
+           INSERT INTO ${name} SELECT * FROM moved`,
+          [day, day + DAY_US],
+        );
+        await c.query(`ALTER TABLE events ATTACH PARTITION ${name} FOR VALUES FROM (${day}) TO (${day + DAY_US})`);
+      });
+    }
+  }
+
+  async #partitionStarts(client: pg.ClientBase | pg.Pool = this.#pool): Promise<number[]> {
+    const r = await client.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+       JOIN pg_namespace n ON n.oid = p.relnamespace WHERE p.relname = 'events' AND n.nspname = $1`,
+      [this.#schema],
+    );
+    return r.rows.map((x) => partitionStart(x.relname)).filter((x) => x !== undefined);
+  }
+
+  async append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
+    this.#open();
+    // Validate and dedupe within the batch before touching the database: a bad event stores nothing.
+    const seen = new Set<string>();
+    const batch: { e: AuditEvent; received: number }[] = [];
+    for (const e of events) {
+      const received = toMicros(e.requestReceivedTimestamp);
+      if (Number.isNaN(received))
+        throw new QueryError(
+          `event ${e.auditID}: requestReceivedTimestamp ${JSON.stringify(e.requestReceivedTimestamp)} is not an RFC 3339 time`,
+        );
+      if (typeof e.auditID !== 'string' || typeof e.stage !== 'string')
+        throw new QueryError('every event needs a string auditID and stage');
+      const key = `${e.auditID}\u0000${e.stage}\u0000${received}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      batch.push({ e, received });
+    }
+    const stored = await this.#tx(async (c) => {
+      if (opts.batchKey !== undefined) {
+        const r = await c.query('INSERT INTO batches (key, stored) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+          opts.batchKey,
+          Date.now(),
+        ]);
+        if (r.rowCount === 0) return [];
+      }
+      const out = opts.collapseStages ? await this.#appendCollapsing(c, batch) : await this.#insert(c, batch);
+      if (out.length > 0) {
+        const chunks: string[] = [];
+        let cur = '';
+        for (const { id } of out) {
+          if (cur.length + id.length + 1 > NOTIFY_CHUNK) {
+            chunks.push(cur);
+            cur = '';
+          }
+          cur = cur ? `${cur},${id}` : id;
+        }
+        chunks.push(cur);
+        // delivered on commit, only if the transaction commits
+        await c.query('SELECT pg_notify($1, $2 || $3 || x) FROM unnest($4::text[]) AS x', [
+          this.#channel,
+          this.#instance,
+          ' ',
+          chunks,
+        ]);
+      }
+      return out;
+    });
+    if (stored.length > 0 && this.#listeners.size > 0) {
+      this.#emit(stored.map(({ id, e }) => ({ ...e, id })));
+    }
+    return { inserted: stored.length, duplicates: events.length - stored.length };
+  }
+
+  async #insert(
+    c: pg.ClientBase,
+    batch: { e: AuditEvent; received: number }[],
+  ): Promise<{ id: string; e: AuditEvent }[]> {
+    if (batch.length === 0) return [];
+    const rows = emptyRows();
+    for (const { e, received } of batch) addRow(rows, e, received);
+    const r = await c.query<{ id: string; ord: string }>(INSERT_SQL, [
+      ...rowParams(rows),
+      Math.floor(Math.random() * MINUTE_SHARDS),
+    ]);
+    return r.rows.map((x) => ({ id: x.id, e: batch[Number(x.ord) - 1]!.e }));
+  }
+
+  /** Collapsing path (CADF request + response): one event at a time under a lock on its auditID. */
+  async #appendCollapsing(
+    c: pg.ClientBase,
+    batch: { e: AuditEvent; received: number }[],
+  ): Promise<{ id: string; e: AuditEvent }[]> {
+    // per auditID (not per source): the stage change below must not race another source's insert of the same key
+    const locks = [...new Set(batch.map(({ e }) => JSON.stringify([this.#schema, e.auditID])))].sort();
+    await c.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k ORDER BY k', [
+      locks,
+    ]);
+    const out: { id: string; e: AuditEvent }[] = [];
+    for (const item of batch) {
+      const { e, received } = item;
+      const old = (
+        await c.query<{ id: string; stage: string }>(
+          'SELECT id, stage FROM events WHERE audit_id = $1 AND received = $2 AND source = $3 ORDER BY id',
+          [e.auditID, received, str(e.source)],
+        )
+      ).rows;
+      if (old.length === 0) {
+        out.push(...(await this.#insert(c, [item])));
+        continue;
+      }
+      const rank = stageRank(e.stage);
+      if (old.some((r) => stageRank(r.stage) >= rank)) continue;
+      // the new stage's key taken by another source's event of this call: a duplicate, as an insert would be
+      const taken = await c.query('SELECT 1 FROM events WHERE audit_id = $1 AND stage = $2 AND received = $3', [
+        e.auditID,
+        e.stage,
+        received,
+      ]);
+      if ((taken.rowCount ?? 0) > 0) continue;
+      const target = old[0]!;
+      const rows = emptyRows();
+      addRow(rows, e, received);
+      const v = rowParams(rows).map((a) => (a as unknown[])[0]);
+      await c.query(UPDATE_SQL, [target.id, received, ...v]);
+      out.push({ id: target.id, e });
+    }
+    return out;
+  }
+
+  #emit(events: StoredEvent[]): void {
+    for (const l of this.#listeners) {
+      try {
+        l(events);
+      } catch (err) {
+        // A failing live-tail consumer must not fail an append that is already committed.
+        process.emitWarning(`store subscriber failed: ${(err as Error)?.message ?? err}`);
+      }
+    }
+  }
+
+  async get(id: string, scope?: TenantScope): Promise<StoredEvent | undefined> {
+    this.#open();
+    if (!/^[1-9]\d{0,17}$/.test(id)) return undefined;
+    const p = new Params();
+    const idParam = p.add(id);
+    const where = scope ? buildWhere({ scope }, p) : 'true';
+    const r = await this.#read<{ body: string }>(
+      `SELECT e.body FROM events e WHERE e.id = ${idParam}::bigint AND ${where}`,
+      p.values,
+    );
+    const row = r.rows[0];
+    return row ? withId(id, row.body) : undefined;
+  }
+
+  /**
+   * Counts of a time-only query per bucket of `widthUs` (one bucket 0 without it): whole minutes of the
+   * range from `event_minutes`, the partial minutes at its ends from the events. Undefined when the range lies
+   * within one minute (then counting the events is as cheap).
+   */
+  async #minuteCounts(q: EventQuery, widthUs?: number): Promise<Map<number, number> | undefined> {
+    const startUs = q.start === undefined ? undefined : Math.ceil(q.start) * 1000;
+    const endUs = q.end === undefined ? undefined : Math.floor(q.end) * 1000 + 999;
+    // whole minutes inside the range
+    const lo = startUs === undefined ? undefined : Math.ceil(startUs / MINUTE_US);
+    const hi = endUs === undefined ? undefined : Math.floor((endUs + 1) / MINUTE_US) - 1;
+    if (lo !== undefined && hi !== undefined && lo > hi) return undefined;
+    const p = new Params();
+    const bucket = (col: string) => (widthUs === undefined ? '0' : `div(${col}, ${p.add(widthUs)}::bigint)`);
+    const mConds: string[] = [];
+    if (lo !== undefined) mConds.push(`m.minute >= ${p.add(lo)}::bigint`);
+    if (hi !== undefined) mConds.push(`m.minute <= ${p.add(hi)}::bigint`);
+    let sql = `SELECT ${bucket(`m.minute * ${MINUTE_US}`)} AS b, sum(m.n) AS n FROM event_minutes m
+      WHERE ${mConds.length > 0 ? mConds.join(' AND ') : 'true'} GROUP BY 1`;
+    if (lo !== undefined || hi !== undefined) {
+      const eConds = [buildWhere({ start: q.start, end: q.end }, p)];
+      const inside: string[] = [];
+      if (lo !== undefined) inside.push(`e.received >= ${p.add(lo * MINUTE_US)}::bigint`);
+      if (hi !== undefined) inside.push(`e.received < ${p.add((hi + 1) * MINUTE_US)}::bigint`);
+      eConds.push(`NOT (${inside.join(' AND ')})`);
+      sql += ` UNION ALL SELECT ${bucket('e.received')} AS b, count(*) AS n FROM events e WHERE ${eConds.join(' AND ')} GROUP BY 1`;
+    }
+    const r = await this.#read<{ b: string; n: string }>(sql, p.values);
+    const out = new Map<number, number>();
+    for (const row of r.rows) {
+      const b = Number(row.b);
+      out.set(b, (out.get(b) ?? 0) + Number(row.n));
+    }
+    return out;
+  }
+
+  async #total(q: EventQuery, where: string, values: unknown[]): Promise<number> {
+    if (countsFromMinutes(q)) {
+      const m = await this.#minuteCounts(q);
+      if (m) return m.get(0) ?? 0;
+    }
+    return Number(
+      (await this.#read<{ n: string }>(`SELECT count(*) AS n FROM events e WHERE ${where}`, values)).rows[0]!.n,
+    );
+  }
+
+  async query(q: EventQuery, page: PageRequest): Promise<Page> {
+    this.#open();
+    checkQuery(q);
+    checkPage(page);
+    const p = new Params();
+    const where = buildWhere(q, p);
+    // a copy: the page's own parameters are added to `p` below while this query may still be queued
+    const count = this.#total(q, where, [...p.values]);
+    if (page.size === 0) return { total: await count, items: [] };
+    const dir = page.sort === 'asc' ? 'ASC' : 'DESC';
+    let sql = `SELECT e.id, e.received, e.body FROM events e WHERE ${where}`;
+    if (page.after !== undefined) {
+      const c = decodeCursor(page.after);
+      sql += ` AND (e.received, e.id) ${page.sort === 'asc' ? '>' : '<'} (${p.add(c.received)}::bigint, ${p.add(c.id)}::bigint)`;
+    }
+    sql += ` ORDER BY e.received ${dir}, e.id ${dir} LIMIT ${p.add(page.size + 1)} OFFSET ${p.add(page.from ?? 0)}`;
+    const [total, rows] = await Promise.all([
+      count,
+      this.#read<{ id: string; received: string; body: string }>(sql, p.values),
+    ]);
+    const list = rows.rows;
+    const more = list.length > page.size;
+    if (more) list.pop();
+    const items = list.map((r) => withId(r.id, r.body));
+    const last = list[list.length - 1];
+    const n = total;
+    return more && last ? { total: n, items, next: encodeCursor(Number(last.received), last.id) } : { total: n, items };
+  }
+
+  async histogram(q: EventQuery, intervalMs: number): Promise<Histogram> {
+    this.#open();
+    checkQuery(q);
+    if (!Number.isInteger(intervalMs) || intervalMs <= 0)
+      throw new QueryError(`interval must be a positive whole number of milliseconds, not ${intervalMs}`);
+    // per-minute counts answer buckets of whole minutes when only time constrains the query
+    const minutes =
+      countsFromMinutes(q) && intervalMs % 60_000 === 0 ? await this.#minuteCounts(q, intervalMs * 1000) : undefined;
+    let rows: { b: number; n: number }[];
+    if (minutes) {
+      rows = [...minutes].filter(([, n]) => n > 0).map(([b, n]) => ({ b, n }));
+      rows.sort((x, y) => x.b - y.b);
+    } else {
+      const p = new Params();
+      const width = p.add(intervalMs * 1000);
+      const where = buildWhere(q, p);
+      const r = await this.#read<{ b: string; n: string }>(
+        `SELECT div(e.received, ${width}::bigint) AS b, count(*) AS n FROM events e WHERE ${where} GROUP BY 1 ORDER BY 1`,
+        p.values,
+      );
+      rows = r.rows.map((x) => ({ b: Number(x.b), n: Number(x.n) }));
+    }
+    const buckets: { time: number; count: number }[] = [];
+    let total = 0;
+    if (rows.length > 0) {
+      // Empty buckets between the first and the last are included (as Elasticsearch's date_histogram does).
+      const first = rows[0]!.b;
+      const last = rows[rows.length - 1]!.b;
+      if (last - first + 1 > MAX_HISTOGRAM_BUCKETS)
+        throw new QueryError(
+          `a histogram with interval ${intervalMs} ms over this range has ${last - first + 1} buckets (at most ${MAX_HISTOGRAM_BUCKETS}): use a larger interval or a shorter range`,
+        );
+      let i = 0;
+      for (let b = first; b <= last; b++) {
+        const row = rows[i];
+        let count = 0;
+        if (row && row.b === b) {
+          count = row.n;
+          i++;
+        }
+        total += count;
+        buckets.push({ time: b * intervalMs, count });
+      }
+    }
+    return { total, buckets };
+  }
+
+  async stats(
+    q: EventQuery,
+    by: StatsField,
+    limit: number,
+  ): Promise<{ total: number; auditIDs: number; top: { key: string; count: number }[] }> {
+    this.#open();
+    checkQuery(q);
+    const col = STATS_COLUMN[by];
+    if (!col) throw new QueryError(`cannot count by "${by}"`);
+    if (!Number.isInteger(limit) || limit < 0)
+      throw new QueryError(`limit must be a non-negative integer, not ${limit}`);
+    const p = new Params();
+    const where = buildWhere(q, p);
+    const head = this.#read<{ n: string; a: string }>(
+      `SELECT count(*) AS n, count(DISTINCT e.audit_id) AS a FROM events e WHERE ${where}`,
+      [...p.values],
+    );
+    let top: { key: string; count: number }[] = [];
+    if (limit > 0) {
+      const lim = `$${p.values.length + 1}`;
+      const sql =
+        by === 'sourceIP'
+          ? `SELECT v AS k, count(*) AS n FROM events e CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.source_ips) AS v) ips
+             WHERE ${where} GROUP BY v ORDER BY n DESC, v COLLATE "C" LIMIT ${lim}`
+          : by === 'code'
+            ? `SELECT e.code AS k, count(*) AS n FROM events e WHERE ${where} AND e.code IS NOT NULL
+               GROUP BY e.code ORDER BY n DESC, k LIMIT ${lim}`
+            : `SELECT e.${col} AS k, count(*) AS n FROM events e WHERE ${where} AND e.${col} <> ''
+               GROUP BY e.${col} ORDER BY n DESC, e.${col} COLLATE "C" LIMIT ${lim}`;
+      const rows = await this.#read<{ k: string | number; n: string }>(sql, [...p.values, limit]);
+      top = rows.rows.map((r) => ({ key: String(r.k), count: Number(r.n) }));
+    }
+    const h = (await head).rows[0]!;
+    return { total: Number(h.n), auditIDs: Number(h.a), top };
+  }
+
+  /**
+   * One retention step. Daily partitions entirely before the cutoff are dropped whole (their events are counted,
+   * so the step may return more than `limit`: dropping costs the same for any number of events); then at most
+   * `limit` events of the boundary day (or the DEFAULT partition) are deleted row by row, and old delivery ids
+   * age out.
+   */
+  async deleteBefore(cutoff: number, limit: number): Promise<number> {
+    this.#open();
+    if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
+    if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
+    const cutoffUs = Math.ceil(cutoff) * 1000;
+    return this.#tx(async (c) => {
+      await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#schema}:partitions`]);
+      let deleted = 0;
+      for (const start of (await this.#partitionStarts(c)).sort((x, y) => x - y)) {
+        if (start + DAY_US > cutoffUs) break;
+        const name = partitionName(start);
+        deleted += Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`)).rows[0]!.n);
+        await c.query(`DROP TABLE ${name}`);
+        await c.query('DELETE FROM event_minutes WHERE minute >= $1 AND minute < $2', [
+          start / MINUTE_US,
+          (start + DAY_US) / MINUTE_US,
+        ]);
+      }
+      const rows = await c.query<{ n: string }>(
+        `WITH victims AS (SELECT id, received FROM events WHERE received < $1 ORDER BY received LIMIT $2),
+         d AS (DELETE FROM events e USING victims v WHERE e.id = v.id AND e.received = v.received
+               RETURNING e.received),
+         -- subtracted in shard 0, rows in key order as appends take them (no deadlock); reads sum the shards
+         u AS (INSERT INTO event_minutes AS m (minute, shard, n)
+               SELECT div(received, ${MINUTE_US}), 0, -count(*) FROM d GROUP BY 1 ORDER BY 1
+               ON CONFLICT (minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n)
+         SELECT count(*) AS n FROM d`,
+        [cutoffUs, limit],
+      );
+      deleted += Number(rows.rows[0]!.n);
+      // Delivery ids are only needed while their sender may still retry; they age out with the events.
+      await c.query(
+        'DELETE FROM batches WHERE key IN (SELECT key FROM batches WHERE stored < $1 ORDER BY stored LIMIT $2)',
+        [cutoff, limit],
+      );
+      return deleted;
+    });
+  }
+
+  /** Where a `vigil migrate-data` copy from `source` stopped (its cursor over the source), if it started. */
+  async importPosition(source: string): Promise<{ cursor: string; copied: number } | undefined> {
+    this.#open();
+    const r = await this.#read<{ cursor: string; copied: string }>(
+      'SELECT cursor, copied FROM data_imports WHERE source = $1',
+      [source],
+    );
+    const row = r.rows[0];
+    return row && { cursor: row.cursor, copied: Number(row.copied) };
+  }
+
+  async saveImportPosition(source: string, cursor: string, copied: number): Promise<void> {
+    this.#open();
+    await this.#tx((c) =>
+      c.query(
+        `INSERT INTO data_imports (source, cursor, copied) VALUES ($1, $2, $3)
+         ON CONFLICT (source) DO UPDATE SET cursor = EXCLUDED.cursor, copied = EXCLUDED.copied, updated_at = now()`,
+        [source, cursor, copied],
+      ),
+    );
+  }
+
+  async size(): Promise<{ events: number; bytes: number }> {
+    this.#open();
+    const r = await this.#read<{ n: string; bytes: string }>(
+      `SELECT (SELECT count(*) FROM events) AS n,
+              (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'S')) AS bytes`,
+      [this.#schema],
+    );
+    return { events: Number(r.rows[0]!.n), bytes: Number(r.rows[0]!.bytes) };
+  }
+
+  subscribe(listener: (events: StoredEvent[]) => void): () => void {
+    this.#listeners.add(listener);
+    if (!this.#listenClient && !this.#listenRetry) this.#listen(0);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Resolves once this instance listens for other collectors' appends (live tail across instances). */
+  listening(): Promise<void> {
+    if (this.#listenReady || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+  }
+
+  /** One dedicated connection LISTENs; it reconnects (with backoff) when PostgreSQL restarts or kills it. */
+  #listen(attempt: number): void {
+    this.#listenRetry = undefined;
+    if (this.#closed) return;
+    const client = new pg.Client({
+      connectionString: this.#opts.url,
+      application_name: this.#opts.applicationName ?? 'vigil',
+      options: `-c search_path=${ident(this.#schema)}`,
+    });
+    this.#listenClient = client;
+    const retry = () => {
+      if (this.#listenClient !== client) return;
+      this.#listenClient = undefined;
+      this.#listenReady = false;
+      client.end().catch(() => {});
+      if (this.#closed) return;
+      const delay = Math.min(10_000, 100 * 2 ** attempt);
+      this.#listenRetry = setTimeout(() => this.#listen(attempt + 1), delay);
+      this.#listenRetry.unref();
+    };
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', (m) => {
+      if (m.channel !== this.#channel || !m.payload) return;
+      const sp = m.payload.indexOf(' ');
+      if (m.payload.slice(0, sp) === this.#instance) return; // already emitted by append
+      const ids = m.payload
+        .slice(sp + 1)
+        .split(',')
+        .filter(Boolean);
+      if (ids.length === 0 || this.#listeners.size === 0) return;
+      this.#read<{ id: string; body: string }>('SELECT id, body FROM events WHERE id = ANY($1::bigint[]) ORDER BY id', [
+        ids,
+      ])
+        .then((r) => {
+          if (r.rows.length > 0) this.#emit(r.rows.map((x) => withId(x.id, x.body)));
+        })
+        .catch((err) => process.emitWarning(`vigil: live tail fetch failed: ${(err as Error)?.message ?? err}`));
+    });
+    client
+      .connect()
+      .then(() => client.query(`LISTEN ${ident(this.#channel)}`))
+      .then(() => {
+        this.#listenReady = true;
+        for (const w of this.#readyWaiters.splice(0)) w();
+        attempt = 0;
+      })
+      .catch(retry);
+  }
+
+  /**
+   * Runs `fn` only if no other collector of this database runs a job of the same name (a session advisory lock
+   * held on one connection for the job's duration); `ran` is false when another one holds it.
+   */
+  async runExclusive<T>(name: string, fn: () => Promise<T>): Promise<{ ran: boolean; value?: T }> {
+    this.#open();
+    const client = await this.#connect();
+    let broken: Error | undefined;
+    const key = `${this.#schema}:job:${name}`;
+    try {
+      const got = (await client.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [key])).rows[0]
+        .ok as boolean;
+      if (!got) return { ran: false };
+      try {
+        return { ran: true, value: await fn() };
+      } finally {
+        await client
+          .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key])
+          .catch((e: Error) => (broken = e));
+      }
+    } catch (err) {
+      if (isConnectionError(err)) broken = err as Error;
+      throw err;
+    } finally {
+      client.release(broken ?? false);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    for (const w of this.#readyWaiters.splice(0)) w();
+    if (this.#partitionTimer) clearInterval(this.#partitionTimer);
+    if (this.#listenRetry) clearTimeout(this.#listenRetry);
+    const l = this.#listenClient;
+    this.#listenClient = undefined;
+    await Promise.all([l?.end().catch(() => {}), this.#pool.end()]);
+  }
+}

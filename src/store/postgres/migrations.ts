@@ -1,0 +1,168 @@
+// The PostgreSQL schema as ordered, versioned migrations. Each runs once, in its own transaction, recorded in
+// `vigil_migrations`; the whole run holds an advisory lock so that collectors starting together do not race.
+import type pg from 'pg';
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** SQL run with `search_path` set to Vigil's schema; `{{ext}}` is the schema that holds pg_trgm and btree_gin. */
+  sql: string;
+}
+
+// Design (see docs/scaling.md):
+// - `events` is range-partitioned by `received` (requestReceivedTimestamp, epoch µs) in UTC days, so retention
+//   drops whole partitions; a DEFAULT partition takes events outside the pre-created days.
+// - Idempotency: the contract keys it on (auditID, stage) of one call, i.e. with the call's requestReceivedTimestamp,
+//   which is the partition key. So a unique index (audit_id, stage, received) is legal on the partitioned table
+//   (a unique index there must contain the partition key) and enforces it exactly: the duplicates of an event
+//   always fall in the same partition. No separate key table is needed, so dropping a partition drops its keys
+//   too and costs nothing per event. (A global (audit_id, stage) key would need a non-partitioned key table whose
+//   rows retention must delete one by one.)
+// - Filter fields are plain columns ('' for a missing string, so an exact '' finds events without the field and
+//   every btree stays total); lists are text[] with GIN indexes; `search` is the '\n'-joined lower-cased text of
+//   the fields free text searches, with a trigram GIN index that also prefilters fuzzy searches on those fields.
+// - `body` (1–3 KB of JSON) is compressed (lz4) and moved out of line already above 256 bytes per row
+//   (`toast_tuple_target` on each partition): the heap then holds only the filter columns, so counts, histograms
+//   and bitmap scans read a fraction of the pages; a page of results fetches its 50 bodies from TOAST.
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'events partitioned by day, batches',
+    sql: `
+CREATE SEQUENCE event_ids;
+CREATE TABLE events (
+  id bigint NOT NULL,
+  received bigint NOT NULL,
+  audit_id text NOT NULL,
+  stage text NOT NULL,
+  verb text NOT NULL,
+  level text NOT NULL,
+  username text NOT NULL,
+  namespace text NOT NULL,
+  workspace text NOT NULL,
+  cluster text NOT NULL,
+  devops text NOT NULL,
+  resource text NOT NULL,
+  subresource text NOT NULL,
+  name text NOT NULL,
+  code integer,
+  status text NOT NULL,
+  source text NOT NULL,
+  groups text[] NOT NULL,
+  source_ips text[] NOT NULL,
+  search text NOT NULL,
+  body text COMPRESSION lz4 NOT NULL
+) PARTITION BY RANGE (received);
+CREATE TABLE events_default PARTITION OF events DEFAULT WITH (toast_tuple_target = 256);
+CREATE INDEX events_received ON events (received, id);
+CREATE INDEX events_id ON events (id);
+CREATE UNIQUE INDEX events_key ON events (audit_id, stage, received);
+CREATE INDEX events_workspace ON events (workspace, received);
+CREATE INDEX events_namespace ON events (namespace, received);
+CREATE INDEX events_resource ON events (resource, received);
+CREATE INDEX events_name ON events (name, received);
+CREATE INDEX events_verb ON events (verb, received);
+CREATE INDEX events_username ON events (username, received);
+CREATE INDEX events_code ON events (code, received);
+-- the low-cardinality fields share one GIN (btree_gin): a btree each costs as much per insert as a selective one,
+-- and a filter on them alone selects a large share anyway; GIN's pending list batches their index work
+CREATE INDEX events_enums ON events USING gin (
+  level {{ext}}.text_ops, stage {{ext}}.text_ops, source {{ext}}.text_ops, status {{ext}}.text_ops,
+  cluster {{ext}}.text_ops, devops {{ext}}.text_ops, subresource {{ext}}.text_ops);
+CREATE INDEX events_groups ON events USING gin (groups);
+CREATE INDEX events_source_ips ON events USING gin (source_ips);
+CREATE INDEX events_search ON events USING gin (search {{ext}}.gin_trgm_ops);
+
+CREATE TABLE batches (
+  key text PRIMARY KEY,
+  stored bigint NOT NULL
+);
+CREATE INDEX batches_stored ON batches (stored);
+
+-- Events per minute, kept by the append statement itself: histograms and totals constrained only by time sum these
+-- rows instead of counting events. Each append adds to one of 16 shards (chosen at random), so that concurrent
+-- appends — of one collector or several — rarely wait on the same counter row; reads sum the shards.
+CREATE TABLE event_minutes (
+  minute bigint NOT NULL,
+  shard smallint NOT NULL,
+  n bigint NOT NULL,
+  PRIMARY KEY (minute, shard)
+);
+
+-- vigil migrate-data: how far the copy from each source got (its keyset cursor), so that a rerun resumes
+CREATE TABLE data_imports (
+  source text PRIMARY KEY,
+  cursor text NOT NULL,
+  copied bigint NOT NULL DEFAULT 0,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+`,
+  },
+];
+
+/** Quotes an identifier Vigil accepts for its schema (checked by `checkSchemaName`). */
+export function ident(name: string): string {
+  return `"${name}"`;
+}
+
+export function checkSchemaName(schema: string): void {
+  // at most 48: the live-tail channel `vigil_events:<schema>` must stay within PostgreSQL's 63-byte identifiers
+  if (!/^[a-z_][a-z0-9_]{0,47}$/.test(schema))
+    throw new Error(`schema name "${schema}" must be lower-case letters, digits and _ (at most 48), not a digit first`);
+}
+
+/** One lock for all migrations of the database: CREATE EXTENSION is database-wide, so schemas serialize too. */
+const MIGRATION_LOCK = "hashtextextended('vigil migrate', 0)";
+
+/** Brings `schema` to the newest version; returns the versions applied by this call. */
+export async function migrate(client: pg.ClientBase, schema: string): Promise<number[]> {
+  checkSchemaName(schema);
+  const s = ident(schema);
+  await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+  try {
+    // in public, not in Vigil's schema: dropping that schema must not drop extensions other schemas use
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public');
+    await client.query('CREATE EXTENSION IF NOT EXISTS btree_gin SCHEMA public');
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.vigil_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const ext = await client.query<{ extname: string; nspname: string }>(
+      `SELECT x.extname, n.nspname FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace
+       WHERE x.extname IN ('pg_trgm', 'btree_gin')`,
+    );
+    const extSchemas = new Set(ext.rows.map((r) => r.nspname));
+    if (extSchemas.size !== 1)
+      throw new Error('pg_trgm and btree_gin must be installed in one schema (Vigil installs both in public)');
+    const extSchema = [...extSchemas][0]!;
+    const done = new Set(
+      (await client.query<{ version: number }>(`SELECT version FROM ${s}.vigil_migrations`)).rows.map((r) => r.version),
+    );
+    const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    const unknown = [...done].filter((v) => v > newest);
+    if (unknown.length > 0)
+      throw new Error(
+        `schema ${schema} is at version ${Math.max(...unknown)}, newer than this Vigil knows (${newest}): upgrade Vigil`,
+      );
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(`SET LOCAL search_path TO ${s}`);
+        await client.query(m.sql.replaceAll('{{ext}}', ident(extSchema)));
+        await client.query(`INSERT INTO ${s}.vigil_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
+      }
+      applied.push(m.version);
+    }
+    return applied;
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => {});
+  }
+}

@@ -1,0 +1,216 @@
+// PostgreSQL specifics: versioned migrations under a lock, daily partitions, retention that drops partitions whole.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { AuditEvent } from '../../src/event/model.ts';
+import { MIGRATIONS, migrate } from '../../src/store/postgres/migrations.ts';
+import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
+import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
+import { makeEvent } from './contract.ts';
+
+const DAY = 86_400_000;
+
+async function withStore(fn: (store: PostgresStore, schema: string) => Promise<void>): Promise<void> {
+  const schema = randomSchema();
+  const store = await openPostgresStore({ url: PG_URL, schema, poolSize: 3 });
+  try {
+    await fn(store, schema);
+  } finally {
+    await store.close();
+    await dropSchema(schema);
+  }
+}
+
+/** Where each stored event physically is: auditID → partition name. */
+async function placement(schema: string): Promise<Map<string, string>> {
+  return withAdmin(async (c) => {
+    const r = await c.query(`SELECT audit_id, tableoid::regclass::text AS part FROM "${schema}".events`);
+    return new Map(r.rows.map((x) => [x.audit_id, x.part.replace(`${schema}.`, '')]));
+  });
+}
+
+async function partitions(schema: string): Promise<string[]> {
+  return withAdmin(async (c) => {
+    const r = await c.query(
+      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+       JOIN pg_namespace n ON n.oid = p.relnamespace WHERE p.relname = 'events' AND n.nspname = $1 ORDER BY 1`,
+      [schema],
+    );
+    return r.rows.map((x) => x.relname);
+  });
+}
+
+function dayName(ms: number): string {
+  return `events_p${new Date(ms).toISOString().slice(0, 10).replaceAll('-', '')}`;
+}
+
+test('idempotency is per call: the same auditID and stage at another received time is another event', async () => {
+  await withStore(async (store) => {
+    const e = makeEvent({}, Date.now());
+    const later = { ...e, requestReceivedTimestamp: new Date(Date.now() + 1000).toISOString() };
+    assert.deepEqual(await store.append([e, later, e]), { inserted: 2, duplicates: 1 });
+    assert.deepEqual(await store.append([later]), { inserted: 0, duplicates: 1 });
+  });
+});
+
+test('migrations: collectors opening a new schema together migrate it once; a newer schema is refused', async () => {
+  const schema = randomSchema();
+  try {
+    const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ url: PG_URL, schema, poolSize: 2 })));
+    await Promise.all(stores.map((s) => s.close()));
+    await withAdmin(async (c) => {
+      const r = await c.query(`SELECT version FROM "${schema}".vigil_migrations ORDER BY version`);
+      assert.deepEqual(
+        r.rows.map((x) => x.version),
+        MIGRATIONS.map((m) => m.version),
+      );
+      assert.deepEqual(await migrate(c, schema), [], 'nothing left to apply');
+      await c.query(`INSERT INTO "${schema}".vigil_migrations (version, name) VALUES (999, 'from the future')`);
+    });
+    await assert.rejects(openPostgresStore({ url: PG_URL, schema }), /version 999, newer than this Vigil knows/);
+    await assert.rejects(openPostgresStore({ url: PG_URL, schema: 'Bad-Name' }), /schema name "Bad-Name"/);
+  } finally {
+    await dropSchema(schema);
+  }
+});
+
+test('partitions: yesterday … today+3 exist after open; events land in their day, outliers in DEFAULT', async () => {
+  await withStore(async (store, schema) => {
+    const now = Date.now();
+    const today = Math.floor(now / DAY) * DAY;
+    const expected = [-1, 0, 1, 2, 3].map((d) => dayName(today + d * DAY));
+    assert.deepEqual(await partitions(schema), ['events_default', ...expected].sort());
+    const inToday = makeEvent({}, now);
+    const outlier = makeEvent({}, Date.parse('2020-02-02T10:00:00Z'));
+    await store.append([inToday, outlier]);
+    const where = await placement(schema);
+    assert.equal(where.get(inToday.auditID), dayName(today));
+    assert.equal(where.get(outlier.auditID), 'events_default');
+    // creating the outlier's day moves its rows out of DEFAULT
+    await store.createPartitions(Date.parse('2020-02-02T00:00:00Z') * 1000, Date.parse('2020-02-02T00:00:00Z') * 1000);
+    assert.equal((await placement(schema)).get(outlier.auditID), 'events_p20200202');
+    assert.equal((await store.query({}, { sort: 'asc', size: 10 })).total, 2);
+    // idempotent: a second run (or another collector) creates nothing new
+    await store.ensurePartitions(now);
+    assert.equal((await partitions(schema)).length, 7);
+  });
+});
+
+test('retention drops whole day partitions (their keys with them) and deletes the boundary day row by row', async () => {
+  await withStore(async (store, schema) => {
+    const d1 = Date.parse('2026-01-10T00:00:00Z');
+    await store.createPartitions(d1 * 1000, (d1 + 2 * DAY) * 1000);
+    const day1 = Array.from({ length: 30 }, (_, i) => makeEvent({ user: { username: 'day1' } }, d1 + i * 1000));
+    const day2 = Array.from({ length: 20 }, (_, i) => makeEvent({}, d1 + DAY + i * 1000));
+    const day3 = Array.from({ length: 4 }, (_, i) => makeEvent({}, d1 + 2 * DAY + i * 1000));
+    await store.append([...day1, ...day2, ...day3]);
+    // cutoff inside day 3: days 1 and 2 go whole (50 events in one step, more than the limit), then 2 rows of day 3
+    const cutoff = d1 + 2 * DAY + 2500;
+    assert.equal(await store.deleteBefore(cutoff, 2), 52);
+    const left = await partitions(schema);
+    assert.ok(!left.includes(dayName(d1)) && !left.includes(dayName(d1 + DAY)), left.join());
+    assert.ok(left.includes(dayName(d1 + 2 * DAY)));
+    assert.equal(await store.deleteBefore(cutoff, 2), 1);
+    assert.equal(await store.deleteBefore(cutoff, 2), 0);
+    assert.equal((await store.size()).events, 1);
+    // the keys went with the partitions: re-sending a dropped event stores it again (in DEFAULT now)
+    assert.deepEqual(await store.append([day1[0]!, day3[3]!]), { inserted: 1, duplicates: 1 });
+    assert.equal((await placement(schema)).get(day1[0]!.auditID), 'events_default');
+    // …and a stored one is still a duplicate, wherever it lives
+    assert.deepEqual(await store.append([day1[0]!]), { inserted: 0, duplicates: 1 });
+  });
+});
+
+test('filters are answered from the indexes: fuzzy search uses the trigram index', async () => {
+  await withStore(async (store, schema) => {
+    const events: AuditEvent[] = [];
+    for (let i = 0; i < 3000; i++) events.push(makeEvent({ user: { username: `user-${i}` } }, Date.now() - i));
+    for (let i = 0; i < events.length; i += 500) await store.append(events.slice(i, i + 500));
+    await withAdmin(async (c) => {
+      await c.query(`ANALYZE "${schema}".events`);
+      await c.query(`SET search_path TO "${schema}"`);
+      // at this size a scan is cheaper: show that the indexes can answer these filters at all
+      await c.query('SET enable_seqscan = off');
+      const plan = async (sql: string) =>
+        (await c.query(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+      assert.match(
+        await plan(`SELECT id FROM events e WHERE e.search ILIKE '%ser-123%' AND e.username ILIKE '%ser-123%'`),
+        /Bitmap Index Scan on \S*search/,
+      );
+      assert.match(await plan(`SELECT id FROM events e WHERE e.username = 'user-7'`), /Index Scan using \S*username/);
+      assert.match(
+        await plan(`SELECT id FROM events e WHERE e.groups && ARRAY['x']`),
+        /Bitmap Index Scan on \S*groups/,
+      );
+    });
+    assert.equal((await store.query({ fuzzy: { user: ['ER-2999'] } }, { sort: 'asc', size: 5 })).total, 1);
+  });
+});
+
+test('low-cardinality filters use the shared btree_gin index', async () => {
+  await withStore(async (store, schema) => {
+    await store.append(Array.from({ length: 200 }, (_, i) => makeEvent({ level: i % 2 ? 'Request' : 'Metadata' })));
+    await withAdmin(async (c) => {
+      await c.query(`SET search_path TO "${schema}"`);
+      await c.query('SET enable_seqscan = off');
+      const plan = (await c.query(`EXPLAIN SELECT id FROM events e WHERE e.level = ANY(ARRAY['Request'])`)).rows
+        .map((r) => r['QUERY PLAN'] as string)
+        .join('\n');
+      assert.match(plan, /Bitmap Index Scan on \S*level/);
+    });
+    assert.equal((await store.query({ exact: { level: ['Request'] } }, { sort: 'asc', size: 1 })).total, 100);
+  });
+});
+
+test('per-minute counts answer time-only histograms and totals exactly as counting the events does', async () => {
+  await withStore(async (store) => {
+    const t0 = Date.parse('2026-02-10T23:50:00Z'); // spans midnight: two day partitions
+    await store.createPartitions(t0 * 1000, (t0 + DAY) * 1000);
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const place = () => ({
+      workspace: `ws-${rand(3)}`,
+      objectRef: { resource: 'pods', namespace: `ns-${rand(4)}` },
+    });
+    // the same query through the events (a filter every event passes turns the per-minute counts off)
+    const everything = { source: ['kubernetes', 'cadf'] };
+    const check = async (label: string) => {
+      for (let k = 0; k < 6; k++) {
+        const start = k === 0 ? undefined : t0 + rand(30 * 60_000);
+        const end = k === 1 ? undefined : (start ?? t0) + rand(25 * 60_000);
+        const interval = [60_000, 300_000, 3_600_000][k % 3]!;
+        const q = { start, end };
+        const direct = { ...q, exact: everything };
+        const what = `${label} ${JSON.stringify(q)} ${interval}`;
+        assert.deepEqual(await store.histogram(q, interval), await store.histogram(direct, interval), what);
+        assert.equal(
+          (await store.query(q, { sort: 'asc', size: 0 })).total,
+          (await store.query(direct, { sort: 'asc', size: 0 })).total,
+          what,
+        );
+      }
+    };
+    const events: AuditEvent[] = [];
+    for (let i = 0; i < 300; i++) events.push(makeEvent(place(), t0 + rand(30 * 60_000)));
+    await store.append(events.slice(0, 150));
+    await store.append(events.slice(100)); // overlapping: duplicates must not count
+    await check('after appends');
+    // collapsing stages moves events between workspaces and namespaces
+    const calls = Array.from({ length: 20 }, () =>
+      makeEvent({ ...place(), stage: 'RequestReceived', source: 'cadf' }, t0 + rand(30 * 60_000)),
+    );
+    await store.append(calls, { collapseStages: true });
+    await store.append(
+      calls.map((c) => ({ ...c, ...place(), stage: 'ResponseComplete' as const })),
+      { collapseStages: true },
+    );
+    await check('after collapsing');
+    // retention: row by row inside a minute, then the first day dropped whole
+    await store.deleteBefore(t0 + 4 * 60_000 + 30_000, 25);
+    await check('after deleting rows');
+    await store.deleteBefore(t0 + 10 * 60_000 + 1, 1000);
+    await check('after dropping a day');
+  });
+});
