@@ -1,0 +1,92 @@
+// Nothing lost: the collector is SIGKILLed again and again while a real producer process ships events through a
+// capture webhook sink with its spool. After the last restart every event is stored exactly once.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { freePort, waitFor } from '../helpers/net.ts';
+import { faultAuditID } from './events.ts';
+import { type Child, kill, startCollector, startProducer, storedCounts } from './helpers.ts';
+
+const N = 2500;
+const KILLS = 6;
+
+let collector: Child | undefined;
+let producer: Child | undefined;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-fault-kill-'));
+after(async () => {
+  await kill(producer);
+  await kill(collector);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test(`collector SIGKILLed ${KILLS} times during ingest: every event stored exactly once`, {
+  timeout: 60_000,
+}, async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const data = path.join(dir, 'data');
+  const args = ['--listen', `127.0.0.1:${port}`, '--data', data];
+  const stored = async () => {
+    const r = await fetch(`${url}/api/v1/events?size=1`);
+    return ((await r.json()) as { total: number }).total;
+  };
+
+  collector = await startCollector(url, args);
+  producer = startProducer([`${url}/audit/webhook/event`, path.join(dir, 'spool'), String(N), '50']);
+  let producerDone = false;
+  void producer.exited.then(() => {
+    producerDone = true;
+  });
+
+  let kills = 0;
+  let last = 0;
+  while (kills < KILLS && !producerDone) {
+    // Kill only once this incarnation has stored something more, so each kill lands in a live ingest.
+    const seen = await waitFor(
+      'more events stored',
+      async () => {
+        if (producerDone) return -1;
+        const n = await stored();
+        return n >= last + 100 ? n : 0;
+      },
+      20_000,
+    );
+    if (seen < 0) break;
+    last = seen;
+    await kill(collector);
+    kills++;
+    collector = await startCollector(url, args);
+  }
+  assert.equal(kills, KILLS, `the producer finished after only ${kills} kills; slow it down`);
+
+  const code = await Promise.race([
+    producer.exited,
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error('producer did not finish')), 40_000).unref()),
+  ]);
+  assert.equal(code, 0, producer.output());
+  const report = JSON.parse(producer.output().trim().split('\n').pop()!);
+  assert.equal(report.produced, N);
+  assert.equal(report.spoolBytes, 0);
+
+  // Graceful stop, then read the SQLite file itself.
+  collector.proc.kill('SIGTERM');
+  await collector.exited;
+  const counts = storedCounts(path.join(data, 'vigil.db'));
+  const missing: string[] = [];
+  const doubled: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const n = counts.get(faultAuditID(i)) ?? 0;
+    if (n === 0) missing.push(faultAuditID(i));
+    if (n > 1) doubled.push(faultAuditID(i));
+  }
+  console.log(
+    `kills ${kills}: produced ${N}, stored ${counts.size}, lost ${missing.length}, stored twice ${doubled.length}` +
+      ` (sink: delivered ${report.delivered}, spooled ${report.spooled}, replayed ${report.replayed}, retries ${report.retries})`,
+  );
+  assert.deepEqual(missing, []);
+  assert.deepEqual(doubled, []);
+  assert.equal(counts.size, N);
+  assert.ok(report.spooled > 0, 'the kills should have sent some events through the spool');
+});

@@ -1,0 +1,37 @@
+// A real producer process for the fault tests: generates N events at a steady pace through a capture webhook
+// sink (batch mode, short retries, on-disk spool), then waits until the spool is empty and closes gracefully.
+// Prints one JSON line: how many events it produced and its sink's counters.
+// Usage: node producer.ts <url> <spoolDir> <n> [perTick] [first]
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSink } from '../../src/sinks/create.ts';
+import { faultEvent } from './events.ts';
+
+const [url, dir, n, perTickArg, firstArg] = process.argv.slice(2);
+const total = Number(n);
+const perTick = Number(perTickArg ?? 50);
+const first = Number(firstArg ?? 0);
+const sink = await createSink(
+  {
+    type: 'webhook',
+    url: url!,
+    mode: 'batch',
+    batch: { maxBatchSize: 100, maxWaitMs: 20, throttle: false, bufferSize: 2000 },
+    retry: { initialBackoffMs: 20, factor: 2, maxAttempts: 3, maxRetryAfterMs: 200 },
+    timeoutMs: 2000,
+    spool: { dir: dir!, maxBytes: 100_000_000, replayBackoffMs: 50, replayMaxBackoffMs: 300, fsync: true },
+  },
+  { logger: { warn() {}, error() {} } },
+);
+for (let i = 0; i < total; i += perTick) {
+  const k = Math.min(perTick, total - i);
+  await sink.write(Array.from({ length: k }, (_, j) => faultEvent(first + i + j)));
+  // Pacing, so that the collector is killed while ingest is going on.
+  await sleep(20);
+}
+await sink.flush();
+// Every event is delivered or spooled; wait for the replay to empty the spool before closing.
+const deadline = Date.now() + 60_000;
+while (sink.metrics.snapshot().spoolBytes > 0 && Date.now() < deadline) await sleep(20);
+const s = sink.metrics.snapshot();
+await sink.close();
+process.stdout.write(`${JSON.stringify({ produced: total, ...s })}\n`);
