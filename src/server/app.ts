@@ -6,7 +6,7 @@ import { HttpError, JSON_TYPES, NDJSON_TYPES, registerIngest } from '../ingest/h
 import { Ingestor } from '../ingest/pipeline.ts';
 import { ParamError } from '../query/params.ts';
 import { registerQuery } from '../query/routes.ts';
-import type { Store } from '../store/types.ts';
+import { type Store, StoreUnavailableError } from '../store/types.ts';
 import { AuthError, Authenticator } from './auth.ts';
 import { type CollectorMetrics, collectorMetrics } from './metrics.ts';
 
@@ -34,7 +34,10 @@ export interface App {
 const INGEST_PREFIXES = ['/ingest/', '/audit/'];
 
 /** Turns any error into `{ error, field? }` with a 4xx status when it is the caller's fault. */
-function errorBody(err: FastifyError | Error): { status: number; error: string; field?: string } {
+function errorBody(err: FastifyError | Error): { status: number; error: string; field?: string; retryAfter?: number } {
+  // The store cannot write now (disk full, I/O error): senders must keep the events and try again later.
+  if (err instanceof StoreUnavailableError)
+    return { status: 503, error: err.message, retryAfter: err.retryAfterSeconds };
   if (err instanceof HttpError) return { status: err.statusCode, error: err.message, field: err.field };
   if (err instanceof ParamError) return { status: 400, error: err.message, field: err.field };
   if (err instanceof AuthError) return { status: err.statusCode, error: err.message };
@@ -85,10 +88,11 @@ export function createApp(o: AppOptions): App {
   );
 
   fastify.setErrorHandler((err: FastifyError, req, reply) => {
-    const { status, error, field } = errorBody(err);
+    const { status, error, field, retryAfter } = errorBody(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
     if (INGEST_PREFIXES.some((p) => req.url.startsWith(p)))
       ingestor.rejected(req.routeOptions.url ?? req.url, String(status));
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     reply.code(status).send(field === undefined ? { error } : { error, field });
   });
   fastify.setNotFoundHandler((req, reply) => {

@@ -41,6 +41,7 @@ import type {
   StoredEvent,
   TenantScope,
 } from './types.ts';
+import { StoreUnavailableError } from './types.ts';
 
 export interface SqliteStoreOptions {
   /** Database file, or `:memory:`. */
@@ -140,6 +141,18 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_stored ON batches (stored);
 `;
+
+/** SQLite primary result codes that mean "cannot write now, may later" (extended codes keep them in the low byte). */
+const UNAVAILABLE: Record<number, string> = { 5: 'busy', 6: 'busy', 10: 'io', 13: 'full', 14: 'io' };
+
+/** A node:sqlite error of a full disk, an I/O failure or a lock, as the contract's StoreUnavailableError. */
+function unavailable(err: unknown): StoreUnavailableError | undefined {
+  const e = err as { code?: string; errcode?: number; errstr?: string; message?: string };
+  if (e?.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return undefined;
+  const reason = UNAVAILABLE[e.errcode & 0xff];
+  if (!reason) return undefined;
+  return new StoreUnavailableError(`store unavailable: ${e.errstr ?? e.message}`, reason, 5, err);
+}
 
 /** Per-field dictionary cache size; past it the field's cache starts over (lookups then go to the database). */
 const TERM_CACHE = 200_000;
@@ -446,8 +459,12 @@ class SqliteStore implements Store {
       }
       this.#commit();
     } catch (err) {
-      this.#rollback();
-      throw err;
+      try {
+        this.#rollback();
+      } catch {
+        // A full disk can fail the rollback too; SQLite rolls back a failed transaction by itself.
+      }
+      throw unavailable(err) ?? err;
     }
     if (stored && stored.length > 0) this.#notify(stored.map(({ id, event }) => ({ ...event, id: String(id) })));
     return { inserted, duplicates };

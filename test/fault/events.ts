@@ -19,5 +19,6 @@ export function faultEvent(i: number): AuditEvent {
     responseStatus: { code: 200 },
     requestReceivedTimestamp: t,
     stageTimestamp: t,
+    source: 'kubernetes',
   };
 }

@@ -22,6 +22,14 @@ const sink = await createSink(
   },
   { logger: { warn() {}, error() {} } },
 );
+// The sinks' retry and replay timers never hold a process open (they are unref'd): without this, a producer
+// whose writes all wait out a backoff would exit with its events still in memory.
+// It also reports, as a JSON line, each time more events went to the spool (tests wait for that).
+let spooledSeen = 0;
+const keepAlive = setInterval(() => {
+  const spooled = sink.metrics.snapshot().spooled;
+  if (spooled !== spooledSeen) process.stdout.write(`${JSON.stringify({ spooled: (spooledSeen = spooled) })}\n`);
+}, 25);
 for (let i = 0; i < total; i += perTick) {
   const k = Math.min(perTick, total - i);
   await sink.write(Array.from({ length: k }, (_, j) => faultEvent(first + i + j)));
@@ -34,4 +42,5 @@ const deadline = Date.now() + 60_000;
 while (sink.metrics.snapshot().spoolBytes > 0 && Date.now() < deadline) await sleep(20);
 const s = sink.metrics.snapshot();
 await sink.close();
+clearInterval(keepAlive);
 process.stdout.write(`${JSON.stringify({ produced: total, ...s })}\n`);
