@@ -121,7 +121,9 @@ async function injected(): Promise<Collector> {
   };
 }
 
-test('disk full: 503 + Retry-After, reads still served, the producer spools, nothing lost or corrupted', { timeout: 45_000 }, async (t) => {
+test('disk full: 503 + Retry-After, reads still served, the producer spools, nothing lost or corrupted', {
+  timeout: 45_000,
+}, async (t) => {
   mounted = tryMount();
   t.diagnostic(mounted ? 'a 4 MiB tmpfs fills up' : 'cannot mount a tmpfs: appends fail by injection');
   const c = mounted ? await onTmpfs() : await injected();
@@ -131,8 +133,7 @@ test('disk full: 503 + Retry-After, reads still served, the producer spools, not
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(Array.from({ length: n }, (_, k) => faultEvent(first + k))),
     });
-  const total = async () =>
-    ((await (await fetch(`${c.url}/api/v1/events?size=1`)).json()) as { total: number }).total;
+  const total = async () => ((await (await fetch(`${c.url}/api/v1/events?size=1`)).json()) as { total: number }).total;
 
   // Some events stored before the disk fills.
   const expected = new Set<string>();
@@ -165,7 +166,12 @@ test('disk full: 503 + Retry-After, reads still served, the producer spools, not
   const PRODUCED = 300;
   const first = 10_000;
   const spoolDir = path.join(dir, 'spool');
-  producer = startProducer([`${c.url}/audit/webhook/event`, spoolDir, String(PRODUCED), '30', String(first)]);
+  producer = startProducer([
+    `${c.url}/audit/webhook/event`,
+    spoolDir,
+    String(PRODUCED),
+    JSON.stringify({ perTick: 30, first }),
+  ]);
   const rejected = async () => {
     const text = await (await fetch(`${c.url}/metrics`)).text();
     const m = /vigil_ingest_rejected_total\{path="\/audit\/webhook\/event",reason="503"\} (\d+)/.exec(text);
@@ -192,7 +198,10 @@ test('disk full: 503 + Retry-After, reads still served, the producer spools, not
   const db = new DatabaseSync(c.dbPath, { readOnly: true });
   try {
     assert.deepEqual(
-      db.prepare('PRAGMA integrity_check').all().map((r) => ({ ...r })),
+      db
+        .prepare('PRAGMA integrity_check')
+        .all()
+        .map((r) => ({ ...r })),
       [{ integrity_check: 'ok' }],
     );
   } finally {

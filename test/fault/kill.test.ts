@@ -34,7 +34,12 @@ test(`collector SIGKILLed ${KILLS} times during ingest: every event stored exact
   };
 
   collector = await startCollector(url, args);
-  producer = startProducer([`${url}/audit/webhook/event`, path.join(dir, 'spool'), String(N), '50']);
+  producer = startProducer([
+    `${url}/audit/webhook/event`,
+    path.join(dir, 'spool'),
+    String(N),
+    JSON.stringify({ perTick: 50 }),
+  ]);
   let producerDone = false;
   void producer.exited.then(() => {
     producerDone = true;

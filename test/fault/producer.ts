@@ -1,21 +1,29 @@
 // A real producer process for the fault tests: generates N events at a steady pace through a capture webhook
 // sink (batch mode, short retries, on-disk spool), then waits until the spool is empty and closes gracefully.
 // Prints one JSON line: how many events it produced and its sink's counters.
-// Usage: node producer.ts <url> <spoolDir> <n> [perTick] [first]
+// Usage: node producer.ts <url|kubeconfig path> <spoolDir> <n> ['{"perTick":50,"first":0,"maxInFlight":4}']
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSink } from '../../src/sinks/create.ts';
 import { faultEvent } from './events.ts';
 
-const [url, dir, n, perTickArg, firstArg] = process.argv.slice(2);
+const [target, dir, n, json] = process.argv.slice(2);
+const opts = JSON.parse(json ?? '{}') as { perTick?: number; first?: number; maxInFlight?: number };
 const total = Number(n);
-const perTick = Number(perTickArg ?? 50);
-const first = Number(firstArg ?? 0);
+const perTick = opts.perTick ?? 50;
+const first = opts.first ?? 0;
 const sink = await createSink(
   {
     type: 'webhook',
-    url: url!,
+    // A kubeconfig (as kube-apiserver's --audit-webhook-config-file) when not a URL.
+    ...(/^https?:/.test(target!) ? { url: target! } : { kubeconfig: target! }),
     mode: 'batch',
-    batch: { maxBatchSize: 100, maxWaitMs: 20, throttle: false, bufferSize: 2000 },
+    batch: {
+      maxBatchSize: 100,
+      maxWaitMs: 20,
+      throttle: false,
+      bufferSize: 100_000,
+      maxInFlight: opts.maxInFlight ?? 4,
+    },
     retry: { initialBackoffMs: 20, factor: 2, maxAttempts: 3, maxRetryAfterMs: 200 },
     timeoutMs: 2000,
     spool: { dir: dir!, maxBytes: 100_000_000, replayBackoffMs: 50, replayMaxBackoffMs: 300, fsync: true },
