@@ -6,6 +6,7 @@ import { policyTestCommand } from './policy-test.ts';
 import { queryCommand } from './query.ts';
 import { serveCommand } from './serve.ts';
 import { tailCommand } from './tail.ts';
+import { tokenHashCommand } from './token.ts';
 
 export const commands: Command[] = [
   serveCommand,
@@ -15,4 +16,5 @@ export const commands: Command[] = [
   policyTestCommand,
   rulesTestCommand,
   rulesCheckCommand,
+  tokenHashCommand,
 ];

@@ -94,7 +94,7 @@ export function verifySignature(secret: string, body: Buffer, header: string | u
 export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
   const { ingestor, auth, maxBodyBytes } = o;
   const ingestRoles = ['admin', 'ingest'] as const;
-  const bearer = (req: FastifyRequest) => auth.require(auth.identify(req.headers.authorization), ingestRoles);
+  const bearer = (req: FastifyRequest) => auth.authorize(req, ingestRoles, 'ingest');
   const ok = (reply: FastifyReply, accepted: number, r: { inserted: number; duplicates: number }) =>
     reply.send({ accepted, inserted: r.inserted, duplicates: r.duplicates });
 

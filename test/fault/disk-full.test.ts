@@ -143,7 +143,7 @@ test('disk full: 503 + Retry-After, reads still served, the producer spools, not
   c.fill();
   // SQLite may still have room in pages it already holds: send one event at a time until the store refuses.
   let next = 200;
-  const refused = await waitFor(
+  const refused = (await waitFor<Response | undefined>(
     'the collector to refuse an ingest',
     async () => {
       const r = await post(next, 1);
@@ -154,7 +154,7 @@ test('disk full: 503 + Retry-After, reads still served, the producer spools, not
       return r;
     },
     15_000,
-  );
+  )) as Response;
   assert.equal(refused.status, 503);
   assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
   const body = (await refused.json()) as { error: string };
