@@ -161,7 +161,10 @@ export class Authenticator {
     const key = `${kind}\0${p.name}`;
     const now = this.now();
     let b = this.buckets.get(key);
-    if (!b) this.buckets.set(key, (b = new Bucket(rate, Math.max(1, rate * 2), now)));
+    if (!b) {
+      b = new Bucket(rate, Math.max(1, rate * 2), now);
+      this.buckets.set(key, b);
+    }
     const wait = b.take(now);
     if (wait > 0)
       throw new RateLimitError(

@@ -36,7 +36,9 @@ const sink = await createSink(
 let spooledSeen = 0;
 const keepAlive = setInterval(() => {
   const spooled = sink.metrics.snapshot().spooled;
-  if (spooled !== spooledSeen) process.stdout.write(`${JSON.stringify({ spooled: (spooledSeen = spooled) })}\n`);
+  if (spooled === spooledSeen) return;
+  spooledSeen = spooled;
+  process.stdout.write(`${JSON.stringify({ spooled })}\n`);
 }, 25);
 for (let i = 0; i < total; i += perTick) {
   const k = Math.min(perTick, total - i);
