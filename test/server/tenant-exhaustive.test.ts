@@ -66,7 +66,7 @@ function ev(owner: 'A' | 'B' | 'C', n: number, over: Partial<AuditEvent> = {}): 
 const EVENTS = [1, 2, 3, 4].flatMap((n) => [ev('A', n), ev('B', n), ev('C', n)]);
 
 /** A field's value in an event, as a query parameter takes it. */
-function valueOf(e: AuditEvent, f: FilterField): string | undefined {
+function fieldValue(e: AuditEvent, f: FilterField): string | undefined {
   switch (f) {
     case 'workspace':
     case 'cluster':
@@ -156,12 +156,12 @@ describe('tenant isolation, every endpoint and parameter', () => {
     const vals = new Set<string>();
     for (const o of ['A', 'B', 'C'])
       for (const e of byOwner(o)) {
-        const v = valueOf(e, spec.field);
+        const v = fieldValue(e, spec.field);
         if (v !== undefined) vals.add(v);
       }
     const out = [...vals];
     const mine = byOwner(t.owner)
-      .map((e) => valueOf(e, spec.field))
+      .map((e) => fieldValue(e, spec.field))
       .find((v) => v !== undefined);
     const theirs = out.find((v) => v !== mine);
     if (mine && theirs) out.push(`${theirs},${mine}`);
