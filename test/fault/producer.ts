@@ -1,13 +1,21 @@
 // A real producer process for the fault tests: generates N events at a steady pace through a capture webhook
 // sink (batch mode, short retries, on-disk spool), then waits until the spool is empty and closes gracefully.
 // Prints one JSON line: how many events it produced and its sink's counters.
-// Usage: node producer.ts <url|kubeconfig path> <spoolDir> <n> ['{"perTick":50,"first":0,"maxInFlight":4}']
+// Usage: node producer.ts <url|kubeconfig path> <spoolDir> <n> ['{"perTick":50,"first":0,"maxInFlight":4,"mode":"batch"}']
+// In blocking mode a write resolves once its events are delivered or spooled; the producer then prints
+// {"acked": <next sequence number>}, so that a test may SIGKILL it and restart it from there.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSink } from '../../src/sinks/create.ts';
 import { faultEvent } from './events.ts';
 
 const [target, dir, n, json] = process.argv.slice(2);
-const opts = JSON.parse(json ?? '{}') as { perTick?: number; first?: number; maxInFlight?: number };
+const opts = JSON.parse(json ?? '{}') as {
+  perTick?: number;
+  first?: number;
+  maxInFlight?: number;
+  mode?: 'batch' | 'blocking';
+};
+const mode = opts.mode ?? 'batch';
 const total = Number(n);
 const perTick = opts.perTick ?? 50;
 const first = opts.first ?? 0;
@@ -16,7 +24,7 @@ const sink = await createSink(
     type: 'webhook',
     // A kubeconfig (as kube-apiserver's --audit-webhook-config-file) when not a URL.
     ...(/^https?:/.test(target!) ? { url: target! } : { kubeconfig: target! }),
-    mode: 'batch',
+    mode,
     batch: {
       maxBatchSize: 100,
       maxWaitMs: 20,
@@ -43,6 +51,7 @@ const keepAlive = setInterval(() => {
 for (let i = 0; i < total; i += perTick) {
   const k = Math.min(perTick, total - i);
   await sink.write(Array.from({ length: k }, (_, j) => faultEvent(first + i + j)));
+  if (mode === 'blocking') process.stdout.write(`${JSON.stringify({ acked: first + i + k })}\n`);
   // Pacing, so that the collector is killed while ingest is going on.
   await sleep(20);
 }
