@@ -8,6 +8,7 @@ import { policyTestCommand } from './policy-test.ts';
 import { queryCommand } from './query.ts';
 import { serveCommand } from './serve.ts';
 import { tailCommand } from './tail.ts';
+import { tokenHashCommand } from './token.ts';
 
 export const commands: Command[] = [
   serveCommand,
@@ -19,4 +20,5 @@ export const commands: Command[] = [
   rulesCheckCommand,
   migrateCommand,
   migrateDataCommand,
+  tokenHashCommand,
 ];

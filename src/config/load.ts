@@ -83,6 +83,8 @@ function check(ctx: Ctx, node: Node | null | undefined, spec: Spec, key: string)
   const v = node.value;
   switch (spec.kind) {
     case 'string':
+      if (typeof v === 'string' && spec.pattern && !spec.pattern.test(v))
+        return void fail(ctx, node, key, `must be ${spec.describe ?? `like ${spec.pattern}`}`);
       if (typeof v === 'string' && v !== '') return v;
       if (typeof v === 'number' || typeof v === 'boolean') return String(v);
       return void fail(ctx, node, key, 'must be a non-empty string');
@@ -153,6 +155,22 @@ export function loadConfig(file: string | undefined, overrides: Overrides = {}):
       throw new ConfigError(`${file}: ingest.openfaas.secretFile: cannot read ${p}: ${(err as Error).message}`);
     }
   }
+  const tls = cfg.sections.tls as { cert: string; key: string; clientCA?: string; clientAuth?: 'request' | 'require' };
+  if (tls) {
+    const read = (key: string, rel: string) => {
+      const p = path.resolve(path.dirname(file), rel);
+      try {
+        return readFileSync(p);
+      } catch (err) {
+        throw new ConfigError(`${file}: tls.${key}: cannot read ${p}: ${(err as Error).message}`);
+      }
+    };
+    cfg.tls = { cert: read('cert', tls.cert), key: read('key', tls.key), clientAuth: tls.clientAuth };
+    if (tls.clientCA) cfg.tls.clientCA = read('clientCA', tls.clientCA);
+  }
+  if (cfg.auth.clientCerts.length > 0 && !cfg.tls?.clientCA)
+    throw new ConfigError(`${file}: auth.clientCerts needs tls.clientCA to verify client certificates against`);
+  if (cfg.tls?.clientAuth && !cfg.tls.clientCA) throw new ConfigError(`${file}: tls.clientAuth needs tls.clientCA`);
   return cfg;
 }
 
@@ -161,7 +179,7 @@ type Sections = {
   storage?: { type?: 'sqlite'; path?: string };
   retention?: number;
   ingest?: Partial<VigilConfig['ingest']>;
-  auth?: { tokens?: VigilConfig['auth']['tokens'] };
+  auth?: Partial<VigilConfig['auth']>;
   workspaces?: Record<string, string[]>;
   rules?: Partial<VigilConfig['rules']>;
   receivers?: VigilConfig['receivers'];
@@ -185,7 +203,7 @@ function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
       openfaas: s.ingest?.openfaas,
       amqp: s.ingest?.amqp ?? [],
     },
-    auth: { tokens: s.auth?.tokens ?? [] },
+    auth: { tokens: s.auth?.tokens ?? [], clientCerts: s.auth?.clientCerts ?? [], rateLimit: s.auth?.rateLimit },
     workspaces: s.workspaces ?? {},
     rules: { enabled: true, ...s.rules },
     receivers: s.receivers ?? [],

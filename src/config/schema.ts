@@ -3,7 +3,7 @@
 
 /** A config value's expected shape. `describe` strings name the shape in error messages. */
 export type Spec =
-  | { kind: 'string' }
+  | { kind: 'string'; pattern?: RegExp; describe?: string }
   | { kind: 'int'; min?: number; max?: number }
   | { kind: 'bool' }
   | { kind: 'duration' }
@@ -62,14 +62,43 @@ export const SECTIONS: Record<string, Spec> = {
           fields: {
             name: str,
             token: str,
+            // `vigil token hash` prints it; the config then holds no secret.
+            tokenHash: { kind: 'string', pattern: /^sha256:[0-9a-f]{64}$/, describe: 'sha256:<64 hex digits>' },
             role: { kind: 'enum', values: ROLES },
             workspaces: { kind: 'list', of: str },
             namespaces: { kind: 'list', of: str },
           },
-          required: ['name', 'token', 'role'],
+          required: ['name', 'role'],
+          oneOf: ['token', 'tokenHash'],
         },
       },
+      // Client certificates verified against tls.clientCA, by subject CN.
+      clientCerts: {
+        kind: 'list',
+        of: {
+          kind: 'object',
+          fields: {
+            subject: str,
+            role: { kind: 'enum', values: ROLES },
+            workspaces: { kind: 'list', of: str },
+            namespaces: { kind: 'list', of: str },
+          },
+          required: ['subject', 'role'],
+        },
+      },
+      // Per caller; 0 turns a limit off.
+      rateLimit: {
+        kind: 'object',
+        fields: { ingestPerSecond: { kind: 'int', min: 0 }, queryPerSecond: { kind: 'int', min: 0 } },
+      },
     },
+  },
+  // HTTPS. Files are relative to the config file. clientAuth: request (verify a certificate if one is sent) or
+  // require (refuse a connection without a valid one).
+  tls: {
+    kind: 'object',
+    fields: { cert: str, key: str, clientCA: str, clientAuth: { kind: 'enum', values: ['request', 'require'] } },
+    required: ['cert', 'key'],
   },
   workspaces: { kind: 'map', of: { kind: 'list', of: str } },
   rules: {
@@ -124,10 +153,33 @@ export interface ReceiverConfig {
 
 export interface TokenConfig {
   name: string;
-  token: string;
+  /** Exactly one of token and tokenHash (`sha256:<hex>`). */
+  token?: string;
+  tokenHash?: string;
   role: Role;
   workspaces?: string[];
   namespaces?: string[];
+}
+
+export interface ClientCertConfig {
+  /** The certificate's subject CN. */
+  subject: string;
+  role: Role;
+  workspaces?: string[];
+  namespaces?: string[];
+}
+
+export interface RateLimitConfig {
+  ingestPerSecond?: number;
+  queryPerSecond?: number;
+}
+
+/** PEM contents, read at load time. */
+export interface TlsConfig {
+  cert: Buffer;
+  key: Buffer;
+  clientCA?: Buffer;
+  clientAuth?: 'request' | 'require';
 }
 
 export interface AmqpSourceConfig {
@@ -154,7 +206,8 @@ export interface VigilConfig {
     openfaas?: { secret?: string; secretFile?: string };
     amqp: AmqpSourceConfig[];
   };
-  auth: { tokens: TokenConfig[] };
+  auth: { tokens: TokenConfig[]; clientCerts: ClientCertConfig[]; rateLimit?: RateLimitConfig };
+  tls?: TlsConfig;
   workspaces: Record<string, string[]>;
   /** KubeSphere rules deciding what is stored and alerted. Paths are resolved against the config file. */
   rules: RulesConfig;

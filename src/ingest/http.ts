@@ -100,7 +100,7 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
   const { ingestor, auth, maxBodyBytes } = o;
   const limits = resolveLimits(o.limits);
   const ingestRoles = ['admin', 'ingest'] as const;
-  const bearer = (req: FastifyRequest) => auth.require(auth.identify(req.headers.authorization), ingestRoles);
+  const bearer = (req: FastifyRequest) => auth.authorize(req, ingestRoles, 'ingest');
   const ok = (reply: FastifyReply, accepted: number, r: { inserted: number; duplicates: number }) =>
     reply.send({ accepted, inserted: r.inserted, duplicates: r.duplicates });
 

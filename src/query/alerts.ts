@@ -30,7 +30,7 @@ const list = (v: string | undefined) =>
 
 export function registerAlerts(app: FastifyInstance, o: { alerts: AlertStore; auth: Authenticator }): void {
   app.get('/api/v1/alerts', { schema: { querystring: SCHEMA } }, async (req) => {
-    const caller = o.auth.require(o.auth.identify(req.headers.authorization), ['admin', 'tenant']);
+    const caller = o.auth.authorize(req, ['admin', 'tenant'], 'query');
     const p = req.query as Record<string, string | number | undefined>;
     const time = (name: 'start_time' | 'end_time') =>
       p[name] === undefined ? undefined : parseTime(name, String(p[name]));

@@ -22,7 +22,7 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStr
   const { store, auth, metrics } = o;
   const streams = new Set<() => void>();
 
-  const caller = (req: FastifyRequest): Principal => auth.require(auth.identify(req.headers.authorization), READ_ROLES);
+  const caller = (req: FastifyRequest): Principal => auth.authorize(req, READ_ROLES, 'query');
   const scoped = (p: Principal, q: EventQuery): EventQuery => (p.scope ? { ...q, scope: p.scope } : q);
   const timed = async <T>(endpoint: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();

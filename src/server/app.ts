@@ -7,8 +7,8 @@ import { Ingestor } from '../ingest/pipeline.ts';
 import { registerAlerts } from '../query/alerts.ts';
 import { ParamError } from '../query/params.ts';
 import { registerQuery } from '../query/routes.ts';
-import type { Store } from '../store/types.ts';
-import { AuthError, Authenticator } from './auth.ts';
+import { type Store, StoreUnavailableError } from '../store/types.ts';
+import { AuthError, Authenticator, RateLimitError } from './auth.ts';
 import type { Decisions } from './decisions.ts';
 import { type CollectorMetrics, collectorMetrics } from './metrics.ts';
 
@@ -38,7 +38,11 @@ export interface App {
 const INGEST_PREFIXES = ['/ingest/', '/audit/'];
 
 /** Turns any error into `{ error, field? }` with a 4xx status when it is the caller's fault. */
-function errorBody(err: FastifyError | Error): { status: number; error: string; field?: string } {
+function errorBody(err: FastifyError | Error): { status: number; error: string; field?: string; retryAfter?: number } {
+  // The store cannot write now (disk full, I/O error): senders must keep the events and try again later.
+  if (err instanceof StoreUnavailableError)
+    return { status: 503, error: err.message, retryAfter: err.retryAfterSeconds };
+  if (err instanceof RateLimitError) return { status: 429, error: err.message, retryAfter: err.retryAfterSeconds };
   if (err instanceof HttpError) return { status: err.statusCode, error: err.message, field: err.field };
   if (err instanceof ParamError) return { status: 400, error: err.message, field: err.field };
   if (err instanceof AuthError) return { status: err.statusCode, error: err.message };
@@ -69,7 +73,18 @@ function errorBody(err: FastifyError | Error): { status: number; error: string; 
 
 export function createApp(o: AppOptions): App {
   const { config, store } = o;
-  const fastify = Fastify({
+  const tls = config.tls;
+  const fastify = (Fastify as (opts: FastifyServerOptions & { https?: object }) => FastifyInstance)({
+    // HTTPS; with a client CA, certificates are requested and verified (required with clientAuth: require).
+    ...(tls && {
+      https: {
+        cert: tls.cert,
+        key: tls.key,
+        ca: tls.clientCA,
+        requestCert: tls.clientCA !== undefined,
+        rejectUnauthorized: tls.clientAuth === 'require',
+      },
+    }),
     logger: o.logger ?? { level: 'info' },
     bodyLimit: config.ingest.maxBodyBytes,
     // Closing drains in-flight requests first (preClose below), so what is left to close is idle or a tail.
@@ -78,7 +93,10 @@ export function createApp(o: AppOptions): App {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
   const metrics = collectorMetrics(() => store.size());
-  const auth = new Authenticator(config.auth.tokens);
+  const auth = new Authenticator(config.auth.tokens, {
+    clientCerts: config.auth.clientCerts,
+    rateLimit: config.auth.rateLimit,
+  });
   const ingestor = new Ingestor(store, config.workspaces, metrics, {
     engine: o.decisions?.engine,
     dispatcher: o.decisions?.dispatcher,
@@ -92,10 +110,11 @@ export function createApp(o: AppOptions): App {
   );
 
   fastify.setErrorHandler((err: FastifyError, req, reply) => {
-    const { status, error, field } = errorBody(err);
+    const { status, error, field, retryAfter } = errorBody(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
     if (INGEST_PREFIXES.some((p) => req.url.startsWith(p)))
       ingestor.rejected(req.routeOptions.url ?? req.url, String(status));
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     reply.code(status).send(field === undefined ? { error } : { error, field });
   });
   fastify.setNotFoundHandler((req, reply) => {

@@ -1,8 +1,13 @@
-// Bearer tokens from the config. A caller is an admin (sees everything), a tenant (sees only its workspaces and
-// namespaces: the server sets EventQuery.scope, whatever the caller's filters say) or an ingest-only sender.
-// With no tokens configured every caller is an admin, which the server only allows on a loopback address.
+// Callers from the config: bearer tokens (kept only as SHA-256 digests in memory; the config may hold the token
+// or just its `sha256:<hex>` hash) and, on HTTPS, client certificates verified against `tls.clientCA` whose
+// subject CN names an `auth.clientCerts` entry — so a kube-apiserver authenticates with its kubeconfig's
+// client-certificate. A caller is an admin (sees everything), a tenant (sees only its workspaces and namespaces:
+// the server sets EventQuery.scope, whatever the caller's filters say) or an ingest-only sender. With neither
+// tokens nor client certificates configured every caller is an admin, which the server only allows on loopback.
+// Each authenticated caller has its own token buckets for ingest and query requests (429 with Retry-After).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Role, TokenConfig } from '../config/index.ts';
+import type { TLSSocket } from 'node:tls';
+import type { ClientCertConfig, RateLimitConfig, Role, TokenConfig } from '../config/index.ts';
 import type { TenantScope } from '../store/types.ts';
 
 export interface Principal {
@@ -21,27 +26,96 @@ export class AuthError extends Error {
   }
 }
 
+/** 429: the caller's token bucket is empty. */
+export class RateLimitError extends Error {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.name = 'RateLimitError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** What a request is for, which picks the rate limit. */
+export type RequestKind = 'ingest' | 'query';
+
+/** The parts of a request authentication looks at (a Fastify request has them). */
+export interface AuthRequest {
+  headers: { authorization?: string };
+  socket: unknown;
+}
+
 const ANONYMOUS_ADMIN: Principal = { name: 'anonymous', role: 'admin' };
+
+export const TOKEN_HASH = /^sha256:([0-9a-f]{64})$/;
+
+/** `sha256:<hex>` of a token, as `auth.tokens[].tokenHash` and `vigil token hash` write it. */
+export function hashToken(token: string): string {
+  return `sha256:${createHash('sha256').update(token).digest('hex')}`;
+}
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+function principal(c: { name: string; role: Role; workspaces?: string[]; namespaces?: string[] }): Principal {
+  return {
+    name: c.name,
+    role: c.role,
+    scope: c.role === 'tenant' ? { workspaces: c.workspaces ?? [], namespaces: c.namespaces ?? [] } : undefined,
+  };
+}
+
+/** A token bucket: `rate` per second, holding at most `burst`. */
+class Bucket {
+  private readonly rate: number;
+  private readonly burst: number;
+  private tokens: number;
+  private last: number;
+  constructor(rate: number, burst: number, now: number) {
+    this.rate = rate;
+    this.burst = burst;
+    this.tokens = burst;
+    this.last = now;
+  }
+  /** Takes one; returns 0, or the seconds until one is available. */
+  take(now: number): number {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return (1 - this.tokens) / this.rate;
+  }
+}
+
+export const DEFAULT_RATE_LIMIT: Required<RateLimitConfig> = { ingestPerSecond: 200, queryPerSecond: 50 };
+
 export class Authenticator {
   private readonly tokens: { digest: Buffer; principal: Principal }[];
-  constructor(tokens: TokenConfig[]) {
-    this.tokens = tokens.map((t) => ({
-      digest: digest(t.token),
-      principal: {
-        name: t.name,
-        role: t.role,
-        scope: t.role === 'tenant' ? { workspaces: t.workspaces ?? [], namespaces: t.namespaces ?? [] } : undefined,
-      },
-    }));
+  private readonly certs: Map<string, Principal>;
+  private readonly limits: Record<RequestKind, number>;
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly now: () => number;
+
+  constructor(
+    tokens: TokenConfig[],
+    o: { clientCerts?: ClientCertConfig[]; rateLimit?: RateLimitConfig; now?: () => number } = {},
+  ) {
+    this.tokens = tokens.map((t) => {
+      const m = t.tokenHash ? TOKEN_HASH.exec(t.tokenHash) : null;
+      if (t.tokenHash && !m) throw new Error(`auth.tokens "${t.name}": tokenHash must be sha256:<64 hex digits>`);
+      return { digest: m ? Buffer.from(m[1]!, 'hex') : digest(t.token!), principal: principal(t) };
+    });
+    this.certs = new Map((o.clientCerts ?? []).map((c) => [c.subject, principal({ ...c, name: `cert:${c.subject}` })]));
+    const rl = { ...DEFAULT_RATE_LIMIT, ...o.rateLimit };
+    this.limits = { ingest: rl.ingestPerSecond, query: rl.queryPerSecond };
+    this.now = o.now ?? Date.now;
   }
 
   get enabled(): boolean {
-    return this.tokens.length > 0;
+    return this.tokens.length > 0 || this.certs.size > 0;
   }
 
   /** The caller of an `Authorization` header; throws 401 when missing or unknown. */
@@ -55,6 +129,48 @@ export class Authenticator {
     for (const t of this.tokens) if (timingSafeEqual(t.digest, d)) found = t.principal;
     if (!found) throw new AuthError(401, 'unknown token');
     return found;
+  }
+
+  /**
+   * The caller of a request: its bearer token if it sends one, else its verified client certificate; then its
+   * role is checked and its rate limit for `kind` charged.
+   */
+  authorize(req: AuthRequest, roles: readonly Role[], kind: RequestKind): Principal {
+    const p = this.require(this.identifyRequest(req), roles);
+    if (p !== ANONYMOUS_ADMIN) this.charge(p, kind);
+    return p;
+  }
+
+  private identifyRequest(req: AuthRequest): Principal {
+    if (!this.enabled || req.headers.authorization !== undefined || this.certs.size === 0)
+      return this.identify(req.headers.authorization);
+    const socket = req.socket as Partial<TLSSocket>;
+    // `authorized` is true only for a certificate that chains to tls.clientCA.
+    if (!socket.authorized || typeof socket.getPeerCertificate !== 'function')
+      throw new AuthError(401, 'missing bearer token or verified client certificate');
+    const cn = socket.getPeerCertificate().subject?.CN;
+    const p = typeof cn === 'string' ? this.certs.get(cn) : undefined;
+    if (!p) throw new AuthError(401, `client certificate CN=${String(cn)} is not in auth.clientCerts`);
+    return p;
+  }
+
+  /** Throws 429 when `p` has used up its requests of `kind` for now. */
+  charge(p: Principal, kind: RequestKind): void {
+    const rate = this.limits[kind];
+    if (!(rate > 0)) return;
+    const key = `${kind}\0${p.name}`;
+    const now = this.now();
+    let b = this.buckets.get(key);
+    if (!b) {
+      b = new Bucket(rate, Math.max(1, rate * 2), now);
+      this.buckets.set(key, b);
+    }
+    const wait = b.take(now);
+    if (wait > 0)
+      throw new RateLimitError(
+        `rate limit: "${p.name}" may make ${rate} ${kind} requests per second`,
+        Math.max(1, Math.ceil(wait)),
+      );
   }
 
   /** Throws 403 unless the caller has one of `roles`. */

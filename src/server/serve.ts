@@ -40,7 +40,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export async function startServer(config: VigilConfig, o: ServeOptions = {}): Promise<RunningServer> {
   const { host, port } = parseListen(config.listen);
-  if (config.auth.tokens.length === 0 && !isLoopback(host))
+  if (config.auth.tokens.length === 0 && config.auth.clientCerts.length === 0 && !isLoopback(host))
     throw new ConfigError(
       `refusing to listen on ${host}: no auth tokens are configured, so anyone could read and write events; ` +
         'add auth.tokens to the config or listen on a loopback address (127.0.0.1)',

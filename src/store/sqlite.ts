@@ -42,6 +42,7 @@ import type {
   StoredEvent,
   TenantScope,
 } from './types.ts';
+import { StoreUnavailableError } from './types.ts';
 
 export interface SqliteStoreOptions {
   /** Database file, or `:memory:`. */
@@ -175,6 +176,17 @@ const INLINE_TERMS = 500;
 
 /** Events appended between two refreshes of the planner's statistics. */
 const STATS_EVERY = 100_000;
+/** SQLite primary result codes that mean "cannot write now, may later" (extended codes keep them in the low byte). */
+const UNAVAILABLE: Record<number, string> = { 5: 'busy', 6: 'busy', 10: 'io', 13: 'full', 14: 'io' };
+
+/** A node:sqlite error of a full disk, an I/O failure or a lock, as the contract's StoreUnavailableError. */
+function unavailable(err: unknown): StoreUnavailableError | undefined {
+  const e = err as { code?: string; errcode?: number; errstr?: string; message?: string };
+  if (e?.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return undefined;
+  const reason = UNAVAILABLE[e.errcode & 0xff];
+  if (!reason) return undefined;
+  return new StoreUnavailableError(`store unavailable: ${e.errstr ?? e.message}`, reason, 5, err);
+}
 
 /** Per-field dictionary cache size; past it the field's cache starts over (lookups then go to the database). */
 const TERM_CACHE = 200_000;
@@ -558,14 +570,20 @@ class SqliteStore implements Store {
       }
       this.#commit();
     } catch (err) {
-      this.#rollback();
-      for (const job of jobs) job.reject(err);
+      try {
+        this.#rollback();
+      } catch {
+        // A full disk can fail the rollback too; SQLite rolls back a failed transaction by itself.
+      }
+      this.#forgetTerms(0);
+      const e = unavailable(err) ?? err;
+      for (const job of jobs) job.reject(e);
       return;
     }
     for (const d of done) this.#sinceStats += d.result?.inserted ?? 0;
     if (this.#sinceStats >= STATS_EVERY) this.#refreshStats();
     for (const d of done) {
-      if (d.error !== undefined) d.job.reject(d.error);
+      if (d.error !== undefined) d.job.reject(unavailable(d.error) ?? d.error);
       else {
         if (d.stored && d.stored.length > 0)
           this.#notify(d.stored.map(({ id, event }) => ({ ...event, id: String(id) })));

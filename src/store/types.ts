@@ -124,3 +124,20 @@ export interface Store {
   runExclusive?<T>(name: string, fn: () => Promise<T>): Promise<{ ran: boolean; value?: T }>;
   close(): Promise<void>;
 }
+
+/**
+ * The store cannot write now (disk full, I/O error, locked) but may later: the server answers 503 with
+ * `Retry-After`, so senders keep the events (spool, retry) instead of dropping them. Reads may still work.
+ */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  /** `full`, `io`, `busy`: what kind of trouble, for logs and metrics. */
+  readonly reason: string;
+  /** Seconds a sender should wait before trying again. */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, reason: string, retryAfterSeconds = 5, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.reason = reason;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

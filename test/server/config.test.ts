@@ -87,7 +87,7 @@ workspaces:
     lines[1]!,
     /^vigil\.yaml:7:13: auth\.tokens\[0\]\.role: must be one of admin, tenant, ingest, not "boss"/,
   );
-  assert.match(lines[2]!, /^vigil\.yaml:8:7: auth\.tokens\[1\]: missing required key "token"/);
+  assert.match(lines[2]!, /^vigil\.yaml:8:7: auth\.tokens\[1\]: needs exactly one of token, tokenHash/);
   assert.match(lines[3]!, /^vigil\.yaml:11:17: ingest\.maxBodyBytes: must be an integer/);
   assert.match(lines[4]!, /^vigil\.yaml:12:13: ingest\.openfaas: needs exactly one of secret, secretFile/);
   assert.match(lines[5]!, /^vigil\.yaml:14:7: workspaces\.wa: must be a list/);
