@@ -265,6 +265,7 @@ export function App() {
   const [view, setView] = useState<ViewState>(() => parseView(location.search));
   const [list, setList] = useState<ListState>({ items: [], total: 0, loading: true });
   const [trend, setTrend] = useState<TrendData>();
+  const [trendLoading, setTrendLoading] = useState(true);
   const [selected, setSelected] = useState(-1);
   const [detailOpen, setDetailOpen] = useState(false);
   const [alertsOpen, setAlertsOpen] = useState(false);
@@ -329,9 +330,18 @@ export function App() {
         if (!failed(err)) setList({ items: [], total: 0, loading: false, error: String(err.message ?? err) });
       },
     );
-    loadTrend(view, win, ac.signal).then(setTrend, (err) => {
-      if (!failed(err)) setTrend(undefined);
-    });
+    setTrendLoading(true);
+    loadTrend(view, win, ac.signal).then(
+      (t) => {
+        setTrend(t);
+        setTrendLoading(false);
+      },
+      (err) => {
+        if (failed(err)) return;
+        setTrend(undefined);
+        setTrendLoading(false);
+      },
+    );
     return () => ac.abort();
   }, [view, refresh, authVersion]);
 
@@ -630,7 +640,7 @@ export function App() {
 
       <FilterBar view={view} onChange={(v) => navigate(v)} searchRef={searchRef} />
 
-      <section class="card trend-card" aria-label="Trend">
+      <section class="card trend-card" aria-label="Trend" data-loading={trendLoading}>
         <div class="card-head">
           <h2>
             <span data-testid="total">{list.loading && !list.items.length ? '…' : compactNumber(list.total)}</span>{' '}
@@ -645,7 +655,7 @@ export function App() {
       </section>
 
       <main class={`content ${current || alertsOpen ? 'split' : ''}`}>
-        <section class="card results" aria-label="Events">
+        <section class="card results" aria-label="Events" data-loading={list.loading}>
           <div class="thead">
             <span>Time</span>
             <span>Operator</span>

@@ -1,0 +1,218 @@
+// TEST FIXTURE, not product code: a stand-in for the collector's query API (same paths, parameters and shapes as
+// the collector's /api/v1/events…, over events held in memory), used by the console's browser tests until the
+// real `vigil serve` is on main. Exact = whole value, case-sensitive; fuzzy = case-insensitive substring; values
+// of one parameter OR'ed, parameters AND'ed; a tenant token sees only its workspaces/namespaces.
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AuditEvent } from '../../src/event/model.ts';
+import { CONSOLE_DIST_DIR, registerConsole } from '../../src/server/console.ts';
+import type { StoredEvent, TenantScope } from '../../src/store/types.ts';
+
+type Getter = (e: StoredEvent) => (string | number | undefined)[];
+const FIELDS: Record<string, Getter> = {
+  workspace: (e) => [e.workspace],
+  namespace: (e) => [e.objectRef?.namespace],
+  resource: (e) => [e.objectRef?.resource],
+  subresource: (e) => [e.objectRef?.subresource],
+  name: (e) => [e.objectRef?.name],
+  verb: (e) => [e.verb],
+  level: (e) => [e.level],
+  user: (e) => [e.user?.username],
+  group: (e) => e.user?.groups ?? [],
+  source_ip: (e) => e.sourceIPs ?? [],
+  response_code: (e) => [e.responseStatus?.code],
+  response_status: (e) => [e.responseStatus?.status],
+  cluster: (e) => [e.cluster],
+  source: (e) => [e.source],
+};
+const PARAM_FIELD: Record<string, string> = {
+  workspace: 'workspace',
+  objectref_namespace: 'namespace',
+  objectref_resource: 'resource',
+  objectref_subresource: 'subresource',
+  objectref_name: 'name',
+  verb: 'verb',
+  level: 'level',
+  user: 'user',
+  group: 'group',
+  source_ip: 'source_ip',
+  response_code: 'response_code',
+  response_status: 'response_status',
+  cluster: 'cluster',
+  source: 'source',
+};
+const STATS_BY: Record<string, Getter> = {
+  user: FIELDS.user,
+  verb: FIELDS.verb,
+  resource: FIELDS.resource,
+  namespace: FIELDS.namespace,
+  code: FIELDS.response_code,
+  sourceip: FIELDS.source_ip,
+};
+
+type Query = Record<string, string | undefined>;
+
+function time(e: AuditEvent): number {
+  return Date.parse(e.requestReceivedTimestamp);
+}
+
+function parseTime(v: string): number {
+  return /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+}
+
+function matcher(q: Query, scope?: TenantScope): (e: StoredEvent) => boolean {
+  const tests: ((e: StoredEvent) => boolean)[] = [];
+  for (const [param, raw] of Object.entries(q)) {
+    const m = /^(.*)_(filter|search)$/.exec(param);
+    if (!m || raw === undefined || !PARAM_FIELD[m[1]]) continue;
+    const get = FIELDS[PARAM_FIELD[m[1]]];
+    const values = raw
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+    if (m[2] === 'filter') tests.push((e) => get(e).some((h) => h !== undefined && values.includes(String(h))));
+    else {
+      const lower = values.map((v) => v.toLowerCase());
+      tests.push((e) => get(e).some((h) => h !== undefined && lower.some((v) => String(h).toLowerCase().includes(v))));
+    }
+  }
+  if (q.q) {
+    const text = q.q.toLowerCase();
+    tests.push((e) =>
+      [e.user?.username, e.verb, e.objectRef?.resource, e.objectRef?.name, e.objectRef?.namespace, e.workspace]
+        .concat(e.sourceIPs ?? [])
+        .some((v) => v?.toLowerCase().includes(text)),
+    );
+  }
+  if (q.start_time) {
+    const s = parseTime(q.start_time);
+    tests.push((e) => time(e) >= s);
+  }
+  if (q.end_time) {
+    const s = parseTime(q.end_time);
+    tests.push((e) => time(e) <= s);
+  }
+  if (scope) {
+    tests.push(
+      (e) =>
+        (!!e.workspace && scope.workspaces.includes(e.workspace)) ||
+        (!!e.objectRef?.namespace && scope.namespaces.includes(e.objectRef.namespace)),
+    );
+  }
+  return (e) => tests.every((t) => t(e));
+}
+
+export interface StandIn {
+  url: string;
+  ingest(events: AuditEvent[]): void;
+  close(): Promise<void>;
+}
+
+/** Starts the stand-in API plus the built console on a free loopback port. `tokens`: token → scope (or admin). */
+export async function startStandIn(
+  events: AuditEvent[],
+  tokens?: Record<string, TenantScope | 'admin'>,
+): Promise<StandIn> {
+  const stored: StoredEvent[] = [];
+  const listeners = new Set<(e: StoredEvent[]) => void>();
+  const ingest = (batch: AuditEvent[]) => {
+    const added = batch.map((e) => ({ ...e, id: randomUUID() }));
+    stored.push(...added);
+    stored.sort((a, b) => time(b) - time(a) || (a.id < b.id ? 1 : -1));
+    for (const l of listeners) l(added);
+  };
+  ingest(events);
+
+  const app = Fastify();
+  const caller = (req: FastifyRequest, reply: FastifyReply): { scope?: TenantScope } | undefined => {
+    if (!tokens) return {};
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    const who = m ? tokens[m[1]] : undefined;
+    if (!who) {
+      reply.code(401).send({ error: 'unknown token' });
+      return undefined;
+    }
+    return who === 'admin' ? {} : { scope: who };
+  };
+
+  app.get('/api/v1/events', async (req, reply) => {
+    const who = caller(req, reply);
+    if (!who) return reply;
+    const q = req.query as Query;
+    const all = stored.filter(matcher(q, who.scope));
+    if (q.sort === 'asc') all.reverse();
+    let startAt = Number(q.from ?? 0);
+    if (q.after) startAt = all.findIndex((e) => e.id === q.after) + 1;
+    const size = Math.min(Number(q.size ?? 10), 1000);
+    const items = all.slice(startAt, startAt + size);
+    const next = startAt + size < all.length ? items[items.length - 1]?.id : undefined;
+    return next ? { total: all.length, items, next } : { total: all.length, items };
+  });
+  app.get('/api/v1/events/histogram', async (req, reply) => {
+    const who = caller(req, reply);
+    if (!who) return reply;
+    const q = req.query as Query;
+    const m = /^(\d+)([smhd])$/.exec(q.interval ?? '15m');
+    if (!m) return reply.code(400).send({ error: 'bad interval', field: 'interval' });
+    const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's'];
+    const counts = new Map<number, number>();
+    const all = stored.filter(matcher(q, who.scope));
+    for (const e of all) {
+      const b = Math.floor(time(e) / ms) * ms;
+      counts.set(b, (counts.get(b) ?? 0) + 1);
+    }
+    const buckets = [...counts].sort((a, b) => a[0] - b[0]).map(([t, count]) => ({ time: t, count }));
+    return { total: all.length, buckets };
+  });
+  app.get('/api/v1/events/stats', async (req, reply) => {
+    const who = caller(req, reply);
+    if (!who) return reply;
+    const q = req.query as Query;
+    const get = STATS_BY[q.by ?? 'user'];
+    if (!get) return reply.code(400).send({ error: 'bad by', field: 'by' });
+    const all = stored.filter(matcher(q, who.scope));
+    const counts = new Map<string, number>();
+    for (const e of all)
+      for (const v of get(e)) if (v !== undefined) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
+    const top = [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, Number(q.size ?? 10))
+      .map(([key, count]) => ({ key, count }));
+    return { by: q.by, total: all.length, auditIDs: new Set(all.map((e) => e.auditID)).size, top };
+  });
+  app.get('/api/v1/events/stream', (req, reply) => {
+    const who = caller(req, reply);
+    if (!who) return;
+    const match = matcher(req.query as Query, who.scope);
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    reply.raw.write(': subscribed\n\n');
+    const l = (batch: StoredEvent[]) => {
+      for (const e of batch) if (match(e)) reply.raw.write(`id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
+    };
+    listeners.add(l);
+    req.raw.on('close', () => listeners.delete(l));
+  });
+  app.get('/api/v1/events/:id', async (req, reply) => {
+    const who = caller(req, reply);
+    if (!who) return reply;
+    const e = stored.find((x) => x.id === (req.params as { id: string }).id);
+    if (!e || !matcher({}, who.scope)(e)) return reply.code(404).send({ error: 'no such event' });
+    return e;
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not Found' }));
+  registerConsole(app, { distDir: CONSOLE_DIST_DIR });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    ingest,
+    close: async () => {
+      for (const l of listeners) listeners.delete(l);
+      // SSE responses are hijacked; closeAllConnections ends them so close() does not wait on them.
+      app.server.closeAllConnections();
+      await app.close();
+    },
+  };
+}
