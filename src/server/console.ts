@@ -114,7 +114,7 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
       .header('vary', 'accept-encoding');
     if (asset.csp) reply.header('content-security-policy', asset.csp).header('referrer-policy', 'no-referrer');
     const inm = req.headers['if-none-match'];
-    if (inm && inm.split(',').some((t) => t.trim() === asset.etag)) return reply.code(304).send();
+    if (inm?.split(',').some((t) => t.trim() === asset.etag)) return reply.code(304).send();
     const accept = String(req.headers['accept-encoding'] ?? '');
     if (asset.gzip && /\bgzip\b/.test(accept)) return reply.header('content-encoding', 'gzip').send(asset.gzip);
     return reply.send(asset.body);

@@ -232,7 +232,7 @@ test('live tail streams an event stored after the page opened into the top of th
   fresh.user = { username: 'newcomer', groups: [] };
   const other = { ...fresh, auditID: 'live-2', user: { username: 'someone-else' } };
   liveServer.ingest([other, fresh]);
-  await page.waitForFunction(() => document.querySelector('.vlist .row .c-user')?.textContent === 'newcomer');
+  await page.locator('.vlist .row .c-user', { hasText: 'newcomer' }).waitFor();
   assert.equal(await page.getByTestId('total').textContent(), '1');
   assert.deepEqual(await column(page, 'c-user'), ['newcomer']);
   await screenshot(page, 'live');
