@@ -24,6 +24,7 @@ import {
   FIELDS,
   parseView,
   pickInterval,
+  RANGES,
   resolveRange,
   type ViewState,
   viewToSearch,
@@ -527,7 +528,12 @@ export function App() {
 
   const current = detailOpen && selected >= 0 ? list.items[selected] : undefined;
   const win = resolveRange(view, Date.now());
-  const rangeText = view.range === 'all' ? 'all time' : view.range ? `the last ${view.range}` : 'the selected range';
+  const rangeText =
+    view.range === 'all'
+      ? 'all time'
+      : view.range
+        ? `the ${(RANGES.find((r) => r.key === view.range)?.label ?? `last ${view.range}`).toLowerCase()}`
+        : 'the selected range';
   const codeValues = view.filters.find((f) => f.field.key === 'code')?.values;
 
   return (

@@ -22,11 +22,12 @@ function Row({ label, children }: { label: string; children: ComponentChildren }
   );
 }
 
-function FilterLink({ field, value, onFilter }: { field: string; value?: string; onFilter: Props['onFilter'] }) {
+function FilterLink(props: { field: string; value?: string; onFilter: Props['onFilter']; mono?: boolean }) {
+  const { field, value, onFilter } = props;
   if (!value) return null;
   return (
     <span class="value-link">
-      <span class="mono">{value}</span>
+      <span class={props.mono ? 'mono' : ''}>{value}</span>
       <button
         type="button"
         class="icon-btn"
@@ -123,7 +124,7 @@ export function Detail({ event: listed, onClose, onFilter }: Props) {
               {e.sourceIPs?.length ? (
                 <span>
                   {e.sourceIPs.map((ip) => (
-                    <FilterLink key={ip} field="sourceip" value={ip} onFilter={onFilter} />
+                    <FilterLink key={ip} field="sourceip" value={ip} onFilter={onFilter} mono />
                   ))}
                 </span>
               ) : undefined}

@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { compactNumber, formatTime } from './format.ts';
+import { bucketLabel, clock, compactNumber, shortDate } from './format.ts';
 
 export interface TrendData {
   /** Bucket start times, epoch ms. */
@@ -81,6 +81,18 @@ export function Trend({ data, theme, onZoom }: Props) {
           ticks: { stroke: grid, size: 4 },
           font: '11px system-ui, sans-serif',
           space: 70,
+          // 24-hour clock; the date under the first tick and under each midnight, dates only for long spans.
+          values: (_u, splits) => {
+            const step = splits.length > 1 ? (splits[1] - splits[0]) * 1000 : 0;
+            return splits.map((s, i) => {
+              const ms = s * 1000;
+              if (step >= 86_400_000) return shortDate(ms);
+              const d = new Date(ms);
+              const midnight = d.getHours() === 0 && d.getMinutes() === 0 && d.getSeconds() === 0;
+              const t = clock(ms, step < 60_000);
+              return i === 0 || midnight ? `${t}\n${shortDate(ms)}` : t;
+            });
+          },
         },
         {
           stroke: text,
@@ -146,9 +158,7 @@ export function Trend({ data, theme, onZoom }: Props) {
   return (
     <div class="trend">
       <div class="trend-legend" aria-live="polite">
-        <span class="trend-when">
-          {inBucket ? `${formatTime(data.times[i])} – ${formatTime(data.times[i] + data.intervalMs)}` : 'Whole range'}
-        </span>
+        <span class="trend-when">{inBucket ? bucketLabel(data.times[i], data.intervalMs) : 'Whole range'}</span>
         <span class="legend-item" data-series="ok">
           <i class="swatch ok" />
           Success <b>{compactNumber(ok)}</b>

@@ -119,3 +119,27 @@ export function latency(e: AuditEvent): string {
   // Kubernetes MicroTime keeps microseconds that Date.parse drops; sub-millisecond calls read as "< 1 ms".
   return ms < 1 ? '< 1 ms' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `Nov 23` */
+export function shortDate(ms: number): string {
+  const d = new Date(ms);
+  return `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+}
+
+/** `08:30`, or `08:30:10` when seconds matter. */
+export function clock(ms: number, seconds = false): string {
+  const d = new Date(ms);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return seconds ? `${hm}:${pad(d.getSeconds())}` : hm;
+}
+
+/** A histogram bucket for a person: `Nov 23 08:30 – 08:45`, or `Nov 23 – Nov 24` for day buckets. */
+export function bucketLabel(start: number, intervalMs: number): string {
+  const end = start + intervalMs;
+  if (intervalMs >= 86_400_000) return `${shortDate(start)} – ${shortDate(end)}`;
+  const secs = intervalMs < 60_000;
+  const sameDay = shortDate(start) === shortDate(end - 1);
+  return `${shortDate(start)} ${clock(start, secs)} – ${sameDay ? '' : `${shortDate(end)} `}${clock(end, secs)}`;
+}
