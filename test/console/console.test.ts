@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { ensureConsoleBuilt } from '../../src/server/console.ts';
+import type { StoredEvent } from '../../src/store/types.ts';
 import { column, launch, loaded, openPage, pageErrors, screenshot, total } from './browser.ts';
 import { fixtureEvents } from './fixtures.ts';
 import { type StandIn, startStandIn } from './standin.ts';
@@ -304,5 +305,33 @@ test('the dark theme and the alerts panel render (alerts API absent: said plainl
   await page.getByRole('button', { name: 'Alerts' }).click();
   await page.getByText('Alerts are not available on this server yet.').waitFor();
   await screenshot(page, 'dark-alerts');
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('the alerts panel lists alerts; one opens its event, whose detail lists the alerts it raised', async (t) => {
+  const alerting = await startStandIn(EVENTS, undefined, { alerts: true });
+  t.after(() => alerting.close());
+  const e = alerting.stored.find((x) => x.verb === 'delete' && x.objectRef?.resource === 'secrets') as StoredEvent;
+  alerting.alerts.push({
+    id: 'a1',
+    createdAt: Date.parse(e.requestReceivedTimestamp) + 50,
+    rule: 'SecretDeleted',
+    priority: 'WARNING',
+    message: `${e.user.username} deleted secret ${e.objectRef?.name} in ${e.objectRef?.namespace}`,
+    eventId: e.id,
+    auditID: e.auditID,
+    namespace: e.objectRef?.namespace,
+  });
+  const page = await open('', {}, alerting.url);
+  await loaded(page);
+  await page.getByRole('button', { name: 'Alerts' }).click();
+  const panel = page.getByTestId('alerts');
+  await panel.getByText('SecretDeleted').waitFor();
+  await screenshot(page, 'alerts');
+  await panel.getByRole('button', { name: 'Open event' }).click();
+  const detail = page.getByTestId('detail');
+  await detail.getByText(e.auditID).first().waitFor();
+  await detail.locator('.alert-list').getByText('SecretDeleted').waitFor();
+  assert.match((await detail.textContent()) ?? '', new RegExp(`deleted secret ${e.objectRef?.name}`));
   assert.deepEqual(pageErrors(page), []);
 });

@@ -103,9 +103,26 @@ function matcher(q: Query, scope?: TenantScope): (e: StoredEvent) => boolean {
   return (e) => tests.every((t) => t(e));
 }
 
+/** The fields of the collector's alerts (src/alerts/types.ts) the console reads. */
+export interface StandInAlert {
+  id: string;
+  createdAt: number;
+  rule: string;
+  priority: string;
+  message: string;
+  eventId: string;
+  auditID: string;
+  workspace?: string;
+  namespace?: string;
+}
+
 export interface StandIn {
   url: string;
   ingest(events: AuditEvent[]): void;
+  /** The stored events, newest first, with their ids. */
+  stored: StoredEvent[];
+  /** Served at /api/v1/alerts when the stand-in was started with `alerts: true`. */
+  alerts: StandInAlert[];
   close(): Promise<void>;
 }
 
@@ -113,8 +130,10 @@ export interface StandIn {
 export async function startStandIn(
   events: AuditEvent[],
   tokens?: Record<string, TenantScope | 'admin'>,
+  opts: { alerts?: boolean } = {},
 ): Promise<StandIn> {
   const stored: StoredEvent[] = [];
+  const alerts: StandInAlert[] = [];
   const listeners = new Set<(e: StoredEvent[]) => void>();
   const ingest = (batch: AuditEvent[]) => {
     const added = batch.map((e) => ({ ...e, id: randomUUID() }));
@@ -201,6 +220,15 @@ export async function startStandIn(
     if (!e || !matcher({}, who.scope)(e)) return reply.code(404).send({ error: 'no such event' });
     return e;
   });
+  if (opts.alerts) {
+    app.get('/api/v1/alerts', async (req, reply) => {
+      const who = caller(req, reply);
+      if (!who) return reply;
+      const q = req.query as Query;
+      const items = alerts.filter((a) => !q.event_id || a.eventId === q.event_id);
+      return { total: items.length, items };
+    });
+  }
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not Found' }));
   registerConsole(app, { distDir: CONSOLE_DIST_DIR });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -208,6 +236,8 @@ export async function startStandIn(
   return {
     url: `http://127.0.0.1:${port}`,
     ingest,
+    stored,
+    alerts,
     close: async () => {
       for (const l of listeners) listeners.delete(l);
       // SSE responses are hijacked; closeAllConnections ends them so close() does not wait on them.

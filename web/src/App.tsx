@@ -6,6 +6,7 @@ import {
   ApiError,
   type AuditEvent,
   followStream,
+  getEvent,
   getToken,
   histogram,
   listAlerts,
@@ -159,7 +160,8 @@ function Logo() {
   );
 }
 
-function AlertsPanel({ view, onClose }: { view: ViewState; onClose: () => void }) {
+function AlertsPanel(props: { view: ViewState; onClose: () => void; onOpenEvent: (id: string) => void }) {
+  const { view, onClose } = props;
   const [alerts, setAlerts] = useState<Alert[] | undefined | null>(null);
   const [error, setError] = useState('');
   useEffect(() => {
@@ -199,12 +201,25 @@ function AlertsPanel({ view, onClose }: { view: ViewState; onClose: () => void }
           <ul class="alert-list">
             {alerts.map((a, i) => (
               <li key={a.id ?? i}>
+                {a.eventId ? (
+                  <button
+                    type="button"
+                    class="link-btn alert-open"
+                    onClick={() => props.onOpenEvent(a.eventId as string)}
+                  >
+                    Open event
+                  </button>
+                ) : null}
                 <div>
                   <span class={`pill prio ${String(a.priority ?? '').toLowerCase()}`}>{a.priority ?? 'ALERT'}</span>{' '}
                   <b>{a.rule}</b>
                 </div>
-                <div>{a.output ?? a.message}</div>
-                <div class="muted">{a.time ? formatTime(Date.parse(a.time)) : ''}</div>
+                <div>{a.message}</div>
+                <div class="muted small">
+                  {a.createdAt ? formatTime(a.createdAt) : ''}
+                  {a.namespace ? ` · project ${a.namespace}` : a.workspace ? ` · workspace ${a.workspace}` : ''}
+                  {a.repeats ? ` · repeated ${a.repeats}×` : ''}
+                </div>
               </li>
             ))}
           </ul>
@@ -268,6 +283,8 @@ export function App() {
   const [trend, setTrend] = useState<TrendData>();
   const [trendLoading, setTrendLoading] = useState(true);
   const [selected, setSelected] = useState(-1);
+  /** An event opened from elsewhere than the list (an alert), shown in the detail view. */
+  const [pinned, setPinned] = useState<AuditEvent>();
   const [detailOpen, setDetailOpen] = useState(false);
   const [alertsOpen, setAlertsOpen] = useState(false);
   const [live, setLive] = useState(false);
@@ -495,8 +512,10 @@ export function App() {
       const typing = t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT';
       if (e.key === 'Escape') {
         if (typing) return;
-        if (detailOpen) setDetailOpen(false);
-        else if (alertsOpen) setAlertsOpen(false);
+        if (detailOpen || pinned) {
+          setDetailOpen(false);
+          setPinned(undefined);
+        } else if (alertsOpen) setAlertsOpen(false);
         else if (exportMenu) setExportMenu(false);
         return;
       }
@@ -506,9 +525,11 @@ export function App() {
         searchRef.current?.focus();
       } else if (e.key === 'j' || e.key === 'ArrowDown') {
         e.preventDefault();
+        setPinned(undefined);
         setSelected((s) => Math.min(s + 1, list.items.length - 1));
       } else if (e.key === 'k' || e.key === 'ArrowUp') {
         e.preventDefault();
+        setPinned(undefined);
         setSelected((s) => Math.max(s - 1, 0));
       } else if (e.key === 'Enter' && selected >= 0) {
         e.preventDefault();
@@ -518,7 +539,7 @@ export function App() {
     };
     addEventListener('keydown', key);
     return () => removeEventListener('keydown', key);
-  }, [list.items.length, selected, detailOpen, alertsOpen, exportMenu]);
+  }, [list.items.length, selected, detailOpen, alertsOpen, exportMenu, pinned]);
 
   useEffect(() => {
     if (!toast) return;
@@ -526,7 +547,22 @@ export function App() {
     return () => clearTimeout(t);
   }, [toast]);
 
-  const current = detailOpen && selected >= 0 ? list.items[selected] : undefined;
+  const current = pinned ?? (detailOpen && selected >= 0 ? list.items[selected] : undefined);
+  const openEvent = (id: string) => {
+    getEvent(id).then(
+      (e) => {
+        setPinned(e);
+        setAlertsOpen(false);
+      },
+      (err) => {
+        if (!failed(err)) setToast(`Could not open the event: ${err.message ?? err}`);
+      },
+    );
+  };
+  const closeDetail = () => {
+    setPinned(undefined);
+    setDetailOpen(false);
+  };
   const win = resolveRange(view, Date.now());
   const rangeText =
     view.range === 'all'
@@ -596,7 +632,7 @@ export function App() {
             aria-pressed={alertsOpen}
             onClick={() => {
               setAlertsOpen(!alertsOpen);
-              setDetailOpen(false);
+              closeDetail();
             }}
           >
             Alerts
@@ -689,6 +725,7 @@ export function App() {
               label="Audit events"
               renderRow={(e) => <EventRow e={e} today={today} />}
               onOpen={(i) => {
+                setPinned(undefined);
                 setSelected(i);
                 setDetailOpen(true);
                 setAlertsOpen(false);
@@ -719,13 +756,9 @@ export function App() {
           </div>
         </section>
         {current ? (
-          <Detail
-            event={current}
-            onClose={() => setDetailOpen(false)}
-            onFilter={(field, value) => addFilter(field, value)}
-          />
+          <Detail event={current} onClose={closeDetail} onFilter={(field, value) => addFilter(field, value)} />
         ) : alertsOpen ? (
-          <AlertsPanel view={view} onClose={() => setAlertsOpen(false)} />
+          <AlertsPanel view={view} onClose={() => setAlertsOpen(false)} onOpenEvent={openEvent} />
         ) : null}
       </main>
 

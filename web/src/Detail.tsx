@@ -48,7 +48,8 @@ function Json({ value }: { value: unknown }) {
 
 export function Detail({ event: listed, onClose, onFilter }: Props) {
   const [full, setFull] = useState<AuditEvent>(listed);
-  const [alerts, setAlerts] = useState<Alert[] | undefined | null>(null);
+  // null: loading; undefined: the server has no alerts API; a string: it failed.
+  const [alerts, setAlerts] = useState<Alert[] | undefined | null | string>(null);
   const [copied, setCopied] = useState(false);
 
   useEffect(() => {
@@ -58,9 +59,10 @@ export function Detail({ event: listed, onClose, onFilter }: Props) {
     // The list may carry a trimmed event; the single-event endpoint has it whole.
     getEvent(listed.id, ac.signal).then(setFull, () => {});
     setAlerts(null);
-    listAlerts(new URLSearchParams({ audit_id: listed.auditID }), ac.signal).then(
-      (a) => setAlerts(a?.filter((x) => !x.auditID || x.auditID === listed.auditID)),
-      () => setAlerts(undefined),
+    listAlerts(new URLSearchParams({ event_id: listed.id }), ac.signal).then(
+      // Filtered here too, in case the server ignores the parameter.
+      (a) => setAlerts(a?.filter((x) => x.eventId === listed.id || (!x.eventId && x.auditID === listed.auditID))),
+      (err) => setAlerts(`Could not load alerts: ${err.message ?? err}`),
     );
     return () => ac.abort();
   }, [listed.id]);
@@ -220,6 +222,8 @@ export function Detail({ event: listed, onClose, onFilter }: Props) {
             <p class="muted">Loading…</p>
           ) : alerts === undefined ? (
             <p class="muted">This server has no alerts API.</p>
+          ) : typeof alerts === 'string' ? (
+            <p class="error-text">{alerts}</p>
           ) : alerts.length === 0 ? (
             <p class="muted">None.</p>
           ) : (
@@ -227,7 +231,7 @@ export function Detail({ event: listed, onClose, onFilter }: Props) {
               {alerts.map((a, i) => (
                 <li key={a.id ?? i}>
                   <span class={`pill prio ${String(a.priority ?? '').toLowerCase()}`}>{a.priority ?? 'ALERT'}</span>{' '}
-                  <b>{a.rule}</b> {a.output ?? a.message}
+                  <b>{a.rule}</b> {a.message}
                 </li>
               ))}
             </ul>

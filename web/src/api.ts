@@ -153,16 +153,19 @@ export async function followStream(
   }
 }
 
+/** An alert as the collector keeps it (src/alerts/types.ts `Alert`), the fields the console shows. */
 export interface Alert {
-  id?: string;
+  id: string;
+  /** Epoch ms. */
+  createdAt?: number;
   rule?: string;
   priority?: string;
-  output?: string;
   message?: string;
-  time?: string;
-  auditID?: string;
   eventId?: string;
-  [key: string]: unknown;
+  auditID?: string;
+  workspace?: string;
+  namespace?: string;
+  repeats?: number;
 }
 
 /** Alerts, or `undefined` when the server has no alerts API (404). */
