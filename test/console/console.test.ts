@@ -335,3 +335,46 @@ test('the alerts panel lists alerts; one opens its event, whose detail lists the
   assert.match((await detail.textContent()) ?? '', new RegExp(`deleted secret ${e.objectRef?.name}`));
   assert.deepEqual(pageErrors(page), []);
 });
+
+test('the list stays virtual: paging to thousands of events with the cursor keeps only the visible rows in the DOM', async (t) => {
+  const many = fixtureEvents(NOW, 3000);
+  const big = await startStandIn(many);
+  t.after(() => big.close());
+  const page = await open('', {}, big.url);
+  assert.equal(await total(page), many.length);
+  const list = page.locator('.vlist');
+  let maxRows = 0;
+  // Scroll to the end again and again: each time the next page loads with `after`, until all are loaded.
+  for (let i = 0; i < 40; i++) {
+    const count = Number(await list.getAttribute('data-count'));
+    maxRows = Math.max(maxRows, await page.locator('.vlist .row').count());
+    if (count === many.length) break;
+    await list.evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+    await page.waitForFunction(
+      ([sel, before]) =>
+        Number(
+          (
+            globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string } } }
+          ).document
+            .querySelector(sel)
+            .getAttribute('data-count'),
+        ) > before,
+      ['.vlist', count] as const,
+    );
+  }
+  assert.equal(Number(await list.getAttribute('data-count')), many.length);
+  assert.ok(maxRows > 10 && maxRows < 80, `rendered rows stay bounded (${maxRows})`);
+  // At the very bottom the last row is the oldest event (pages joined in order, none repeated or lost).
+  await list.evaluate((el) => {
+    el.scrollTop = el.scrollHeight;
+  });
+  const oldest = many[many.length - 1];
+  await page.locator(`.vlist .row[data-index="${many.length - 1}"]`).waitFor();
+  assert.equal(
+    (await page.locator(`.vlist .row[data-index="${many.length - 1}"] .c-time`).getAttribute('title')) ?? '',
+    oldest.requestReceivedTimestamp,
+  );
+  await screenshot(page, 'scrolled');
+});

@@ -45,8 +45,15 @@ function Editor(props: { initial?: Filter; view: ViewState; onDone: (f: Filter |
     const close = (e: MouseEvent) => {
       if (box.current && !box.current.contains(e.target as Node)) props.onDone(props.initial);
     };
+    const esc = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') props.onDone(props.initial);
+    };
     document.addEventListener('mousedown', close);
-    return () => document.removeEventListener('mousedown', close);
+    document.addEventListener('keydown', esc);
+    return () => {
+      document.removeEventListener('mousedown', close);
+      document.removeEventListener('keydown', esc);
+    };
   }, []);
   // Top values of the field in the current view, as suggestions.
   useEffect(() => {
@@ -119,12 +126,6 @@ function Editor(props: { initial?: Filter; view: ViewState; onDone: (f: Filter |
             value={value}
             placeholder={field.placeholder ?? 'value, another value'}
             onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)}
-            onKeyDown={(e) => {
-              if (e.key === 'Escape') {
-                e.stopPropagation();
-                props.onDone(props.initial);
-              }
-            }}
           />
           <datalist id="filter-suggest">
             {suggest.map((s) => (
@@ -165,8 +166,15 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
     const close = (e: MouseEvent) => {
       if (box.current && !box.current.contains(e.target as Node)) setOpen(false);
     };
+    const esc = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') setOpen(false);
+    };
     document.addEventListener('mousedown', close);
-    return () => document.removeEventListener('mousedown', close);
+    document.addEventListener('keydown', esc);
+    return () => {
+      document.removeEventListener('mousedown', close);
+      document.removeEventListener('keydown', esc);
+    };
   }, [open]);
 
   const label =
