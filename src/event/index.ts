@@ -1,2 +1,26 @@
 // Public surface of the event model: the canonical event and the converters to and from every format.
+
+export type { OsloNotificationOptions } from './cadf.ts';
+export {
+  cadfActionToVerb,
+  decodeCadf,
+  encodeCadf,
+  encodeOsloNotification,
+  encodeOsloWire,
+  verbToCadfAction,
+} from './cadf.ts';
+export { decodeEvents, decodeJsonValue, sniffFormat } from './detect.ts';
+export {
+  decodeEventList,
+  decodeKubernetesEvent,
+  encodeEventList,
+  encodeKubernetesEvent,
+  formatKubernetesJSON,
+} from './kubernetes.ts';
+export type { LegacyFormatOptions } from './legacy.ts';
+export { formatLegacyLine, parseLegacyLine } from './legacy.ts';
 export * from './model.ts';
+export type { OpenFaaSDecodeOptions } from './openfaas.ts';
+export { decodeOpenFaaSEvent, encodeOpenFaaSEvent, OPENFAAS_ID_NAMESPACE } from './openfaas.ts';
+export { isMicroTime, parseTimeMs, toCadfTime, toMicroTime, toOsloTime, toRfc3339Nano } from './time.ts';
+export { EventValidationError } from './validate.ts';

@@ -65,8 +65,13 @@ export interface EventOrigin {
   oslo?: Record<string, unknown>;
   /** OpenFaaS api_access fields (actor issuers, actions) not expressible as Kubernetes fields. */
   openfaas?: Record<string, unknown>;
-  /** The audit.k8s.io version the event arrived in when it was not v1. */
+  /** The audit.k8s.io version the event arrived in when it was not v1 (`apiVersion`); KubeSphere's `message`. */
   kubernetes?: Record<string, unknown>;
+  /**
+   * Legacy log line facts needed to write the line back byte-exactly: `timestamp` as written (when not UTC
+   * RFC3339Nano), `fields` (when an older apiserver wrote fewer), `method` (pre-1.7 upper-case HTTP method).
+   */
+  legacy?: Record<string, unknown>;
 }
 
 export interface AuditEvent {

@@ -31,3 +31,34 @@ export interface PolicyDecision {
 export interface PolicyEvaluator {
   evaluate(attrs: RequestAttributes): PolicyDecision;
 }
+
+/** One `GroupResources` entry of a rule (audit.k8s.io/v1). An omitted `group` is the core group `""`. */
+export interface GroupResources {
+  group?: string;
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+/** One `PolicyRule` (audit.k8s.io/v1). Every list is optional; an empty or missing list means "any". */
+export interface PolicyRule {
+  level: Level;
+  users?: string[];
+  userGroups?: string[];
+  verbs?: string[];
+  resources?: GroupResources[];
+  namespaces?: string[];
+  nonResourceURLs?: string[];
+  omitStages?: Stage[];
+  /** When set (true or false) it overrides the policy's `omitManagedFields`. */
+  omitManagedFields?: boolean;
+}
+
+/** A validated audit `Policy` as `loadPolicy` returns it. */
+export interface Policy {
+  apiVersion: string;
+  kind: 'Policy';
+  metadata?: Record<string, unknown>;
+  rules: PolicyRule[];
+  omitStages?: Stage[];
+  omitManagedFields?: boolean;
+}

@@ -72,7 +72,7 @@ export interface AppendOptions {
   batchKey?: string;
   /**
    * Collapse the stages of one call into one stored event (CADF request + response): an event replaces a stored
-   * event of the same source and auditID when its stage is later.
+   * event of the same source, auditID and requestReceivedTimestamp when its stage is later.
    */
   collapseStages?: boolean;
 }
@@ -91,7 +91,10 @@ export const STATS_FIELDS = ['user', 'verb', 'resource', 'namespace', 'workspace
 export type StatsField = (typeof STATS_FIELDS)[number];
 
 export interface Store {
-  /** Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage). */
+  /**
+   * Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage)
+   * of one call, i.e. with the same requestReceivedTimestamp (which every stage of a call shares).
+   */
   append(events: AuditEvent[], opts?: AppendOptions): Promise<AppendResult>;
   get(id: string, scope?: TenantScope): Promise<StoredEvent | undefined>;
   query(q: EventQuery, page: PageRequest): Promise<Page>;

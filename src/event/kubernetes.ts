@@ -1,0 +1,509 @@
+// Kubernetes audit events (audit.k8s.io v1, v1beta1, v1alpha1) and KubeSphere's events (the same struct, written
+// with Go's default PascalCase member names, plus Workspace/Devops/Cluster/Message) ⇄ the canonical AuditEvent.
+//
+// Decoding is on the hot path of every receiver (a webhook batch is an EventList of up to 400 events), so the common
+// case — camelCase keys as kube-apiserver writes them — reuses the parsed sub-objects (user, objectRef,
+// responseStatus, bodies, annotations) after type checks and allocates only the event itself. Anything else
+// (PascalCase, odd casing) is first re-keyed case-insensitively, as Go's decoder matches member names, then takes
+// the same path.
+import {
+  type AuditEvent,
+  type EventOrigin,
+  isLevel,
+  isStage,
+  LEVELS,
+  type ObjectReference,
+  SOURCES,
+  type Source,
+  STAGES,
+  type UserInfo,
+} from './model.ts';
+import { isMicroTime, toMicroTime } from './time.ts';
+import { EventValidationError, expected, fail, isObject, parseJson } from './validate.ts';
+
+export const AUDIT_V1 = 'audit.k8s.io/v1';
+const VERSIONS = ['audit.k8s.io/v1', 'audit.k8s.io/v1beta1', 'audit.k8s.io/v1alpha1'];
+
+type Obj = Record<string, unknown>;
+
+// Canonical member names by their lower-cased spelling, per nested struct (Go matches case-insensitively).
+const EVENT_KEYS = keyTable([
+  'kind',
+  'apiVersion',
+  'metadata',
+  'level',
+  'timestamp',
+  'auditID',
+  'stage',
+  'requestURI',
+  'verb',
+  'user',
+  'impersonatedUser',
+  'authenticationMetadata',
+  'sourceIPs',
+  'userAgent',
+  'objectRef',
+  'responseStatus',
+  'requestObject',
+  'responseObject',
+  'requestReceivedTimestamp',
+  'stageTimestamp',
+  'annotations',
+  'workspace',
+  'devops',
+  'cluster',
+  'message',
+]);
+const USER_KEYS = keyTable(['username', 'uid', 'groups', 'extra']);
+const OBJECT_REF_KEYS = keyTable([
+  'resource',
+  'namespace',
+  'name',
+  'uid',
+  'apiGroup',
+  'apiVersion',
+  'resourceVersion',
+  'subresource',
+]);
+const STATUS_KEYS = keyTable(['kind', 'apiVersion', 'metadata', 'status', 'message', 'reason', 'details', 'code']);
+const NESTED: Record<string, Map<string, string>> = {
+  user: USER_KEYS,
+  impersonatedUser: USER_KEYS,
+  objectRef: OBJECT_REF_KEYS,
+  responseStatus: STATUS_KEYS,
+};
+
+function isSource(v: unknown): v is Source {
+  return typeof v === 'string' && (SOURCES as readonly string[]).includes(v);
+}
+
+function keyTable(names: string[]): Map<string, string> {
+  return new Map(names.map((n) => [n.toLowerCase(), n]));
+}
+
+/**
+ * Re-keys `obj` to canonical camelCase (unknown members dropped, as Go ignores them). `spelled` collects the
+ * original spelling of every renamed path so errors can name the field as the input wrote it.
+ */
+function rekey(
+  obj: Obj,
+  table: Map<string, string>,
+  nested: boolean,
+  spelled: Map<string, string>,
+  prefix: string,
+  original: string,
+): Obj {
+  const out: Obj = {};
+  for (const k in obj) {
+    const name = table.get(k.toLowerCase());
+    if (name === undefined) continue;
+    let v = obj[k];
+    // KubeSphere writes Go's internal struct without omitempty: "" and null mean "not set".
+    if (v === '' || v === null) continue;
+    const path = prefix + name;
+    const as = original + k;
+    if (path !== as) spelled.set(path, as);
+    const sub = nested ? NESTED[name] : undefined;
+    if (sub && isObject(v)) v = rekey(v, sub, false, spelled, `${path}.`, `${as}.`);
+    out[name] = v;
+  }
+  return out;
+}
+
+/** The field of an error as the input spelled it (`objectRef.name` → `ObjectRef.Name`). */
+function respell(err: unknown, spelled: Map<string, string>): unknown {
+  if (!(err instanceof EventValidationError) || spelled.size === 0) return err;
+  const parts = err.field.split('.');
+  for (let n = Math.min(parts.length, 2); n > 0; n--) {
+    const head = parts.slice(0, n).join('.');
+    const as = spelled.get(head);
+    if (as !== undefined) return new EventValidationError([as, ...parts.slice(n)].join('.'), err.reason, err.line);
+  }
+  return err;
+}
+
+/** An optional string member, read by the caller with a named (monomorphic) property access. */
+function str(v: unknown, base: string, key: string): string | undefined {
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (v === undefined || v === null) return undefined;
+  return expected(base, key, 'a string', v);
+}
+
+function stringArray(v: unknown, base: string, key: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) expected(base, key, 'an array of strings', v);
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'string') expected(base, `${key}[${i}]`, 'a string', v[i]);
+  }
+  return v as string[];
+}
+
+function checkUser(v: unknown, key: string): UserInfo | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) expected('', key, 'an object', v);
+  str(v.username, key, 'username');
+  str(v.uid, key, 'uid');
+  stringArray(v.groups, key, 'groups');
+  const extra = v.extra;
+  if (extra !== undefined && extra !== null) {
+    if (!isObject(extra)) expected(key, 'extra', 'an object of string arrays', extra);
+    for (const k in extra) stringArray(extra[k], `${key}.extra`, k);
+  }
+  return v as UserInfo;
+}
+
+function checkStringMap(v: unknown, key: string): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) expected('', key, 'an object of strings', v);
+  for (const k in v) if (typeof v[k] !== 'string') expected(key, k, 'a string', v[k]);
+  return v as Record<string, string>;
+}
+
+function time(v: unknown, key: string): string {
+  if (typeof v !== 'string') expected('', key, 'an RFC 3339 timestamp string', v);
+  if (isMicroTime(v)) return v;
+  try {
+    return toMicroTime(v);
+  } catch (err) {
+    throw new EventValidationError(key, (err as Error).message);
+  }
+}
+
+function checkObjectRef(v: unknown, version: string | undefined): ObjectReference | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) expected('', 'objectRef', 'an object', v);
+  const b = 'objectRef';
+  str(v.resource, b, 'resource');
+  str(v.namespace, b, 'namespace');
+  str(v.name, b, 'name');
+  str(v.uid, b, 'uid');
+  str(v.apiGroup, b, 'apiGroup');
+  str(v.apiVersion, b, 'apiVersion');
+  str(v.resourceVersion, b, 'resourceVersion');
+  str(v.subresource, b, 'subresource');
+  // v1alpha1 had no apiGroup: its apiVersion was "group/version".
+  if (version === 'audit.k8s.io/v1alpha1' && typeof v.apiVersion === 'string' && v.apiGroup === undefined) {
+    const slash = v.apiVersion.indexOf('/');
+    if (slash >= 0) {
+      const { apiVersion, ...rest } = v;
+      const ref: Obj = { ...rest };
+      ref.apiGroup = apiVersion.slice(0, slash);
+      ref.apiVersion = apiVersion.slice(slash + 1);
+      return ref as ObjectReference;
+    }
+  }
+  return v as ObjectReference;
+}
+
+function checkStatus(v: unknown): AuditEvent['responseStatus'] {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) expected('', 'responseStatus', 'an object (metav1.Status)', v);
+  const code = v.code;
+  if (code !== undefined && code !== null && (typeof code !== 'number' || !Number.isInteger(code))) {
+    expected('responseStatus', 'code', 'an integer', code);
+  }
+  str(v.status, 'responseStatus', 'status');
+  str(v.message, 'responseStatus', 'message');
+  str(v.reason, 'responseStatus', 'reason');
+  return v as AuditEvent['responseStatus'];
+}
+
+/**
+ * One audit event (any audit.k8s.io version, or KubeSphere's PascalCase form) → AuditEvent. Errors name the field
+ * relative to the event; `listVersion` is the enclosing EventList's apiVersion (items carry no kind/apiVersion).
+ */
+function decode(obj: unknown, listVersion: string | undefined): AuditEvent {
+  if (!isObject(obj)) expected('', '', 'an audit event object', obj);
+  // Fast path: kube-apiserver's own camelCase. Anything else is re-keyed first, as Go's decoder would match it.
+  if (typeof obj.auditID === 'string') return decodeCanonical(obj, listVersion, false);
+  const spelled = new Map<string, string>();
+  const o = rekey(obj, EVENT_KEYS, true, spelled, '', '');
+  try {
+    return decodeCanonical(o, listVersion, spelled.size > 0);
+  } catch (err) {
+    throw respell(err, spelled);
+  }
+}
+
+function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolean): AuditEvent {
+  const kind = o.kind;
+  if (kind !== undefined && kind !== null && kind !== '') {
+    if (typeof kind !== 'string') expected('', 'kind', 'a string', kind);
+    if (kind !== 'Event') fail('', 'kind', `${JSON.stringify(kind)} is not "Event"`);
+  }
+  let version = listVersion;
+  const apiVersion = o.apiVersion;
+  if (apiVersion !== undefined && apiVersion !== null && apiVersion !== '') {
+    if (typeof apiVersion !== 'string') expected('', 'apiVersion', 'a string', apiVersion);
+    if (!VERSIONS.includes(apiVersion)) {
+      fail('', 'apiVersion', `${JSON.stringify(apiVersion)} is not one of ${VERSIONS.join(', ')}`);
+    }
+    version = apiVersion;
+  }
+
+  const level = o.level;
+  if (!isLevel(level)) {
+    if (level === undefined || level === null) fail('', 'level', 'required');
+    fail('', 'level', `${JSON.stringify(level)} is not one of ${LEVELS.join(', ')}`);
+  }
+  const auditID = o.auditID;
+  if (typeof auditID !== 'string' || auditID === '') {
+    if (auditID === undefined || auditID === null || auditID === '') fail('', 'auditID', 'required');
+    expected('', 'auditID', 'a string', auditID);
+  }
+  const stage = o.stage;
+  if (!isStage(stage)) {
+    if (stage === undefined || stage === null) fail('', 'stage', 'required');
+    fail('', 'stage', `${JSON.stringify(stage)} is not one of ${STAGES.join(', ')}`);
+  }
+  const requestURI = o.requestURI ?? '';
+  if (typeof requestURI !== 'string') expected('', 'requestURI', 'a string', requestURI);
+  const verb = o.verb ?? '';
+  if (typeof verb !== 'string') expected('', 'verb', 'a string', verb);
+  const user = checkUser(o.user, 'user') ?? {};
+
+  const e = { level, auditID, stage, requestURI, verb, user } as AuditEvent;
+  const impersonatedUser = checkUser(o.impersonatedUser, 'impersonatedUser');
+  if (impersonatedUser) e.impersonatedUser = impersonatedUser;
+  const am = o.authenticationMetadata;
+  if (am !== undefined && am !== null) {
+    if (!isObject(am)) expected('', 'authenticationMetadata', 'an object', am);
+    e.authenticationMetadata = am;
+  }
+  const sourceIPs = stringArray(o.sourceIPs, '', 'sourceIPs');
+  if (sourceIPs) e.sourceIPs = sourceIPs;
+  const userAgent = str(o.userAgent, '', 'userAgent');
+  if (userAgent !== undefined) e.userAgent = userAgent;
+  const objectRef = checkObjectRef(o.objectRef, version);
+  if (objectRef) e.objectRef = objectRef;
+  const responseStatus = checkStatus(o.responseStatus);
+  if (responseStatus) e.responseStatus = responseStatus;
+  if (o.requestObject !== undefined && o.requestObject !== null) e.requestObject = o.requestObject;
+  if (o.responseObject !== undefined && o.responseObject !== null) e.responseObject = o.responseObject;
+
+  // v1alpha1 had only `timestamp`; v1beta1 carried both (kept requestReceivedTimestamp).
+  const rrt = o.requestReceivedTimestamp ?? o.timestamp;
+  if (rrt === undefined || rrt === null) fail('', 'requestReceivedTimestamp', 'required');
+  e.requestReceivedTimestamp = time(rrt, o.requestReceivedTimestamp == null ? 'timestamp' : 'requestReceivedTimestamp');
+  const st = o.stageTimestamp;
+  e.stageTimestamp = st === undefined || st === null ? e.requestReceivedTimestamp : time(st, 'stageTimestamp');
+  const annotations = checkStringMap(o.annotations, 'annotations');
+  if (annotations) e.annotations = annotations;
+
+  let kubesphere = pascal;
+  const workspace = o.workspace !== undefined ? str(o.workspace, '', 'workspace') : str(o.Workspace, '', 'Workspace');
+  if (workspace !== undefined) {
+    e.workspace = workspace;
+    kubesphere = true;
+  }
+  const cluster = o.cluster !== undefined ? str(o.cluster, '', 'cluster') : str(o.Cluster, '', 'Cluster');
+  if (cluster !== undefined) {
+    e.cluster = cluster;
+    kubesphere = true;
+  }
+  const devops = o.devops !== undefined ? str(o.devops, '', 'devops') : str(o.Devops, '', 'Devops');
+  if (devops !== undefined) {
+    e.devops = devops;
+    kubesphere = true;
+  }
+  e.source = kubesphere ? 'kubesphere' : 'kubernetes';
+  const message = o.message !== undefined ? str(o.message, '', 'message') : str(o.Message, '', 'Message');
+  if ((version !== undefined && version !== AUDIT_V1) || message !== undefined) {
+    const k: Obj = {};
+    if (version !== undefined && version !== AUDIT_V1) k.apiVersion = version;
+    if (message !== undefined) k.message = message;
+    e.origin = { kubernetes: k };
+  }
+  // Vigil's own canonical events (exports, /ingest/events) are v1 events plus `source` and `origin`: keep them.
+  const source = o.source;
+  if (source !== undefined && source !== null) {
+    if (!isSource(source)) fail('', 'source', `${JSON.stringify(source)} is not one of ${SOURCES.join(', ')}`);
+    e.source = source;
+  }
+  const origin = o.origin;
+  if (origin !== undefined && origin !== null) {
+    if (!isObject(origin)) expected('', 'origin', 'an object', origin);
+    e.origin = origin as EventOrigin;
+  }
+  return e;
+}
+
+/** Decodes one audit event object; `path` (e.g. `items[3]`) prefixes the field named in errors. */
+export function decodeKubernetesEvent(obj: unknown, path = ''): AuditEvent {
+  try {
+    return decode(obj, undefined);
+  } catch (err) {
+    if (path && err instanceof EventValidationError) throw err.under(path);
+    throw err;
+  }
+}
+
+function findItems(o: Obj): { key: string; items: unknown } {
+  if (o.items !== undefined) return { key: 'items', items: o.items };
+  for (const k in o) if (k.toLowerCase() === 'items') return { key: k, items: o[k] };
+  return { key: 'items', items: undefined };
+}
+
+/**
+ * A webhook body → events: Kubernetes `EventList` (`items`, version from the list), KubeSphere's `{"Items": […]}`,
+ * or a bare JSON array of events (KubeSphere's alerting endpoint). Errors name `items[i].field`.
+ */
+export function decodeEventList(input: string | Buffer | object): AuditEvent[] {
+  const body =
+    typeof input === 'string'
+      ? parseJson(input, 'EventList')
+      : Buffer.isBuffer(input)
+        ? parseJson(input.toString('utf8'), 'EventList')
+        : input;
+  let items: unknown;
+  let key = '';
+  let version: string | undefined;
+  if (Array.isArray(body)) {
+    items = body;
+  } else {
+    if (!isObject(body)) expected('', '', 'an EventList object', body);
+    const kind = body.kind ?? body.Kind;
+    if (kind !== undefined && kind !== null && kind !== '' && kind !== 'EventList') {
+      fail('', 'kind', `${JSON.stringify(kind)} is not "EventList"`);
+    }
+    const av = body.apiVersion ?? body.APIVersion;
+    if (av !== undefined && av !== null && av !== '') {
+      if (typeof av !== 'string' || !VERSIONS.includes(av)) {
+        fail('', 'apiVersion', `${JSON.stringify(av)} is not one of ${VERSIONS.join(', ')}`);
+      }
+      version = av;
+    }
+    const found = findItems(body);
+    key = found.key;
+    items = found.items ?? [];
+    if (!Array.isArray(items)) expected('', key, 'an array of events', items);
+  }
+  const list = items as unknown[];
+  const out = new Array<AuditEvent>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    try {
+      out[i] = decode(list[i], version);
+    } catch (err) {
+      if (err instanceof EventValidationError) throw err.under(`${key}[${i}]`);
+      throw err;
+    }
+  }
+  return out;
+}
+
+// ---- encoding ----------------------------------------------------------------------------------------------
+
+function sortedMap<T>(m: Record<string, T>): Record<string, T> {
+  // Go's encoder writes map keys sorted; keep the object when it already is.
+  const keys = Object.keys(m);
+  let sorted = true;
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1] > keys[i]) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return m;
+  const out: Record<string, T> = {};
+  for (const k of keys.sort()) out[k] = m[k];
+  return out;
+}
+
+function encodeUser(u: UserInfo): Obj {
+  const out: Obj = {};
+  if (u.username) out.username = u.username;
+  if (u.uid) out.uid = u.uid;
+  if (u.groups && u.groups.length > 0) out.groups = u.groups;
+  if (u.extra && Object.keys(u.extra).length > 0) out.extra = sortedMap(u.extra);
+  return out;
+}
+
+function encodeObjectRef(r: ObjectReference): Obj {
+  const out: Obj = {};
+  if (r.resource) out.resource = r.resource;
+  if (r.namespace) out.namespace = r.namespace;
+  if (r.name) out.name = r.name;
+  if (r.uid) out.uid = r.uid;
+  if (r.apiGroup) out.apiGroup = r.apiGroup;
+  if (r.apiVersion) out.apiVersion = r.apiVersion;
+  if (r.resourceVersion) out.resourceVersion = r.resourceVersion;
+  if (r.subresource) out.subresource = r.subresource;
+  return out;
+}
+
+function encodeStatus(s: NonNullable<AuditEvent['responseStatus']>): Obj {
+  // metav1.Status field order; ListMeta `metadata` is always written.
+  const out: Obj = { metadata: s.metadata ?? {} };
+  if (s.status) out.status = s.status;
+  if (s.message) out.message = s.message;
+  if (s.reason) out.reason = s.reason;
+  if (s.details !== undefined && s.details !== null) out.details = s.details;
+  if (s.code) out.code = s.code;
+  return out;
+}
+
+/**
+ * AuditEvent → audit.k8s.io/v1 Event object in the struct's field order with Go's omitempty rules. KubeSphere's
+ * members (Workspace, Devops, Cluster, Message) are appended, as KubeSphere spells them, only when set. The
+ * Vigil-only `source`/`origin` are not written. `typeMeta` (default true) adds kind/apiVersion, as log lines carry;
+ * EventList items go without.
+ */
+export function encodeKubernetesEvent(e: AuditEvent, opts: { typeMeta?: boolean } = {}): Record<string, unknown> {
+  const out: Obj = {};
+  if (opts.typeMeta !== false) {
+    out.kind = 'Event';
+    out.apiVersion = AUDIT_V1;
+  }
+  out.level = e.level;
+  out.auditID = e.auditID;
+  out.stage = e.stage;
+  out.requestURI = e.requestURI;
+  out.verb = e.verb;
+  out.user = encodeUser(e.user ?? {});
+  if (e.impersonatedUser) out.impersonatedUser = encodeUser(e.impersonatedUser);
+  if (e.authenticationMetadata) out.authenticationMetadata = e.authenticationMetadata;
+  if (e.sourceIPs && e.sourceIPs.length > 0) out.sourceIPs = e.sourceIPs;
+  if (e.userAgent) out.userAgent = e.userAgent;
+  if (e.objectRef) out.objectRef = encodeObjectRef(e.objectRef);
+  if (e.responseStatus) out.responseStatus = encodeStatus(e.responseStatus);
+  if (e.requestObject !== undefined && e.requestObject !== null) out.requestObject = e.requestObject;
+  if (e.responseObject !== undefined && e.responseObject !== null) out.responseObject = e.responseObject;
+  out.requestReceivedTimestamp = e.requestReceivedTimestamp;
+  out.stageTimestamp = e.stageTimestamp;
+  if (e.annotations && Object.keys(e.annotations).length > 0) out.annotations = sortedMap(e.annotations);
+  if (e.devops) out.Devops = e.devops;
+  if (e.workspace) out.Workspace = e.workspace;
+  if (e.cluster) out.Cluster = e.cluster;
+  const message = e.origin?.kubernetes?.message;
+  if (typeof message === 'string' && message) out.Message = message;
+  return out;
+}
+
+/** Events → the audit.k8s.io/v1 `EventList` a kube-apiserver webhook posts (items without kind/apiVersion). */
+export function encodeEventList(events: readonly AuditEvent[]): Record<string, unknown> {
+  return {
+    kind: 'EventList',
+    apiVersion: AUDIT_V1,
+    metadata: {},
+    items: events.map((e) => encodeKubernetesEvent(e, { typeMeta: false })),
+  };
+}
+
+const HTML_UNSAFE = /[<>&\u2028\u2029]/g;
+const HTML_ESCAPES: Record<string, string> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+/** Go's `encoding/json` output for a string already produced by JSON.stringify: HTML characters escaped. */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(HTML_UNSAFE, (c) => HTML_ESCAPES[c]);
+}
+
+/** One JSON log line as kube-apiserver writes it (kind/apiVersion, HTML-escaped), without the trailing newline. */
+export function formatKubernetesJSON(e: AuditEvent): string {
+  return goJson(encodeKubernetesEvent(e, { typeMeta: true }));
+}

@@ -1,0 +1,707 @@
+// The Store contract as tests: every store implementation registers this same suite (SQLite now, PostgreSQL later).
+// Store-agnostic: it uses only the Store interface, the factory it is given and the public query semantics.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import type { AuditEvent } from '../../src/event/model.ts';
+import { QueryError } from '../../src/store/query.ts';
+import { startRetention } from '../../src/store/retention.ts';
+import type { EventQuery, FilterField, Store, StoredEvent } from '../../src/store/types.ts';
+
+export interface OpenedStore {
+  store: Store;
+  /** Opens the same storage again (after `store.close()`), as a restarted process would. */
+  reopen(): Promise<Store>;
+  /** Removes the storage (the test closes the stores it opened first). */
+  cleanup(): Promise<void>;
+}
+
+const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+
+/** RFC 3339 with microseconds, as Kubernetes writes MicroTime. */
+function micro(ms: number, extraMicros = 0): string {
+  return new Date(ms).toISOString().replace('Z', `${String(extraMicros).padStart(3, '0')}Z`);
+}
+
+let seq = 0;
+/** A minimal valid event; each call has a fresh auditID unless given. */
+export function makeEvent(over: Partial<AuditEvent> = {}, at: number = T0): AuditEvent {
+  seq++;
+  return {
+    level: 'Metadata',
+    auditID: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+    stage: 'ResponseComplete',
+    requestURI: '/api/v1/namespaces/default/pods',
+    verb: 'list',
+    user: { username: 'admin', groups: ['system:authenticated'] },
+    sourceIPs: ['10.0.0.1'],
+    userAgent: 'kubectl/v1.30.0',
+    objectRef: { resource: 'pods', namespace: 'default', apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: micro(at),
+    stageTimestamp: micro(at + 1),
+    source: 'kubernetes',
+    ...over,
+  };
+}
+
+function strip({ id: _id, ...rest }: StoredEvent): AuditEvent {
+  return rest as AuditEvent;
+}
+
+const ids = (items: StoredEvent[]) => items.map((e) => e.id);
+
+export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
+  /** Runs `fn` with a fresh, empty store and always cleans up. */
+  async function withStore(fn: (store: Store, o: OpenedStore) => Promise<void>): Promise<void> {
+    const o = await open();
+    let store = o.store;
+    const tracked: OpenedStore = {
+      ...o,
+      reopen: async () => {
+        store = await o.reopen();
+        return store;
+      },
+    };
+    try {
+      await fn(o.store, tracked);
+    } finally {
+      await store.close();
+      await o.cleanup();
+    }
+  }
+
+  async function all(store: Store, q: EventQuery, sort: 'asc' | 'desc' = 'asc'): Promise<StoredEvent[]> {
+    const p = await store.query(q, { sort, size: 10_000 });
+    assert.equal(p.items.length, p.total);
+    return p.items;
+  }
+
+  describe(`Store contract: ${name}`, () => {
+    test('append stores events that read back unchanged, each with a string id', async () => {
+      await withStore(async (store) => {
+        const url = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url);
+        const real = readFileSync(url, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => ({ ...JSON.parse(l), source: 'kubernetes' }) as AuditEvent);
+        // the fixture repeats two (auditID, stage) pairs: the first of each is kept
+        const unique = new Map<string, AuditEvent>();
+        for (const e of real) if (!unique.has(`${e.auditID} ${e.stage}`)) unique.set(`${e.auditID} ${e.stage}`, e);
+        const r = await store.append(real);
+        assert.deepEqual(r, { inserted: unique.size, duplicates: real.length - unique.size });
+        const items = await all(store, {});
+        assert.equal(items.length, unique.size);
+        const seen = new Set<string>();
+        for (const item of items) {
+          assert.equal(typeof item.id, 'string');
+          assert.ok(!seen.has(item.id), 'ids are unique');
+          seen.add(item.id);
+          const original = unique.get(`${item.auditID} ${item.stage}`);
+          assert.deepEqual(strip(item), original);
+          assert.deepEqual(await store.get(item.id), item);
+        }
+        assert.equal(await store.get('999999999'), undefined);
+        assert.equal(await store.get('not-an-id'), undefined);
+      });
+    });
+
+    test('append is idempotent on (auditID, stage), within a batch and across batches', async () => {
+      await withStore(async (store) => {
+        const a = makeEvent({ stage: 'ResponseStarted' });
+        const b = { ...a, stage: 'ResponseComplete' as const };
+        assert.deepEqual(await store.append([a, a, b]), { inserted: 2, duplicates: 1 });
+        assert.deepEqual(await store.append([b, a]), { inserted: 0, duplicates: 2 });
+        assert.equal((await store.query({}, { sort: 'asc', size: 10 })).total, 2);
+      });
+    });
+
+    test('an appended id is never reused, even after every event was deleted', async () => {
+      await withStore(async (store) => {
+        await store.append([makeEvent({}, T0)]);
+        const [first] = await all(store, {});
+        assert.equal(await store.deleteBefore(T0 + 1000, 10), 1);
+        await store.append([makeEvent({}, T0)]);
+        const [second] = await all(store, {});
+        assert.notEqual(second!.id, first!.id);
+      });
+    });
+
+    test('a batch is atomic: one bad event stores nothing', async () => {
+      await withStore(async (store) => {
+        const bad = makeEvent({ requestReceivedTimestamp: 'yesterday' });
+        await assert.rejects(store.append([makeEvent(), bad]));
+        assert.equal((await store.size()).events, 0);
+      });
+    });
+
+    test('a batch whose batchKey was stored is not stored again', async () => {
+      await withStore(async (store) => {
+        assert.deepEqual(await store.append([makeEvent(), makeEvent()], { batchKey: 'delivery-1' }), {
+          inserted: 2,
+          duplicates: 0,
+        });
+        // a retried delivery carries the same key (even if its events were re-generated with new ids)
+        assert.deepEqual(await store.append([makeEvent(), makeEvent()], { batchKey: 'delivery-1' }), {
+          inserted: 0,
+          duplicates: 2,
+        });
+        assert.deepEqual(await store.append([makeEvent()], { batchKey: 'delivery-2' }), { inserted: 1, duplicates: 0 });
+        assert.equal((await store.size()).events, 3);
+      });
+    });
+
+    test('collapseStages: a later stage of the same source and auditID replaces the stored event in place', async () => {
+      await withStore(async (store) => {
+        const req = makeEvent({ stage: 'RequestReceived', source: 'cadf', verb: 'create' });
+        await store.append([req], { collapseStages: true });
+        const [before] = await all(store, {});
+        const res = { ...req, stage: 'ResponseComplete' as const, responseStatus: { code: 201 } };
+        assert.deepEqual(await store.append([res], { collapseStages: true }), { inserted: 1, duplicates: 0 });
+        const after = await all(store, {});
+        assert.equal(after.length, 1);
+        assert.equal(after[0]!.id, before!.id);
+        assert.deepEqual(strip(after[0]!), res);
+        // the replaced event is found by its new values, not its old ones
+        assert.equal((await all(store, { exact: { code: ['201'] } })).length, 1);
+        assert.equal((await all(store, { exact: { stage: ['RequestReceived'] } })).length, 0);
+        // an earlier (or the same) stage arriving late changes nothing
+        assert.deepEqual(await store.append([req, res], { collapseStages: true }), { inserted: 0, duplicates: 2 });
+        assert.deepEqual(strip((await all(store, {}))[0]!), res);
+        // another source with the same auditID is another call
+        assert.deepEqual(await store.append([{ ...req, source: 'vigil' }], { collapseStages: true }), {
+          inserted: 1,
+          duplicates: 0,
+        });
+        assert.equal((await store.size()).events, 2);
+      });
+    });
+
+    // One pair of events per field: `hit` carries the value searched for, `miss` a different one.
+    const fieldCases: {
+      field: FilterField;
+      hit: Partial<AuditEvent>;
+      miss: Partial<AuditEvent>;
+      exact: string;
+      fuzzy: string;
+    }[] = [
+      {
+        field: 'workspace',
+        hit: { workspace: 'Team-Alpha' },
+        miss: { workspace: 'team-beta' },
+        exact: 'Team-Alpha',
+        fuzzy: 'ALPH',
+      },
+      { field: 'cluster', hit: { cluster: 'Prod-East' }, miss: { cluster: 'dev' }, exact: 'Prod-East', fuzzy: 'd-ea' },
+      {
+        field: 'devops',
+        hit: { devops: 'Pipeline-X9' },
+        miss: { devops: 'other' },
+        exact: 'Pipeline-X9',
+        fuzzy: 'line-x',
+      },
+      {
+        field: 'namespace',
+        hit: { objectRef: { resource: 'pods', namespace: 'Kube-System' } },
+        miss: { objectRef: { resource: 'pods', namespace: 'default' } },
+        exact: 'Kube-System',
+        fuzzy: 'be-sys',
+      },
+      {
+        field: 'resource',
+        hit: { objectRef: { resource: 'ConfigMaps' } },
+        miss: { objectRef: { resource: 'secrets' } },
+        exact: 'ConfigMaps',
+        fuzzy: 'figmap',
+      },
+      {
+        field: 'subresource',
+        hit: { objectRef: { resource: 'pods', subresource: 'Exec' } },
+        miss: { objectRef: { resource: 'pods', subresource: 'log' } },
+        exact: 'Exec',
+        fuzzy: 'xe',
+      },
+      {
+        field: 'name',
+        hit: { objectRef: { resource: 'pods', name: 'Web-7f9c' } },
+        miss: { objectRef: { resource: 'pods', name: 'db-0' } },
+        exact: 'Web-7f9c',
+        fuzzy: 'B-7F',
+      },
+      { field: 'verb', hit: { verb: 'Delete' }, miss: { verb: 'get' }, exact: 'Delete', fuzzy: 'LET' },
+      {
+        field: 'level',
+        hit: { level: 'RequestResponse' },
+        miss: { level: 'Metadata' },
+        exact: 'RequestResponse',
+        fuzzy: 'resp',
+      },
+      { field: 'stage', hit: { stage: 'Panic' }, miss: { stage: 'ResponseComplete' }, exact: 'Panic', fuzzy: 'NI' },
+      {
+        field: 'user',
+        hit: { user: { username: 'Alice@Example.com' } },
+        miss: { user: { username: 'bob' } },
+        exact: 'Alice@Example.com',
+        fuzzy: 'e@exa',
+      },
+      {
+        field: 'group',
+        hit: { user: { username: 'x', groups: ['system:authenticated', 'Ops-Team'] } },
+        miss: { user: { username: 'x', groups: ['system:authenticated', 'dev'] } },
+        exact: 'Ops-Team',
+        fuzzy: 'ps-t',
+      },
+      {
+        field: 'sourceIP',
+        hit: { sourceIPs: ['192.168.7.23', '10.1.1.1'] },
+        miss: { sourceIPs: ['10.0.0.9'] },
+        exact: '10.1.1.1',
+        fuzzy: '168.7',
+      },
+      {
+        field: 'code',
+        hit: { responseStatus: { code: 404 } },
+        miss: { responseStatus: { code: 200 } },
+        exact: '404',
+        fuzzy: '04',
+      },
+      {
+        field: 'status',
+        hit: { responseStatus: { code: 500, status: 'Failure' } },
+        miss: { responseStatus: { code: 200, status: 'Success' } },
+        exact: 'Failure',
+        fuzzy: 'ailu',
+      },
+      {
+        field: 'source',
+        hit: { source: 'openfaas' },
+        miss: { source: 'kubernetes' },
+        exact: 'openfaas',
+        fuzzy: 'FAAS',
+      },
+      {
+        field: 'auditID',
+        hit: { auditID: 'AbCdEf01-2345-4678-9abc-def012345678' },
+        miss: { auditID: '11111111-2222-4333-8444-555555555555' },
+        exact: 'AbCdEf01-2345-4678-9abc-def012345678',
+        fuzzy: 'cdef01-23',
+      },
+    ];
+
+    for (const c of fieldCases) {
+      test(`exact ${c.field}: whole value, case-sensitive; fuzzy ${c.field}: case-insensitive substring`, async () => {
+        await withStore(async (store) => {
+          const hit = makeEvent(c.hit);
+          const miss = makeEvent(c.miss);
+          await store.append([hit, miss]);
+          const find = async (q: EventQuery) => (await all(store, q)).map((e) => e.auditID);
+          assert.deepEqual(await find({ exact: { [c.field]: [c.exact] } }), [hit.auditID], 'exact');
+          assert.deepEqual(
+            await find({
+              exact: { [c.field]: [c.exact.toLowerCase() === c.exact ? `${c.exact}X` : c.exact.toLowerCase()] },
+            }),
+            [],
+            'exact is case-sensitive',
+          );
+          assert.deepEqual(await find({ exact: { [c.field]: [c.exact.slice(1)] } }), [], 'exact is whole-value');
+          assert.deepEqual(await find({ fuzzy: { [c.field]: [c.fuzzy] } }), [hit.auditID], 'fuzzy');
+          assert.deepEqual(await find({ fuzzy: { [c.field]: [c.fuzzy.toLowerCase()] } }), [hit.auditID], 'fuzzy lower');
+          assert.deepEqual(await find({ fuzzy: { [c.field]: ['zzq'] } }), [], 'fuzzy without match');
+          // OR within a field: the hit's and the miss's values
+          assert.equal((await find({ fuzzy: { [c.field]: ['zzq', c.fuzzy] } })).length, 1);
+        });
+      });
+    }
+
+    test('fuzzy terms shorter than three characters and longer ones mix in one OR list', async () => {
+      await withStore(async (store) => {
+        const a = makeEvent({ user: { username: 'xy-one' } });
+        const b = makeEvent({ user: { username: 'two-zzz' } });
+        const c = makeEvent({ user: { username: 'three' } });
+        await store.append([a, b, c]);
+        const got = (await all(store, { fuzzy: { user: ['XY', 'zzz'] } })).map((e) => e.auditID).sort();
+        assert.deepEqual(got, [a.auditID, b.auditID].sort());
+        assert.equal((await all(store, { fuzzy: { user: ['"'] } })).length, 0, 'quotes are literal');
+        await store.append([makeEvent({ user: { username: 'say "hi" now' } })]);
+        assert.equal((await all(store, { fuzzy: { user: ['"hi" n'] } })).length, 1);
+        assert.equal((await all(store, { fuzzy: { user: ['%'] } })).length, 0, 'LIKE wildcards are literal');
+      });
+    });
+
+    test('values of a field are OR-ed, fields are AND-ed, exact and fuzzy together', async () => {
+      await withStore(async (store) => {
+        const e1 = makeEvent({ verb: 'get', user: { username: 'alice' } });
+        const e2 = makeEvent({ verb: 'delete', user: { username: 'alice' } });
+        const e3 = makeEvent({ verb: 'delete', user: { username: 'bob' } });
+        const e4 = makeEvent({ verb: 'create', user: { username: 'bob' } });
+        await store.append([e1, e2, e3, e4]);
+        const find = async (q: EventQuery) => (await all(store, q)).map((e) => e.auditID).sort();
+        assert.deepEqual(await find({ exact: { verb: ['get', 'delete'] } }), [e1, e2, e3].map((e) => e.auditID).sort());
+        assert.deepEqual(await find({ exact: { verb: ['get', 'delete'], user: ['bob'] } }), [e3.auditID]);
+        assert.deepEqual(await find({ exact: { verb: ['delete'] }, fuzzy: { user: ['LIC'] } }), [e2.auditID]);
+        assert.deepEqual(
+          await find({ exact: { verb: [] } }),
+          [e1, e2, e3, e4].map((e) => e.auditID).sort(),
+          'empty list: no constraint',
+        );
+        assert.deepEqual(await find({ exact: { code: ['abc'] } }), [], 'a code that is no integer matches nothing');
+      });
+    });
+
+    test('an exact empty value finds events without the field', async () => {
+      await withStore(async (store) => {
+        const clusterScoped = makeEvent({ objectRef: { resource: 'nodes', name: 'n1' } });
+        await store.append([clusterScoped, makeEvent()]);
+        assert.deepEqual(
+          (await all(store, { exact: { namespace: [''] } })).map((e) => e.auditID),
+          [clusterScoped.auditID],
+        );
+      });
+    });
+
+    test('text: case-insensitive substring across user, verb, resource, name, namespace, workspace, URI, IPs, groups, status, user agent', async () => {
+      await withStore(async (store) => {
+        const base = makeEvent({
+          user: { username: 'u', groups: [] },
+          sourceIPs: [],
+          userAgent: '',
+          requestURI: '/',
+          verb: 'v',
+          objectRef: {},
+        });
+        const variants: [string, Partial<AuditEvent>][] = [
+          ['user', { user: { username: 'Needle-User', groups: [] } }],
+          ['verb', { verb: 'needleverb' }],
+          ['resource', { objectRef: { resource: 'NEEDLEs' } }],
+          ['name', { objectRef: { name: 'a-needle-b' } }],
+          ['namespace', { objectRef: { namespace: 'ns-needle' } }],
+          ['workspace', { workspace: 'needle-ws' }],
+          ['requestURI', { requestURI: '/apis/x/NeEdLe?watch=1' }],
+          ['sourceIPs', { sourceIPs: ['1.2.3.4', 'needle.example'] }],
+          ['groups', { user: { username: 'u', groups: ['x', 'g-needle'] } }],
+          ['status', { responseStatus: { status: 'Needleish' } }],
+          ['userAgent', { userAgent: 'curl-needle/8' }],
+        ];
+        const events = variants.map(([, v]) => ({ ...base, ...v, auditID: makeEvent().auditID }));
+        const other = { ...base, auditID: makeEvent().auditID, annotations: { note: 'needle' } };
+        await store.append([...events, other]);
+        const found = new Set((await all(store, { text: ['needle'] })).map((e) => e.auditID));
+        for (let i = 0; i < variants.length; i++)
+          assert.ok(found.has(events[i]!.auditID), `text finds ${variants[i]![0]}`);
+        assert.equal(found.size, variants.length, 'fields outside the searchable set are not searched');
+        assert.equal((await all(store, { text: ['NEEDLE', 'zzzz'] })).length, variants.length, 'terms are OR-ed');
+        assert.equal((await all(store, { text: ['-b'] })).length, 1, 'short terms work too');
+        assert.equal((await all(store, { text: ['needle'], exact: { verb: ['needleverb'] } })).length, 1);
+      });
+    });
+
+    test('start and end are inclusive epoch milliseconds on requestReceivedTimestamp, to the microsecond', async () => {
+      await withStore(async (store) => {
+        const before = makeEvent({ requestReceivedTimestamp: micro(T0 + 9, 999) });
+        const atStart = makeEvent({ requestReceivedTimestamp: micro(T0 + 10) });
+        const inside = makeEvent({ requestReceivedTimestamp: micro(T0 + 20, 500) });
+        const atEnd = makeEvent({ requestReceivedTimestamp: micro(T0 + 30, 999) });
+        const after = makeEvent({ requestReceivedTimestamp: micro(T0 + 31) });
+        await store.append([after, atEnd, inside, atStart, before]);
+        const got = (await all(store, { start: T0 + 10, end: T0 + 30 })).map((e) => e.auditID);
+        assert.deepEqual(
+          got,
+          [atStart, inside, atEnd].map((e) => e.auditID),
+        );
+        assert.equal((await all(store, { start: T0 + 31 })).length, 1);
+        assert.equal((await all(store, { end: T0 + 9 })).length, 1);
+      });
+    });
+
+    test('sort asc and desc by received time, ties by id, sub-millisecond order kept', async () => {
+      await withStore(async (store) => {
+        const a = makeEvent({ requestReceivedTimestamp: micro(T0, 2) });
+        const b = makeEvent({ requestReceivedTimestamp: micro(T0, 1) });
+        const tie1 = makeEvent({}, T0 + 5);
+        const tie2 = makeEvent({}, T0 + 5);
+        await store.append([tie1, a, tie2, b]);
+        const asc = await all(store, {}, 'asc');
+        assert.deepEqual(
+          asc.map((e) => e.auditID),
+          [b, a, tie1, tie2].map((e) => e.auditID),
+        );
+        const desc = await all(store, {}, 'desc');
+        assert.deepEqual(
+          desc.map((e) => e.auditID),
+          [tie2, tie1, a, b].map((e) => e.auditID),
+        );
+      });
+    });
+
+    test('offset paging: from and size with an exact total', async () => {
+      await withStore(async (store) => {
+        await store.append(Array.from({ length: 25 }, (_, i) => makeEvent({}, T0 + i)));
+        const everything = await all(store, {}, 'desc');
+        const p = await store.query({}, { sort: 'desc', size: 10, from: 20 });
+        assert.equal(p.total, 25);
+        assert.deepEqual(ids(p.items), ids(everything.slice(20)));
+        assert.equal(p.next, undefined, 'no next on the last page');
+        const p0 = await store.query({}, { sort: 'desc', size: 10, from: 0 });
+        assert.deepEqual(ids(p0.items), ids(everything.slice(0, 10)));
+        assert.ok(p0.next);
+        const empty = await store.query({}, { sort: 'desc', size: 10, from: 100 });
+        assert.deepEqual(empty, { total: 25, items: [] });
+        const count = await store.query({}, { sort: 'desc', size: 0 });
+        assert.deepEqual(count, { total: 25, items: [] });
+      });
+    });
+
+    test('keyset paging walks every event exactly once, both directions, deep pages, with filters', async () => {
+      await withStore(async (store) => {
+        const events: AuditEvent[] = [];
+        for (let i = 0; i < 1200; i++) {
+          // runs of equal timestamps make ties on the page boundaries
+          events.push(makeEvent({ verb: i % 3 === 0 ? 'get' : 'list' }, T0 + Math.floor(i / 4)));
+        }
+        for (let i = 0; i < events.length; i += 400) await store.append(events.slice(i, i + 400));
+        for (const sort of ['asc', 'desc'] as const) {
+          for (const q of [{}, { exact: { verb: ['get'] } }] as EventQuery[]) {
+            const expected = ids(await all(store, q, sort));
+            const got: string[] = [];
+            let after: string | undefined;
+            let pages = 0;
+            do {
+              const p = await store.query(q, { sort, size: 7, after });
+              assert.equal(p.total, expected.length, 'total is the whole match, not the rest');
+              got.push(...ids(p.items));
+              after = p.next;
+              pages++;
+            } while (after);
+            assert.deepEqual(got, expected, `${sort} ${JSON.stringify(q)}`);
+            assert.equal(pages, Math.ceil(expected.length / 7));
+          }
+        }
+        // a cursor continues after offset paging too
+        const first = await store.query({}, { sort: 'asc', size: 500, from: 600 });
+        const next = await store.query({}, { sort: 'asc', size: 500, after: first.next });
+        const everything = ids(await all(store, {}, 'asc'));
+        assert.deepEqual(ids(next.items), everything.slice(1100));
+      });
+    });
+
+    test('bad requests are rejected with a QueryError', async () => {
+      await withStore(async (store) => {
+        await assert.rejects(store.query({}, { sort: 'asc', size: 10, after: 'garbage!' }), QueryError);
+        await assert.rejects(store.query({}, { sort: 'asc', size: -1 }), QueryError);
+        await assert.rejects(store.query({}, { sort: 'up' as never, size: 1 }), QueryError);
+        await assert.rejects(store.query({ exact: { nope: ['x'] } as never }, { sort: 'asc', size: 1 }), QueryError);
+        await assert.rejects(store.histogram({}, 0), QueryError);
+      });
+    });
+
+    test('scope: a tenant sees events of its workspaces or namespaces only, in query, get, histogram and stats', async () => {
+      await withStore(async (store) => {
+        const inWs = makeEvent({ workspace: 'ws-a', objectRef: { resource: 'pods', namespace: 'ns-other' } });
+        const inNs = makeEvent({ workspace: 'ws-b', objectRef: { resource: 'pods', namespace: 'ns-a' } });
+        const nsOnly = makeEvent({ objectRef: { resource: 'pods', namespace: 'ns-a' } });
+        const outside = makeEvent({ workspace: 'ws-b', objectRef: { resource: 'pods', namespace: 'ns-b' } });
+        const clusterLevel = makeEvent({ objectRef: { resource: 'nodes', name: 'n1' } });
+        await store.append([inWs, inNs, nsOnly, outside, clusterLevel]);
+        const scope = { workspaces: ['ws-a'], namespaces: ['ns-a'] };
+        const visible = [inWs, inNs, nsOnly].map((e) => e.auditID).sort();
+        assert.deepEqual((await all(store, { scope })).map((e) => e.auditID).sort(), visible);
+        assert.deepEqual((await all(store, { scope, text: ['pods'] })).map((e) => e.auditID).sort(), visible);
+        const byAudit = new Map((await all(store, {})).map((e) => [e.auditID, e.id]));
+        assert.equal(await store.get(byAudit.get(outside.auditID)!, scope), undefined);
+        assert.equal(await store.get(byAudit.get(clusterLevel.auditID)!, scope), undefined);
+        assert.equal((await store.get(byAudit.get(inNs.auditID)!, scope))?.auditID, inNs.auditID);
+        assert.equal((await store.histogram({ scope }, 60_000)).total, 3);
+        const stats = await store.stats({ scope }, 'namespace', 10);
+        assert.equal(stats.total, 3);
+        assert.deepEqual(stats.top.map((t) => t.key).sort(), ['ns-a', 'ns-other']);
+        // no visible workspace or namespace (or only empty names): nothing at all
+        for (const none of [
+          { workspaces: [], namespaces: [] },
+          { workspaces: [''], namespaces: [''] },
+        ]) {
+          assert.equal((await store.query({ scope: none }, { sort: 'asc', size: 10 })).total, 0);
+          assert.equal((await store.histogram({ scope: none }, 60_000)).total, 0);
+          assert.equal((await store.stats({ scope: none }, 'user', 10)).total, 0);
+          assert.equal(await store.get(byAudit.get(inNs.auditID)!, none), undefined);
+        }
+      });
+    });
+
+    test('histogram: buckets aligned to multiples of the interval, gaps included, total exact', async () => {
+      await withStore(async (store) => {
+        const minute = 60_000;
+        const base = Math.floor(T0 / minute) * minute;
+        const times = [
+          base + 5,
+          base + 59_999,
+          base + minute + 1,
+          base + 3 * minute + 30_000,
+          base + 3 * minute + 59_999,
+        ];
+        await store.append(times.map((t) => makeEvent({}, t)));
+        const h = await store.histogram({}, minute);
+        assert.equal(h.total, 5);
+        assert.deepEqual(h.buckets, [
+          { time: base, count: 2 },
+          { time: base + minute, count: 1 },
+          { time: base + 2 * minute, count: 0 },
+          { time: base + 3 * minute, count: 2 },
+        ]);
+        for (const b of (await store.histogram({}, 7_000)).buckets) assert.equal(b.time % 7_000, 0);
+        const filtered = await store.histogram({ start: base + minute, end: base + 4 * minute }, minute);
+        assert.equal(filtered.total, 3);
+        assert.deepEqual(await store.histogram({ exact: { verb: ['none'] } }, minute), { total: 0, buckets: [] });
+      });
+    });
+
+    test('stats: top values with counts, the total and distinct audit IDs', async () => {
+      await withStore(async (store) => {
+        const one = makeEvent({
+          user: { username: 'alice' },
+          stage: 'ResponseStarted',
+          sourceIPs: ['1.1.1.1', '2.2.2.2'],
+        });
+        await store.append([
+          one,
+          { ...one, stage: 'ResponseComplete' },
+          makeEvent({ user: { username: 'alice' }, sourceIPs: ['2.2.2.2'], responseStatus: { code: 403 } }),
+          makeEvent({ user: { username: 'bob' }, sourceIPs: ['3.3.3.3'] }),
+        ]);
+        const s = await store.stats({}, 'user', 10);
+        assert.deepEqual(s, {
+          total: 4,
+          auditIDs: 3,
+          top: [
+            { key: 'alice', count: 3 },
+            { key: 'bob', count: 1 },
+          ],
+        });
+        assert.deepEqual((await store.stats({}, 'user', 1)).top, [{ key: 'alice', count: 3 }]);
+        assert.deepEqual((await store.stats({}, 'sourceIP', 10)).top, [
+          { key: '2.2.2.2', count: 3 },
+          { key: '1.1.1.1', count: 2 },
+          { key: '3.3.3.3', count: 1 },
+        ]);
+        assert.deepEqual((await store.stats({}, 'code', 10)).top, [
+          { key: '200', count: 3 },
+          { key: '403', count: 1 },
+        ]);
+        assert.deepEqual((await store.stats({ exact: { user: ['bob'] } }, 'verb', 10)).top, [
+          { key: 'list', count: 1 },
+        ]);
+        assert.deepEqual(await store.stats({ exact: { user: ['nobody'] } }, 'user', 10), {
+          total: 0,
+          auditIDs: 0,
+          top: [],
+        });
+      });
+    });
+
+    test('deleteBefore removes at most `limit` events received before the cutoff, from every index', async () => {
+      await withStore(async (store) => {
+        const old = Array.from({ length: 5 }, (_, i) =>
+          makeEvent({ user: { username: 'old-user', groups: ['old-group'] }, sourceIPs: ['9.9.9.9'] }, T0 + i),
+        );
+        const young = makeEvent({ user: { username: 'young' } }, T0 + 100);
+        await store.append([...old, young]);
+        assert.equal(await store.deleteBefore(T0 + 100, 2), 2);
+        assert.equal(await store.deleteBefore(T0 + 100, 10), 3);
+        assert.equal(await store.deleteBefore(T0 + 100, 10), 0);
+        const left = await all(store, {});
+        assert.deepEqual(
+          left.map((e) => e.auditID),
+          [young.auditID],
+        );
+        for (const q of [
+          { text: ['old-user'] },
+          { fuzzy: { user: ['old'] } },
+          { exact: { group: ['old-group'] } },
+          { exact: { sourceIP: ['9.9.9.9'] } },
+        ] as EventQuery[])
+          assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 0, JSON.stringify(q));
+        assert.equal((await store.size()).events, 1);
+        // a deleted event's (auditID, stage) may be stored again
+        assert.deepEqual(await store.append([old[0]!]), { inserted: 1, duplicates: 0 });
+      });
+    });
+
+    test('retention deletes in small steps everything older than the maximum age', async () => {
+      await withStore(async (store) => {
+        await store.append(Array.from({ length: 23 }, (_, i) => makeEvent({}, T0 + i)));
+        await store.append([makeEvent({}, T0 + 10_000)]);
+        const steps: number[] = [];
+        const counting: Store = Object.create(store, {
+          deleteBefore: {
+            value: async (cutoff: number, limit: number) => {
+              const n = await store.deleteBefore(cutoff, limit);
+              steps.push(n);
+              return n;
+            },
+          },
+        });
+        const r = startRetention(counting, {
+          maxAgeMs: 5_000,
+          stepLimit: 5,
+          intervalMs: 3_600_000,
+          now: () => T0 + 10_000,
+        });
+        try {
+          assert.equal(await r.runOnce(), 23);
+          assert.deepEqual(steps, [5, 5, 5, 5, 3]);
+          assert.equal((await store.size()).events, 1);
+          assert.equal(await r.runOnce(), 0);
+        } finally {
+          await r.stop();
+        }
+      });
+    });
+
+    test('subscribe: listeners get each committed batch with ids, duplicates excluded; unsubscribe stops it', async () => {
+      await withStore(async (store) => {
+        const got: StoredEvent[][] = [];
+        const off = store.subscribe((events) => got.push(events));
+        const a = makeEvent();
+        await store.append([a, makeEvent()]);
+        await store.append([a]);
+        assert.equal(got.length, 1);
+        assert.equal(got[0]!.length, 2);
+        const [stored] = await all(store, { exact: { auditID: [a.auditID] } });
+        assert.deepEqual(got[0]![0], stored);
+        off();
+        await store.append([makeEvent()]);
+        assert.equal(got.length, 1);
+      });
+    });
+
+    test('size counts events and reports bytes', async () => {
+      await withStore(async (store) => {
+        assert.equal((await store.size()).events, 0);
+        await store.append([makeEvent(), makeEvent()]);
+        const s = await store.size();
+        assert.equal(s.events, 2);
+        assert.ok(s.bytes > 0);
+      });
+    });
+
+    test('durability: after close and reopen every event, id, batchKey and index is still there', async () => {
+      await withStore(async (store, o) => {
+        const events = Array.from({ length: 50 }, (_, i) =>
+          makeEvent({ user: { username: `user-${i % 5}`, groups: ['g'] }, workspace: 'ws' }, T0 + i),
+        );
+        await store.append(events, { batchKey: 'k1' });
+        const before = await all(store, {});
+        await store.close();
+        const again = await o.reopen();
+        assert.deepEqual(await all(again, {}), before);
+        assert.equal((await all(again, { fuzzy: { user: ['ser-3'] } })).length, 10);
+        assert.equal((await all(again, { exact: { group: ['g'] } })).length, 50);
+        assert.deepEqual(await again.append(events.slice(0, 3), { batchKey: 'k1' }), { inserted: 0, duplicates: 3 });
+        assert.deepEqual(await again.append(events.slice(0, 3)), { inserted: 0, duplicates: 3 });
+        await again.append([makeEvent({}, T0 + 100)]);
+        const after = await all(again, {});
+        assert.equal(after.length, 51);
+        assert.ok(!before.some((e) => e.id === after[50]!.id), 'new ids after reopen');
+      });
+    });
+  });
+}
