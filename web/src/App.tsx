@@ -523,6 +523,8 @@ export function App() {
       if (e.key === '/') {
         e.preventDefault();
         searchRef.current?.focus();
+      } else if (e.key === 'r') {
+        setRefresh((r) => r + 1);
       } else if (e.key === 'j' || e.key === 'ArrowDown') {
         e.preventDefault();
         setPinned(undefined);
@@ -680,7 +682,12 @@ export function App() {
         </div>
       </header>
 
-      <FilterBar view={view} onChange={(v) => navigate(v)} searchRef={searchRef} />
+      <FilterBar
+        view={view}
+        onChange={(v) => navigate(v)}
+        searchRef={searchRef}
+        onRefresh={() => setRefresh((r) => r + 1)}
+      />
 
       <section class="card trend-card" aria-label="Trend" data-loading={trendLoading}>
         <div class="card-head">
@@ -751,7 +758,8 @@ export function App() {
               : ''}
             <span class="keys">
               <kbd>j</kbd>
-              <kbd>k</kbd> move · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close · <kbd>/</kbd> search
+              <kbd>k</kbd> move · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close · <kbd>/</kbd> search · <kbd>r</kbd>{' '}
+              refresh
             </span>
           </div>
         </section>

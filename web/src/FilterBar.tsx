@@ -21,6 +21,7 @@ interface Props {
   view: ViewState;
   onChange: (view: ViewState) => void;
   searchRef: RefObject<HTMLInputElement | null>;
+  onRefresh: () => void;
 }
 
 function modeLabel(m: Mode): string {
@@ -257,7 +258,7 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
   );
 }
 
-export function FilterBar({ view, onChange, searchRef }: Props) {
+export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
   const [editing, setEditing] = useState<number | 'new' | null>(null);
   const [text, setText] = useState(view.q);
   useEffect(() => setText(view.q), [view.q]);
@@ -332,6 +333,18 @@ export function FilterBar({ view, onChange, searchRef }: Props) {
         ) : null}
       </div>
       <TimeRange view={view} onChange={onChange} />
+      <button type="button" class="btn refresh-btn" title="Refresh (r)" aria-label="Refresh" onClick={onRefresh}>
+        <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+          <path
+            d="M13.5 8a5.5 5.5 0 11-1.6-3.9M13.5 2.5v3.2h-3.2"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="1.5"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+          />
+        </svg>
+      </button>
     </div>
   );
 }
