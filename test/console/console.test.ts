@@ -44,9 +44,12 @@ test('the trend chart shows the stored counts per outcome, per bucket, and dragg
   assert.equal(await total(page), EVENTS.length);
   const legend = async (series: string) =>
     Number((await page.locator(`.legend-item[data-series="${series}"] b`).textContent())?.replace(/,/g, ''));
-  assert.equal(await legend('ok'), EVENTS.filter((e) => codeOf(e) < 400).length);
+  assert.equal(await legend('ok'), EVENTS.filter((e) => codeOf(e) > 0 && codeOf(e) < 400).length);
   assert.equal(await legend('client'), EVENTS.filter((e) => codeOf(e) >= 400 && codeOf(e) < 500).length);
   assert.equal(await legend('server'), EVENTS.filter((e) => codeOf(e) >= 500).length);
+  const noCode = EVENTS.filter((e) => !e.responseStatus).length;
+  assert.ok(noCode > 0);
+  assert.equal(await legend('none'), noCode);
 
   // Hover the middle of one 15-minute bucket (12 hours → 15m buckets): the legend shows that bucket's counts.
   const over = await page.locator('.trend-plot .u-over').boundingBox();
@@ -61,7 +64,9 @@ test('the trend chart shows the stored counts per outcome, per bucket, and dragg
     return t >= target && t < target + bucket;
   });
   assert.ok(inBucket.length > 0, 'the fixture puts events in the hovered bucket');
-  assert.equal((await legend('ok')) + (await legend('client')) + (await legend('server')), inBucket.length);
+  const shown = async (s: string) => ((await page.locator(`.legend-item[data-series="${s}"]`).count()) ? legend(s) : 0);
+  const hovered = (await legend('ok')) + (await legend('client')) + (await legend('server')) + (await shown('none'));
+  assert.equal(hovered, inBucket.length);
   await screenshot(page, 'trend');
 
   // Drag across the left half of the chart: the URL gets an absolute range and the list narrows to it.

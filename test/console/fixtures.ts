@@ -33,10 +33,12 @@ export function fixtureEvents(now: number, count = 120): AuditEvent[] {
     const ts = new Date(t).toISOString().replace('Z', '000Z');
     const name = `${resource.replace(/s$/, '')}-${(i * 37) % 1000}`;
     const full = i % 4 === 0;
+    // Every 17th event is a RequestReceived-stage record: no response yet, so no status code.
+    const received = i % 17 === 16;
     out.push({
       level: full ? 'RequestResponse' : 'Metadata',
       auditID: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      stage: 'ResponseComplete',
+      stage: received ? 'RequestReceived' : 'ResponseComplete',
       requestURI: `/api/v1/namespaces/${place.namespace}/${resource}${verb === 'list' || verb === 'create' ? '' : `/${name}`}`,
       verb,
       user: { username: user.name, groups: user.groups },
@@ -49,7 +51,9 @@ export function fixtureEvents(now: number, count = 120): AuditEvent[] {
         apiVersion: 'v1',
         apiGroup: resource === 'deployments' ? 'apps' : undefined,
       },
-      responseStatus: { code, ...(code >= 400 ? { status: 'Failure', reason: 'Forbidden', message: 'denied' } : {}) },
+      responseStatus: received
+        ? undefined
+        : { code, ...(code >= 400 ? { status: 'Failure', reason: 'Forbidden', message: 'denied' } : {}) },
       requestObject: full ? { kind: 'Pod', apiVersion: 'v1', metadata: { name, labels: { app: 'web' } } } : undefined,
       responseObject: full ? { kind: 'Pod', apiVersion: 'v1', status: { phase: 'Pending' } } : undefined,
       requestReceivedTimestamp: ts,

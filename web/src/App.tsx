@@ -76,24 +76,34 @@ async function loadTrend(
   const times: number[] = [];
   for (let t = first; t < win.end; t += intervalMs) times.push(t);
   const index = new Map(times.map((t, i) => [t, i]));
-  const counts = await Promise.all(
-    CODE_CLASSES.map(async (cls) => {
-      const out = new Array<number>(times.length).fill(0);
+  const bucketize = (h: { buckets: { time: number; count: number }[] }) => {
+    const out = new Array<number>(times.length).fill(0);
+    for (const b of h.buckets) {
+      const i = index.get(Math.floor(b.time / intervalMs) * intervalMs);
+      if (i !== undefined) out[i] += b.count;
+    }
+    return out;
+  };
+  const histParams = (v: ViewState) => {
+    const p = apiParams(v, { start, end: win.end });
+    p.set('interval', interval);
+    return p;
+  };
+  // Four requests in parallel: everything, then each outcome class; what no class has is "no status code".
+  const [all, ...classes] = await Promise.all([
+    histogram(histParams(view), signal).then(bucketize),
+    ...CODE_CLASSES.map(async (cls) => {
       let codes = cls.codes.split(',');
       if (wanted) codes = codes.filter((c) => wanted.has(c));
-      if (codes.length === 0) return out;
-      const p = apiParams(base, { start, end: win.end });
+      if (codes.length === 0) return new Array<number>(times.length).fill(0);
+      const p = histParams(base);
       p.set('response_code_filter', codes.join(','));
-      p.set('interval', interval);
-      const h = await histogram(p, signal);
-      for (const b of h.buckets) {
-        const i = index.get(Math.floor(b.time / intervalMs) * intervalMs);
-        if (i !== undefined) out[i] += b.count;
-      }
-      return out;
+      return bucketize(await histogram(p, signal));
     }),
-  );
-  return { times, ok: counts[0], client: counts[1], server: counts[2], intervalMs, start: first, end: win.end };
+  ]);
+  const [ok, client, server] = classes;
+  const none = all.map((n, i) => Math.max(0, n - ok[i] - client[i] - server[i]));
+  return { times, ok, client, server, none, intervalMs, start: first, end: win.end };
 }
 
 function SignIn({ onDone, failed }: { onDone: () => void; failed: boolean }) {
@@ -412,7 +422,7 @@ export function App() {
       });
       setTrend((t) => {
         if (!t) return t;
-        const add = { ok: [...t.ok], client: [...t.client], server: [...t.server] };
+        const add = { ok: [...t.ok], client: [...t.client], server: [...t.server], none: [...t.none] };
         let grown = t;
         for (const e of batch) {
           const time = eventTime(e);
@@ -425,6 +435,7 @@ export function App() {
               add.ok.push(0);
               add.client.push(0);
               add.server.push(0);
+              add.none.push(0);
             }
           }
           i = Math.floor((time - t.start) / t.intervalMs);
@@ -433,6 +444,7 @@ export function App() {
           if (cls === 'ok') add.ok[i]++;
           else if (cls === 'client') add.client[i]++;
           else if (cls === 'server') add.server[i]++;
+          else add.none[i]++;
         }
         return { ...grown, ...add };
       });

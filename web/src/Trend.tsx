@@ -11,6 +11,8 @@ export interface TrendData {
   ok: number[];
   client: number[];
   server: number[];
+  /** Events without a status code (e.g. RequestReceived-stage events). */
+  none: number[];
   intervalMs: number;
   start: number;
   end: number;
@@ -32,14 +34,16 @@ function stacked(d: TrendData): uPlot.AlignedData {
   const all = new Float64Array(n);
   const okClient = new Float64Array(n);
   const ok = new Float64Array(n);
+  const coded = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     x[i] = d.times[i] / 1000;
     ok[i] = d.ok[i];
     okClient[i] = d.ok[i] + d.client[i];
-    all[i] = okClient[i] + d.server[i];
+    coded[i] = okClient[i] + d.server[i];
+    all[i] = coded[i] + d.none[i];
   }
-  // Drawn in this order, each over the last: the tallest stack (5xx on top) first, success last at the bottom.
-  return [x, all, okClient, ok] as unknown as uPlot.AlignedData;
+  // Drawn in this order, each over the last: the whole stack first (no-code on top), success last at the bottom.
+  return [x, all, coded, okClient, ok] as unknown as uPlot.AlignedData;
 }
 
 export function Trend({ data, theme, onZoom }: Props) {
@@ -104,7 +108,7 @@ export function Trend({ data, theme, onZoom }: Props) {
           values: (_u, vals) => vals.map((v) => (Number.isInteger(v) ? compactNumber(v) : '')),
         },
       ],
-      series: [{}, series(cssVar('--err')), series(cssVar('--warn')), series(cssVar('--ok'))],
+      series: [{}, series(cssVar('--none')), series(cssVar('--err')), series(cssVar('--warn')), series(cssVar('--ok'))],
       hooks: {
         setCursor: [(u) => setHover(u.cursor.idx ?? null)],
         setSelect: [
@@ -129,7 +133,7 @@ export function Trend({ data, theme, onZoom }: Props) {
       const d = latest.current.data;
       const idx = u.cursor.idx;
       if (!d || Math.abs(e.clientX - downX) > 3 || idx == null || idx < 0) return;
-      const all = d.ok[idx] + d.client[idx] + d.server[idx];
+      const all = d.ok[idx] + d.client[idx] + d.server[idx] + d.none[idx];
       if (all > 0) latest.current.onZoom(d.times[idx], d.times[idx] + d.intervalMs);
     };
     u.over.addEventListener('mousedown', down);
@@ -154,6 +158,8 @@ export function Trend({ data, theme, onZoom }: Props) {
   const ok = inBucket ? data.ok[i] : sum(data?.ok);
   const client = inBucket ? data.client[i] : sum(data?.client);
   const server = inBucket ? data.server[i] : sum(data?.server);
+  const none = inBucket ? data.none[i] : sum(data?.none);
+  const anyNone = sum(data?.none) > 0;
 
   return (
     <div class="trend">
@@ -171,6 +177,16 @@ export function Trend({ data, theme, onZoom }: Props) {
           <i class="swatch server" />
           5xx <b>{compactNumber(server)}</b>
         </span>
+        {anyNone ? (
+          <span
+            class="legend-item"
+            data-series="none"
+            title="Events without a status code, e.g. at stage RequestReceived"
+          >
+            <i class="swatch none" />
+            No status <b>{compactNumber(none)}</b>
+          </span>
+        ) : null}
         <span class="trend-hint">Drag across the chart to zoom</span>
       </div>
       <div ref={box} class="trend-plot" data-testid="trend" />

@@ -181,6 +181,7 @@ export function pickInterval(spanMs: number): string {
 }
 
 // Status classes for the trend chart: the API filters codes by exact value lists, so each class is one list.
+// Events without a code (RequestReceived stage, …) are the unfiltered count minus the three classes.
 function codes(from: number, to: number): string {
   const out: number[] = [];
   for (let c = from; c <= to; c++) out.push(c);
