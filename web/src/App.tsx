@@ -16,7 +16,15 @@ import {
 import { Detail } from './Detail.tsx';
 import { download, type ExportFormat, exportQuery } from './exporter.ts';
 import { FilterBar } from './FilterBar.tsx';
-import { codeClass, compactNumber, eventTime, formatListTime, formatTime, todayString } from './format.ts';
+import {
+  codeClass,
+  compactNumber,
+  eventTime,
+  formatListTime,
+  formatTime,
+  reasonPhrase,
+  todayString,
+} from './format.ts';
 import {
   apiParams,
   CODE_CLASSES,
@@ -275,7 +283,10 @@ function EventRow({ e, today }: { e: AuditEvent; today: string }) {
       <span class="c-ns" title={r?.namespace}>
         {r?.namespace || (e.workspace ? <span class="muted">{e.workspace}</span> : null)}
       </span>
-      <span class={`c-code ${codeClass(code)}`}>
+      <span
+        class={`c-code ${codeClass(code)}`}
+        title={code ? `${code} ${reasonPhrase(code)}`.trim() : 'No status code'}
+      >
         <i class="dot" />
         {code ?? '—'}
       </span>
@@ -310,6 +321,7 @@ export function App() {
   /** The API parameters of the list on screen, so "load more" continues exactly that query. */
   const listQuery = useRef<URLSearchParams>(new URLSearchParams());
   const loadingMore = useRef(false);
+  const [fetchingMore, setFetchingMore] = useState(false);
   const today = todayString();
 
   useEffect(() => {
@@ -376,6 +388,7 @@ export function App() {
   const loadMore = useCallback(() => {
     if (loadingMore.current || !list.next || list.loading) return;
     loadingMore.current = true;
+    setFetchingMore(true);
     const p = new URLSearchParams(listQuery.current);
     p.set('after', list.next);
     const q = listQuery.current;
@@ -394,6 +407,7 @@ export function App() {
       )
       .finally(() => {
         loadingMore.current = false;
+        setFetchingMore(false);
       });
   }, [list.next, list.loading]);
 
@@ -768,6 +782,11 @@ export function App() {
             {list.items.length > 0
               ? `Showing ${compactNumber(list.items.length)} of ${compactNumber(list.total)} · newest first`
               : ''}
+            {fetchingMore ? (
+              <span class="more">
+                <span class="spinner small" /> loading more…
+              </span>
+            ) : null}
             <span class="keys">
               <kbd>j</kbd>
               <kbd>k</kbd> move · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close · <kbd>/</kbd> search · <kbd>r</kbd>{' '}
