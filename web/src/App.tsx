@@ -14,7 +14,7 @@ import {
   setToken,
 } from './api.ts';
 import { Detail } from './Detail.tsx';
-import { download, type ExportFormat, exportQuery } from './exporter.ts';
+import { type ExportFormat, exportQuery } from './exporter.ts';
 import { FilterBar } from './FilterBar.tsx';
 import {
   codeClass,
@@ -42,6 +42,17 @@ import { Trend, type TrendData } from './Trend.tsx';
 import { VirtualList } from './VirtualList.tsx';
 
 const ROW_HEIGHT = 34;
+
+function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
 const PAGE_SIZE = 200;
 
 type Theme = 'light' | 'dark';

@@ -73,7 +73,7 @@ export function setToken(token: string): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-function headers(): HeadersInit {
+function headers(): Record<string, string> {
   const token = getToken();
   return token ? { authorization: `Bearer ${token}`, accept: 'application/json' } : { accept: 'application/json' };
 }

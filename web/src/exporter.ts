@@ -62,14 +62,3 @@ export async function exportQuery(
   }
   return new Blob(chunks, { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' });
 }
-
-export function download(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
