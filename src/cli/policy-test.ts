@@ -2,7 +2,7 @@
 // be recorded at, the stages omitted and the rule that decided — to check a policy before deploying it.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { AuditEvent } from '../event/model.ts';
+import { type AuditEvent, decodeEvents } from '../event/index.ts';
 import {
   attributesFromEvent,
   createPolicyEvaluator,
@@ -145,50 +145,4 @@ function target(e: AuditEvent): string {
   if (a.name) s += ` ${a.namespace ? `${a.namespace}/` : ''}${a.name}`;
   else if (a.namespace) s += ` -n ${a.namespace}`;
   return s || NONE;
-}
-
-// replaced by decodeEvents when src/event lands
-// A minimal reader: one JSON document (an EventList or an Event, possibly pretty-printed) or JSON lines.
-function decodeEvents(text: string): AuditEvent[] {
-  let whole: unknown;
-  try {
-    whole = JSON.parse(text);
-  } catch {
-    whole = undefined;
-  }
-  if (isObject(whole)) return fromDocument(whole, '');
-  const events: AuditEvent[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(line);
-    } catch (err) {
-      throw new Error(`line ${i + 1}: not valid JSON: ${(err as Error).message}`);
-    }
-    events.push(...fromDocument(doc, `line ${i + 1}: `));
-  }
-  return events;
-}
-
-function fromDocument(doc: unknown, where: string): AuditEvent[] {
-  if (isObject(doc) && doc.kind === 'EventList') {
-    if (!Array.isArray(doc.items)) throw new Error(`${where}EventList: "items" must be a list`);
-    return doc.items.map((item, j) => asEvent(item, `${where}items[${j}]`));
-  }
-  return [asEvent(doc, where.replace(/: $/, '') || 'the document')];
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function asEvent(v: unknown, where: string): AuditEvent {
-  if (!isObject(v)) throw new Error(`${where}: expected an audit event (a JSON object)`);
-  if (typeof v.verb !== 'string' || typeof v.requestURI !== 'string') {
-    throw new Error(`${where}: not an audit event: "verb" and "requestURI" must be strings`);
-  }
-  return v as unknown as AuditEvent;
 }
