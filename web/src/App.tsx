@@ -730,7 +730,7 @@ export function App() {
         <div class="card-head">
           <h2>
             <span data-testid="total">{list.loading && !list.items.length ? '…' : compactNumber(list.total)}</span>{' '}
-            events <span class="muted">in {rangeText}</span>
+            {list.total === 1 ? 'event' : 'events'} <span class="muted">in {rangeText}</span>
           </h2>
           <span class="muted small">
             {win.start !== undefined ? formatTime(win.start) : 'beginning'} → {formatTime(win.end)}
