@@ -8,5 +8,10 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// A reader that stops early (`vigil query | head`) is not an error.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

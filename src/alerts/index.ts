@@ -4,4 +4,4 @@ export { type AlertDispatcher, createAlertDispatcher, type DispatcherOptions } f
 export { alertRecords, type RaisedAlert } from './record.ts';
 export { openSqliteAlertStore } from './sqlite.ts';
 export * from './types.ts';
-export { standardWebhookSignature, webhookReceiver } from './webhook.ts';
+export { webhookReceiver } from './webhook.ts';

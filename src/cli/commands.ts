@@ -1,5 +1,18 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
+import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
+import { importCommand } from './import.ts';
 import { policyTestCommand } from './policy-test.ts';
+import { queryCommand } from './query.ts';
+import { serveCommand } from './serve.ts';
+import { tailCommand } from './tail.ts';
 
-export const commands: Command[] = [policyTestCommand];
+export const commands: Command[] = [
+  serveCommand,
+  queryCommand,
+  tailCommand,
+  importCommand,
+  policyTestCommand,
+  rulesTestCommand,
+  rulesCheckCommand,
+];

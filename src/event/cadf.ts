@@ -16,6 +16,7 @@ type Obj = Record<string, unknown>;
 
 export const CADF_EVENT_TYPE_URI = 'http://schemas.dmtf.org/cloud/audit/1.0/event';
 const OUTCOMES = ['success', 'failure', 'pending', 'unknown'];
+const STATUS_CODE = /^\d{3}$/;
 /** pycadf's action taxonomy; an action is valid when it is one of these or starts with one plus `/`. */
 const ACTIONS = [
   'backup',
@@ -157,7 +158,7 @@ export function decodeCadf(obj: unknown): AuditEvent {
     if (!isObject(reason)) expected(base, 'reason', 'an object', reason);
     const rc = reason.reasonCode;
     if (reason.reasonType === 'HTTP' && rc !== undefined) {
-      if (typeof rc !== 'string' || !/^\d{3}$/.test(rc)) {
+      if (typeof rc !== 'string' || !STATUS_CODE.test(rc)) {
         fail(`${base ? `${base}.` : ''}reason`, 'reasonCode', `${JSON.stringify(rc)} is not an HTTP status code`);
       }
       code = Number(rc);

@@ -261,8 +261,28 @@ function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolea
   const verb = o.verb ?? '';
   if (typeof verb !== 'string') expected('', 'verb', 'a string', verb);
   const user = checkUser(o.user, 'user') ?? {};
+  // v1alpha1 had only `timestamp`; v1beta1 carried both (kept requestReceivedTimestamp).
+  const rrtIn = o.requestReceivedTimestamp ?? o.timestamp;
+  if (rrtIn === undefined || rrtIn === null) fail('', 'requestReceivedTimestamp', 'required');
+  const requestReceivedTimestamp = time(
+    rrtIn,
+    o.requestReceivedTimestamp == null ? 'timestamp' : 'requestReceivedTimestamp',
+  );
+  const st = o.stageTimestamp;
+  const stageTimestamp = st === undefined || st === null ? requestReceivedTimestamp : time(st, 'stageTimestamp');
 
-  const e = { level, auditID, stage, requestURI, verb, user } as AuditEvent;
+  // Every always-present member in one literal, so they sit inside the object; optional ones are added after.
+  const e: AuditEvent = {
+    level,
+    auditID,
+    stage,
+    requestURI,
+    verb,
+    user,
+    requestReceivedTimestamp,
+    stageTimestamp,
+    source: 'kubernetes',
+  };
   const impersonatedUser = checkUser(o.impersonatedUser, 'impersonatedUser');
   if (impersonatedUser) e.impersonatedUser = impersonatedUser;
   const am = o.authenticationMetadata;
@@ -281,12 +301,6 @@ function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolea
   if (o.requestObject !== undefined && o.requestObject !== null) e.requestObject = o.requestObject;
   if (o.responseObject !== undefined && o.responseObject !== null) e.responseObject = o.responseObject;
 
-  // v1alpha1 had only `timestamp`; v1beta1 carried both (kept requestReceivedTimestamp).
-  const rrt = o.requestReceivedTimestamp ?? o.timestamp;
-  if (rrt === undefined || rrt === null) fail('', 'requestReceivedTimestamp', 'required');
-  e.requestReceivedTimestamp = time(rrt, o.requestReceivedTimestamp == null ? 'timestamp' : 'requestReceivedTimestamp');
-  const st = o.stageTimestamp;
-  e.stageTimestamp = st === undefined || st === null ? e.requestReceivedTimestamp : time(st, 'stageTimestamp');
   const annotations = checkStringMap(o.annotations, 'annotations');
   if (annotations) e.annotations = annotations;
 
@@ -306,7 +320,7 @@ function decodeCanonical(o: Obj, listVersion: string | undefined, pascal: boolea
     e.devops = devops;
     kubesphere = true;
   }
-  e.source = kubesphere ? 'kubesphere' : 'kubernetes';
+  if (kubesphere) e.source = 'kubesphere';
   const message = o.message !== undefined ? str(o.message, '', 'message') : str(o.Message, '', 'Message');
   if ((version !== undefined && version !== AUDIT_V1) || message !== undefined) {
     const k: Obj = {};

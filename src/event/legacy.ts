@@ -42,6 +42,10 @@ const KNOWN = new Set<string>(LEGACY_FIELDS);
 
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+const HEX2 = /^[0-9a-fA-F]{2}$/;
+const OCTAL3 = /^[0-7]{3}$/;
+const HEX = /^[0-9a-fA-F]+$/;
+const INTEGER = /^-?\d+$/;
 
 function hex(n: number, width: number): string {
   return n.toString(16).padStart(width, '0');
@@ -125,7 +129,7 @@ export function goUnquote(s: string, start: number, field: string): { value: str
       i += 2;
     } else if (e === 'x' || (e >= '0' && e <= '7')) {
       const digits = e === 'x' ? s.slice(i + 2, i + 4) : s.slice(i + 1, i + 4);
-      const ok = e === 'x' ? /^[0-9a-fA-F]{2}$/.test(digits) : /^[0-7]{3}$/.test(digits);
+      const ok = e === 'x' ? HEX2.test(digits) : OCTAL3.test(digits);
       const n = ok ? Number.parseInt(digits, e === 'x' ? 16 : 8) : 256;
       if (n > 255) throw new EventValidationError(field, `bad escape \\${e === 'x' ? 'x' : ''}${digits}`);
       bytes ??= [];
@@ -134,7 +138,7 @@ export function goUnquote(s: string, start: number, field: string): { value: str
     } else if (e === 'u' || e === 'U') {
       const len = e === 'u' ? 4 : 8;
       const digits = s.slice(i + 2, i + 2 + len);
-      const cp = /^[0-9a-fA-F]+$/.test(digits) && digits.length === len ? Number.parseInt(digits, 16) : -1;
+      const cp = HEX.test(digits) && digits.length === len ? Number.parseInt(digits, 16) : -1;
       if (cp < 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
         throw new EventValidationError(field, `bad escape \\${e}${digits}`);
       }
@@ -331,7 +335,7 @@ export function parseLegacyLine(line: string): AuditEvent {
   if (ns !== undefined && ns !== '<none>') e.objectRef = { namespace: ns };
   const response = values.get('response');
   if (response !== undefined && response !== '<deferred>') {
-    if (!/^-?\d+$/.test(response)) {
+    if (!INTEGER.test(response)) {
       throw new EventValidationError('response', `${JSON.stringify(response)} is not a status code or <deferred>`);
     }
     e.responseStatus = { metadata: {}, code: Number(response) };

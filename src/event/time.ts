@@ -133,7 +133,10 @@ function parseInstant(s: string): Instant | undefined {
   } else {
     return undefined;
   }
-  const sec = Date.UTC(y, mo - 1, d, h, mi, se) / 1000 - offsetMin * 60;
+  // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear does not.
+  const date = new Date(Date.UTC(2000, mo - 1, d, h, mi, se));
+  date.setUTCFullYear(y);
+  const sec = date.getTime() / 1000 - offsetMin * 60;
   return { sec, micro };
 }
 

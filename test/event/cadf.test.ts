@@ -194,3 +194,39 @@ test('bad CADF input names the field', () => {
     );
   }
 });
+
+test('a Kubernetes event through CADF and back keeps exactly these fields', () => {
+  const k = decodeKubernetesEvent({
+    level: 'RequestResponse',
+    auditID: 'a0000000-0000-4000-8000-000000000002',
+    stage: 'ResponseComplete',
+    requestURI: '/apis/apps/v1/namespaces/x/deployments?limit=5',
+    verb: 'list',
+    user: { username: 'alice', uid: 'u-1', groups: ['dev'], extra: { project_id: ['p1'], other: ['o'] } },
+    sourceIPs: ['10.1.1.1', '10.1.1.2'],
+    userAgent: 'kubectl',
+    objectRef: { resource: 'deployments', namespace: 'x', apiGroup: 'apps', apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestObject: { a: 1 },
+    requestReceivedTimestamp: '2024-01-01T00:00:00.000001Z',
+    stageTimestamp: '2024-01-01T00:00:00.500000Z',
+    annotations: { k: 'v' },
+  });
+  const back = decodeCadf(encodeCadf(k));
+  const { origin, ...rest } = back;
+  assert.deepStrictEqual(rest, {
+    level: 'Metadata', // CADF carries no bodies
+    auditID: k.auditID,
+    stage: k.stage,
+    requestURI: k.requestURI,
+    verb: 'list',
+    user: { username: 'alice', uid: 'u-1', extra: { project_id: ['p1'] } }, // groups and other extras dropped
+    sourceIPs: ['10.1.1.1'], // host.address holds one
+    userAgent: 'kubectl',
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: k.requestReceivedTimestamp,
+    stageTimestamp: k.stageTimestamp,
+    source: 'cadf',
+  });
+  assert.equal(origin?.cadf?.outcome, 'success');
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import {
   type AuditEvent,
   decodeEventList,
@@ -280,7 +281,10 @@ test('bad EventLists name items[i].field', () => {
     /"Done" is not one of/,
   );
   rejects(
-    () => decodeEventList('{"Items":[{"Level":"Metadata","AuditID":"a","Stage":"Panic","ObjectRef":{"Name":1}}]}'),
+    () =>
+      decodeEventList(
+        '{"Items":[{"Level":"Metadata","AuditID":"a","Stage":"Panic","ObjectRef":{"Name":1},"RequestReceivedTimestamp":"2020-01-01T00:00:00Z"}]}',
+      ),
     'Items[0].ObjectRef.Name',
     /expected a string/,
   );
@@ -297,4 +301,82 @@ test('decoding reuses the parsed sub-objects (the hot path copies nothing but th
   assert.equal(e.annotations, raw.annotations);
   assert.equal(e.requestReceivedTimestamp, raw.requestReceivedTimestamp);
   assert.deepStrictEqual(sortedKeys(encodeKubernetesEvent(e, { typeMeta: false })), sortedKeys(v1View(raw)));
+});
+
+test('property: encode → decode gives the same event for any normalised event (what omitempty drops is never set)', () => {
+  const word = fc.string({ minLength: 1, maxLength: 12 });
+  const micro = fc
+    .integer({ min: 0, max: 4102444799 * 1e6 })
+    .map(
+      (us) =>
+        `${new Date(Math.floor(us / 1e6) * 1000).toISOString().slice(0, 19)}.${String(us % 1e6).padStart(6, '0')}Z`,
+    );
+  const user = fc.record(
+    {
+      username: word,
+      uid: word,
+      groups: fc.array(fc.string(), { minLength: 1, maxLength: 3 }),
+      extra: fc.dictionary(word, fc.array(fc.string(), { maxLength: 2 }), {
+        minKeys: 1,
+        maxKeys: 2,
+        noNullPrototype: true,
+      }),
+    },
+    { requiredKeys: [], noNullPrototype: true },
+  );
+  const event = fc.record(
+    {
+      level: fc.constantFrom('None', 'Metadata', 'Request', 'RequestResponse'),
+      auditID: word,
+      stage: fc.constantFrom('RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic'),
+      requestURI: fc.string(),
+      verb: fc.string(),
+      user,
+      impersonatedUser: user,
+      sourceIPs: fc.array(word, { minLength: 1, maxLength: 3 }),
+      userAgent: word,
+      objectRef: fc.record(
+        { resource: word, namespace: word, name: word, uid: word, apiGroup: word, apiVersion: word, subresource: word },
+        { requiredKeys: [], noNullPrototype: true },
+      ),
+      responseStatus: fc.record(
+        { metadata: fc.constant({}), code: fc.integer({ min: 100, max: 599 }) },
+        { noNullPrototype: true },
+      ),
+      // Bodies are JSON as sent: normalise what JSON cannot hold (-0, null prototypes).
+      requestObject: fc
+        .jsonValue()
+        .filter((v) => v !== null)
+        .map((v) => JSON.parse(JSON.stringify(v))),
+      requestReceivedTimestamp: micro,
+      stageTimestamp: micro,
+      annotations: fc.dictionary(word, fc.string(), { minKeys: 1, maxKeys: 3, noNullPrototype: true }),
+      workspace: word,
+      cluster: word,
+      devops: word,
+    },
+    {
+      requiredKeys: [
+        'level',
+        'auditID',
+        'stage',
+        'requestURI',
+        'verb',
+        'user',
+        'requestReceivedTimestamp',
+        'stageTimestamp',
+      ],
+    },
+  );
+  fc.assert(
+    fc.property(event, (raw) => {
+      const e = {
+        ...raw,
+        source: raw.workspace || raw.cluster || raw.devops ? 'kubesphere' : 'kubernetes',
+      } as AuditEvent;
+      assert.deepStrictEqual(decodeKubernetesEvent(encodeKubernetesEvent(e)), e);
+      assert.deepStrictEqual(decodeKubernetesEvent(JSON.parse(formatKubernetesJSON(e))), e);
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -3,17 +3,19 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { v5 as uuidv5 } from 'uuid';
 import {
+  decodeKubernetesEvent,
   decodeOpenFaaSEvent,
   EventValidationError,
   encodeOpenFaaSEvent,
   OPENFAAS_ID_NAMESPACE,
 } from '../../src/event/index.ts';
 
-const delivery = () =>
-  JSON.parse(readFileSync(new URL('../fixtures/openfaas-delivery.json', import.meta.url), 'utf8')) as {
-    headers: Record<string, string>;
-    body: Record<string, unknown>[];
-  };
+// The seed's delivery: the body exactly as sent, and its headers.
+const read = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
+const delivery = () => ({
+  headers: read('openfaas-delivery.headers.json') as Record<string, string>,
+  body: read('openfaas-delivery.json') as Record<string, unknown>[],
+});
 
 test('the seed delivery maps to a ResponseComplete Metadata event', () => {
   const d = delivery();
@@ -110,4 +112,36 @@ test('bad events name the field', () => {
       field,
     );
   }
+});
+
+test('a Kubernetes event through OpenFaaS and back keeps exactly these fields', () => {
+  const k = decodeKubernetesEvent({
+    level: 'Request',
+    auditID: 'a0000000-0000-4000-8000-000000000003',
+    stage: 'ResponseComplete',
+    requestURI: '/api/v1/namespaces/x/pods/p',
+    verb: 'delete',
+    user: { username: 'alice', groups: ['dev'] },
+    sourceIPs: ['10.1.1.1'],
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: '2024-01-01T00:00:00.000001Z',
+    stageTimestamp: '2024-01-01T00:00:00.500000Z',
+  });
+  const out = encodeOpenFaaSEvent(k);
+  assert.deepStrictEqual(out, {
+    actor: { sub: 'alice' },
+    path: '/api/v1/namespaces/x/pods/p',
+    method: 'DELETE',
+    actions: [],
+    response_code: 200,
+    time: '2024-01-01T00:00:00.000001Z',
+  });
+  const back = decodeOpenFaaSEvent(out);
+  assert.equal(back.verb, 'delete');
+  assert.equal(back.requestURI, k.requestURI);
+  assert.deepStrictEqual(back.user, { username: 'alice', uid: 'alice' }); // sub is both; groups are not carried
+  assert.equal(back.responseStatus?.code, 200);
+  assert.equal(back.requestReceivedTimestamp, k.requestReceivedTimestamp);
+  assert.equal(back.stageTimestamp, k.requestReceivedTimestamp); // one time only
+  assert.equal(back.sourceIPs, undefined);
 });

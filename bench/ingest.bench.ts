@@ -1,0 +1,210 @@
+// The collector end to end. (1) Sustained ingest over HTTP of 400-event Kubernetes EventList batches (the
+// kube-apiserver webhook's default batch size) into SQLite, the server in a child process; baseline in the same
+// run: JSON.parse of the same bytes on one core. (2) Query latency p50/p95 over BENCH_EVENTS stored events
+// (default 200 000) for filtered, fuzzy and histogram queries, over HTTP.
+//   BENCH_EVENTS=1000000 npm run bench ingest
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AuditEvent } from '../src/event/model.ts';
+import { openStore } from '../src/store/index.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BATCH = 400;
+const INGEST_SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 10);
+const INGEST_MAX_BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 2500);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const N = Number(process.env.BENCH_EVENTS ?? 200_000);
+const QUERIES = Number(process.env.BENCH_QUERIES ?? 60);
+
+function startServer(data: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['bin/vigil.js', 'serve', '--listen', '127.0.0.1:0', '--data', data], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000);
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      const m = /"listen":"(http:\/\/[^"]+)".*vigil collector ready/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.resume();
+        resolve({ child, url: m[1]! });
+      }
+      if (buf.length > 1e6) buf = buf.slice(-1e5);
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** A 400-event EventList whose audit IDs carry a placeholder, from Falco's 51 real events. */
+function batchTemplate(): { parts: string[] } {
+  const lines = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
+  const items: unknown[] = [];
+  for (let i = 0; i < BATCH; i++) {
+    const e = JSON.parse(lines[i % lines.length]!);
+    e.auditID = `@@-${i}`;
+    items.push(e);
+  }
+  const text = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1beta1', items });
+  return { parts: text.split('@@') };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+async function benchIngest(): Promise<void> {
+  const data = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-ingest-'));
+  const { parts } = batchTemplate();
+  const body = (n: number) => parts.join(`b${n}`);
+  const sample = body(0);
+
+  // Baseline: JSON.parse of one batch's bytes, one core.
+  const buf = Buffer.from(sample);
+  let parsed = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 2000) {
+    JSON.parse(buf.toString('utf8'));
+    parsed++;
+  }
+  const parseRate = (parsed * BATCH) / ((performance.now() - t0) / 1000);
+
+  const { child, url } = await startServer(data);
+  try {
+    let next = 0;
+    let events = 0;
+    const deadline = performance.now() + INGEST_SECONDS * 1000;
+    const start = performance.now();
+    const worker = async () => {
+      while (performance.now() < deadline && next < INGEST_MAX_BATCHES) {
+        const n = next++;
+        const res = await fetch(`${url}/audit/webhook/event`, {
+          method: 'POST',
+          body: body(n),
+          headers: { 'content-type': 'application/json' },
+        });
+        const r = (await res.json()) as { inserted: number };
+        if (res.status !== 200 || r.inserted !== BATCH)
+          throw new Error(`batch ${n}: ${res.status} ${JSON.stringify(r)}`);
+        events += BATCH;
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const secs = (performance.now() - start) / 1000;
+    const rate = events / secs;
+    console.log(
+      `ingest: ${events} events in ${secs.toFixed(1)} s over HTTP, ${CONCURRENCY} concurrent 400-event batches`,
+    );
+    console.log(`  ingest            ${Math.round(rate).toLocaleString('en')} events/s`);
+    console.log(
+      `  baseline JSON.parse of the same bytes, one core: ${Math.round(parseRate).toLocaleString('en')} events/s`,
+    );
+    console.log(`  ratio ingest / JSON.parse: ${(rate / parseRate).toFixed(3)}`);
+    console.log(`  batch body ${(sample.length / 1024).toFixed(0)} KiB (${Math.round(sample.length / BATCH)} B/event)`);
+  } finally {
+    await stopServer(child);
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+const RESOURCES = ['pods', 'deployments', 'services', 'configmaps', 'secrets', 'nodes', 'namespaces', 'events'];
+// Within the default 7-day retention, so that the server's retention deletes nothing while the bench runs.
+const T_END = Date.now();
+const SPAN = 6 * 86_400_000;
+
+function syntheticEvent(i: number): AuditEvent {
+  const t = new Date(T_END - Math.floor((i / N) * SPAN)).toISOString().replace('Z', '000Z');
+  const ns = `ns-${i % 200}`;
+  return {
+    level: 'Metadata',
+    auditID: `bench-${i}`,
+    stage: 'ResponseComplete',
+    requestURI: `/api/v1/namespaces/${ns}/${RESOURCES[i % 8]}/obj-${i % 5000}`,
+    verb: VERBS[i % 7]!,
+    user: { username: `user-${i % 1000}`, groups: ['system:authenticated', `team-${i % 20}`] },
+    sourceIPs: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
+    userAgent: 'kubectl/v1.30.0 (linux/amd64)',
+    objectRef: { resource: RESOURCES[i % 8], namespace: ns, name: `obj-${i % 5000}`, apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: i % 50 === 0 ? 403 : 200 },
+    requestReceivedTimestamp: t,
+    stageTimestamp: t,
+    workspace: `ws-${i % 20}`,
+    source: 'kubernetes',
+  };
+}
+
+async function benchQuery(): Promise<void> {
+  const data = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-query-'));
+  try {
+    const store = await openStore({ type: 'sqlite', path: path.join(data, 'vigil.db') });
+    const t0 = performance.now();
+    for (let i = 0; i < N; i += 5000) {
+      const chunk: AuditEvent[] = [];
+      for (let j = i; j < Math.min(N, i + 5000); j++) chunk.push(syntheticEvent(j));
+      await store.append(chunk);
+    }
+    await store.close();
+    console.log(
+      `\nquery: ${N.toLocaleString('en')} events loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    const { child, url } = await startServer(data);
+    try {
+      const cases: [string, (k: number) => string][] = [
+        [
+          'filtered (user + namespace, exact)',
+          (k) => `user_filter=user-${k % 1000}&objectref_namespace_filter=ns-${k % 200}`,
+        ],
+        [
+          'filtered (verb + resource + 7d range)',
+          (k) =>
+            `verb_filter=${VERBS[k % 7]}&objectref_resource_filter=${RESOURCES[k % 8]}&start_time=${(T_END - SPAN) / 1000}&end_time=${T_END / 1000}`,
+        ],
+        ['fuzzy (user_search)', (k) => `user_search=er-${100 + (k % 900)}`],
+        ['fuzzy (objectref_name_search)', (k) => `objectref_name_search=bj-${1000 + k}`],
+        ['free text (q)', (k) => `q=obj-${2000 + k}`],
+        ['histogram (1h buckets, all events)', () => 'interval=1h'],
+        ['histogram (15m, one user)', (k) => `interval=15m&user_filter=user-${k % 1000}`],
+      ];
+      console.log('| query | p50 ms | p95 ms | total matched (last) |');
+      console.log('| --- | --- | --- | --- |');
+      for (const [name, params] of cases) {
+        const endpoint = name.startsWith('histogram') ? '/api/v1/events/histogram' : '/api/v1/events';
+        const times: number[] = [];
+        let total = 0;
+        for (let k = 0; k < QUERIES + 5; k++) {
+          const t = performance.now();
+          const res = await fetch(`${url}${endpoint}?${params(k)}`);
+          const body = (await res.json()) as { total: number };
+          if (res.status !== 200) throw new Error(`${name}: ${res.status} ${JSON.stringify(body)}`);
+          if (k >= 5) times.push(performance.now() - t); // the first few warm the caches
+          total = body.total;
+        }
+        times.sort((a, b) => a - b);
+        console.log(
+          `| ${name} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${total} |`,
+        );
+      }
+    } finally {
+      await stopServer(child);
+    }
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+if (!process.env.BENCH_SKIP_INGEST) await benchIngest();
+if (!process.env.BENCH_SKIP_QUERY) await benchQuery();

@@ -1,0 +1,101 @@
+// Shared by `vigil query` and `vigil tail`: the server address and token, and the kubectl-like event table.
+import type { StoredEvent } from '../store/types.ts';
+import { CliError } from './command.ts';
+
+export const CLIENT_OPTIONS = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  user: { type: 'string', multiple: true },
+  verb: { type: 'string', multiple: true },
+  namespace: { type: 'string', short: 'n', multiple: true },
+  resource: { type: 'string', multiple: true },
+  workspace: { type: 'string', multiple: true },
+  search: { type: 'string' },
+} as const;
+
+export interface ClientValues {
+  server?: string;
+  token?: string;
+  output?: string;
+  user?: string[];
+  verb?: string[];
+  namespace?: string[];
+  resource?: string[];
+  workspace?: string[];
+  search?: string;
+}
+
+export function serverURL(v: ClientValues, path: string, params: URLSearchParams): URL {
+  const base = v.server ?? process.env.VIGIL_SERVER ?? 'http://127.0.0.1:8080';
+  let url: URL;
+  try {
+    url = new URL(path, base);
+  } catch {
+    throw new CliError(`--server: not a URL: ${base}`);
+  }
+  url.search = params.toString();
+  return url;
+}
+
+export function headers(v: ClientValues): Record<string, string> {
+  const token = v.token ?? process.env.VIGIL_TOKEN;
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** The filter flags as query parameters. */
+export function filterParams(v: ClientValues): URLSearchParams {
+  const p = new URLSearchParams();
+  const add = (name: string, vals?: string[]) => {
+    if (vals?.length) p.set(name, vals.join(','));
+  };
+  add('user_filter', v.user);
+  add('verb_filter', v.verb);
+  add('objectref_namespace_filter', v.namespace);
+  add('objectref_resource_filter', v.resource);
+  add('workspace_filter', v.workspace);
+  if (v.search) p.set('q', v.search);
+  return p;
+}
+
+export function outputFormat(v: ClientValues): 'table' | 'json' | 'jsonl' {
+  const o = v.output ?? 'table';
+  if (o !== 'table' && o !== 'json' && o !== 'jsonl')
+    throw new CliError(`-o: expected table, json or jsonl, not "${o}"`);
+  return o;
+}
+
+/** An HTTP error answer as a CLI error naming what the server said. */
+export async function failOnError(res: Response): Promise<void> {
+  if (res.ok) return;
+  let msg = `${res.status} ${res.statusText}`;
+  try {
+    const body = (await res.json()) as { error?: string };
+    if (body.error) msg = `${res.status}: ${body.error}`;
+  } catch {}
+  throw new CliError(`server answered ${msg}`, 1);
+}
+
+export const COLUMNS = ['TIME', 'USER', 'VERB', 'RESOURCE', 'NAMESPACE', 'NAME', 'CODE', 'SOURCE'] as const;
+
+export function row(e: StoredEvent): string[] {
+  const o = e.objectRef;
+  const resource = o?.resource ? (o.subresource ? `${o.resource}/${o.subresource}` : o.resource) : '';
+  return [
+    e.requestReceivedTimestamp.replace(/\.\d+Z$/, 'Z'),
+    e.user?.username ?? '',
+    e.verb,
+    resource,
+    o?.namespace ?? '',
+    o?.name ?? '',
+    e.responseStatus?.code === undefined ? '' : String(e.responseStatus.code),
+    e.source,
+  ];
+}
+
+/** Columns padded to their widest cell, like kubectl get. */
+export function table(rows: string[][], header: readonly string[] = COLUMNS): string {
+  const all = [header as string[], ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return `${all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('   ')).join('\n')}\n`;
+}

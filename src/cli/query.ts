@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../config/index.ts';
+import type { Page } from '../store/types.ts';
+import {
+  CLIENT_OPTIONS,
+  type ClientValues,
+  failOnError,
+  filterParams,
+  headers,
+  outputFormat,
+  row,
+  serverURL,
+  table,
+} from './client.ts';
+import { CliError, type Command } from './command.ts';
+
+export const queryCommand: Command = {
+  name: ['query'],
+  summary: 'Search stored audit events over the HTTP API',
+  usage: `Usage: vigil query [--user U] [--verb V] [--namespace N] [--resource R] [--workspace W] [--search TEXT]
+                   [--since 1h | --from T --to T] [--limit N] [--all] [-o table|json|jsonl]
+                   [--server URL] [--token T]
+
+Filters are exact; repeat a flag (or give a comma list) to OR values. --search is free text.
+T is RFC 3339 or Unix seconds. --server defaults to $VIGIL_SERVER or http://127.0.0.1:8080,
+--token to $VIGIL_TOKEN. --limit (default 50) caps the events shown; --all pages through every match.
+`,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        ...CLIENT_OPTIONS,
+        since: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        limit: { type: 'string' },
+        all: { type: 'boolean' },
+      },
+      strict: true,
+    });
+    const v = values as ClientValues & { since?: string; from?: string; to?: string; limit?: string; all?: boolean };
+    const fmt = outputFormat(v);
+    const params = filterParams(v);
+    if (v.since && (v.from || v.to)) throw new CliError('--since cannot be combined with --from/--to');
+    if (v.since) {
+      const ms = parseDuration(v.since);
+      if (ms === undefined) throw new CliError(`--since: expected a duration like 30m, 1h, 7d, not "${v.since}"`);
+      params.set('start_time', String(Math.floor((Date.now() - ms) / 1000)));
+    }
+    if (v.from) params.set('start_time', v.from);
+    if (v.to) params.set('end_time', v.to);
+    const limit = v.all ? Number.POSITIVE_INFINITY : Number(v.limit ?? 50);
+    if (!(limit > 0)) throw new CliError(`--limit: expected a positive number, not "${v.limit}"`);
+
+    const items: Page['items'] = [];
+    let total = 0;
+    let after: string | undefined;
+    do {
+      const p = new URLSearchParams(params);
+      p.set('size', String(Math.min(1000, limit - items.length)));
+      if (after) p.set('after', after);
+      const res = await fetch(serverURL(v, '/api/v1/events', p), { headers: headers(v) }).catch((err: Error) => {
+        throw new CliError(`cannot reach the server: ${err.cause ?? err.message}`, 1);
+      });
+      await failOnError(res);
+      const page = (await res.json()) as Page;
+      total = page.total;
+      items.push(...page.items);
+      after = page.next;
+    } while (after && items.length < limit);
+
+    if (fmt === 'json') io.stdout.write(`${JSON.stringify({ total, items }, null, 2)}\n`);
+    else if (fmt === 'jsonl') for (const e of items) io.stdout.write(`${JSON.stringify(e)}\n`);
+    else {
+      io.stdout.write(items.length ? table(items.map(row)) : 'No events found.\n');
+      if (total > items.length)
+        io.stderr.write(`(${items.length} of ${total} events shown; --limit N or --all for more)\n`);
+    }
+    return 0;
+  },
+};

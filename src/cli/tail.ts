@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util';
+import type { StoredEvent } from '../store/types.ts';
+import {
+  CLIENT_OPTIONS,
+  type ClientValues,
+  COLUMNS,
+  failOnError,
+  filterParams,
+  headers,
+  outputFormat,
+  row,
+  serverURL,
+  table,
+} from './client.ts';
+import { CliError, type Command } from './command.ts';
+
+export const tailCommand: Command = {
+  name: ['tail'],
+  summary: 'Follow newly stored audit events live (Server-Sent Events)',
+  usage: `Usage: vigil tail [--user U] [--verb V] [--namespace N] [--resource R] [--workspace W] [--search TEXT]
+                  [--limit N] [-o table|json|jsonl] [--server URL] [--token T]
+
+Prints each matching event as it is stored, until interrupted (or after N events with --limit).
+`,
+  async run(args, io) {
+    const { values } = parseArgs({ args, options: { ...CLIENT_OPTIONS, limit: { type: 'string' } }, strict: true });
+    const v = values as ClientValues & { limit?: string };
+    const fmt = outputFormat(v);
+    const limit = v.limit === undefined ? Number.POSITIVE_INFINITY : Number(v.limit);
+    if (!(limit > 0)) throw new CliError(`--limit: expected a positive number, not "${v.limit}"`);
+    let seen = 0;
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once('SIGINT', stop);
+    try {
+      const res = await fetch(serverURL(v, '/api/v1/events/stream', filterParams(v)), {
+        headers: { ...headers(v), accept: 'text/event-stream' },
+        signal: ac.signal,
+      }).catch((err: Error) => {
+        throw new CliError(`cannot reach the server: ${err.cause ?? err.message}`, 1);
+      });
+      await failOnError(res);
+      if (fmt === 'table') io.stdout.write(table([], COLUMNS));
+      for await (const e of sseEvents(res)) {
+        if (fmt === 'table') io.stdout.write(`${row(e).join('   ')}\n`);
+        else io.stdout.write(`${JSON.stringify(e, null, fmt === 'json' ? 2 : undefined)}\n`);
+        if (++seen >= limit) break;
+      }
+    } catch (err) {
+      if (!ac.signal.aborted) throw err;
+    } finally {
+      process.off('SIGINT', stop);
+    }
+    return 0;
+  },
+};
+
+/** Parses a `text/event-stream` body into the JSON of its `data:` fields. */
+export async function* sseEvents(res: Response): AsyncGenerator<StoredEvent> {
+  if (!res.body) return;
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of res.body) {
+    buf += decoder.decode(chunk as Uint8Array, { stream: true });
+    let sep = buf.indexOf('\n\n');
+    while (sep >= 0) {
+      const block = buf.slice(0, sep);
+      buf = buf.slice(sep + 2);
+      const data = block
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n');
+      if (data) yield JSON.parse(data) as StoredEvent;
+      sep = buf.indexOf('\n\n');
+    }
+  }
+}

@@ -1,0 +1,182 @@
+// Reads and validates vigil.yaml against SECTIONS, reporting every problem as `file:line:col: what is wrong`.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { DEFAULTS, parseDuration, SECTIONS, type Spec, type VigilConfig } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+interface Ctx {
+  file: string;
+  lc: LineCounter;
+  errors: string[];
+}
+
+function where(ctx: Ctx, node: Node | null | undefined): string {
+  const offset = node?.range?.[0] ?? 0;
+  const { line, col } = ctx.lc.linePos(offset);
+  return `${ctx.file}:${line}:${col}`;
+}
+
+function fail(ctx: Ctx, node: Node | null | undefined, key: string, msg: string): void {
+  ctx.errors.push(`${where(ctx, node)}: ${key}: ${msg}`);
+}
+
+function describe(spec: Spec): string {
+  switch (spec.kind) {
+    case 'enum':
+      return `one of ${spec.values.join(', ')}`;
+    case 'duration':
+      return 'a duration like 30s, 15m, 12h, 7d, 2w';
+    case 'list':
+      return 'a list';
+    case 'map':
+    case 'object':
+      return 'a mapping';
+    case 'int':
+      return 'an integer';
+    case 'bool':
+      return 'true or false';
+    default:
+      return `a ${spec.kind}`;
+  }
+}
+
+/** Validates `node` against `spec`; returns the plain value (durations as milliseconds). */
+function check(ctx: Ctx, node: Node | null | undefined, spec: Spec, key: string): unknown {
+  if (spec.kind === 'any') return node && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : null;
+  if (spec.kind === 'object' || spec.kind === 'map') {
+    if (!isMap(node)) return void fail(ctx, node, key, `must be ${describe(spec)}`);
+    const out: Record<string, unknown> = {};
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const keyNode = pair.key as Node;
+      const sub = spec.kind === 'map' ? spec.of : spec.fields[k];
+      if (!sub) {
+        fail(
+          ctx,
+          keyNode,
+          `${key}.${k}`,
+          `unknown key (known: ${Object.keys(spec.kind === 'object' ? spec.fields : {}).join(', ')})`,
+        );
+        continue;
+      }
+      out[k] = check(ctx, (pair.value as Node | null) ?? keyNode, sub, `${key}.${k}`);
+    }
+    if (spec.kind === 'object') {
+      for (const r of spec.required ?? []) if (!(r in out)) fail(ctx, node, key, `missing required key "${r}"`);
+      if (spec.oneOf && spec.oneOf.filter((k) => k in out).length !== 1)
+        fail(ctx, node, key, `needs exactly one of ${spec.oneOf.join(', ')}`);
+    }
+    return out;
+  }
+  if (spec.kind === 'list') {
+    if (!isSeq(node)) return void fail(ctx, node, key, 'must be a list');
+    return node.items.map((item, i) => check(ctx, item as Node, spec.of, `${key}[${i}]`));
+  }
+  if (!isScalar(node)) return void fail(ctx, node, key, `must be ${describe(spec)}`);
+  const v = node.value;
+  switch (spec.kind) {
+    case 'string':
+      if (typeof v === 'string' && v !== '') return v;
+      if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+      return void fail(ctx, node, key, 'must be a non-empty string');
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      return void fail(ctx, node, key, 'must be true or false');
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v)) return void fail(ctx, node, key, 'must be an integer');
+      if (spec.min !== undefined && v < spec.min) return void fail(ctx, node, key, `must be at least ${spec.min}`);
+      if (spec.max !== undefined && v > spec.max) return void fail(ctx, node, key, `must be at most ${spec.max}`);
+      return v;
+    case 'enum':
+      if (typeof v === 'string' && spec.values.includes(v)) return v;
+      return void fail(ctx, node, key, `must be ${describe(spec)}, not ${JSON.stringify(v)}`);
+    case 'duration': {
+      const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+      if (ms === undefined) return void fail(ctx, node, key, `must be ${describe(spec)}, not ${JSON.stringify(v)}`);
+      return ms;
+    }
+  }
+}
+
+export interface Overrides {
+  listen?: string;
+  /** Data directory: the SQLite file goes to `<data>/vigil.db`. */
+  data?: string;
+}
+
+/** Parses config text (`file` names it in errors). Throws ConfigError listing every problem. */
+export function parseConfig(text: string, file: string, overrides: Overrides = {}): VigilConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const ctx: Ctx = { file, lc, errors: [] };
+  for (const e of doc.errors) {
+    const { line, col } = lc.linePos(e.pos[0]);
+    ctx.errors.push(`${file}:${line}:${col}: ${e.message.split('\n')[0]}`);
+  }
+  let sections: Record<string, unknown> = {};
+  if (ctx.errors.length === 0 && doc.contents !== null) {
+    sections = check(ctx, doc.contents as Node, { kind: 'object', fields: SECTIONS }, '') as Record<string, unknown>;
+    // Keys were validated with a leading dot; the messages read better without it.
+    ctx.errors = ctx.errors.map((e) => e.replace(/: \./, ': '));
+  }
+  if (ctx.errors.length) throw new ConfigError(ctx.errors.join('\n'));
+  return resolve(sections ?? {}, overrides);
+}
+
+/** Reads `file` (or uses the embedded defaults when undefined). */
+export function loadConfig(file: string | undefined, overrides: Overrides = {}): VigilConfig {
+  if (file === undefined) return resolve({}, overrides);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  const cfg = parseConfig(text, file, overrides);
+  const sf = cfg.ingest.openfaas?.secretFile;
+  if (sf) {
+    const p = path.resolve(path.dirname(file), sf);
+    try {
+      cfg.ingest.openfaas = { secret: readFileSync(p, 'utf8').trim() };
+    } catch (err) {
+      throw new ConfigError(`${file}: ingest.openfaas.secretFile: cannot read ${p}: ${(err as Error).message}`);
+    }
+  }
+  return cfg;
+}
+
+type Sections = {
+  listen?: string;
+  storage?: { type?: 'sqlite'; path?: string };
+  retention?: number;
+  ingest?: Partial<VigilConfig['ingest']>;
+  auth?: { tokens?: VigilConfig['auth']['tokens'] };
+  workspaces?: Record<string, string[]>;
+};
+
+function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
+  const s = raw as Sections;
+  const dbPath = o.data
+    ? path.join(o.data, DEFAULTS.dbFile)
+    : (s.storage?.path ?? path.join(DEFAULTS.dataDir, DEFAULTS.dbFile));
+  return {
+    listen: o.listen ?? s.listen ?? DEFAULTS.listen,
+    storage: { type: 'sqlite', path: dbPath },
+    retention: s.retention ?? parseDuration(DEFAULTS.retention)!,
+    ingest: {
+      maxBodyBytes: s.ingest?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      openfaas: s.ingest?.openfaas,
+      amqp: s.ingest?.amqp ?? [],
+    },
+    auth: { tokens: s.auth?.tokens ?? [] },
+    workspaces: s.workspaces ?? {},
+    sections: raw,
+  };
+}

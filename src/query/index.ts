@@ -1,0 +1,5 @@
+// Public surface of the query API: routes, KubeSphere parameter parsing and in-process matching.
+export { toKubeSphereRecord } from './kubesphere.ts';
+export { compileMatcher, fieldValues, inScope, matches, searchableValues } from './matches.ts';
+export { FILTER_PARAMS, ParamError, type Params, toEventQuery, toInterval, toPage } from './params.ts';
+export { type QueryOptions, registerQuery } from './routes.ts';

@@ -1,0 +1,129 @@
+// In-process evaluation of an EventQuery, with the store's semantics, for the live tail (events arrive one by one
+// from store.subscribe and never go through SQL): exact = whole value, case-sensitive; fuzzy = case-insensitive
+// substring; values of a field OR'ed, fields AND'ed; the tenant scope always applies.
+import type { AuditEvent } from '../event/model.ts';
+import type { EventQuery, FilterField, TenantScope } from '../store/types.ts';
+
+/** The values an event has for a filter field (several for groups and source IPs). */
+export function fieldValues(e: AuditEvent, field: FilterField): string[] {
+  let v: unknown;
+  switch (field) {
+    case 'workspace':
+      v = e.workspace;
+      break;
+    case 'cluster':
+      v = e.cluster;
+      break;
+    case 'devops':
+      v = e.devops;
+      break;
+    case 'namespace':
+      v = e.objectRef?.namespace;
+      break;
+    case 'resource':
+      v = e.objectRef?.resource;
+      break;
+    case 'subresource':
+      v = e.objectRef?.subresource;
+      break;
+    case 'name':
+      v = e.objectRef?.name;
+      break;
+    case 'verb':
+      v = e.verb;
+      break;
+    case 'level':
+      v = e.level;
+      break;
+    case 'stage':
+      v = e.stage;
+      break;
+    case 'user':
+      v = e.user?.username;
+      break;
+    case 'group':
+      return e.user?.groups ?? [];
+    case 'sourceIP':
+      return e.sourceIPs ?? [];
+    case 'code':
+      v = e.responseStatus?.code;
+      break;
+    case 'status':
+      v = e.responseStatus?.status;
+      break;
+    case 'source':
+      v = e.source;
+      break;
+    case 'auditID':
+      v = e.auditID;
+      break;
+  }
+  return v === undefined || v === null || v === '' ? [] : [String(v)];
+}
+
+export function inScope(e: AuditEvent, scope: TenantScope): boolean {
+  const ns = e.objectRef?.namespace;
+  return (!!e.workspace && scope.workspaces.includes(e.workspace)) || (!!ns && scope.namespaces.includes(ns));
+}
+
+/**
+ * The fields a free-text `q` looks through, as the SQL stores do: user, verb, resource, name, namespace,
+ * workspace, request URI, source IPs, groups, status and user agent — each tested on its own.
+ */
+export function searchableValues(e: AuditEvent): string[] {
+  const o = e.objectRef;
+  const out: string[] = [];
+  for (const v of [
+    e.user?.username,
+    e.verb,
+    o?.resource,
+    o?.name,
+    o?.namespace,
+    e.workspace,
+    e.requestURI,
+    ...(e.sourceIPs ?? []),
+    ...(e.user?.groups ?? []),
+    e.responseStatus?.status,
+    e.userAgent,
+  ])
+    if (v) out.push(v.toLowerCase());
+  return out;
+}
+
+/** A reusable predicate for `q`; lower-cases the needles once rather than per event. */
+export function compileMatcher(q: EventQuery): (e: AuditEvent) => boolean {
+  const exact = Object.entries(q.exact ?? {}) as [FilterField, string[]][];
+  const fuzzy = (Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]).map(
+    ([f, vs]) => [f, vs.map((v) => v.toLowerCase())] as const,
+  );
+  const text = q.text?.map((t) => t.toLowerCase());
+  const { start, end, scope } = q;
+  return (e) => {
+    if (scope && !inScope(e, scope)) return false;
+    if (start !== undefined || end !== undefined) {
+      // Millisecond resolution; `end` includes its whole millisecond, as in the stores.
+      const t = Date.parse(e.requestReceivedTimestamp);
+      if (start !== undefined && !(t >= Math.ceil(start))) return false;
+      if (end !== undefined && !(t <= Math.floor(end))) return false;
+    }
+    for (const [f, vs] of exact) {
+      if (vs.length === 0) continue;
+      const have = fieldValues(e, f);
+      if (!have.some((h) => vs.includes(h))) return false;
+    }
+    for (const [f, vs] of fuzzy) {
+      if (vs.length === 0) continue;
+      const have = fieldValues(e, f).map((h) => h.toLowerCase());
+      if (!have.some((h) => vs.some((v) => h.includes(v)))) return false;
+    }
+    if (text?.length) {
+      const values = searchableValues(e);
+      if (!text.some((t) => values.some((v) => v.includes(t)))) return false;
+    }
+    return true;
+  };
+}
+
+export function matches(e: AuditEvent, q: EventQuery): boolean {
+  return compileMatcher(q)(e);
+}

@@ -1,0 +1,154 @@
+// KubeSphere's auditing query parameters → EventQuery / PageRequest. Fastify validates the query string against
+// the JSON schemas built here (unknown parameters and out-of-range numbers are rejected before a handler runs);
+// the parsers below turn the validated strings into the store's types and name the parameter of any bad value.
+import type { EventQuery, FilterField, PageRequest, StatsField } from '../store/types.ts';
+
+/** A query-string problem; the server answers 400 `{ error, field }`. */
+export class ParamError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.name = 'ParamError';
+    this.field = field;
+  }
+}
+
+/** Parameter → how it filters. `filter` is exact, `search` fuzzy (see EventQuery). */
+export const FILTER_PARAMS: Record<string, { kind: 'exact' | 'fuzzy'; field: FilterField }> = {
+  workspace_filter: { kind: 'exact', field: 'workspace' },
+  workspace_search: { kind: 'fuzzy', field: 'workspace' },
+  objectref_namespace_filter: { kind: 'exact', field: 'namespace' },
+  objectref_namespace_search: { kind: 'fuzzy', field: 'namespace' },
+  objectref_resource_filter: { kind: 'exact', field: 'resource' },
+  objectref_resource_search: { kind: 'fuzzy', field: 'resource' },
+  objectref_subresource_filter: { kind: 'exact', field: 'subresource' },
+  objectref_name_filter: { kind: 'exact', field: 'name' },
+  objectref_name_search: { kind: 'fuzzy', field: 'name' },
+  verb_filter: { kind: 'exact', field: 'verb' },
+  level_filter: { kind: 'exact', field: 'level' },
+  stage_filter: { kind: 'exact', field: 'stage' },
+  user_filter: { kind: 'exact', field: 'user' },
+  user_search: { kind: 'fuzzy', field: 'user' },
+  group_filter: { kind: 'exact', field: 'group' },
+  group_search: { kind: 'fuzzy', field: 'group' },
+  source_ip_filter: { kind: 'exact', field: 'sourceIP' },
+  source_ip_search: { kind: 'fuzzy', field: 'sourceIP' },
+  response_code_filter: { kind: 'exact', field: 'code' },
+  response_status_filter: { kind: 'exact', field: 'status' },
+  cluster_filter: { kind: 'exact', field: 'cluster' },
+  devops_filter: { kind: 'exact', field: 'devops' },
+  source_filter: { kind: 'exact', field: 'source' },
+  audit_id_filter: { kind: 'exact', field: 'auditID' },
+};
+
+const STRING = { type: 'string' } as const;
+const TIME = { type: 'string', minLength: 1 } as const;
+
+/** Parameters every query endpoint takes: the filters, free text and the time range. */
+const FILTER_SCHEMA: Record<string, object> = {
+  ...Object.fromEntries(Object.keys(FILTER_PARAMS).map((k) => [k, STRING])),
+  q: STRING,
+  start_time: TIME,
+  end_time: TIME,
+};
+const PAGE_SCHEMA = {
+  sort: { type: 'string', enum: ['asc', 'desc'] },
+  from: { type: 'integer', minimum: 0 },
+  size: { type: 'integer', minimum: 1, maximum: 1000 },
+  after: { type: 'string', minLength: 1 },
+};
+export const INTERVAL = /^([0-9]+)([smhdw])$/;
+const INTERVAL_SCHEMA = { type: 'string', pattern: INTERVAL.source };
+export const STATS_BY = {
+  user: 'user',
+  verb: 'verb',
+  resource: 'resource',
+  namespace: 'namespace',
+  workspace: 'workspace',
+  code: 'code',
+  sourceip: 'sourceIP',
+} as const satisfies Record<string, StatsField>;
+
+function qs(properties: Record<string, object>): object {
+  return { type: 'object', properties, additionalProperties: false };
+}
+
+export const SCHEMAS = {
+  list: qs({ ...FILTER_SCHEMA, ...PAGE_SCHEMA }),
+  stream: qs(FILTER_SCHEMA),
+  histogram: qs({ ...FILTER_SCHEMA, interval: INTERVAL_SCHEMA }),
+  stats: qs({
+    ...FILTER_SCHEMA,
+    by: { type: 'string', enum: Object.keys(STATS_BY) },
+    size: { type: 'integer', minimum: 1, maximum: 1000 },
+  }),
+  kubesphere: qs({
+    ...FILTER_SCHEMA,
+    ...PAGE_SCHEMA,
+    operation: { type: 'string', enum: ['query', 'statistics', 'histogram'] },
+    interval: INTERVAL_SCHEMA,
+  }),
+};
+
+export type Params = Record<string, string | number | undefined>;
+
+function list(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** Unix seconds (integer or fractional) or RFC 3339 → epoch ms. */
+export function parseTime(field: string, v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  if (/^\d{4}-\d{2}-\d{2}T/.test(v)) {
+    const t = Date.parse(v);
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new ParamError(field, `${field} must be Unix seconds or an RFC 3339 time, not ${JSON.stringify(v)}`);
+}
+
+/** The filter part of the parameters. The caller adds `scope` from the token, never from here. */
+export function toEventQuery(p: Params): EventQuery {
+  const q: EventQuery = {};
+  for (const [name, raw] of Object.entries(p)) {
+    const spec = FILTER_PARAMS[name];
+    if (!spec || raw === undefined) continue;
+    const values = list(String(raw));
+    if (values.length === 0) continue;
+    if (spec.field === 'code') {
+      const bad = values.find((v) => !/^\d{3}$/.test(v));
+      if (bad) throw new ParamError(name, `${name} takes HTTP status codes, not ${JSON.stringify(bad)}`);
+    }
+    q[spec.kind] ??= {};
+    const target = q[spec.kind]!;
+    target[spec.field] = [...(target[spec.field] ?? []), ...values];
+  }
+  if (typeof p.q === 'string') {
+    const text = list(p.q);
+    if (text.length) q.text = text;
+  }
+  if (p.start_time !== undefined) q.start = parseTime('start_time', String(p.start_time));
+  if (p.end_time !== undefined) q.end = parseTime('end_time', String(p.end_time));
+  if (q.start !== undefined && q.end !== undefined && q.start > q.end)
+    throw new ParamError('start_time', 'start_time is after end_time');
+  return q;
+}
+
+export function toPage(p: Params): PageRequest {
+  const page: PageRequest = { sort: p.sort === 'asc' ? 'asc' : 'desc', size: (p.size as number | undefined) ?? 10 };
+  if (p.from !== undefined) page.from = p.from as number;
+  if (p.after !== undefined) page.after = String(p.after);
+  if (page.from && page.after) throw new ParamError('after', 'after and from cannot be combined');
+  return page;
+}
+
+/** `30m` → ms; default 15m. */
+export function toInterval(p: Params): number {
+  const m = INTERVAL.exec(String(p.interval ?? '15m'));
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m?.[2] as 's'];
+  const ms = m ? Number(m[1]) * unit : 0;
+  if (!(ms > 0)) throw new ParamError('interval', `interval must be like 30s, 15m, 1h, 1d, 1w, not ${p.interval}`);
+  return ms;
+}

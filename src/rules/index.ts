@@ -1,0 +1,29 @@
+// Public surface of the rule engine: KubeSphere-compatible Rule and Webhook resources, compiled once, evaluated
+// per event into a decision (ignore, archive, alert).
+export { type CompatFinding, checkCompat } from './compat.ts';
+export { type Alert, createRuleEngine, type Decision, type RuleEngine, type RuleEngineOptions } from './engine.ts';
+export {
+  buildRuleSet,
+  type CompiledRule,
+  DEFAULT_RULES_FILE,
+  loadDefaultRules,
+  loadRules,
+  RuleError,
+  type RuleItem,
+  RuleLoadError,
+  type RuleResource,
+  type RuleSet,
+  type RuleSource,
+  readRuleSources,
+} from './load.ts';
+export { RuleRuntimeError } from './values.ts';
+export { type RuleWatcher, watchRules } from './watch.ts';
+export {
+  DEFAULT_WEBHOOK,
+  loadWebhookFile,
+  type Priority,
+  parseWebhook,
+  priorityRank,
+  type Receiver,
+  type WebhookConfig,
+} from './webhook.ts';

@@ -1,0 +1,90 @@
+// `vigil serve`: opens the store, starts retention and the AMQP sources, listens, and on close drains in-flight
+// ingests (HTTP requests and AMQP messages being stored) before closing the store.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyServerOptions } from 'fastify';
+import { ConfigError, type VigilConfig } from '../config/index.ts';
+import { AmqpSource } from '../ingest/amqp.ts';
+import { openStore, type Retention, startRetention } from '../store/index.ts';
+import type { Store } from '../store/types.ts';
+import { type App, createApp } from './app.ts';
+import { isLoopback } from './auth.ts';
+
+export interface RunningServer {
+  app: App;
+  store: Store;
+  amqp: AmqpSource[];
+  retention: Retention;
+  /** `http://host:port` actually bound (port 0 resolved). */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** Retention step period (default 1 min). */
+  retentionIntervalMs?: number;
+  /** Clock for retention (tests). */
+  now?: () => number;
+  heartbeatMs?: number;
+}
+
+/** `host:port`, `:port`, `[v6]:port` → host and port. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) throw new ConfigError(`listen: expected host:port, got "${listen}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export async function startServer(config: VigilConfig, o: ServeOptions = {}): Promise<RunningServer> {
+  const { host, port } = parseListen(config.listen);
+  if (config.auth.tokens.length === 0 && !isLoopback(host))
+    throw new ConfigError(
+      `refusing to listen on ${host}: no auth tokens are configured, so anyone could read and write events; ` +
+        'add auth.tokens to the config or listen on a loopback address (127.0.0.1)',
+    );
+  mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
+  const store = await openStore({ type: 'sqlite', path: config.storage.path });
+  const app = createApp({ config, store, logger: o.logger, heartbeatMs: o.heartbeatMs });
+  const log = app.fastify.log;
+  const retention = startRetention(store, {
+    maxAgeMs: config.retention,
+    stepLimit: 10_000,
+    intervalMs: o.retentionIntervalMs ?? 60_000,
+    now: o.now,
+    onError: (err) => log.error({ err }, 'retention step failed'),
+  });
+  const amqp = config.ingest.amqp.map((c) => new AmqpSource(c, app.ingestor, log));
+  let url: string;
+  try {
+    url = await app.fastify.listen({ host, port });
+  } catch (err) {
+    await retention.stop();
+    await store.close();
+    throw err;
+  }
+  if (!app.auth.enabled) log.warn({ listen: url }, 'no auth tokens configured: open to local callers only (loopback)');
+  for (const s of amqp) s.start();
+  app.setReady(true);
+  log.info({ listen: url, store: config.storage.path, retentionMs: config.retention }, 'vigil collector ready');
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    store,
+    amqp,
+    retention,
+    url,
+    close() {
+      closing ??= (async () => {
+        app.setReady(false);
+        // Stop taking work, let in-flight ingests commit, then close the store.
+        await Promise.all([app.fastify.close(), ...amqp.map((s) => s.stop())]);
+        await retention.stop();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,26 @@
+// kube-apiserver's `blocking` mode wrapper: a failed write does not fail the caller. Unlike
+// kube-apiserver it does not hide the loss: every event is counted and its auditID logged. Used where
+// no spool is configured (the log sink, or a webhook/amqp sink without `spool`).
+import type { SinkMetrics } from './metrics.ts';
+import { type Sink, SinkClosedError, type SinkLogger, stderrLogger } from './types.ts';
+
+export function ignoreErrors(sink: Sink, deps: { metrics?: SinkMetrics; logger?: SinkLogger } = {}): Sink {
+  const logger = deps.logger ?? stderrLogger;
+  return {
+    async write(events) {
+      try {
+        await sink.write(events);
+      } catch (err) {
+        // Writing to a closed sink is the caller's bug, not a delivery failure.
+        if (err instanceof SinkClosedError) throw err;
+        deps.metrics?.dropped('delivery_failed', events.length);
+        logger.error('audit events could not be delivered; dropped', {
+          error: String(err),
+          auditIDs: events.map((e) => e.auditID),
+        });
+      }
+    },
+    flush: () => sink.flush(),
+    close: () => sink.close(),
+  };
+}

@@ -1,0 +1,49 @@
+// Retries a batch with exponential backoff and jitter, as kube-apiserver's webhook does (10 s, ×1.5,
+// jitter 0.2, 5 attempts), but only for errors another attempt can fix (network, 429, 5xx) and honouring
+// the server's Retry-After. What still fails is thrown to the caller, which spools it.
+import type { AuditEvent } from '../event/model.ts';
+import type { SinkMetrics } from './metrics.ts';
+import { DeliveryError, type RetryOptions, type Sink } from './types.ts';
+import { backoffDelay, sleep } from './util.ts';
+
+export const DEFAULT_RETRY: Required<RetryOptions> = {
+  initialBackoffMs: 10_000,
+  factor: 1.5,
+  jitter: 0.2,
+  maxAttempts: 5,
+  maxRetryAfterMs: 300_000,
+};
+
+export function retrying(sink: Sink, opts: RetryOptions & { metrics?: SinkMetrics } = {}): Sink {
+  const o = { ...DEFAULT_RETRY, ...opts };
+  if (!(o.maxAttempts >= 1)) throw new Error(`retry.maxAttempts must be ≥ 1, got ${o.maxAttempts}`);
+  // Aborted on close so that a sink being shut down does not sit out a long backoff.
+  const stop = new AbortController();
+  return {
+    async write(events: AuditEvent[]) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await sink.write(events);
+          return;
+        } catch (err) {
+          // Only a delivery can be worth repeating; anything else (an encoder bug) would fail the same way.
+          const retryable = err instanceof DeliveryError && err.retryable;
+          if (!retryable || attempt + 1 >= o.maxAttempts || stop.signal.aborted) throw err;
+          const after = err instanceof DeliveryError ? err.retryAfterMs : undefined;
+          const delay =
+            after !== undefined
+              ? Math.min(after, o.maxRetryAfterMs)
+              : backoffDelay(o.initialBackoffMs, o.factor, o.jitter, attempt);
+          opts.metrics?.retry();
+          await sleep(delay, stop.signal);
+          if (stop.signal.aborted) throw err;
+        }
+      }
+    },
+    flush: () => sink.flush(),
+    async close() {
+      stop.abort();
+      await sink.close();
+    },
+  };
+}
