@@ -51,10 +51,15 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(RESULTS_DIR, `console-${name}.png`) });
 }
 
-/** Waits until the list and the trend chart have both loaded the current view. */
+/** Waits until the list and the trend chart have both loaded the view now in the URL (not a previous one). */
 export async function loaded(page: Page): Promise<void> {
-  await page.waitForSelector('.results[data-loading="false"]');
-  await page.waitForSelector('.trend-card[data-loading="false"]');
+  // Runs in the page; this file is type-checked without the DOM's types, hence the narrow casts.
+  await page.waitForFunction(() => {
+    type El = { dataset: Record<string, string | undefined> } | null;
+    const g = globalThis as unknown as { document: { querySelector(s: string): El }; location: { search: string } };
+    const done = (el: El) => el?.dataset.loading === 'false' && (el.dataset.key ?? '') === g.location.search;
+    return done(g.document.querySelector('.results')) && done(g.document.querySelector('.trend-card'));
+  });
 }
 
 /** The console's total ("N events"), once loaded. */

@@ -9,17 +9,18 @@ import { ensureConsoleBuilt } from '../../src/server/console.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
 import { column, launch, loaded, openPage, pageErrors, screenshot, total } from './browser.ts';
 import { fixtureEvents } from './fixtures.ts';
-import { type StandIn, startStandIn } from './standin.ts';
+import { startVigil, type VigilServer } from './server.ts';
+import { startStandIn } from './standin.ts';
 
 const NOW = Date.now();
 const EVENTS = fixtureEvents(NOW);
-let server: StandIn;
+let server: VigilServer;
 let browser: Browser;
 const pages: Page[] = [];
 
 before(async () => {
   await ensureConsoleBuilt({ log: () => {} });
-  server = await startStandIn(EVENTS);
+  server = await startVigil(EVENTS);
   browser = await launch();
 });
 
@@ -59,6 +60,7 @@ test('the trend chart shows the stored counts per outcome, per bucket, and dragg
   const target = Math.floor((NOW - 3 * 3_600_000) / bucket) * bucket;
   const x = over.x + ((target + bucket / 2 - start) / (NOW - start)) * over.width;
   await page.mouse.move(x, over.y + over.height / 2);
+  await page.locator('.trend-when', { hasNotText: 'Whole range' }).waitFor();
   const inBucket = EVENTS.filter((e) => {
     const t = Date.parse(e.requestReceivedTimestamp);
     return t >= target && t < target + bucket;
@@ -226,7 +228,7 @@ test('the detail view lays out an event, opens by keyboard, shows its bodies and
 });
 
 test('live tail streams an event stored after the page opened into the top of the list', async (t) => {
-  const liveServer = await startStandIn(EVENTS);
+  const liveServer = await startVigil(EVENTS);
   t.after(() => liveServer.close());
   const page = await open('?user_search=newcomer', {}, liveServer.url);
   assert.equal(await total(page), 0);
@@ -237,7 +239,7 @@ test('live tail streams an event stored after the page opened into the top of th
   fresh.auditID = 'live-1';
   fresh.user = { username: 'newcomer', groups: [] };
   const other = { ...fresh, auditID: 'live-2', user: { username: 'someone-else' } };
-  liveServer.ingest([other, fresh]);
+  await liveServer.ingest([other, fresh]);
   await page.locator('.vlist .row .c-user', { hasText: 'newcomer' }).waitFor();
   assert.equal(await page.getByTestId('total').textContent(), '1');
   assert.deepEqual(await column(page, 'c-user'), ['newcomer']);
@@ -270,10 +272,7 @@ test('export saves the whole query, paging with the cursor, as JSON lines and as
 });
 
 test('a tenant signs in with its token and sees only its own workspace; a wrong token is refused', async (t) => {
-  const tenantServer = await startStandIn(EVENTS, {
-    'admin-token': 'admin',
-    'tenant-a-token': { workspaces: ['ws-a'], namespaces: [] },
-  });
+  const tenantServer = await startVigil(EVENTS, { 'tenant-a-token': ['ws-a'] });
   t.after(() => tenantServer.close());
   const page = await open('', { theme: 'dark' }, tenantServer.url);
   const token = page.getByLabel('Access token');
@@ -313,6 +312,7 @@ test('the dark theme and the alerts panel render (alerts API absent: said plainl
   assert.deepEqual(pageErrors(page), []);
 });
 
+// The collector has no alerts API yet: this one test runs against the stand-in (test fixture) that serves one.
 test('the alerts panel lists alerts; one opens its event, whose detail lists the alerts it raised', async (t) => {
   const alerting = await startStandIn(EVENTS, undefined, { alerts: true });
   t.after(() => alerting.close());
@@ -343,7 +343,7 @@ test('the alerts panel lists alerts; one opens its event, whose detail lists the
 
 test('the list stays virtual: paging to thousands of events with the cursor keeps only the visible rows in the DOM', async (t) => {
   const many = fixtureEvents(NOW, 3000);
-  const big = await startStandIn(many);
+  const big = await startVigil(many);
   t.after(() => big.close());
   const page = await open('', {}, big.url);
   assert.equal(await total(page), many.length);

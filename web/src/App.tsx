@@ -69,6 +69,8 @@ interface ListState {
   next?: string;
   loading: boolean;
   error?: string;
+  /** The view (its URL search) these items answer; shown as data-key so tests can wait for the right answer. */
+  key?: string;
 }
 
 /** Histogram counts per outcome class; each class is one request with its code list (intersected with the view's). */
@@ -310,11 +312,25 @@ function EventRow({ e, today }: { e: AuditEvent; today: string }) {
 }
 
 export function App() {
-  const [view, setView] = useState<ViewState>(() => parseView(location.search));
+  const [view, setView] = useState<ViewState>(() => {
+    const v = parseView(location.search);
+    // One spelling per view: the URL is rewritten to the canonical form (same parameters, canonical order).
+    history.replaceState(null, '', `${location.pathname}${viewToSearch(v)}`);
+    return v;
+  });
+  const [trendKey, setTrendKey] = useState<string>();
   const [list, setList] = useState<ListState>({ items: [], total: 0, loading: true });
   const [trend, setTrend] = useState<TrendData>();
   const [trendLoading, setTrendLoading] = useState(true);
-  const [selected, setSelected] = useState(-1);
+  const [selected, setSelectedState] = useState(-1);
+  // Keys can arrive faster than renders (j j Enter): the handler reads the selection from this ref, which every
+  // change updates at once, rather than from the render it was bound in.
+  const selectedRef = useRef(-1);
+  const itemCount = useRef(0);
+  const setSelected = useCallback((next: number | ((s: number) => number)) => {
+    selectedRef.current = typeof next === 'function' ? next(selectedRef.current) : next;
+    setSelectedState(selectedRef.current);
+  }, []);
   /** An event opened from elsewhere than the list (an alert), shown in the detail view. */
   const [pinned, setPinned] = useState<AuditEvent>();
   const [detailOpen, setDetailOpen] = useState(false);
@@ -334,6 +350,7 @@ export function App() {
   const loadingMore = useRef(false);
   const [fetchingMore, setFetchingMore] = useState(false);
   const today = todayString();
+  itemCount.current = list.items.length;
 
   useEffect(() => {
     document.documentElement.dataset.theme = theme;
@@ -369,16 +386,17 @@ export function App() {
     params.set('sort', 'desc');
     params.set('size', String(PAGE_SIZE));
     listQuery.current = params;
+    const key = viewToSearch(view);
     setList((l) => ({ ...l, loading: true, error: undefined }));
     setSelected(-1);
     setDetailOpen(false);
     listEvents(params, ac.signal).then(
       (page) => {
         setAuth('ok');
-        setList({ items: page.items, total: page.total, next: page.next, loading: false });
+        setList({ items: page.items, total: page.total, next: page.next, loading: false, key });
       },
       (err) => {
-        if (!failed(err)) setList({ items: [], total: 0, loading: false, error: String(err.message ?? err) });
+        if (!failed(err)) setList({ items: [], total: 0, loading: false, error: String(err.message ?? err), key });
       },
     );
     setTrendLoading(true);
@@ -386,11 +404,13 @@ export function App() {
       (t) => {
         setTrend(t);
         setTrendLoading(false);
+        setTrendKey(key);
       },
       (err) => {
         if (failed(err)) return;
         setTrend(undefined);
         setTrendLoading(false);
+        setTrendKey(key);
       },
     );
     return () => ac.abort();
@@ -565,12 +585,12 @@ export function App() {
       } else if (e.key === 'j' || e.key === 'ArrowDown') {
         e.preventDefault();
         setPinned(undefined);
-        setSelected((s) => Math.min(s + 1, list.items.length - 1));
+        setSelected((s) => Math.min(s + 1, itemCount.current - 1));
       } else if (e.key === 'k' || e.key === 'ArrowUp') {
         e.preventDefault();
         setPinned(undefined);
         setSelected((s) => Math.max(s - 1, 0));
-      } else if (e.key === 'Enter' && selected >= 0) {
+      } else if (e.key === 'Enter' && selectedRef.current >= 0) {
         e.preventDefault();
         setDetailOpen(true);
         setAlertsOpen(false);
@@ -578,7 +598,7 @@ export function App() {
     };
     addEventListener('keydown', key);
     return () => removeEventListener('keydown', key);
-  }, [list.items.length, selected, detailOpen, alertsOpen, exportMenu, pinned]);
+  }, [detailOpen, alertsOpen, exportMenu, pinned]);
 
   useEffect(() => {
     if (!toast) return;
@@ -726,7 +746,7 @@ export function App() {
         onRefresh={() => setRefresh((r) => r + 1)}
       />
 
-      <section class="card trend-card" aria-label="Trend" data-loading={trendLoading}>
+      <section class="card trend-card" aria-label="Trend" data-loading={trendLoading} data-key={trendKey}>
         <div class="card-head">
           <h2>
             <span data-testid="total">{list.loading && !list.items.length ? '…' : compactNumber(list.total)}</span>{' '}
@@ -741,7 +761,7 @@ export function App() {
       </section>
 
       <main class={`content ${current || alertsOpen ? 'split' : ''}`}>
-        <section class="card results" aria-label="Events" data-loading={list.loading}>
+        <section class="card results" aria-label="Events" data-loading={list.loading} data-key={list.key}>
           <div class="thead">
             <span>Time</span>
             <span>Operator</span>
