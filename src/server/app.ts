@@ -100,7 +100,7 @@ export function createApp(o: AppOptions): App {
     ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' }),
   );
   fastify.get('/metrics', async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.registry.render()),
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.scrape()),
   );
 
   registerIngest(fastify, {
