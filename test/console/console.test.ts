@@ -314,7 +314,7 @@ test('the dark theme and the alerts panel render (alerts API absent: said plainl
 
 // The collector has no alerts API yet: this one test runs against the stand-in (test fixture) that serves one.
 test('the alerts panel lists alerts; one opens its event, whose detail lists the alerts it raised', async (t) => {
-  const alerting = await startStandIn(EVENTS, undefined, { alerts: true });
+  const alerting = await startStandIn(EVENTS);
   t.after(() => alerting.close());
   const e = alerting.stored.find((x) => x.verb === 'delete' && x.objectRef?.resource === 'secrets') as StoredEvent;
   alerting.alerts.push({

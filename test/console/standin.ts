@@ -1,13 +1,14 @@
 // TEST FIXTURE, not product code: a stand-in for the collector's query API (same paths, parameters and shapes as
-// the collector's /api/v1/events…, over events held in memory), used by the console's browser tests until the
-// real `vigil serve` is on main. Exact = whole value, case-sensitive; fuzzy = case-insensitive substring; values
-// of one parameter OR'ed, parameters AND'ed; a tenant token sees only its workspaces/namespaces.
+// /api/v1/events…, over events held in memory) that also serves GET /api/v1/alerts, which the collector does not
+// have yet. Only the console's alerts test uses it; every other console test runs against the real collector
+// (server.ts). Exact = whole value, case-sensitive; fuzzy = case-insensitive substring; values of one parameter
+// OR'ed, parameters AND'ed.
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify from 'fastify';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { CONSOLE_DIST_DIR, registerConsole } from '../../src/server/console.ts';
-import type { StoredEvent, TenantScope } from '../../src/store/types.ts';
+import type { StoredEvent } from '../../src/store/types.ts';
 
 type Getter = (e: StoredEvent) => (string | number | undefined)[];
 const FIELDS: Record<string, Getter> = {
@@ -42,15 +43,6 @@ const PARAM_FIELD: Record<string, string> = {
   cluster: 'cluster',
   source: 'source',
 };
-const STATS_BY: Record<string, Getter> = {
-  user: FIELDS.user,
-  verb: FIELDS.verb,
-  resource: FIELDS.resource,
-  namespace: FIELDS.namespace,
-  code: FIELDS.response_code,
-  sourceip: FIELDS.source_ip,
-};
-
 type Query = Record<string, string | undefined>;
 
 function time(e: AuditEvent): number {
@@ -61,7 +53,7 @@ function parseTime(v: string): number {
   return /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v);
 }
 
-function matcher(q: Query, scope?: TenantScope): (e: StoredEvent) => boolean {
+function matcher(q: Query): (e: StoredEvent) => boolean {
   const tests: ((e: StoredEvent) => boolean)[] = [];
   for (const [param, raw] of Object.entries(q)) {
     const m = /^(.*)_(filter|search)$/.exec(param);
@@ -93,13 +85,6 @@ function matcher(q: Query, scope?: TenantScope): (e: StoredEvent) => boolean {
     const s = parseTime(q.end_time);
     tests.push((e) => time(e) <= s);
   }
-  if (scope) {
-    tests.push(
-      (e) =>
-        (!!e.workspace && scope.workspaces.includes(e.workspace)) ||
-        (!!e.objectRef?.namespace && scope.namespaces.includes(e.objectRef.namespace)),
-    );
-  }
   return (e) => tests.every((t) => t(e));
 }
 
@@ -118,65 +103,38 @@ export interface StandInAlert {
 
 export interface StandIn {
   url: string;
-  ingest(events: AuditEvent[]): void;
   /** The stored events, newest first, with their ids. */
   stored: StoredEvent[];
-  /** Served at /api/v1/alerts when the stand-in was started with `alerts: true`. */
+  /** What GET /api/v1/alerts answers. */
   alerts: StandInAlert[];
   close(): Promise<void>;
 }
 
-/** Starts the stand-in API plus the built console on a free loopback port. `tokens`: token → scope (or admin). */
-export async function startStandIn(
-  events: AuditEvent[],
-  tokens?: Record<string, TenantScope | 'admin'>,
-  opts: { alerts?: boolean } = {},
-): Promise<StandIn> {
-  const stored: StoredEvent[] = [];
+/** Starts the stand-in API plus the built console on a free loopback port. */
+export async function startStandIn(events: AuditEvent[]): Promise<StandIn> {
+  const stored: StoredEvent[] = events
+    .map((e) => ({ ...e, id: randomUUID() }))
+    .sort((a, b) => time(b) - time(a) || (a.id < b.id ? 1 : -1));
   const alerts: StandInAlert[] = [];
-  const listeners = new Set<(e: StoredEvent[]) => void>();
-  const ingest = (batch: AuditEvent[]) => {
-    const added = batch.map((e) => ({ ...e, id: randomUUID() }));
-    stored.push(...added);
-    stored.sort((a, b) => time(b) - time(a) || (a.id < b.id ? 1 : -1));
-    for (const l of listeners) l(added);
-  };
-  ingest(events);
-
   const app = Fastify();
-  const caller = (req: FastifyRequest, reply: FastifyReply): { scope?: TenantScope } | undefined => {
-    if (!tokens) return {};
-    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-    const who = m ? tokens[m[1]] : undefined;
-    if (!who) {
-      reply.code(401).send({ error: 'unknown token' });
-      return undefined;
-    }
-    return who === 'admin' ? {} : { scope: who };
-  };
 
-  app.get('/api/v1/events', async (req, reply) => {
-    const who = caller(req, reply);
-    if (!who) return reply;
+  app.get('/api/v1/events', async (req) => {
     const q = req.query as Query;
-    const all = stored.filter(matcher(q, who.scope));
+    const all = stored.filter(matcher(q));
     if (q.sort === 'asc') all.reverse();
-    let startAt = Number(q.from ?? 0);
-    if (q.after) startAt = all.findIndex((e) => e.id === q.after) + 1;
+    const startAt = q.after ? all.findIndex((e) => e.id === q.after) + 1 : 0;
     const size = Math.min(Number(q.size ?? 10), 1000);
     const items = all.slice(startAt, startAt + size);
     const next = startAt + size < all.length ? items[items.length - 1]?.id : undefined;
     return next ? { total: all.length, items, next } : { total: all.length, items };
   });
   app.get('/api/v1/events/histogram', async (req, reply) => {
-    const who = caller(req, reply);
-    if (!who) return reply;
     const q = req.query as Query;
     const m = /^(\d+)([smhd])$/.exec(q.interval ?? '15m');
     if (!m) return reply.code(400).send({ error: 'bad interval', field: 'interval' });
     const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's'];
     const counts = new Map<number, number>();
-    const all = stored.filter(matcher(q, who.scope));
+    const all = stored.filter(matcher(q));
     for (const e of all) {
       const b = Math.floor(time(e) / ms) * ms;
       counts.set(b, (counts.get(b) ?? 0) + 1);
@@ -184,65 +142,18 @@ export async function startStandIn(
     const buckets = [...counts].sort((a, b) => a[0] - b[0]).map(([t, count]) => ({ time: t, count }));
     return { total: all.length, buckets };
   });
-  app.get('/api/v1/events/stats', async (req, reply) => {
-    const who = caller(req, reply);
-    if (!who) return reply;
-    const q = req.query as Query;
-    const get = STATS_BY[q.by ?? 'user'];
-    if (!get) return reply.code(400).send({ error: 'bad by', field: 'by' });
-    const all = stored.filter(matcher(q, who.scope));
-    const counts = new Map<string, number>();
-    for (const e of all)
-      for (const v of get(e)) if (v !== undefined) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
-    const top = [...counts]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, Number(q.size ?? 10))
-      .map(([key, count]) => ({ key, count }));
-    return { by: q.by, total: all.length, auditIDs: new Set(all.map((e) => e.auditID)).size, top };
-  });
-  app.get('/api/v1/events/stream', (req, reply) => {
-    const who = caller(req, reply);
-    if (!who) return;
-    const match = matcher(req.query as Query, who.scope);
-    reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    reply.raw.write(': subscribed\n\n');
-    const l = (batch: StoredEvent[]) => {
-      for (const e of batch) if (match(e)) reply.raw.write(`id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
-    };
-    listeners.add(l);
-    req.raw.on('close', () => listeners.delete(l));
-  });
   app.get('/api/v1/events/:id', async (req, reply) => {
-    const who = caller(req, reply);
-    if (!who) return reply;
     const e = stored.find((x) => x.id === (req.params as { id: string }).id);
-    if (!e || !matcher({}, who.scope)(e)) return reply.code(404).send({ error: 'no such event' });
-    return e;
+    return e ?? reply.code(404).send({ error: 'no such event' });
   });
-  if (opts.alerts) {
-    app.get('/api/v1/alerts', async (req, reply) => {
-      const who = caller(req, reply);
-      if (!who) return reply;
-      const q = req.query as Query;
-      const items = alerts.filter((a) => !q.event_id || a.eventId === q.event_id);
-      return { total: items.length, items };
-    });
-  }
+  app.get('/api/v1/alerts', async (req) => {
+    const q = req.query as Query;
+    const items = alerts.filter((a) => !q.event_id || a.eventId === q.event_id);
+    return { total: items.length, items };
+  });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not Found' }));
   registerConsole(app, { distDir: CONSOLE_DIST_DIR });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    ingest,
-    stored,
-    alerts,
-    close: async () => {
-      for (const l of listeners) listeners.delete(l);
-      // SSE responses are hijacked; closeAllConnections ends them so close() does not wait on them.
-      app.server.closeAllConnections();
-      await app.close();
-    },
-  };
+  return { url: `http://127.0.0.1:${port}`, stored, alerts, close: () => app.close() };
 }
