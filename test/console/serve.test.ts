@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import Fastify from 'fastify';
-import { ensureConsoleBuilt, registerConsole } from '../../src/server/console.ts';
+import { CONSOLE_WEB_DIR, ensureConsoleBuilt, registerConsole } from '../../src/server/console.ts';
 
 function distFixture(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-dist-'));
@@ -99,4 +99,21 @@ test('ensureConsoleBuilt leaves a build newer than its sources alone', async () 
   const logs: string[] = [];
   assert.equal(await ensureConsoleBuilt({ webDir: web, log: (m) => logs.push(m) }), 'fresh');
   assert.deepEqual(logs, []);
+});
+
+test('ensureConsoleBuilt builds a copy of web/ that has no build yet (a fresh clone) and then leaves it be', async (t) => {
+  // Inside the repository, so that Vite resolves preact and uPlot from its node_modules.
+  const tmpRoot = new URL('../../.vigil-tmp/', import.meta.url);
+  fs.mkdirSync(tmpRoot, { recursive: true });
+  const web = fs.mkdtempSync(path.join(tmpRoot.pathname, 'web-'));
+  t.after(() => fs.rmSync(web, { recursive: true, force: true }));
+  for (const f of ['index.html', 'vite.config.ts', 'tsconfig.json'])
+    fs.copyFileSync(path.join(CONSOLE_WEB_DIR, f), path.join(web, f));
+  fs.cpSync(path.join(CONSOLE_WEB_DIR, 'src'), path.join(web, 'src'), { recursive: true });
+  const logs: string[] = [];
+  assert.equal(await ensureConsoleBuilt({ webDir: web, log: (m) => logs.push(m) }), 'built');
+  assert.match(logs.join('\n'), /building the console/);
+  const html = fs.readFileSync(path.join(web, 'dist', 'index.html'), 'utf8');
+  assert.match(html, /<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js"><\/script>/);
+  assert.equal(await ensureConsoleBuilt({ webDir: web, log: (m) => logs.push(m) }), 'fresh');
 });
