@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CSV_HEADER, toCsvRow } from '../../web/src/exporter.ts';
+import { sentence } from '../../web/src/format.ts';
 import { apiParams, parseView, pickInterval, resolveRange, viewToSearch } from '../../web/src/query.ts';
 
 test('a console URL reads as filters under the API parameter names and writes back unchanged', () => {
@@ -66,4 +67,22 @@ test('CSV cells are quoted when needed and cannot start a spreadsheet formula', 
   assert.match(row, /^2026-11-23T10:00:00\.000000Z,"'=HYPERLINK\(""http:\/\/evil""\)",a b,create,configmaps,,/);
   assert.match(row, /,"cm, ""quoted""",ns,/);
   assert.match(row, /,201,10\.0\.0\.1,kubernetes,/);
+});
+
+test('the detail headline says what happened, or what was attempted when the call failed', () => {
+  const base = {
+    id: 'x',
+    auditID: 'a',
+    user: { username: 'alice' },
+    objectRef: { resource: 'pods', name: 'web-1', namespace: 'demo' },
+  };
+  assert.equal(
+    sentence({ ...base, verb: 'delete', responseStatus: { code: 200 } }),
+    'alice deleted pods web-1 in project demo',
+  );
+  assert.equal(
+    sentence({ ...base, verb: 'delete', responseStatus: { code: 403 } }),
+    'alice tried to delete pods web-1 in project demo',
+  );
+  assert.equal(sentence({ id: 'y', auditID: 'b', verb: 'get', requestURI: '/healthz' }), 'someone read /healthz');
 });

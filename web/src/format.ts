@@ -96,10 +96,12 @@ const PAST: Record<string, string> = {
   put: 'put',
 };
 
-/** "alice deleted pods nginx in project demo" — the headline of the detail view. */
+/** "alice deleted pods nginx in project demo" (or "alice tried to delete …" when it failed) — the detail's headline. */
 export function sentence(e: AuditEvent): string {
   const who = e.user?.username || 'someone';
-  const verb = e.verb ? (PAST[e.verb] ?? e.verb) : 'called';
+  // A refused or failed call did not happen: say what was attempted.
+  const failed = (e.responseStatus?.code ?? 0) >= 400;
+  const verb = failed ? `tried to ${e.verb ?? 'call'}` : e.verb ? (PAST[e.verb] ?? e.verb) : 'called';
   const r = e.objectRef;
   let what = r?.resource ? resourceLabel(e) : e.requestURI || 'the API';
   if (r?.name) what += ` ${r.name}`;
