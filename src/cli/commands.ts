@@ -1,4 +1,5 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
+import { rulesBacktestCommand } from '../rules/backtest.ts';
 import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
 import { importCommand } from './import.ts';
@@ -18,6 +19,7 @@ export const commands: Command[] = [
   policyTestCommand,
   rulesTestCommand,
   rulesCheckCommand,
+  rulesBacktestCommand,
   migrateCommand,
   migrateDataCommand,
   tokenHashCommand,
