@@ -64,6 +64,8 @@ export async function backtest(
   let alerts = 0;
   let after: string | undefined;
   do {
+    // Each page also counts the matching events (the Store contract always returns `total`): an index range count,
+    // cheap next to decoding and evaluating the page's events.
     const page = await store.query({ start: since }, { sort: 'asc', size: PAGE_SIZE, after });
     for (const e of page.items) {
       examined++;
