@@ -1,4 +1,5 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
+import { rulesBacktestCommand } from '../rules/backtest.ts';
 import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
@@ -19,6 +20,7 @@ export const commands: Command[] = [
   policyTestCommand,
   rulesTestCommand,
   rulesCheckCommand,
+  rulesBacktestCommand,
   migrateCommand,
   migrateDataCommand,
   tokenHashCommand,

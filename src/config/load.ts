@@ -1,8 +1,8 @@
 // Reads and validates vigil.yaml against SECTIONS, reporting every problem as `file:line:col: what is wrong`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import { DEFAULTS, parseDuration, SECTIONS, type Spec, type VigilConfig } from './schema.ts';
+import { isCollection, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { DEFAULTS, parseDuration, SECTIONS, type Spec, SpecError, type VigilConfig } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -49,6 +49,25 @@ function describe(spec: Spec): string {
 
 /** Validates `node` against `spec`; returns the plain value (durations as milliseconds). */
 function check(ctx: Ctx, node: Node | null | undefined, spec: Spec, key: string): unknown {
+  if (spec.kind === 'parsed') {
+    const value = node && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : null;
+    try {
+      return spec.parse(value);
+    } catch (err) {
+      if (!(err instanceof SpecError)) throw err;
+      // The deepest node of the path that exists places the problem (a missing key: its mapping).
+      let at: Node | null | undefined = node;
+      for (let i = err.path.length; i > 0; i--) {
+        const n = isCollection(node) ? (node.getIn(err.path.slice(0, i), true) as Node | undefined) : undefined;
+        if (n && typeof n === 'object' && 'range' in n) {
+          at = n;
+          break;
+        }
+      }
+      const sub = err.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+      return void fail(ctx, at, `${key}${sub}`, err.message);
+    }
+  }
   if (spec.kind === 'any') return node && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : null;
   if (spec.kind === 'object' || spec.kind === 'map') {
     if (!isMap(node)) return void fail(ctx, node, key, `must be ${describe(spec)}`);
@@ -76,6 +95,7 @@ function check(ctx: Ctx, node: Node | null | undefined, spec: Spec, key: string)
     return out;
   }
   if (spec.kind === 'list') {
+    if (spec.orOne && isScalar(node)) return check(ctx, node, spec.of, key);
     if (!isSeq(node)) return void fail(ctx, node, key, 'must be a list');
     return node.items.map((item, i) => check(ctx, item as Node, spec.of, `${key}[${i}]`));
   }
