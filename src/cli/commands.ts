@@ -1,4 +1,5 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
+import { exportCommand, verifyCommand } from '../integrity/index.ts';
 import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
 import { importCommand } from './import.ts';
@@ -21,4 +22,6 @@ export const commands: Command[] = [
   migrateCommand,
   migrateDataCommand,
   tokenHashCommand,
+  verifyCommand,
+  exportCommand,
 ];

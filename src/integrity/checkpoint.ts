@@ -1,7 +1,7 @@
 // Signed checkpoints: at an interval and after each retention step the collector signs the chain head, so that a
 // rewritten chain (every hash recomputed) no longer passes through the signed heads. Without the private key nobody
 // can make a checkpoint; the public key alone verifies them (offline too, see export.ts).
-import { sign, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { type KeyObject, sign, verify as verifySignature } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import type { SigningKey } from './keys.ts';
 
