@@ -66,7 +66,7 @@ async function setup(): Promise<{ dir: string; db: string }> {
   const db = path.join(dir, 'vigil.db');
   const store = await openSqliteStore({ path: db });
   await store.append(Array.from({ length: 20 }, (_, i) => makeEvent({}, T0 + i * 1000)));
-  const call = makeEvent({ stage: 'RequestReceived', source: 'openstack' }, T0 + 30_000);
+  const call = makeEvent({ stage: 'RequestReceived', source: 'cadf' }, T0 + 30_000);
   await store.append([call], { collapseStages: true });
   await store.append([{ ...call, stage: 'ResponseComplete' }], { collapseStages: true });
   await store.close();
@@ -211,7 +211,7 @@ test('a consistently rewritten chain (hashes recomputed after an edit) fails the
   const body = (d.prepare('SELECT body FROM event_bodies WHERE id = 9').get() as { body: string }).body;
   const { bodyHash } = await import('../../src/integrity/chain.ts');
   d.prepare('UPDATE chain_log SET body_hash = ? WHERE event_id = 9').run(bodyHash(body));
-  let prev = Buffer.alloc(32);
+  let prev: Buffer = Buffer.alloc(32);
   for (const r of d.prepare('SELECT * FROM chain_log ORDER BY seq').all() as Record<string, never>[]) {
     const h = chainHash(prev, r.op, r.seq, r.event_id, r.body_hash);
     d.prepare('UPDATE chain_log SET hash = ? WHERE seq = ?').run(h, r.seq);
