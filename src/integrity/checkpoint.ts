@@ -105,27 +105,31 @@ export interface Checkpointer {
   stop(): void;
 }
 
-/** Writes a checkpoint every `intervalMs` (when the chain grew) and whenever `now()` is called. */
+/**
+ * Writes a checkpoint every `intervalMs`, also when nothing was stored (as CloudTrail's hourly digests: a steady
+ * cadence of numbered checkpoints makes "nothing happened" provable and a removed checkpoint a gap), and whenever
+ * `now()` is called (after a retention step, when the chain grew).
+ */
 export function startCheckpoints(
   dbPath: string,
   key: SigningKey,
   intervalMs: number,
   onError: (err: unknown) => void,
 ): Checkpointer {
-  const write = () => {
+  const write = (force: boolean) => {
     try {
-      writeCheckpoint(dbPath, key);
+      writeCheckpoint(dbPath, key, { force });
     } catch (err) {
       onError(err);
     }
   };
-  const timer = setInterval(write, intervalMs);
+  const timer = setInterval(() => write(true), intervalMs);
   timer.unref();
   return {
-    now: write,
+    now: () => write(false),
     stop() {
       clearInterval(timer);
-      write(); // the last events before shutdown are covered too
+      write(false); // the last events before shutdown are covered too
     },
   };
 }

@@ -16,7 +16,7 @@ export function defaultKeyPath(dbPath: string): string {
 
 /** The public key file written beside the private key (`x.key` → `x.pub`). */
 export function publicKeyPath(keyPath: string): string {
-  return keyPath.replace(/\.key$/, '') + '.pub';
+  return `${keyPath.replace(/\.key$/, '')}.pub`;
 }
 
 /** First 16 hex digits of sha256 over the raw public key: names the key in checkpoints. */

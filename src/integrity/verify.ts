@@ -217,6 +217,8 @@ export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyRepor
       if (cp) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
     }
     const walker = new ChainWalker(anchor, checkpoints, o.publicKey);
+    if (checkpoints.length > 0 && checkpoints[0]!.seq !== 1)
+      walker.add({ kind: 'bad-checkpoint', detail: `checkpoints 1..${checkpoints[0]!.seq - 1} are missing` });
     const page = db.prepare(
       'SELECT seq, op, event_id, body_hash, hash FROM chain_log WHERE seq > ? ORDER BY seq LIMIT ?',
     );

@@ -223,6 +223,21 @@ test('a consistently rewritten chain (hashes recomputed after an edit) fails the
   assert.equal(report.first?.kind, 'bad-checkpoint');
 });
 
+test('removed checkpoints are caught as gaps in their numbering (CloudTrail aws-cli#7054)', async () => {
+  const { dir, db } = await setup();
+  const key = loadSigningKey(defaultKeyPath(db), false);
+  for (let i = 0; i < 3; i++) writeCheckpoint(db, key, { force: true });
+  tamper(db, 'DELETE FROM checkpoints WHERE seq IN (2, 3)');
+  let r = await verify(dir);
+  assert.equal(r.code, 1);
+  assert.equal(r.report.first?.kind, 'bad-checkpoint');
+  assert.match(r.report.first?.detail ?? '', /checkpoints 2\.\.3 are missing/);
+  tamper(db, 'DELETE FROM checkpoints WHERE seq = 1');
+  r = await verify(dir);
+  assert.equal(r.code, 1);
+  assert.match(r.report.first?.detail ?? '', /checkpoints 1\.\.3 are missing/);
+});
+
 test('a removed chain tail is caught by the checkpoint covering it', async () => {
   const { dir, db } = await setup();
   tamper(db, 'DELETE FROM chain_log WHERE seq > 20');
