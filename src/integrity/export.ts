@@ -89,7 +89,7 @@ export function exportSqlite(dbPath: string, o: ExportOptions, write: (line: str
       after = Number(rows[rows.length - 1]!.seq);
     }
     for (const c of checkpoints)
-      if (c.lastSeq > anchor.seq || c.lastSeq === anchor.seq)
+      if (c.lastSeq >= anchor.seq)
         write(
           JSON.stringify({
             type: 'checkpoint',

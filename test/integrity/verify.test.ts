@@ -313,6 +313,13 @@ test('a schema-1 database is upgraded: its old events are unchained, new ones ch
   assert.equal(report.events, 1);
 });
 
+test('--print-public-key prints the key the collector signs with', async () => {
+  const { dir } = await setup();
+  const r = await vigil(['verify', '--data', dir, '--print-public-key']);
+  assert.equal(r.code, 0);
+  assert.equal(r.out, readFileSync(path.join(dir, 'vigil-signing.pub'), 'utf8'));
+});
+
 test('verify without a public key or store fails with a clear error (exit 2)', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-integrity-'));
   dirs.push(dir);
