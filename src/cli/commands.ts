@@ -1,4 +1,6 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
+
+import { exportCommand, verifyCommand } from '../integrity/index.ts';
 import { rulesBacktestCommand } from '../rules/backtest.ts';
 import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
@@ -25,4 +27,6 @@ export const commands: Command[] = [
   migrateDataCommand,
   tokenHashCommand,
   consoleBuildCommand,
+  verifyCommand,
+  exportCommand,
 ];

@@ -70,6 +70,9 @@ export const SECTIONS: Record<string, Spec> = {
   listen: str,
   storage: { kind: 'object', fields: { type: { kind: 'enum', values: ['sqlite'] }, path: str } },
   retention: { kind: 'duration' },
+  // Tamper evidence (src/integrity): the Ed25519 key signing checkpoints (default: vigil-signing.key beside the
+  // database, created on first start) and how often the chain head is signed (default 5m).
+  integrity: { kind: 'object', fields: { signingKey: str, checkpointInterval: { kind: 'duration' } } },
   ingest: {
     kind: 'object',
     fields: {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { FastifyServerOptions } from 'fastify';
 import { ConfigError, type VigilConfig } from '../config/index.ts';
 import { AmqpSource } from '../ingest/amqp.ts';
+import { integrityKey, startIntegrity } from '../integrity/serve.ts';
 import { openStore, type Retention, startRetention } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { type App, createApp } from './app.ts';
@@ -49,6 +50,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         'add auth.tokens to the config or listen on a loopback address (127.0.0.1)',
     );
   mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
+  const signingKey = integrityKey(config);
   const store = await openStore({
     type: 'sqlite',
     path: config.storage.path,
@@ -71,7 +73,9 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
   registerConsole(app.fastify, { distDir: o.consoleDir ?? CONSOLE_DIST_DIR });
   const log = app.fastify.log;
   for (const w of decisions.warnings) log.warn(w);
+  const integrity = startIntegrity(config, signingKey, (err) => log.error({ err }, 'checkpoint failed'));
   const retention = startRetention(store, {
+    onStep: integrity.now,
     maxAgeMs: config.retention,
     stepLimit: 10_000,
     intervalMs: o.retentionIntervalMs ?? 60_000,
@@ -86,6 +90,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     await retention.stop();
     await decisions.close();
     await store.close();
+    integrity.stop();
     throw err;
   }
   if (!app.auth.enabled) log.warn({ listen: url }, 'no auth tokens configured: open to local callers only (loopback)');
@@ -108,6 +113,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         await retention.stop();
         await decisions.close();
         await store.close();
+        integrity.stop(); // the last checkpoint covers everything the store committed
       })();
       return closing;
     },
