@@ -219,6 +219,7 @@ function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
     retention: s.retention ?? parseDuration(DEFAULTS.retention)!,
     ingest: {
       maxBodyBytes: s.ingest?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      mask: s.ingest?.mask ?? [],
       limits: s.ingest?.limits ?? {},
       openfaas: s.ingest?.openfaas,
       amqp: s.ingest?.amqp ?? [],

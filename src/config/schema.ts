@@ -77,6 +77,8 @@ export const SECTIONS: Record<string, Spec> = {
     kind: 'object',
     fields: {
       maxBodyBytes: { kind: 'int', min: 1024 },
+      // More fields to mask before storing (dot paths, `[n]`/`[*]`), besides the secret-named ones always masked.
+      mask: { kind: 'list', of: str },
       // Per-request limits of the event decoders (src/event/limits.ts); each defaults to DEFAULT_DECODE_LIMITS.
       limits: {
         kind: 'object',
@@ -298,6 +300,8 @@ export interface VigilConfig {
   retention: number;
   ingest: {
     maxBodyBytes: number;
+    /** Extra paths masked before storing (secret-named members and CADF credential tokens always are). */
+    mask: string[];
     /** Decoder limits as configured (unset ones take DEFAULT_DECODE_LIMITS). */
     limits: DecodeLimits;
     openfaas?: { secret?: string; secretFile?: string };
