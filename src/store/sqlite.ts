@@ -14,6 +14,8 @@
 // - Groups and source IPs are lists: each element is a row of `event_values` (term, event), so an exact filter on
 //   one element is an index lookup.
 // - `event_bodies` holds the full event as JSON, apart so that scans of `events` never read 1–3 KB bodies.
+// - `event_minutes` counts the stored events per minute of received time, maintained in the append transaction, so
+//   that histograms and totals without filters read one row per minute instead of one index entry per event.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { AuditEvent } from '../event/model.ts';
 import {
@@ -55,7 +57,10 @@ export interface SqliteStoreOptions {
   cacheMiB?: number;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** Microseconds per minute: the granularity of `event_minutes`. */
+const MINUTE_US = 60_000_000;
 
 /**
  * Dictionary-encoded fields: their `terms.field` number is the position in this list + 1, their column in `events`
@@ -160,6 +165,10 @@ CREATE TABLE IF NOT EXISTS event_values (
 CREATE TABLE IF NOT EXISTS event_bodies (
   id INTEGER PRIMARY KEY,
   body TEXT NOT NULL                   -- the event as JSON
+);
+CREATE TABLE IF NOT EXISTS event_minutes (
+  minute INTEGER PRIMARY KEY,          -- received / 60 s
+  n INTEGER NOT NULL                   -- events stored with a received time in that minute
 );
 CREATE TABLE IF NOT EXISTS batches (
   key TEXT PRIMARY KEY,                -- delivery id (OpenFaaS X-Openfaas-Delivery)
@@ -300,6 +309,9 @@ class SqliteStore implements Store {
     | 'deleteEvent'
     | 'deleteBody'
     | 'oldest'
+    | 'addMinute'
+    | 'subMinute'
+    | 'minutesTotal'
     | 'deleteBatches'
     | 'count'
     | 'timeRange'
@@ -335,7 +347,12 @@ class SqliteStore implements Store {
         throw new Error(
           `${opts.path}: schema version ${version} is newer than this Vigil supports (${SCHEMA_VERSION})`,
         );
-      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`);
+      // Version 1 had no per-minute counts: they are counted once from the events when the table is added.
+      const backfill =
+        version === 1
+          ? 'INSERT INTO event_minutes (minute, n) SELECT CASE WHEN received >= 0 THEN received / 60000000 ELSE (received + 1) / 60000000 - 1 END, count(*) FROM events GROUP BY 1;'
+          : '';
+      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${backfill} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`);
     } catch (err) {
       db.close();
       throw err;
@@ -369,7 +386,12 @@ class SqliteStore implements Store {
       deleteValue: p('DELETE FROM event_values WHERE term = ? AND event_id = ?'),
       deleteEvent: p('DELETE FROM events WHERE id = ?'),
       deleteBody: p('DELETE FROM event_bodies WHERE id = ?'),
-      oldest: p('SELECT id, multi FROM events WHERE received < ? ORDER BY received LIMIT ?'),
+      oldest: p('SELECT id, received, multi FROM events WHERE received < ? ORDER BY received LIMIT ?'),
+      addMinute: p(
+        'INSERT INTO event_minutes (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n',
+      ),
+      subMinute: p('UPDATE event_minutes SET n = n - ? WHERE minute = ?'),
+      minutesTotal: p('SELECT coalesce(sum(n), 0) AS n FROM event_minutes'),
       deleteBatches: p(
         'DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE stored < ? ORDER BY stored LIMIT ?)',
       ),
@@ -599,6 +621,8 @@ class SqliteStore implements Store {
     let duplicates = 0;
     if (opts.batchKey !== undefined && s.insertBatch.run(opts.batchKey, Date.now()).changes === 0)
       return { inserted: 0, duplicates: events.length };
+    // New events per minute, added to event_minutes once per batch (a collapsed stage keeps its received time)
+    const minutes = new Map<number, number>();
     for (const e of events) {
       const { values, multi } = this.#row(e);
       if (opts.collapseStages) {
@@ -633,9 +657,12 @@ class SqliteStore implements Store {
       const id = r.lastInsertRowid;
       s.insertBody.run(id, bodyOf(e));
       this.#addValues(id, multi);
+      const minute = Math.floor((values[0] as number) / MINUTE_US);
+      minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
       inserted++;
       stored?.push({ id, event: e });
     }
+    for (const [minute, n] of minutes) s.addMinute.run(minute, n);
     return { inserted, duplicates };
   }
 
@@ -801,8 +828,11 @@ class SqliteStore implements Store {
     checkPage(page);
     const cursor = page.after === undefined ? undefined : decodeCursor(page.after);
     const w = this.#where(q);
-    const total = (this.#prepare(`SELECT count(*) AS n FROM events e WHERE ${w.sql}`).get(...w.params) as { n: number })
-      .n;
+    const total = (
+      (w.sql === '1' ? this.#s.minutesTotal : this.#prepare(`SELECT count(*) AS n FROM events e WHERE ${w.sql}`)).get(
+        ...w.params,
+      ) as { n: number }
+    ).n;
     if (page.size === 0 || total === 0) return { total, items: [] };
     const dir = page.sort === 'asc' ? 'ASC' : 'DESC';
     let sql = `SELECT e.id, e.received FROM events e WHERE ${w.sql}`;
@@ -831,7 +861,7 @@ class SqliteStore implements Store {
     if (!Number.isInteger(intervalMs) || intervalMs <= 0)
       throw new QueryError(`interval must be a positive whole number of milliseconds, not ${intervalMs}`);
     const width = intervalMs * 1000;
-    let counts = this.#bucketCounts(q, width);
+    let counts = this.#minuteCounts(q, intervalMs) ?? this.#bucketCounts(q, width);
     if (!counts) {
       const w = this.#where(q);
       // node:sqlite binds JS numbers as REAL: the CAST keeps the division integral
@@ -861,6 +891,47 @@ class SqliteStore implements Store {
       buckets.push({ time: (counts.first + i) * intervalMs, count: counts.n[i]! });
     }
     return { total, buckets };
+  }
+
+  /**
+   * Histogram from the per-minute counts: for queries with no condition but a time range, and buckets of whole
+   * minutes (every minute then falls in one bucket). Minutes the range cuts are counted from the events.
+   */
+  #minuteCounts(q: EventQuery, intervalMs: number): { first: number; n: number[] } | undefined {
+    if (intervalMs % 60_000 !== 0 || this.#where({ ...q, start: undefined, end: undefined }).sql !== '1')
+      return undefined;
+    const per = intervalMs / 60_000; // minutes per bucket
+    const range = this.#s.timeRange.get() as { lo: number | null; hi: number | null };
+    if (range.lo === null || range.hi === null) return { first: 0, n: [] };
+    const lo = q.start === undefined ? range.lo : Math.max(range.lo, Math.ceil(q.start) * 1000);
+    const hi = q.end === undefined ? range.hi : Math.min(range.hi, Math.floor(q.end) * 1000 + 999);
+    if (lo > hi) return { first: 0, n: [] };
+    const first = Math.floor(lo / (per * MINUTE_US));
+    const last = Math.floor(hi / (per * MINUTE_US));
+    if (last - first + 1 > this.#maxBuckets)
+      throw new QueryError(
+        `a histogram with interval ${intervalMs} ms over this range has more than ${this.#maxBuckets} buckets: use a larger interval or a shorter range`,
+      );
+    const n = new Array<number>(last - first + 1).fill(0);
+    // whole minutes in [lo, hi]: from the first minute starting at or after lo to the last ending at or before hi
+    const m0 = Math.ceil(lo / MINUTE_US);
+    const m1 = Math.floor((hi + 1) / MINUTE_US); // exclusive
+    const countRange = this.#prepare('SELECT count(*) AS n FROM events WHERE received >= ? AND received < ?');
+    const edge = (from: number, to: number) => {
+      if (from >= to) return;
+      n[Math.floor(from / (per * MINUTE_US)) - first]! += (countRange.get(from, to) as { n: number }).n;
+    };
+    if (m0 >= m1) edge(lo, hi + 1);
+    else {
+      edge(lo, m0 * MINUTE_US);
+      const rows = this.#prepare('SELECT minute, n FROM event_minutes WHERE minute >= ? AND minute < ?').all(
+        m0,
+        m1,
+      ) as { minute: number; n: number }[];
+      for (const r of rows) n[Math.floor(r.minute / per) - first]! += r.n;
+      edge(m1 * MINUTE_US, hi + 1);
+    }
+    return { first, n };
   }
 
   /**
@@ -935,12 +1006,17 @@ class SqliteStore implements Store {
     const s = this.#s;
     this.#begin();
     try {
-      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; multi: string }[];
+      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; received: number; multi: string }[];
+      const minutes = new Map<number, number>();
       for (const r of rows) {
         this.#removeValues(r.id, r.multi);
         s.deleteBody.run(r.id);
         s.deleteEvent.run(r.id);
+        const minute = Math.floor(r.received / MINUTE_US);
+        minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
       }
+      for (const [minute, n] of minutes) s.subMinute.run(n, minute);
+      if (minutes.size > 0) this.#db.exec('DELETE FROM event_minutes WHERE n <= 0');
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       s.deleteBatches.run(cutoff, limit);
       if (rows.length > 0 || this.#pruneAfter > 0) this.#pruneTerms(2 * limit);
