@@ -104,6 +104,9 @@ const TEXT_DICT: DictField[] = [
   'userAgent',
 ];
 
+/** Dictionary field numbers free text searches, with the list fields. */
+const TEXT_FIELD_NOS: number[] = [...TEXT_DICT.map((f) => FIELD_NO[f]), GROUP, SOURCE_IP];
+
 /** Dictionary fields with a (column, received) index. */
 const INDEXED_DICT: DictField[] = [
   'user',
@@ -691,11 +694,12 @@ class SqliteStore implements Store {
       params.push(ftsAny(long));
     }
     if (short.length > 0) {
-      // instr(lower()) folds ASCII letters only; the trigram index folds all of Unicode
+      // LIKE folds ASCII letters only (as lower() does); the trigram index folds all of Unicode. LIKE rather than
+      // instr(lower()): no lower-cased copy of every scanned value.
       parts.push(
-        `SELECT id FROM terms WHERE field ${f} AND (${short.map(() => 'instr(lower(value), lower(?)) > 0').join(' OR ')})`,
+        `SELECT id FROM terms WHERE field ${f} AND (${short.map(() => `value LIKE ? ESCAPE '\\'`).join(' OR ')})`,
       );
-      params.push(...short);
+      params.push(...short.map((t) => `%${t.replace(/[\\%_]/g, '\\$&')}%`));
     }
     return parts.join(' UNION ALL ');
   }
@@ -712,6 +716,27 @@ class SqliteStore implements Store {
     if (ids.length === 0) return undefined;
     if (ids.length <= INLINE_TERMS) return { list: placeholders(ids.length), params: ids.map((r) => r.id) };
     return { list: sub, params };
+  }
+
+  /**
+   * The ids of the terms of `fields` containing any of `terms`, by field; undefined when more than a few thousand
+   * match (the caller then keeps per-field subqueries).
+   */
+  #termsByField(fields: number[], terms: string[]): Map<number, number[]> | undefined {
+    const params: SQLInputValue[] = [];
+    const sub = this.#termMatch(fields, terms, params);
+    const cap = 4 * INLINE_TERMS;
+    const rows = this.#prepare(`SELECT t.id, t.field FROM terms t WHERE t.id IN (${sub}) LIMIT ${cap + 1}`).all(
+      ...params,
+    ) as { id: number; field: number }[];
+    if (rows.length > cap) return undefined;
+    const by = new Map<number, number[]>();
+    for (const r of rows) {
+      const list = by.get(r.field);
+      if (list) list.push(r.id);
+      else by.set(r.field, [r.id]);
+    }
+    return by;
   }
 
   /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
@@ -773,14 +798,27 @@ class SqliteStore implements Store {
 
     if (q.text && q.text.length > 0 && !q.text.includes('')) {
       const ors: string[] = [];
+      // One dictionary search over every text field, split by field here: a search per field read the same
+      // trigram posting lists ten times.
+      const found = this.#termsByField(TEXT_FIELD_NOS, q.text);
       for (const f of TEXT_DICT) {
-        const set = this.#termIn([FIELD_NO[f]], q.text);
+        const ids = found?.get(FIELD_NO[f]);
+        const set =
+          found === undefined || (ids !== undefined && ids.length > INLINE_TERMS)
+            ? this.#termIn([FIELD_NO[f]], q.text)
+            : ids && { list: placeholders(ids.length), params: ids };
         if (set) {
           ors.push(`e.${COLUMN[f]} IN (${set.list})`);
           params.push(...set.params);
         }
       }
-      const set = this.#termIn([GROUP, SOURCE_IP], q.text);
+      const listIds = found && [...(found.get(GROUP) ?? []), ...(found.get(SOURCE_IP) ?? [])];
+      const set =
+        listIds === undefined || listIds.length > INLINE_TERMS
+          ? this.#termIn([GROUP, SOURCE_IP], q.text)
+          : listIds.length > 0
+            ? { list: placeholders(listIds.length), params: listIds }
+            : undefined;
       if (set) {
         ors.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`);
         params.push(...set.params);
