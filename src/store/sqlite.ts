@@ -962,11 +962,13 @@ class SqliteStore implements Store {
     if (m0 >= m1) edge(lo, hi + 1);
     else {
       edge(lo, m0 * MINUTE_US);
-      const rows = this.#prepare('SELECT minute, n FROM event_minutes WHERE minute >= ? AND minute < ?').all(
-        m0,
-        m1,
-      ) as { minute: number; n: number }[];
-      for (const r of rows) n[Math.floor(r.minute / per) - first]! += r.n;
+      // Summed per bucket in SQL (a row object per minute costs more than the sum). Floor division, also for
+      // minutes before 1970; node:sqlite binds JS numbers as REAL, the CAST keeps the arithmetic integral.
+      const rows = this.#prepare(
+        `SELECT (minute - ((minute % p + p) % p)) / p AS b, sum(n) AS n
+         FROM event_minutes, (SELECT CAST(? AS INTEGER) AS p) WHERE minute >= ? AND minute < ? GROUP BY b`,
+      ).all(per, m0, m1) as { b: number; n: number }[];
+      for (const r of rows) n[r.b - first]! += r.n;
       edge(m1 * MINUTE_US, hi + 1);
     }
     return { first, n };
