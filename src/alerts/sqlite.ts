@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_created ON alerts(created_at);
 CREATE INDEX IF NOT EXISTS alerts_fingerprint ON alerts(fingerprint, created_at);
 CREATE INDEX IF NOT EXISTS alerts_event ON alerts(event_id);
+-- The group leader lookup of every new alert: without the partial index it walks past every already grouped alert
+-- of the same fingerprint in the window (quadratic under a burst of repeats, a quarter of ingest time in the bench).
+CREATE INDEX IF NOT EXISTS alerts_leader ON alerts(fingerprint, created_at) WHERE grouped_with IS NULL;
 CREATE TABLE IF NOT EXISTS alert_deliveries (
   id INTEGER PRIMARY KEY,
   alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,

@@ -95,8 +95,14 @@ export class Ingestor {
     const now = (this.decisions.now ?? Date.now)();
     const records = [];
     for (const [e, raised] of alerting) {
-      // Alerts link to the stored event; alerting events are few, so one indexed lookup each is cheap.
-      const found = await this.store.query({ exact: { auditID: [e.auditID] } }, { sort: 'desc', size: 1 });
+      // Alerts link to the stored event. Audit IDs are not indexed on their own (an index led by random IDs costs a
+      // page write per event); bounded to the event's received millisecond the lookup is a short range of the
+      // time-led indexes instead of a scan of every stored event (which took 65 % of ingest time at 20 k events).
+      const ms = Date.parse(e.requestReceivedTimestamp);
+      const found = await this.store.query(
+        { exact: { auditID: [e.auditID] }, ...(Number.isNaN(ms) ? {} : { start: ms, end: ms }) },
+        { sort: 'desc', size: 1 },
+      );
       const stored = found.items[0];
       if (stored) records.push(...alertRecords(stored, raised, now));
     }

@@ -16,6 +16,8 @@
 // - `event_bodies` holds the full event as JSON, apart so that scans of `events` never read 1–3 KB bodies.
 // - `chain_log` is the tamper-evidence hash chain (src/integrity/chain.ts): one entry per insert, in-place replacement
 //   and retention deletion, written in the same transaction as the change; `checkpoints` holds signed chain heads.
+// - `event_minutes` counts the stored events per minute of received time, maintained in the append transaction, so
+//   that histograms and totals without filters read one row per minute instead of one index entry per event.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { AuditEvent } from '../event/model.ts';
 import {
@@ -67,8 +69,14 @@ export interface SqliteStoreOptions {
   cacheMiB?: number;
 }
 
-/** 2: the hash chain (`chain_log`, `checkpoints`); a version-1 database is chained from its upgrade on. */
+/**
+ * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is
+ * chained from its upgrade on and its minutes are counted once from its events.
+ */
 const SCHEMA_VERSION = 2;
+
+/** Microseconds per minute: the granularity of `event_minutes`. */
+const MINUTE_US = 60_000_000;
 
 /**
  * Dictionary-encoded fields: their `terms.field` number is the position in this list + 1, their column in `events`
@@ -111,6 +119,9 @@ const TEXT_DICT: DictField[] = [
   'status',
   'userAgent',
 ];
+
+/** Dictionary field numbers free text searches, with the list fields. */
+const TEXT_FIELD_NOS: number[] = [...TEXT_DICT.map((f) => FIELD_NO[f]), GROUP, SOURCE_IP];
 
 /** Dictionary fields with a (column, received) index. */
 const INDEXED_DICT: DictField[] = [
@@ -173,6 +184,10 @@ CREATE TABLE IF NOT EXISTS event_values (
 CREATE TABLE IF NOT EXISTS event_bodies (
   id INTEGER PRIMARY KEY,
   body TEXT NOT NULL                   -- the event as JSON
+);
+CREATE TABLE IF NOT EXISTS event_minutes (
+  minute INTEGER PRIMARY KEY,          -- received / 60 s
+  n INTEGER NOT NULL                   -- events stored with a received time in that minute
 );
 CREATE TABLE IF NOT EXISTS batches (
   key TEXT PRIMARY KEY,                -- delivery id (OpenFaaS X-Openfaas-Delivery)
@@ -330,6 +345,9 @@ class SqliteStore implements Store {
     | 'deleteEvent'
     | 'deleteBody'
     | 'oldest'
+    | 'addMinute'
+    | 'subMinute'
+    | 'minutesTotal'
     | 'deleteBatches'
     | 'count'
     | 'timeRange'
@@ -370,7 +388,12 @@ class SqliteStore implements Store {
         throw new Error(
           `${opts.path}: schema version ${version} is newer than this Vigil supports (${SCHEMA_VERSION})`,
         );
-      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}`);
+      // Version 1 had no per-minute counts: they are counted once from the events when the table is added.
+      const backfill =
+        version === 1
+          ? 'INSERT INTO event_minutes (minute, n) SELECT CASE WHEN received >= 0 THEN received / 60000000 ELSE (received + 1) / 60000000 - 1 END, count(*) FROM events GROUP BY 1;'
+          : '';
+      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${backfill} PRAGMA user_version = ${SCHEMA_VERSION}`);
       try {
         if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
           // Events stored before the chain existed (schema 1) stay unchained: genesis records the last of their ids.
@@ -423,7 +446,12 @@ class SqliteStore implements Store {
       deleteValue: p('DELETE FROM event_values WHERE term = ? AND event_id = ?'),
       deleteEvent: p('DELETE FROM events WHERE id = ?'),
       deleteBody: p('DELETE FROM event_bodies WHERE id = ?'),
-      oldest: p('SELECT id, multi FROM events WHERE received < ? ORDER BY received LIMIT ?'),
+      oldest: p('SELECT id, received, multi FROM events WHERE received < ? ORDER BY received LIMIT ?'),
+      addMinute: p(
+        'INSERT INTO event_minutes (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n',
+      ),
+      subMinute: p('UPDATE event_minutes SET n = n - ? WHERE minute = ?'),
+      minutesTotal: p('SELECT coalesce(sum(n), 0) AS n FROM event_minutes'),
       deleteBatches: p(
         'DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE stored < ? ORDER BY stored LIMIT ?)',
       ),
@@ -670,6 +698,8 @@ class SqliteStore implements Store {
     let duplicates = 0;
     if (opts.batchKey !== undefined && s.insertBatch.run(opts.batchKey, Date.now()).changes === 0)
       return { inserted: 0, duplicates: events.length };
+    // New events per minute, added to event_minutes once per batch (a collapsed stage keeps its received time)
+    const minutes = new Map<number, number>();
     for (const e of events) {
       const { values, multi } = this.#row(e);
       if (opts.collapseStages) {
@@ -708,9 +738,12 @@ class SqliteStore implements Store {
       s.insertBody.run(id, body);
       this.#chain(OP_INSERT, id, body);
       this.#addValues(id, multi);
+      const minute = Math.floor((values[0] as number) / MINUTE_US);
+      minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
       inserted++;
       stored?.push({ id, event: e });
     }
+    for (const [minute, n] of minutes) s.addMinute.run(minute, n);
     return { inserted, duplicates };
   }
 
@@ -739,11 +772,12 @@ class SqliteStore implements Store {
       params.push(ftsAny(long));
     }
     if (short.length > 0) {
-      // instr(lower()) folds ASCII letters only; the trigram index folds all of Unicode
+      // LIKE folds ASCII letters only (as lower() does); the trigram index folds all of Unicode. LIKE rather than
+      // instr(lower()): no lower-cased copy of every scanned value.
       parts.push(
-        `SELECT id FROM terms WHERE field ${f} AND (${short.map(() => 'instr(lower(value), lower(?)) > 0').join(' OR ')})`,
+        `SELECT id FROM terms WHERE field ${f} AND (${short.map(() => `value LIKE ? ESCAPE '\\'`).join(' OR ')})`,
       );
-      params.push(...short);
+      params.push(...short.map((t) => `%${t.replace(/[\\%_]/g, '\\$&')}%`));
     }
     return parts.join(' UNION ALL ');
   }
@@ -760,6 +794,27 @@ class SqliteStore implements Store {
     if (ids.length === 0) return undefined;
     if (ids.length <= INLINE_TERMS) return { list: placeholders(ids.length), params: ids.map((r) => r.id) };
     return { list: sub, params };
+  }
+
+  /**
+   * The ids of the terms of `fields` containing any of `terms`, by field; undefined when more than a few thousand
+   * match (the caller then keeps per-field subqueries).
+   */
+  #termsByField(fields: number[], terms: string[]): Map<number, number[]> | undefined {
+    const params: SQLInputValue[] = [];
+    const sub = this.#termMatch(fields, terms, params);
+    const cap = 4 * INLINE_TERMS;
+    const rows = this.#prepare(`SELECT t.id, t.field FROM terms t WHERE t.id IN (${sub}) LIMIT ${cap + 1}`).all(
+      ...params,
+    ) as { id: number; field: number }[];
+    if (rows.length > cap) return undefined;
+    const by = new Map<number, number[]>();
+    for (const r of rows) {
+      const list = by.get(r.field);
+      if (list) list.push(r.id);
+      else by.set(r.field, [r.id]);
+    }
+    return by;
   }
 
   /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
@@ -821,14 +876,27 @@ class SqliteStore implements Store {
 
     if (q.text && q.text.length > 0 && !q.text.includes('')) {
       const ors: string[] = [];
+      // One dictionary search over every text field, split by field here: a search per field read the same
+      // trigram posting lists ten times.
+      const found = this.#termsByField(TEXT_FIELD_NOS, q.text);
       for (const f of TEXT_DICT) {
-        const set = this.#termIn([FIELD_NO[f]], q.text);
+        const ids = found?.get(FIELD_NO[f]);
+        const set =
+          found === undefined || (ids !== undefined && ids.length > INLINE_TERMS)
+            ? this.#termIn([FIELD_NO[f]], q.text)
+            : ids && { list: placeholders(ids.length), params: ids };
         if (set) {
           ors.push(`e.${COLUMN[f]} IN (${set.list})`);
           params.push(...set.params);
         }
       }
-      const set = this.#termIn([GROUP, SOURCE_IP], q.text);
+      const listIds = found && [...(found.get(GROUP) ?? []), ...(found.get(SOURCE_IP) ?? [])];
+      const set =
+        listIds === undefined || listIds.length > INLINE_TERMS
+          ? this.#termIn([GROUP, SOURCE_IP], q.text)
+          : listIds.length > 0
+            ? { list: placeholders(listIds.length), params: listIds }
+            : undefined;
       if (set) {
         ors.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`);
         params.push(...set.params);
@@ -876,8 +944,11 @@ class SqliteStore implements Store {
     checkPage(page);
     const cursor = page.after === undefined ? undefined : decodeCursor(page.after);
     const w = this.#where(q);
-    const total = (this.#prepare(`SELECT count(*) AS n FROM events e WHERE ${w.sql}`).get(...w.params) as { n: number })
-      .n;
+    const total = (
+      (w.sql === '1' ? this.#s.minutesTotal : this.#prepare(`SELECT count(*) AS n FROM events e WHERE ${w.sql}`)).get(
+        ...w.params,
+      ) as { n: number }
+    ).n;
     if (page.size === 0 || total === 0) return { total, items: [] };
     const dir = page.sort === 'asc' ? 'ASC' : 'DESC';
     let sql = `SELECT e.id, e.received FROM events e WHERE ${w.sql}`;
@@ -906,7 +977,7 @@ class SqliteStore implements Store {
     if (!Number.isInteger(intervalMs) || intervalMs <= 0)
       throw new QueryError(`interval must be a positive whole number of milliseconds, not ${intervalMs}`);
     const width = intervalMs * 1000;
-    let counts = this.#bucketCounts(q, width);
+    let counts = this.#minuteCounts(q, intervalMs) ?? this.#bucketCounts(q, width);
     if (!counts) {
       const w = this.#where(q);
       // node:sqlite binds JS numbers as REAL: the CAST keeps the division integral
@@ -936,6 +1007,49 @@ class SqliteStore implements Store {
       buckets.push({ time: (counts.first + i) * intervalMs, count: counts.n[i]! });
     }
     return { total, buckets };
+  }
+
+  /**
+   * Histogram from the per-minute counts: for queries with no condition but a time range, and buckets of whole
+   * minutes (every minute then falls in one bucket). Minutes the range cuts are counted from the events.
+   */
+  #minuteCounts(q: EventQuery, intervalMs: number): { first: number; n: number[] } | undefined {
+    if (intervalMs % 60_000 !== 0 || this.#where({ ...q, start: undefined, end: undefined }).sql !== '1')
+      return undefined;
+    const per = intervalMs / 60_000; // minutes per bucket
+    const range = this.#s.timeRange.get() as { lo: number | null; hi: number | null };
+    if (range.lo === null || range.hi === null) return { first: 0, n: [] };
+    const lo = q.start === undefined ? range.lo : Math.max(range.lo, Math.ceil(q.start) * 1000);
+    const hi = q.end === undefined ? range.hi : Math.min(range.hi, Math.floor(q.end) * 1000 + 999);
+    if (lo > hi) return { first: 0, n: [] };
+    const first = Math.floor(lo / (per * MINUTE_US));
+    const last = Math.floor(hi / (per * MINUTE_US));
+    if (last - first + 1 > this.#maxBuckets)
+      throw new QueryError(
+        `a histogram with interval ${intervalMs} ms over this range has more than ${this.#maxBuckets} buckets: use a larger interval or a shorter range`,
+      );
+    const n = new Array<number>(last - first + 1).fill(0);
+    // whole minutes in [lo, hi]: from the first minute starting at or after lo to the last ending at or before hi
+    const m0 = Math.ceil(lo / MINUTE_US);
+    const m1 = Math.floor((hi + 1) / MINUTE_US); // exclusive
+    const countRange = this.#prepare('SELECT count(*) AS n FROM events WHERE received >= ? AND received < ?');
+    const edge = (from: number, to: number) => {
+      if (from >= to) return;
+      n[Math.floor(from / (per * MINUTE_US)) - first]! += (countRange.get(from, to) as { n: number }).n;
+    };
+    if (m0 >= m1) edge(lo, hi + 1);
+    else {
+      edge(lo, m0 * MINUTE_US);
+      // Summed per bucket in SQL (a row object per minute costs more than the sum). Floor division, also for
+      // minutes before 1970; node:sqlite binds JS numbers as REAL, the CAST keeps the arithmetic integral.
+      const rows = this.#prepare(
+        `SELECT (minute - ((minute % p + p) % p)) / p AS b, sum(n) AS n
+         FROM event_minutes, (SELECT CAST(? AS INTEGER) AS p) WHERE minute >= ? AND minute < ? GROUP BY b`,
+      ).all(per, m0, m1) as { b: number; n: number }[];
+      for (const r of rows) n[r.b - first]! += r.n;
+      edge(m1 * MINUTE_US, hi + 1);
+    }
+    return { first, n };
   }
 
   /**
@@ -1010,13 +1124,18 @@ class SqliteStore implements Store {
     const s = this.#s;
     this.#begin();
     try {
-      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; multi: string }[];
+      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; received: number; multi: string }[];
+      const minutes = new Map<number, number>();
       for (const r of rows) {
         this.#removeValues(r.id, r.multi);
         s.deleteBody.run(r.id);
         s.deleteEvent.run(r.id);
         this.#chain(OP_DELETE, r.id, undefined);
+        const minute = Math.floor(r.received / MINUTE_US);
+        minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
       }
+      for (const [minute, n] of minutes) s.subMinute.run(n, minute);
+      if (minutes.size > 0) this.#db.exec('DELETE FROM event_minutes WHERE n <= 0');
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       s.deleteBatches.run(cutoff, limit);
       if (rows.length > 0 || this.#pruneAfter > 0) this.#pruneTerms(2 * limit);

@@ -67,3 +67,58 @@ test('sqlite: retention also drops dictionary values no stored event uses any mo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sqlite: histograms and totals from the per-minute counts agree with the events, after retention and upgrade', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
+  const path = join(dir, 'events.db');
+  const T = Date.parse('2026-03-01T10:00:00Z');
+  // spread over ~3 hours with microsecond fractions, some in the same minute
+  const times: number[] = [];
+  for (let i = 0; i < 300; i++) times.push(T + ((i * 7919) % 10_800_000) + (i % 3) * 17);
+  const micro = (ms: number, i: number) =>
+    `${new Date(ms).toISOString().slice(0, -1)}${String(i % 1000).padStart(3, '0')}Z`;
+  const expect = (ts: number[], start: number | undefined, end: number | undefined, interval: number) => {
+    const m = new Map<number, number>();
+    for (const t of ts)
+      if ((start === undefined || t >= start) && (end === undefined || t <= end))
+        m.set(Math.floor(t / interval), (m.get(Math.floor(t / interval)) ?? 0) + 1);
+    const keys = [...m.keys()].sort((a, b) => a - b);
+    const buckets = [];
+    for (let b = keys[0]!; keys.length > 0 && b <= keys[keys.length - 1]!; b++)
+      buckets.push({ time: b * interval, count: m.get(b) ?? 0 });
+    return { total: [...m.values()].reduce((a, b) => a + b, 0), buckets };
+  };
+  const check = async (store: Awaited<ReturnType<typeof openSqliteStore>>, ts: number[]) => {
+    for (const [start, end, interval] of [
+      [undefined, undefined, 3_600_000],
+      [undefined, undefined, 60_000],
+      [T + 95_123, T + 7_300_456, 900_000],
+      [T + 61_000, T + 61_999, 60_000],
+      [T - 100_000, T + 5_000_000, 7_200_000],
+    ] as [number | undefined, number | undefined, number][]) {
+      const q = { ...(start === undefined ? {} : { start }), ...(end === undefined ? {} : { end }) };
+      assert.deepEqual(await store.histogram(q, interval), expect(ts, start, end, interval), JSON.stringify(q));
+    }
+    assert.equal((await store.query({}, { sort: 'desc', size: 1 })).total, ts.length);
+  };
+  try {
+    let store = await openSqliteStore({ path });
+    await store.append(times.map((t, i) => makeEvent({ requestReceivedTimestamp: micro(t, i) }, t)));
+    await check(store, times);
+    // retention subtracts what it deletes
+    const cutoff = T + 3_600_000;
+    await store.deleteBefore(cutoff, 10_000);
+    const kept = times.filter((t) => t >= cutoff);
+    await check(store, kept);
+    await store.close();
+    // a version 1 database (no per-minute counts) is counted once on open
+    const db = new DatabaseSync(path);
+    db.exec('DROP TABLE event_minutes; PRAGMA user_version = 1');
+    db.close();
+    store = await openSqliteStore({ path });
+    await check(store, kept);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
