@@ -391,7 +391,7 @@ class SqliteStore implements Store {
       // Version 1 had no per-minute counts: they are counted once from the events when the table is added.
       const backfill =
         version === 1
-          ? 'INSERT INTO event_minutes (minute, n) SELECT CASE WHEN received >= 0 THEN received / 60000000 ELSE (received + 1) / 60000000 - 1 END, count(*) FROM events GROUP BY 1;'
+          ? 'INSERT OR REPLACE INTO event_minutes (minute, n) SELECT CASE WHEN received >= 0 THEN received / 60000000 ELSE (received + 1) / 60000000 - 1 END, count(*) FROM events GROUP BY 1;'
           : '';
       db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${backfill} PRAGMA user_version = ${SCHEMA_VERSION}`);
       try {
