@@ -11,6 +11,7 @@ export {
   type RulesConfig,
   SECTIONS,
   type Spec,
+  type StorageConfig,
   type TlsConfig,
   type TokenConfig,
   type VigilConfig,

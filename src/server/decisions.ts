@@ -6,6 +6,7 @@ import {
   type AlertStore,
   alertmanagerReceiver,
   createAlertDispatcher,
+  openPostgresAlertStore,
   openSqliteAlertStore,
   type Receiver,
   webhookReceiver,
@@ -98,7 +99,11 @@ export async function openDecisions(config: VigilConfig, log: DecisionLog): Prom
     names.add(c.name);
     receivers.push(receiver(c, config.externalURL));
   }
-  const alertStore = openSqliteAlertStore(config.storage.path);
+  // Alerts live beside the events: in PostgreSQL every collector of the database shares them.
+  const alertStore =
+    config.storage.type === 'postgres'
+      ? await openPostgresAlertStore({ url: config.storage.url, schema: config.storage.schema })
+      : openSqliteAlertStore(config.storage.path);
   const dispatcher = createAlertDispatcher({
     store: alertStore,
     receivers,
