@@ -116,8 +116,16 @@ test('storage: postgres takes url, schema and poolSize; each type names what it 
     'storage:\n  type: postgres\n  url: postgres://vigil@db:5432/audit\n  schema: audit\n  poolSize: 20\n',
     'vigil.yaml',
   );
-  assert.deepEqual(c.storage, { type: 'postgres', url: 'postgres://vigil@db:5432/audit', schema: 'audit', poolSize: 20 });
-  assert.match(errorOf('storage:\n  type: postgres\n  schema: audit\n'), /^vigil\.yaml:2:3: storage: type postgres needs "url"/);
+  assert.deepEqual(c.storage, {
+    type: 'postgres',
+    url: 'postgres://vigil@db:5432/audit',
+    schema: 'audit',
+    poolSize: 20,
+  });
+  assert.match(
+    errorOf('storage:\n  type: postgres\n  schema: audit\n'),
+    /^vigil\.yaml:2:3: storage: type postgres needs "url"/,
+  );
   assert.match(
     errorOf('storage:\n  type: postgres\n  url: postgres://h/d\n  path: /x.db\n'),
     /^vigil\.yaml:4:3: storage\.path: not used by storage type postgres/,
@@ -126,13 +134,21 @@ test('storage: postgres takes url, schema and poolSize; each type names what it 
     errorOf('storage:\n  path: /x.db\n  url: postgres://h/d\n'),
     /^vigil\.yaml:3:3: storage\.url: not used by storage type sqlite/,
   );
-  assert.match(errorOf('storage: { type: mysql, url: x }\n'), /^vigil\.yaml:1:18: storage\.type: must be one of sqlite, postgres/);
+  assert.match(
+    errorOf('storage: { type: mysql, url: x }\n'),
+    /^vigil\.yaml:1:18: storage\.type: must be one of sqlite, postgres/,
+  );
   assert.match(errorOf('storage: { type: postgres, url: x, schema: Bad }\n'), /storage\.schema: must be lower-case/);
 });
 
 test('--storage-url switches to PostgreSQL over the file, keeping its schema and poolSize', () => {
   const sqlite = parseConfig('storage: { path: /x.db }\n', 'vigil.yaml', { storageUrl: 'postgres://h:5432/d' });
-  assert.deepEqual(sqlite.storage, { type: 'postgres', url: 'postgres://h:5432/d', schema: undefined, poolSize: undefined });
+  assert.deepEqual(sqlite.storage, {
+    type: 'postgres',
+    url: 'postgres://h:5432/d',
+    schema: undefined,
+    poolSize: undefined,
+  });
   const pgc = parseConfig('storage: { type: postgres, url: postgres://a/b, schema: s1, poolSize: 3 }\n', 'vigil.yaml', {
     storageUrl: 'postgresql://c/d',
   });
