@@ -1,6 +1,7 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
 import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
+import { consoleBuildCommand } from './console.ts';
 import { importCommand } from './import.ts';
 import { migrateCommand } from './migrate.ts';
 import { migrateDataCommand } from './migrate-data.ts';
@@ -21,4 +22,5 @@ export const commands: Command[] = [
   migrateCommand,
   migrateDataCommand,
   tokenHashCommand,
+  consoleBuildCommand,
 ];

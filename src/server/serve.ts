@@ -9,6 +9,7 @@ import { openStore, type Retention, startRetention } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { type App, createApp } from './app.ts';
 import { isLoopback } from './auth.ts';
+import { CONSOLE_DIST_DIR, registerConsole } from './console.ts';
 import { type Decisions, openDecisions } from './decisions.ts';
 
 export interface RunningServer {
@@ -28,6 +29,8 @@ export interface ServeOptions {
   /** Clock for retention (tests). */
   now?: () => number;
   heartbeatMs?: number;
+  /** The built console served at `/` (default web/dist). */
+  consoleDir?: string;
 }
 
 /** `host:port`, `:port`, `[v6]:port` → host and port. */
@@ -66,6 +69,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     throw err;
   }
   app = createApp({ config, store, decisions, logger: o.logger, heartbeatMs: o.heartbeatMs });
+  registerConsole(app.fastify, { distDir: o.consoleDir ?? CONSOLE_DIST_DIR });
   const log = app.fastify.log;
   for (const w of decisions.warnings) log.warn(w);
   const retention = startRetention(store, {

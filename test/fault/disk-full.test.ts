@@ -15,7 +15,7 @@ import { openStore } from '../../src/store/index.ts';
 import { type Store, StoreUnavailableError } from '../../src/store/types.ts';
 import { freePort, waitFor } from '../helpers/net.ts';
 import { faultAuditID, faultEvent } from './events.ts';
-import { type Child, kill, startCollector, startProducer, storedCounts } from './helpers.ts';
+import { type Child, kill, killAll, startCollector, startProducer, storedCounts } from './helpers.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-fault-disk-'));
 const disk = path.join(dir, 'disk');
@@ -26,6 +26,7 @@ let producer: Child | undefined;
 let stopInProcess: (() => Promise<void>) | undefined;
 
 after(async () => {
+  await killAll();
   await kill(producer);
   await kill(collector);
   await stopInProcess?.();

@@ -12,7 +12,8 @@ export function faultEvent(i: number): AuditEvent {
     auditID: faultAuditID(i),
     stage: 'ResponseComplete',
     requestURI: `/api/v1/namespaces/default/pods/p${i}`,
-    verb: 'get',
+    // An update: Vigil's default rules store changes, not reads, and these tests count what is stored.
+    verb: 'update',
     user: { username: 'producer', groups: ['system:authenticated'] },
     sourceIPs: ['10.0.0.1'],
     objectRef: { resource: 'pods', namespace: 'default', name: `p${i}`, apiVersion: 'v1' },

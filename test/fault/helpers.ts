@@ -16,8 +16,22 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
+/** Every child started and not yet gone: `killAll` in a test's `after` leaves none behind, whatever failed. */
+const running = new Set<ChildProcess>();
+
+export async function killAll(): Promise<void> {
+  await Promise.all(
+    [...running].map(async (p) => {
+      p.kill('SIGKILL');
+      if (p.exitCode === null && p.signalCode === null) await once(p, 'exit');
+    }),
+  );
+}
+
 function start(args: string[], env: Record<string, string> = {}): Child {
   const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'pipe' });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   let out = '';
   proc.stdout!.on('data', (d) => {
     out += d;
@@ -41,16 +55,21 @@ export async function startCollector(
   void c.exited.then(() => {
     gone = true;
   });
-  await waitFor(
-    'the collector to be ready',
-    async () => {
-      if (gone) throw new Error(`collector exited: ${c.output()}`);
-      if (fetchOpts.readyz) return fetchOpts.readyz();
-      const r = await fetch(`${url}/readyz`).catch(() => undefined);
-      return r?.status === 200;
-    },
-    15_000,
-  );
+  try {
+    await waitFor(
+      'the collector to be ready',
+      async () => {
+        if (gone) throw new Error(`collector exited: ${c.output()}`);
+        if (fetchOpts.readyz) return fetchOpts.readyz();
+        const r = await fetch(`${url}/readyz`).catch(() => undefined);
+        return r?.status === 200;
+      },
+      15_000,
+    );
+  } catch (err) {
+    await kill(c);
+    throw err;
+  }
   return c;
 }
 

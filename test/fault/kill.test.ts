@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { freePort, waitFor } from '../helpers/net.ts';
 import { faultAuditID } from './events.ts';
-import { type Child, kill, startCollector, startProducer, storedCounts } from './helpers.ts';
+import { type Child, kill, killAll, startCollector, startProducer, storedCounts } from './helpers.ts';
 
 const N = 2500;
 const KILLS = 6;
@@ -16,6 +16,7 @@ let collector: Child | undefined;
 let producer: Child | undefined;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-fault-kill-'));
 after(async () => {
+  await killAll();
   await kill(producer);
   await kill(collector);
   rmSync(dir, { recursive: true, force: true });

@@ -10,12 +10,13 @@ import { parseConfig } from '../../src/config/index.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { freePort, waitFor } from '../helpers/net.ts';
 import { faultAuditID } from './events.ts';
-import { type Child, kill, startProducer } from './helpers.ts';
+import { type Child, kill, killAll, startProducer } from './helpers.ts';
 
 const dirs: string[] = [];
 const producers: Child[] = [];
 const servers: RunningServer[] = [];
 after(async () => {
+  await killAll();
   for (const p of producers) await kill(p);
   for (const s of servers) await s.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -1,0 +1,147 @@
+// How values read for a person: local times, HTTP reason phrases, a one-line sentence per event.
+import type { AuditEvent } from './api.ts';
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** `2026-11-23 14:05:09` in local time. */
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** `14:05:09.123` — the list's time column, with the date only when it is not today. */
+export function formatListTime(iso: string | undefined, today: string): { date: string; time: string } {
+  if (!iso) return { date: '', time: '—' };
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return { date: '', time: iso };
+  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return {
+    date: date === today ? '' : date,
+    time: `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`,
+  };
+}
+
+export function todayString(): string {
+  const d = new Date();
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+export function eventTime(e: AuditEvent): number {
+  return e.requestReceivedTimestamp ? Date.parse(e.requestReceivedTimestamp) : Number.NaN;
+}
+
+const REASONS: Record<number, string> = {
+  100: 'Continue',
+  101: 'Switching Protocols',
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
+  206: 'Partial Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export function reasonPhrase(code: number | undefined): string {
+  return code === undefined ? '' : (REASONS[code] ?? '');
+}
+
+export type CodeClass = 'ok' | 'client' | 'server' | 'none';
+
+export function codeClass(code: number | undefined): CodeClass {
+  if (code === undefined || code === null || code === 0) return 'none';
+  if (code >= 500) return 'server';
+  if (code >= 400) return 'client';
+  return 'ok';
+}
+
+/** `pods/nginx/exec` style resource path (resource, then subresource). */
+export function resourceLabel(e: AuditEvent): string {
+  const r = e.objectRef;
+  if (!r?.resource) return '';
+  return r.subresource ? `${r.resource}/${r.subresource}` : r.resource;
+}
+
+const PAST: Record<string, string> = {
+  get: 'read',
+  list: 'listed',
+  watch: 'watched',
+  create: 'created',
+  update: 'updated',
+  patch: 'patched',
+  delete: 'deleted',
+  deletecollection: 'deleted all',
+  post: 'posted to',
+  put: 'put',
+};
+
+/** "alice deleted pods nginx in project demo" (or "alice tried to delete …" when it failed) — the detail's headline. */
+export function sentence(e: AuditEvent): string {
+  const who = e.user?.username || 'someone';
+  // A refused or failed call did not happen: say what was attempted.
+  const failed = (e.responseStatus?.code ?? 0) >= 400;
+  const verb = failed ? `tried to ${e.verb ?? 'call'}` : e.verb ? (PAST[e.verb] ?? e.verb) : 'called';
+  const r = e.objectRef;
+  let what = r?.resource ? resourceLabel(e) : e.requestURI || 'the API';
+  if (r?.name) what += ` ${r.name}`;
+  const where = r?.namespace ? ` in project ${r.namespace}` : e.workspace ? ` in workspace ${e.workspace}` : '';
+  return `${who} ${verb} ${what}${where}`;
+}
+
+export function compactNumber(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Duration between the request and this stage, when both are known. */
+export function latency(e: AuditEvent): string {
+  if (!e.requestReceivedTimestamp || !e.stageTimestamp) return '';
+  const ms = Date.parse(e.stageTimestamp) - Date.parse(e.requestReceivedTimestamp);
+  if (!Number.isFinite(ms) || ms < 0) return '';
+  // Kubernetes MicroTime keeps microseconds that Date.parse drops; sub-millisecond calls read as "< 1 ms".
+  return ms < 1 ? '< 1 ms' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `Nov 23` */
+export function shortDate(ms: number): string {
+  const d = new Date(ms);
+  return `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+}
+
+/** `08:30`, or `08:30:10` when seconds matter. */
+export function clock(ms: number, seconds = false): string {
+  const d = new Date(ms);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return seconds ? `${hm}:${pad(d.getSeconds())}` : hm;
+}
+
+/** A histogram bucket for a person: `Nov 23 08:30 – 08:45`, or `Nov 23 – Nov 24` for day buckets. */
+export function bucketLabel(start: number, intervalMs: number): string {
+  const end = start + intervalMs;
+  if (intervalMs >= 86_400_000) return `${shortDate(start)} – ${shortDate(end)}`;
+  const secs = intervalMs < 60_000;
+  const sameDay = shortDate(start) === shortDate(end - 1);
+  return `${shortDate(start)} ${clock(start, secs)} – ${sameDay ? '' : `${shortDate(end)} `}${clock(end, secs)}`;
+}

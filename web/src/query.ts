@@ -1,0 +1,194 @@
+// The view's state lives in the URL under the API's own parameter names, so a bookmarked console URL and an API
+// call read the same. The one console-only parameter is `range` (a relative time range such as `1h`), because a
+// bookmark of "the last hour" must not freeze the hour it was taken in.
+
+export type Mode = 'exact' | 'fuzzy';
+
+export interface FieldDef {
+  key: string;
+  label: string;
+  /** `*_filter`: whole value, case-sensitive. */
+  exact?: string;
+  /** `*_search`: case-insensitive substring. */
+  fuzzy?: string;
+  /** The stats endpoint's `by` for value suggestions. */
+  stats?: string;
+  placeholder?: string;
+}
+
+// The parameters of KubeSphere's Auditing Operating console, in its order, then the ones Vigil adds.
+export const FIELDS: FieldDef[] = [
+  { key: 'cluster', label: 'Cluster', exact: 'cluster_filter' },
+  { key: 'workspace', label: 'Workspace', exact: 'workspace_filter', fuzzy: 'workspace_search' },
+  {
+    key: 'namespace',
+    label: 'Project',
+    exact: 'objectref_namespace_filter',
+    fuzzy: 'objectref_namespace_search',
+    stats: 'namespace',
+  },
+  {
+    key: 'resource',
+    label: 'Resource type',
+    exact: 'objectref_resource_filter',
+    fuzzy: 'objectref_resource_search',
+    stats: 'resource',
+    placeholder: 'pods',
+  },
+  { key: 'name', label: 'Resource name', exact: 'objectref_name_filter', fuzzy: 'objectref_name_search' },
+  { key: 'subresource', label: 'Subresource', exact: 'objectref_subresource_filter', placeholder: 'exec' },
+  { key: 'verb', label: 'Verb', exact: 'verb_filter', stats: 'verb', placeholder: 'delete' },
+  { key: 'code', label: 'Status code', exact: 'response_code_filter', stats: 'code', placeholder: '403' },
+  { key: 'status', label: 'Status', exact: 'response_status_filter', placeholder: 'Failure' },
+  { key: 'user', label: 'Operator', exact: 'user_filter', fuzzy: 'user_search', stats: 'user' },
+  { key: 'group', label: 'Group', exact: 'group_filter', fuzzy: 'group_search' },
+  {
+    key: 'sourceip',
+    label: 'Source IP',
+    exact: 'source_ip_filter',
+    fuzzy: 'source_ip_search',
+    stats: 'sourceip',
+    placeholder: '10.0.',
+  },
+  { key: 'level', label: 'Level', exact: 'level_filter', placeholder: 'RequestResponse' },
+  { key: 'source', label: 'Source system', exact: 'source_filter', placeholder: 'kubernetes' },
+];
+
+export interface Filter {
+  field: FieldDef;
+  mode: Mode;
+  values: string[];
+}
+
+export interface ViewState {
+  filters: Filter[];
+  q: string;
+  /** Relative range (`12h`) or undefined when start/end are absolute. */
+  range?: string;
+  /** Absolute range, epoch ms. */
+  start?: number;
+  end?: number;
+}
+
+export const DEFAULT_RANGE = '12h';
+
+export const RANGES: { key: string; label: string }[] = [
+  { key: '15m', label: 'Last 15 minutes' },
+  { key: '1h', label: 'Last hour' },
+  { key: '6h', label: 'Last 6 hours' },
+  { key: '12h', label: 'Last 12 hours' },
+  { key: '24h', label: 'Last 24 hours' },
+  { key: '7d', label: 'Last 7 days' },
+  { key: '30d', label: 'Last 30 days' },
+];
+
+const UNIT: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+export function durationMs(spec: string): number | undefined {
+  const m = /^(\d+)([smhdw])$/.exec(spec);
+  return m ? Number(m[1]) * UNIT[m[2]] : undefined;
+}
+
+export function paramName(f: Filter): string {
+  return (f.mode === 'fuzzy' ? f.field.fuzzy : f.field.exact) ?? f.field.exact ?? (f.field.fuzzy as string);
+}
+
+/** Unix seconds or RFC 3339, as the API accepts; epoch ms or undefined. */
+function parseTime(v: string | null): number | undefined {
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+export function parseView(search: string): ViewState {
+  const p = new URLSearchParams(search);
+  const filters: Filter[] = [];
+  for (const field of FIELDS) {
+    for (const mode of ['exact', 'fuzzy'] as const) {
+      const name = mode === 'exact' ? field.exact : field.fuzzy;
+      const raw = name ? p.get(name) : null;
+      if (!raw) continue;
+      const values = splitValues(raw);
+      if (values.length) filters.push({ field, mode, values });
+    }
+  }
+  const start = parseTime(p.get('start_time'));
+  const end = parseTime(p.get('end_time'));
+  const range = p.get('range') ?? undefined;
+  const view: ViewState = { filters, q: p.get('q') ?? '' };
+  if (start !== undefined || end !== undefined) {
+    view.start = start;
+    view.end = end;
+  } else {
+    view.range = range === 'all' || (range && durationMs(range)) ? range : DEFAULT_RANGE;
+  }
+  return view;
+}
+
+export function splitValues(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+/** The URL search string for a view (`?user_search=adm&verb_filter=delete`), default range left out. */
+export function viewToSearch(view: ViewState): string {
+  const p = filterParams(view);
+  if (view.start !== undefined || view.end !== undefined) {
+    if (view.start !== undefined) p.set('start_time', String(Math.floor(view.start / 1000)));
+    if (view.end !== undefined) p.set('end_time', String(Math.ceil(view.end / 1000)));
+  } else if (view.range && view.range !== DEFAULT_RANGE) {
+    p.set('range', view.range);
+  }
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+function filterParams(view: ViewState): URLSearchParams {
+  const p = new URLSearchParams();
+  for (const f of view.filters) {
+    const name = paramName(f);
+    const prev = p.get(name);
+    p.set(name, prev ? `${prev},${f.values.join(',')}` : f.values.join(','));
+  }
+  if (view.q.trim()) p.set('q', view.q.trim());
+  return p;
+}
+
+/** The time window a view covers right now, epoch ms; `start` undefined means all time. */
+export function resolveRange(view: ViewState, now: number): { start?: number; end: number } {
+  if (view.range === 'all') return { end: now };
+  if (view.range) return { start: now - (durationMs(view.range) ?? 0), end: now };
+  return { start: view.start, end: view.end ?? now };
+}
+
+/** API parameters for a view: the filters plus the resolved time window (Unix seconds). */
+export function apiParams(view: ViewState, window: { start?: number; end: number }): URLSearchParams {
+  const p = filterParams(view);
+  if (window.start !== undefined) p.set('start_time', String(Math.floor(window.start / 1000)));
+  p.set('end_time', String(Math.ceil(window.end / 1000)));
+  return p;
+}
+
+const STEPS = ['10s', '30s', '1m', '5m', '10m', '15m', '30m', '1h', '3h', '6h', '12h', '1d', '7d'];
+
+/** The histogram interval giving at most ~60 bars over a span, as the API spells it. */
+export function pickInterval(spanMs: number): string {
+  for (const s of STEPS) if (spanMs / (durationMs(s) as number) <= 60) return s;
+  return '7d';
+}
+
+// Status classes for the trend chart: the API filters codes by exact value lists, so each class is one list.
+// Events without a code (RequestReceived stage, …) are the unfiltered count minus the three classes.
+function codes(from: number, to: number): string {
+  const out: number[] = [];
+  for (let c = from; c <= to; c++) out.push(c);
+  return out.join(',');
+}
+export const CODE_CLASSES = [
+  { key: 'ok', label: 'Success', codes: codes(100, 399) },
+  { key: 'client', label: 'Client error (4xx)', codes: codes(400, 499) },
+  { key: 'server', label: 'Server error (5xx)', codes: codes(500, 599) },
+] as const;
