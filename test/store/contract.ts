@@ -675,6 +675,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.append([makeEvent({}, T0 + 10_000)]);
         const steps: number[] = [];
         const counting: Store = Object.create(store, {
+          // retention takes its lock through the real store (whose private fields a wrapper has not)
+          runExclusive: { value: store.runExclusive?.bind(store) },
           deleteBefore: {
             value: async (cutoff: number, limit: number) => {
               const n = await store.deleteBefore(cutoff, limit);
@@ -709,6 +711,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           deleted = resolve;
         });
         const watching: Store = Object.create(store, {
+          runExclusive: { value: store.runExclusive?.bind(store) },
           deleteBefore: {
             value: async (cutoff: number, limit: number) => {
               const n = await store.deleteBefore(cutoff, limit);
