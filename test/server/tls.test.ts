@@ -135,6 +135,7 @@ auth:
     - { subject: tenant-a, role: tenant, workspaces: [wa] }
 workspaces:
   wa: [ns-a]
+rules: { enabled: false }
 `,
   );
   const config = loadConfig(file, { listen: '127.0.0.1:0', data: f(`data-${clientAuth}`) });
