@@ -110,6 +110,8 @@ export async function openDecisions(config: VigilConfig, log: DecisionLog): Prom
     groupWindowMs: config.alerts.groupWindowMs,
     expireAfterMs: config.alerts.expireAfterMs,
     onError: (m) => log.warn({}, m),
+    // Shared alerts: pick up what another collector stored and could not send (it stopped, or its receiver failed).
+    pollMs: config.storage.type === 'postgres' ? 10_000 : undefined,
   });
   dispatcher.start();
   return {
