@@ -1,14 +1,61 @@
 // HTTP ingest through two collectors sharing one PostgreSQL schema, against one collector on embedded SQLite,
 // measured in the same run: events per second for BENCH_CLUSTER_EVENTS events (default 40 000) posted as
 // 400-event Kubernetes EventLists by 4 concurrent senders per collector. Rules off (every event stored).
+// Each collector is its own `vigil serve` process (as deployed), so two of them have two CPUs' worth of Node.
 // Needs the local PostgreSQL (VIGIL_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { parseConfig } from '../src/config/index.ts';
-import { type RunningServer, startServer } from '../src/server/serve.ts';
+
+const VIGIL = fileURLToPath(new URL('../bin/vigil.js', import.meta.url));
+
+interface Collector {
+  url: string;
+  proc: ChildProcess;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/** `vigil serve --config file --listen …`, ready once /readyz answers. */
+async function collector(config: string, extra: string[] = []): Promise<Collector> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(
+    process.execPath,
+    [VIGIL, 'serve', '--config', config, '--listen', `127.0.0.1:${port}`, ...extra],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const deadline = Date.now() + 20_000;
+  while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error('collector did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const c = { url, proc };
+  started.push(c);
+  return c;
+}
+
+const started: Collector[] = [];
+
+async function stop(c: Collector): Promise<void> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  c.proc.kill('SIGTERM');
+  await once(c.proc, 'exit');
+}
 
 const URL_ = process.env.VIGIL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_CLUSTER_EVENTS ?? 40_000);
@@ -37,7 +84,7 @@ function body(from: number, run: string): string {
 }
 
 /** Posts N events spread over the collectors, SENDERS at a time per collector; returns events per second. */
-async function ingest(servers: RunningServer[], run: string): Promise<number> {
+async function ingest(servers: Collector[], run: string): Promise<number> {
   const bodies = Array.from({ length: N / BATCH }, (_, k) => body(k * BATCH, run));
   let next = 0;
   const t0 = performance.now();
@@ -61,19 +108,19 @@ async function ingest(servers: RunningServer[], run: string): Promise<number> {
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-cluster-'));
 const schema = `vigil_bench_${randomBytes(4).toString('hex')}`;
 try {
-  const sqlite = await startServer(
-    parseConfig('rules: { enabled: false }\n', 'bench.yaml', { listen: '127.0.0.1:0', data: dir }),
-    { logger: false },
-  );
+  const sqliteYaml = join(dir, 'sqlite.yaml');
+  writeFileSync(sqliteYaml, 'rules: { enabled: false }\n');
+  const sqlite = await collector(sqliteYaml, ['--data', join(dir, 'data')]);
   const baseline = await ingest([sqlite], 's');
-  await sqlite.close();
+  await stop(sqlite);
 
-  const pgYaml = `rules: { enabled: false }\nstorage: { type: postgres, url: "${URL_}", schema: ${schema} }\n`;
-  const one = await startServer(parseConfig(pgYaml, 'bench.yaml', { listen: '127.0.0.1:0' }), { logger: false });
+  const pgYaml = join(dir, 'pg.yaml');
+  writeFileSync(pgYaml, `rules: { enabled: false }\nstorage: { type: postgres, url: "${URL_}", schema: ${schema} }\n`);
+  const one = await collector(pgYaml);
   const single = await ingest([one], 'p1');
-  const two = await startServer(parseConfig(pgYaml, 'bench.yaml', { listen: '127.0.0.1:0' }), { logger: false });
+  const two = await collector(pgYaml);
   const pair = await ingest([one, two], 'p2');
-  await Promise.all([one.close(), two.close()]);
+  await Promise.all([stop(one), stop(two)]);
 
   const fmt = (x: number) => `${Math.round(x).toLocaleString('en-US')} events/s`;
   console.log(`HTTP ingest, ${N} events in ${BATCH}-event batches, ${SENDERS} senders per collector`);
@@ -83,6 +130,7 @@ try {
     `  two collectors, one PostgreSQL schema: ${fmt(pair)}  (${(pair / baseline).toFixed(2)}× SQLite, ${(pair / single).toFixed(2)}× one PostgreSQL collector)`,
   );
 } finally {
+  await Promise.all(started.map(stop));
   rmSync(dir, { recursive: true, force: true });
   const c = new pg.Client({ connectionString: URL_ });
   await c.connect();
