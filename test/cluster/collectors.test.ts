@@ -3,7 +3,7 @@
 // stored twice when PostgreSQL kills the collectors' connections in the middle of an ingest.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -16,8 +16,8 @@ import type { AuditEvent } from '../../src/event/model.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import type { PostgresStore } from '../../src/store/postgres.ts';
 import { faultAuditID } from '../fault/events.ts';
-import { type Child, kill, startProducer } from '../fault/helpers.ts';
-import { waitFor } from '../helpers/net.ts';
+import { type Child, kill, startCollector, startProducer } from '../fault/helpers.ts';
+import { freePort, waitFor } from '../helpers/net.ts';
 import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
 import { event } from '../server/fixtures.ts';
 import { falcoEvents } from '../server/helpers.ts';
@@ -304,6 +304,44 @@ test('killing the collectors database connections mid-ingest loses nothing: ever
     });
   } finally {
     for (const p of producers) await kill(p);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('vigil serve processes: --storage-url points two collectors at one database; ingest on one, query the other', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-cluster-cli-'));
+  const schema = randomSchema();
+  const children: Child[] = [];
+  try {
+    // The file names a database that does not exist: --storage-url replaces it, keeping schema and poolSize.
+    const file = path.join(dir, 'vigil.yaml');
+    writeFileSync(
+      file,
+      `rules: { enabled: false }\nstorage: { type: postgres, url: "postgres://nobody@127.0.0.1:1/none", schema: ${schema}, poolSize: 2 }\n`,
+    );
+    const urls: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      children.push(
+        await startCollector(url, ['--config', file, '--listen', `127.0.0.1:${port}`, '--storage-url', PG_URL]),
+      );
+      urls.push(url);
+    }
+    const r = await fetch(`${urls[0]}/audit/webhook/event`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify(eventList([event({ auditID: 'cli-1' }), event({ auditID: 'cli-2' })])),
+    });
+    assert.equal(r.status, 200, await r.text());
+    const page = (await (await fetch(`${urls[1]}/api/v1/events?size=10&sort=asc`)).json()) as { items: AuditEvent[] };
+    assert.deepEqual(
+      page.items.map((e) => e.auditID),
+      ['cli-1', 'cli-2'],
+    );
+  } finally {
+    for (const c of children) await kill(c);
+    await dropSchema(schema);
     rmSync(dir, { recursive: true, force: true });
   }
 });
