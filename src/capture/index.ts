@@ -13,6 +13,12 @@ export type { RequestHandler } from './http.ts';
 export { type CaptureMiddleware, createCapture } from './middleware.ts';
 export { kubernetesLongRunning, type ResolvedRequest, resolveRequest, splitTarget } from './request-info.ts';
 export { type RouteMatch, RouteTable } from './routes.ts';
-export { type AuditorHandle, type AuditorSetup, createAuditor } from './setup.ts';
+export {
+  type AuditorConfigSetup,
+  type AuditorHandle,
+  type AuditorSetup,
+  createAuditor,
+  loadCaptureConfig,
+} from './setup.ts';
 export { SourceIPResolver } from './source-ips.ts';
 export type { AuditorOptions, CapturedRequest, CaptureSink, ErrorSource, Identify, RouteMap } from './types.ts';

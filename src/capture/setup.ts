@@ -1,5 +1,8 @@
 // `createAuditor`: the capture middleware from files and sink configurations — the few lines an API server needs.
 // It resolves the policy and audit map files, builds the sinks, and owns them: `close()` flushes and closes them.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type CaptureConfig, ConfigError, parseConfig } from '../config/index.ts';
 import type { Policy, PolicyEvaluator } from '../policy/index.ts';
 import { createPolicyEvaluator, loadPolicyFile } from '../policy/index.ts';
 import { createSink, type Sink, type SinkConfig, union } from '../sinks/index.ts';
@@ -18,12 +21,56 @@ export interface AuditorSetup extends Omit<AuditorOptions, 'policy' | 'sink' | '
   auditMap?: string | AuditMap;
 }
 
+/**
+ * The same setup from the `capture:` section of a vigil.yaml; fields given here override the file's (functions such
+ * as `identify` only exist here).
+ */
+export interface AuditorConfigSetup extends Partial<AuditorSetup> {
+  /** A vigil.yaml path; its `capture:` section is read, paths in it relative to the file. */
+  config: string;
+}
+
+/** Reads the `capture:` section of a vigil.yaml, its file paths resolved against the file. Throws ConfigError. */
+export function loadCaptureConfig(file: string): CaptureConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  const section = parseConfig(text, file).sections.capture as CaptureConfig | undefined;
+  if (!section) throw new ConfigError(`${file}: no capture section`);
+  const near = (p: string) => path.resolve(path.dirname(file), p);
+  const sinks = section.sinks?.map((c): SinkConfig => {
+    const spool = 'spool' in c && c.spool ? { spool: { ...c.spool, dir: near(c.spool.dir) } } : {};
+    if (c.type === 'log') return { ...c, path: c.path === '-' ? c.path : near(c.path) };
+    if (c.type === 'webhook') return { ...c, ...spool, ...(c.kubeconfig ? { kubeconfig: near(c.kubeconfig) } : {}) };
+    return { ...c, ...spool } as SinkConfig;
+  });
+  return {
+    ...section,
+    ...(section.policy ? { policy: near(section.policy) } : {}),
+    ...(section.auditMap ? { auditMap: near(section.auditMap) } : {}),
+    ...(sinks ? { sinks } : {}),
+  };
+}
+
+/** The file's section under the fields given in code (an undefined field does not override). */
+function fromConfig(setup: AuditorConfigSetup): AuditorSetup {
+  const { config, ...overrides } = setup;
+  const merged: Record<string, unknown> = { ...loadCaptureConfig(config) };
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
+  if (merged.policy === undefined) throw new ConfigError(`${config}: capture.policy is required`);
+  return merged as unknown as AuditorSetup;
+}
+
 export interface AuditorHandle extends CaptureMiddleware {
   /** Waits for the events handed to the sinks, then flushes and closes the sinks built from `sinks`. */
   close(): Promise<void>;
 }
 
-export async function createAuditor(setup: AuditorSetup): Promise<AuditorHandle> {
+export async function createAuditor(options: AuditorSetup | AuditorConfigSetup): Promise<AuditorHandle> {
+  const setup = 'config' in options && options.config !== undefined ? fromConfig(options) : (options as AuditorSetup);
   const { policy, sinks: sinkConfigs, sink: ownSink, auditMap, ...rest } = setup;
   if (!sinkConfigs?.length && !ownSink) throw new TypeError('createAuditor: give `sinks` (configurations) or a `sink`');
   const evaluator =

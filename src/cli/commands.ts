@@ -1,4 +1,7 @@
 // The table of CLI commands. Each stage contributes its commands here, one line each.
+
+import { exportCommand, verifyCommand } from '../integrity/index.ts';
+import { rulesBacktestCommand } from '../rules/backtest.ts';
 import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
@@ -19,8 +22,11 @@ export const commands: Command[] = [
   policyTestCommand,
   rulesTestCommand,
   rulesCheckCommand,
+  rulesBacktestCommand,
   migrateCommand,
   migrateDataCommand,
   tokenHashCommand,
   consoleBuildCommand,
+  verifyCommand,
+  exportCommand,
 ];

@@ -1,6 +1,7 @@
-export { ConfigError, loadConfig, type Overrides, parseConfig } from './load.ts';
+export { ConfigError, loadConfig, type Overrides, parseConfig, sqlitePath } from './load.ts';
 export {
   type AmqpSourceConfig,
+  type CaptureConfig,
   type ClientCertConfig,
   DEFAULTS,
   parseDuration,
@@ -11,6 +12,7 @@ export {
   type RulesConfig,
   SECTIONS,
   type Spec,
+  SpecError,
   type StorageConfig,
   type TlsConfig,
   type TokenConfig,

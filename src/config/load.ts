@@ -1,8 +1,16 @@
 // Reads and validates vigil.yaml against SECTIONS, reporting every problem as `file:line:col: what is wrong`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
-import { DEFAULTS, parseDuration, SECTIONS, type Spec, type StorageConfig, type VigilConfig } from './schema.ts';
+import { isCollection, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import {
+  DEFAULTS,
+  parseDuration,
+  SECTIONS,
+  type Spec,
+  SpecError,
+  type StorageConfig,
+  type VigilConfig,
+} from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -49,6 +57,25 @@ function describe(spec: Spec): string {
 
 /** Validates `node` against `spec`; returns the plain value (durations as milliseconds). */
 function check(ctx: Ctx, node: Node | null | undefined, spec: Spec, key: string): unknown {
+  if (spec.kind === 'parsed') {
+    const value = node && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : null;
+    try {
+      return spec.parse(value);
+    } catch (err) {
+      if (!(err instanceof SpecError)) throw err;
+      // The deepest node of the path that exists places the problem (a missing key: its mapping).
+      let at: Node | null | undefined = node;
+      for (let i = err.path.length; i > 0; i--) {
+        const n = isCollection(node) ? (node.getIn(err.path.slice(0, i), true) as Node | undefined) : undefined;
+        if (n && typeof n === 'object' && 'range' in n) {
+          at = n;
+          break;
+        }
+      }
+      const sub = err.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+      return void fail(ctx, at, `${key}${sub}`, err.message);
+    }
+  }
   if (spec.kind === 'any') return node && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : null;
   if (spec.kind === 'object' || spec.kind === 'map') {
     if (!isMap(node)) return void fail(ctx, node, key, `must be ${describe(spec)}`);
@@ -76,6 +103,7 @@ function check(ctx: Ctx, node: Node | null | undefined, spec: Spec, key: string)
     return out;
   }
   if (spec.kind === 'list') {
+    if (spec.orOne && isScalar(node)) return check(ctx, node, spec.of, key);
     if (!isSeq(node)) return void fail(ctx, node, key, 'must be a list');
     return node.items.map((item, i) => check(ctx, item as Node, spec.of, `${key}[${i}]`));
   }
@@ -113,6 +141,13 @@ export interface Overrides {
   data?: string;
   /** `postgres://…`: PostgreSQL storage instead of what the file says (its schema and poolSize still apply). */
   storageUrl?: string;
+}
+
+/** The SQLite file of a config, for what works on the embedded store only (`what` names it in the error). */
+export function sqlitePath(storage: StorageConfig, what: string): string {
+  if (storage.type !== 'sqlite')
+    throw new ConfigError(`${what} works on the embedded SQLite store only; this config's storage is ${storage.type}`);
+  return storage.path;
 }
 
 /** The keys each storage type takes: a oneOf over `type`, so a postgres url never silently falls back to SQLite. */
@@ -242,6 +277,7 @@ function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
     retention: s.retention ?? parseDuration(DEFAULTS.retention)!,
     ingest: {
       maxBodyBytes: s.ingest?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      mask: s.ingest?.mask ?? [],
       limits: s.ingest?.limits ?? {},
       openfaas: s.ingest?.openfaas,
       amqp: s.ingest?.amqp ?? [],

@@ -8,12 +8,27 @@ export type Spec =
   | { kind: 'bool' }
   | { kind: 'duration' }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'list'; of: Spec }
+  | { kind: 'list'; of: Spec; orOne?: boolean }
   | { kind: 'map'; of: Spec }
   | { kind: 'object'; fields: Record<string, Spec>; required?: readonly string[]; oneOf?: readonly string[] }
-  | { kind: 'any' };
+  | { kind: 'any' }
+  /** A value another stage validates: `parse` throws a `SpecError` whose path (relative to the value) places it. */
+  | { kind: 'parsed'; parse: (value: unknown) => unknown };
 
+/** A problem found by a `parsed` spec, at `path` inside the value. */
+export class SpecError extends Error {
+  readonly path: (string | number)[];
+  constructor(path: (string | number)[], message: string) {
+    super(message);
+    this.name = 'SpecError';
+    this.path = path;
+  }
+}
+
+import type { RouteMap } from '../capture/types.ts';
 import type { DecodeLimits } from '../event/limits.ts';
+import { parseSinkConfig, SinkConfigError } from '../sinks/config.ts';
+import type { SinkConfig } from '../sinks/types.ts';
 
 const str: Spec = { kind: 'string' };
 
@@ -22,6 +37,34 @@ const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
 export const RECEIVER_TYPES = ['alertmanager', 'webhook'] as const;
 export const STORAGE_TYPES = ['sqlite', 'postgres'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** One sink as `parseSinkConfig` checks it, its errors placed at the key at fault. */
+const sink: Spec = {
+  kind: 'parsed',
+  parse(value) {
+    try {
+      return parseSinkConfig(value, []);
+    } catch (err) {
+      if (!(err instanceof SinkConfigError)) throw err;
+      // The message starts with the formatted path, which the config loader writes itself.
+      throw new SpecError(err.path, err.message.slice(err.message.indexOf(': ') + 2));
+    }
+  },
+};
+
+/** A URLPattern pathname, compiled here so that a bad one fails at start with its position. */
+const routePattern: Spec = {
+  kind: 'parsed',
+  parse(value) {
+    if (typeof value !== 'string' || value === '') throw new SpecError([], 'must be a non-empty string');
+    try {
+      new URLPattern({ pathname: value });
+    } catch (err) {
+      throw new SpecError([], `not a URLPattern pathname: ${(err as Error).message}`);
+    }
+    return value;
+  },
+};
 
 /** Top-level sections. Other stages add theirs here (rules, receivers, capture…), one entry each. */
 export const SECTIONS: Record<string, Spec> = {
@@ -38,10 +81,15 @@ export const SECTIONS: Record<string, Spec> = {
     },
   },
   retention: { kind: 'duration' },
+  // Tamper evidence (src/integrity): the Ed25519 key signing checkpoints (default: vigil-signing.key beside the
+  // database, created on first start) and how often the chain head is signed (default 5m).
+  integrity: { kind: 'object', fields: { signingKey: str, checkpointInterval: { kind: 'duration' } } },
   ingest: {
     kind: 'object',
     fields: {
       maxBodyBytes: { kind: 'int', min: 1024 },
+      // More fields to mask before storing (dot paths, `[n]`/`[*]`), besides the secret-named ones always masked.
+      mask: { kind: 'list', of: str },
       // Per-request limits of the event decoders (src/event/limits.ts); each defaults to DEFAULT_DECODE_LIMITS.
       limits: {
         kind: 'object',
@@ -139,7 +187,58 @@ export const SECTIONS: Record<string, Spec> = {
   alerts: { kind: 'object', fields: { groupWindow: { kind: 'duration' }, expireAfter: { kind: 'duration' } } },
   externalURL: str,
   query: { kind: 'object', fields: { maxHistogramBuckets: { kind: 'int', min: 10 } } },
+  // The capture middleware's setup (createAuditor({config})); the collector ignores it. Files are relative to the
+  // config file. Functions (identify, onError, longRunning) stay programmatic.
+  capture: {
+    kind: 'object',
+    fields: {
+      policy: str,
+      auditMap: str,
+      serviceType: str,
+      serviceName: str,
+      trustedProxies: { kind: 'list', of: str },
+      bodyLimit: { kind: 'int', min: 0 },
+      strict: { kind: 'bool' },
+      streamingIsLongRunning: { kind: 'bool' },
+      routes: {
+        kind: 'list',
+        of: {
+          kind: 'object',
+          fields: {
+            method: { kind: 'list', of: str, orOne: true },
+            pattern: routePattern,
+            resource: str,
+            apiGroup: str,
+            apiVersion: str,
+            namespace: str,
+            name: str,
+            subresource: str,
+            verb: str,
+            action: str,
+          },
+          required: ['pattern', 'resource'],
+        },
+      },
+      sinks: { kind: 'list', of: sink },
+    },
+  },
 };
+
+/** The `capture:` section as validated (paths as written; `createAuditor({config})` resolves them). */
+export interface CaptureConfig {
+  /** A Kubernetes audit Policy file. */
+  policy?: string;
+  /** A keystonemiddleware audit map file. */
+  auditMap?: string;
+  serviceType?: string;
+  serviceName?: string;
+  trustedProxies?: string[];
+  bodyLimit?: number;
+  strict?: boolean;
+  streamingIsLongRunning?: boolean;
+  routes?: RouteMap[];
+  sinks?: SinkConfig[];
+}
 
 export interface RulesConfig {
   /** False: no rule evaluation, every received event is stored. */
@@ -217,6 +316,8 @@ export interface VigilConfig {
   retention: number;
   ingest: {
     maxBodyBytes: number;
+    /** Extra paths masked before storing (secret-named members and CADF credential tokens always are). */
+    mask: string[];
     /** Decoder limits as configured (unset ones take DEFAULT_DECODE_LIMITS). */
     limits: DecodeLimits;
     openfaas?: { secret?: string; secretFile?: string };

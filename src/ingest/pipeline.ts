@@ -2,6 +2,7 @@
 // alert), append durably, raise the alerts, count. One function so that HTTP, AMQP and `vigil import` store
 // events the same way.
 import { type AlertDispatcher, alertRecords, type RaisedAlert } from '../alerts/index.ts';
+import { maskCredentials, parseMaskPath } from '../event/mask.ts';
 import type { AuditEvent } from '../event/model.ts';
 import type { RuleEngine } from '../rules/index.ts';
 import type { CollectorMetrics } from '../server/metrics.ts';
@@ -19,6 +20,8 @@ export interface IngestDecisions {
   engine?: RuleEngine;
   /** Where raised alerts go; absent: alerts are not raised. */
   dispatcher?: AlertDispatcher;
+  /** Extra paths to mask before storing (secret-named members and CADF credential tokens always are). */
+  mask?: string[];
   now?: () => number;
 }
 
@@ -34,6 +37,7 @@ export class Ingestor {
   private readonly nsToWs: Map<string, string>;
   private readonly metrics?: CollectorMetrics;
   private readonly decisions: IngestDecisions;
+  private readonly maskPaths: ReturnType<typeof parseMaskPath>[];
   constructor(
     store: Store,
     workspaces: Record<string, string[]>,
@@ -44,6 +48,7 @@ export class Ingestor {
     this.nsToWs = namespaceWorkspaces(workspaces);
     this.metrics = metrics;
     this.decisions = decisions;
+    this.maskPaths = (decisions.mask ?? []).map(parseMaskPath);
   }
 
   /** An event keeps the workspace it arrived with; otherwise its namespace's workspace from the config. */
@@ -60,6 +65,8 @@ export class Ingestor {
   /** Resolves once the events (and the alerts they raise) are committed. `path` labels the metrics. */
   async ingest(path: string, events: AuditEvent[], opts?: AppendOptions): Promise<IngestResult> {
     this.enrich(events);
+    // Credentials are never stored in clear: mask before the rules see the event, let alone the store.
+    for (const e of events) maskCredentials(e, this.maskPaths);
     this.metrics?.ingested.inc({ path }, events.length);
     const { engine, dispatcher } = this.decisions;
     let archived = events;

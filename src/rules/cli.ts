@@ -15,7 +15,8 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return s;
 }
 
-async function load(path: string, io: CommandIO): Promise<RuleSet | undefined> {
+/** Loads rule files, printing every problem (file:line:col) on stderr; undefined when any rule is rejected. */
+export async function loadRulesForCli(path: string, io: CommandIO): Promise<RuleSet | undefined> {
   try {
     return await loadRules(path);
   } catch (err) {
@@ -29,7 +30,7 @@ async function load(path: string, io: CommandIO): Promise<RuleSet | undefined> {
   }
 }
 
-function priorityFlag(v: string | undefined, flag: string) {
+export function priorityFlag(v: string | undefined, flag: string) {
   if (v === undefined) return undefined;
   if (!isPriority(v)) throw new CliError(`${flag} must be DEBUG, INFO or WARNING, not "${v}"`);
   return v;
@@ -66,7 +67,7 @@ Exit status: 0, or 2 when a rule file does not load (errors on stderr).`,
     if (values.output !== 'json' && values.output !== 'table') throw new CliError('-o must be json or table');
     const archivingPriority = priorityFlag(values['archiving-priority'], '--archiving-priority');
     const alertingPriority = priorityFlag(values['alerting-priority'], '--alerting-priority');
-    const rules = await load(values.rules ?? DEFAULT_RULES_FILE, io);
+    const rules = await loadRulesForCli(values.rules ?? DEFAULT_RULES_FILE, io);
     if (!rules) return 2;
     let webhook: WebhookConfig | undefined;
     if (values.webhook) {
@@ -150,7 +151,7 @@ Exit status: 0 when every rule loads, 1 when any is rejected, 2 on bad usage.`,
     if (positionals.length !== 1) throw new CliError('expected one rule file or folder');
     if (values.compat !== undefined && values.compat !== 'kubesphere')
       throw new CliError('--compat takes "kubesphere"');
-    const rules = await load(positionals[0], io);
+    const rules = await loadRulesForCli(positionals[0], io);
     if (!rules) return 1;
     const count = (t: string) => rules.resources.reduce((n, r) => n + r.items.filter((i) => i.type === t).length, 0);
     io.stdout.write(

@@ -100,6 +100,7 @@ export function createApp(o: AppOptions): App {
   const ingestor = new Ingestor(store, config.workspaces, metrics, {
     engine: o.decisions?.engine,
     dispatcher: o.decisions?.dispatcher,
+    mask: config.ingest.mask,
   });
   let ready = false;
 

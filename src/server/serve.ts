@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { FastifyServerOptions } from 'fastify';
 import { ConfigError, type VigilConfig } from '../config/index.ts';
 import { AmqpSource } from '../ingest/amqp.ts';
+import { integrityKey, startIntegrity } from '../integrity/serve.ts';
 import { openStore, type Retention, startRetention } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { type App, createApp } from './app.ts';
@@ -50,6 +51,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     );
   // PostgreSQL: migrations run at open, under an advisory lock, so collectors starting together migrate once.
   if (config.storage.type === 'sqlite') mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
+  const signingKey = integrityKey(config);
   const store = await openStore(
     config.storage.type === 'sqlite'
       ? { ...config.storage, maxHistogramBuckets: config.query.maxHistogramBuckets }
@@ -72,7 +74,9 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
   registerConsole(app.fastify, { distDir: o.consoleDir ?? CONSOLE_DIST_DIR });
   const log = app.fastify.log;
   for (const w of decisions.warnings) log.warn(w);
+  const integrity = startIntegrity(config, signingKey, (err) => log.error({ err }, 'checkpoint failed'));
   const retention = startRetention(store, {
+    onStep: integrity.now,
     maxAgeMs: config.retention,
     stepLimit: 10_000,
     intervalMs: o.retentionIntervalMs ?? 60_000,
@@ -88,6 +92,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     await retention.stop();
     await decisions.close();
     await store.close();
+    integrity.stop();
     throw err;
   }
   if (!app.auth.enabled) log.warn({ listen: url }, 'no auth tokens configured: open to local callers only (loopback)');
@@ -117,6 +122,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         await retention.stop();
         await decisions.close();
         await store.close();
+        integrity.stop(); // the last checkpoint covers everything the store committed
       })();
       return closing;
     },

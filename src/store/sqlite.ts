@@ -14,8 +14,20 @@
 // - Groups and source IPs are lists: each element is a row of `event_values` (term, event), so an exact filter on
 //   one element is an index lookup.
 // - `event_bodies` holds the full event as JSON, apart so that scans of `events` never read 1–3 KB bodies.
+// - `chain_log` is the tamper-evidence hash chain (src/integrity/chain.ts): one entry per insert, in-place replacement
+//   and retention deletion, written in the same transaction as the change; `checkpoints` holds signed chain heads.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { AuditEvent } from '../event/model.ts';
+import {
+  bodyHash,
+  chainHash,
+  EMPTY_BODY_HASH,
+  OP_DELETE,
+  OP_GENESIS,
+  OP_INSERT,
+  OP_REPLACE,
+  ZERO_HASH,
+} from '../integrity/chain.ts';
 import {
   checkPage,
   checkQuery,
@@ -55,7 +67,8 @@ export interface SqliteStoreOptions {
   cacheMiB?: number;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: the hash chain (`chain_log`, `checkpoints`); a version-1 database is chained from its upgrade on. */
+const SCHEMA_VERSION = 2;
 
 /**
  * Dictionary-encoded fields: their `terms.field` number is the position in this list + 1, their column in `events`
@@ -166,6 +179,23 @@ CREATE TABLE IF NOT EXISTS batches (
   stored INTEGER NOT NULL              -- epoch ms
 );
 CREATE INDEX IF NOT EXISTS batches_stored ON batches (stored);
+CREATE TABLE IF NOT EXISTS chain_log (
+  seq INTEGER PRIMARY KEY,             -- position in the chain, 1 = genesis
+  op INTEGER NOT NULL,                 -- 0 genesis (event_id: last unchained id), 1 insert, 2 replace, 3 retention delete
+  event_id INTEGER NOT NULL,
+  body_hash BLOB NOT NULL,             -- sha256 of the stored JSON (zeros for genesis and delete)
+  hash BLOB NOT NULL                   -- chain hash through this entry
+);
+CREATE INDEX IF NOT EXISTS chain_log_event ON chain_log (event_id, seq); -- verify: the latest entry of each event
+CREATE TABLE IF NOT EXISTS checkpoints (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,                 -- epoch ms
+  last_seq INTEGER NOT NULL,           -- chain entry the head is the hash of
+  count INTEGER NOT NULL,              -- chained events stored at that point
+  head BLOB NOT NULL,
+  signature BLOB NOT NULL,             -- Ed25519 over checkpointMessage() (src/integrity/checkpoint.ts)
+  key_id TEXT NOT NULL
+);
 `;
 
 /** Most buckets a histogram counts one range at a time (beyond, one GROUP BY query counts them all). */
@@ -306,10 +336,15 @@ class SqliteStore implements Store {
     | 'nextTerms'
     | 'deleteTerm'
     | 'deleteTermFts'
-    | 'body',
+    | 'body'
+    | 'chainHead'
+    | 'chainAdd',
     StatementSync
   >;
   #closed = false;
+  /** Chain head inside the open transaction (read at BEGIN, restored from a savepoint's mark on rollback). */
+  #chainSeq = 0;
+  #chainHead: Uint8Array = ZERO_HASH;
   /** Dictionary retention: the term id after which the next step looks, and per field how to tell a term in use. */
   #pruneAfter = 0;
   #sinceStats = 0;
@@ -335,7 +370,26 @@ class SqliteStore implements Store {
         throw new Error(
           `${opts.path}: schema version ${version} is newer than this Vigil supports (${SCHEMA_VERSION})`,
         );
-      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`);
+      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}`);
+      try {
+        if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
+          // Events stored before the chain existed (schema 1) stay unchained: genesis records the last of their ids.
+          const last = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as
+            | { seq: number }
+            | undefined;
+          const id = last?.seq ?? 0;
+          db.prepare('INSERT INTO chain_log (seq, op, event_id, body_hash, hash) VALUES (1, ?, ?, ?, ?)').run(
+            OP_GENESIS,
+            id,
+            EMPTY_BODY_HASH,
+            chainHash(ZERO_HASH, OP_GENESIS, 1, id, EMPTY_BODY_HASH),
+          );
+        }
+        db.exec('COMMIT');
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
     } catch (err) {
       db.close();
       throw err;
@@ -380,6 +434,8 @@ class SqliteStore implements Store {
       deleteTerm: p('DELETE FROM terms WHERE id = ?'),
       deleteTermFts: p(`INSERT INTO terms_fts (terms_fts, rowid, value) VALUES ('delete', ?, ?)`),
       body: p('SELECT body FROM event_bodies WHERE id = ?'),
+      chainHead: p('SELECT seq, hash FROM chain_log ORDER BY seq DESC LIMIT 1'),
+      chainAdd: p('INSERT INTO chain_log (seq, op, event_id, body_hash, hash) VALUES (?, ?, ?, ?, ?)'),
     };
     this.#refreshStats();
   }
@@ -477,6 +533,19 @@ class SqliteStore implements Store {
   #begin(): void {
     this.#db.exec('BEGIN IMMEDIATE');
     this.#newTerms = [];
+    // One read per transaction (not per event): another process may have extended the chain since.
+    const h = this.#s.chainHead.get() as { seq: number; hash: Uint8Array };
+    this.#chainSeq = h.seq;
+    this.#chainHead = h.hash;
+  }
+
+  /** Adds one entry to the hash chain inside the open transaction. */
+  #chain(op: number, id: number | bigint, body: string | undefined): void {
+    const seq = ++this.#chainSeq;
+    const bh = body === undefined ? EMPTY_BODY_HASH : bodyHash(body);
+    const hash = chainHash(this.#chainHead, op, seq, Number(id), bh);
+    this.#s.chainAdd.run(seq, op, id, bh, hash);
+    this.#chainHead = hash;
   }
 
   #commit(): void {
@@ -556,6 +625,7 @@ class SqliteStore implements Store {
       this.#begin();
       for (const job of jobs) {
         const mark = this.#newTerms.length;
+        const chainMark = [this.#chainSeq, this.#chainHead] as const;
         db.exec('SAVEPOINT batch');
         try {
           const stored: StoredRef[] | undefined = this.#listeners.size > 0 ? [] : undefined;
@@ -565,6 +635,7 @@ class SqliteStore implements Store {
         } catch (error) {
           db.exec('ROLLBACK TO batch; RELEASE batch');
           this.#forgetTerms(mark);
+          [this.#chainSeq, this.#chainHead] = chainMark;
           done.push({ job, error });
         }
       }
@@ -617,7 +688,9 @@ class SqliteStore implements Store {
             duplicates++;
             continue;
           }
-          s.updateBody.run(bodyOf(e), old.id);
+          const body = bodyOf(e);
+          s.updateBody.run(body, old.id);
+          this.#chain(OP_REPLACE, old.id, body);
           this.#removeValues(old.id, old.multi);
           this.#addValues(old.id, multi);
           inserted++;
@@ -631,7 +704,9 @@ class SqliteStore implements Store {
         continue;
       }
       const id = r.lastInsertRowid;
-      s.insertBody.run(id, bodyOf(e));
+      const body = bodyOf(e);
+      s.insertBody.run(id, body);
+      this.#chain(OP_INSERT, id, body);
       this.#addValues(id, multi);
       inserted++;
       stored?.push({ id, event: e });
@@ -940,6 +1015,7 @@ class SqliteStore implements Store {
         this.#removeValues(r.id, r.multi);
         s.deleteBody.run(r.id);
         s.deleteEvent.run(r.id);
+        this.#chain(OP_DELETE, r.id, undefined);
       }
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       s.deleteBatches.run(cutoff, limit);

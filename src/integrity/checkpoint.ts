@@ -1,0 +1,135 @@
+// Signed checkpoints: at an interval and after each retention step the collector signs the chain head, so that a
+// rewritten chain (every hash recomputed) no longer passes through the signed heads. Without the private key nobody
+// can make a checkpoint; the public key alone verifies them (offline too, see export.ts).
+import { type KeyObject, sign, verify as verifySignature } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import type { SigningKey } from './keys.ts';
+
+export interface Checkpoint {
+  seq: number;
+  /** Epoch ms. */
+  at: number;
+  /** The chain entry whose hash is `head`. */
+  lastSeq: number;
+  /** Chained events stored at that point (inserts minus retention deletions of chained events). */
+  count: number;
+  head: Buffer;
+  signature: Buffer;
+  keyId: string;
+}
+
+/** The signed bytes: every field but the signature, in a fixed text form. */
+export function checkpointMessage(c: Omit<Checkpoint, 'signature'>): Buffer {
+  return Buffer.from(
+    `vigil-checkpoint/1\n${c.seq}\n${c.at}\n${c.lastSeq}\n${c.count}\n${c.head.toString('hex')}\n${c.keyId}\n`,
+  );
+}
+
+export function checkpointSignatureValid(c: Checkpoint, publicKey: KeyObject): boolean {
+  try {
+    return verifySignature(null, checkpointMessage(c), publicKey, c.signature);
+  } catch {
+    return false;
+  }
+}
+
+export function rowToCheckpoint(r: Record<string, unknown>): Checkpoint {
+  return {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    lastSeq: Number(r.last_seq),
+    count: Number(r.count),
+    head: Buffer.from(r.head as Uint8Array),
+    signature: Buffer.from(r.signature as Uint8Array),
+    keyId: String(r.key_id),
+  };
+}
+
+/**
+ * Writes a checkpoint over the SQLite store at `dbPath` (its own short connection: the store's connection is busy
+ * with group commits). With `force` false nothing is written when the chain has not grown since the last checkpoint.
+ * Returns the checkpoint written, or undefined.
+ */
+export function writeCheckpoint(
+  dbPath: string,
+  key: SigningKey,
+  o: { now?: number; force?: boolean } = {},
+): Checkpoint | undefined {
+  const db = new DatabaseSync(dbPath, { timeout: 5000 });
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const head = db.prepare('SELECT seq, event_id, hash FROM chain_log ORDER BY seq DESC LIMIT 1').get() as
+        | { seq: number; hash: Uint8Array }
+        | undefined;
+      if (!head) throw new Error(`${dbPath}: the store has no hash chain (open it with this Vigil first)`);
+      const last = db.prepare('SELECT seq, last_seq FROM checkpoints ORDER BY seq DESC LIMIT 1').get() as
+        | { seq: number; last_seq: number }
+        | undefined;
+      if (last && last.last_seq === head.seq && !o.force) {
+        db.exec('COMMIT');
+        return undefined;
+      }
+      const genesis = db.prepare('SELECT event_id FROM chain_log WHERE seq = 1 AND op = 0').get() as
+        | { event_id: number }
+        | undefined;
+      const count = (
+        db.prepare('SELECT count(*) AS n FROM event_bodies WHERE id > ?').get(genesis?.event_id ?? 0) as { n: number }
+      ).n;
+      const unsigned = {
+        seq: (last?.seq ?? 0) + 1,
+        at: o.now ?? Date.now(),
+        lastSeq: head.seq,
+        count,
+        head: Buffer.from(head.hash),
+        keyId: key.keyId,
+      };
+      const c: Checkpoint = { ...unsigned, signature: sign(null, checkpointMessage(unsigned), key.privateKey) };
+      db.prepare(
+        'INSERT INTO checkpoints (seq, at, last_seq, count, head, signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ).run(c.seq, c.at, c.lastSeq, c.count, c.head, c.signature, c.keyId);
+      db.exec('COMMIT');
+      return c;
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+export interface Checkpointer {
+  /** Writes a checkpoint now (after a retention step), errors reported through onError. */
+  now(): void;
+  stop(): void;
+}
+
+/**
+ * Writes a checkpoint every `intervalMs`, also when nothing was stored (as CloudTrail's hourly digests: a steady
+ * cadence of numbered checkpoints makes "nothing happened" provable and a removed checkpoint a gap), and whenever
+ * `now()` is called (after a retention step, when the chain grew).
+ */
+export function startCheckpoints(
+  dbPath: string,
+  key: SigningKey,
+  intervalMs: number,
+  onError: (err: unknown) => void,
+): Checkpointer {
+  const write = (force: boolean) => {
+    try {
+      writeCheckpoint(dbPath, key, { force });
+    } catch (err) {
+      onError(err);
+    }
+  };
+  const timer = setInterval(() => write(true), intervalMs);
+  timer.unref();
+  return {
+    now: () => write(false),
+    stop() {
+      clearInterval(timer);
+      write(false); // the last events before shutdown are covered too
+    },
+  };
+}

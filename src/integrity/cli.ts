@@ -1,0 +1,183 @@
+// `vigil verify` and `vigil export`: the store is chosen as for `serve` (--config / --data).
+import type { KeyObject } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CliError, type Command } from '../cli/command.ts';
+import { ConfigError, loadConfig, parseDuration, sqlitePath, type VigilConfig } from '../config/index.ts';
+import { writeCheckpoint } from './checkpoint.ts';
+import { exportSqlite, verifyExport } from './export.ts';
+import { defaultKeyPath, loadSigningKey, parsePublicKey, publicKeyPath } from './keys.ts';
+import { type VerifyReport, verifySqlite } from './verify.ts';
+
+/** The signing key file of a config: `integrity.signingKey`, or `vigil-signing.key` beside the database. */
+export function signingKeyPath(config: VigilConfig): string {
+  const integrity = config.sections.integrity as { signingKey?: string } | undefined;
+  return integrity?.signingKey ?? defaultKeyPath(sqlitePath(config.storage, 'tamper evidence'));
+}
+
+/** RFC 3339 time, epoch ms, or a duration meaning that long ago (`24h`). */
+function parseSince(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const t = Date.parse(text);
+  if (!Number.isNaN(t)) return t;
+  const d = parseDuration(text);
+  if (d !== undefined) return Date.now() - d;
+  throw new CliError(`--since: expected an RFC 3339 time, epoch milliseconds or a duration like 24h, not "${text}"`);
+}
+
+function load(values: { config?: string; data?: string }): VigilConfig {
+  try {
+    return loadConfig(values.config, { data: values.data });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+function readPublicKey(file: string): KeyObject {
+  try {
+    return parsePublicKey(readFileSync(file, 'utf8'), file);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+/** --public-key, else the .pub beside the signing key, else the signing key's public half. */
+function storePublicKey(config: VigilConfig, file: string | undefined): KeyObject {
+  if (file) return readPublicKey(file);
+  const keyPath = signingKeyPath(config);
+  const pub = publicKeyPath(keyPath);
+  if (existsSync(pub)) return readPublicKey(pub);
+  if (existsSync(keyPath)) return readPublicKey(keyPath);
+  throw new CliError(`no public key: give --public-key, or keep ${pub} beside the store`);
+}
+
+function printReport(r: VerifyReport, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+  const summary =
+    `${r.entries} chain entries, ${r.events} events, ${r.checkpoints} checkpoints` +
+    (r.unchained > 0 ? `, ${r.unchained} events from before the chain (not verifiable)` : '') +
+    (r.unsigned > 0 ? `, ${r.unsigned} entries after the last checkpoint (not yet signed)` : '');
+  if (r.ok) {
+    out.write(`trail intact: ${summary}\n`);
+    return 0;
+  }
+  const f = r.first!;
+  err.write(
+    `trail broken: first break: ${f.kind}${f.eventId !== undefined ? ` at event ${f.eventId}` : ''}` +
+      `${f.seq !== undefined ? ` (chain entry ${f.seq})` : ''}: ${f.detail}\n`,
+  );
+  for (const b of r.breaks.slice(1, 20)) err.write(`  also: ${b.kind}: ${b.detail}\n`);
+  if (r.breaks.length > 20) err.write(`  … ${r.breaks.length - 20} more\n`);
+  out.write(`${summary}\n`);
+  return 1;
+}
+
+const storeOptions = {
+  config: { type: 'string', short: 'c' },
+  data: { type: 'string' },
+  since: { type: 'string' },
+} as const;
+
+export const verifyCommand: Command = {
+  name: ['verify'],
+  summary: 'Verify the tamper-evident trail (hash chain and signed checkpoints); exit 1 when broken',
+  usage: `Usage: vigil verify [--config vigil.yaml | --data DIR] [--since T] [--public-key FILE] [--json]
+       vigil verify --file export.jsonl --public-key FILE
+       vigil verify [--config vigil.yaml | --data DIR] --print-public-key
+
+Recomputes the store's hash chain, checks every checkpoint's Ed25519 signature and that the chain passes through
+its head, and checks every stored event against its chain entry. Reports the first break (changed, removed,
+inserted, reordered, bad-checkpoint) and exits 1 when the trail is broken. Retention deletions are chain entries
+and do not count as tampering. --since T (RFC 3339, epoch ms or a duration like 24h) starts at the last checkpoint
+before the first event received from T on. Keep the public key away from the store: a key read from the data
+directory proves nothing against someone who could replace it.
+`,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        ...storeOptions,
+        'public-key': { type: 'string' },
+        file: { type: 'string' },
+        json: { type: 'boolean' },
+        'print-public-key': { type: 'boolean' },
+      },
+      strict: true,
+    });
+    let r: VerifyReport;
+    if (values.file) {
+      const key = values['public-key'] ? readPublicKey(values['public-key']) : undefined;
+      if (!key) io.stderr.write('vigil verify: no --public-key: trusting the key inside the export\n');
+      let text: string;
+      try {
+        text = readFileSync(values.file, 'utf8');
+      } catch (err) {
+        throw new CliError(`${values.file}: ${(err as Error).message}`);
+      }
+      try {
+        r = verifyExport(text, key);
+      } catch (err) {
+        throw new CliError(`${values.file}: ${(err as Error).message}`);
+      }
+    } else {
+      const config = load(values);
+      if (values['print-public-key']) {
+        const key = storePublicKey(config, values['public-key']);
+        io.stdout.write(String(key.export({ type: 'spki', format: 'pem' })));
+        return 0;
+      }
+      const dbPath = sqlitePath(config.storage, 'vigil verify');
+      if (!existsSync(dbPath)) throw new CliError(`${dbPath}: no such store`);
+      const publicKey = storePublicKey(config, values['public-key']);
+      try {
+        r = verifySqlite(dbPath, {
+          publicKey,
+          since: values.since === undefined ? undefined : parseSince(values.since),
+        });
+      } catch (err) {
+        if (err instanceof CliError) throw err;
+        throw new CliError((err as Error).message, 1);
+      }
+    }
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(r)}\n`);
+      return r.ok ? 0 : 1;
+    }
+    return printReport(r, io.stdout, io.stderr);
+  },
+};
+
+export const exportCommand: Command = {
+  name: ['export'],
+  summary: 'Export events with their hashes and signed checkpoints for offline verification',
+  usage: `Usage: vigil export [--config vigil.yaml | --data DIR] [--since T] [--out FILE]
+
+Writes JSON lines (header with the public key, anchor, chain entries with the events' stored JSON, checkpoints) to
+FILE or stdout. When the signing key is at hand a fresh checkpoint is written first, so every exported entry is
+covered by a signature. Check it with: vigil verify --file FILE --public-key vigil-signing.pub
+`,
+  async run(args, io) {
+    const { values } = parseArgs({ args, options: { ...storeOptions, out: { type: 'string', short: 'o' } } });
+    const config = load(values);
+    const dbPath = sqlitePath(config.storage, 'vigil export');
+    if (!existsSync(dbPath)) throw new CliError(`${dbPath}: no such store`);
+    const keyPath = signingKeyPath(config);
+    let publicKey: KeyObject;
+    if (existsSync(keyPath)) {
+      const key = loadSigningKey(keyPath, false);
+      writeCheckpoint(dbPath, key);
+      publicKey = key.publicKey;
+    } else publicKey = storePublicKey(config, undefined);
+    const since = values.since === undefined ? undefined : parseSince(values.since);
+    const fd = values.out ? openSync(values.out, 'w') : undefined;
+    try {
+      exportSqlite(dbPath, { publicKey, since }, (line) => {
+        if (fd !== undefined) writeSync(fd, `${line}\n`);
+        else io.stdout.write(`${line}\n`);
+      });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    return 0;
+  },
+};

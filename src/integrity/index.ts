@@ -1,0 +1,13 @@
+// Tamper evidence: the hash chain every store write extends, signed checkpoints, verification and offline export.
+export { bodyHash, chainHash, OP_DELETE, OP_GENESIS, OP_INSERT, OP_REPLACE } from './chain.ts';
+export {
+  type Checkpoint,
+  type Checkpointer,
+  checkpointMessage,
+  startCheckpoints,
+  writeCheckpoint,
+} from './checkpoint.ts';
+export { exportCommand, signingKeyPath, verifyCommand } from './cli.ts';
+export { exportSqlite, verifyExport } from './export.ts';
+export { defaultKeyPath, loadSigningKey, parsePublicKey, type SigningKey } from './keys.ts';
+export { type Break, type BreakKind, type VerifyReport, verifySqlite } from './verify.ts';

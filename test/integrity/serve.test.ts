@@ -1,0 +1,56 @@
+// The collector's part: the signing key is created on first start, a checkpoint follows each retention step and
+// the shutdown, and the store it leaves verifies.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+import { startTestServer } from '../server/helpers.ts';
+import { makeEvent } from '../store/contract.ts';
+
+const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+
+test('serve creates the signing key, checkpoints after retention and at shutdown; the store verifies', async () => {
+  const server = await startTestServer('retention: 1m\nintegrity:\n  checkpointInterval: 1h\n', {
+    now: () => T0 + 60_000 + 5_500,
+  });
+  const { dir } = server;
+  try {
+    const key = path.join(dir, 'vigil-signing.key');
+    assert.ok(existsSync(key));
+    assert.equal(statSync(key).mode & 0o777, 0o600);
+    assert.match(readFileSync(path.join(dir, 'vigil-signing.pub'), 'utf8'), /BEGIN PUBLIC KEY/);
+    await server.store.append(Array.from({ length: 10 }, (_, i) => makeEvent({}, T0 + i * 1000)));
+    assert.equal(await server.retention.runOnce(), 6);
+    const db = new DatabaseSync(path.join(dir, 'vigil.db'), { readOnly: true });
+    const afterRetention = (db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n;
+    db.close();
+    assert.equal(afterRetention, 1);
+    await server.store.append([makeEvent({}, T0 + 20_000)]);
+    await server.close();
+    const db2 = new DatabaseSync(path.join(dir, 'vigil.db'), { readOnly: true });
+    const cps = db2.prepare('SELECT last_seq, count FROM checkpoints ORDER BY seq').all();
+    db2.close();
+    assert.deepEqual(
+      cps.map((c) => [c.last_seq, c.count]),
+      [
+        [17, 4],
+        [18, 5],
+      ],
+    );
+
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d) => {
+      text += d;
+    });
+    const code = await main(['verify', '--data', dir], { stdin: new PassThrough(), stdout: out, stderr: out });
+    assert.equal(code, 0, text);
+    assert.match(text, /trail intact: 18 chain entries, 5 events, 2 checkpoints/);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,329 @@
+// Tamper evidence end to end: a store written through the Store API, checkpoints signed, then the SQLite file is
+// tampered with directly; `vigil verify` must name the right kind of break and exit 1, and pass (exit 0) when the
+// only changes are the store's own (collapsed stages, retention).
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { PassThrough } from 'node:stream';
+import { afterEach, test } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+import type { AuditEvent } from '../../src/event/model.ts';
+import {
+  chainHash,
+  checkpointMessage,
+  defaultKeyPath,
+  loadSigningKey,
+  writeCheckpoint,
+} from '../../src/integrity/index.ts';
+import { openSqliteStore, startRetention } from '../../src/store/index.ts';
+import { makeEvent } from '../store/contract.ts';
+
+const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function io() {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => {
+    out += d;
+  });
+  stderr.on('data', (d) => {
+    err += d;
+  });
+  return { io: { stdin: new PassThrough(), stdout, stderr }, out: () => out, err: () => err };
+}
+
+async function vigil(args: string[]) {
+  const t = io();
+  const code = await main(args, t.io);
+  return { code, out: t.out(), err: t.err() };
+}
+
+/** Runs `vigil verify --json` on the data dir; returns the exit code and the report. */
+async function verify(dir: string, ...more: string[]) {
+  const r = await vigil(['verify', '--data', dir, '--json', ...more]);
+  const report = JSON.parse(r.out) as {
+    ok: boolean;
+    first?: { kind: string; eventId?: number; detail: string };
+    events: number;
+    unchained: number;
+  };
+  return { code: r.code, report };
+}
+
+/** A store of 20 events (ids 1–20) plus a CADF call collapsed in place (id 21), checkpointed. */
+async function setup(): Promise<{ dir: string; db: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-integrity-'));
+  dirs.push(dir);
+  const db = path.join(dir, 'vigil.db');
+  const store = await openSqliteStore({ path: db });
+  await store.append(Array.from({ length: 20 }, (_, i) => makeEvent({}, T0 + i * 1000)));
+  const call = makeEvent({ stage: 'RequestReceived', source: 'cadf' }, T0 + 30_000);
+  await store.append([call], { collapseStages: true });
+  await store.append([{ ...call, stage: 'ResponseComplete' }], { collapseStages: true });
+  await store.close();
+  writeCheckpoint(db, loadSigningKey(defaultKeyPath(db), true));
+  return { dir, db };
+}
+
+function tamper(db: string, sql: string, ...params: (string | number)[]): void {
+  const d = new DatabaseSync(db);
+  d.prepare(sql).run(...params);
+  d.close();
+}
+
+test('an untouched store verifies, collapsed stages included (exit 0)', async () => {
+  const { dir } = await setup();
+  const { code, report } = await verify(dir);
+  assert.equal(code, 0, JSON.stringify(report));
+  assert.equal(report.ok, true);
+  assert.equal(report.events, 21);
+  const text = await vigil(['verify', '--data', dir]);
+  assert.equal(text.code, 0);
+  assert.match(text.out, /trail intact: 23 chain entries, 21 events, 1 checkpoints/);
+});
+
+test('an untouched store verifies after retention ran, and after more appends', async () => {
+  const { dir, db } = await setup();
+  const key = loadSigningKey(defaultKeyPath(db), false);
+  const store = await openSqliteStore({ path: db });
+  let steps = 0;
+  const retention = startRetention(store, {
+    maxAgeMs: 60_000,
+    stepLimit: 3,
+    intervalMs: 3_600_000,
+    now: () => T0 + 60_000 + 10_500, // deletes the 11 events received before T0 + 10.5 s
+    onStep: () => {
+      steps++;
+      writeCheckpoint(db, key);
+    },
+  });
+  assert.equal(await retention.runOnce(), 11);
+  await retention.stop();
+  assert.equal(steps, 4);
+  await store.append([makeEvent({}, T0 + 40_000)]);
+  await store.close();
+  const { code, report } = await verify(dir);
+  assert.equal(code, 0, JSON.stringify(report));
+  assert.equal(report.events, 11);
+  const { code: c2, report: r2 } = await verify(dir, '--since', new Date(T0 + 15_000).toISOString());
+  assert.equal(c2, 0, JSON.stringify(r2));
+  // an event retention deleted, put back, is not vouched for
+  tamper(db, `INSERT INTO event_bodies (id, body) VALUES (2, '{}')`);
+  const back = await verify(dir);
+  assert.equal(back.code, 1);
+  assert.deepEqual([back.report.first?.kind, back.report.first?.eventId], ['inserted', 2]);
+});
+
+test('an edited field is caught as changed, naming the event', async () => {
+  const { dir, db } = await setup();
+  tamper(db, `UPDATE event_bodies SET body = replace(body, '"admin"', '"mallory"') WHERE id = 5`);
+  const { code, report } = await verify(dir);
+  assert.equal(code, 1);
+  assert.equal(report.first?.kind, 'changed');
+  assert.equal(report.first?.eventId, 5);
+  const text = await vigil(['verify', '--data', dir]);
+  assert.equal(text.code, 1);
+  assert.match(text.err, /first break: changed at event 5/);
+});
+
+test('a deleted row is caught as removed', async () => {
+  const { dir, db } = await setup();
+  tamper(db, 'DELETE FROM event_bodies WHERE id = 7');
+  tamper(db, 'DELETE FROM events WHERE id = 7');
+  const { code, report } = await verify(dir);
+  assert.equal(code, 1);
+  assert.deepEqual([report.first?.kind, report.first?.eventId], ['removed', 7]);
+});
+
+test('an inserted row is caught as inserted', async () => {
+  const { dir, db } = await setup();
+  const forged = JSON.stringify(makeEvent({ verb: 'delete' }, T0 + 5_500));
+  tamper(
+    db,
+    `INSERT INTO events (id, received, audit_id, stage, verb, level, username, namespace, workspace, cluster, devops,
+       resource, subresource, name, status, source, request_uri, user_agent, code, multi)
+     SELECT 500, received + 1, 'forged', stage, verb, level, username, namespace, workspace, cluster, devops, resource,
+       subresource, name, status, source, request_uri, user_agent, code, multi FROM events WHERE id = 3`,
+  );
+  tamper(db, 'INSERT INTO event_bodies (id, body) VALUES (500, ?)', forged);
+  const { code, report } = await verify(dir);
+  assert.equal(code, 1);
+  assert.deepEqual([report.first?.kind, report.first?.eventId], ['inserted', 500]);
+});
+
+test('two swapped rows are caught as reordered', async () => {
+  const { dir, db } = await setup();
+  const d = new DatabaseSync(db);
+  const a = (d.prepare('SELECT body FROM event_bodies WHERE id = 4').get() as { body: string }).body;
+  const b = (d.prepare('SELECT body FROM event_bodies WHERE id = 6').get() as { body: string }).body;
+  d.prepare('UPDATE event_bodies SET body = ? WHERE id = 4').run(b);
+  d.prepare('UPDATE event_bodies SET body = ? WHERE id = 6').run(a);
+  d.close();
+  const { code, report } = await verify(dir);
+  assert.equal(code, 1);
+  assert.deepEqual([report.first?.kind, report.first?.eventId], ['reordered', 4]);
+});
+
+test('a replaced checkpoint signature is caught as bad-checkpoint', async () => {
+  const { dir, db } = await setup();
+  tamper(db, 'UPDATE checkpoints SET signature = zeroblob(64)');
+  const { code, report } = await verify(dir);
+  assert.equal(code, 1);
+  assert.equal(report.first?.kind, 'bad-checkpoint');
+});
+
+test('a checkpoint re-signed with another key over another head is caught', async () => {
+  const { dir, db } = await setup();
+  const d = new DatabaseSync(db);
+  const c = d.prepare('SELECT * FROM checkpoints WHERE seq = 1').get() as Record<string, number | string>;
+  const other = generateKeyPairSync('ed25519').privateKey;
+  const unsigned = {
+    seq: 1,
+    at: Number(c.at),
+    lastSeq: Number(c.last_seq),
+    count: Number(c.count),
+    head: Buffer.alloc(32, 7),
+    keyId: String(c.key_id),
+  };
+  d.prepare('UPDATE checkpoints SET head = ?, signature = ?').run(
+    unsigned.head,
+    sign(null, checkpointMessage(unsigned), other),
+  );
+  d.close();
+  const { code, report } = await verify(dir);
+  assert.equal(code, 1);
+  assert.equal(report.first?.kind, 'bad-checkpoint');
+});
+
+test('a consistently rewritten chain (hashes recomputed after an edit) fails the signed checkpoint', async () => {
+  const { dir, db } = await setup();
+  const d = new DatabaseSync(db);
+  d.prepare(`UPDATE event_bodies SET body = replace(body, '"list"', '"get"') WHERE id = 9`).run();
+  const body = (d.prepare('SELECT body FROM event_bodies WHERE id = 9').get() as { body: string }).body;
+  const { bodyHash } = await import('../../src/integrity/chain.ts');
+  d.prepare('UPDATE chain_log SET body_hash = ? WHERE event_id = 9').run(bodyHash(body));
+  let prev: Buffer = Buffer.alloc(32);
+  for (const r of d.prepare('SELECT * FROM chain_log ORDER BY seq').all() as Record<string, never>[]) {
+    const h = chainHash(prev, r.op, r.seq, r.event_id, r.body_hash);
+    d.prepare('UPDATE chain_log SET hash = ? WHERE seq = ?').run(h, r.seq);
+    prev = h;
+  }
+  d.close();
+  const { code, report } = await verify(dir);
+  assert.equal(code, 1);
+  assert.equal(report.first?.kind, 'bad-checkpoint');
+});
+
+test('removed checkpoints are caught as gaps in their numbering (CloudTrail aws-cli#7054)', async () => {
+  const { dir, db } = await setup();
+  const key = loadSigningKey(defaultKeyPath(db), false);
+  for (let i = 0; i < 3; i++) writeCheckpoint(db, key, { force: true });
+  tamper(db, 'DELETE FROM checkpoints WHERE seq IN (2, 3)');
+  let r = await verify(dir);
+  assert.equal(r.code, 1);
+  assert.equal(r.report.first?.kind, 'bad-checkpoint');
+  assert.match(r.report.first?.detail ?? '', /checkpoints 2\.\.3 are missing/);
+  tamper(db, 'DELETE FROM checkpoints WHERE seq = 1');
+  r = await verify(dir);
+  assert.equal(r.code, 1);
+  assert.match(r.report.first?.detail ?? '', /checkpoints 1\.\.3 are missing/);
+});
+
+test('a removed chain tail is caught by the checkpoint covering it', async () => {
+  const { dir, db } = await setup();
+  tamper(db, 'DELETE FROM chain_log WHERE seq > 20');
+  tamper(db, 'DELETE FROM event_bodies WHERE id > 19');
+  tamper(db, 'DELETE FROM events WHERE id > 19');
+  const { code, report } = await verify(dir);
+  assert.equal(code, 1);
+  assert.equal(report.first?.kind, 'removed');
+});
+
+test('export verifies offline with the public key, and an edited export line is caught', async () => {
+  const { dir } = await setup();
+  const out = path.join(dir, 'export.jsonl');
+  const pub = path.join(dir, 'vigil-signing.pub');
+  const keyCopy = path.join(mkdtempSync(path.join(os.tmpdir(), 'vigil-key-')), 'trusted.pub');
+  dirs.push(path.dirname(keyCopy));
+  writeFileSync(keyCopy, readFileSync(pub));
+  assert.equal((await vigil(['export', '--data', dir, '--out', out])).code, 0);
+  const ok = await vigil(['verify', '--file', out, '--public-key', keyCopy]);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /trail intact: 23 chain entries, 21 events/);
+
+  const lines = readFileSync(out, 'utf8').split('\n');
+  const i = lines.findIndex((l) => l.includes('"id":12,'));
+  lines[i] = lines[i]!.replace('\\"admin\\"', '\\"mallory\\"');
+  writeFileSync(out, lines.join('\n'));
+  const bad = await vigil(['verify', '--file', out, '--public-key', keyCopy, '--json']);
+  assert.equal(bad.code, 1);
+  const r = JSON.parse(bad.out) as { first: { kind: string; eventId: number } };
+  assert.deepEqual([r.first.kind, r.first.eventId], ['changed', 12]);
+
+  // a different trusted key rejects the export's checkpoints
+  const stranger = path.join(path.dirname(keyCopy), 'stranger.pub');
+  writeFileSync(stranger, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+  assert.equal((await vigil(['verify', '--file', out, '--public-key', stranger])).code, 1);
+});
+
+test('export --since starts at a signed checkpoint and verifies offline', async () => {
+  const { dir, db } = await setup();
+  const store = await openSqliteStore({ path: db });
+  await store.append([makeEvent({}, T0 + 50_000), makeEvent({}, T0 + 51_000)]);
+  await store.close();
+  const out = path.join(dir, 'since.jsonl');
+  assert.equal(
+    (await vigil(['export', '--data', dir, '--out', out, '--since', new Date(T0 + 50_000).toISOString()])).code,
+    0,
+  );
+  const text = readFileSync(out, 'utf8');
+  assert.match(text.split('\n')[1]!, /"type":"anchor","seq":23/);
+  const r = await vigil(['verify', '--file', out, '--public-key', path.join(dir, 'vigil-signing.pub')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /2 chain entries, 2 events/);
+});
+
+test('a schema-1 database is upgraded: its old events are unchained, new ones chained', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-integrity-'));
+  dirs.push(dir);
+  const db = path.join(dir, 'vigil.db');
+  let store = await openSqliteStore({ path: db });
+  await store.append([makeEvent({}, T0), makeEvent({}, T0 + 1)]);
+  await store.close();
+  // make it what Vigil before the chain left behind
+  const d = new DatabaseSync(db);
+  d.exec('DROP TABLE chain_log; DROP TABLE checkpoints; PRAGMA user_version = 1');
+  d.close();
+  store = await openSqliteStore({ path: db });
+  await store.append([makeEvent({}, T0 + 2)] as AuditEvent[]);
+  await store.close();
+  writeCheckpoint(db, loadSigningKey(defaultKeyPath(db), true));
+  const { code, report } = await verify(dir);
+  assert.equal(code, 0, JSON.stringify(report));
+  assert.equal(report.unchained, 2);
+  assert.equal(report.events, 1);
+});
+
+test('--print-public-key prints the key the collector signs with', async () => {
+  const { dir } = await setup();
+  const r = await vigil(['verify', '--data', dir, '--print-public-key']);
+  assert.equal(r.code, 0);
+  assert.equal(r.out, readFileSync(path.join(dir, 'vigil-signing.pub'), 'utf8'));
+});
+
+test('verify without a public key or store fails with a clear error (exit 2)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-integrity-'));
+  dirs.push(dir);
+  const r = await vigil(['verify', '--data', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /no such store/);
+});
