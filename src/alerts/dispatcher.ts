@@ -16,6 +16,12 @@ export interface DispatcherOptions {
   leaseMs?: number;
   now?: () => number;
   onError?: (message: string) => void;
+  /**
+   * Look for due deliveries at least this often even when this dispatcher knows of none: with a shared store,
+   * deliveries another collector stored (and left pending when it stopped) are then sent from here. Unset: only
+   * when this dispatcher raises or a known delivery is due.
+   */
+  pollMs?: number;
 }
 
 export interface DispatcherCounters {
@@ -99,7 +105,9 @@ export function createAlertDispatcher(opts: DispatcherOptions): AlertDispatcher 
     } while (running && again);
     if (!running) return;
     const next = await store.nextDue();
-    if (next !== undefined) schedule(Math.max(0, next - now()));
+    const wait = next === undefined ? undefined : Math.max(0, next - now());
+    if (opts.pollMs !== undefined) schedule(Math.min(wait ?? opts.pollMs, opts.pollMs));
+    else if (wait !== undefined) schedule(wait);
   }
 
   function schedule(ms: number): void {

@@ -37,8 +37,9 @@ Importing the same file twice stores nothing new. A progress bar goes to stderr 
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw err;
     }
-    mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
-    const store = await openStore({ type: 'sqlite', path: config.storage.path });
+    if (config.storage.type === 'sqlite')
+      mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
+    const store = await openStore(config.storage);
     const ingestor = new Ingestor(store, config.workspaces);
     const isTTY = (io.stderr as NodeJS.WriteStream).isTTY === true;
     let inserted = 0;
@@ -73,7 +74,9 @@ Importing the same file twice stores nothing new. A progress bar goes to stderr 
     } finally {
       await store.close();
     }
-    io.stdout.write(`imported ${inserted} events (${duplicates} already stored) into ${config.storage.path}\n`);
+    io.stdout.write(
+      `imported ${inserted} events (${duplicates} already stored) into ${config.storage.type === 'sqlite' ? config.storage.path : `PostgreSQL schema ${config.storage.schema ?? 'vigil'}`}\n`,
+    );
     return 0;
   },
 };

@@ -7,19 +7,30 @@ export const serveCommand: Command = {
   name: ['serve'],
   summary: 'Run the collector: ingest endpoints, query API, retention',
   usage: `Usage: vigil serve [--config vigil.yaml] [--listen 127.0.0.1:8080] [--data ./data]
+                   [--storage-url postgres://user@host:5432/db]
 
 Without --config the embedded defaults apply: SQLite in ./data/vigil.db, retention 7d, 127.0.0.1:8080.
---listen and --data override the config file. SIGINT/SIGTERM drain in-flight ingests and exit.
+--listen, --data and --storage-url (or VIGIL_STORAGE_URL) override the config file. With PostgreSQL storage several
+collectors can share one database. SIGINT/SIGTERM drain in-flight ingests and exit.
 `,
   async run(args, io) {
     const { values } = parseArgs({
       args,
-      options: { config: { type: 'string', short: 'c' }, listen: { type: 'string' }, data: { type: 'string' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        listen: { type: 'string' },
+        data: { type: 'string' },
+        'storage-url': { type: 'string' },
+      },
       strict: true,
     });
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
-      const config = loadConfig(values.config, { listen: values.listen, data: values.data });
+      const config = loadConfig(values.config, {
+        listen: values.listen,
+        data: values.data,
+        storageUrl: values['storage-url'] ?? (process.env.VIGIL_STORAGE_URL || undefined),
+      });
       server = await startServer(config);
     } catch (err) {
       if (err instanceof ConfigError) throw new CliError(err.message);

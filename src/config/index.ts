@@ -1,4 +1,4 @@
-export { ConfigError, loadConfig, type Overrides, parseConfig } from './load.ts';
+export { ConfigError, loadConfig, type Overrides, parseConfig, sqlitePath } from './load.ts';
 export {
   type AmqpSourceConfig,
   type CaptureConfig,
@@ -13,6 +13,7 @@ export {
   SECTIONS,
   type Spec,
   SpecError,
+  type StorageConfig,
   type TlsConfig,
   type TokenConfig,
   type VigilConfig,

@@ -1,8 +1,16 @@
 // Reads and validates vigil.yaml against SECTIONS, reporting every problem as `file:line:col: what is wrong`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isCollection, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import { DEFAULTS, parseDuration, SECTIONS, type Spec, SpecError, type VigilConfig } from './schema.ts';
+import { isCollection, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import {
+  DEFAULTS,
+  parseDuration,
+  SECTIONS,
+  type Spec,
+  SpecError,
+  type StorageConfig,
+  type VigilConfig,
+} from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -131,6 +139,39 @@ export interface Overrides {
   listen?: string;
   /** Data directory: the SQLite file goes to `<data>/vigil.db`. */
   data?: string;
+  /** `postgres://…`: PostgreSQL storage instead of what the file says (its schema and poolSize still apply). */
+  storageUrl?: string;
+}
+
+/** The SQLite file of a config, for what works on the embedded store only (`what` names it in the error). */
+export function sqlitePath(storage: StorageConfig, what: string): string {
+  if (storage.type !== 'sqlite')
+    throw new ConfigError(`${what} works on the embedded SQLite store only; this config's storage is ${storage.type}`);
+  return storage.path;
+}
+
+/** The keys each storage type takes: a oneOf over `type`, so a postgres url never silently falls back to SQLite. */
+const STORAGE_KEYS: Record<string, { required: string; allowed: string[] }> = {
+  sqlite: { required: 'path', allowed: ['type', 'path'] },
+  postgres: { required: 'url', allowed: ['type', 'url', 'schema', 'poolSize'] },
+};
+
+function checkStorage(ctx: Ctx, node: Node | null | undefined, storage: Record<string, unknown> | undefined): void {
+  if (!storage || !isMap(node)) return;
+  const type = (storage.type as string | undefined) ?? 'sqlite';
+  const keys = STORAGE_KEYS[type];
+  if (!keys) return; // the enum check already reported it
+  for (const pair of (node as YAMLMap).items) {
+    const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+    if (k in storage && !keys.allowed.includes(k))
+      fail(
+        ctx,
+        pair.key as Node,
+        `storage.${k}`,
+        `not used by storage type ${type} (it takes ${keys.allowed.join(', ')})`,
+      );
+  }
+  if (!(keys.required in storage)) fail(ctx, node, 'storage', `type ${type} needs "${keys.required}"`);
 }
 
 /** Parses config text (`file` names it in errors). Throws ConfigError listing every problem. */
@@ -145,6 +186,12 @@ export function parseConfig(text: string, file: string, overrides: Overrides = {
   let sections: Record<string, unknown> = {};
   if (ctx.errors.length === 0 && doc.contents !== null) {
     sections = check(ctx, doc.contents as Node, { kind: 'object', fields: SECTIONS }, '') as Record<string, unknown>;
+    if (isMap(doc.contents))
+      checkStorage(
+        ctx,
+        doc.contents.get('storage', true) as Node | undefined,
+        sections?.storage as Record<string, unknown> | undefined,
+      );
     // Keys were validated with a leading dot; the messages read better without it.
     ctx.errors = ctx.errors.map((e) => e.replace(/: \./, ': '));
   }
@@ -196,7 +243,7 @@ export function loadConfig(file: string | undefined, overrides: Overrides = {}):
 
 type Sections = {
   listen?: string;
-  storage?: { type?: 'sqlite'; path?: string };
+  storage?: { type?: 'sqlite' | 'postgres'; path?: string; url?: string; schema?: string; poolSize?: number };
   retention?: number;
   ingest?: Partial<VigilConfig['ingest']>;
   auth?: Partial<VigilConfig['auth']>;
@@ -208,14 +255,25 @@ type Sections = {
   query?: VigilConfig['query'];
 };
 
-function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
-  const s = raw as Sections;
+function storage(s: Sections['storage'], o: Overrides): StorageConfig {
+  const url = o.storageUrl ?? (s?.type === 'postgres' ? s.url : undefined);
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(url))
+      throw new ConfigError(`storage url: expected postgres://user@host:port/database, got "${url}"`);
+    const pgFile = s?.type === 'postgres' ? s : undefined;
+    return { type: 'postgres', url, schema: pgFile?.schema, poolSize: pgFile?.poolSize };
+  }
   const dbPath = o.data
     ? path.join(o.data, DEFAULTS.dbFile)
-    : (s.storage?.path ?? path.join(DEFAULTS.dataDir, DEFAULTS.dbFile));
+    : (s?.path ?? path.join(DEFAULTS.dataDir, DEFAULTS.dbFile));
+  return { type: 'sqlite', path: dbPath };
+}
+
+function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
+  const s = raw as Sections;
   return {
     listen: o.listen ?? s.listen ?? DEFAULTS.listen,
-    storage: { type: 'sqlite', path: dbPath },
+    storage: storage(s.storage, o),
     retention: s.retention ?? parseDuration(DEFAULTS.retention)!,
     ingest: {
       maxBodyBytes: s.ingest?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,

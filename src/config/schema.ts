@@ -35,6 +35,7 @@ const str: Spec = { kind: 'string' };
 export const ROLES = ['admin', 'tenant', 'ingest'] as const;
 const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
 export const RECEIVER_TYPES = ['alertmanager', 'webhook'] as const;
+export const STORAGE_TYPES = ['sqlite', 'postgres'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** One sink as `parseSinkConfig` checks it, its errors placed at the key at fault. */
@@ -68,7 +69,17 @@ const routePattern: Spec = {
 /** Top-level sections. Other stages add theirs here (rules, receivers, capture…), one entry each. */
 export const SECTIONS: Record<string, Spec> = {
   listen: str,
-  storage: { kind: 'object', fields: { type: { kind: 'enum', values: ['sqlite'] }, path: str } },
+  // sqlite needs path, postgres needs url (checked in load.ts, which knows the type chosen).
+  storage: {
+    kind: 'object',
+    fields: {
+      type: { kind: 'enum', values: STORAGE_TYPES },
+      path: str,
+      url: str,
+      schema: { kind: 'string', pattern: /^[a-z_][a-z0-9_]{0,47}$/, describe: 'lower-case letters, digits and _' },
+      poolSize: { kind: 'int', min: 1, max: 1000 },
+    },
+  },
   retention: { kind: 'duration' },
   // Tamper evidence (src/integrity): the Ed25519 key signing checkpoints (default: vigil-signing.key beside the
   // database, created on first start) and how often the chain head is signed (default 5m).
@@ -292,10 +303,15 @@ export interface AmqpSourceConfig {
   passive?: boolean;
 }
 
+/** Embedded SQLite (one collector), or PostgreSQL shared by several collectors. */
+export type StorageConfig =
+  | { type: 'sqlite'; path: string }
+  | { type: 'postgres'; url: string; schema?: string; poolSize?: number };
+
 /** The configuration after validation and defaults. Keys of sections other stages own stay in `sections`. */
 export interface VigilConfig {
   listen: string;
-  storage: { type: 'sqlite'; path: string };
+  storage: StorageConfig;
   /** Milliseconds. */
   retention: number;
   ingest: {

@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CliError, type Command } from '../cli/command.ts';
-import { ConfigError, loadConfig, parseDuration, type VigilConfig } from '../config/index.ts';
+import { ConfigError, loadConfig, parseDuration, sqlitePath, type VigilConfig } from '../config/index.ts';
 import { writeCheckpoint } from './checkpoint.ts';
 import { exportSqlite, verifyExport } from './export.ts';
 import { defaultKeyPath, loadSigningKey, parsePublicKey, publicKeyPath } from './keys.ts';
@@ -12,7 +12,7 @@ import { type VerifyReport, verifySqlite } from './verify.ts';
 /** The signing key file of a config: `integrity.signingKey`, or `vigil-signing.key` beside the database. */
 export function signingKeyPath(config: VigilConfig): string {
   const integrity = config.sections.integrity as { signingKey?: string } | undefined;
-  return integrity?.signingKey ?? defaultKeyPath(config.storage.path);
+  return integrity?.signingKey ?? defaultKeyPath(sqlitePath(config.storage, 'tamper evidence'));
 }
 
 /** RFC 3339 time, epoch ms, or a duration meaning that long ago (`24h`). */
@@ -126,10 +126,11 @@ directory proves nothing against someone who could replace it.
         io.stdout.write(String(key.export({ type: 'spki', format: 'pem' })));
         return 0;
       }
-      if (!existsSync(config.storage.path)) throw new CliError(`${config.storage.path}: no such store`);
+      const dbPath = sqlitePath(config.storage, 'vigil verify');
+      if (!existsSync(dbPath)) throw new CliError(`${dbPath}: no such store`);
       const publicKey = storePublicKey(config, values['public-key']);
       try {
-        r = verifySqlite(config.storage.path, {
+        r = verifySqlite(dbPath, {
           publicKey,
           since: values.since === undefined ? undefined : parseSince(values.since),
         });
@@ -158,7 +159,7 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
   async run(args, io) {
     const { values } = parseArgs({ args, options: { ...storeOptions, out: { type: 'string', short: 'o' } } });
     const config = load(values);
-    const dbPath = config.storage.path;
+    const dbPath = sqlitePath(config.storage, 'vigil export');
     if (!existsSync(dbPath)) throw new CliError(`${dbPath}: no such store`);
     const keyPath = signingKeyPath(config);
     let publicKey: KeyObject;

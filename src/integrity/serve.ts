@@ -13,7 +13,8 @@ type IntegritySection = { signingKey?: string; checkpointInterval?: number } | u
  * must exist (a typo must not silently start a new key); the default one is created. Undefined for an in-memory store.
  */
 export function integrityKey(config: VigilConfig): SigningKey | undefined {
-  if (config.storage.path === ':memory:') return undefined;
+  // The hash chain is kept by the SQLite store only (not yet by PostgreSQL).
+  if (config.storage.type !== 'sqlite' || config.storage.path === ':memory:') return undefined;
   const integrity = config.sections.integrity as IntegritySection;
   return loadSigningKey(signingKeyPath(config), integrity?.signingKey === undefined);
 }
@@ -24,7 +25,7 @@ export function startIntegrity(
   key: SigningKey | undefined,
   onError: (err: unknown) => void,
 ): Checkpointer {
-  if (!key) return { now() {}, stop() {} };
+  if (!key || config.storage.type !== 'sqlite') return { now() {}, stop() {} };
   const integrity = config.sections.integrity as IntegritySection;
   const cp = startCheckpoints(
     config.storage.path,

@@ -192,8 +192,10 @@ Exit status: 0, or 2 on bad usage, a bad config or a rule file that does not loa
       for (const w of webhook.warnings) io.stderr.write(`warning: ${w}\n`);
     }
     // Never create an empty store by looking for one.
-    if (!existsSync(config.storage.path)) throw new CliError(`no store at ${config.storage.path}`);
-    const store = await openStore({ type: 'sqlite', path: config.storage.path });
+    // Any store the collector can use; PostgreSQL is opened as a collector opens it.
+    if (config.storage.type === 'sqlite' && !existsSync(config.storage.path))
+      throw new CliError(`no store at ${config.storage.path}`);
+    const store = await openStore(config.storage);
     let report: BacktestReport;
     try {
       const engine = createRuleEngine({ rules, webhook, archivingPriority, alertingPriority });

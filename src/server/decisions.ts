@@ -6,6 +6,7 @@ import {
   type AlertStore,
   alertmanagerReceiver,
   createAlertDispatcher,
+  openPostgresAlertStore,
   openSqliteAlertStore,
   type Receiver,
   webhookReceiver,
@@ -98,13 +99,19 @@ export async function openDecisions(config: VigilConfig, log: DecisionLog): Prom
     names.add(c.name);
     receivers.push(receiver(c, config.externalURL));
   }
-  const alertStore = openSqliteAlertStore(config.storage.path);
+  // Alerts live beside the events: in PostgreSQL every collector of the database shares them.
+  const alertStore =
+    config.storage.type === 'postgres'
+      ? await openPostgresAlertStore({ url: config.storage.url, schema: config.storage.schema })
+      : openSqliteAlertStore(config.storage.path);
   const dispatcher = createAlertDispatcher({
     store: alertStore,
     receivers,
     groupWindowMs: config.alerts.groupWindowMs,
     expireAfterMs: config.alerts.expireAfterMs,
     onError: (m) => log.warn({}, m),
+    // Shared alerts: pick up what another collector stored and could not send (it stopped, or its receiver failed).
+    pollMs: config.storage.type === 'postgres' ? 10_000 : undefined,
   });
   dispatcher.start();
   return {

@@ -49,13 +49,14 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
       `refusing to listen on ${host}: no auth tokens are configured, so anyone could read and write events; ` +
         'add auth.tokens to the config or listen on a loopback address (127.0.0.1)',
     );
-  mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
+  // PostgreSQL: migrations run at open, under an advisory lock, so collectors starting together migrate once.
+  if (config.storage.type === 'sqlite') mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
   const signingKey = integrityKey(config);
-  const store = await openStore({
-    type: 'sqlite',
-    path: config.storage.path,
-    maxHistogramBuckets: config.query.maxHistogramBuckets,
-  });
+  const store = await openStore(
+    config.storage.type === 'sqlite'
+      ? { ...config.storage, maxHistogramBuckets: config.query.maxHistogramBuckets }
+      : config.storage,
+  );
   // Decisions report through the server's logger, which exists only once the app does.
   let app: App | undefined;
   let decisions: Decisions;
@@ -81,6 +82,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     intervalMs: o.retentionIntervalMs ?? 60_000,
     now: o.now,
     onError: (err) => log.error({ err }, 'retention step failed'),
+    onPass: (deleted) => log.info({ deleted }, 'retention pass'),
   });
   const amqp = config.ingest.amqp.map((c) => new AmqpSource(c, app.ingestor, log));
   let url: string;
@@ -96,7 +98,14 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
   if (!app.auth.enabled) log.warn({ listen: url }, 'no auth tokens configured: open to local callers only (loopback)');
   for (const s of amqp) s.start();
   app.setReady(true);
-  log.info({ listen: url, store: config.storage.path, retentionMs: config.retention }, 'vigil collector ready');
+  log.info(
+    {
+      listen: url,
+      store: config.storage.type === 'sqlite' ? config.storage.path : config.storage.type,
+      retentionMs: config.retention,
+    },
+    'vigil collector ready',
+  );
 
   let closing: Promise<void> | undefined;
   return {

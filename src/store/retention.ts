@@ -1,5 +1,7 @@
 // Retention: deletes events older than the maximum age in small steps, yielding to the event loop between steps so
-// that ingest and queries are never stalled behind one long delete.
+// that ingest and queries are never stalled behind one long delete. Collectors sharing a store run it one at a time
+// (`runExclusive`): a collector that finds another one's pass running skips its own.
+import { runExclusive } from './exclusive.ts';
 import type { Store } from './types.ts';
 
 export interface RetentionOptions {
@@ -15,10 +17,12 @@ export interface RetentionOptions {
   onStep?: (deleted: number) => void;
   /** Called when a run fails (the next run tries again). */
   onError?: (err: unknown) => void;
+  /** Called after each pass this process ran (not the ones skipped because another collector was running one). */
+  onPass?: (deleted: number) => void;
 }
 
 export interface Retention {
-  /** Runs one pass to completion; resolves with the number of events deleted. */
+  /** Runs one pass to completion; resolves with the number of events deleted (0 when another collector ran it). */
   runOnce(): Promise<number>;
   /** Stops the timer and waits for a running pass to finish its current step. */
   stop(): Promise<void>;
@@ -52,9 +56,14 @@ export function startRetention(store: Store, opts: RetentionOptions): Retention 
   const runOnce = (): Promise<number> => {
     // One pass at a time: a second caller shares the running pass.
     if (!running)
-      running = pass().finally(() => {
-        running = undefined;
-      });
+      running = runExclusive(store, 'retention', pass)
+        .then(({ ran, value }) => {
+          if (ran) opts.onPass?.(value ?? 0);
+          return value ?? 0;
+        })
+        .finally(() => {
+          running = undefined;
+        });
     return running;
   };
 

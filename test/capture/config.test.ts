@@ -193,7 +193,7 @@ test('the collector accepts a vigil.yaml with a capture section and ignores it',
   try {
     const cfg = loadConfig(write('vigil.yaml', CONFIG));
     assert.equal(cfg.listen, '127.0.0.1:0');
-    assert.equal(cfg.storage.path, './data/vigil.db');
+    assert.deepEqual(cfg.storage, { type: 'sqlite', path: './data/vigil.db' });
     // still strict: a bad capture section fails the collector's load as well
     assert.throws(
       () => loadConfig(write('bad.yaml', 'capture:\n  sinks:\n    - {type: log}\n')),

@@ -60,6 +60,7 @@ async function outage(maxInFlight: number): Promise<string[]> {
   assert.equal(report.spoolBytes, 0);
   assert.ok(report.spooled > 0);
   await server.close();
+  assert.equal(config.storage.type, 'sqlite');
   const order = commitOrder(config.storage.path);
   const unique = new Set(order);
   const lost = Array.from({ length: N }, (_, i) => faultAuditID(i)).filter((id) => !unique.has(id));

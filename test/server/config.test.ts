@@ -18,7 +18,7 @@ function errorOf(text: string): string {
 test('no config: the embedded defaults (SQLite in ./data/vigil.db, 7 days, 127.0.0.1:8080)', () => {
   const c = loadConfig(undefined);
   assert.equal(c.listen, '127.0.0.1:8080');
-  assert.equal(c.storage.path, path.join('data', 'vigil.db'));
+  assert.deepEqual(c.storage, { type: 'sqlite', path: path.join('data', 'vigil.db') });
   assert.equal(c.retention, 7 * 86_400_000);
   assert.equal(c.ingest.maxBodyBytes, 10 * 1024 * 1024);
   assert.deepEqual(c.auth.tokens, []);
@@ -43,7 +43,7 @@ workspaces:
 `;
   const c = parseConfig(text, 'vigil.yaml');
   assert.equal(c.listen, '0.0.0.0:9000');
-  assert.equal(c.storage.path, '/var/lib/vigil/v.db');
+  assert.deepEqual(c.storage, { type: 'sqlite', path: '/var/lib/vigil/v.db' });
   assert.equal(c.retention, 12 * 3_600_000);
   assert.equal(c.ingest.maxBodyBytes, 2048);
   assert.equal(c.ingest.openfaas?.secret, 's3cret');
@@ -58,7 +58,7 @@ workspaces:
   assert.deepEqual(c.workspaces, { wa: ['a', 'b'] });
   const o = parseConfig(text, 'vigil.yaml', { listen: '127.0.0.1:1', data: '/tmp/d' });
   assert.equal(o.listen, '127.0.0.1:1');
-  assert.equal(o.storage.path, path.join('/tmp/d', 'vigil.db'));
+  assert.deepEqual(o.storage, { type: 'sqlite', path: path.join('/tmp/d', 'vigil.db') });
 });
 
 test('an unknown top-level key fails with file:line:col', () => {
@@ -109,4 +109,49 @@ test('secretFile is read relative to the config file; an unreadable file is a cl
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('storage: postgres takes url, schema and poolSize; each type names what it needs with file:line:col', () => {
+  const c = parseConfig(
+    'storage:\n  type: postgres\n  url: postgres://vigil@db:5432/audit\n  schema: audit\n  poolSize: 20\n',
+    'vigil.yaml',
+  );
+  assert.deepEqual(c.storage, {
+    type: 'postgres',
+    url: 'postgres://vigil@db:5432/audit',
+    schema: 'audit',
+    poolSize: 20,
+  });
+  assert.match(
+    errorOf('storage:\n  type: postgres\n  schema: audit\n'),
+    /^vigil\.yaml:2:3: storage: type postgres needs "url"/,
+  );
+  assert.match(
+    errorOf('storage:\n  type: postgres\n  url: postgres://h/d\n  path: /x.db\n'),
+    /^vigil\.yaml:4:3: storage\.path: not used by storage type postgres/,
+  );
+  assert.match(
+    errorOf('storage:\n  path: /x.db\n  url: postgres://h/d\n'),
+    /^vigil\.yaml:3:3: storage\.url: not used by storage type sqlite/,
+  );
+  assert.match(
+    errorOf('storage: { type: mysql, url: x }\n'),
+    /^vigil\.yaml:1:18: storage\.type: must be one of sqlite, postgres/,
+  );
+  assert.match(errorOf('storage: { type: postgres, url: x, schema: Bad }\n'), /storage\.schema: must be lower-case/);
+});
+
+test('--storage-url switches to PostgreSQL over the file, keeping its schema and poolSize', () => {
+  const sqlite = parseConfig('storage: { path: /x.db }\n', 'vigil.yaml', { storageUrl: 'postgres://h:5432/d' });
+  assert.deepEqual(sqlite.storage, {
+    type: 'postgres',
+    url: 'postgres://h:5432/d',
+    schema: undefined,
+    poolSize: undefined,
+  });
+  const pgc = parseConfig('storage: { type: postgres, url: postgres://a/b, schema: s1, poolSize: 3 }\n', 'vigil.yaml', {
+    storageUrl: 'postgresql://c/d',
+  });
+  assert.deepEqual(pgc.storage, { type: 'postgres', url: 'postgresql://c/d', schema: 's1', poolSize: 3 });
+  assert.throws(() => parseConfig('', 'vigil.yaml', { storageUrl: 'mysql://x' }), /expected postgres:\/\//);
 });

@@ -148,8 +148,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         ]);
         assert.deepEqual(results[0], { status: 'fulfilled', value: { inserted: 2, duplicates: 0 } });
         assert.equal(results[1]!.status, 'rejected');
-        assert.deepEqual(results[2], { status: 'fulfilled', value: { inserted: 1, duplicates: 0 } });
-        assert.deepEqual(results[3], { status: 'fulfilled', value: { inserted: 0, duplicates: 1 } });
+        // the two calls with one batchKey race (a pool runs them on two connections): one stores, the other not
+        assert.deepEqual(
+          [results[2], results[3]].sort((x, y) => JSON.stringify(y).localeCompare(JSON.stringify(x))),
+          [
+            { status: 'fulfilled', value: { inserted: 1, duplicates: 0 } },
+            { status: 'fulfilled', value: { inserted: 0, duplicates: 1 } },
+          ],
+        );
         const stored = (await all(store, {})).map((e) => e.auditID).sort();
         assert.deepEqual(stored, [...good1, ...good2].map((e) => e.auditID).sort());
       });
@@ -675,6 +681,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.append([makeEvent({}, T0 + 10_000)]);
         const steps: number[] = [];
         const counting: Store = Object.create(store, {
+          // retention takes its lock through the real store (whose private fields a wrapper has not)
+          runExclusive: { value: store.runExclusive?.bind(store) },
           deleteBefore: {
             value: async (cutoff: number, limit: number) => {
               const n = await store.deleteBefore(cutoff, limit);
@@ -709,6 +717,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           deleted = resolve;
         });
         const watching: Store = Object.create(store, {
+          runExclusive: { value: store.runExclusive?.bind(store) },
           deleteBefore: {
             value: async (cutoff: number, limit: number) => {
               const n = await store.deleteBefore(cutoff, limit);

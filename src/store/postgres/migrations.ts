@@ -99,6 +99,45 @@ CREATE TABLE data_imports (
 
 `,
   },
+  {
+    version: 2,
+    name: 'alerts and their pending deliveries',
+    // Next to the events so that every collector of the database shares them (src/alerts/postgres.ts). The unique
+    // key stores one event's alert once even when two collectors raise it; times are epoch milliseconds.
+    sql: `
+CREATE TABLE alerts (
+  id bigserial PRIMARY KEY,
+  key text NOT NULL UNIQUE,
+  created_at bigint NOT NULL,
+  rule text NOT NULL,
+  priority text NOT NULL,
+  message text NOT NULL,
+  event_id text NOT NULL,
+  audit_id text NOT NULL,
+  workspace text,
+  namespace text,
+  labels jsonb NOT NULL,
+  annotations jsonb NOT NULL,
+  fingerprint text NOT NULL,
+  grouped_with bigint,
+  repeats integer NOT NULL DEFAULT 0
+);
+CREATE INDEX alerts_created ON alerts (created_at);
+CREATE INDEX alerts_fingerprint ON alerts (fingerprint, created_at);
+CREATE INDEX alerts_event ON alerts (event_id);
+CREATE TABLE alert_deliveries (
+  id bigserial PRIMARY KEY,
+  alert_id bigint NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+  receiver text NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  next_at bigint NOT NULL,
+  lease_until bigint NOT NULL DEFAULT 0,
+  last_error text
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (next_at);
+CREATE INDEX alert_deliveries_alert ON alert_deliveries (alert_id);
+`,
+  },
 ];
 
 /** Quotes an identifier Vigil accepts for its schema (checked by `checkSchemaName`). */
