@@ -2,15 +2,15 @@
 // the API's own 404s. ensureConsoleBuilt: rebuilds only when the sources are newer than the build.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import { CONSOLE_WEB_DIR, ensureConsoleBuilt, registerConsole } from '../../src/server/console.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 function distFixture(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-dist-'));
+  const dir = tempDir('vigil-dist-');
   fs.mkdirSync(path.join(dir, 'assets'));
   fs.writeFileSync(
     path.join(dir, 'index.html'),
@@ -80,7 +80,7 @@ test('client routes fall back to index.html; missing files and unknown API paths
 });
 
 test('without a build the console answers 503 with how to build it, and the API still works', async (t) => {
-  const a = await app(fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-nodist-')));
+  const a = await app(tempDir('vigil-nodist-'));
   t.after(() => a.close());
   const res = await a.inject('/');
   assert.equal(res.statusCode, 503);
@@ -89,7 +89,7 @@ test('without a build the console answers 503 with how to build it, and the API 
 });
 
 test('ensureConsoleBuilt leaves a build newer than its sources alone', async () => {
-  const web = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-web-'));
+  const web = tempDir('vigil-web-');
   fs.mkdirSync(path.join(web, 'src'));
   fs.writeFileSync(path.join(web, 'src', 'main.tsx'), '');
   const old = new Date(Date.now() - 60_000);

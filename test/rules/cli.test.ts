@@ -1,12 +1,12 @@
 // `vigil rules test` and `vigil rules check` through main(), with captured streams.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { DEFAULT_RULES_FILE } from '../../src/rules/index.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 function io(stdinText = '') {
   const stdout = new PassThrough();
@@ -25,7 +25,7 @@ function io(stdinText = '') {
 }
 
 const falco = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-cli-'));
+const dir = tempDir('vigil-rules-cli-');
 const write = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);

@@ -1,10 +1,10 @@
 // Loading Rule resources: files, folders, multi-document YAML, strict item checks with file positions.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildRuleSet, loadDefaultRules, loadRules, RuleLoadError } from '../../src/rules/index.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const CR = (name: string, body: string, labels = '{type: archiving}') => `apiVersion: auditing.kubesphere.io/v1alpha1
 kind: Rule
@@ -26,7 +26,7 @@ function errorsOf(text: string) {
 }
 
 test('a folder of multi-document YAML loads every Rule resource; Webhook documents are skipped', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-'));
+  const dir = tempDir('vigil-rules-');
   writeFileSync(
     join(dir, 'a.yaml'),
     `${CR('one', '    - {name: r1, type: rule, enable: true, condition: \'Verb = "create"\'}\n')}---\n${CR('two', '    - {name: r2, type: rule, condition: \'Verb = "delete"\'}\n')}`,

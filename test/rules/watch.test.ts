@@ -1,10 +1,10 @@
 // Reloading on change: new rules take over, a bad file keeps the last good rules and reports why.
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type RuleError, type RuleSet, watchRules } from '../../src/rules/index.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const rule = (cond: string) => `apiVersion: auditing.kubesphere.io/v1alpha1
 kind: Rule
@@ -42,7 +42,7 @@ function reloads() {
 
 for (const mode of ['folder', 'file'] as const) {
   test(`watching a ${mode}: reload on change, keep the last good rules on a bad file`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-watch-'));
+    const dir = tempDir('vigil-watch-');
     const file = join(dir, 'rules.yaml');
     writeFileSync(file, rule('Verb = "create"'));
     const seen = reloads();
@@ -72,7 +72,7 @@ for (const mode of ['folder', 'file'] as const) {
 }
 
 test('the first load must succeed: there is nothing good to keep yet', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-watch-'));
+  const dir = tempDir('vigil-watch-');
   writeFileSync(join(dir, 'rules.yaml'), rule('Verb in ()'));
   await assert.rejects(
     watchRules(dir, () => {}),
