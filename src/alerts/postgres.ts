@@ -3,6 +3,7 @@
 // FOR UPDATE SKIP LOCKED and lease them).
 import pg from 'pg';
 import { checkSchemaName, ident, migrate } from '../store/postgres/migrations.ts';
+import { type AlertRow, insertValues, toAlert } from './row.ts';
 import type { Alert, AlertQuery, AlertRecord, AlertStore, Delivery } from './types.ts';
 
 export interface PostgresAlertStoreOptions {
@@ -12,43 +13,6 @@ export interface PostgresAlertStoreOptions {
   /** Connections in the pool. Default 2: alerts are few. */
   poolSize?: number;
   applicationName?: string;
-}
-
-interface AlertRow {
-  id: string;
-  created_at: string;
-  rule: string;
-  priority: string;
-  message: string;
-  event_id: string;
-  audit_id: string;
-  workspace: string | null;
-  namespace: string | null;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  fingerprint: string;
-  grouped_with: string | null;
-  repeats: number;
-}
-
-function toAlert(r: AlertRow): Alert {
-  const a: Alert = {
-    id: String(r.id),
-    createdAt: Number(r.created_at),
-    rule: r.rule,
-    priority: r.priority,
-    message: r.message,
-    eventId: r.event_id,
-    auditID: r.audit_id,
-    labels: r.labels,
-    annotations: r.annotations,
-    fingerprint: r.fingerprint,
-    repeats: r.repeats,
-  };
-  if (r.workspace !== null) a.workspace = r.workspace;
-  if (r.namespace !== null) a.namespace = r.namespace;
-  if (r.grouped_with !== null) a.groupedWith = String(r.grouped_with);
-  return a;
 }
 
 const ALERT_COLUMNS =
@@ -119,20 +83,7 @@ export async function openPostgresAlertStore(opts: PostgresAlertStoreOptions): P
             `INSERT INTO alerts (key, created_at, rule, priority, message, event_id, audit_id, workspace, namespace,
                labels, annotations, fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (key) DO NOTHING RETURNING *`,
-            [
-              r.key,
-              r.createdAt,
-              r.rule,
-              r.priority,
-              r.message,
-              r.eventId,
-              r.auditID,
-              r.workspace ?? null,
-              r.namespace ?? null,
-              JSON.stringify(r.labels),
-              JSON.stringify(r.annotations),
-              r.fingerprint,
-            ],
+            insertValues(r),
           );
           const row = ins.rows[0];
           if (!row) continue;

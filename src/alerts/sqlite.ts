@@ -1,5 +1,6 @@
 // The embedded alert store: alerts and their pending deliveries in SQLite, next to the events.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { type AlertRow, insertValues, toAlert } from './row.ts';
 import type { Alert, AlertQuery, AlertRecord, AlertStore, Delivery } from './types.ts';
 
 const SCHEMA = `
@@ -37,43 +38,6 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 );
 CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries(next_at);
 `;
-
-interface AlertRow {
-  id: number;
-  created_at: number;
-  rule: string;
-  priority: string;
-  message: string;
-  event_id: string;
-  audit_id: string;
-  workspace: string | null;
-  namespace: string | null;
-  labels: string;
-  annotations: string;
-  fingerprint: string;
-  grouped_with: number | null;
-  repeats: number;
-}
-
-function toAlert(r: AlertRow): Alert {
-  const a: Alert = {
-    id: String(r.id),
-    createdAt: r.created_at,
-    rule: r.rule,
-    priority: r.priority,
-    message: r.message,
-    eventId: r.event_id,
-    auditID: r.audit_id,
-    labels: JSON.parse(r.labels),
-    annotations: JSON.parse(r.annotations),
-    fingerprint: r.fingerprint,
-    repeats: r.repeats,
-  };
-  if (r.workspace !== null) a.workspace = r.workspace;
-  if (r.namespace !== null) a.namespace = r.namespace;
-  if (r.grouped_with !== null) a.groupedWith = String(r.grouped_with);
-  return a;
-}
 
 /** Opens (creating if needed) the alert tables in the SQLite database at `path`. */
 export function openSqliteAlertStore(path: string): AlertStore {
@@ -124,20 +88,7 @@ export function openSqliteAlertStore(path: string): AlertStore {
       return tx(() => {
         const added: Alert[] = [];
         for (const r of records) {
-          const res = insert.run(
-            r.key,
-            r.createdAt,
-            r.rule,
-            r.priority,
-            r.message,
-            r.eventId,
-            r.auditID,
-            r.workspace ?? null,
-            r.namespace ?? null,
-            JSON.stringify(r.labels),
-            JSON.stringify(r.annotations),
-            r.fingerprint,
-          );
+          const res = insert.run(...insertValues(r));
           if (res.changes === 0) continue;
           const id = Number(res.lastInsertRowid);
           const prior = leader.get(r.fingerprint, r.createdAt - groupWindowMs, id) as { id: number } | undefined;
