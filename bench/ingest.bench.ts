@@ -41,6 +41,13 @@ function startServer(data: string, args: string[] = []): Promise<{ child: ChildP
   });
 }
 
+/** CPU time (user + system, ms, every thread) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function stopServer(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -87,12 +94,14 @@ async function benchIngest(): Promise<void> {
   const rulesOff = path.join(data, 'rules-off.yaml');
   writeFileSync(rulesOff, 'rules: { enabled: false }\n');
   const rates: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  const cpu: Record<'on' | 'off', number[]> = { on: [], off: [] };
   for (const mode of ['on', 'off', 'on', 'off'] as const) {
     const dir = mkdtempSync(path.join(data, `store-${mode}-`));
-    const { events, secs } = await ingestRun(dir, mode === 'off' ? ['--config', rulesOff] : [], body);
+    const { events, secs, cpuUsPerEvent } = await ingestRun(dir, mode === 'off' ? ['--config', rulesOff] : [], body);
     rates[mode].push(events / secs);
+    cpu[mode].push(cpuUsPerEvent);
     console.log(
-      `ingest, rules ${mode}: ${events} events in ${secs.toFixed(1)} s over HTTP, ${CONCURRENCY} concurrent 400-event batches`,
+      `ingest, rules ${mode}: ${events} events in ${secs.toFixed(1)} s over HTTP, ${CONCURRENCY} concurrent 400-event batches, server CPU ${cpuUsPerEvent.toFixed(1)} µs/event`,
     );
   }
   const best = (xs: number[]) => Math.max(...xs);
@@ -100,6 +109,11 @@ async function benchIngest(): Promise<void> {
   console.log(`  ingest (rules on, the default)  ${Math.round(rate).toLocaleString('en')} events/s`);
   console.log(`  ingest (rules off)              ${Math.round(best(rates.off)).toLocaleString('en')} events/s`);
   console.log(`  rules on / rules off: ${(rate / best(rates.off)).toFixed(3)} (target ≥ 0.90)`);
+  const least = (xs: number[]) => Math.min(...xs);
+  console.log(
+    `  server CPU per event (all threads): rules on ${least(cpu.on).toFixed(1)} µs, off ${least(cpu.off).toFixed(1)} µs; ` +
+      `JSON.parse alone ${(1e6 / parseRate).toFixed(1)} µs`,
+  );
   console.log(
     `  baseline JSON.parse of the same bytes, one core: ${Math.round(parseRate).toLocaleString('en')} events/s`,
   );
@@ -113,9 +127,10 @@ async function ingestRun(
   data: string,
   args: string[],
   body: (n: number) => string,
-): Promise<{ events: number; secs: number }> {
+): Promise<{ events: number; secs: number; cpuUsPerEvent: number }> {
   const { child, url } = await startServer(data, args);
   try {
+    const cpu0 = cpuMs(child.pid!);
     let next = 0;
     let events = 0;
     const deadline = performance.now() + INGEST_SECONDS * 1000;
@@ -136,7 +151,8 @@ async function ingestRun(
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    return { events, secs: (performance.now() - start) / 1000 };
+    const secs = (performance.now() - start) / 1000;
+    return { events, secs, cpuUsPerEvent: ((cpuMs(child.pid!) - cpu0) * 1000) / events };
   } finally {
     await stopServer(child);
   }

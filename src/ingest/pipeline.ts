@@ -70,14 +70,15 @@ export class Ingestor {
     this.metrics?.ingested.inc({ path }, events.length);
     const { engine, dispatcher } = this.decisions;
     let archived = events;
-    const alerting: [AuditEvent, RaisedAlert[]][] = [];
+    /** Position in `archived` of each alerting event, with its alerts. */
+    const alerting: [number, RaisedAlert[]][] = [];
     if (engine) {
       archived = [];
       for (const e of events) {
         const d = engine.evaluate(e);
         if (!d.archive) continue;
+        if (d.alerts.length) alerting.push([archived.length, d.alerts]);
         archived.push(e);
-        if (d.alerts.length) alerting.push([e, d.alerts]);
       }
     }
     const ignored = events.length - archived.length;
@@ -87,14 +88,27 @@ export class Ingestor {
     this.metrics?.deduplicated.inc({ path }, r.duplicates);
     // Alerts go after the events are committed, and before the producer hears so: if Vigil dies in between, the
     // producer retries, the events are duplicates, and the alerts are raised now (their key stops doubles).
-    const alerts = dispatcher && alerting.length ? await this.raise(dispatcher, alerting) : 0;
-    return { ...r, ignored, alerts };
+    const alerts = dispatcher && alerting.length ? await this.raise(dispatcher, archived, r.ids, alerting) : 0;
+    const { ids: _ids, ...counts } = r;
+    return { ...counts, ignored, alerts };
   }
 
-  private async raise(dispatcher: AlertDispatcher, alerting: [AuditEvent, RaisedAlert[]][]): Promise<number> {
+  private async raise(
+    dispatcher: AlertDispatcher,
+    archived: AuditEvent[],
+    ids: AppendResult['ids'],
+    alerting: [number, RaisedAlert[]][],
+  ): Promise<number> {
     const now = (this.decisions.now ?? Date.now)();
     const records = [];
-    for (const [e, raised] of alerting) {
+    for (const [i, raised] of alerting) {
+      const e = archived[i]!;
+      // Alerts link to the stored event, whose id the store answered (also for a duplicate: the stored one).
+      const id = ids?.[i];
+      if (id !== undefined) {
+        records.push(...alertRecords({ ...e, id }, raised, now));
+        continue;
+      }
       // Alerts link to the stored event. Audit IDs are not indexed on their own (an index led by random IDs costs a
       // page write per event); bounded to the event's received millisecond the lookup is a short range of the
       // time-led indexes instead of a scan of every stored event (which took 65 % of ingest time at 20 k events).

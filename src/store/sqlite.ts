@@ -1,6 +1,7 @@
-// The embedded store: SQLite through node:sqlite. One connection, synchronous calls wrapped in promises. Appends
-// are committed with synchronous=FULL before their promises resolve; appends arriving together share a transaction
-// (group commit), each in its own savepoint.
+// The embedded store: SQLite through node:sqlite. Queries run on this connection; writes on a second one owned by a
+// worker thread (src/store/sqlite-writer.ts), so that commits never block the event loop. Appends are committed with
+// synchronous=FULL before their promises resolve; appends arriving while a commit is in progress share the next
+// transaction (group commit), each in its own savepoint.
 //
 // Layout, chosen for ingest speed and for queries that stay fast at millions of events:
 // - `events` holds one narrow row per event: the received time (epoch µs), the audit ID, the HTTP code and, for
@@ -19,17 +20,9 @@
 // - `event_minutes` counts the stored events per minute of received time, maintained in the append transaction, so
 //   that histograms and totals without filters read one row per minute instead of one index entry per event.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import type { AuditEvent } from '../event/model.ts';
-import {
-  bodyHash,
-  chainHash,
-  EMPTY_BODY_HASH,
-  OP_DELETE,
-  OP_GENESIS,
-  OP_INSERT,
-  OP_REPLACE,
-  ZERO_HASH,
-} from '../integrity/chain.ts';
+import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../integrity/chain.ts';
 import {
   checkPage,
   checkQuery,
@@ -40,9 +33,33 @@ import {
   MAX_HISTOGRAM_BUCKETS,
   QueryError,
   scopeLists,
-  stageRank,
-  toMicros,
 } from './query.ts';
+import {
+  COLUMN,
+  configure,
+  type DictField,
+  DROPPED_INDEXES,
+  FIELD_NO,
+  GROUP,
+  MINUTE_US,
+  placeholders,
+  SCHEMA,
+  SCHEMA_VERSION,
+  SOURCE_IP,
+  TEXT_DICT,
+  TEXT_FIELD_NOS,
+} from './sqlite-schema.ts';
+import type { WorkerMessage, WorkerOptions } from './sqlite-worker.ts';
+import {
+  CommitQueue,
+  fromWire,
+  prepareEvent,
+  SqliteWriter,
+  type WireError,
+  type WriterJob,
+  type WriterOutcome,
+  type WriterResult,
+} from './sqlite-writer.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -69,172 +86,11 @@ export interface SqliteStoreOptions {
   cacheMiB?: number;
 }
 
-/**
- * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is
- * chained from its upgrade on and its minutes are counted once from its events.
- */
-const SCHEMA_VERSION = 2;
-
-/** Microseconds per minute: the granularity of `event_minutes`. */
-const MINUTE_US = 60_000_000;
-
-/**
- * Dictionary-encoded fields: their `terms.field` number is the position in this list + 1, their column in `events`
- * is the second element. The order is also the order of these columns in `events`.
- */
-const DICT_FIELDS = [
-  ['stage', 'stage'],
-  ['verb', 'verb'],
-  ['level', 'level'],
-  ['user', 'username'],
-  ['namespace', 'namespace'],
-  ['workspace', 'workspace'],
-  ['cluster', 'cluster'],
-  ['devops', 'devops'],
-  ['resource', 'resource'],
-  ['subresource', 'subresource'],
-  ['name', 'name'],
-  ['status', 'status'],
-  ['source', 'source'],
-  ['requestURI', 'request_uri'],
-  ['userAgent', 'user_agent'],
-] as const;
-type DictField = (typeof DICT_FIELDS)[number][0];
-const FIELD_NO = Object.fromEntries(DICT_FIELDS.map(([f], i) => [f, i + 1])) as Record<DictField, number>;
-const COLUMN = Object.fromEntries(DICT_FIELDS) as Record<DictField, string>;
-/** List-valued fields, stored in `event_values`. */
-const GROUP = 16;
-const SOURCE_IP = 17;
-const FIELD_COUNT = 17;
-
-/** Fields free text searches: KubeSphere's searchable fields plus the request URI and user agent. */
-const TEXT_DICT: DictField[] = [
-  'user',
-  'verb',
-  'resource',
-  'name',
-  'namespace',
-  'workspace',
-  'requestURI',
-  'status',
-  'userAgent',
-];
-
-/** Dictionary field numbers free text searches, with the list fields. */
-const TEXT_FIELD_NOS: number[] = [...TEXT_DICT.map((f) => FIELD_NO[f]), GROUP, SOURCE_IP];
-
-/** Dictionary fields with a (column, received) index. */
-const INDEXED_DICT: DictField[] = [
-  'user',
-  'verb',
-  'level',
-  'namespace',
-  'workspace',
-  'cluster',
-  'resource',
-  'name',
-  'status',
-  'source',
-  'requestURI',
-  'userAgent',
-];
-
-const DICT_COLUMNS = DICT_FIELDS.map(([, c]) => c).join(', ');
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS terms (
-  id INTEGER PRIMARY KEY,              -- 0 is never stored: it stands for the empty or missing value
-  field INTEGER NOT NULL,
-  value TEXT NOT NULL,
-  UNIQUE (field, value)
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS terms_fts USING fts5(
-  value, content = 'terms', content_rowid = 'id', tokenize = 'trigram'
-);
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, -- Vigil's id; AUTOINCREMENT: never reused, even after retention empties the table
-  received INTEGER NOT NULL,           -- requestReceivedTimestamp, epoch microseconds
-  audit_id TEXT NOT NULL,
-  ${DICT_FIELDS.map(([, c]) => `${c} INTEGER NOT NULL,`).join('\n  ')}
-  code INTEGER,
-  multi TEXT NOT NULL                  -- term ids of the event's event_values rows, comma-separated
-);
--- Idempotency and the stage lookup of collapseStages: every stage of one call shares its received time, so the
--- key starts with it and inserts stay append-mostly (an index led by random audit IDs costs a page write per event).
-CREATE UNIQUE INDEX IF NOT EXISTS events_call ON events (received, audit_id, stage);
-CREATE INDEX IF NOT EXISTS events_received ON events (received); -- (received, id) order for sorting and keyset paging
-CREATE INDEX IF NOT EXISTS events_workspace ON events (workspace, received);
-CREATE INDEX IF NOT EXISTS events_namespace ON events (namespace, received);
-CREATE INDEX IF NOT EXISTS events_username ON events (username, received);
-CREATE INDEX IF NOT EXISTS events_resource ON events (resource, received);
-CREATE INDEX IF NOT EXISTS events_name ON events (name, received);
-CREATE INDEX IF NOT EXISTS events_verb ON events (verb, received);
-CREATE INDEX IF NOT EXISTS events_level ON events (level, received);
-CREATE INDEX IF NOT EXISTS events_code ON events (code, received);
-CREATE INDEX IF NOT EXISTS events_status ON events (status, received);
-CREATE INDEX IF NOT EXISTS events_request_uri ON events (request_uri, received);
-CREATE INDEX IF NOT EXISTS events_user_agent ON events (user_agent, received);
-CREATE INDEX IF NOT EXISTS events_cluster ON events (cluster, received);
-CREATE INDEX IF NOT EXISTS events_source ON events (source, received);
-CREATE TABLE IF NOT EXISTS event_values (
-  term INTEGER NOT NULL,               -- a group or source IP
-  event_id INTEGER NOT NULL,
-  PRIMARY KEY (term, event_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS event_bodies (
-  id INTEGER PRIMARY KEY,
-  body TEXT NOT NULL                   -- the event as JSON
-);
-CREATE TABLE IF NOT EXISTS event_minutes (
-  minute INTEGER PRIMARY KEY,          -- received / 60 s
-  n INTEGER NOT NULL                   -- events stored with a received time in that minute
-);
-CREATE TABLE IF NOT EXISTS batches (
-  key TEXT PRIMARY KEY,                -- delivery id (OpenFaaS X-Openfaas-Delivery)
-  stored INTEGER NOT NULL              -- epoch ms
-);
-CREATE INDEX IF NOT EXISTS batches_stored ON batches (stored);
-CREATE TABLE IF NOT EXISTS chain_log (
-  seq INTEGER PRIMARY KEY,             -- position in the chain, 1 = genesis
-  op INTEGER NOT NULL,                 -- 0 genesis (event_id: last unchained id), 1 insert, 2 replace, 3 retention delete
-  event_id INTEGER NOT NULL,
-  body_hash BLOB NOT NULL,             -- sha256 of the stored JSON (zeros for genesis and delete)
-  hash BLOB NOT NULL                   -- chain hash through this entry
-);
-CREATE INDEX IF NOT EXISTS chain_log_event ON chain_log (event_id, seq); -- verify: the latest entry of each event
-CREATE TABLE IF NOT EXISTS checkpoints (
-  seq INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,                 -- epoch ms
-  last_seq INTEGER NOT NULL,           -- chain entry the head is the hash of
-  count INTEGER NOT NULL,              -- chained events stored at that point
-  head BLOB NOT NULL,
-  signature BLOB NOT NULL,             -- Ed25519 over checkpointMessage() (src/integrity/checkpoint.ts)
-  key_id TEXT NOT NULL
-);
-`;
-
 /** Most buckets a histogram counts one range at a time (beyond, one GROUP BY query counts them all). */
 const PER_BUCKET_MAX = 2000;
 
 /** Most matching dictionary terms a fuzzy condition lists by id (beyond, it keeps the dictionary subquery). */
 const INLINE_TERMS = 500;
-
-/** Events appended between two refreshes of the planner's statistics. */
-const STATS_EVERY = 100_000;
-/** SQLite primary result codes that mean "cannot write now, may later" (extended codes keep them in the low byte). */
-const UNAVAILABLE: Record<number, string> = { 5: 'busy', 6: 'busy', 10: 'io', 13: 'full', 14: 'io' };
-
-/** A node:sqlite error of a full disk, an I/O failure or a lock, as the contract's StoreUnavailableError. */
-function unavailable(err: unknown): StoreUnavailableError | undefined {
-  const e = err as { code?: string; errcode?: number; errstr?: string; message?: string };
-  if (e?.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return undefined;
-  const reason = UNAVAILABLE[e.errcode & 0xff];
-  if (!reason) return undefined;
-  return new StoreUnavailableError(`store unavailable: ${e.errstr ?? e.message}`, reason, 5, err);
-}
-
-/** Per-field dictionary cache size; past it the field's cache starts over (lookups then go to the database). */
-const TERM_CACHE = 200_000;
 
 const STATS_DICT: Partial<Record<StatsField, DictField>> = {
   user: 'user',
@@ -256,45 +112,6 @@ function indexable(term: string): boolean {
   return false;
 }
 
-function placeholders(n: number): string {
-  return n === 1 ? '?' : `?${',?'.repeat(n - 1)}`;
-}
-
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : '';
-}
-
-/** The event's dictionary-field values, in DICT_FIELDS order. */
-function dictValues(e: AuditEvent): string[] {
-  const o = e.objectRef;
-  return [
-    str(e.stage),
-    str(e.verb),
-    str(e.level),
-    str(e.user?.username),
-    str(o?.namespace),
-    str(e.workspace),
-    str(e.cluster),
-    str(e.devops),
-    str(o?.resource),
-    str(o?.subresource),
-    str(o?.name),
-    str(e.responseStatus?.status),
-    str(e.source),
-    str(e.requestURI),
-    str(e.userAgent),
-  ];
-}
-
-/** Stored JSON without a stale `id` (an event read back from a store and appended again). */
-function bodyOf(e: AuditEvent): string {
-  if ('id' in e) {
-    const { id: _id, ...rest } = e as AuditEvent & { id: unknown };
-    return JSON.stringify(rest);
-  }
-  return JSON.stringify(e);
-}
-
 /** The stored event with its id first: one parse of the body with the id spliced in. */
 function withId(id: string | number | bigint, body: string): StoredEvent {
   return JSON.parse(body.length > 2 ? `{"id":"${id}",${body.slice(1)}` : `{"id":"${id}"}`) as StoredEvent;
@@ -305,14 +122,79 @@ interface Where {
   params: SQLInputValue[];
 }
 
-interface AppendJob {
-  events: AuditEvent[];
-  opts: AppendOptions;
-  resolve: (r: AppendResult) => void;
-  reject: (err: unknown) => void;
+/** Where the writes go: a worker thread owning the write connection, or (`:memory:`) this connection inline. */
+interface WriterPort {
+  append(job: WriterJob): Promise<{ outcome: WriterOutcome; statsRefreshed: boolean }>;
+  deleteBefore(cutoff: number, limit: number): Promise<number>;
+  close(): Promise<void>;
 }
 
-type StoredRef = { id: number | bigint; event: AuditEvent };
+function inlineWriter(db: DatabaseSync): WriterPort {
+  const writer = new SqliteWriter(db);
+  const queue = new CommitQueue(writer);
+  return {
+    append: (job) =>
+      new Promise((resolve) => queue.push(job, (outcome, statsRefreshed) => resolve({ outcome, statsRefreshed }))),
+    deleteBefore: async (cutoff, limit) => {
+      queue.flush();
+      return writer.deleteBefore(cutoff, limit);
+    },
+    close: async () => queue.flush(),
+  };
+}
+
+type Reply = { id: number; result?: unknown; error?: WireError; statsRefreshed?: boolean };
+
+/** The write connection on a worker thread; the thread keeps the process alive only while requests are pending. */
+function workerWriter(opts: WorkerOptions): WriterPort {
+  const worker = new Worker(new URL('./sqlite-worker.ts', import.meta.url), { workerData: opts });
+  worker.unref();
+  const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
+  let next = 0;
+  let failed: Error | undefined;
+  const fail = (err: Error) => {
+    failed ??= err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.on('message', (r: Reply) => {
+    const p = pending.get(r.id);
+    if (!p) return;
+    pending.delete(r.id);
+    if (pending.size === 0) worker.unref();
+    p.resolve(r);
+  });
+  worker.on('error', (err) => fail(new StoreUnavailableError(`store writer failed: ${err.message}`, 'io', 5, err)));
+  worker.on('exit', () => fail(new Error('the store is closed')));
+  const request = (msg: WorkerMessage): Promise<Reply> => {
+    if (failed) return Promise.reject(failed);
+    const id = ++next;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ ...msg, id });
+    });
+  };
+  return {
+    append: async (job) => {
+      const r = await request({ op: 'append', job });
+      return {
+        outcome: r.error ? { ok: false, error: fromWire(r.error) } : { ok: true, result: r.result as WriterResult },
+        statsRefreshed: r.statsRefreshed === true,
+      };
+    },
+    deleteBefore: async (cutoff, limit) => {
+      const r = await request({ op: 'deleteBefore', cutoff, limit });
+      if (r.error) throw fromWire(r.error);
+      return r.result as number;
+    },
+    close: async () => {
+      if (failed) return;
+      await request({ op: 'close' }); // answered once the queued appends are committed and the connection is closed
+      await worker.terminate();
+    },
+  };
+}
 
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(opts);
@@ -320,69 +202,22 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
 
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
+  readonly #opts: SqliteStoreOptions;
   readonly #maxBuckets: number;
   readonly #listeners = new Set<(events: StoredEvent[]) => void>();
   readonly #statements = new Map<string, StatementSync>();
-  /** Dictionary cache per field number: value → term id. */
-  readonly #terms: Map<string, number>[] = Array.from({ length: FIELD_COUNT + 1 }, () => new Map());
-  /** Terms cached during the open transaction, forgotten again if it rolls back. */
-  #newTerms: [number, string][] = [];
-  #queue: AppendJob[] = [];
-  #flushing: NodeJS.Immediate | undefined;
-  readonly #s: Record<
-    | 'insert'
-    | 'insertBody'
-    | 'insertTerm'
-    | 'insertTermFts'
-    | 'findTerm'
-    | 'termValue'
-    | 'insertValue'
-    | 'insertBatch'
-    | 'findCollapse'
-    | 'update'
-    | 'updateBody'
-    | 'deleteValue'
-    | 'deleteEvent'
-    | 'deleteBody'
-    | 'oldest'
-    | 'addMinute'
-    | 'subMinute'
-    | 'minutesTotal'
-    | 'deleteBatches'
-    | 'count'
-    | 'timeRange'
-    | 'nextTerms'
-    | 'deleteTerm'
-    | 'deleteTermFts'
-    | 'body'
-    | 'chainHead'
-    | 'chainAdd',
-    StatementSync
-  >;
+  /** Started at the first write: a store opened only to read (CLI, verify) never starts a thread. */
+  #writer: WriterPort | undefined;
+  readonly #s: Record<'findTerm' | 'minutesTotal' | 'count' | 'timeRange' | 'body', StatementSync>;
   #closed = false;
-  /** Chain head inside the open transaction (read at BEGIN, restored from a savepoint's mark on rollback). */
-  #chainSeq = 0;
-  #chainHead: Uint8Array = ZERO_HASH;
-  /** Dictionary retention: the term id after which the next step looks, and per field how to tell a term in use. */
-  #pruneAfter = 0;
-  #sinceStats = 0;
-  readonly #termUsed: (StatementSync | undefined)[] = [];
 
   constructor(opts: SqliteStoreOptions) {
     const db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs ?? 5000 });
     this.#db = db;
+    this.#opts = opts;
     this.#maxBuckets = opts.maxHistogramBuckets ?? MAX_HISTOGRAM_BUCKETS;
     try {
-      // WAL: readers never block the writer. synchronous=FULL: in WAL mode NORMAL may lose the last commits on
-      // power loss, and an append answers only after its events are durable.
-      db.exec('PRAGMA journal_mode = WAL');
-      db.exec('PRAGMA synchronous = FULL');
-      // Checkpoint every ~40 MiB of WAL instead of 4 MiB: index pages dirtied by many commits reach the database
-      // file once per checkpoint, so fewer checkpoints write fewer pages.
-      db.exec('PRAGMA wal_autocheckpoint = 10000');
-      db.exec('PRAGMA journal_size_limit = 67108864');
-      db.exec(`PRAGMA cache_size = ${-1024 * Math.max(2, Math.floor(opts.cacheMiB ?? 256))}`);
-      db.exec('PRAGMA temp_store = MEMORY');
+      configure(db, opts.cacheMiB);
       const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
       if (version > SCHEMA_VERSION)
         throw new Error(
@@ -393,7 +228,8 @@ class SqliteStore implements Store {
         version === 1
           ? 'INSERT OR REPLACE INTO event_minutes (minute, n) SELECT CASE WHEN received >= 0 THEN received / 60000000 ELSE (received + 1) / 60000000 - 1 END, count(*) FROM events GROUP BY 1;'
           : '';
-      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${backfill} PRAGMA user_version = ${SCHEMA_VERSION}`);
+      const drops = version < 3 ? DROPPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
+      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
       try {
         if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
           // Events stored before the chain existed (schema 1) stay unchained: genesis records the last of their ids.
@@ -413,111 +249,36 @@ class SqliteStore implements Store {
         db.exec('ROLLBACK');
         throw err;
       }
+      new SqliteWriter(db).refreshStats();
     } catch (err) {
       db.close();
       throw err;
     }
     const p = (sql: string) => db.prepare(sql);
-    for (const f of INDEXED_DICT)
-      this.#termUsed[FIELD_NO[f]] = p(`SELECT 1 FROM events WHERE ${COLUMN[f]} = ? LIMIT 1`);
-    this.#termUsed[GROUP] = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
-    this.#termUsed[SOURCE_IP] = this.#termUsed[GROUP];
-    const dictCount = DICT_FIELDS.length;
     this.#s = {
-      insert: p(
-        `INSERT INTO events (received, audit_id, ${DICT_COLUMNS}, code, multi)
-         VALUES (${placeholders(dictCount + 4)}) ON CONFLICT (received, audit_id, stage) DO NOTHING`,
-      ),
-      insertBody: p('INSERT INTO event_bodies (id, body) VALUES (?, ?)'),
-      insertTerm: p('INSERT INTO terms (field, value) VALUES (?, ?) ON CONFLICT (field, value) DO NOTHING'),
-      insertTermFts: p('INSERT INTO terms_fts (rowid, value) VALUES (?, ?)'),
       findTerm: p('SELECT id FROM terms WHERE field = ? AND value = ?'),
-      termValue: p('SELECT value FROM terms WHERE id = ?'),
-      insertValue: p('INSERT OR IGNORE INTO event_values (term, event_id) VALUES (?, ?)'),
-      insertBatch: p('INSERT INTO batches (key, stored) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
-      findCollapse: p(
-        'SELECT id, stage, multi FROM events WHERE received = ? AND audit_id = ? AND source = ? ORDER BY id',
-      ),
-      update: p(
-        `UPDATE OR IGNORE events SET (received, audit_id, ${DICT_COLUMNS}, code, multi) = (${placeholders(dictCount + 4)})
-         WHERE id = ?`,
-      ),
-      updateBody: p('UPDATE event_bodies SET body = ? WHERE id = ?'),
-      deleteValue: p('DELETE FROM event_values WHERE term = ? AND event_id = ?'),
-      deleteEvent: p('DELETE FROM events WHERE id = ?'),
-      deleteBody: p('DELETE FROM event_bodies WHERE id = ?'),
-      oldest: p('SELECT id, received, multi FROM events WHERE received < ? ORDER BY received LIMIT ?'),
-      addMinute: p(
-        'INSERT INTO event_minutes (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n',
-      ),
-      subMinute: p('UPDATE event_minutes SET n = n - ? WHERE minute = ?'),
       minutesTotal: p('SELECT coalesce(sum(n), 0) AS n FROM event_minutes'),
-      deleteBatches: p(
-        'DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE stored < ? ORDER BY stored LIMIT ?)',
-      ),
       count: p('SELECT count(*) AS n FROM events'),
       // two subqueries: min() and max() together would not use the index
       timeRange: p('SELECT (SELECT min(received) FROM events) AS lo, (SELECT max(received) FROM events) AS hi'),
-      nextTerms: p('SELECT id, field, value FROM terms WHERE id > ? ORDER BY id LIMIT ?'),
-      deleteTerm: p('DELETE FROM terms WHERE id = ?'),
-      deleteTermFts: p(`INSERT INTO terms_fts (terms_fts, rowid, value) VALUES ('delete', ?, ?)`),
       body: p('SELECT body FROM event_bodies WHERE id = ?'),
-      chainHead: p('SELECT seq, hash FROM chain_log ORDER BY seq DESC LIMIT 1'),
-      chainAdd: p('INSERT INTO chain_log (seq, op, event_id, body_hash, hash) VALUES (?, ?, ?, ?, ?)'),
     };
-    this.#refreshStats();
-  }
-
-  /**
-   * Planner statistics, written rather than measured: the dictionary knows how many distinct values each column has,
-   * so rows per value = events / distinct values, at the cost of a few counts. ANALYZE would read every index (seconds
-   * at millions of events, blocking ingest), and its sampling variant (analysis_limit) sees only the first values of
-   * each index and rates every column alike, so that the planner picked `verb = ?` over a selective namespace list.
-   */
-  #refreshStats(): void {
-    this.#sinceStats = 0;
-    const db = this.#db;
-    const events = (this.#s.count.get() as { n: number }).n;
-    if (events === 0) return;
-    const distinct = new Map<number, number>();
-    for (const r of db.prepare('SELECT field, count(*) AS n FROM terms GROUP BY field').all() as {
-      field: number;
-      n: number;
-    }[])
-      distinct.set(r.field, r.n);
-    const per = (d: number) => Math.max(1, Math.round(events / Math.max(1, d)));
-    const rows: [string, string][] = [
-      ['events_call', `${events} 1 1 1`],
-      ['events_received', `${events} 1`],
-      ['events_code', `${events} ${per(20)} 1`],
-    ];
-    for (const f of INDEXED_DICT)
-      rows.push([`events_${COLUMN[f]}`, `${events} ${per(distinct.get(FIELD_NO[f]) ?? 1)} 1`]);
-    const values = (db.prepare('SELECT count(*) AS n FROM event_values').get() as { n: number }).n;
-    const valueTerms = (distinct.get(GROUP) ?? 0) + (distinct.get(SOURCE_IP) ?? 0);
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      db.exec('ANALYZE sqlite_schema'); // creates sqlite_stat1 if missing
-      db.exec(`DELETE FROM sqlite_stat1 WHERE tbl IN ('events', 'event_values')`);
-      const ins = db.prepare('INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)');
-      ins.run('events', null, String(events));
-      for (const [idx, stat] of rows) ins.run('events', idx, stat);
-      if (values > 0)
-        ins.run(
-          'event_values',
-          'event_values',
-          `${values} ${Math.max(1, Math.round(values / Math.max(1, valueTerms)))} 1`,
-        );
-      db.exec('COMMIT');
-      db.exec('ANALYZE sqlite_schema'); // loads the statistics into the planner
-    } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw err;
-    }
   }
 
   #open(): void {
     if (this.#closed) throw new Error('the store is closed');
+  }
+
+  #write(): WriterPort {
+    this.#writer ??=
+      this.#opts.path === ':memory:' || this.#opts.path === ''
+        ? inlineWriter(this.#db)
+        : workerWriter({
+            path: this.#opts.path,
+            busyTimeoutMs: this.#opts.busyTimeoutMs ?? 5000,
+            cacheMiB: this.#opts.cacheMiB ?? 256,
+          });
+    return this.#writer;
   }
 
   #prepare(sql: string): StatementSync {
@@ -530,221 +291,28 @@ class SqliteStore implements Store {
     return st;
   }
 
-  /** The term id of a value, added to the dictionary if new (inside the append transaction). */
-  #termId(field: number, value: string): number {
-    if (value === '') return 0;
-    const cache = this.#terms[field]!;
-    let id = cache.get(value);
-    if (id !== undefined) return id;
-    const s = this.#s;
-    const r = s.insertTerm.run(field, value);
-    if (r.changes > 0) {
-      id = Number(r.lastInsertRowid);
-      s.insertTermFts.run(id, value);
-    } else {
-      id = (s.findTerm.get(field, value) as { id: number }).id; // added by another process
-    }
-    if (cache.size >= TERM_CACHE) cache.clear();
-    cache.set(value, id);
-    this.#newTerms.push([field, value]);
-    return id;
-  }
-
-  /** The term id of a value if the dictionary has it (queries never add terms). */
+  /** The term id of a value if the dictionary has it (queries never add terms). Not cached: retention may drop it. */
   #findTerm(field: number, value: string): number | undefined {
     if (value === '') return 0;
-    const cached = this.#terms[field]!.get(value);
-    if (cached !== undefined) return cached;
     return (this.#s.findTerm.get(field, value) as { id: number } | undefined)?.id;
   }
 
-  #begin(): void {
-    this.#db.exec('BEGIN IMMEDIATE');
-    this.#newTerms = [];
-    // One read per transaction (not per event): another process may have extended the chain since.
-    const h = this.#s.chainHead.get() as { seq: number; hash: Uint8Array };
-    this.#chainSeq = h.seq;
-    this.#chainHead = h.hash;
-  }
-
-  /** Adds one entry to the hash chain inside the open transaction. */
-  #chain(op: number, id: number | bigint, body: string | undefined): void {
-    const seq = ++this.#chainSeq;
-    const bh = body === undefined ? EMPTY_BODY_HASH : bodyHash(body);
-    const hash = chainHash(this.#chainHead, op, seq, Number(id), bh);
-    this.#s.chainAdd.run(seq, op, id, bh, hash);
-    this.#chainHead = hash;
-  }
-
-  #commit(): void {
-    this.#db.exec('COMMIT');
-    this.#newTerms = [];
-  }
-
-  #rollback(): void {
-    if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-    this.#forgetTerms(0);
-  }
-
-  /** Drops the terms cached since `mark` from the cache: their rows were rolled back. */
-  #forgetTerms(mark: number): void {
-    for (let i = mark; i < this.#newTerms.length; i++) {
-      const [field, value] = this.#newTerms[i]!;
-      this.#terms[field]!.delete(value);
-    }
-    this.#newTerms.length = mark;
-  }
-
-  /** Column values of an event in `insert`/`update` order, and the term ids of its groups and source IPs. */
-  #row(e: AuditEvent): { values: SQLInputValue[]; multi: number[] } {
-    const received = toMicros(e.requestReceivedTimestamp);
-    if (Number.isNaN(received))
-      throw new QueryError(
-        `event ${e.auditID}: requestReceivedTimestamp ${JSON.stringify(e.requestReceivedTimestamp)} is not an RFC 3339 time`,
-      );
-    if (typeof e.auditID !== 'string' || e.auditID === '')
-      throw new QueryError('an event without auditID cannot be stored');
-    const values: SQLInputValue[] = [received, e.auditID];
-    const dict = dictValues(e);
-    for (let i = 0; i < dict.length; i++) values.push(this.#termId(i + 1, dict[i]!));
-    const multi: number[] = [];
-    for (const g of e.user?.groups ?? []) if (typeof g === 'string' && g !== '') multi.push(this.#termId(GROUP, g));
-    for (const ip of e.sourceIPs ?? [])
-      if (typeof ip === 'string' && ip !== '') multi.push(this.#termId(SOURCE_IP, ip));
-    const code = e.responseStatus?.code;
-    values.push(typeof code === 'number' && Number.isInteger(code) ? code : null, multi.join(','));
-    return { values, multi };
-  }
-
-  #addValues(id: number | bigint, multi: number[]): void {
-    for (const t of multi) this.#s.insertValue.run(t, id);
-  }
-
-  #removeValues(id: number | bigint, multi: string): void {
-    if (multi) for (const t of multi.split(',')) this.#s.deleteValue.run(Number(t), id);
-  }
-
   /**
-   * Group commit: appends arriving in the same turn of the event loop (concurrent deliveries) share one transaction
-   * and one fsync. Each batch runs in its own savepoint, so a bad batch fails alone and every batch stays atomic.
+   * Stores a batch; appends that arrive while the writer is busy are committed together (group commit), each batch
+   * in its own savepoint so that a bad batch fails alone. `ids[i]` is the stored event of `events[i]`.
    */
-  append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
-    try {
-      this.#open();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ events, opts, resolve, reject });
-      if (!this.#flushing) {
-        this.#flushing = setImmediate(() => this.#flush());
-      }
-    });
-  }
-
-  #flush(): void {
-    this.#flushing = undefined;
-    const jobs = this.#queue;
-    this.#queue = [];
-    if (jobs.length === 0) return;
-    const db = this.#db;
-    const done: { job: AppendJob; result?: AppendResult; stored?: StoredRef[]; error?: unknown }[] = [];
-    try {
-      this.#begin();
-      for (const job of jobs) {
-        const mark = this.#newTerms.length;
-        const chainMark = [this.#chainSeq, this.#chainHead] as const;
-        db.exec('SAVEPOINT batch');
-        try {
-          const stored: StoredRef[] | undefined = this.#listeners.size > 0 ? [] : undefined;
-          const result = this.#appendBatch(job.events, job.opts, stored);
-          db.exec('RELEASE batch');
-          done.push({ job, result, stored });
-        } catch (error) {
-          db.exec('ROLLBACK TO batch; RELEASE batch');
-          this.#forgetTerms(mark);
-          [this.#chainSeq, this.#chainHead] = chainMark;
-          done.push({ job, error });
-        }
-      }
-      this.#commit();
-    } catch (err) {
-      try {
-        this.#rollback();
-      } catch {
-        // A full disk can fail the rollback too; SQLite rolls back a failed transaction by itself.
-      }
-      this.#forgetTerms(0);
-      const e = unavailable(err) ?? err;
-      for (const job of jobs) job.reject(e);
-      return;
-    }
-    for (const d of done) this.#sinceStats += d.result?.inserted ?? 0;
-    if (this.#sinceStats >= STATS_EVERY) this.#refreshStats();
-    for (const d of done) {
-      if (d.error !== undefined) d.job.reject(unavailable(d.error) ?? d.error);
-      else {
-        if (d.stored && d.stored.length > 0)
-          this.#notify(d.stored.map(({ id, event }) => ({ ...event, id: String(id) })));
-        d.job.resolve(d.result!);
-      }
-    }
-  }
-
-  /** Stores one batch inside the open transaction. */
-  #appendBatch(events: AuditEvent[], opts: AppendOptions, stored: StoredRef[] | undefined): AppendResult {
-    const s = this.#s;
-    let inserted = 0;
-    let duplicates = 0;
-    if (opts.batchKey !== undefined && s.insertBatch.run(opts.batchKey, Date.now()).changes === 0)
-      return { inserted: 0, duplicates: events.length };
-    // New events per minute, added to event_minutes once per batch (a collapsed stage keeps its received time)
-    const minutes = new Map<number, number>();
-    for (const e of events) {
-      const { values, multi } = this.#row(e);
-      if (opts.collapseStages) {
-        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + FIELD_NO.source - 1]!) as {
-          id: number;
-          stage: number;
-          multi: string;
-        }[];
-        if (rows.length > 0) {
-          const rank = stageRank(e.stage);
-          const later = rows.every(
-            (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
-          );
-          const old = rows[0]!;
-          if (!later || s.update.run(...values, old.id).changes === 0) {
-            duplicates++;
-            continue;
-          }
-          const body = bodyOf(e);
-          s.updateBody.run(body, old.id);
-          this.#chain(OP_REPLACE, old.id, body);
-          this.#removeValues(old.id, old.multi);
-          this.#addValues(old.id, multi);
-          inserted++;
-          stored?.push({ id: old.id, event: e });
-          continue;
-        }
-      }
-      const r = s.insert.run(...values);
-      if (r.changes === 0) {
-        duplicates++;
-        continue;
-      }
-      const id = r.lastInsertRowid;
-      const body = bodyOf(e);
-      s.insertBody.run(id, body);
-      this.#chain(OP_INSERT, id, body);
-      this.#addValues(id, multi);
-      const minute = Math.floor((values[0] as number) / MINUTE_US);
-      minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
-      inserted++;
-      stored?.push({ id, event: e });
-    }
-    for (const [minute, n] of minutes) s.addMinute.run(minute, n);
-    return { inserted, duplicates };
+  async append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
+    this.#open();
+    const job: WriterJob = { events: events.map(prepareEvent) };
+    if (opts.batchKey !== undefined) job.batchKey = opts.batchKey;
+    if (opts.collapseStages) job.collapseStages = true;
+    const { outcome, statsRefreshed } = await this.#write().append(job);
+    if (statsRefreshed && !this.#closed) this.#db.exec('ANALYZE sqlite_schema'); // the writer's new statistics
+    if (!outcome.ok) throw outcome.error;
+    const { inserted, duplicates, ids, stored } = outcome.result;
+    if (stored.length > 0 && this.#listeners.size > 0)
+      this.#notify(stored.map((i) => ({ ...events[i]!, id: String(ids[i]) })));
+    return { inserted, duplicates, ids: ids.map((id) => (id > 0 ? String(id) : undefined)) };
   }
 
   #notify(events: StoredEvent[]): void {
@@ -1121,49 +689,7 @@ class SqliteStore implements Store {
     this.#open();
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
-    const s = this.#s;
-    this.#begin();
-    try {
-      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; received: number; multi: string }[];
-      const minutes = new Map<number, number>();
-      for (const r of rows) {
-        this.#removeValues(r.id, r.multi);
-        s.deleteBody.run(r.id);
-        s.deleteEvent.run(r.id);
-        this.#chain(OP_DELETE, r.id, undefined);
-        const minute = Math.floor(r.received / MINUTE_US);
-        minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
-      }
-      for (const [minute, n] of minutes) s.subMinute.run(n, minute);
-      if (minutes.size > 0) this.#db.exec('DELETE FROM event_minutes WHERE n <= 0');
-      // Delivery ids are only needed while their sender may still retry; they age out with the events.
-      s.deleteBatches.run(cutoff, limit);
-      if (rows.length > 0 || this.#pruneAfter > 0) this.#pruneTerms(2 * limit);
-      this.#commit();
-      return rows.length;
-    } catch (err) {
-      this.#rollback();
-      throw err;
-    }
-  }
-
-  /**
-   * Retention of the dictionary: examines the next `budget` terms (a cursor walks the whole dictionary over
-   * successive steps) and deletes those no stored event uses any more, so that high-cardinality values (request
-   * URIs, object names, client IPs) do not outlive their events. Fields without an index (stage, devops,
-   * subresource) have few values and are kept.
-   */
-  #pruneTerms(budget: number): void {
-    const s = this.#s;
-    const terms = s.nextTerms.all(this.#pruneAfter, budget) as { id: number; field: number; value: string }[];
-    this.#pruneAfter = terms.length < budget ? 0 : terms[terms.length - 1]!.id;
-    for (const t of terms) {
-      const used = this.#termUsed[t.field];
-      if (!used || used.get(t.id)) continue;
-      s.deleteTerm.run(t.id);
-      s.deleteTermFts.run(t.id, t.value);
-      this.#terms[t.field]!.delete(t.value);
-    }
+    return this.#write().deleteBefore(cutoff, limit);
   }
 
   async size(): Promise<{ events: number; bytes: number }> {
@@ -1183,12 +709,9 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#flushing) {
-      // appends already accepted are committed before the database closes
-      clearImmediate(this.#flushing);
-      this.#flush();
-    }
     this.#closed = true;
+    // appends already accepted are committed before the database closes
+    await this.#writer?.close();
     this.#listeners.clear();
     this.#db.close();
   }

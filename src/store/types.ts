@@ -80,6 +80,11 @@ export interface AppendOptions {
 export interface AppendResult {
   inserted: number;
   duplicates: number;
+  /**
+   * The stored event of each appended event, by position (also of a duplicate: the event stored before), so that a
+   * caller can link to it without a lookup; undefined where the store could not tell. Stores may omit the list.
+   */
+  ids?: (string | undefined)[];
 }
 
 export interface Histogram {

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { QueryError } from '../../src/store/query.ts';
 import { startRetention } from '../../src/store/retention.ts';
-import type { EventQuery, FilterField, Store, StoredEvent } from '../../src/store/types.ts';
+import type { AppendResult, EventQuery, FilterField, Store, StoredEvent } from '../../src/store/types.ts';
 
 export interface OpenedStore {
   store: Store;
@@ -71,6 +71,15 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     }
   }
 
+  /** The counts of an append's answer (its ids are checked by their own test). */
+  function counts(r: AppendResult): { inserted: number; duplicates: number } {
+    return { inserted: r.inserted, duplicates: r.duplicates };
+  }
+
+  function assertCounts(r: AppendResult, expected: { inserted: number; duplicates: number }): void {
+    assert.deepEqual(counts(r), expected);
+  }
+
   async function all(store: Store, q: EventQuery, sort: 'asc' | 'desc' = 'asc'): Promise<StoredEvent[]> {
     const p = await store.query(q, { sort, size: 10_000 });
     assert.equal(p.items.length, p.total);
@@ -89,7 +98,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const unique = new Map<string, AuditEvent>();
         for (const e of real) if (!unique.has(`${e.auditID} ${e.stage}`)) unique.set(`${e.auditID} ${e.stage}`, e);
         const r = await store.append(real);
-        assert.deepEqual(r, { inserted: unique.size, duplicates: real.length - unique.size });
+        assertCounts(r, { inserted: unique.size, duplicates: real.length - unique.size });
         const items = await all(store, {});
         assert.equal(items.length, unique.size);
         const seen = new Set<string>();
@@ -110,9 +119,37 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       await withStore(async (store) => {
         const a = makeEvent({ stage: 'ResponseStarted' });
         const b = { ...a, stage: 'ResponseComplete' as const };
-        assert.deepEqual(await store.append([a, a, b]), { inserted: 2, duplicates: 1 });
-        assert.deepEqual(await store.append([b, a]), { inserted: 0, duplicates: 2 });
+        assertCounts(await store.append([a, a, b]), { inserted: 2, duplicates: 1 });
+        assertCounts(await store.append([b, a]), { inserted: 0, duplicates: 2 });
         assert.equal((await store.query({}, { sort: 'asc', size: 10 })).total, 2);
+      });
+    });
+
+    test('append answers the stored id of every event, by position, duplicates and repeated deliveries included', async () => {
+      await withStore(async (store) => {
+        const a = makeEvent();
+        const b = makeEvent();
+        const first = await store.append([a, b, a]);
+        assert.equal(first.ids?.length, 3);
+        const [ida, idb, again] = first.ids!;
+        assert.ok(ida && idb, 'inserted events have ids');
+        assert.notEqual(ida, idb);
+        assert.equal(again, ida, 'a duplicate within the batch answers the id stored before');
+        assert.equal((await store.get(ida))?.auditID, a.auditID);
+        assert.equal((await store.get(idb))?.auditID, b.auditID);
+        const c = makeEvent();
+        assert.deepEqual((await store.append([c, b])).ids?.slice(1), [idb]);
+        // a repeated delivery stores nothing and still names the events stored by the first one
+        const d = makeEvent();
+        const delivered = await store.append([d], { batchKey: 'delivery-ids' });
+        const redelivered = await store.append([d], { batchKey: 'delivery-ids' });
+        assert.equal(redelivered.inserted, 0);
+        assert.deepEqual(redelivered.ids, delivered.ids);
+        // collapsed stages keep the id of the event they replace
+        const req = makeEvent({ stage: 'RequestReceived', source: 'cadf' });
+        const [reqId] = (await store.append([req], { collapseStages: true })).ids!;
+        const res = { ...req, stage: 'ResponseComplete' as const };
+        assert.deepEqual((await store.append([res], { collapseStages: true })).ids, [reqId]);
       });
     });
 
@@ -140,12 +177,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const good1 = [makeEvent(), makeEvent()];
         const bad = [makeEvent(), makeEvent({ requestReceivedTimestamp: 'never' })];
         const good2 = [makeEvent()];
-        const results = await Promise.allSettled([
-          store.append(good1),
-          store.append(bad),
-          store.append(good2, { batchKey: 'k' }),
-          store.append(good2, { batchKey: 'k' }),
-        ]);
+        const results = (
+          await Promise.allSettled([
+            store.append(good1),
+            store.append(bad),
+            store.append(good2, { batchKey: 'k' }),
+            store.append(good2, { batchKey: 'k' }),
+          ])
+        ).map((r) => (r.status === 'fulfilled' ? { ...r, value: counts(r.value) } : r));
         assert.deepEqual(results[0], { status: 'fulfilled', value: { inserted: 2, duplicates: 0 } });
         assert.equal(results[1]!.status, 'rejected');
         // the two calls with one batchKey race (a pool runs them on two connections): one stores, the other not
@@ -163,16 +202,16 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
 
     test('a batch whose batchKey was stored is not stored again', async () => {
       await withStore(async (store) => {
-        assert.deepEqual(await store.append([makeEvent(), makeEvent()], { batchKey: 'delivery-1' }), {
+        assertCounts(await store.append([makeEvent(), makeEvent()], { batchKey: 'delivery-1' }), {
           inserted: 2,
           duplicates: 0,
         });
         // a retried delivery carries the same key (even if its events were re-generated with new ids)
-        assert.deepEqual(await store.append([makeEvent(), makeEvent()], { batchKey: 'delivery-1' }), {
+        assertCounts(await store.append([makeEvent(), makeEvent()], { batchKey: 'delivery-1' }), {
           inserted: 0,
           duplicates: 2,
         });
-        assert.deepEqual(await store.append([makeEvent()], { batchKey: 'delivery-2' }), { inserted: 1, duplicates: 0 });
+        assertCounts(await store.append([makeEvent()], { batchKey: 'delivery-2' }), { inserted: 1, duplicates: 0 });
         assert.equal((await store.size()).events, 3);
       });
     });
@@ -183,7 +222,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.append([req], { collapseStages: true });
         const [before] = await all(store, {});
         const res = { ...req, stage: 'ResponseComplete' as const, responseStatus: { code: 201 } };
-        assert.deepEqual(await store.append([res], { collapseStages: true }), { inserted: 1, duplicates: 0 });
+        assertCounts(await store.append([res], { collapseStages: true }), { inserted: 1, duplicates: 0 });
         const after = await all(store, {});
         assert.equal(after.length, 1);
         assert.equal(after[0]!.id, before!.id);
@@ -192,10 +231,10 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.equal((await all(store, { exact: { code: ['201'] } })).length, 1);
         assert.equal((await all(store, { exact: { stage: ['RequestReceived'] } })).length, 0);
         // an earlier (or the same) stage arriving late changes nothing
-        assert.deepEqual(await store.append([req, res], { collapseStages: true }), { inserted: 0, duplicates: 2 });
+        assertCounts(await store.append([req, res], { collapseStages: true }), { inserted: 0, duplicates: 2 });
         assert.deepEqual(strip((await all(store, {}))[0]!), res);
         // another source with the same auditID is another call
-        assert.deepEqual(await store.append([{ ...req, source: 'vigil' }], { collapseStages: true }), {
+        assertCounts(await store.append([{ ...req, source: 'vigil' }], { collapseStages: true }), {
           inserted: 1,
           duplicates: 0,
         });
@@ -665,7 +704,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 0, JSON.stringify(q));
         assert.equal((await store.size()).events, 1);
         // a deleted event's (auditID, stage) may be stored again, and is found again by every field
-        assert.deepEqual(await store.append([old[0]!]), { inserted: 1, duplicates: 0 });
+        assertCounts(await store.append([old[0]!]), { inserted: 1, duplicates: 0 });
         for (const q of [
           { text: ['old-user'] },
           { fuzzy: { user: ['old'], group: ['old-gr'] } },
@@ -778,8 +817,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.deepEqual(await all(again, {}), before);
         assert.equal((await all(again, { fuzzy: { user: ['ser-3'] } })).length, 10);
         assert.equal((await all(again, { exact: { group: ['g'] } })).length, 50);
-        assert.deepEqual(await again.append(events.slice(0, 3), { batchKey: 'k1' }), { inserted: 0, duplicates: 3 });
-        assert.deepEqual(await again.append(events.slice(0, 3)), { inserted: 0, duplicates: 3 });
+        assertCounts(await again.append(events.slice(0, 3), { batchKey: 'k1' }), { inserted: 0, duplicates: 3 });
+        assertCounts(await again.append(events.slice(0, 3)), { inserted: 0, duplicates: 3 });
         await again.append([makeEvent({}, T0 + 100)]);
         const after = await all(again, {});
         assert.equal(after.length, 51);

@@ -122,3 +122,41 @@ test('sqlite: histograms and totals from the per-minute counts agree with the ev
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sqlite: a version 2 database loses its low-cardinality indexes on open and still answers filters on those fields', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-sqlite-v2-'));
+  const path = join(dir, 'v.db');
+  try {
+    let store = await openSqliteStore({ path });
+    await store.append([
+      makeEvent({ level: 'Metadata', responseStatus: { code: 200, status: 'Success' } }),
+      makeEvent({ level: 'Request', responseStatus: { code: 403, status: 'Failure' }, cluster: 'c2' }),
+    ]);
+    await store.close();
+    const db = new DatabaseSync(path);
+    db.exec(
+      'CREATE INDEX events_level ON events (level, received); CREATE INDEX events_status ON events (status, received)',
+    );
+    db.exec(
+      'CREATE INDEX events_cluster ON events (cluster, received); CREATE INDEX events_source ON events (source, received)',
+    );
+    db.exec('PRAGMA user_version = 2');
+    db.close();
+    store = await openSqliteStore({ path });
+    const check = new DatabaseSync(path);
+    const left = check
+      .prepare(
+        `SELECT name FROM sqlite_schema WHERE type = 'index' AND name IN ('events_level', 'events_status', 'events_cluster', 'events_source')`,
+      )
+      .all();
+    assert.deepEqual(left, []);
+    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 3);
+    check.close();
+    assert.equal((await store.query({ exact: { level: ['Request'] } }, { sort: 'desc', size: 10 })).total, 1);
+    assert.equal((await store.query({ exact: { status: ['Failure'] } }, { sort: 'desc', size: 10 })).total, 1);
+    assert.equal((await store.query({ fuzzy: { cluster: ['C2'] } }, { sort: 'desc', size: 10 })).total, 1);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,219 @@
+// The SQLite store's schema and row encoding, shared by the reading side (src/store/sqlite.ts) and the writer
+// (src/store/sqlite-writer.ts, run on a worker thread for file databases).
+import type { DatabaseSync } from 'node:sqlite';
+import type { AuditEvent } from '../event/model.ts';
+import { StoreUnavailableError } from './types.ts';
+
+/**
+ * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is
+ * chained from its upgrade on and its minutes are counted once from its events.
+ * 3: no indexes on the low-cardinality fields (level, status, cluster, source); upgrading drops them.
+ */
+export const SCHEMA_VERSION = 3;
+
+/**
+ * Indexes earlier versions had. A (value, received) index on a field of a handful of values selects a large share of
+ * the events, so it barely speeds a query up, and every insert lands in the middle of the tree, splitting pages: the
+ * four of them took about a third of the store's CPU per appended event.
+ */
+export const DROPPED_INDEXES = ['events_level', 'events_status', 'events_cluster', 'events_source'];
+
+/** Microseconds per minute: the granularity of `event_minutes`. */
+export const MINUTE_US = 60_000_000;
+
+/**
+ * Dictionary-encoded fields: their `terms.field` number is the position in this list + 1, their column in `events`
+ * is the second element. The order is also the order of these columns in `events`.
+ */
+export const DICT_FIELDS = [
+  ['stage', 'stage'],
+  ['verb', 'verb'],
+  ['level', 'level'],
+  ['user', 'username'],
+  ['namespace', 'namespace'],
+  ['workspace', 'workspace'],
+  ['cluster', 'cluster'],
+  ['devops', 'devops'],
+  ['resource', 'resource'],
+  ['subresource', 'subresource'],
+  ['name', 'name'],
+  ['status', 'status'],
+  ['source', 'source'],
+  ['requestURI', 'request_uri'],
+  ['userAgent', 'user_agent'],
+] as const;
+export type DictField = (typeof DICT_FIELDS)[number][0];
+export const FIELD_NO = Object.fromEntries(DICT_FIELDS.map(([f], i) => [f, i + 1])) as Record<DictField, number>;
+export const COLUMN = Object.fromEntries(DICT_FIELDS) as Record<DictField, string>;
+/** List-valued fields, stored in `event_values`. */
+export const GROUP = 16;
+export const SOURCE_IP = 17;
+export const FIELD_COUNT = 17;
+
+/** Fields free text searches: KubeSphere's searchable fields plus the request URI and user agent. */
+export const TEXT_DICT: DictField[] = [
+  'user',
+  'verb',
+  'resource',
+  'name',
+  'namespace',
+  'workspace',
+  'requestURI',
+  'status',
+  'userAgent',
+];
+
+/** Dictionary field numbers free text searches, with the list fields. */
+export const TEXT_FIELD_NOS: number[] = [...TEXT_DICT.map((f) => FIELD_NO[f]), GROUP, SOURCE_IP];
+
+/** Dictionary fields with a (column, received) index: the selective ones (see DROPPED_INDEXES). */
+export const INDEXED_DICT: DictField[] = [
+  'user',
+  'verb',
+  'namespace',
+  'workspace',
+  'resource',
+  'name',
+  'requestURI',
+  'userAgent',
+];
+
+export const DICT_COLUMNS = DICT_FIELDS.map(([, c]) => c).join(', ');
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS terms (
+  id INTEGER PRIMARY KEY,              -- 0 is never stored: it stands for the empty or missing value
+  field INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  UNIQUE (field, value)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS terms_fts USING fts5(
+  value, content = 'terms', content_rowid = 'id', tokenize = 'trigram'
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, -- Vigil's id; AUTOINCREMENT: never reused, even after retention empties the table
+  received INTEGER NOT NULL,           -- requestReceivedTimestamp, epoch microseconds
+  audit_id TEXT NOT NULL,
+  ${DICT_FIELDS.map(([, c]) => `${c} INTEGER NOT NULL,`).join('\n  ')}
+  code INTEGER,
+  multi TEXT NOT NULL                  -- term ids of the event's event_values rows, comma-separated
+);
+-- Idempotency and the stage lookup of collapseStages: every stage of one call shares its received time, so the
+-- key starts with it and inserts stay append-mostly (an index led by random audit IDs costs a page write per event).
+CREATE UNIQUE INDEX IF NOT EXISTS events_call ON events (received, audit_id, stage);
+CREATE INDEX IF NOT EXISTS events_received ON events (received); -- (received, id) order for sorting and keyset paging
+CREATE INDEX IF NOT EXISTS events_workspace ON events (workspace, received);
+CREATE INDEX IF NOT EXISTS events_namespace ON events (namespace, received);
+CREATE INDEX IF NOT EXISTS events_username ON events (username, received);
+CREATE INDEX IF NOT EXISTS events_resource ON events (resource, received);
+CREATE INDEX IF NOT EXISTS events_name ON events (name, received);
+CREATE INDEX IF NOT EXISTS events_verb ON events (verb, received);
+CREATE INDEX IF NOT EXISTS events_code ON events (code, received);
+CREATE INDEX IF NOT EXISTS events_request_uri ON events (request_uri, received);
+CREATE INDEX IF NOT EXISTS events_user_agent ON events (user_agent, received);
+CREATE TABLE IF NOT EXISTS event_values (
+  term INTEGER NOT NULL,               -- a group or source IP
+  event_id INTEGER NOT NULL,
+  PRIMARY KEY (term, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_bodies (
+  id INTEGER PRIMARY KEY,
+  body TEXT NOT NULL                   -- the event as JSON
+);
+CREATE TABLE IF NOT EXISTS event_minutes (
+  minute INTEGER PRIMARY KEY,          -- received / 60 s
+  n INTEGER NOT NULL                   -- events stored with a received time in that minute
+);
+CREATE TABLE IF NOT EXISTS batches (
+  key TEXT PRIMARY KEY,                -- delivery id (OpenFaaS X-Openfaas-Delivery)
+  stored INTEGER NOT NULL              -- epoch ms
+);
+CREATE INDEX IF NOT EXISTS batches_stored ON batches (stored);
+CREATE TABLE IF NOT EXISTS chain_log (
+  seq INTEGER PRIMARY KEY,             -- position in the chain, 1 = genesis
+  op INTEGER NOT NULL,                 -- 0 genesis (event_id: last unchained id), 1 insert, 2 replace, 3 retention delete
+  event_id INTEGER NOT NULL,
+  body_hash BLOB NOT NULL,             -- sha256 of the stored JSON (zeros for genesis and delete)
+  hash BLOB NOT NULL                   -- chain hash through this entry
+);
+CREATE INDEX IF NOT EXISTS chain_log_event ON chain_log (event_id, seq); -- verify: the latest entry of each event
+CREATE TABLE IF NOT EXISTS checkpoints (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,                 -- epoch ms
+  last_seq INTEGER NOT NULL,           -- chain entry the head is the hash of
+  count INTEGER NOT NULL,              -- chained events stored at that point
+  head BLOB NOT NULL,
+  signature BLOB NOT NULL,             -- Ed25519 over checkpointMessage() (src/integrity/checkpoint.ts)
+  key_id TEXT NOT NULL
+);
+`;
+
+/** Events appended between two refreshes of the planner's statistics. */
+export const STATS_EVERY = 100_000;
+/** SQLite primary result codes that mean "cannot write now, may later" (extended codes keep them in the low byte). */
+const UNAVAILABLE: Record<number, string> = { 5: 'busy', 6: 'busy', 10: 'io', 13: 'full', 14: 'io' };
+
+/** A node:sqlite error of a full disk, an I/O failure or a lock, as the contract's StoreUnavailableError. */
+export function unavailable(err: unknown): StoreUnavailableError | undefined {
+  const e = err as { code?: string; errcode?: number; errstr?: string; message?: string };
+  if (e?.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return undefined;
+  const reason = UNAVAILABLE[e.errcode & 0xff];
+  if (!reason) return undefined;
+  return new StoreUnavailableError(`store unavailable: ${e.errstr ?? e.message}`, reason, 5, err);
+}
+
+/** Per-field dictionary cache size; past it the field's cache starts over (lookups then go to the database). */
+export const TERM_CACHE = 200_000;
+
+export function placeholders(n: number): string {
+  return n === 1 ? '?' : `?${',?'.repeat(n - 1)}`;
+}
+
+export function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+/** The event's dictionary-field values, in DICT_FIELDS order. */
+export function dictValues(e: AuditEvent): string[] {
+  const o = e.objectRef;
+  return [
+    str(e.stage),
+    str(e.verb),
+    str(e.level),
+    str(e.user?.username),
+    str(o?.namespace),
+    str(e.workspace),
+    str(e.cluster),
+    str(e.devops),
+    str(o?.resource),
+    str(o?.subresource),
+    str(o?.name),
+    str(e.responseStatus?.status),
+    str(e.source),
+    str(e.requestURI),
+    str(e.userAgent),
+  ];
+}
+
+/** Stored JSON without a stale `id` (an event read back from a store and appended again). */
+export function bodyOf(e: AuditEvent): string {
+  if ('id' in e) {
+    const { id: _id, ...rest } = e as AuditEvent & { id: unknown };
+    return JSON.stringify(rest);
+  }
+  return JSON.stringify(e);
+}
+
+/** Connection settings every connection to a store file uses (the reader's and the writer's). */
+export function configure(db: DatabaseSync, cacheMiB = 256): void {
+  // WAL: readers never block the writer. synchronous=FULL: in WAL mode NORMAL may lose the last commits on
+  // power loss, and an append answers only after its events are durable.
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  // Checkpoint every ~40 MiB of WAL instead of 4 MiB: index pages dirtied by many commits reach the database
+  // file once per checkpoint, so fewer checkpoints write fewer pages.
+  db.exec('PRAGMA wal_autocheckpoint = 10000');
+  db.exec('PRAGMA journal_size_limit = 67108864');
+  db.exec(`PRAGMA cache_size = ${-1024 * Math.max(2, Math.floor(cacheMiB))}`);
+  db.exec('PRAGMA temp_store = MEMORY');
+}

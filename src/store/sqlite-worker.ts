@@ -1,0 +1,50 @@
+// Worker thread of a file-backed SQLite store: owns the write connection (src/store/sqlite-writer.ts) and answers the
+// store's messages. Appends go through the group-commit queue; everything else runs in message order.
+import { DatabaseSync } from 'node:sqlite';
+import { parentPort, workerData } from 'node:worker_threads';
+import { configure } from './sqlite-schema.ts';
+import { CommitQueue, SqliteWriter, toWire, type WriterJob } from './sqlite-writer.ts';
+
+export interface WorkerOptions {
+  path: string;
+  busyTimeoutMs: number;
+  cacheMiB: number;
+}
+
+export type WorkerMessage =
+  | { op: 'append'; job: WriterJob }
+  | { op: 'deleteBefore'; cutoff: number; limit: number }
+  | { op: 'close' };
+export type WorkerRequest = WorkerMessage & { id: number };
+
+const port = parentPort!;
+const opts = workerData as WorkerOptions;
+const db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs });
+configure(db, opts.cacheMiB);
+const writer = new SqliteWriter(db);
+const queue = new CommitQueue(writer);
+
+port.on('message', (m: WorkerRequest) => {
+  if (m.op === 'append') {
+    queue.push(m.job, (o, statsRefreshed) =>
+      port.postMessage(
+        o.ok ? { id: m.id, result: o.result, statsRefreshed } : { id: m.id, error: toWire(o.error), statsRefreshed },
+      ),
+    );
+    return;
+  }
+  if (m.op === 'deleteBefore') {
+    queue.flush();
+    try {
+      port.postMessage({ id: m.id, result: writer.deleteBefore(m.cutoff, m.limit) });
+    } catch (err) {
+      port.postMessage({ id: m.id, error: toWire(err) });
+    }
+    return;
+  }
+  // close: appends already accepted are committed before the database closes
+  queue.flush();
+  db.close();
+  port.postMessage({ id: m.id, result: null });
+  port.close();
+});

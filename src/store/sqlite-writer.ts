@@ -1,0 +1,526 @@
+// The write half of the SQLite store: appends (group-committed), retention deletes and the planner statistics, on
+// one connection. For a database file it runs on a worker thread (src/store/sqlite-worker.ts), so that building B-tree
+// pages and waiting for fsync never block the collector's event loop, and batches that arrive while a commit is in
+// progress are committed together by the next one (fewer dirty index pages per event). `:memory:` databases, which a
+// second thread cannot open, run it on the caller's connection.
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import type { AuditEvent } from '../event/model.ts';
+import {
+  bodyHash,
+  chainHash,
+  EMPTY_BODY_HASH,
+  OP_DELETE,
+  OP_INSERT,
+  OP_REPLACE,
+  ZERO_HASH,
+} from '../integrity/chain.ts';
+import { QueryError, stageRank, toMicros } from './query.ts';
+import {
+  bodyOf,
+  COLUMN,
+  DICT_COLUMNS,
+  DICT_FIELDS,
+  dictValues,
+  FIELD_COUNT,
+  FIELD_NO,
+  GROUP,
+  INDEXED_DICT,
+  MINUTE_US,
+  placeholders,
+  SOURCE_IP,
+  STATS_EVERY,
+  TERM_CACHE,
+  unavailable,
+} from './sqlite-schema.ts';
+import { StoreUnavailableError } from './types.ts';
+
+/** An event reduced to what the writer stores: cheap to pass to a worker thread (strings and numbers only). */
+export interface PreparedEvent {
+  /** requestReceivedTimestamp, epoch microseconds. */
+  received: number;
+  auditID: string;
+  /** Dictionary-field values in DICT_FIELDS order. */
+  dict: string[];
+  code: number | null;
+  groups: string[];
+  ips: string[];
+  /** The stored JSON. */
+  body: string;
+}
+
+export interface WriterJob {
+  events: PreparedEvent[];
+  batchKey?: string;
+  collapseStages?: boolean;
+}
+
+/** What one job did: `ids[i]` is the stored row of `events[i]` (0 if none), `stored` the indexes written now. */
+export interface WriterResult {
+  inserted: number;
+  duplicates: number;
+  ids: number[];
+  stored: number[];
+}
+
+export type WriterOutcome = { ok: true; result: WriterResult } | { ok: false; error: unknown };
+
+/** Validates an event and reduces it for the writer (on the caller's thread: a bad event fails its own batch). */
+export function prepareEvent(e: AuditEvent): PreparedEvent {
+  const received = toMicros(e.requestReceivedTimestamp);
+  if (Number.isNaN(received))
+    throw new QueryError(
+      `event ${e.auditID}: requestReceivedTimestamp ${JSON.stringify(e.requestReceivedTimestamp)} is not an RFC 3339 time`,
+    );
+  if (typeof e.auditID !== 'string' || e.auditID === '')
+    throw new QueryError('an event without auditID cannot be stored');
+  const groups: string[] = [];
+  for (const g of e.user?.groups ?? []) if (typeof g === 'string' && g !== '') groups.push(g);
+  const ips: string[] = [];
+  for (const ip of e.sourceIPs ?? []) if (typeof ip === 'string' && ip !== '') ips.push(ip);
+  const code = e.responseStatus?.code;
+  return {
+    received,
+    auditID: e.auditID,
+    dict: dictValues(e),
+    code: typeof code === 'number' && Number.isInteger(code) ? code : null,
+    groups,
+    ips,
+    body: bodyOf(e),
+  };
+}
+
+/** An error as it crosses from the worker thread: enough to rebuild the contract's error classes. */
+export interface WireError {
+  name: string;
+  message: string;
+  reason?: string;
+  retryAfterSeconds?: number;
+}
+
+export function toWire(err: unknown): WireError {
+  const e = err as Partial<StoreUnavailableError>;
+  return {
+    name: typeof e?.name === 'string' ? e.name : 'Error',
+    message: typeof e?.message === 'string' ? e.message : String(err),
+    ...(typeof e?.reason === 'string' ? { reason: e.reason } : {}),
+    ...(typeof e?.retryAfterSeconds === 'number' ? { retryAfterSeconds: e.retryAfterSeconds } : {}),
+  };
+}
+
+export function fromWire(w: WireError): Error {
+  if (w.name === 'StoreUnavailableError')
+    return new StoreUnavailableError(w.message, w.reason ?? 'io', w.retryAfterSeconds);
+  if (w.name === 'QueryError') return new QueryError(w.message);
+  const e = new Error(w.message);
+  e.name = w.name;
+  return e;
+}
+
+export class SqliteWriter {
+  readonly #db: DatabaseSync;
+  readonly #s: Record<
+    | 'insert'
+    | 'insertBody'
+    | 'insertTerm'
+    | 'insertTermFts'
+    | 'findTerm'
+    | 'termValue'
+    | 'insertValue'
+    | 'insertBatch'
+    | 'findCall'
+    | 'findCollapse'
+    | 'update'
+    | 'updateBody'
+    | 'deleteValue'
+    | 'deleteEvent'
+    | 'deleteBody'
+    | 'oldest'
+    | 'addMinute'
+    | 'subMinute'
+    | 'deleteBatches'
+    | 'count'
+    | 'nextTerms'
+    | 'deleteTerm'
+    | 'deleteTermFts'
+    | 'chainHead'
+    | 'chainAdd',
+    StatementSync
+  >;
+  /** Dictionary cache per field number: value → term id. */
+  readonly #terms: Map<string, number>[] = Array.from({ length: FIELD_COUNT + 1 }, () => new Map());
+  /** Terms cached during the open transaction, forgotten again if it rolls back. */
+  #newTerms: [number, string][] = [];
+  /** Chain head inside the open transaction (read at BEGIN, restored from a savepoint's mark on rollback). */
+  #chainSeq = 0;
+  #chainHead: Uint8Array = ZERO_HASH;
+  /** Dictionary retention: the term id after which the next step looks, and per field how to tell a term in use. */
+  #pruneAfter = 0;
+  readonly #termUsed: (StatementSync | undefined)[] = [];
+  #sinceStats = 0;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    const p = (sql: string) => db.prepare(sql);
+    for (const f of INDEXED_DICT)
+      this.#termUsed[FIELD_NO[f]] = p(`SELECT 1 FROM events WHERE ${COLUMN[f]} = ? LIMIT 1`);
+    this.#termUsed[GROUP] = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
+    this.#termUsed[SOURCE_IP] = this.#termUsed[GROUP];
+    const dictCount = DICT_FIELDS.length;
+    this.#s = {
+      insert: p(
+        `INSERT INTO events (received, audit_id, ${DICT_COLUMNS}, code, multi)
+         VALUES (${placeholders(dictCount + 4)}) ON CONFLICT (received, audit_id, stage) DO NOTHING`,
+      ),
+      insertBody: p('INSERT INTO event_bodies (id, body) VALUES (?, ?)'),
+      insertTerm: p('INSERT INTO terms (field, value) VALUES (?, ?) ON CONFLICT (field, value) DO NOTHING'),
+      insertTermFts: p('INSERT INTO terms_fts (rowid, value) VALUES (?, ?)'),
+      findTerm: p('SELECT id FROM terms WHERE field = ? AND value = ?'),
+      termValue: p('SELECT value FROM terms WHERE id = ?'),
+      insertValue: p('INSERT OR IGNORE INTO event_values (term, event_id) VALUES (?, ?)'),
+      insertBatch: p('INSERT INTO batches (key, stored) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
+      findCall: p('SELECT id FROM events WHERE received = ? AND audit_id = ? AND stage = ?'),
+      findCollapse: p(
+        'SELECT id, stage, multi FROM events WHERE received = ? AND audit_id = ? AND source = ? ORDER BY id',
+      ),
+      update: p(
+        `UPDATE OR IGNORE events SET (received, audit_id, ${DICT_COLUMNS}, code, multi) = (${placeholders(dictCount + 4)})
+         WHERE id = ?`,
+      ),
+      updateBody: p('UPDATE event_bodies SET body = ? WHERE id = ?'),
+      deleteValue: p('DELETE FROM event_values WHERE term = ? AND event_id = ?'),
+      deleteEvent: p('DELETE FROM events WHERE id = ?'),
+      deleteBody: p('DELETE FROM event_bodies WHERE id = ?'),
+      oldest: p('SELECT id, received, multi FROM events WHERE received < ? ORDER BY received LIMIT ?'),
+      addMinute: p(
+        'INSERT INTO event_minutes (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n',
+      ),
+      subMinute: p('UPDATE event_minutes SET n = n - ? WHERE minute = ?'),
+      deleteBatches: p(
+        'DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE stored < ? ORDER BY stored LIMIT ?)',
+      ),
+      count: p('SELECT count(*) AS n FROM events'),
+      nextTerms: p('SELECT id, field, value FROM terms WHERE id > ? ORDER BY id LIMIT ?'),
+      deleteTerm: p('DELETE FROM terms WHERE id = ?'),
+      deleteTermFts: p(`INSERT INTO terms_fts (terms_fts, rowid, value) VALUES ('delete', ?, ?)`),
+      chainHead: p('SELECT seq, hash FROM chain_log ORDER BY seq DESC LIMIT 1'),
+      chainAdd: p('INSERT INTO chain_log (seq, op, event_id, body_hash, hash) VALUES (?, ?, ?, ?, ?)'),
+    };
+  }
+
+  /**
+   * Stores the jobs in one transaction, each in its own savepoint so that a bad batch fails alone and every batch
+   * stays atomic. `statsRefreshed`: the planner statistics were rewritten (readers reload them).
+   */
+  append(jobs: WriterJob[]): { outcomes: WriterOutcome[]; statsRefreshed: boolean } {
+    const db = this.#db;
+    const outcomes: WriterOutcome[] = [];
+    try {
+      this.#begin();
+      for (const job of jobs) {
+        const mark = this.#newTerms.length;
+        const chainMark = [this.#chainSeq, this.#chainHead] as const;
+        db.exec('SAVEPOINT batch');
+        try {
+          const result = this.#appendBatch(job);
+          db.exec('RELEASE batch');
+          outcomes.push({ ok: true, result });
+        } catch (error) {
+          db.exec('ROLLBACK TO batch; RELEASE batch');
+          this.#forgetTerms(mark);
+          [this.#chainSeq, this.#chainHead] = chainMark;
+          outcomes.push({ ok: false, error: unavailable(error) ?? error });
+        }
+      }
+      this.#commit();
+    } catch (err) {
+      try {
+        this.#rollback();
+      } catch {
+        // A full disk can fail the rollback too; SQLite rolls back a failed transaction by itself.
+      }
+      this.#forgetTerms(0);
+      const error = unavailable(err) ?? err;
+      return { outcomes: jobs.map(() => ({ ok: false, error })), statsRefreshed: false };
+    }
+    for (const o of outcomes) if (o.ok) this.#sinceStats += o.result.inserted;
+    if (this.#sinceStats < STATS_EVERY) return { outcomes, statsRefreshed: false };
+    try {
+      this.refreshStats();
+    } catch (err) {
+      // The events are committed; stale statistics only make plans worse until the next refresh.
+      process.emitWarning(`refreshing the planner statistics failed: ${(err as Error)?.message ?? err}`);
+      return { outcomes, statsRefreshed: false };
+    }
+    return { outcomes, statsRefreshed: true };
+  }
+
+  /** The term id of a value, added to the dictionary if new (inside the append transaction). */
+  #termId(field: number, value: string): number {
+    if (value === '') return 0;
+    const cache = this.#terms[field]!;
+    let id = cache.get(value);
+    if (id !== undefined) return id;
+    const s = this.#s;
+    const r = s.insertTerm.run(field, value);
+    if (r.changes > 0) {
+      id = Number(r.lastInsertRowid);
+      s.insertTermFts.run(id, value);
+    } else {
+      id = (s.findTerm.get(field, value) as { id: number }).id; // added by another process
+    }
+    if (cache.size >= TERM_CACHE) cache.clear();
+    cache.set(value, id);
+    this.#newTerms.push([field, value]);
+    return id;
+  }
+
+  #begin(): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    this.#newTerms = [];
+    // One read per transaction (not per event): another process may have extended the chain since.
+    const h = this.#s.chainHead.get() as { seq: number; hash: Uint8Array };
+    this.#chainSeq = h.seq;
+    this.#chainHead = h.hash;
+  }
+
+  /** Adds one entry to the hash chain inside the open transaction. */
+  #chain(op: number, id: number | bigint, body: string | undefined): void {
+    const seq = ++this.#chainSeq;
+    const bh = body === undefined ? EMPTY_BODY_HASH : bodyHash(body);
+    const hash = chainHash(this.#chainHead, op, seq, Number(id), bh);
+    this.#s.chainAdd.run(seq, op, id, bh, hash);
+    this.#chainHead = hash;
+  }
+
+  #commit(): void {
+    this.#db.exec('COMMIT');
+    this.#newTerms = [];
+  }
+
+  #rollback(): void {
+    if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+    this.#forgetTerms(0);
+  }
+
+  /** Drops the terms cached since `mark` from the cache: their rows were rolled back. */
+  #forgetTerms(mark: number): void {
+    for (let i = mark; i < this.#newTerms.length; i++) {
+      const [field, value] = this.#newTerms[i]!;
+      this.#terms[field]!.delete(value);
+    }
+    this.#newTerms.length = mark;
+  }
+
+  /** Column values of an event in `insert`/`update` order, and the term ids of its groups and source IPs. */
+  #row(e: PreparedEvent): { values: SQLInputValue[]; multi: number[] } {
+    const values: SQLInputValue[] = [e.received, e.auditID];
+    const dict = e.dict;
+    for (let i = 0; i < dict.length; i++) values.push(this.#termId(i + 1, dict[i]!));
+    const multi: number[] = [];
+    for (const g of e.groups) multi.push(this.#termId(GROUP, g));
+    for (const ip of e.ips) multi.push(this.#termId(SOURCE_IP, ip));
+    values.push(e.code, multi.join(','));
+    return { values, multi };
+  }
+
+  #addValues(id: number | bigint, multi: number[]): void {
+    for (const t of multi) this.#s.insertValue.run(t, id);
+  }
+
+  #removeValues(id: number | bigint, multi: string): void {
+    if (multi) for (const t of multi.split(',')) this.#s.deleteValue.run(Number(t), id);
+  }
+
+  /** The stored row of the call an event repeats (same received time, audit ID and stage). */
+  #existing(values: SQLInputValue[]): number {
+    return (this.#s.findCall.get(values[0]!, values[1]!, values[2]!) as { id: number } | undefined)?.id ?? 0;
+  }
+
+  /** Stores one batch inside the open transaction. */
+  #appendBatch(job: WriterJob): WriterResult {
+    const s = this.#s;
+    const { events } = job;
+    const ids: number[] = new Array(events.length).fill(0);
+    const stored: number[] = [];
+    let inserted = 0;
+    let duplicates = 0;
+    if (job.batchKey !== undefined && s.insertBatch.run(job.batchKey, Date.now()).changes === 0) {
+      for (let i = 0; i < events.length; i++) ids[i] = this.#existing(this.#row(events[i]!).values);
+      return { inserted: 0, duplicates: events.length, ids, stored };
+    }
+    // New events per minute, added to event_minutes once per batch (a collapsed stage keeps its received time)
+    const minutes = new Map<number, number>();
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const { values, multi } = this.#row(e);
+      if (job.collapseStages) {
+        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + FIELD_NO.source - 1]!) as {
+          id: number;
+          stage: number;
+          multi: string;
+        }[];
+        if (rows.length > 0) {
+          const rank = stageRank(e.dict[FIELD_NO.stage - 1]!);
+          const later = rows.every(
+            (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
+          );
+          const old = rows[0]!;
+          ids[i] = old.id;
+          if (!later || s.update.run(...values, old.id).changes === 0) {
+            duplicates++;
+            continue;
+          }
+          s.updateBody.run(e.body, old.id);
+          this.#chain(OP_REPLACE, old.id, e.body);
+          this.#removeValues(old.id, old.multi);
+          this.#addValues(old.id, multi);
+          inserted++;
+          stored.push(i);
+          continue;
+        }
+      }
+      const r = s.insert.run(...values);
+      if (r.changes === 0) {
+        duplicates++;
+        ids[i] = this.#existing(values);
+        continue;
+      }
+      const id = r.lastInsertRowid;
+      ids[i] = Number(id);
+      s.insertBody.run(id, e.body);
+      this.#chain(OP_INSERT, id, e.body);
+      this.#addValues(id, multi);
+      const minute = Math.floor(e.received / MINUTE_US);
+      minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
+      inserted++;
+      stored.push(i);
+    }
+    for (const [minute, n] of minutes) s.addMinute.run(minute, n);
+    return { inserted, duplicates, ids, stored };
+  }
+
+  /** Retention: deletes up to `limit` events received before `cutoff` (epoch ms), oldest first. */
+  deleteBefore(cutoff: number, limit: number): number {
+    const s = this.#s;
+    this.#begin();
+    try {
+      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; received: number; multi: string }[];
+      const minutes = new Map<number, number>();
+      for (const r of rows) {
+        this.#removeValues(r.id, r.multi);
+        s.deleteBody.run(r.id);
+        s.deleteEvent.run(r.id);
+        this.#chain(OP_DELETE, r.id, undefined);
+        const minute = Math.floor(r.received / MINUTE_US);
+        minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
+      }
+      for (const [minute, n] of minutes) s.subMinute.run(n, minute);
+      if (minutes.size > 0) this.#db.exec('DELETE FROM event_minutes WHERE n <= 0');
+      // Delivery ids are only needed while their sender may still retry; they age out with the events.
+      s.deleteBatches.run(cutoff, limit);
+      if (rows.length > 0 || this.#pruneAfter > 0) this.#pruneTerms(2 * limit);
+      this.#commit();
+      return rows.length;
+    } catch (err) {
+      this.#rollback();
+      throw unavailable(err) ?? err;
+    }
+  }
+
+  /**
+   * Retention of the dictionary: examines the next `budget` terms (a cursor walks the whole dictionary over
+   * successive steps) and deletes those no stored event uses any more, so that high-cardinality values (request
+   * URIs, object names, client IPs) do not outlive their events. Fields without an index (stage, devops, level, status, cluster, source,
+   * subresource) have few values and are kept.
+   */
+  #pruneTerms(budget: number): void {
+    const s = this.#s;
+    const terms = s.nextTerms.all(this.#pruneAfter, budget) as { id: number; field: number; value: string }[];
+    this.#pruneAfter = terms.length < budget ? 0 : terms[terms.length - 1]!.id;
+    for (const t of terms) {
+      const used = this.#termUsed[t.field];
+      if (!used || used.get(t.id)) continue;
+      s.deleteTerm.run(t.id);
+      s.deleteTermFts.run(t.id, t.value);
+      this.#terms[t.field]!.delete(t.value);
+    }
+  }
+
+  /**
+   * Planner statistics, written rather than measured: the dictionary knows how many distinct values each column has,
+   * so rows per value = events / distinct values, at the cost of a few counts. ANALYZE would read every index (seconds
+   * at millions of events, blocking ingest), and its sampling variant (analysis_limit) sees only the first values of
+   * each index and rates every column alike, so that the planner picked `verb = ?` over a selective namespace list.
+   */
+  refreshStats(): void {
+    this.#sinceStats = 0;
+    const db = this.#db;
+    const events = (this.#s.count.get() as { n: number }).n;
+    if (events === 0) return;
+    const distinct = new Map<number, number>();
+    for (const r of db.prepare('SELECT field, count(*) AS n FROM terms GROUP BY field').all() as {
+      field: number;
+      n: number;
+    }[])
+      distinct.set(r.field, r.n);
+    const per = (d: number) => Math.max(1, Math.round(events / Math.max(1, d)));
+    const rows: [string, string][] = [
+      ['events_call', `${events} 1 1 1`],
+      ['events_received', `${events} 1`],
+      ['events_code', `${events} ${per(20)} 1`],
+    ];
+    for (const f of INDEXED_DICT)
+      rows.push([`events_${COLUMN[f]}`, `${events} ${per(distinct.get(FIELD_NO[f]) ?? 1)} 1`]);
+    const values = (db.prepare('SELECT count(*) AS n FROM event_values').get() as { n: number }).n;
+    const valueTerms = (distinct.get(GROUP) ?? 0) + (distinct.get(SOURCE_IP) ?? 0);
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec('ANALYZE sqlite_schema'); // creates sqlite_stat1 if missing
+      db.exec(`DELETE FROM sqlite_stat1 WHERE tbl IN ('events', 'event_values')`);
+      const ins = db.prepare('INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)');
+      ins.run('events', null, String(events));
+      for (const [idx, stat] of rows) ins.run('events', idx, stat);
+      if (values > 0)
+        ins.run(
+          'event_values',
+          'event_values',
+          `${values} ${Math.max(1, Math.round(values / Math.max(1, valueTerms)))} 1`,
+        );
+      db.exec('COMMIT');
+      db.exec('ANALYZE sqlite_schema'); // loads the statistics into the planner
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
+
+/**
+ * Group commit: jobs arriving while the writer is busy or in the same turn of the event loop (concurrent deliveries)
+ * share one transaction and one fsync. The same queue serves the worker thread and the inline writer.
+ */
+export class CommitQueue {
+  readonly #writer: SqliteWriter;
+  #queue: { job: WriterJob; done: (o: WriterOutcome, statsRefreshed: boolean) => void }[] = [];
+  #flushing: NodeJS.Immediate | undefined;
+
+  constructor(writer: SqliteWriter) {
+    this.#writer = writer;
+  }
+
+  push(job: WriterJob, done: (o: WriterOutcome, statsRefreshed: boolean) => void): void {
+    this.#queue.push({ job, done });
+    if (!this.#flushing) this.#flushing = setImmediate(() => this.flush());
+  }
+
+  /** Commits what is queued now (also called on close, so that accepted appends are committed first). */
+  flush(): void {
+    if (this.#flushing) clearImmediate(this.#flushing);
+    this.#flushing = undefined;
+    const queued = this.#queue;
+    this.#queue = [];
+    if (queued.length === 0) return;
+    const { outcomes, statsRefreshed } = this.#writer.append(queued.map((q) => q.job));
+    for (let i = 0; i < queued.length; i++) queued[i]!.done(outcomes[i]!, statsRefreshed);
+  }
+}
