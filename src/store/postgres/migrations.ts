@@ -138,6 +138,51 @@ CREATE INDEX alert_deliveries_due ON alert_deliveries (next_at);
 CREATE INDEX alert_deliveries_alert ON alert_deliveries (alert_id);
 `,
   },
+  {
+    version: 3,
+    name: 'hash chain and signed checkpoints',
+    // Tamper evidence (src/integrity/chain.ts, docs/integrity.md): every insert, collapse, retention delete and
+    // partition drop is a chain_log entry written in the same transaction as the change. `chain_head` is the chain's
+    // end, updated by the same transactions: its row lock orders the writers' chain steps (taken at the end of an
+    // append, just before COMMIT), and checkpoints read it without counting the events. No index but the primary
+    // key: verify and export sort the chain once instead of every append paying for a second index. Events stored
+    // before this version stay unchained: the genesis entry records the last id handed out then.
+    sql: `
+CREATE TABLE chain_log (
+  seq bigint PRIMARY KEY,              -- position in the chain, 1 = genesis
+  op smallint NOT NULL,                -- 0 genesis, 1 insert, 2 replace, 3 retention delete, 4 partition drop
+  event_id bigint NOT NULL,            -- genesis: last unchained id; drop: number of chained events dropped
+  day integer NOT NULL,                -- UTC day (received µs / 86 400 000 000) of the event, or of the day dropped
+  body_hash bytea NOT NULL,            -- sha256 of the stored JSON; zeros for genesis and delete; drop: DropDigest
+  hash bytea NOT NULL                  -- chain hash through this entry
+);
+CREATE TABLE chain_head (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  seq bigint NOT NULL,
+  hash bytea NOT NULL,
+  count bigint NOT NULL                -- chained events stored (inserts minus deletes and drops)
+);
+CREATE TABLE checkpoints (
+  seq integer PRIMARY KEY,
+  at bigint NOT NULL,                  -- epoch ms
+  last_seq bigint NOT NULL,            -- chain entry the head is the hash of
+  count bigint NOT NULL,               -- chained events stored at that point
+  head bytea NOT NULL,
+  signature bytea NOT NULL,            -- Ed25519 over checkpointMessage() (src/integrity/checkpoint.ts)
+  key_id text NOT NULL
+);
+WITH g AS (
+  SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS id, decode(repeat('00', 32), 'hex') AS zero FROM event_ids
+),
+h AS (
+  SELECT g.id, g.zero,
+    sha256(g.zero || convert_to('vigil-chain/1', 'UTF8') || decode('00', 'hex') || int8send(1::bigint) || int8send(g.id) || g.zero) AS hash
+  FROM g
+),
+ins AS (INSERT INTO chain_log (seq, op, event_id, day, body_hash, hash) SELECT 1, 0, id, 0, zero, hash FROM h)
+INSERT INTO chain_head (seq, hash, count) SELECT 1, hash, 0 FROM h;
+`,
+  },
 ];
 
 /** Quotes an identifier Vigil accepts for its schema (checked by `checkSchemaName`). */
