@@ -7,7 +7,14 @@ import { DropDigest, OP_DELETE, OP_DROP, OP_GENESIS, OP_INSERT, OP_REPLACE, ZERO
 import { type Checkpoint, checkpointBefore, rowToCheckpoint, signCheckpoint } from './checkpoint.ts';
 import { exportLines } from './export.ts';
 import type { SigningKey } from './keys.ts';
-import { ChainWalker, EventCheck, report, type VerifyReport, type VerifyStoreOptions } from './verify.ts';
+import {
+  type ChainEntry,
+  ChainWalker,
+  EventCheck,
+  report,
+  type VerifyReport,
+  type VerifyStoreOptions,
+} from './verify.ts';
 
 /** A PostgreSQL store: its database and schema. */
 export interface PostgresTarget {
@@ -141,8 +148,9 @@ interface Start {
 /** Checkpoints, genesis and where to start: the genesis, or with `since` the last signed checkpoint before it. */
 async function start(c: pg.Client, o: VerifyStoreOptions): Promise<Start> {
   const checkpoints = (await c.query('SELECT * FROM checkpoints ORDER BY seq')).rows.map(rowToCheckpoint);
-  const g = (await c.query<{ op: number; event_id: string }>('SELECT op, event_id FROM chain_log WHERE seq = 1'))
-    .rows[0];
+  const g = (
+    await c.query<{ op: number; event_id: string }>('SELECT op, event_id FROM chain_log WHERE seq = 1 LIMIT 1')
+  ).rows[0];
   const genesisId = g && g.op === OP_GENESIS ? Number(g.event_id) : 0;
   let anchor = { seq: 0, hash: ZERO_HASH as Buffer, count: 0, genesisId: 0 };
   let firstId = 0;
@@ -160,11 +168,73 @@ async function start(c: pg.Client, o: VerifyStoreOptions): Promise<Start> {
             [first.id],
           )
         ).rows[0]!.s
-      : (await c.query<{ s: string | null }>('SELECT max(seq) AS s FROM chain_log')).rows[0]!.s;
+      : (await c.query<{ s: string }>('SELECT seq AS s FROM chain_head')).rows[0]!.s;
     const cp = checkpointBefore(checkpoints, Number(from ?? 0), o.publicKey);
     if (cp) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
   }
   return { checkpoints, genesisId, anchor, firstId };
+}
+
+const BLOCK_PAGE = 500;
+
+/**
+ * The chain entries after `afterSeq`, in order, unpacked from their blocks (read by primary key, a page at a time).
+ * A block whose arrays do not line up is reported to `walker` and skipped: its entries then show as missing.
+ */
+async function* entries(
+  c: pg.Client,
+  afterSeq: number,
+  walker: ChainWalker,
+): AsyncGenerator<ChainEntry & { day: number }> {
+  // the block holding entry afterSeq + 1
+  let from = Number(
+    (await c.query<{ s: string | null }>('SELECT max(seq) AS s FROM chain_blocks WHERE seq <= $1', [afterSeq + 1]))
+      .rows[0]!.s ?? 0,
+  );
+  let inclusive = true;
+  for (;;) {
+    const rows = (
+      await c.query<{
+        seq: string;
+        ops: number[];
+        event_ids: string[];
+        days: number[];
+        body_hashes: Buffer;
+        hashes: Buffer;
+      }>(
+        `SELECT seq, ops, event_ids, days, body_hashes, hashes FROM chain_blocks
+         WHERE seq ${inclusive ? '>=' : '>'} $1 ORDER BY seq LIMIT ${BLOCK_PAGE}`,
+        [from],
+      )
+    ).rows;
+    for (const b of rows) {
+      const first = Number(b.seq);
+      const n = b.ops.length;
+      if (
+        b.event_ids.length !== n ||
+        b.days.length !== n ||
+        b.body_hashes.length !== 32 * n ||
+        b.hashes.length !== 32 * n
+      ) {
+        walker.add({ kind: 'changed', seq: first, detail: `the chain block of entries from ${first} is malformed` });
+        continue;
+      }
+      for (let i = 0; i < n; i++) {
+        if (first + i <= afterSeq) continue;
+        yield {
+          seq: first + i,
+          op: b.ops[i]!,
+          eventId: Number(b.event_ids[i]),
+          day: b.days[i]!,
+          bodyHash: b.body_hashes.subarray(32 * i, 32 * i + 32),
+          hash: b.hashes.subarray(32 * i, 32 * i + 32),
+        };
+      }
+    }
+    if (rows.length < BLOCK_PAGE) return;
+    from = Number(rows[rows.length - 1]!.seq);
+    inclusive = false;
+  }
 }
 
 interface Drop {
@@ -186,25 +256,13 @@ export async function verifyPostgres(t: PostgresTarget, o: VerifyStoreOptions): 
       // Drops by day, in chain order: an event of that day whose latest entry precedes a drop went with it. (A partial
       // walk needs none before its anchor: the anchor precedes every entry of the events it checks.)
       const drops = new Map<number, Drop[]>();
-      let after = anchor.seq;
-      for (;;) {
-        const rows = (
-          await c.query<{ seq: string; op: number; event_id: string; day: number; body_hash: Buffer; hash: Buffer }>(
-            'SELECT seq, op, event_id, day, body_hash, hash FROM chain_log WHERE seq > $1 ORDER BY seq LIMIT $2',
-            [after, PAGE],
-          )
-        ).rows;
-        for (const r of rows) {
-          const e = { seq: Number(r.seq), op: r.op, eventId: Number(r.event_id), bodyHash: r.body_hash, hash: r.hash };
-          walker.entry(e);
-          if (e.op === OP_DROP) {
-            const list = drops.get(r.day) ?? [];
-            list.push({ seq: e.seq, count: e.eventId, expected: e.bodyHash, digest: new DropDigest(r.day) });
-            drops.set(r.day, list);
-          }
+      for await (const e of entries(c, anchor.seq, walker)) {
+        walker.entry(e);
+        if (e.op === OP_DROP) {
+          const list = drops.get(e.day) ?? [];
+          list.push({ seq: e.seq, count: e.eventId, expected: e.bodyHash, digest: new DropDigest(e.day) });
+          drops.set(e.day, list);
         }
-        if (rows.length < PAGE) break;
-        after = Number(rows[rows.length - 1]!.seq);
       }
       const { unsigned, checkpoints: cpCount } = walker.finish();
       const add = walker.add.bind(walker);

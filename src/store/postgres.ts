@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
 import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } from '../integrity/chain.ts';
-import { type ChainOp, chainStep, dayOf, dropOp, genesisId } from './postgres/chain.ts';
+import { type ChainOp, chainStepSql, dayOf, dropOp, genesisId } from './postgres/chain.ts';
 import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
 import {
   checkPage,
@@ -382,8 +382,10 @@ function unavailable(err: unknown): StoreUnavailableError | undefined {
   const message = typeof e?.message === 'string' ? e.message : String(err);
   let reason: string | undefined;
   if (code === '53100') reason = 'full';
-  else if (code !== undefined && /^(08|57|53)/.test(code)) reason = 'unreachable';
-  else if (code === '40001' || code === '40P01') reason = 'busy';
+  // out of memory or connections, a statement timeout, a serialization failure or deadlock
+  else if (code !== undefined && /^(53|57014|40001|40P01)/.test(code)) reason = 'busy';
+  // shutting down, starting up, crashed, terminated; connection exceptions
+  else if (code !== undefined && /^(08|57)/.test(code)) reason = 'unreachable';
   // socket errors (ECONNREFUSED, ECONNRESET…) and node-postgres's own for a connection that ended
   else if ((code !== undefined && typeof e.syscall === 'string') || /^Connection terminated/.test(message))
     reason = 'unreachable';
@@ -520,13 +522,21 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Runs `fn` in a transaction on one pooled connection; a connection that failed is discarded, not reused. */
-  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction on one pooled connection; a connection that failed is discarded, not reused. SQL that
+   * `fn` passes to `atCommit` is sent in one message with the COMMIT, so the server runs it and commits back to back
+   * (the hash chain step, which holds the chain head's lock until the commit).
+   */
+  async #tx<T>(fn: (c: pg.PoolClient, atCommit: (sql: string) => void) => Promise<T>): Promise<T> {
     const client = await this.#begin();
     let broken: Error | undefined;
     try {
-      const r = await fn(client);
-      await client.query('COMMIT');
+      let last = '';
+      const r = await fn(client, (sql) => {
+        last += `${sql};\n`;
+      });
+      // An error in `last` skips the COMMIT after it: the transaction is then aborted and rolled back below.
+      await client.query(`${last}COMMIT`);
       return r;
     } catch (err) {
       if (isConnectionError(err)) broken = err as Error;
@@ -597,7 +607,7 @@ export class PostgresStore implements Store {
       seen.add(key);
       batch.push({ e, received });
     }
-    const stored = await this.#tx(async (c) => {
+    const stored = await this.#tx(async (c, atCommit) => {
       if (opts.batchKey !== undefined) {
         const r = await c.query('INSERT INTO batches (key, stored) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
           opts.batchKey,
@@ -628,8 +638,8 @@ export class PostgresStore implements Store {
           chunks,
         ]);
       }
-      // last before COMMIT: the chain head stays locked from here to the commit
-      await chainStep(c, chain, this.#genesis);
+      const step = chainStepSql(chain, this.#genesis);
+      if (step) atCommit(step);
       return out;
     }).catch((err) => {
       throw unavailable(err) ?? err;
@@ -899,7 +909,7 @@ export class PostgresStore implements Store {
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
     const cutoffUs = Math.ceil(cutoff) * 1000;
-    return this.#tx(async (c) => {
+    return this.#tx(async (c, atCommit) => {
       await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#schema}:partitions`]);
       let deleted = 0;
       const chain: ChainOp[] = [];
@@ -938,7 +948,8 @@ export class PostgresStore implements Store {
         'DELETE FROM batches WHERE key IN (SELECT key FROM batches WHERE stored < $1 ORDER BY stored LIMIT $2)',
         [cutoff, limit],
       );
-      await chainStep(c, chain, this.#genesis); // last before COMMIT, as in append
+      const step = chainStepSql(chain, this.#genesis);
+      if (step) atCommit(step);
       return deleted;
     });
   }

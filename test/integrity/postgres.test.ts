@@ -227,12 +227,24 @@ test('PostgreSQL: a consistently rewritten chain fails the signed checkpoint', a
     await f.sql(`UPDATE events SET body = replace(body, '"list"', '"get"') WHERE id = 9`);
     const { bodyHash } = await import('../../src/integrity/chain.ts');
     const body = String((await f.sql('SELECT body FROM events WHERE id = 9'))[0]!.body);
-    await f.sql('UPDATE chain_log SET body_hash = $1 WHERE event_id = 9 AND op = 1', [bodyHash(body)]);
+    // every entry's hash recomputed with the new body hash, written back into the blocks
+    const bodies = new Map<number, Buffer>();
+    const hashes = new Map<number, Buffer>();
     let prev: Buffer = Buffer.alloc(32);
-    for (const row of await f.sql('SELECT * FROM chain_log ORDER BY seq')) {
-      const h = chainHash(prev, Number(row.op), Number(row.seq), Number(row.event_id), row.body_hash as Buffer);
-      await f.sql('UPDATE chain_log SET hash = $1 WHERE seq = $2', [h, row.seq]);
-      prev = h;
+    for (const e of await f.sql('SELECT * FROM chain_log ORDER BY seq')) {
+      const seq = Number(e.seq);
+      const bh = Number(e.event_id) === 9 && Number(e.op) === 1 ? bodyHash(body) : (e.body_hash as Buffer);
+      prev = chainHash(prev, Number(e.op), seq, Number(e.event_id), bh);
+      bodies.set(seq, bh);
+      hashes.set(seq, prev);
+    }
+    for (const b of await f.sql('SELECT seq, ops FROM chain_blocks')) {
+      const seqs = (b.ops as number[]).map((_, i) => Number(b.seq) + i);
+      await f.sql('UPDATE chain_blocks SET body_hashes = $1, hashes = $2 WHERE seq = $3', [
+        Buffer.concat(seqs.map((q) => bodies.get(q)!)),
+        Buffer.concat(seqs.map((q) => hashes.get(q)!)),
+        b.seq,
+      ]);
     }
     const r = await f.verify();
     assert.deepEqual([r.code, r.report.first?.kind], [1, 'bad-checkpoint']);
@@ -288,7 +300,10 @@ test('PostgreSQL: retention (partition drops and row deletes) verifies; putting 
       (await f.sql(`SELECT min(id) AS id FROM events WHERE received >= $1`, [(d0 + 5 * DAY) * 1000]))[0]!.id,
     );
     await f.sql('DELETE FROM events WHERE id = $1', [victim]);
-    await f.sql('UPDATE chain_log SET day = $1 WHERE event_id = $2 AND op <> 4', [Number(drops[0]!.day), victim]);
+    await f.sql(
+      'UPDATE chain_blocks SET days[array_position(event_ids, $2::bigint)] = $1 WHERE ops[1] = 1 AND $2::bigint = ANY(event_ids)',
+      [Number(drops[0]!.day), victim],
+    );
     r = await f.verify();
     assert.equal(r.code, 1);
     assert.equal(r.report.first?.kind, 'changed');
@@ -300,7 +315,10 @@ test('PostgreSQL: a schema from before the chain is upgraded: its events unchain
   await withFixture(async (f) => {
     await f.store.append([makeEvent({}, T0), makeEvent({}, T0 + 1)]);
     await f.store.close();
-    await f.sql('DROP TABLE chain_log, chain_head, checkpoints; DELETE FROM vigil_migrations WHERE version = 3');
+    await f.sql(
+      `DROP VIEW chain_log; DROP TABLE chain_blocks, chain_head, checkpoints; DROP FUNCTION chain_step;
+       DELETE FROM vigil_migrations WHERE version = 3`,
+    );
     f.store = await openPostgresStore({ url: PG_URL, schema: f.schema, poolSize: 2 });
     await f.store.append([makeEvent({}, T0 + 2)]);
     await f.checkpoint();

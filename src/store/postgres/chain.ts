@@ -1,13 +1,15 @@
 // The PostgreSQL store's side of the hash chain (src/integrity/chain.ts): the chain step that ends every transaction
-// changing events, and the digest of a day partition before retention drops it.
+// changing events (its entries stored as one `chain_blocks` row, see migration 3), and the digest of a day
+// partition before retention drops it.
 //
 // Several collectors write concurrently, so the chain's order is decided by the row lock on `chain_head`, taken by
-// the chain step at the very end of the transaction (after the events are written, just before COMMIT) and released
-// by the commit: writers overlap in everything but the step itself and their commits. (PostgreSQL already orders the
-// commits of transactions that NOTIFY, as appends do, under one lock, so the step adds little to what was serialized.)
-// Locks are always taken in one order — `events` (by the writes), then `chain_head` — so the step cannot deadlock.
+// the chain step at the very end of the transaction (after the events are written, in the COMMIT's message) and
+// released by the commit: writers overlap in everything but the step itself and their commits. (PostgreSQL already
+// orders the commits of transactions that NOTIFY, as appends do, under one lock, so the step adds little to what
+// was serialized.) Locks are always taken in one order — `events` (by the writes), then `chain_head` — so the step
+// cannot deadlock.
 import type pg from 'pg';
-import { chainHash, DAY_US, DropDigest, OP_DELETE, OP_DROP, OP_INSERT } from '../../integrity/chain.ts';
+import { DAY_US, DropDigest, OP_DELETE, OP_DROP, OP_INSERT } from '../../integrity/chain.ts';
 
 export interface ChainOp {
   op: number;
@@ -24,45 +26,33 @@ export function dayOf(receivedUs: number): number {
 
 /** The chain's first entry: events with ids up to its event id were stored before the chain existed. */
 export async function genesisId(c: pg.ClientBase | pg.Pool): Promise<number> {
-  const r = await c.query<{ event_id: string }>('SELECT event_id FROM chain_log WHERE seq = 1 AND op = 0');
+  const r = await c.query<{ event_id: string }>(
+    'SELECT event_ids[1] AS event_id FROM chain_blocks WHERE seq = 1 AND ops[1] = 0',
+  );
   return Number(r.rows[0]?.event_id ?? 0);
 }
 
-/** Appends `ops` to the chain inside the caller's transaction; the head stays locked until it commits. */
-export async function chainStep(c: pg.ClientBase, ops: ChainOp[], genesis: number): Promise<void> {
-  if (ops.length === 0) return;
-  const h = (
-    await c.query<{ seq: string; hash: Buffer; count: string }>('SELECT seq, hash, count FROM chain_head FOR UPDATE')
-  ).rows[0];
-  if (!h) throw new Error('the store has no chain head (schema not migrated to version 3)');
-  let seq = Number(h.seq);
-  let prev: Buffer = h.hash;
-  let count = Number(h.count);
-  const seqs: number[] = [];
-  const opNos: number[] = [];
-  const ids: number[] = [];
-  const days: number[] = [];
-  const bodies: Buffer[] = [];
-  const hashes: Buffer[] = [];
-  for (const o of ops) {
-    seq++;
-    prev = chainHash(prev, o.op, seq, o.id, o.bodyHash);
-    if (o.op === OP_INSERT) count++;
-    else if (o.op === OP_DELETE && o.id > genesis) count--;
-    else if (o.op === OP_DROP) count -= o.id;
-    seqs.push(seq);
-    opNos.push(o.op);
-    ids.push(o.id);
-    days.push(o.day);
-    bodies.push(o.bodyHash);
-    hashes.push(prev);
-  }
-  await c.query(
-    `WITH ins AS (
-       INSERT INTO chain_log (seq, op, event_id, day, body_hash, hash)
-       SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], $4::int[], $5::bytea[], $6::bytea[]))
-     UPDATE chain_head SET seq = $7, hash = $8, count = $9`,
-    [seqs, opNos, ids, days, bodies, hashes, seq, prev, count],
+/**
+ * The chain step of `ops` as SQL to run in one message with the transaction's COMMIT (undefined when there is
+ * nothing to chain): the server then locks the head, chains the entries (the `chain_step` function, migration 3)
+ * and commits without a round trip to this process in between, so a busy event loop never holds the lock longer.
+ * Body hashes, ids and counts are computed here, before; only what depends on the head is done under the lock.
+ * Values are inlined as literals of numbers and hex digits only (a multi-statement message takes no parameters).
+ */
+export function chainStepSql(ops: ChainOp[], genesis: number): string | undefined {
+  if (ops.length === 0) return undefined;
+  let delta = 0;
+  for (const o of ops)
+    if (o.op === OP_INSERT) delta++;
+    else if (o.op === OP_DELETE && o.id > genesis) delta--;
+    else if (o.op === OP_DROP) delta -= o.id;
+  const ints = (xs: number[]) => {
+    for (const x of xs) if (!Number.isSafeInteger(x)) throw new Error(`chain step: ${x} is not an integer`);
+    return `'{${xs.join(',')}}'`;
+  };
+  return (
+    `SELECT chain_step(${ints(ops.map((o) => o.op))}::smallint[], ${ints(ops.map((o) => o.id))}::bigint[], ` +
+    `${ints(ops.map((o) => o.day))}::int[], decode('${Buffer.concat(ops.map((o) => o.bodyHash)).toString('hex')}', 'hex'), ${delta})`
   );
 }
 
