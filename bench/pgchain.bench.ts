@@ -2,13 +2,16 @@
 // (`chain_step` locks the chain head until the commit), so what several writers newly do one at a time is that
 // step. Measured in one run: (1) two stores (two collectors) appending 400-event batches, 4 in flight each — the
 // whole append (the baseline) and its final message (chain step + COMMIT); (2) the chain step alone for 400
-// entries, run one at a time and rolled back — its server time bounds how many batches per second can be chained.
+// entries, run one at a time and rolled back — its server time bounds how many batches per second can be chained;
+// (3) `verifyPostgres` over the store, and a retention step dropping the day's partition (the time `events` is held
+// in ACCESS EXCLUSIVE mode while the partition's ids are digested), then verify again.
 // `npm run bench cluster` compares ingest against the code before the chain (see bench/RESULTS.md).
 // Needs the local PostgreSQL (VIGIL_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { AuditEvent } from '../src/event/model.ts';
 import { OP_INSERT } from '../src/integrity/chain.ts';
+import { keyIdOf, verifyPostgres, writeCheckpointPostgres } from '../src/integrity/index.ts';
 import { chainStepSql } from '../src/store/postgres/chain.ts';
 import { openPostgresStore } from '../src/store/postgres.ts';
 
@@ -100,6 +103,24 @@ try {
   }
   await c.end();
 
+  // Verify, a partition drop, verify again.
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const publicKey = createPublicKey(privateKey);
+  const key = { privateKey, publicKey, keyId: keyIdOf(publicKey) };
+  const target = { url: URL_, schema };
+  await writeCheckpointPostgres(target, key);
+  let v0 = performance.now();
+  let report = await verifyPostgres(target, { publicKey });
+  const verifyMs = performance.now() - v0;
+  if (!report.ok) throw new Error(`verify failed: ${JSON.stringify(report.first)}`);
+  const tomorrow = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000;
+  v0 = performance.now();
+  const dropped = await stores[0]!.deleteBefore(tomorrow, 1);
+  const dropMs = performance.now() - v0;
+  await writeCheckpointPostgres(target, key);
+  report = await verifyPostgres(target, { publicKey });
+  if (!report.ok) throw new Error(`verify after the drop failed: ${JSON.stringify(report.first)}`);
+
   const row = (name: string, xs: number[]) =>
     console.log(`| ${name} | ${mean(xs).toFixed(1)} | ${pct(xs, 50).toFixed(1)} | ${pct(xs, 95).toFixed(1)} |`);
   console.log(
@@ -113,6 +134,12 @@ try {
   const p50 = pct(stepMs, 50);
   console.log(
     `chain step / append: ${(mean(stepMs) / mean(appendMs)).toFixed(3)}; one chain head chains at most ~${Math.round((1000 / p50) * BATCH).toLocaleString('en-US')} events/s in ${BATCH}-event batches (from the p50)`,
+  );
+  console.log(
+    `verifyPostgres: ${report.entries} entries, ${Math.round(N / (verifyMs / 1000)).toLocaleString('en-US')} events/s, ${(verifyMs / wall).toFixed(2)}× the ingest time`,
+  );
+  console.log(
+    `retention step dropping the day's partition (${dropped} events; digest + DROP under ACCESS EXCLUSIVE): ${dropMs.toFixed(0)} ms; verify after it: ok`,
   );
 } finally {
   await Promise.all(stores.map((s) => s.close()));

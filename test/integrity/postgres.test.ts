@@ -10,8 +10,7 @@ import { test } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
-import { chainHash, loadSigningKey, type SigningKey } from '../../src/integrity/index.ts';
-import { writeCheckpointPostgres } from '../../src/integrity/postgres.ts';
+import { chainHash, loadSigningKey, type SigningKey, writeCheckpointPostgres } from '../../src/integrity/index.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
 import { waitFor } from '../helpers/net.ts';
@@ -135,6 +134,12 @@ test('PostgreSQL: an untouched store verifies (collapsed stages included), by co
     const none = await vigil(['verify', '--config', other, '--storage-url', PG_URL]);
     assert.equal(none.code, 2);
     assert.match(none.err, /no public key: give --public-key/);
+    // a schema without a chain: a clear error
+    const empty = path.join(f.dir, 'empty.yaml');
+    writeFileSync(empty, `storage: { type: postgres, url: "${PG_URL}", schema: ${f.schema}_none }\n`);
+    const noChain = await vigil(['verify', '--config', empty, '--public-key', path.join(f.dir, 'signing.pub')]);
+    assert.equal(noChain.code, 1);
+    assert.match(noChain.err, new RegExp(`schema ${f.schema}_none: no hash chain`));
   });
 });
 
@@ -218,6 +223,20 @@ test('PostgreSQL: swapped bodies are caught as reordered, a replaced checkpoint 
     await f.sql(`UPDATE checkpoints SET signature = decode(repeat('00', 64), 'hex')`);
     r = await f.verify();
     assert.deepEqual([r.code, r.report.first?.kind], [1, 'bad-checkpoint']);
+  });
+});
+
+test('PostgreSQL: a chain block whose arrays no longer line up is caught', async () => {
+  await withFixture(async (f) => {
+    await fill(f);
+    await f.sql('UPDATE chain_blocks SET days = days[1:3] WHERE seq = 2');
+    const r = await f.verify();
+    assert.equal(r.code, 1);
+    assert.ok(
+      (r.report as Report & { breaks: { kind: string; detail: string }[] }).breaks.some(
+        (b) => b.kind === 'changed' && /chain block of entries from 2 is malformed/.test(b.detail),
+      ),
+    );
   });
 });
 
