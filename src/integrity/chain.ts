@@ -12,16 +12,62 @@ export const OP_INSERT = 1;
 export const OP_REPLACE = 2;
 /** A retention deletion. */
 export const OP_DELETE = 3;
-export const OP_NAMES = ['genesis', 'insert', 'replace', 'delete'] as const;
+/**
+ * A retention step that dropped a whole day partition (PostgreSQL): one entry for all of the day's events, so that
+ * dropping stays cheap. Its event id field holds the number of chained events dropped and its body hash is
+ * `DropDigest` over their ids; its `day` names the day (verify recomputes the set from the chain).
+ */
+export const OP_DROP = 4;
+export const OP_NAMES = ['genesis', 'insert', 'replace', 'delete', 'drop'] as const;
 
 export const ZERO_HASH = Buffer.alloc(32);
 export const EMPTY_BODY_HASH = Buffer.alloc(32);
 const TAG = Buffer.from('vigil-chain/1');
+const DROP_TAG = Buffer.from('vigil-drop/1');
 
 export function bodyHash(body: string): Buffer {
   return createHash('sha256').update(body).digest();
 }
 
+/** Microseconds per day: chain entries of the PostgreSQL store name the UTC day (epoch µs / DAY_US) of their event. */
+export const DAY_US = 86_400_000_000;
+
+/**
+ * The body hash of a drop entry: sha256 over a tag, the day (int32 BE) and the ids of the chained events the day's
+ * partition held (int64 BE each, ascending). Fed incrementally, so neither the store nor verify holds the ids.
+ */
+export class DropDigest {
+  readonly #h = createHash('sha256');
+  count = 0;
+  #last = 0;
+  constructor(day: number) {
+    const d = Buffer.allocUnsafe(4);
+    d.writeInt32BE(day);
+    this.#h.update(DROP_TAG).update(d);
+  }
+  /** Adds the next id; ids must come in ascending order. */
+  add(id: number): void {
+    if (id <= this.#last) throw new Error(`drop digest: ids must ascend (${id} after ${this.#last})`);
+    this.#last = id;
+    const b = Buffer.allocUnsafe(8);
+    b.writeBigUInt64BE(BigInt(id));
+    this.#h.update(b);
+    this.count++;
+  }
+  /** Adds `n` ids packed as int64 BE, ascending, all above the ids added before (as PostgreSQL's int8send gives). */
+  addPacked(ids: Buffer, n: number): void {
+    if (ids.length !== n * 8) throw new Error(`drop digest: ${ids.length} bytes for ${n} ids`);
+    if (n === 0) return;
+    const first = Number(ids.readBigUInt64BE(0));
+    if (first <= this.#last) throw new Error(`drop digest: ids must ascend (${first} after ${this.#last})`);
+    this.#last = Number(ids.readBigUInt64BE((n - 1) * 8));
+    this.#h.update(ids);
+    this.count += n;
+  }
+  digest(): Buffer {
+    return this.#h.digest();
+  }
+}
 export function chainHash(prev: Uint8Array, op: number, seq: number, eventId: number, body: Uint8Array): Buffer {
   const fixed = Buffer.allocUnsafe(17);
   fixed.writeUInt8(op, 0);

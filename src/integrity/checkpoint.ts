@@ -33,6 +33,20 @@ export function checkpointSignatureValid(c: Checkpoint, publicKey: KeyObject): b
   }
 }
 
+/** Signs the fields of a checkpoint. */
+export function signCheckpoint(unsigned: Omit<Checkpoint, 'signature'>, key: SigningKey): Checkpoint {
+  return { ...unsigned, signature: sign(null, checkpointMessage(unsigned), key.privateKey) };
+}
+
+/** The last checkpoint before chain entry `seq` whose signature `publicKey` verifies: where a partial walk starts. */
+export function checkpointBefore(checkpoints: Checkpoint[], seq: number, publicKey: KeyObject): Checkpoint | undefined {
+  for (let i = checkpoints.length - 1; i >= 0; i--) {
+    const c = checkpoints[i]!;
+    if (c.lastSeq < seq && checkpointSignatureValid(c, publicKey)) return c;
+  }
+  return undefined;
+}
+
 export function rowToCheckpoint(r: Record<string, unknown>): Checkpoint {
   return {
     seq: Number(r.seq),
@@ -76,15 +90,17 @@ export function writeCheckpoint(
       const count = (
         db.prepare('SELECT count(*) AS n FROM event_bodies WHERE id > ?').get(genesis?.event_id ?? 0) as { n: number }
       ).n;
-      const unsigned = {
-        seq: (last?.seq ?? 0) + 1,
-        at: o.now ?? Date.now(),
-        lastSeq: head.seq,
-        count,
-        head: Buffer.from(head.hash),
-        keyId: key.keyId,
-      };
-      const c: Checkpoint = { ...unsigned, signature: sign(null, checkpointMessage(unsigned), key.privateKey) };
+      const c = signCheckpoint(
+        {
+          seq: (last?.seq ?? 0) + 1,
+          at: o.now ?? Date.now(),
+          lastSeq: head.seq,
+          count,
+          head: Buffer.from(head.hash),
+          keyId: key.keyId,
+        },
+        key,
+      );
       db.prepare(
         'INSERT INTO checkpoints (seq, at, last_seq, count, head, signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ).run(c.seq, c.at, c.lastSeq, c.count, c.head, c.signature, c.keyId);
@@ -102,34 +118,41 @@ export function writeCheckpoint(
 export interface Checkpointer {
   /** Writes a checkpoint now (after a retention step), errors reported through onError. */
   now(): void;
-  stop(): void;
+  /** Stops the timer and writes a last checkpoint (resolves once it is written or failed). */
+  stop(): Promise<void>;
 }
 
 /**
  * Writes a checkpoint every `intervalMs`, also when nothing was stored (as CloudTrail's hourly digests: a steady
  * cadence of numbered checkpoints makes "nothing happened" provable and a removed checkpoint a gap), and whenever
- * `now()` is called (after a retention step, when the chain grew).
+ * `now()` is called (after a retention step, when the chain grew). `write(force)` writes one for the store (force:
+ * even if the chain has not grown), synchronously or not; its errors go to `onError`.
  */
 export function startCheckpoints(
-  dbPath: string,
-  key: SigningKey,
+  write: (force: boolean) => unknown,
   intervalMs: number,
   onError: (err: unknown) => void,
 ): Checkpointer {
-  const write = (force: boolean) => {
+  const inFlight = new Set<Promise<void>>();
+  const run = (force: boolean) => {
     try {
-      writeCheckpoint(dbPath, key, { force });
+      const r = write(force);
+      if (r instanceof Promise) {
+        const p: Promise<void> = r.then(() => {}, onError).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
     } catch (err) {
       onError(err);
     }
   };
-  const timer = setInterval(() => write(true), intervalMs);
+  const timer = setInterval(() => run(true), intervalMs);
   timer.unref();
   return {
-    now: () => write(false),
-    stop() {
+    now: () => run(false),
+    async stop() {
       clearInterval(timer);
-      write(false); // the last events before shutdown are covered too
+      run(false); // the last events before shutdown are covered too
+      await Promise.all(inFlight);
     },
   };
 }

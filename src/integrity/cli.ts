@@ -1,4 +1,4 @@
-// `vigil verify` and `vigil export`: the store is chosen as for `serve` (--config / --data).
+// `vigil verify` and `vigil export`: the store is chosen as for `serve` (--config / --data / --storage-url).
 import type { KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -7,12 +7,17 @@ import { ConfigError, loadConfig, parseDuration, sqlitePath, type VigilConfig } 
 import { writeCheckpoint } from './checkpoint.ts';
 import { exportSqlite, verifyExport } from './export.ts';
 import { defaultKeyPath, loadSigningKey, parsePublicKey, publicKeyPath } from './keys.ts';
+import { exportPostgres, verifyPostgres, writeCheckpointPostgres } from './postgres.ts';
 import { type VerifyReport, verifySqlite } from './verify.ts';
 
-/** The signing key file of a config: `integrity.signingKey`, or `vigil-signing.key` beside the database. */
-export function signingKeyPath(config: VigilConfig): string {
+/**
+ * The signing key file of a config: `integrity.signingKey`, else for SQLite `vigil-signing.key` beside the database;
+ * undefined for PostgreSQL without one (its collectors, perhaps on several hosts, must share a configured key).
+ */
+export function signingKeyPath(config: VigilConfig): string | undefined {
   const integrity = config.sections.integrity as { signingKey?: string } | undefined;
-  return integrity?.signingKey ?? defaultKeyPath(sqlitePath(config.storage, 'tamper evidence'));
+  if (integrity?.signingKey !== undefined) return integrity.signingKey;
+  return config.storage.type === 'sqlite' ? defaultKeyPath(sqlitePath(config.storage, 'tamper evidence')) : undefined;
 }
 
 /** RFC 3339 time, epoch ms, or a duration meaning that long ago (`24h`). */
@@ -25,9 +30,12 @@ function parseSince(text: string): number {
   throw new CliError(`--since: expected an RFC 3339 time, epoch milliseconds or a duration like 24h, not "${text}"`);
 }
 
-function load(values: { config?: string; data?: string }): VigilConfig {
+function load(values: { config?: string; data?: string; 'storage-url'?: string }): VigilConfig {
   try {
-    return loadConfig(values.config, { data: values.data });
+    return loadConfig(values.config, {
+      data: values.data,
+      storageUrl: values['storage-url'] ?? (process.env.VIGIL_STORAGE_URL || undefined),
+    });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
@@ -46,6 +54,10 @@ function readPublicKey(file: string): KeyObject {
 function storePublicKey(config: VigilConfig, file: string | undefined): KeyObject {
   if (file) return readPublicKey(file);
   const keyPath = signingKeyPath(config);
+  if (keyPath === undefined)
+    throw new CliError(
+      'no public key: give --public-key (or integrity.signingKey in the config, with its .pub beside it)',
+    );
   const pub = publicKeyPath(keyPath);
   if (existsSync(pub)) return readPublicKey(pub);
   if (existsSync(keyPath)) return readPublicKey(keyPath);
@@ -75,13 +87,24 @@ function printReport(r: VerifyReport, out: NodeJS.WritableStream, err: NodeJS.Wr
 const storeOptions = {
   config: { type: 'string', short: 'c' },
   data: { type: 'string' },
+  'storage-url': { type: 'string' },
   since: { type: 'string' },
 } as const;
+
+/** Store errors (unreachable, no chain…) exit 1 with their message, as a broken trail does. */
+async function storeCall<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError((err as Error).message, 1);
+  }
+}
 
 export const verifyCommand: Command = {
   name: ['verify'],
   summary: 'Verify the tamper-evident trail (hash chain and signed checkpoints); exit 1 when broken',
-  usage: `Usage: vigil verify [--config vigil.yaml | --data DIR] [--since T] [--public-key FILE] [--json]
+  usage: `Usage: vigil verify [--config vigil.yaml | --data DIR | --storage-url URL] [--since T] [--public-key FILE] [--json]
        vigil verify --file export.jsonl --public-key FILE
        vigil verify [--config vigil.yaml | --data DIR] --print-public-key
 
@@ -90,7 +113,8 @@ its head, and checks every stored event against its chain entry. Reports the fir
 inserted, reordered, bad-checkpoint) and exits 1 when the trail is broken. Retention deletions are chain entries
 and do not count as tampering. --since T (RFC 3339, epoch ms or a duration like 24h) starts at the last checkpoint
 before the first event received from T on. Keep the public key away from the store: a key read from the data
-directory proves nothing against someone who could replace it.
+directory proves nothing against someone who could replace it. With PostgreSQL storage (--storage-url or the
+config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention's partition drops.
 `,
   async run(args, io) {
     const { values } = parseArgs({
@@ -126,18 +150,15 @@ directory proves nothing against someone who could replace it.
         io.stdout.write(String(key.export({ type: 'spki', format: 'pem' })));
         return 0;
       }
-      const dbPath = sqlitePath(config.storage, 'vigil verify');
-      if (!existsSync(dbPath)) throw new CliError(`${dbPath}: no such store`);
-      const publicKey = storePublicKey(config, values['public-key']);
-      try {
-        r = verifySqlite(dbPath, {
-          publicKey,
-          since: values.since === undefined ? undefined : parseSince(values.since),
-        });
-      } catch (err) {
-        if (err instanceof CliError) throw err;
-        throw new CliError((err as Error).message, 1);
-      }
+      const storage = config.storage;
+      if (storage.type === 'sqlite' && !existsSync(storage.path)) throw new CliError(`${storage.path}: no such store`);
+      const o = {
+        publicKey: storePublicKey(config, values['public-key']),
+        since: values.since === undefined ? undefined : parseSince(values.since),
+      };
+      r = await storeCall(() =>
+        storage.type === 'sqlite' ? verifySqlite(storage.path, o) : verifyPostgres(storage, o),
+      );
     }
     if (values.json) {
       io.stdout.write(`${JSON.stringify(r)}\n`);
@@ -150,7 +171,7 @@ directory proves nothing against someone who could replace it.
 export const exportCommand: Command = {
   name: ['export'],
   summary: 'Export events with their hashes and signed checkpoints for offline verification',
-  usage: `Usage: vigil export [--config vigil.yaml | --data DIR] [--since T] [--out FILE]
+  usage: `Usage: vigil export [--config vigil.yaml | --data DIR | --storage-url URL] [--since T] [--out FILE]
 
 Writes JSON lines (header with the public key, anchor, chain entries with the events' stored JSON, checkpoints) to
 FILE or stdout. When the signing key is at hand a fresh checkpoint is written first, so every exported entry is
@@ -159,22 +180,27 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
   async run(args, io) {
     const { values } = parseArgs({ args, options: { ...storeOptions, out: { type: 'string', short: 'o' } } });
     const config = load(values);
-    const dbPath = sqlitePath(config.storage, 'vigil export');
-    if (!existsSync(dbPath)) throw new CliError(`${dbPath}: no such store`);
+    const storage = config.storage;
+    if (storage.type === 'sqlite' && !existsSync(storage.path)) throw new CliError(`${storage.path}: no such store`);
     const keyPath = signingKeyPath(config);
     let publicKey: KeyObject;
-    if (existsSync(keyPath)) {
+    if (keyPath !== undefined && existsSync(keyPath)) {
       const key = loadSigningKey(keyPath, false);
-      writeCheckpoint(dbPath, key);
+      await storeCall(() =>
+        storage.type === 'sqlite' ? writeCheckpoint(storage.path, key) : writeCheckpointPostgres(storage, key),
+      );
       publicKey = key.publicKey;
     } else publicKey = storePublicKey(config, undefined);
-    const since = values.since === undefined ? undefined : parseSince(values.since);
+    const o = { publicKey, since: values.since === undefined ? undefined : parseSince(values.since) };
     const fd = values.out ? openSync(values.out, 'w') : undefined;
+    const write = (line: string) => {
+      if (fd !== undefined) writeSync(fd, `${line}\n`);
+      else io.stdout.write(`${line}\n`);
+    };
     try {
-      exportSqlite(dbPath, { publicKey, since }, (line) => {
-        if (fd !== undefined) writeSync(fd, `${line}\n`);
-        else io.stdout.write(`${line}\n`);
-      });
+      await storeCall(() =>
+        storage.type === 'sqlite' ? exportSqlite(storage.path, o, write) : exportPostgres(storage, o, write),
+      );
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

@@ -2,14 +2,15 @@
 // a third party can verify them offline with only the public key:
 //   {"type":"header","format":"vigil-export/1","publicKey":PEM,"keyId":…}
 //   {"type":"anchor","seq":N,"hash":hex,"count":n,"genesisId":g}   the chain before the first entry (N = 0: genesis)
-//   {"type":"entry","seq","op","id","bodyHash","hash","body"?}      body: the event's stored JSON, on its latest entry
+//   {"type":"entry","seq","op","id","bodyHash","hash","body"?,"day"?}  body: the event's stored JSON, on its latest
+//                                                                    entry; day: of a partition drop (PostgreSQL)
 //   {"type":"checkpoint","seq","at","lastSeq","count","head","signature","keyId"}
 import type { KeyObject } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { bodyHash, OP_DELETE, OP_GENESIS, ZERO_HASH } from './chain.ts';
-import { type Checkpoint, checkpointSignatureValid, rowToCheckpoint } from './checkpoint.ts';
+import { type Checkpoint, checkpointBefore, checkpointSignatureValid, rowToCheckpoint } from './checkpoint.ts';
 import { keyIdOf, parsePublicKey } from './keys.ts';
-import { type Break, ChainWalker, classifyMismatches, report, type VerifyReport } from './verify.ts';
+import { type Break, type ChainEntry, ChainWalker, classifyMismatches, report, type VerifyReport } from './verify.ts';
 
 const PAGE = 10_000;
 
@@ -17,6 +18,75 @@ export interface ExportOptions {
   publicKey: KeyObject;
   /** Epoch ms: export from the last checkpoint before the first event received then. */
   since?: number;
+}
+
+export interface ExportWriter {
+  entry(e: ChainEntry & { body?: string; day?: number }): void;
+  /** The checkpoints from the anchor on. */
+  checkpoints(list: Checkpoint[]): void;
+  readonly entries: number;
+}
+
+/** Writes the header and the anchor; the writer returned writes the entries, then the checkpoints (every store's). */
+export function exportLines(
+  publicKey: KeyObject,
+  anchor: { seq: number; hash: Buffer; count: number; genesisId: number },
+  write: (line: string) => void,
+): ExportWriter {
+  write(
+    JSON.stringify({
+      type: 'header',
+      format: 'vigil-export/1',
+      algorithm: 'sha256-chain+ed25519',
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+      keyId: keyIdOf(publicKey),
+    }),
+  );
+  write(
+    JSON.stringify({
+      type: 'anchor',
+      seq: anchor.seq,
+      hash: anchor.hash.toString('hex'),
+      count: anchor.count,
+      genesisId: anchor.genesisId,
+    }),
+  );
+  let entries = 0;
+  return {
+    entry(e) {
+      const line: Record<string, unknown> = {
+        type: 'entry',
+        seq: e.seq,
+        op: e.op,
+        id: e.eventId,
+        bodyHash: e.bodyHash.toString('hex'),
+        hash: e.hash.toString('hex'),
+      };
+      if (typeof e.body === 'string') line.body = e.body;
+      if (e.day !== undefined) line.day = e.day;
+      write(JSON.stringify(line));
+      entries++;
+    },
+    checkpoints(list) {
+      for (const c of list)
+        if (c.lastSeq >= anchor.seq)
+          write(
+            JSON.stringify({
+              type: 'checkpoint',
+              seq: c.seq,
+              at: c.at,
+              lastSeq: c.lastSeq,
+              count: c.count,
+              head: c.head.toString('hex'),
+              signature: c.signature.toString('base64'),
+              keyId: c.keyId,
+            }),
+          );
+    },
+    get entries() {
+      return entries;
+    },
+  };
 }
 
 /** Writes the export of the SQLite store at `dbPath` line by line through `write`; returns the number of entries. */
@@ -40,27 +110,10 @@ export function exportSqlite(dbPath: string, o: ExportOptions, write: (line: str
       const from = first
         ? (db.prepare('SELECT min(seq) AS s FROM chain_log WHERE event_id >= ?').get(first.id) as { s: number }).s
         : (db.prepare('SELECT max(seq) AS s FROM chain_log').get() as { s: number }).s;
-      const cp = [...checkpoints].reverse().find((c) => c.lastSeq < from && checkpointSignatureValid(c, o.publicKey));
+      const cp = checkpointBefore(checkpoints, from, o.publicKey);
       if (cp) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count };
     }
-    write(
-      JSON.stringify({
-        type: 'header',
-        format: 'vigil-export/1',
-        algorithm: 'sha256-chain+ed25519',
-        publicKey: o.publicKey.export({ type: 'spki', format: 'pem' }),
-        keyId: keyIdOf(o.publicKey),
-      }),
-    );
-    write(
-      JSON.stringify({
-        type: 'anchor',
-        seq: anchor.seq,
-        hash: anchor.hash.toString('hex'),
-        count: anchor.count,
-        genesisId,
-      }),
-    );
+    const out = exportLines(o.publicKey, { ...anchor, genesisId }, write);
     const page = db.prepare(
       `SELECT c.seq, c.op, c.event_id, c.body_hash, c.hash,
          CASE WHEN c.op NOT IN (${OP_GENESIS}, ${OP_DELETE})
@@ -69,41 +122,23 @@ export function exportSqlite(dbPath: string, o: ExportOptions, write: (line: str
        FROM chain_log c WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
     );
     let after = anchor.seq;
-    let n = 0;
     for (;;) {
       const rows = page.all(after, PAGE) as Record<string, unknown>[];
-      for (const r of rows) {
-        const line: Record<string, unknown> = {
-          type: 'entry',
+      for (const r of rows)
+        out.entry({
           seq: Number(r.seq),
           op: Number(r.op),
-          id: Number(r.event_id),
-          bodyHash: Buffer.from(r.body_hash as Uint8Array).toString('hex'),
-          hash: Buffer.from(r.hash as Uint8Array).toString('hex'),
-        };
-        if (typeof r.body === 'string') line.body = r.body;
-        write(JSON.stringify(line));
-        n++;
-      }
+          eventId: Number(r.event_id),
+          bodyHash: Buffer.from(r.body_hash as Uint8Array),
+          hash: Buffer.from(r.hash as Uint8Array),
+          body: typeof r.body === 'string' ? r.body : undefined,
+        });
       if (rows.length < PAGE) break;
       after = Number(rows[rows.length - 1]!.seq);
     }
-    for (const c of checkpoints)
-      if (c.lastSeq >= anchor.seq)
-        write(
-          JSON.stringify({
-            type: 'checkpoint',
-            seq: c.seq,
-            at: c.at,
-            lastSeq: c.lastSeq,
-            count: c.count,
-            head: c.head.toString('hex'),
-            signature: c.signature.toString('base64'),
-            keyId: c.keyId,
-          }),
-        );
+    out.checkpoints(checkpoints);
     db.exec('COMMIT');
-    return n;
+    return out.entries;
   } finally {
     db.close();
   }

@@ -1,5 +1,5 @@
 // Tamper evidence: the hash chain every store write extends, signed checkpoints, verification and offline export.
-export { bodyHash, chainHash, OP_DELETE, OP_GENESIS, OP_INSERT, OP_REPLACE } from './chain.ts';
+export { bodyHash, chainHash, DropDigest, OP_DELETE, OP_DROP, OP_GENESIS, OP_INSERT, OP_REPLACE } from './chain.ts';
 export {
   type Checkpoint,
   type Checkpointer,
@@ -9,5 +9,6 @@ export {
 } from './checkpoint.ts';
 export { exportCommand, signingKeyPath, verifyCommand } from './cli.ts';
 export { exportSqlite, verifyExport } from './export.ts';
-export { defaultKeyPath, loadSigningKey, parsePublicKey, type SigningKey } from './keys.ts';
+export { defaultKeyPath, keyIdOf, loadSigningKey, parsePublicKey, type SigningKey } from './keys.ts';
+export { exportPostgres, type PostgresTarget, verifyPostgres, writeCheckpointPostgres } from './postgres.ts';
 export { type Break, type BreakKind, type VerifyReport, verifySqlite } from './verify.ts';

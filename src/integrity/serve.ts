@@ -1,8 +1,9 @@
 // The collector's part of tamper evidence: the signing key (created on first start) and the checkpoint timer.
 import type { VigilConfig } from '../config/index.ts';
-import { type Checkpointer, startCheckpoints } from './checkpoint.ts';
+import { type Checkpointer, startCheckpoints, writeCheckpoint } from './checkpoint.ts';
 import { signingKeyPath } from './cli.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
+import { writeCheckpointPostgres } from './postgres.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
@@ -10,13 +11,16 @@ type IntegritySection = { signingKey?: string; checkpointInterval?: number } | u
 
 /**
  * The signing key, loaded before anything else starts so that a bad key fails the start cleanly. A configured key
- * must exist (a typo must not silently start a new key); the default one is created. Undefined for an in-memory store.
+ * must exist (a typo must not silently start a new key); SQLite's default one is created beside the database.
+ * PostgreSQL has no default: every collector of the store must sign with the same key, so it is configured (and
+ * without one the chain is kept but no checkpoint signed). Undefined for an in-memory store or without a key.
  */
 export function integrityKey(config: VigilConfig): SigningKey | undefined {
-  // The hash chain is kept by the SQLite store only (not yet by PostgreSQL).
-  if (config.storage.type !== 'sqlite' || config.storage.path === ':memory:') return undefined;
+  if (config.storage.type === 'sqlite' && config.storage.path === ':memory:') return undefined;
+  const keyPath = signingKeyPath(config);
+  if (keyPath === undefined) return undefined;
   const integrity = config.sections.integrity as IntegritySection;
-  return loadSigningKey(signingKeyPath(config), integrity?.signingKey === undefined);
+  return loadSigningKey(keyPath, integrity?.signingKey === undefined);
 }
 
 /** Checkpoints the store every interval, after each retention step (`now`) and once more at `stop`. */
@@ -25,13 +29,17 @@ export function startIntegrity(
   key: SigningKey | undefined,
   onError: (err: unknown) => void,
 ): Checkpointer {
-  if (!key || config.storage.type !== 'sqlite') return { now() {}, stop() {} };
+  if (!key) return { now() {}, stop: async () => {} };
   const integrity = config.sections.integrity as IntegritySection;
-  const cp = startCheckpoints(
-    config.storage.path,
-    key,
-    integrity?.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
+  const interval = integrity?.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  const storage = config.storage;
+  if (storage.type === 'sqlite')
+    return startCheckpoints((force) => writeCheckpoint(storage.path, key, { force }), interval, onError);
+  // Every collector of the store runs the timer: a forced checkpoint is skipped when another collector's covers
+  // the head and is younger than half the interval, so the cadence stays about one per interval.
+  return startCheckpoints(
+    (force) => writeCheckpointPostgres(storage, key, { force, freshMs: force ? interval / 2 : undefined }),
+    interval,
     onError,
   );
-  return { now: () => cp.now(), stop: () => cp.stop() };
 }

@@ -3,8 +3,18 @@
 // body hash of its latest chain entry. Retention deletions are chain entries, so they do not read as tampering.
 import type { KeyObject } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import { bodyHash, chainHash, OP_DELETE, OP_GENESIS, OP_INSERT, OP_NAMES, OP_REPLACE, ZERO_HASH } from './chain.ts';
-import { type Checkpoint, checkpointSignatureValid, rowToCheckpoint } from './checkpoint.ts';
+import {
+  bodyHash,
+  chainHash,
+  OP_DELETE,
+  OP_DROP,
+  OP_GENESIS,
+  OP_INSERT,
+  OP_NAMES,
+  OP_REPLACE,
+  ZERO_HASH,
+} from './chain.ts';
+import { type Checkpoint, checkpointBefore, checkpointSignatureValid, rowToCheckpoint } from './checkpoint.ts';
 
 export type BreakKind = 'changed' | 'removed' | 'inserted' | 'reordered' | 'bad-checkpoint';
 
@@ -115,6 +125,7 @@ export class ChainWalker {
       });
     if (e.op === OP_INSERT) this.#count++;
     else if (e.op === OP_DELETE && e.eventId > this.#genesisId) this.#count--;
+    else if (e.op === OP_DROP) this.#count -= e.eventId; // a drop's event id field is the number it dropped
     this.#prev = e.hash;
     this.#seq = e.seq;
     while (this.#cpi < this.#cps.length && this.#cps[this.#cpi]!.lastSeq <= e.seq) {
@@ -160,6 +171,42 @@ export function report(breaks: Break[], counts: Omit<VerifyReport, 'ok' | 'first
     return a1 - b1 || a2 - b2;
   });
   return { ok: sorted.length === 0, first: sorted[0], breaks: sorted, ...counts };
+}
+
+/**
+ * The second half of a store's verification: each chained event against the latest chain entry of its id, fed in
+ * any order. Body mismatches are classified together at `finish` (a swap shows as two mismatches).
+ */
+export class EventCheck {
+  events = 0;
+  readonly #add: (b: Break) => void;
+  readonly #mismatches: { id: number; seq: number; actual: Buffer; expected: Buffer }[] = [];
+  constructor(add: (b: Break) => void) {
+    this.#add = add;
+  }
+
+  /**
+   * An event whose latest entry is an insert or replace: it must be stored with that body. `body` is the stored
+   * JSON (null when missing); `row` whether the rest of its record (the SQLite index row) is there.
+   */
+  live(id: number, seq: number, expected: Buffer, body: string | null, row = body !== null): void {
+    if (body === null || !row) {
+      this.#add({ kind: 'removed', eventId: id, seq, detail: `event ${id} is missing` });
+      return;
+    }
+    this.events++;
+    const actual = bodyHash(body);
+    if (!actual.equals(expected)) this.#mismatches.push({ id, seq, actual, expected });
+  }
+
+  /** An event retention deleted (`how`: by which entry): nothing of it may be stored. */
+  gone(id: number, seq: number, stored: boolean, how = 'deleted by retention'): void {
+    if (stored) this.#add({ kind: 'inserted', eventId: id, seq, detail: `event ${id} was ${how} but is stored` });
+  }
+
+  finish(): void {
+    classifyMismatches(this.#mismatches, this.#add);
+  }
 }
 
 /** Body mismatches become `reordered` when an event holds the body another event's chain entry vouches for. */
@@ -211,9 +258,7 @@ export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyRepor
         ? (db.prepare('SELECT min(seq) AS s FROM chain_log WHERE event_id >= ?').get(first.id) as { s: number | null })
             .s
         : (db.prepare('SELECT max(seq) AS s FROM chain_log').get() as { s: number | null }).s;
-      const cp = [...checkpoints]
-        .reverse()
-        .find((c) => c.lastSeq < (from ?? 0) && checkpointSignatureValid(c, o.publicKey));
+      const cp = checkpointBefore(checkpoints, from ?? 0, o.publicKey);
       if (cp) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
     }
     const walker = new ChainWalker(anchor, checkpoints, o.publicKey);
@@ -247,28 +292,16 @@ export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyRepor
        WHERE c.op <> ${OP_GENESIS} AND (c.event_id, c.seq) > (?, ?) AND c.event_id >= ?
        ORDER BY c.event_id, c.seq LIMIT ?`,
     );
-    const mismatches: { id: number; seq: number; actual: Buffer; expected: Buffer }[] = [];
-    let events = 0;
+    const check = new EventCheck(add);
     let cur: Record<string, unknown> | undefined;
     const settle = (r: Record<string, unknown>) => {
       const id = Number(r.id);
       const seq = Number(r.seq);
       const op = Number(r.op);
       const body = r.body as string | null;
-      if (op === OP_DELETE) {
-        if (body !== null || r.row)
-          add({ kind: 'inserted', eventId: id, seq, detail: `event ${id} was deleted by retention but is stored` });
-        return;
-      }
-      if (op !== OP_INSERT && op !== OP_REPLACE) return;
-      if (body === null || !r.row) {
-        add({ kind: 'removed', eventId: id, seq, detail: `event ${id} is missing` });
-        return;
-      }
-      events++;
-      const actual = bodyHash(body);
-      const expected = Buffer.from(r.body_hash as Uint8Array);
-      if (!actual.equals(expected)) mismatches.push({ id, seq, actual, expected });
+      if (op === OP_DELETE) check.gone(id, seq, body !== null || Boolean(r.row));
+      else if (op === OP_INSERT || op === OP_REPLACE)
+        check.live(id, seq, Buffer.from(r.body_hash as Uint8Array), body, Boolean(r.row));
     };
     let lastId = 0;
     let lastSeq = 0;
@@ -283,7 +316,7 @@ export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyRepor
       lastSeq = Number(cur!.seq);
     }
     if (cur) settle(cur);
-    classifyMismatches(mismatches, add);
+    check.finish();
 
     // Stored events no chain entry vouches for.
     const strays = db
@@ -300,7 +333,13 @@ export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyRepor
         ? (db.prepare('SELECT count(*) AS n FROM event_bodies WHERE id <= ?').get(genesisId) as { n: number }).n
         : 0;
     db.exec('COMMIT');
-    return report(walker.breaks, { entries: walker.entries, events, checkpoints: cpCount, unchained, unsigned });
+    return report(walker.breaks, {
+      entries: walker.entries,
+      events: check.events,
+      checkpoints: cpCount,
+      unchained,
+      unsigned,
+    });
   } finally {
     db.close();
   }

@@ -52,11 +52,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
   // PostgreSQL: migrations run at open, under an advisory lock, so collectors starting together migrate once.
   if (config.storage.type === 'sqlite') mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
   const signingKey = integrityKey(config);
-  const store = await openStore(
-    config.storage.type === 'sqlite'
-      ? { ...config.storage, maxHistogramBuckets: config.query.maxHistogramBuckets }
-      : config.storage,
-  );
+  const store = await openStore({ ...config.storage, maxHistogramBuckets: config.query.maxHistogramBuckets });
   // Decisions report through the server's logger, which exists only once the app does.
   let app: App | undefined;
   let decisions: Decisions;
@@ -74,6 +70,11 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
   registerConsole(app.fastify, { distDir: o.consoleDir ?? CONSOLE_DIST_DIR });
   const log = app.fastify.log;
   for (const w of decisions.warnings) log.warn(w);
+  if (!signingKey && config.storage.type === 'postgres')
+    log.warn(
+      'tamper evidence: no integrity.signingKey configured, so no checkpoint is signed (the hash chain is kept); ' +
+        'give every collector of this database the same key',
+    );
   const integrity = startIntegrity(config, signingKey, (err) => log.error({ err }, 'checkpoint failed'));
   const retention = startRetention(store, {
     onStep: integrity.now,
@@ -92,7 +93,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     await retention.stop();
     await decisions.close();
     await store.close();
-    integrity.stop();
+    await integrity.stop();
     throw err;
   }
   if (!app.auth.enabled) log.warn({ listen: url }, 'no auth tokens configured: open to local callers only (loopback)');
@@ -122,7 +123,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         await retention.stop();
         await decisions.close();
         await store.close();
-        integrity.stop(); // the last checkpoint covers everything the store committed
+        await integrity.stop(); // the last checkpoint covers everything the store committed
       })();
       return closing;
     },

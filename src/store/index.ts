@@ -13,14 +13,19 @@ export * from './types.ts';
 /** Which store to open: embedded SQLite, or PostgreSQL shared by several collectors. */
 export type StoreConfig =
   | { type: 'sqlite'; path: string; maxHistogramBuckets?: number }
-  | { type: 'postgres'; url: string; schema?: string; poolSize?: number };
+  | { type: 'postgres'; url: string; schema?: string; poolSize?: number; maxHistogramBuckets?: number };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   switch (config.type) {
     case 'sqlite':
       return openSqliteStore({ path: config.path, maxHistogramBuckets: config.maxHistogramBuckets });
     case 'postgres':
-      return openPostgresStore({ url: config.url, schema: config.schema, poolSize: config.poolSize });
+      return openPostgresStore({
+        url: config.url,
+        schema: config.schema,
+        poolSize: config.poolSize,
+        maxHistogramBuckets: config.maxHistogramBuckets,
+      });
     default:
       throw new Error(`unknown store type "${(config as { type: unknown }).type}" (known: sqlite, postgres)`);
   }

@@ -4,6 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
+import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } from '../integrity/chain.ts';
+import { type ChainOp, chainStepSql, dayOf, dropOp, genesisId } from './postgres/chain.ts';
 import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
 import {
   checkPage,
@@ -31,6 +33,7 @@ import type {
   StoredEvent,
   TenantScope,
 } from './types.ts';
+import { StoreUnavailableError } from './types.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database` (any libpq-style URL `pg` accepts). */
@@ -43,9 +46,10 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** Days of partitions created ahead of today (and kept behind it). Default 3 ahead, 1 behind. */
   partitionsAhead?: number;
+  /** Most buckets a histogram answer may have (default MAX_HISTOGRAM_BUCKETS). */
+  maxHistogramBuckets?: number;
 }
 
-const DAY_US = 86_400_000_000;
 const MINUTE_US = 60_000_000;
 /** Counter rows per minute in `event_minutes` (see the migration). */
 const MINUTE_SHARDS = 16;
@@ -366,6 +370,29 @@ function isConnectionError(err: unknown): boolean {
   return code === undefined || code.startsWith('57') || code.startsWith('08');
 }
 
+/**
+ * An error meaning "PostgreSQL cannot do this now, may later" as the contract's StoreUnavailableError (the server
+ * answers 503 with Retry-After, so senders keep their events): the server unreachable, restarting or shutting down,
+ * a connection lost, out of disk or connections, a serialization failure or deadlock. Undefined for anything else.
+ */
+function unavailable(err: unknown): StoreUnavailableError | undefined {
+  if (err instanceof StoreUnavailableError) return err;
+  const e = err as { code?: unknown; syscall?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  let reason: string | undefined;
+  if (code === '53100') reason = 'full';
+  // out of memory or connections, a statement timeout, a serialization failure or deadlock
+  else if (code !== undefined && /^(53|57014|40001|40P01)/.test(code)) reason = 'busy';
+  // shutting down, starting up, crashed, terminated; connection exceptions
+  else if (code !== undefined && /^(08|57)/.test(code)) reason = 'unreachable';
+  // socket errors (ECONNREFUSED, ECONNRESET…) and node-postgres's own for a connection that ended
+  else if ((code !== undefined && typeof e.syscall === 'string') || /^Connection terminated/.test(message))
+    reason = 'unreachable';
+  if (!reason) return undefined;
+  return new StoreUnavailableError(`store unavailable: PostgreSQL: ${message}`, reason, 5, err);
+}
+
 /** Pooled connections that already have an error listener of their own. */
 const guarded = new WeakSet<pg.PoolClient>();
 
@@ -407,11 +434,15 @@ export class PostgresStore implements Store {
   readonly #readyWaiters: (() => void)[] = [];
   #partitionTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Events with ids up to this one were stored before the hash chain existed (an upgraded schema). */
+  #genesis = 0;
+  readonly #maxBuckets: number;
 
   constructor(opts: PostgresStoreOptions, schema: string) {
     this.#opts = opts;
     this.#schema = schema;
     this.#channel = `vigil_events:${schema}`;
+    this.#maxBuckets = opts.maxHistogramBuckets ?? MAX_HISTOGRAM_BUCKETS;
     this.#pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
@@ -427,6 +458,7 @@ export class PostgresStore implements Store {
     const client = await this.#pool.connect();
     try {
       await migrate(client, this.#schema);
+      this.#genesis = await genesisId(client);
     } finally {
       client.release();
     }
@@ -453,7 +485,8 @@ export class PostgresStore implements Store {
       try {
         return await this.#pool.query<R>(sql, values);
       } catch (err) {
-        if (!isConnectionError(err) || this.#closed || attempt >= (this.#opts.poolSize ?? 10)) throw err;
+        if (!isConnectionError(err) || this.#closed || attempt >= (this.#opts.poolSize ?? 10))
+          throw unavailable(err) ?? err;
       }
     }
   }
@@ -489,13 +522,21 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Runs `fn` in a transaction on one pooled connection; a connection that failed is discarded, not reused. */
-  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction on one pooled connection; a connection that failed is discarded, not reused. SQL that
+   * `fn` passes to `atCommit` is sent in one message with the COMMIT, so the server runs it and commits back to back
+   * (the hash chain step, which holds the chain head's lock until the commit).
+   */
+  async #tx<T>(fn: (c: pg.PoolClient, atCommit: (sql: string) => void) => Promise<T>): Promise<T> {
     const client = await this.#begin();
     let broken: Error | undefined;
     try {
-      const r = await fn(client);
-      await client.query('COMMIT');
+      let last = '';
+      const r = await fn(client, (sql) => {
+        last += `${sql};\n`;
+      });
+      // An error in `last` skips the COMMIT after it: the transaction is then aborted and rolled back below.
+      await client.query(`${last}COMMIT`);
       return r;
     } catch (err) {
       if (isConnectionError(err)) broken = err as Error;
@@ -566,7 +607,7 @@ export class PostgresStore implements Store {
       seen.add(key);
       batch.push({ e, received });
     }
-    const stored = await this.#tx(async (c) => {
+    const stored = await this.#tx(async (c, atCommit) => {
       if (opts.batchKey !== undefined) {
         const r = await c.query('INSERT INTO batches (key, stored) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
           opts.batchKey,
@@ -574,7 +615,10 @@ export class PostgresStore implements Store {
         ]);
         if (r.rowCount === 0) return [];
       }
-      const out = opts.collapseStages ? await this.#appendCollapsing(c, batch) : await this.#insert(c, batch);
+      const chain: ChainOp[] = [];
+      const out = opts.collapseStages
+        ? await this.#appendCollapsing(c, batch, chain)
+        : await this.#insert(c, batch, chain);
       if (out.length > 0) {
         const chunks: string[] = [];
         let cur = '';
@@ -594,7 +638,11 @@ export class PostgresStore implements Store {
           chunks,
         ]);
       }
+      const step = chainStepSql(chain, this.#genesis);
+      if (step) atCommit(step);
       return out;
+    }).catch((err) => {
+      throw unavailable(err) ?? err;
     });
     if (stored.length > 0 && this.#listeners.size > 0) {
       this.#emit(stored.map(({ id, e }) => ({ ...e, id })));
@@ -602,9 +650,11 @@ export class PostgresStore implements Store {
     return { inserted: stored.length, duplicates: events.length - stored.length };
   }
 
+  /** Inserts the batch's new events; their chain entries are added to `chain`. */
   async #insert(
     c: pg.ClientBase,
     batch: { e: AuditEvent; received: number }[],
+    chain: ChainOp[],
   ): Promise<{ id: string; e: AuditEvent }[]> {
     if (batch.length === 0) return [];
     const rows = emptyRows();
@@ -613,13 +663,19 @@ export class PostgresStore implements Store {
       ...rowParams(rows),
       Math.floor(Math.random() * MINUTE_SHARDS),
     ]);
-    return r.rows.map((x) => ({ id: x.id, e: batch[Number(x.ord) - 1]!.e }));
+    return r.rows.map((x) => {
+      const i = Number(x.ord) - 1;
+      const { e, received } = batch[i]!;
+      chain.push({ op: OP_INSERT, id: Number(x.id), day: dayOf(received), bodyHash: bodyHash(rows.body[i]!) });
+      return { id: x.id, e };
+    });
   }
 
   /** Collapsing path (CADF request + response): one event at a time under a lock on its auditID. */
   async #appendCollapsing(
     c: pg.ClientBase,
     batch: { e: AuditEvent; received: number }[],
+    chain: ChainOp[],
   ): Promise<{ id: string; e: AuditEvent }[]> {
     // per auditID (not per source): the stage change below must not race another source's insert of the same key
     const locks = [...new Set(batch.map(({ e }) => JSON.stringify([this.#schema, e.auditID])))].sort();
@@ -636,7 +692,7 @@ export class PostgresStore implements Store {
         )
       ).rows;
       if (old.length === 0) {
-        out.push(...(await this.#insert(c, [item])));
+        out.push(...(await this.#insert(c, [item], chain)));
         continue;
       }
       const rank = stageRank(e.stage);
@@ -653,6 +709,7 @@ export class PostgresStore implements Store {
       addRow(rows, e, received);
       const v = rowParams(rows).map((a) => (a as unknown[])[0]);
       await c.query(UPDATE_SQL, [target.id, received, ...v]);
+      chain.push({ op: OP_REPLACE, id: Number(target.id), day: dayOf(received), bodyHash: bodyHash(rows.body[0]!) });
       out.push({ id: target.id, e });
     }
     return out;
@@ -786,9 +843,9 @@ export class PostgresStore implements Store {
       // Empty buckets between the first and the last are included (as Elasticsearch's date_histogram does).
       const first = rows[0]!.b;
       const last = rows[rows.length - 1]!.b;
-      if (last - first + 1 > MAX_HISTOGRAM_BUCKETS)
+      if (last - first + 1 > this.#maxBuckets)
         throw new QueryError(
-          `a histogram with interval ${intervalMs} ms over this range has ${last - first + 1} buckets (at most ${MAX_HISTOGRAM_BUCKETS}): use a larger interval or a shorter range`,
+          `a histogram with interval ${intervalMs} ms over this range has ${last - first + 1} buckets (at most ${this.#maxBuckets}): use a larger interval or a shorter range`,
         );
       let i = 0;
       for (let b = first; b <= last; b++) {
@@ -852,36 +909,47 @@ export class PostgresStore implements Store {
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
     const cutoffUs = Math.ceil(cutoff) * 1000;
-    return this.#tx(async (c) => {
+    return this.#tx(async (c, atCommit) => {
       await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#schema}:partitions`]);
       let deleted = 0;
-      for (const start of (await this.#partitionStarts(c)).sort((x, y) => x - y)) {
-        if (start + DAY_US > cutoffUs) break;
+      const chain: ChainOp[] = [];
+      const old = (await this.#partitionStarts(c)).filter((start) => start + DAY_US <= cutoffUs).sort((x, y) => x - y);
+      // The drop's chain entry vouches for the ids the partition holds: nothing may be written to it between reading
+      // them and dropping it. ACCESS EXCLUSIVE (which DROP takes anyway) from the start, not a weaker lock upgraded
+      // later: a collapsing append holding a read lock on `events` while waiting to write would deadlock with it.
+      if (old.length > 0) await c.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+      for (const start of old) {
         const name = partitionName(start);
-        deleted += Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`)).rows[0]!.n);
+        const drop = await dropOp(c, name, dayOf(start), this.#genesis);
+        deleted += drop.events;
+        chain.push(drop.op);
         await c.query(`DROP TABLE ${name}`);
         await c.query('DELETE FROM event_minutes WHERE minute >= $1 AND minute < $2', [
           start / MINUTE_US,
           (start + DAY_US) / MINUTE_US,
         ]);
       }
-      const rows = await c.query<{ n: string }>(
+      const rows = await c.query<{ id: string; received: string }>(
         `WITH victims AS (SELECT id, received FROM events WHERE received < $1 ORDER BY received LIMIT $2),
          d AS (DELETE FROM events e USING victims v WHERE e.id = v.id AND e.received = v.received
-               RETURNING e.received),
+               RETURNING e.id, e.received),
          -- subtracted in shard 0, rows in key order as appends take them (no deadlock); reads sum the shards
          u AS (INSERT INTO event_minutes AS m (minute, shard, n)
                SELECT div(received, ${MINUTE_US}), 0, -count(*) FROM d GROUP BY 1 ORDER BY 1
                ON CONFLICT (minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n)
-         SELECT count(*) AS n FROM d`,
+         SELECT id, received FROM d ORDER BY id`,
         [cutoffUs, limit],
       );
-      deleted += Number(rows.rows[0]!.n);
+      deleted += rows.rows.length;
+      for (const r of rows.rows)
+        chain.push({ op: OP_DELETE, id: Number(r.id), day: dayOf(Number(r.received)), bodyHash: EMPTY_BODY_HASH });
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       await c.query(
         'DELETE FROM batches WHERE key IN (SELECT key FROM batches WHERE stored < $1 ORDER BY stored LIMIT $2)',
         [cutoff, limit],
       );
+      const step = chainStepSql(chain, this.#genesis);
+      if (step) atCommit(step);
       return deleted;
     });
   }

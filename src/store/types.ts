@@ -131,12 +131,13 @@ export interface Store {
 }
 
 /**
- * The store cannot write now (disk full, I/O error, locked) but may later: the server answers 503 with
- * `Retry-After`, so senders keep the events (spool, retry) instead of dropping them. Reads may still work.
+ * The store cannot write now (disk full, I/O error, locked, database unreachable) but may later: the server
+ * answers 503 with `Retry-After`, so senders keep the events (spool, retry) instead of dropping them. Reads may
+ * still work.
  */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
-  /** `full`, `io`, `busy`: what kind of trouble, for logs and metrics. */
+  /** `full`, `io`, `busy`, `unreachable` (PostgreSQL down): what kind of trouble, for logs and metrics. */
   readonly reason: string;
   /** Seconds a sender should wait before trying again. */
   readonly retryAfterSeconds: number;

@@ -38,7 +38,7 @@ test('vigil migrate creates the schema once, then reports it current', async () 
     assert.equal(tables, 3);
     const again = await run(['migrate', '--storage-url', PG_URL, '--schema', schema]);
     assert.equal(again.code, 0);
-    assert.match(again.out, /is up to date \(version 2\)/);
+    assert.match(again.out, /is up to date \(version 3\)/);
   } finally {
     await dropSchema(schema);
   }

@@ -138,6 +138,83 @@ CREATE INDEX alert_deliveries_due ON alert_deliveries (next_at);
 CREATE INDEX alert_deliveries_alert ON alert_deliveries (alert_id);
 `,
   },
+  {
+    version: 3,
+    name: 'hash chain and signed checkpoints',
+    // Tamper evidence (src/integrity/chain.ts, docs/integrity.md): every insert, collapse, retention delete and
+    // partition drop is a chain entry written in the same transaction as the change. The entries of one transaction
+    // are stored as one `chain_blocks` row (arrays and packed 32-byte hashes): the row is written while the chain
+    // head is locked, and one row instead of one per event keeps that short; `chain_step` does it server-side. `chain_log` shows the entries one per
+    // row, as SQLite's table of that name. `chain_head` is the chain's end, updated by the same transactions: its row
+    // lock orders the writers' chain steps, and checkpoints read it without counting the events. Events stored
+    // before this version stay unchained: the genesis entry records the last id handed out then.
+    sql: `
+CREATE TABLE chain_blocks (
+  seq bigint PRIMARY KEY,              -- the block's first entry: it holds entries seq .. seq + n - 1 (1 = genesis)
+  ops smallint[] NOT NULL,             -- 0 genesis, 1 insert, 2 replace, 3 retention delete, 4 partition drop
+  event_ids bigint[] NOT NULL,         -- genesis: last unchained id; drop: number of chained events dropped
+  days integer[] NOT NULL,             -- UTC day (received µs / 86 400 000 000) of the event, or of the day dropped
+  body_hashes bytea NOT NULL,          -- 32 bytes per entry: sha256 of the stored JSON; zeros for genesis and
+                                       -- delete; a drop's DropDigest
+  hashes bytea NOT NULL                -- 32 bytes per entry: the chain hash through it
+);
+CREATE VIEW chain_log AS
+  SELECT b.seq + i - 1 AS seq, b.ops[i] AS op, b.event_ids[i] AS event_id, b.days[i] AS day,
+    substr(b.body_hashes, 32 * i - 31, 32) AS body_hash, substr(b.hashes, 32 * i - 31, 32) AS hash
+  FROM chain_blocks b CROSS JOIN LATERAL generate_subscripts(b.ops, 1) AS i;
+-- The chain step, run in one message with COMMIT (src/store/postgres/chain.ts): locks the head, hashes the entries
+-- onto it as src/integrity/chain.ts does (sha256(prev ‖ 'vigil-chain/1' ‖ op ‖ seq ‖ event id ‖ body hash)), stores
+-- them as one block and moves the head. Server-side, so that the lock is never held across a round trip.
+CREATE FUNCTION chain_step(p_ops smallint[], p_ids bigint[], p_days integer[], p_bodies bytea, p_delta bigint)
+RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $f$
+DECLARE
+  tag constant bytea := convert_to('vigil-chain/1', 'UTF8');
+  one_byte constant bytea := decode('00', 'hex');
+  first bigint;
+  prev bytea;
+  all_hashes bytea := ''::bytea;
+BEGIN
+  SELECT seq + 1, hash INTO first, prev FROM chain_head FOR UPDATE;
+  FOR i IN 1 .. cardinality(p_ops) LOOP
+    prev := sha256(prev || tag || set_byte(one_byte, 0, p_ops[i]) || int8send(first + i - 1) || int8send(p_ids[i])
+      || substr(p_bodies, 32 * i - 31, 32));
+    all_hashes := all_hashes || prev;
+  END LOOP;
+  INSERT INTO chain_blocks (seq, ops, event_ids, days, body_hashes, hashes)
+    VALUES (first, p_ops, p_ids, p_days, p_bodies, all_hashes);
+  UPDATE chain_head SET seq = first + cardinality(p_ops) - 1, hash = prev, count = count + p_delta;
+END
+$f$;
+CREATE TABLE chain_head (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  seq bigint NOT NULL,
+  hash bytea NOT NULL,
+  count bigint NOT NULL                -- chained events stored (inserts minus deletes and drops)
+);
+CREATE TABLE checkpoints (
+  seq integer PRIMARY KEY,
+  at bigint NOT NULL,                  -- epoch ms
+  last_seq bigint NOT NULL,            -- chain entry the head is the hash of
+  count bigint NOT NULL,               -- chained events stored at that point
+  head bytea NOT NULL,
+  signature bytea NOT NULL,            -- Ed25519 over checkpointMessage() (src/integrity/checkpoint.ts)
+  key_id text NOT NULL
+);
+WITH g AS (
+  SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS id, decode(repeat('00', 32), 'hex') AS zero FROM event_ids
+),
+h AS (
+  SELECT g.id, g.zero,
+    sha256(g.zero || convert_to('vigil-chain/1', 'UTF8') || decode('00', 'hex') || int8send(1::bigint) || int8send(g.id) || g.zero) AS hash
+  FROM g
+),
+ins AS (
+  INSERT INTO chain_blocks (seq, ops, event_ids, days, body_hashes, hashes)
+  SELECT 1, ARRAY[0]::smallint[], ARRAY[id], ARRAY[0], zero, hash FROM h
+)
+INSERT INTO chain_head (seq, hash, count) SELECT 1, hash, 0 FROM h;
+`,
+  },
 ];
 
 /** Quotes an identifier Vigil accepts for its schema (checked by `checkSchemaName`). */

@@ -1,0 +1,413 @@
+// Tamper evidence on the PostgreSQL store, against the real server (each test its own schema, dropped after): two
+// stores appending at once keep one chain that verifies; `vigil verify` names each kind of tampering done straight
+// in the database; retention's partition drops and row deletes are not tampering, but putting back or removing
+// what they vouch for is; export verifies offline; collectors sign checkpoints with the configured key.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+import { parseConfig } from '../../src/config/index.ts';
+import type { AuditEvent } from '../../src/event/model.ts';
+import { chainHash, loadSigningKey, type SigningKey, writeCheckpointPostgres } from '../../src/integrity/index.ts';
+import { startServer } from '../../src/server/serve.ts';
+import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
+import { waitFor } from '../helpers/net.ts';
+import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { makeEvent } from '../store/contract.ts';
+
+const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+const DAY = 86_400_000;
+
+async function vigil(args: string[]) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => {
+    out += d;
+  });
+  stderr.on('data', (d) => {
+    err += d;
+  });
+  const code = await main(args, { stdin: new PassThrough(), stdout, stderr });
+  return { code, out, err };
+}
+
+interface Fixture {
+  schema: string;
+  dir: string;
+  /** vigil.yaml naming the schema and the signing key. */
+  config: string;
+  key: SigningKey;
+  store: PostgresStore;
+  checkpoint(): Promise<void>;
+  /** Runs SQL in the test's schema. */
+  sql(text: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
+  verify(...more: string[]): Promise<{ code: number; report: Report }>;
+}
+
+interface Report {
+  ok: boolean;
+  first?: { kind: string; eventId?: number; seq?: number; detail: string };
+  events: number;
+  entries: number;
+  unchained: number;
+  unsigned: number;
+  checkpoints: number;
+}
+
+/** A fresh schema with a store open on it and a signing key; everything removed after `fn`. */
+async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  const schema = randomSchema();
+  const dir = tempDir('vigil-pgchain-');
+  const keyPath = path.join(dir, 'signing.key');
+  const key = loadSigningKey(keyPath, true);
+  const config = path.join(dir, 'vigil.yaml');
+  writeFileSync(
+    config,
+    `storage: { type: postgres, url: "${PG_URL}", schema: ${schema} }\nintegrity: { signingKey: ${keyPath} }\n`,
+  );
+  const f: Fixture = {
+    schema,
+    dir,
+    config,
+    key,
+    store: await openPostgresStore({ url: PG_URL, schema, poolSize: 4 }),
+    checkpoint: async () => {
+      await writeCheckpointPostgres({ url: PG_URL, schema }, key);
+    },
+    sql: (text, values) =>
+      withAdmin(async (c) => {
+        await c.query(`SET search_path TO "${schema}"`);
+        return (await c.query(text, values)).rows;
+      }),
+    verify: async (...more) => {
+      const r = await vigil(['verify', '--config', config, '--json', ...more]);
+      assert.ok(r.out, r.err);
+      return { code: r.code, report: JSON.parse(r.out) as Report };
+    },
+  };
+  try {
+    await fn(f);
+  } finally {
+    await f.store.close(); // the store the test left open (it may have reopened it)
+    await dropSchema(schema);
+  }
+}
+
+/** 20 events (ids 1–20) and a CADF call collapsed in place (id 21), then a checkpoint. */
+async function fill(f: Fixture): Promise<void> {
+  await f.store.append(Array.from({ length: 20 }, (_, i) => makeEvent({}, T0 + i * 1000)));
+  const call = makeEvent({ stage: 'RequestReceived', source: 'cadf' }, T0 + 30_000);
+  await f.store.append([call], { collapseStages: true });
+  await f.store.append([{ ...call, stage: 'ResponseComplete' }], { collapseStages: true });
+  await f.checkpoint();
+}
+
+test('PostgreSQL: an untouched store verifies (collapsed stages included), by config and by --storage-url', async () => {
+  await withFixture(async (f) => {
+    await fill(f);
+    const { code, report } = await f.verify();
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.deepEqual([report.entries, report.events, report.checkpoints], [23, 21, 1]);
+    // --storage-url replaces the file's URL and keeps its schema; --public-key from a copy of the .pub
+    const other = path.join(f.dir, 'other.yaml');
+    writeFileSync(
+      other,
+      `storage: { type: postgres, url: "postgres://nobody@127.0.0.1:1/none", schema: ${f.schema} }\n`,
+    );
+    const r = await vigil([
+      'verify',
+      '--config',
+      other,
+      '--storage-url',
+      PG_URL,
+      '--public-key',
+      path.join(f.dir, 'signing.pub'),
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /trail intact: 23 chain entries, 21 events, 1 checkpoints/);
+    // without a key anywhere: a clear error
+    const none = await vigil(['verify', '--config', other, '--storage-url', PG_URL]);
+    assert.equal(none.code, 2);
+    assert.match(none.err, /no public key: give --public-key/);
+    // a schema without a chain: a clear error
+    const empty = path.join(f.dir, 'empty.yaml');
+    writeFileSync(empty, `storage: { type: postgres, url: "${PG_URL}", schema: ${f.schema}_none }\n`);
+    const noChain = await vigil(['verify', '--config', empty, '--public-key', path.join(f.dir, 'signing.pub')]);
+    assert.equal(noChain.code, 1);
+    assert.match(noChain.err, new RegExp(`schema ${f.schema}_none: no hash chain`));
+  });
+});
+
+test('PostgreSQL: two stores appending at once keep one chain; it verifies and checkpoints count every event', async () => {
+  await withFixture(async (f) => {
+    const b = await openPostgresStore({ url: PG_URL, schema: f.schema, poolSize: 4 });
+    try {
+      const batches = (k: number) =>
+        Array.from({ length: 15 }, (_, i) => makeEvent({ user: { username: `u${k}` } }, T0 + k * 100_000 + i));
+      const mine = Array.from({ length: 12 }, (_, k) => batches(k));
+      // each batch appended by both stores at once, several batches in flight: every event lands once
+      await Promise.all(mine.flatMap((batch) => [f.store.append(batch), b.append(batch)]));
+      const calls = Array.from({ length: 6 }, (_, i) =>
+        makeEvent({ stage: 'RequestReceived', source: 'cadf' }, T0 + 5_000_000 + i),
+      );
+      await Promise.all([f.store.append(calls, { collapseStages: true }), b.append(calls.slice(0, 3))]);
+      await Promise.all(
+        calls.map((c, i) =>
+          (i % 2 ? f.store : b).append([{ ...c, stage: 'ResponseComplete' }], { collapseStages: true }),
+        ),
+      );
+      await f.checkpoint();
+      await Promise.all([f.store.append(batches(50)), b.append(batches(51))]);
+    } finally {
+      await b.close();
+    }
+    const stored = Number((await f.sql('SELECT count(*) AS n FROM events'))[0]!.n);
+    assert.equal(stored, 12 * 15 + 6 + 30);
+    const { code, report } = await f.verify();
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.equal(report.events, stored);
+    assert.equal(report.unsigned, 30); // the last two batches came after the checkpoint
+    const seqs = (await f.sql('SELECT seq FROM chain_log ORDER BY seq')).map((r) => Number(r.seq));
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i + 1),
+    );
+  });
+});
+
+test('PostgreSQL: an edited field is caught as changed, a deleted row as removed, an inserted row as inserted', async () => {
+  await withFixture(async (f) => {
+    await fill(f);
+    await f.sql(`UPDATE events SET body = replace(body, '"admin"', '"mallory"') WHERE id = 5`);
+    let r = await f.verify();
+    assert.equal(r.code, 1);
+    assert.deepEqual([r.report.first?.kind, r.report.first?.eventId], ['changed', 5]);
+    const text = await vigil(['verify', '--config', f.config]);
+    assert.equal(text.code, 1);
+    assert.match(text.err, /first break: changed at event 5/);
+
+    await f.sql(`UPDATE events SET body = replace(body, '"mallory"', '"admin"') WHERE id = 5`);
+    assert.equal((await f.verify()).code, 0);
+    await f.sql('DELETE FROM events WHERE id = 7');
+    r = await f.verify();
+    assert.deepEqual([r.code, r.report.first?.kind, r.report.first?.eventId], [1, 'removed', 7]);
+
+    await f.sql(
+      `INSERT INTO events SELECT 500, received + 1, 'forged', stage, verb, level, username, namespace, workspace,
+         cluster, devops, resource, subresource, name, code, status, source, groups, source_ips, search, body
+       FROM events WHERE id = 3`,
+    );
+    r = await f.verify();
+    assert.equal(r.code, 1);
+    assert.ok(
+      (r.report as Report & { breaks: { kind: string; eventId?: number }[] }).breaks.some(
+        (b) => b.kind === 'inserted' && b.eventId === 500,
+      ),
+    );
+  });
+});
+
+test('PostgreSQL: swapped bodies are caught as reordered, a replaced checkpoint as bad-checkpoint', async () => {
+  await withFixture(async (f) => {
+    await fill(f);
+    await f.sql(`UPDATE events e SET body = o.body FROM events o WHERE (e.id, o.id) IN ((4, 6), (6, 4))`);
+    let r = await f.verify();
+    assert.deepEqual([r.code, r.report.first?.kind, r.report.first?.eventId], [1, 'reordered', 4]);
+    await f.sql(`UPDATE events e SET body = o.body FROM events o WHERE (e.id, o.id) IN ((4, 6), (6, 4))`);
+    assert.equal((await f.verify()).code, 0);
+    await f.sql(`UPDATE checkpoints SET signature = decode(repeat('00', 64), 'hex')`);
+    r = await f.verify();
+    assert.deepEqual([r.code, r.report.first?.kind], [1, 'bad-checkpoint']);
+  });
+});
+
+test('PostgreSQL: a chain block whose arrays no longer line up is caught', async () => {
+  await withFixture(async (f) => {
+    await fill(f);
+    await f.sql('UPDATE chain_blocks SET days = days[1:3] WHERE seq = 2');
+    const r = await f.verify();
+    assert.equal(r.code, 1);
+    assert.ok(
+      (r.report as Report & { breaks: { kind: string; detail: string }[] }).breaks.some(
+        (b) => b.kind === 'changed' && /chain block of entries from 2 is malformed/.test(b.detail),
+      ),
+    );
+  });
+});
+
+test('PostgreSQL: a consistently rewritten chain fails the signed checkpoint', async () => {
+  await withFixture(async (f) => {
+    await fill(f);
+    await f.sql(`UPDATE events SET body = replace(body, '"list"', '"get"') WHERE id = 9`);
+    const { bodyHash } = await import('../../src/integrity/chain.ts');
+    const body = String((await f.sql('SELECT body FROM events WHERE id = 9'))[0]!.body);
+    // every entry's hash recomputed with the new body hash, written back into the blocks
+    const bodies = new Map<number, Buffer>();
+    const hashes = new Map<number, Buffer>();
+    let prev: Buffer = Buffer.alloc(32);
+    for (const e of await f.sql('SELECT * FROM chain_log ORDER BY seq')) {
+      const seq = Number(e.seq);
+      const bh = Number(e.event_id) === 9 && Number(e.op) === 1 ? bodyHash(body) : (e.body_hash as Buffer);
+      prev = chainHash(prev, Number(e.op), seq, Number(e.event_id), bh);
+      bodies.set(seq, bh);
+      hashes.set(seq, prev);
+    }
+    for (const b of await f.sql('SELECT seq, ops FROM chain_blocks')) {
+      const seqs = (b.ops as number[]).map((_, i) => Number(b.seq) + i);
+      await f.sql('UPDATE chain_blocks SET body_hashes = $1, hashes = $2 WHERE seq = $3', [
+        Buffer.concat(seqs.map((q) => bodies.get(q)!)),
+        Buffer.concat(seqs.map((q) => hashes.get(q)!)),
+        b.seq,
+      ]);
+    }
+    const r = await f.verify();
+    assert.deepEqual([r.code, r.report.first?.kind], [1, 'bad-checkpoint']);
+  });
+});
+
+test('PostgreSQL: retention (partition drops and row deletes) verifies; putting back or removing what it vouches for does not', async () => {
+  await withFixture(async (f) => {
+    // three days with their own partitions, and events of a day without one (in DEFAULT)
+    const d0 = Date.UTC(2026, 1, 10);
+    await f.store.createPartitions(d0 * 1000, (d0 + 2 * DAY) * 1000);
+    const at = (day: number, i: number) => d0 + day * DAY + 3_600_000 + i * 1000;
+    const events: AuditEvent[] = [];
+    for (let day = 0; day < 3; day++) for (let i = 0; i < 5; i++) events.push(makeEvent({}, at(day, i)));
+    for (let i = 0; i < 3; i++) events.push(makeEvent({}, d0 + 5 * DAY + i * 1000)); // DEFAULT
+    await f.store.append(events);
+    await f.checkpoint();
+    // later arrivals for day 0 (ids after the others)
+    await f.store.append([makeEvent({}, at(0, 10)), makeEvent({}, at(0, 11))]);
+    // cutoff inside day 2 at its 3rd event: days 0 and 1 dropped whole, two rows of day 2 deleted
+    const deleted = await f.store.deleteBefore(at(2, 2), 100);
+    assert.equal(deleted, 5 + 2 + 5 + 2);
+    await f.checkpoint();
+    const drops = await f.sql('SELECT event_id, day FROM chain_log WHERE op = 4 ORDER BY seq');
+    assert.deepEqual(
+      drops.map((d) => Number(d.event_id)),
+      [7, 5],
+    );
+    let r = await f.verify();
+    assert.equal(r.code, 0, JSON.stringify(r.report));
+    assert.equal(r.report.events, 3 + 3);
+    // a partial walk from a checkpoint before the drops
+    r = await f.verify('--since', new Date(at(2, 3)).toISOString());
+    assert.equal(r.code, 0, JSON.stringify(r.report));
+    // a new day-0 event after the drop lands in DEFAULT and is live
+    await f.store.append([makeEvent({}, at(0, 20))]);
+    assert.equal((await f.verify()).code, 0);
+
+    // an event a drop took, put back
+    await f.sql(
+      `INSERT INTO events SELECT 2, received - 5 * 86400000000 + 3600000000 * 0, audit_id || 'x', stage, verb, level,
+         username, namespace, workspace, cluster, devops, resource, subresource, name, code, status, source, groups,
+         source_ips, search, body FROM events WHERE id = (SELECT min(id) FROM events WHERE received >= $1)`,
+      [(d0 + 5 * DAY) * 1000],
+    );
+    r = await f.verify();
+    assert.deepEqual([r.code, r.report.first?.kind, r.report.first?.eventId], [1, 'inserted', 2]);
+    await f.sql('DELETE FROM events WHERE id = 2');
+    assert.equal((await f.verify()).code, 0);
+
+    // a live event removed and its chain entries moved to a dropped day to pass for dropped: the drop's digest
+    const victim = Number(
+      (await f.sql(`SELECT min(id) AS id FROM events WHERE received >= $1`, [(d0 + 5 * DAY) * 1000]))[0]!.id,
+    );
+    await f.sql('DELETE FROM events WHERE id = $1', [victim]);
+    await f.sql(
+      'UPDATE chain_blocks SET days[array_position(event_ids, $2::bigint)] = $1 WHERE ops[1] = 1 AND $2::bigint = ANY(event_ids)',
+      [Number(drops[0]!.day), victim],
+    );
+    r = await f.verify();
+    assert.equal(r.code, 1);
+    assert.equal(r.report.first?.kind, 'changed');
+    assert.match(r.report.first?.detail ?? '', /drops 7 events of day 2026-02-10, the chain holds 8/);
+  });
+});
+
+test('PostgreSQL: a schema from before the chain is upgraded: its events unchained, new ones chained', async () => {
+  await withFixture(async (f) => {
+    await f.store.append([makeEvent({}, T0), makeEvent({}, T0 + 1)]);
+    await f.store.close();
+    await f.sql(
+      `DROP VIEW chain_log; DROP TABLE chain_blocks, chain_head, checkpoints; DROP FUNCTION chain_step;
+       DELETE FROM vigil_migrations WHERE version = 3`,
+    );
+    f.store = await openPostgresStore({ url: PG_URL, schema: f.schema, poolSize: 2 });
+    await f.store.append([makeEvent({}, T0 + 2)]);
+    await f.checkpoint();
+    const { code, report } = await f.verify();
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.deepEqual([report.unchained, report.events, report.entries], [2, 1, 2]);
+    // retention of an unchained event is no break either
+    assert.equal(await f.store.deleteBefore(T0 + 1, 10), 1);
+    await f.checkpoint();
+    assert.equal((await f.verify()).code, 0);
+  });
+});
+
+test('PostgreSQL: export verifies offline with the public key (drops included); an edited line is caught', async () => {
+  await withFixture(async (f) => {
+    const d0 = Date.UTC(2026, 1, 10);
+    await f.store.createPartitions(d0 * 1000, (d0 + DAY) * 1000);
+    await f.store.append(Array.from({ length: 6 }, (_, i) => makeEvent({}, d0 + i * 1000)));
+    await fill(f);
+    assert.equal(await f.store.deleteBefore(d0 + DAY, 10), 6);
+    const out = path.join(f.dir, 'export.jsonl');
+    const exported = await vigil(['export', '--config', f.config, '--out', out]);
+    assert.equal(exported.code, 0, exported.err);
+    const pub = path.join(f.dir, 'signing.pub');
+    const ok = await vigil(['verify', '--file', out, '--public-key', pub]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /trail intact: 30 chain entries, 21 events, 2 checkpoints/);
+    const { readFileSync } = await import('node:fs');
+    const lines = readFileSync(out, 'utf8').split('\n');
+    assert.ok(lines.some((l) => l.includes('"op":4') && l.includes('"day":')));
+    const i = lines.findIndex((l) => l.includes('"id":12,'));
+    lines[i] = lines[i]!.replace('\\"admin\\"', '\\"mallory\\"');
+    writeFileSync(out, lines.join('\n'));
+    const bad = await vigil(['verify', '--file', out, '--public-key', pub, '--json']);
+    assert.equal(bad.code, 1);
+    assert.equal((JSON.parse(bad.out) as Report).first?.kind, 'changed');
+  });
+});
+
+test('PostgreSQL collectors sign checkpoints with the configured key: after retention and at shutdown', async () => {
+  await withFixture(async (f) => {
+    const yaml = `rules: { enabled: false }\nretention: 1m\nstorage: { type: postgres, url: "${PG_URL}", schema: ${f.schema}, poolSize: 2 }\nintegrity: { signingKey: ${path.join(f.dir, 'signing.key')}, checkpointInterval: 1h }\n`;
+    const now = () => T0 + 60_000 + 5_500;
+    const a = await startServer(parseConfig(yaml, 'a.yaml', { listen: '127.0.0.1:0' }), { logger: false, now });
+    const b = await startServer(parseConfig(yaml, 'b.yaml', { listen: '127.0.0.1:0' }), { logger: false, now });
+    try {
+      await a.store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, T0 + i * 1000)));
+      await b.store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, T0 + 5000 + i * 1000)));
+      assert.equal(await a.retention.runOnce(), 6);
+      // the checkpoint of the retention step is written in the background
+      await waitFor(
+        'the checkpoint after retention',
+        async () => (await f.sql('SELECT 1 FROM checkpoints')).length > 0,
+      );
+      await f.store.append([makeEvent({}, T0 + 20_000)]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const cps = await f.sql('SELECT last_seq, count FROM checkpoints ORDER BY seq');
+    // after the retention step, then at the first shutdown (the second finds the head signed)
+    assert.deepEqual(
+      cps.map((c) => [Number(c.last_seq), Number(c.count)]),
+      [
+        [17, 4],
+        [18, 5],
+      ],
+    );
+    const { code, report } = await f.verify();
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.equal(report.unsigned, 0);
+  });
+});
