@@ -310,6 +310,15 @@ function rowParams(r: Rows): unknown[] {
   ];
 }
 
+/** The key that finds an appended event's stored row: its call (auditID, stage, received), or collapsing, (auditID,
+ * received, source). */
+function callKey(e: AuditEvent, collapse: boolean): string {
+  const received = toMicros(e.requestReceivedTimestamp);
+  return collapse
+    ? `${e.auditID}\u0000${received}\u0000${str(e.source)}`
+    : `${e.auditID}\u0000${e.stage}\u0000${received}`;
+}
+
 const EVENT_COLUMNS =
   'audit_id, stage, received, verb, level, username, namespace, workspace, cluster, devops, resource, subresource, name, code, status, source';
 
@@ -594,6 +603,8 @@ export class PostgresStore implements Store {
     // Validate and dedupe within the batch before touching the database: a bad event stores nothing.
     const seen = new Set<string>();
     const batch: { e: AuditEvent; received: number }[] = [];
+    /** Each event's call key, by position: the answer's ids are looked up by it. */
+    const keys: string[] = [];
     for (const e of events) {
       const received = toMicros(e.requestReceivedTimestamp);
       if (Number.isNaN(received))
@@ -603,22 +614,29 @@ export class PostgresStore implements Store {
       if (typeof e.auditID !== 'string' || typeof e.stage !== 'string')
         throw new QueryError('every event needs a string auditID and stage');
       const key = `${e.auditID}\u0000${e.stage}\u0000${received}`;
+      keys.push(opts.collapseStages ? callKey(e, true) : key);
       if (seen.has(key)) continue;
       seen.add(key);
       batch.push({ e, received });
     }
+    const ids = new Map<string, string>();
     const stored = await this.#tx(async (c, atCommit) => {
       if (opts.batchKey !== undefined) {
         const r = await c.query('INSERT INTO batches (key, stored) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
           opts.batchKey,
           Date.now(),
         ]);
-        if (r.rowCount === 0) return [];
+        if (r.rowCount === 0) {
+          await this.#storedIds(c, batch, opts.collapseStages === true, ids);
+          return [];
+        }
       }
       const chain: ChainOp[] = [];
       const out = opts.collapseStages
         ? await this.#appendCollapsing(c, batch, chain)
         : await this.#insert(c, batch, chain);
+      for (const { id, e } of out) ids.set(callKey(e, opts.collapseStages === true), id);
+      if (out.length < batch.length) await this.#storedIds(c, batch, opts.collapseStages === true, ids);
       if (out.length > 0) {
         const chunks: string[] = [];
         let cur = '';
@@ -647,7 +665,43 @@ export class PostgresStore implements Store {
     if (stored.length > 0 && this.#listeners.size > 0) {
       this.#emit(stored.map(({ id, e }) => ({ ...e, id })));
     }
-    return { inserted: stored.length, duplicates: events.length - stored.length };
+    return { inserted: stored.length, duplicates: events.length - stored.length, ids: keys.map((k) => ids.get(k)) };
+  }
+
+  /**
+   * The ids of the batch's events stored before (duplicates) that `ids` lacks, in one query by their call keys;
+   * collapsing, by (auditID, received, source), the first row of the call.
+   */
+  async #storedIds(
+    c: pg.ClientBase,
+    batch: { e: AuditEvent; received: number }[],
+    collapse: boolean,
+    ids: Map<string, string>,
+  ): Promise<void> {
+    const missing = batch.filter(({ e }) => !ids.has(callKey(e, collapse)));
+    if (missing.length === 0) return;
+    const a = missing.map(({ e }) => e.auditID);
+    const r = missing.map(({ received }) => received);
+    const rows = collapse
+      ? await c.query<{ id: string; audit_id: string; received: string; source: string }>(
+          `SELECT DISTINCT ON (e.audit_id, e.received, e.source) e.id, e.audit_id, e.received, e.source
+           FROM events e JOIN unnest($1::text[], $2::bigint[], $3::text[]) AS k(audit_id, received, source)
+             ON e.audit_id = k.audit_id AND e.received = k.received AND e.source = k.source
+           ORDER BY e.audit_id, e.received, e.source, e.id`,
+          [a, r, missing.map(({ e }) => str(e.source))],
+        )
+      : await c.query<{ id: string; audit_id: string; received: string; stage: string }>(
+          `SELECT e.id, e.audit_id, e.received, e.stage
+           FROM events e JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(audit_id, stage, received)
+             ON e.audit_id = k.audit_id AND e.stage = k.stage AND e.received = k.received`,
+          [a, missing.map(({ e }) => e.stage), r],
+        );
+    for (const row of rows.rows) {
+      const key = collapse
+        ? `${row.audit_id}\u0000${row.received}\u0000${(row as { source: string }).source}`
+        : `${row.audit_id}\u0000${(row as { stage: string }).stage}\u0000${row.received}`;
+      ids.set(key, row.id);
+    }
   }
 
   /** Inserts the batch's new events; their chain entries are added to `chain`. */

@@ -82,9 +82,9 @@ export interface AppendResult {
   duplicates: number;
   /**
    * The stored event of each appended event, by position (also of a duplicate: the event stored before), so that a
-   * caller can link to it without a lookup; undefined where the store could not tell. Stores may omit the list.
+   * caller can link to it without a lookup; undefined only where that event is gone again (retention raced it).
    */
-  ids?: (string | undefined)[];
+  ids: (string | undefined)[];
 }
 
 export interface Histogram {

@@ -51,6 +51,11 @@ function strip({ id: _id, ...rest }: StoredEvent): AuditEvent {
 
 const ids = (items: StoredEvent[]) => items.map((e) => e.id);
 
+/** The counts of an append's answer (its ids are checked by their own contract test). */
+export function counts(r: AppendResult): { inserted: number; duplicates: number } {
+  return { inserted: r.inserted, duplicates: r.duplicates };
+}
+
 export function storeContract(name: string, open: () => Promise<OpenedStore>): void {
   /** Runs `fn` with a fresh, empty store and always cleans up. */
   async function withStore(fn: (store: Store, o: OpenedStore) => Promise<void>): Promise<void> {
@@ -69,11 +74,6 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       await store.close();
       await o.cleanup();
     }
-  }
-
-  /** The counts of an append's answer (its ids are checked by their own test). */
-  function counts(r: AppendResult): { inserted: number; duplicates: number } {
-    return { inserted: r.inserted, duplicates: r.duplicates };
   }
 
   function assertCounts(r: AppendResult, expected: { inserted: number; duplicates: number }): void {

@@ -7,7 +7,7 @@ import type { AuditEvent } from '../../src/event/model.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
 import { dropSchema, PG_URL, randomSchema, waitFor, withAdmin } from '../helpers/postgres.ts';
-import { makeEvent } from './contract.ts';
+import { counts, makeEvent } from './contract.ts';
 
 async function withCollectors(
   n: number,
@@ -158,7 +158,7 @@ test('a backend killed in the middle of an append: the append fails cleanly, not
       await admin.query('COMMIT');
     });
     assert.equal((await store!.size()).events, 1, 'nothing of the failed batch is stored');
-    assert.deepEqual(await store!.append(batch, { batchKey: 'delivery-7' }), { inserted: 50, duplicates: 0 });
+    assert.deepEqual(counts(await store!.append(batch, { batchKey: 'delivery-7' })), { inserted: 50, duplicates: 0 });
     assert.equal((await store!.size()).events, 51);
   });
 });
@@ -192,6 +192,6 @@ test('backends killed repeatedly during a stream of appends: the producer retrie
     assert.equal(stored.total, 4000);
     assert.equal(new Set(stored.items.map((e) => e.auditID)).size, 4000, 'no event stored twice');
     // the stores still work normally afterwards
-    assert.deepEqual(await stores[1]!.append([makeEvent()]), { inserted: 1, duplicates: 0 });
+    assert.deepEqual(counts(await stores[1]!.append([makeEvent()])), { inserted: 1, duplicates: 0 });
   });
 });

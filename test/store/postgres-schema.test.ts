@@ -5,7 +5,7 @@ import type { AuditEvent } from '../../src/event/model.ts';
 import { MIGRATIONS, migrate } from '../../src/store/postgres/migrations.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
 import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
-import { makeEvent } from './contract.ts';
+import { counts, makeEvent } from './contract.ts';
 
 const DAY = 86_400_000;
 
@@ -47,8 +47,8 @@ test('idempotency is per call: the same auditID and stage at another received ti
   await withStore(async (store) => {
     const e = makeEvent({}, Date.now());
     const later = { ...e, requestReceivedTimestamp: new Date(Date.now() + 1000).toISOString() };
-    assert.deepEqual(await store.append([e, later, e]), { inserted: 2, duplicates: 1 });
-    assert.deepEqual(await store.append([later]), { inserted: 0, duplicates: 1 });
+    assert.deepEqual(counts(await store.append([e, later, e])), { inserted: 2, duplicates: 1 });
+    assert.deepEqual(counts(await store.append([later])), { inserted: 0, duplicates: 1 });
   });
 });
 
@@ -113,10 +113,10 @@ test('retention drops whole day partitions (their keys with them) and deletes th
     assert.equal(await store.deleteBefore(cutoff, 2), 0);
     assert.equal((await store.size()).events, 1);
     // the keys went with the partitions: re-sending a dropped event stores it again (in DEFAULT now)
-    assert.deepEqual(await store.append([day1[0]!, day3[3]!]), { inserted: 1, duplicates: 1 });
+    assert.deepEqual(counts(await store.append([day1[0]!, day3[3]!])), { inserted: 1, duplicates: 1 });
     assert.equal((await placement(schema)).get(day1[0]!.auditID), 'events_default');
     // …and a stored one is still a duplicate, wherever it lives
-    assert.deepEqual(await store.append([day1[0]!]), { inserted: 0, duplicates: 1 });
+    assert.deepEqual(counts(await store.append([day1[0]!])), { inserted: 0, duplicates: 1 });
   });
 });
 
