@@ -10,7 +10,15 @@ import { DatabaseSync } from 'node:sqlite';
 import { bodyHash, OP_DELETE, OP_GENESIS, ZERO_HASH } from './chain.ts';
 import { type Checkpoint, checkpointBefore, checkpointSignatureValid, rowToCheckpoint } from './checkpoint.ts';
 import { keyIdOf, parsePublicKey } from './keys.ts';
-import { type Break, type ChainEntry, ChainWalker, classifyMismatches, report, type VerifyReport } from './verify.ts';
+import {
+  type Break,
+  type ChainEntry,
+  ChainWalker,
+  classifyMismatches,
+  prunedAnchor,
+  report,
+  type VerifyReport,
+} from './verify.ts';
 
 const PAGE = 10_000;
 
@@ -100,9 +108,10 @@ export function exportSqlite(dbPath: string, o: ExportOptions, write: (line: str
     const g = db.prepare('SELECT op, event_id FROM chain_log WHERE seq = 1').get() as
       | { op: number; event_id: number }
       | undefined;
-    if (!g) throw new Error(`${dbPath}: no hash chain in this store`);
-    const genesisId = g.op === OP_GENESIS ? g.event_id : 0;
-    let anchor = { seq: 0, hash: ZERO_HASH as Buffer, count: 0 };
+    const pruned = prunedAnchor(db, checkpoints, o.publicKey);
+    if (!g && !pruned) throw new Error(`${dbPath}: no hash chain in this store (or its first entries are missing)`);
+    const genesisId = g?.op === OP_GENESIS ? g.event_id : 0;
+    let anchor: { seq: number; hash: Buffer; count: number } = pruned ?? { seq: 0, hash: ZERO_HASH, count: 0 };
     if (o.since !== undefined) {
       const first = db
         .prepare('SELECT id FROM events WHERE received >= ? ORDER BY received, id LIMIT 1')
@@ -111,7 +120,7 @@ export function exportSqlite(dbPath: string, o: ExportOptions, write: (line: str
         ? (db.prepare('SELECT min(seq) AS s FROM chain_log WHERE event_id >= ?').get(first.id) as { s: number }).s
         : (db.prepare('SELECT max(seq) AS s FROM chain_log').get() as { s: number }).s;
       const cp = checkpointBefore(checkpoints, from, o.publicKey);
-      if (cp) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count };
+      if (cp && cp.lastSeq > anchor.seq) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count };
     }
     const out = exportLines(o.publicKey, { ...anchor, genesisId }, write);
     const page = db.prepare(

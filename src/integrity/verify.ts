@@ -102,6 +102,11 @@ export class ChainWalker {
     return this.#genesisId;
   }
 
+  /** Chained events stored, by the entries walked so far (from the anchor's count). */
+  get count(): number {
+    return this.#count;
+  }
+
   entry(e: ChainEntry): void {
     this.entries++;
     if (e.seq !== this.#seq + 1) {
@@ -179,6 +184,8 @@ export function report(breaks: Break[], counts: Omit<VerifyReport, 'ok' | 'first
  */
 export class EventCheck {
   events = 0;
+  /** Events whose latest entry says they are stored (found or not). */
+  vouched = 0;
   readonly #add: (b: Break) => void;
   readonly #mismatches: { id: number; seq: number; actual: Buffer; expected: Buffer }[] = [];
   constructor(add: (b: Break) => void) {
@@ -190,6 +197,7 @@ export class EventCheck {
    * JSON (null when missing); `row` whether the rest of its record (the SQLite index row) is there.
    */
   live(id: number, seq: number, expected: Buffer, body: string | null, row = body !== null): void {
+    this.vouched++;
     if (body === null || !row) {
       this.#add({ kind: 'removed', eventId: id, seq, detail: `event ${id} is missing` });
       return;
@@ -226,6 +234,23 @@ export function classifyMismatches(
 
 const PAGE = 10_000;
 
+/**
+ * The anchor of a chain whose prefix retention cut (src/store/sqlite-writer.ts): the signed checkpoint at the entry
+ * before its first. Undefined for a whole chain (or one cut at no valid checkpoint: the walk reports the gap).
+ */
+export function prunedAnchor(
+  db: DatabaseSync,
+  checkpoints: Checkpoint[],
+  publicKey: KeyObject,
+): { seq: number; hash: Buffer; count: number; genesisId: number } | undefined {
+  const first = (db.prepare('SELECT min(seq) AS s FROM chain_log').get() as { s: number | null }).s;
+  // an empty chain_log: cut at its head, the newest checkpoint
+  const at = first === null ? Math.max(0, ...checkpoints.map((c) => c.lastSeq)) : first - 1;
+  if (at <= 0) return undefined;
+  const cp = checkpoints.find((c) => c.lastSeq === at && checkpointSignatureValid(c, publicKey));
+  return cp && { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId: 0 };
+}
+
 export interface VerifyStoreOptions {
   publicKey: KeyObject;
   /** Epoch ms: verify events received from then on (from the last checkpoint before them). */
@@ -246,8 +271,11 @@ export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyRepor
       | Record<string, unknown>
       | undefined;
     const genesisId = genesis && Number(genesis.op) === OP_GENESIS ? Number(genesis.event_id) : 0;
-    // Where to start: the genesis, or with --since the last valid checkpoint before the first event from then on.
+    // Where to start: the genesis; where retention cut the chain's prefix, the signed checkpoint it was cut at; with
+    // --since, the last valid checkpoint before the first event from then on.
     let anchor = { seq: 0, hash: ZERO_HASH as Buffer, count: 0, genesisId: 0 };
+    const pruned = prunedAnchor(db, checkpoints, o.publicKey);
+    if (pruned) anchor = pruned;
     let firstId = 0;
     if (o.since !== undefined) {
       const first = db
@@ -259,7 +287,7 @@ export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyRepor
             .s
         : (db.prepare('SELECT max(seq) AS s FROM chain_log').get() as { s: number | null }).s;
       const cp = checkpointBefore(checkpoints, from ?? 0, o.publicKey);
-      if (cp) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
+      if (cp && cp.lastSeq > anchor.seq) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
     }
     const walker = new ChainWalker(anchor, checkpoints, o.publicKey);
     if (checkpoints.length > 0 && checkpoints[0]!.seq !== 1)
@@ -317,6 +345,13 @@ export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyRepor
     }
     if (cur) settle(cur);
     check.finish();
+    // The chain's count against the events its entries vouch for: an event removed together with every entry of it
+    // (possible only where a checkpoint stands in for the chain's prefix) still counts in the checkpoint.
+    if (o.since === undefined && walker.count !== check.vouched)
+      add({
+        kind: 'removed',
+        detail: `the chain counts ${walker.count} stored events, its entries vouch for ${check.vouched}`,
+      });
 
     // Stored events no chain entry vouches for.
     const strays = db

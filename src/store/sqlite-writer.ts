@@ -10,6 +10,7 @@ import {
   chainHash,
   EMPTY_BODY_HASH,
   OP_DELETE,
+  OP_GENESIS,
   OP_INSERT,
   OP_REPLACE,
   ZERO_HASH,
@@ -419,6 +420,7 @@ export class SqliteWriter {
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       s.deleteBatches.run(cutoff, limit);
       if (rows.length > 0 || this.#pruneAfter > 0) this.#pruneTerms(2 * limit);
+      if (rows.length > 0) this.#pruneChain(4 * limit);
       this.#commit();
       return rows.length;
     } catch (err) {
@@ -444,6 +446,46 @@ export class SqliteWriter {
       s.deleteTermFts.run(t.id, t.value);
       this.#terms[t.field]!.delete(t.value);
     }
+  }
+
+  /**
+   * Retention of the hash chain: once every event an entry concerns is gone, the entry only links the chain, and a
+   * signed checkpoint can stand in for the prefix up to it — as `vigil verify --since` starts from one. The prefix
+   * is cut at the newest checkpoint before the insert entry of the oldest stored event (inserts are chained in id
+   * order, so every earlier entry concerns an older id, all deleted), at most about `budget` entries a step; verify
+   * then anchors at that checkpoint (src/integrity/verify.ts). Without this the chain would grow by two entries per
+   * event forever, whatever the retention.
+   */
+  #pruneChain(budget: number): void {
+    const db = this.#db;
+    const first = (db.prepare('SELECT min(seq) AS seq FROM chain_log').get() as { seq: number | null }).seq;
+    if (first === null) return;
+    const oldest = (db.prepare('SELECT min(id) AS id FROM events').get() as { id: number | null }).id;
+    let bound: number;
+    if (oldest === null)
+      bound = this.#chainSeq; // the head entry stays: the next transaction links to it
+    else {
+      // events stored before the chain existed (schema 1) are vouched for by the genesis entry's id: keep it
+      const g = db.prepare(`SELECT event_id FROM chain_log WHERE seq = 1 AND op = ${OP_GENESIS}`).get() as
+        | { event_id: number }
+        | undefined;
+      if (g && oldest <= g.event_id) return;
+      const ins = db
+        .prepare(`SELECT min(seq) AS seq FROM chain_log WHERE event_id = ? AND op = ${OP_INSERT}`)
+        .get(oldest) as { seq: number | null };
+      if (ins.seq === null) return;
+      bound = ins.seq;
+    }
+    const cut = (
+      db
+        .prepare(
+          `SELECT coalesce(
+           (SELECT max(last_seq) FROM checkpoints WHERE last_seq >= ? AND last_seq < ? AND last_seq < ?),
+           (SELECT min(last_seq) FROM checkpoints WHERE last_seq >= ? AND last_seq < ?)) AS seq`,
+        )
+        .get(first, bound, first + budget, first, bound) as { seq: number | null }
+    ).seq;
+    if (cut !== null) db.prepare('DELETE FROM chain_log WHERE seq <= ?').run(cut);
   }
 
   /**

@@ -327,3 +327,97 @@ test('verify without a public key or store fails with a clear error (exit 2)', a
   assert.equal(r.code, 2);
   assert.match(r.err, /no such store/);
 });
+
+/** Counts of the chain's entries and its first seq, read directly. */
+function chainRows(db: string): { n: number; first: number } {
+  const d = new DatabaseSync(db, { readOnly: true });
+  const r = d.prepare('SELECT count(*) AS n, min(seq) AS first FROM chain_log').get() as { n: number; first: number };
+  d.close();
+  return r;
+}
+
+/** Batches of 10 events a second apart, each followed by a checkpoint, then retention of all but the last batch. */
+async function prunedStore(
+  batches: number,
+): Promise<{ dir: string; db: string; key: ReturnType<typeof loadSigningKey> }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-integrity-'));
+  dirs.push(dir);
+  const db = path.join(dir, 'vigil.db');
+  const key = loadSigningKey(defaultKeyPath(db), true);
+  const store = await openSqliteStore({ path: db });
+  for (let b = 0; b < batches; b++) {
+    await store.append(Array.from({ length: 10 }, (_, i) => makeEvent({}, T0 + (b * 10 + i) * 1000)));
+    writeCheckpoint(db, key);
+  }
+  const retention = startRetention(store, {
+    maxAgeMs: 60_000,
+    stepLimit: 7,
+    intervalMs: 3_600_000,
+    now: () => T0 + 60_000 + (batches - 1) * 10_000, // keeps the last batch
+    onStep: () => writeCheckpoint(db, key),
+  });
+  assert.equal(await retention.runOnce(), (batches - 1) * 10);
+  await retention.stop();
+  await store.close();
+  return { dir, db, key };
+}
+
+test('retention cuts the chain prefix at a signed checkpoint; the trail still verifies, and export with it', async () => {
+  const { dir, db } = await prunedStore(5);
+  const { n, first } = chainRows(db);
+  // 1 genesis + 50 inserts + 40 deletes were written; the prefix up to the checkpoint after the 4th batch is gone
+  assert.ok(first > 41, `chain starts at ${first}`);
+  assert.ok(n < 91 - 40, `${n} chain entries left`);
+  const { code, report } = await verify(dir);
+  assert.equal(code, 0, JSON.stringify(report));
+  assert.equal(report.events, 10);
+  const out = path.join(dir, 'export.jsonl');
+  assert.equal((await vigil(['export', '--data', dir, '--out', out])).code, 0);
+  assert.match(readFileSync(out, 'utf8').split('\n')[1]!, new RegExp(`"type":"anchor","seq":${first - 1},`));
+  const offline = await vigil(['verify', '--file', out, '--public-key', path.join(dir, 'vigil-signing.pub')]);
+  assert.equal(offline.code, 0, offline.err);
+  // more retention and appends keep it verifiable
+  const store = await openSqliteStore({ path: db });
+  await store.append([makeEvent({}, T0 + 100_000)]);
+  await store.close();
+  assert.equal((await verify(dir)).code, 0);
+});
+
+test('after the prefix was cut, a removed event with its entries, a deleted event put back, and a cut without a checkpoint are caught', async () => {
+  // the live events (41–50) removed together with every entry up to the checkpoint after their insert, as if
+  // retention had cut the chain there: only the checkpoint's count still knows them
+  {
+    const { dir, db } = await prunedStore(5);
+    const d = new DatabaseSync(db, { readOnly: true });
+    const cut = (d.prepare('SELECT last_seq AS s FROM checkpoints WHERE seq = 5').get() as { s: number }).s;
+    d.close();
+    tamper(db, 'DELETE FROM events WHERE id >= 41');
+    tamper(db, 'DELETE FROM event_bodies WHERE id >= 41');
+    tamper(db, 'DELETE FROM chain_log WHERE seq <= ?', cut);
+    const { code, report } = await verify(dir);
+    assert.equal(code, 1);
+    assert.equal(report.first?.kind, 'removed', JSON.stringify(report.first));
+    assert.match(report.first?.detail ?? '', /the chain counts 10 stored events, its entries vouch for 0/);
+  }
+  // an event retention deleted (its entries cut with the prefix), put back
+  {
+    const { dir, db } = await prunedStore(5);
+    tamper(db, `INSERT INTO event_bodies (id, body) VALUES (3, '{}')`);
+    const { code, report } = await verify(dir);
+    assert.equal(code, 1);
+    assert.deepEqual([report.first?.kind, report.first?.eventId], ['inserted', 3]);
+  }
+  // entries cut where no checkpoint stands: the gap is named (and the events they vouched for are strays)
+  {
+    const { dir, db } = await prunedStore(5);
+    const { first } = chainRows(db);
+    tamper(db, 'DELETE FROM chain_log WHERE seq <= ?', first + 2);
+    const r = await vigil(['verify', '--data', dir, '--json']);
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.out) as { breaks: { kind: string; detail: string }[] };
+    assert.ok(
+      report.breaks.some((b) => b.kind === 'removed' && b.detail === `chain entries 1..${first + 2} are missing`),
+      JSON.stringify(report.breaks.slice(0, 3)),
+    );
+  }
+});
