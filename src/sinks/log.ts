@@ -41,6 +41,8 @@ export interface LogSinkOptions {
 }
 
 const MB = 1024 * 1024;
+const GROUP_BUFFER = 64 * 1024;
+const GROUP_BUFFER_KEPT = MB;
 
 /** lumberjack's backupTimeFormat, in UTC: `2006-01-02T15-04-05.000`. */
 export function backupTimestamp(ms: number): string {
@@ -70,15 +72,16 @@ export class LogSink implements Sink {
   private size = 0;
   private lastCheck = 0;
   private lastBackup = 0;
-  // Group commit: lines written while a file write is in flight are joined into the next single write, so the
-  // number of file writes tracks the disk's pace, not the request rate.
-  private pending = '';
-  private pendingN = 0;
-  private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  // Group commit: lines written while a file write is in flight go out together in the next single write, so the
+  // number of file writes tracks the disk's pace, not the request rate. The writers of one group share a promise.
+  private lines: string[] = [];
+  private group: PromiseWithResolvers<void> | undefined;
   private draining: Promise<void> | undefined;
   private milling: Promise<void> | undefined;
   private millAgain = false;
   private closed = false;
+  /** A group's lines are encoded into this buffer, reused from one write to the next (a file write copies it). */
+  private buf = Buffer.allocUnsafe(GROUP_BUFFER);
 
   constructor(o: LogSinkOptions) {
     if (!o.path) throw new Error('log.path is required (a file path, or - for stdout)');
@@ -110,37 +113,61 @@ export class LogSink implements Sink {
   write(events: AuditEvent[]): Promise<void> {
     if (this.closed) return Promise.reject(new SinkClosedError('log sink'));
     if (events.length === 0) return Promise.resolve();
-    for (const e of events) this.pending += `${this.line(e)}\n`;
-    this.pendingN += events.length;
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      this.draining ??= this.drain();
-    });
+    for (const e of events) this.lines.push(this.line(e));
+    this.group ??= Promise.withResolvers<void>();
+    const { promise } = this.group;
+    this.draining ??= this.drain();
+    return promise;
   }
 
   private async drain(): Promise<void> {
-    while (this.waiters.length > 0) {
-      const buf = Buffer.from(this.pending);
-      const n = this.pendingN;
-      const waiters = this.waiters;
-      this.pending = '';
-      this.pendingN = 0;
-      this.waiters = [];
+    while (this.group !== undefined) {
+      const group = this.group;
+      const lines = this.lines;
+      this.group = undefined;
+      this.lines = [];
       try {
-        await this.writeBuf(buf, n);
-        for (const w of waiters) w.resolve();
+        await this.writeBuf(this.encode(lines), lines.length);
+        group.resolve();
       } catch (err) {
-        for (const w of waiters) w.reject(err);
+        group.reject(err);
       }
     }
     this.draining = undefined;
+  }
+
+  /**
+   * The lines, each with its newline, as UTF-8 in the reused buffer (grown when a group does not fit; kept unless
+   * a burst made it huge). Writing each line into it costs far less than joining the lines into one string and
+   * converting that: flattening a long string and allocating a new buffer for every group.
+   */
+  private encode(lines: string[]): Buffer {
+    let buf = this.buf;
+    let off = 0;
+    for (const line of lines) {
+      // A UTF-16 code unit is at most 3 bytes of UTF-8: only a line that might not fit is measured.
+      if (off + line.length * 3 + 1 > buf.length) {
+        const need = off + Buffer.byteLength(line) + 1;
+        if (need > buf.length) {
+          const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+          buf.copy(bigger, 0, 0, off);
+          buf = bigger;
+        }
+      }
+      off += buf.write(line, off);
+      buf[off++] = 0x0a;
+    }
+    if (buf.length <= GROUP_BUFFER_KEPT) this.buf = buf;
+    return buf.subarray(0, off);
   }
 
   private async writeBuf(buf: Buffer, n: number): Promise<void> {
     try {
       if (this.path === '-') {
         const out = this.o.stdout ?? process.stdout;
-        await new Promise<void>((resolve, reject) => out.write(buf, (err) => (err ? reject(err) : resolve())));
+        // A stream may hold on to a chunk past its callback (a PassThrough hands it on as it is): give it a copy.
+        const chunk = Buffer.from(buf);
+        await new Promise<void>((resolve, reject) => out.write(chunk, (err) => (err ? reject(err) : resolve())));
       } else {
         await this.ensureOpen();
         if (this.maxBytes > 0 && this.size > 0 && this.size + buf.length > this.maxBytes) await this.rotate();
