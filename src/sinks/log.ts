@@ -74,14 +74,19 @@ export class LogSink implements Sink {
   private lastBackup = 0;
   // Group commit: lines written while a file write is in flight go out together in the next single write, so the
   // number of file writes tracks the disk's pace, not the request rate. The writers of one group share a promise.
-  private lines: string[] = [];
+  // Each line goes into the group's buffer as UTF-8 as soon as it is made: no string outlives its event (held
+  // until the write, lines would survive young-generation collections and be copied and promoted), and no
+  // joined string is flattened and copied into a new Buffer per group. Two buffers take turns: one fills while
+  // the file write of the other is in flight.
+  private buf: Buffer = Buffer.allocUnsafe(GROUP_BUFFER);
+  private used = 0;
+  private spare: Buffer | undefined;
+  private pendingN = 0;
   private group: PromiseWithResolvers<void> | undefined;
   private draining: Promise<void> | undefined;
   private milling: Promise<void> | undefined;
   private millAgain = false;
   private closed = false;
-  /** A group's lines are encoded into this buffer, reused from one write to the next (a file write copies it). */
-  private buf = Buffer.allocUnsafe(GROUP_BUFFER);
 
   constructor(o: LogSinkOptions) {
     if (!o.path) throw new Error('log.path is required (a file path, or - for stdout)');
@@ -113,52 +118,48 @@ export class LogSink implements Sink {
   write(events: AuditEvent[]): Promise<void> {
     if (this.closed) return Promise.reject(new SinkClosedError('log sink'));
     if (events.length === 0) return Promise.resolve();
-    for (const e of events) this.lines.push(this.line(e));
+    for (const e of events) this.append(this.line(e));
+    this.pendingN += events.length;
     this.group ??= Promise.withResolvers<void>();
     const { promise } = this.group;
     this.draining ??= this.drain();
     return promise;
   }
 
+  /** One line and its newline, as UTF-8, into the group's buffer (grown when it does not fit). */
+  private append(line: string): void {
+    let buf = this.buf;
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: only a line that might not fit is measured.
+    if (this.used + line.length * 3 + 1 > buf.length) {
+      const need = this.used + Buffer.byteLength(line) + 1;
+      if (need > buf.length) {
+        buf = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+        this.buf.copy(buf, 0, 0, this.used);
+        this.buf = buf;
+      }
+    }
+    this.used += buf.write(line, this.used);
+    buf[this.used++] = 0x0a;
+  }
+
   private async drain(): Promise<void> {
     while (this.group !== undefined) {
-      const group = this.group;
-      const lines = this.lines;
+      const { group, buf, used, pendingN } = this;
       this.group = undefined;
-      this.lines = [];
+      this.buf = this.spare ?? Buffer.allocUnsafe(GROUP_BUFFER);
+      this.spare = undefined;
+      this.used = 0;
+      this.pendingN = 0;
       try {
-        await this.writeBuf(this.encode(lines), lines.length);
+        await this.writeBuf(buf.subarray(0, used), pendingN);
         group.resolve();
       } catch (err) {
         group.reject(err);
       }
+      // Written (the file write has copied it): the next group can fill it, unless a burst made it huge.
+      if (buf.length <= GROUP_BUFFER_KEPT) this.spare = buf;
     }
     this.draining = undefined;
-  }
-
-  /**
-   * The lines, each with its newline, as UTF-8 in the reused buffer (grown when a group does not fit; kept unless
-   * a burst made it huge). Writing each line into it costs far less than joining the lines into one string and
-   * converting that: flattening a long string and allocating a new buffer for every group.
-   */
-  private encode(lines: string[]): Buffer {
-    let buf = this.buf;
-    let off = 0;
-    for (const line of lines) {
-      // A UTF-16 code unit is at most 3 bytes of UTF-8: only a line that might not fit is measured.
-      if (off + line.length * 3 + 1 > buf.length) {
-        const need = off + Buffer.byteLength(line) + 1;
-        if (need > buf.length) {
-          const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
-          buf.copy(bigger, 0, 0, off);
-          buf = bigger;
-        }
-      }
-      off += buf.write(line, off);
-      buf[off++] = 0x0a;
-    }
-    if (buf.length <= GROUP_BUFFER_KEPT) this.buf = buf;
-    return buf.subarray(0, off);
   }
 
   private async writeBuf(buf: Buffer, n: number): Promise<void> {
