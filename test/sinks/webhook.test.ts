@@ -295,6 +295,40 @@ test('close() while batches wait out a 60 s retry backoff: it returns at once wi
   await sink.close();
 });
 
+test('close() lets a delivery already under way finish: a slow but healthy endpoint gets the event', async (t) => {
+  // The endpoint holds its answer until close() has begun; closing must not abort the request.
+  let answer: (() => void) | undefined;
+  const got: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => {
+      body += d;
+    });
+    req.on('end', () => {
+      answer = () => {
+        for (const e of JSON.parse(body).items) got.push(e.auditID);
+        res.end();
+      };
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const sink = await sinkOf({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/audit`,
+    batch: { maxBatchSize: 1, throttle: false },
+    retry: { initialBackoffMs: 60_000, maxAttempts: 5 },
+  });
+  await sink.write(events(0, 1));
+  await waitFor(() => answer !== undefined, 'the request to arrive');
+  const closing = sink.close();
+  answer!();
+  await closing;
+  assert.deepEqual(got, [events(0, 1)[0]!.auditID]);
+  const m = sink.metrics.snapshot();
+  assert.equal(m.delivered, 1);
+  assert.equal(m.dropped.delivery_failed, 0);
+});
+
 test('the spool cap is the only place events are dropped, and every drop is counted', async (t) => {
   const port = await deadPort();
   const logger = captureLogger();
