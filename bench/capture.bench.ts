@@ -1,6 +1,7 @@
 // Capture middleware overhead: a hello-world Fastify server, bare and with Vigil's capture plugin (level
-// Metadata, RequestReceived omitted, events appended as JSON lines to a file by src/sinks' log sink in batch
-// mode), plus one with a no-op sink (the middleware alone), each in its own child process,
+// Metadata, RequestReceived omitted, events appended as JSON lines to a file by src/sinks' log sink in
+// kube-apiserver's default blocking mode), plus one with a no-op sink (the middleware alone), each in its own
+// child process,
 // loaded in turn by autocannon with the same connections and duration (bare, audited, bare, audited).
 // Prints the audited/bare throughput ratio and the added p99 latency. Target: ratio ≥ 0.95, added p99 ≤ 5 %.
 //   npm run bench capture            (BENCH_SECONDS=10 per run by default)
