@@ -1,9 +1,12 @@
 // Capture middleware overhead: a hello-world Fastify server, bare and with Vigil's capture plugin (level
-// Metadata, RequestReceived omitted, events appended as JSON lines to a file by src/sinks' log sink in batch
-// mode), plus one with a no-op sink (the middleware alone), each in its own child process,
+// Metadata, RequestReceived omitted, events appended as JSON lines to a file by src/sinks' log sink in
+// kube-apiserver's default blocking mode), plus one with a no-op sink (the middleware alone), each in its own
+// child process,
 // loaded in turn by autocannon with the same connections and duration (bare, audited, bare, audited).
 // Prints the audited/bare throughput ratio and the added p99 latency. Target: ratio ≥ 0.95, added p99 ≤ 5 %.
 //   npm run bench capture            (BENCH_SECONDS=10 per run by default)
+// BENCH_BASELINE=<another checkout> adds that tree's audited server to the same run (before/after on one
+// machine state, which a shared machine does not keep from one run to the next).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -36,8 +39,9 @@ rules:
   - level: Metadata
 `;
 
-type Mode = 'bare' | 'audited' | 'noop-sink';
-const MODES: Mode[] = ['bare', 'audited', 'noop-sink'];
+type Mode = 'bare' | 'audited' | 'noop-sink' | 'baseline';
+const BASELINE = process.env.BENCH_BASELINE;
+const MODES: Mode[] = BASELINE ? ['bare', 'audited', 'noop-sink', 'baseline'] : ['bare', 'audited', 'noop-sink'];
 
 async function serve(mode: Mode, logFile: string): Promise<void> {
   const app = Fastify();
@@ -66,9 +70,12 @@ async function serve(mode: Mode, logFile: string): Promise<void> {
 }
 
 function startServer(mode: Mode, logFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'server', mode, logFile], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // The baseline is the other checkout's own audited server, writing its own log.
+  const args =
+    mode === 'baseline'
+      ? [join(BASELINE!, 'bench', 'capture.bench.ts'), 'server', 'audited', `${logFile}.baseline`]
+      : [fileURLToPath(import.meta.url), 'server', mode, logFile];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -98,7 +105,7 @@ async function main(): Promise<void> {
   const logFile = join(dir, 'audit.jsonl');
   const servers = {} as Record<Mode, { child: ChildProcess; url: string }>;
   for (const m of MODES) servers[m] = await startServer(m, logFile);
-  const runs = { bare: [], audited: [], 'noop-sink': [] } as Record<Mode, CannonResult[]>;
+  const runs = Object.fromEntries(MODES.map((m) => [m, []])) as unknown as Record<Mode, CannonResult[]>;
   // CPU time per request of each server process: robust to other load on the machine, unlike req/s.
   const cpu = {} as Record<Mode, { ms: number; requests: number }>;
   for (const m of MODES) cpu[m] = { ms: 0, requests: 0 };
@@ -139,7 +146,7 @@ async function main(): Promise<void> {
       `${m.padEnd(9)}: ${Math.round(rps(m))} req/s, p99 ${p99(m).toFixed(1)} ms, server CPU ${us(m).toFixed(1)} µs/request`,
     );
   }
-  for (const m of ['audited', 'noop-sink'] as const) {
+  for (const m of MODES.filter((m) => m !== 'bare')) {
     const ratio = rps(m) / rps('bare');
     const added = (p99(m) - p99('bare')) / p99('bare');
     console.log(

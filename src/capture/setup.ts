@@ -65,7 +65,10 @@ function fromConfig(setup: AuditorConfigSetup): AuditorSetup {
 }
 
 export interface AuditorHandle extends CaptureMiddleware {
-  /** Waits for the events handed to the sinks, then flushes and closes the sinks built from `sinks`. */
+  /**
+   * Flushes and closes the sinks built from `sinks` and waits for every event handed to them: delivered, or
+   * spooled (or counted as dropped) when a delivery was still retrying.
+   */
   close(): Promise<void>;
 }
 
@@ -98,8 +101,10 @@ export async function createAuditor(options: AuditorSetup | AuditorConfigSetup):
   return {
     ...capture,
     async close() {
-      await capture.close();
-      await Promise.all(built.map((s) => s.close()));
+      // The sinks close while capture waits for its writes in flight: closing cuts a retry backoff short (the
+      // event is spooled, or counted as dropped without a spool), where waiting first would sit out the backoff,
+      // whose timers do not keep the process alive: it could exit before close() returned, the events in memory.
+      await Promise.all([capture.close(), ...built.map((s) => s.close())]);
     },
   };
 }

@@ -516,13 +516,162 @@ const HTML_ESCAPES: Record<string, string> = {
   '\u2028': '\\u2028',
   '\u2029': '\\u2029',
 };
+const htmlEscape = (c: string): string => HTML_ESCAPES[c]!;
 
 /** Go's `encoding/json` output for a string already produced by JSON.stringify: HTML characters escaped. */
 export function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(HTML_UNSAFE, (c) => HTML_ESCAPES[c]);
+  return JSON.stringify(value).replace(HTML_UNSAFE, htmlEscape);
 }
+
+// ---- the log line ------------------------------------------------------------------------------------------
+// formatKubernetesJSON runs once per audited request, so it writes the line itself rather than stringifying the
+// object encodeKubernetesEvent builds (JSON.stringify walks every member and checks every character; here the
+// member names are constants and each string costs one regular-expression test). Members come in the struct's
+// order under encodeKubernetesEvent's omitempty tests; a string is written as it is unless it holds a character
+// JSON or Go escapes, and values of no fixed shape (bodies, metadata, maps) or of an unexpected type go through
+// goJson. The bytes are exactly goJson(encodeKubernetesEvent(e)): test/event/kubernetes-line.test.ts checks
+// that on random events.
+
+/**
+ * A character that JSON.stringify escapes (`"`, `\`, controls, surrogates: a lone one is escaped, a valid pair
+ * only takes the slower path) or that Go adds (`<`, `>`, `&`, U+2028, U+2029).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON must escape.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f<>&\u2028\u2029\ud800-\udfff]/;
+
+/** A string's JSON form without its quotes. */
+function inner(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? goJson(s).slice(1, -1) : s;
+}
+
+/** Any value as goJson writes it; undefined where JSON.stringify writes nothing (the member is then left out). */
+function json(v: unknown): string | undefined {
+  if (typeof v === 'string') return `"${inner(v)}"`;
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (isEmptyObject(v)) return '{}';
+  const j = JSON.stringify(v);
+  return j === undefined ? undefined : j.replace(HTML_UNSAFE, htmlEscape);
+}
+
+/** `{}` as JSON.stringify sees it (Status.metadata nearly always is). */
+function isEmptyObject(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  if ((v as { toJSON?: unknown }).toJSON !== undefined) return false;
+  for (const _ in v) return false;
+  return true;
+}
+
+// Each piece appended to the line costs a little when it is built and again when the line is flattened for
+// writing, so member names come as constants that include the separator and the value's opening quote.
+
+/** A string member Go omits when empty; `prefix` is `,"key":"` (ending in the opening quote). */
+function stringMember(prefix: string, v: unknown): string {
+  if (typeof v === 'string') return v === '' ? '' : `${prefix}${inner(v)}"`;
+  return v ? valueMember(prefix.slice(0, -1), v) : '';
+}
+
+/** `prefix` (`,"key":`) and the value's JSON, or nothing when it has none. */
+function valueMember(prefix: string, v: unknown): string {
+  const j = json(v);
+  return j === undefined ? '' : prefix + j;
+}
+
+/** An array of strings joined in one go when none needs escaping (`prefix` is `,"key":["`); else as JSON. */
+function stringsMember(prefix: string, a: unknown): string {
+  if (Array.isArray(a)) {
+    let plain = true;
+    for (let i = 0; i < a.length && plain; i++) plain = typeof a[i] === 'string' && !NEEDS_ESCAPE.test(a[i]);
+    if (plain) return a.length === 1 ? `${prefix}${a[0]}"]` : `${prefix}${a.join('","')}"]`;
+  }
+  return valueMember(prefix.slice(0, -2), a);
+}
+
+function userJson(u: UserInfo): string {
+  const { username, uid, groups, extra } = u;
+  let m = '';
+  if (uid) m += stringMember(',"uid":"', uid);
+  if (groups && groups.length > 0) m += stringsMember(',"groups":["', groups);
+  if (extra && Object.keys(extra).length > 0) m += valueMember(',"extra":', sortedMap(extra));
+  // The username leads and nearly always is there: its prefix opens the object, so no comma has to be cut.
+  if (typeof username === 'string' && username !== '') return `{"username":"${inner(username)}"${m}}`;
+  m = stringMember(',"username":"', username) + m;
+  return m === '' ? '{}' : `{${m.slice(1)}}`;
+}
+
+function objectRefJson(r: ObjectReference): string {
+  // Named reads, not a loop over the member names: a keyed read with a different name each time is a slow lookup.
+  const { resource, namespace, name, uid, apiGroup, apiVersion, resourceVersion, subresource } = r;
+  let m = '';
+  if (namespace) m += stringMember(',"namespace":"', namespace);
+  if (name) m += stringMember(',"name":"', name);
+  if (uid) m += stringMember(',"uid":"', uid);
+  if (apiGroup) m += stringMember(',"apiGroup":"', apiGroup);
+  if (apiVersion) m += stringMember(',"apiVersion":"', apiVersion);
+  if (resourceVersion) m += stringMember(',"resourceVersion":"', resourceVersion);
+  if (subresource) m += stringMember(',"subresource":"', subresource);
+  // The resource leads and nearly always is there (as the username in userJson).
+  if (typeof resource === 'string' && resource !== '') return `{"resource":"${inner(resource)}"${m}}`;
+  m = stringMember(',"resource":"', resource) + m;
+  return m === '' ? '{}' : `{${m.slice(1)}}`;
+}
+
+function statusJson(s: NonNullable<AuditEvent['responseStatus']>): string {
+  const { status, message, reason, details, code } = s;
+  let m = '';
+  if (status) m += stringMember(',"status":"', status);
+  if (message) m += stringMember(',"message":"', message);
+  if (reason) m += stringMember(',"reason":"', reason);
+  if (details !== undefined && details !== null) m += valueMember(',"details":', details);
+  if (code) m += valueMember(',"code":', code);
+  // metav1.Status always writes its ListMeta (left out only where JSON has no value for it, as JSON.stringify does).
+  const metadata = json(s.metadata ?? {});
+  if (metadata === '{}') return `{"metadata":{}${m}}`;
+  if (metadata !== undefined) return `{"metadata":${metadata}${m}}`;
+  return m === '' ? '{}' : `{${m.slice(1)}}`;
+}
+
+// The line's start up to the auditID, per level; and from the stage to the requestURI, per stage.
+const LINE_HEAD = new Map(
+  LEVELS.map((l) => [l, `{"kind":"Event","apiVersion":"${AUDIT_V1}","level":"${l}","auditID":"`] as const),
+);
+const LINE_STAGE = new Map(STAGES.map((s) => [s, `","stage":"${s}","requestURI":"`] as const));
 
 /** One JSON log line as kube-apiserver writes it (kind/apiVersion, HTML-escaped), without the trailing newline. */
 export function formatKubernetesJSON(e: AuditEvent): string {
-  return goJson(encodeKubernetesEvent(e, { typeMeta: true }));
+  const head = LINE_HEAD.get(e.level);
+  const stage = LINE_STAGE.get(e.stage);
+  const { auditID, requestURI, verb, requestReceivedTimestamp, stageTimestamp, requestObject, responseObject } = e;
+  if (
+    // With a body, most of the line is JSON.stringify's work anyway, and one pass over all of it is cheaper.
+    (requestObject !== undefined && requestObject !== null) ||
+    (responseObject !== undefined && responseObject !== null) ||
+    head === undefined ||
+    stage === undefined ||
+    typeof auditID !== 'string' ||
+    typeof requestURI !== 'string' ||
+    typeof verb !== 'string' ||
+    typeof requestReceivedTimestamp !== 'string' ||
+    typeof stageTimestamp !== 'string'
+  ) {
+    // Also an event not of the model's types: the general path writes whatever it holds.
+    return goJson(encodeKubernetesEvent(e, { typeMeta: true }));
+  }
+  let s = `${head}${inner(auditID)}${stage}${inner(requestURI)}","verb":"${inner(verb)}","user":${userJson(e.user ?? {})}`;
+  if (e.impersonatedUser) s += `,"impersonatedUser":${userJson(e.impersonatedUser)}`;
+  if (e.authenticationMetadata) s += valueMember(',"authenticationMetadata":', e.authenticationMetadata);
+  const ips = e.sourceIPs;
+  if (ips && ips.length > 0) s += stringsMember(',"sourceIPs":["', ips);
+  if (e.userAgent) s += stringMember(',"userAgent":"', e.userAgent);
+  if (e.objectRef) s += `,"objectRef":${objectRefJson(e.objectRef)}`;
+  if (e.responseStatus) s += `,"responseStatus":${statusJson(e.responseStatus)}`;
+  s += `,"requestReceivedTimestamp":"${inner(requestReceivedTimestamp)}","stageTimestamp":"${inner(stageTimestamp)}"`;
+  const a = e.annotations;
+  if (a && Object.keys(a).length > 0) s += valueMember(',"annotations":', sortedMap(a));
+  // KubeSphere's members, as it spells them.
+  if (e.devops) s += stringMember(',"Devops":"', e.devops);
+  if (e.workspace) s += stringMember(',"Workspace":"', e.workspace);
+  if (e.cluster) s += stringMember(',"Cluster":"', e.cluster);
+  const message = e.origin?.kubernetes?.message;
+  if (typeof message === 'string' && message) s += `,"Message":"${inner(message)}"`;
+  return `${s}}`;
 }

@@ -59,9 +59,23 @@ export class Counter extends Family {
   get(labels?: Labels): number {
     return this.values.get(labelKey(labels)) ?? 0;
   }
+  /** One series with its labels resolved once, for a counter bumped on a hot path (once per audit event). */
+  series(labels?: Labels): CounterSeries {
+    const k = labelKey(labels);
+    return {
+      inc: (n = 1) => {
+        if (n < 0) throw new Error(`counter ${this.name} cannot decrease`);
+        this.values.set(k, (this.values.get(k) ?? 0) + n);
+      },
+    };
+  }
   samples(): string[] {
     return [...this.values].map(([k, v]) => `${this.name}${k ? `{${k}}` : ''} ${fmt(v)}`);
   }
+}
+
+export interface CounterSeries {
+  inc(n?: number): void;
 }
 
 export class Gauge extends Family {

@@ -58,6 +58,8 @@ export class BufferedSink implements Sink {
   private collecting: Promise<void> | undefined;
   private draining = false;
   private closed = false;
+  /** Aborted by close(): batches then go out unpaced (no throttle wait, no in-flight bound). */
+  private readonly closing = new AbortController();
   private readonly bucket: TokenBucket | undefined;
   private readonly inflight = new InFlight();
   private slotFreed: (() => void) | undefined;
@@ -110,7 +112,7 @@ export class BufferedSink implements Sink {
   private schedule(): void {
     if (this.queue.length >= this.o.maxBatchSize || this.o.maxBatchSize === 1) {
       void this.collect();
-    } else if (this.queue.length > 0 && !this.timer) {
+    } else if (this.queue.length > 0 && !this.timer && !this.closed) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.collect(true);
@@ -138,8 +140,8 @@ export class BufferedSink implements Sink {
         clearTimeout(this.timer);
         this.timer = undefined;
       }
-      if (this.bucket) await sleep(this.bucket.take());
-      while (this.inflight.size >= this.o.maxInFlight) {
+      if (this.bucket) await sleep(this.bucket.take(), this.closing.signal);
+      while (this.inflight.size >= this.o.maxInFlight && !this.closing.signal.aborted) {
         await new Promise<void>((r) => {
           this.slotFreed = r;
         });
@@ -179,13 +181,25 @@ export class BufferedSink implements Sink {
     await this.delegate.flush();
   }
 
+  /**
+   * Hands every queued event to the delegate at once and closes it without waiting for the deliveries in
+   * progress: closing cuts their retry backoff short, so what the destination does not take now is spooled (or,
+   * without a spool, counted as dropped). Waiting for the retries instead (flush) could take minutes, and the
+   * backoff timers do not keep the process alive: it could exit meanwhile with the events only in memory.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.flush();
+    this.draining = true;
+    this.closing.abort();
+    const waiting = this.slotFreed;
+    this.slotFreed = undefined;
+    waiting?.();
+    while (this.queue.length > 0 || this.collecting) await this.collect();
     await this.delegate.close();
+    await this.inflight.settle();
   }
 }
 

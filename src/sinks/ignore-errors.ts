@@ -7,10 +7,15 @@ import { type Sink, SinkClosedError, type SinkLogger, stderrLogger } from './typ
 export function ignoreErrors(sink: Sink, deps: { metrics?: SinkMetrics; logger?: SinkLogger } = {}): Sink {
   const logger = deps.logger ?? stderrLogger;
   return {
-    async write(events) {
+    // A plain rejection handler rather than an async function: one promise and one hop fewer per event.
+    write(events) {
+      let p: Promise<void>;
       try {
-        await sink.write(events);
+        p = sink.write(events);
       } catch (err) {
+        p = Promise.reject(err);
+      }
+      return p.then(undefined, (err: unknown) => {
         // Writing to a closed sink is the caller's bug, not a delivery failure.
         if (err instanceof SinkClosedError) throw err;
         deps.metrics?.dropped('delivery_failed', events.length);
@@ -18,7 +23,7 @@ export function ignoreErrors(sink: Sink, deps: { metrics?: SinkMetrics; logger?:
           error: String(err),
           auditIDs: events.map((e) => e.auditID),
         });
-      }
+      });
     },
     flush: () => sink.flush(),
     close: () => sink.close(),

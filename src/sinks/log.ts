@@ -41,6 +41,8 @@ export interface LogSinkOptions {
 }
 
 const MB = 1024 * 1024;
+const GROUP_BUFFER = 64 * 1024;
+const GROUP_BUFFER_KEPT = MB;
 
 /** lumberjack's backupTimeFormat, in UTC: `2006-01-02T15-04-05.000`. */
 export function backupTimestamp(ms: number): string {
@@ -70,11 +72,17 @@ export class LogSink implements Sink {
   private size = 0;
   private lastCheck = 0;
   private lastBackup = 0;
-  // Group commit: lines written while a file write is in flight are joined into the next single write, so the
-  // number of file writes tracks the disk's pace, not the request rate.
-  private pending = '';
+  // Group commit: lines written while a file write is in flight go out together in the next single write, so the
+  // number of file writes tracks the disk's pace, not the request rate. The writers of one group share a promise.
+  // Each line goes into the group's buffer as UTF-8 as soon as it is made: no string outlives its event (held
+  // until the write, lines would survive young-generation collections and be copied and promoted), and no
+  // joined string is flattened and copied into a new Buffer per group. Two buffers take turns: one fills while
+  // the file write of the other is in flight.
+  private buf: Buffer = Buffer.allocUnsafe(GROUP_BUFFER);
+  private used = 0;
+  private spare: Buffer | undefined;
   private pendingN = 0;
-  private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private group: PromiseWithResolvers<void> | undefined;
   private draining: Promise<void> | undefined;
   private milling: Promise<void> | undefined;
   private millAgain = false;
@@ -110,28 +118,46 @@ export class LogSink implements Sink {
   write(events: AuditEvent[]): Promise<void> {
     if (this.closed) return Promise.reject(new SinkClosedError('log sink'));
     if (events.length === 0) return Promise.resolve();
-    for (const e of events) this.pending += `${this.line(e)}\n`;
+    for (const e of events) this.append(this.line(e));
     this.pendingN += events.length;
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      this.draining ??= this.drain();
-    });
+    this.group ??= Promise.withResolvers<void>();
+    const { promise } = this.group;
+    this.draining ??= this.drain();
+    return promise;
+  }
+
+  /** One line and its newline, as UTF-8, into the group's buffer (grown when it does not fit). */
+  private append(line: string): void {
+    let buf = this.buf;
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: only a line that might not fit is measured.
+    if (this.used + line.length * 3 + 1 > buf.length) {
+      const need = this.used + Buffer.byteLength(line) + 1;
+      if (need > buf.length) {
+        buf = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+        this.buf.copy(buf, 0, 0, this.used);
+        this.buf = buf;
+      }
+    }
+    this.used += buf.write(line, this.used);
+    buf[this.used++] = 0x0a;
   }
 
   private async drain(): Promise<void> {
-    while (this.waiters.length > 0) {
-      const buf = Buffer.from(this.pending);
-      const n = this.pendingN;
-      const waiters = this.waiters;
-      this.pending = '';
+    while (this.group !== undefined) {
+      const { group, buf, used, pendingN } = this;
+      this.group = undefined;
+      this.buf = this.spare ?? Buffer.allocUnsafe(GROUP_BUFFER);
+      this.spare = undefined;
+      this.used = 0;
       this.pendingN = 0;
-      this.waiters = [];
       try {
-        await this.writeBuf(buf, n);
-        for (const w of waiters) w.resolve();
+        await this.writeBuf(buf.subarray(0, used), pendingN);
+        group.resolve();
       } catch (err) {
-        for (const w of waiters) w.reject(err);
+        group.reject(err);
       }
+      // Written (the file write has copied it): the next group can fill it, unless a burst made it huge.
+      if (buf.length <= GROUP_BUFFER_KEPT) this.spare = buf;
     }
     this.draining = undefined;
   }
@@ -140,7 +166,9 @@ export class LogSink implements Sink {
     try {
       if (this.path === '-') {
         const out = this.o.stdout ?? process.stdout;
-        await new Promise<void>((resolve, reject) => out.write(buf, (err) => (err ? reject(err) : resolve())));
+        // A stream may hold on to a chunk past its callback (a PassThrough hands it on as it is): give it a copy.
+        const chunk = Buffer.from(buf);
+        await new Promise<void>((resolve, reject) => out.write(chunk, (err) => (err ? reject(err) : resolve())));
       } else {
         await this.ensureOpen();
         if (this.maxBytes > 0 && this.size > 0 && this.size + buf.length > this.maxBytes) await this.rotate();

@@ -4,7 +4,7 @@
 import type { AuditEvent } from '../event/model.ts';
 import type { SinkMetrics } from './metrics.ts';
 import { DeliveryError, type RetryOptions, type Sink } from './types.ts';
-import { backoffDelay, sleep } from './util.ts';
+import { backoffDelay, InFlight, sleep } from './util.ts';
 
 export const DEFAULT_RETRY: Required<RetryOptions> = {
   initialBackoffMs: 10_000,
@@ -19,30 +19,37 @@ export function retrying(sink: Sink, opts: RetryOptions & { metrics?: SinkMetric
   if (!(o.maxAttempts >= 1)) throw new Error(`retry.maxAttempts must be ≥ 1, got ${o.maxAttempts}`);
   // Aborted on close so that a sink being shut down does not sit out a long backoff.
   const stop = new AbortController();
-  return {
-    async write(events: AuditEvent[]) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await sink.write(events);
-          return;
-        } catch (err) {
-          // Only a delivery can be worth repeating; anything else (an encoder bug) would fail the same way.
-          const retryable = err instanceof DeliveryError && err.retryable;
-          if (!retryable || attempt + 1 >= o.maxAttempts || stop.signal.aborted) throw err;
-          const after = err instanceof DeliveryError ? err.retryAfterMs : undefined;
-          const delay =
-            after !== undefined
-              ? Math.min(after, o.maxRetryAfterMs)
-              : backoffDelay(o.initialBackoffMs, o.factor, o.jitter, attempt);
-          opts.metrics?.retry();
-          await sleep(delay, stop.signal);
-          if (stop.signal.aborted) throw err;
-        }
+  const writes = new InFlight();
+  const write = async (events: AuditEvent[]) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await sink.write(events);
+        return;
+      } catch (err) {
+        // Only a delivery can be worth repeating; anything else (an encoder bug) would fail the same way.
+        const retryable = err instanceof DeliveryError && err.retryable;
+        if (!retryable || attempt + 1 >= o.maxAttempts || stop.signal.aborted) throw err;
+        const after = err instanceof DeliveryError ? err.retryAfterMs : undefined;
+        const delay =
+          after !== undefined
+            ? Math.min(after, o.maxRetryAfterMs)
+            : backoffDelay(o.initialBackoffMs, o.factor, o.jitter, attempt);
+        opts.metrics?.retry();
+        await sleep(delay, stop.signal);
+        if (stop.signal.aborted) throw err;
       }
-    },
+    }
+  };
+  return {
+    write: (events) => writes.track(write(events)),
     flush: () => sink.flush(),
+    /**
+     * A write waiting out a backoff fails at once (its caller spools it, or counts it as dropped); an attempt
+     * already under way is let finish (a healthy endpoint's answer is not thrown away) before the transport closes.
+     */
     async close() {
       stop.abort();
+      await writes.settle();
       await sink.close();
     },
   };

@@ -239,9 +239,11 @@ export class Spool {
     const a = this.active;
     if (!a) return;
     this.active = undefined;
-    await a.fh.close();
+    // Listed as sealed before the close is awaited: meanwhile hasPending() must still count its bytes, or a live
+    // write would take the spool for empty and overtake what is in it.
     if (a.size > 0) this.sealed.push({ seq: a.seq, path: a.path, size: a.size, acked: 0 });
-    else await rm(a.path, { force: true });
+    await a.fh.close();
+    if (a.size === 0) await rm(a.path, { force: true });
   }
 
   private async remove(s: Segment): Promise<void> {

@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import express from 'express';
 import Fastify from 'fastify';
 import { createAuditor } from '../../src/index.ts';
 import { PolicyError } from '../../src/policy/index.ts';
+import { createSink } from '../../src/sinks/index.ts';
+import { waitFor } from '../helpers/net.ts';
 
 const POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -115,4 +120,59 @@ test('createAuditor refuses a bad policy file with its position, and a setup wit
   } finally {
     cleanup();
   }
+});
+
+test('close() while an event waits out a 60 s retry backoff returns at once, the event spooled for the next process', async (t) => {
+  let down = true;
+  const received: string[] = [];
+  let attempts = 0;
+  const endpoint = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => {
+      body += d;
+    });
+    req.on('end', () => {
+      attempts++;
+      if (down) res.writeHead(503).end();
+      else {
+        for (const e of JSON.parse(body).items) received.push(`${e.auditID} ${e.stage}`);
+        res.end();
+      }
+    });
+  });
+  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    endpoint.closeAllConnections();
+    endpoint.close();
+  });
+  const url = `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/audit`;
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  // In a child process that ends by itself (see the fixture): a close() that waited for the retry never returns.
+  const app = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./fixtures/closing-app.ts', import.meta.url)), url, dir],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  t.after(() => {
+    if (app.exitCode === null) app.kill('SIGKILL');
+  });
+  let out = '';
+  app.stdout.on('data', (d) => {
+    out += d;
+  });
+  await waitFor('the first delivery attempts (RequestReceived, ResponseComplete) to fail', () => attempts === 2);
+  app.stdin.write('go\n');
+  const code = await new Promise((resolve) => app.once('exit', resolve));
+  assert.equal(out, 'closed\n');
+  assert.equal(code, 0);
+  assert.equal(attempts, 2, 'no retry was waited for');
+  // The next process on the same spool delivers both stages.
+  down = false;
+  const sink = await createSink({ type: 'webhook', url, spool: { dir, maxBytes: 1_000_000, replayBackoffMs: 5 } });
+  t.after(() => sink.close());
+  await waitFor('the spooled events', () => received.length === 2);
+  assert.deepEqual(received.sort(), ['closing-1 RequestReceived', 'closing-1 ResponseComplete']);
 });

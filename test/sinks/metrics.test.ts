@@ -35,6 +35,12 @@ test('the registry renders Prometheus text format with escaped labels', () => {
   assert.equal(r.counter('x_total', 'again'), c, 'same name, same family');
   assert.throws(() => r.gauge('x_total', 'clash'), /already registered as a counter/);
   assert.throws(() => c.inc(undefined, -1), /cannot decrease/);
+  // A series resolved once adds to the same sample as inc() with the same labels.
+  const s = c.series({ sink: 'a"b\\c' });
+  s.inc();
+  s.inc(4);
+  assert.equal(c.get({ sink: 'a"b\\c' }), 7);
+  assert.throws(() => s.inc(-1), /cannot decrease/);
 });
 
 test('sink metrics share families across sinks, one series per sink', () => {

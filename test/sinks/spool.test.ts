@@ -40,6 +40,29 @@ test('appended events come back in order until acknowledged, across segments', a
   );
 });
 
+test('hasPending() stays true from append to ack, also while a read seals the active segment', async (t) => {
+  // The spooled sink sends live writes straight on only when nothing is pending: a moment of "empty" while the
+  // replay's read closes the active segment let a live batch overtake spooled ones (found by the fault tests).
+  const s = await Spool.open({ dir: tempDir(t), maxBytes: 10_000_000 });
+  t.after(() => s.close());
+  await s.append(events(0, 3));
+  let done = false;
+  const reading = s.read(10).finally(() => {
+    done = true;
+  });
+  let samples = 0;
+  while (!done) {
+    assert.equal(s.hasPending(), true, `empty while the read was under way (sample ${samples})`);
+    samples++;
+    await new Promise((r) => setImmediate(r));
+  }
+  const r = await reading;
+  assert.equal(r?.events.length, 3);
+  assert.equal(s.hasPending(), true, 'read but not acknowledged');
+  await s.ack(r!.cursor);
+  assert.equal(s.hasPending(), false);
+});
+
 test('a new process resumes after the last acknowledged record', async (t) => {
   const dir = tempDir(t);
   const a = await Spool.open({ dir, maxBytes: 1_000_000 });

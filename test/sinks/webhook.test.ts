@@ -265,6 +265,70 @@ test('producer killed and restarted: a new process on the same spool dir sends w
   await sink.close();
 });
 
+test('close() while batches wait out a 60 s retry backoff: it returns at once with every event spooled', async (t) => {
+  // In a child process that ends by itself: backoff timers do not keep a process alive, so a close() that waited
+  // for the retries would let it exit with the events still in memory.
+  let down = true;
+  const r = await receiver(t, () => ({ status: down ? 503 : 200 }));
+  const dir = tempDir(t);
+  const child = spawn(process.execPath, [new URL('./fixtures/closer.ts', import.meta.url).pathname, r.url, dir, '25'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0);
+  assert.deepEqual(JSON.parse(out), {
+    spooled: 25,
+    delivered: 0,
+    dropped: { buffer_full: 0, spool_full: 0, too_large: 0, delivery_failed: 0 },
+  });
+  // The next process on the same spool delivers them.
+  down = false;
+  const sink = await sinkOf({ url: r.url, retry: fast, spool: { dir, maxBytes: 10_000_000, replayBackoffMs: 5 } });
+  await waitFor(() => missing(events(0, 25), r.delivered()).length === 0, 'every event spooled on close');
+  await sink.close();
+});
+
+test('close() lets a delivery already under way finish: a slow but healthy endpoint gets the event', async (t) => {
+  // The endpoint holds its answer until close() has begun; closing must not abort the request.
+  let answer: (() => void) | undefined;
+  const got: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => {
+      body += d;
+    });
+    req.on('end', () => {
+      answer = () => {
+        for (const e of JSON.parse(body).items) got.push(e.auditID);
+        res.end();
+      };
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const sink = await sinkOf({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/audit`,
+    batch: { maxBatchSize: 1, throttle: false },
+    retry: { initialBackoffMs: 60_000, maxAttempts: 5 },
+  });
+  await sink.write(events(0, 1));
+  await waitFor(() => answer !== undefined, 'the request to arrive');
+  const closing = sink.close();
+  answer!();
+  await closing;
+  assert.deepEqual(got, [events(0, 1)[0]!.auditID]);
+  const m = sink.metrics.snapshot();
+  assert.equal(m.delivered, 1);
+  assert.equal(m.dropped.delivery_failed, 0);
+});
+
 test('the spool cap is the only place events are dropped, and every drop is counted', async (t) => {
   const port = await deadPort();
   const logger = captureLogger();
