@@ -3,6 +3,6 @@ export { alertmanagerReceiver } from './alertmanager.ts';
 export { type AlertDispatcher, createAlertDispatcher, type DispatcherOptions } from './dispatcher.ts';
 export { openPostgresAlertStore, type PostgresAlertStoreOptions } from './postgres.ts';
 export { alertRecords, type RaisedAlert } from './record.ts';
-export { openSqliteAlertStore } from './sqlite.ts';
+export { alertsPathFor, openSqliteAlertStore } from './sqlite.ts';
 export * from './types.ts';
 export { webhookReceiver } from './webhook.ts';

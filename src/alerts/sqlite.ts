@@ -39,13 +39,27 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries(next_at);
 `;
 
-/** Opens (creating if needed) the alert tables in the SQLite database at `path`. */
-export function openSqliteAlertStore(path: string): AlertStore {
+/**
+ * Where the alerts of the event store at `eventsPath` live: a file of their own beside it (`vigil.db` →
+ * `vigil-alerts.db`). In the events' file, every alert write waited — on the event loop — for the store's writer
+ * thread to finish its transaction, stalling ingest whenever events raised alerts.
+ */
+export function alertsPathFor(eventsPath: string): string {
+  if (eventsPath === ':memory:' || eventsPath === '') return eventsPath;
+  return eventsPath.endsWith('.db') ? `${eventsPath.slice(0, -3)}-alerts.db` : `${eventsPath}-alerts`;
+}
+
+/**
+ * Opens (creating if needed) the alert tables in the SQLite database at `path`. `moveFrom`: a database that may
+ * still hold alert tables (the events' file, where earlier versions kept them): their rows move here once.
+ */
+export function openSqliteAlertStore(path: string, moveFrom?: string): AlertStore {
   const db = new DatabaseSync(path);
   db.exec(
     'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;',
   );
   db.exec(SCHEMA);
+  if (moveFrom !== undefined && moveFrom !== path) moveAlerts(db, moveFrom);
   const insert = db.prepare(
     `INSERT INTO alerts (key, created_at, rule, priority, message, event_id, audit_id, workspace, namespace, labels,
        annotations, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
@@ -191,4 +205,26 @@ export function openSqliteAlertStore(path: string): AlertStore {
       if (db.isOpen) db.close();
     },
   };
+}
+
+/** Moves the alert tables of the database at `from` (if it has them) into `db`, in one transaction on each. */
+function moveAlerts(db: DatabaseSync, from: string): void {
+  db.prepare('ATTACH DATABASE ? AS old').run(from);
+  try {
+    const has = db.prepare(`SELECT 1 FROM old.sqlite_schema WHERE type = 'table' AND name = 'alerts'`).get();
+    if (!has) return;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(`INSERT INTO main.alerts SELECT * FROM old.alerts WHERE key NOT IN (SELECT key FROM main.alerts);
+        INSERT INTO main.alert_deliveries SELECT * FROM old.alert_deliveries
+          WHERE alert_id IN (SELECT id FROM main.alerts) AND id NOT IN (SELECT id FROM main.alert_deliveries);
+        DROP TABLE old.alert_deliveries; DROP TABLE old.alerts;`);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  } finally {
+    db.exec('DETACH DATABASE old');
+  }
 }

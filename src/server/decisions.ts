@@ -5,6 +5,7 @@ import {
   type AlertDispatcher,
   type AlertStore,
   alertmanagerReceiver,
+  alertsPathFor,
   createAlertDispatcher,
   openPostgresAlertStore,
   openSqliteAlertStore,
@@ -103,7 +104,7 @@ export async function openDecisions(config: VigilConfig, log: DecisionLog): Prom
   const alertStore =
     config.storage.type === 'postgres'
       ? await openPostgresAlertStore({ url: config.storage.url, schema: config.storage.schema })
-      : openSqliteAlertStore(config.storage.path);
+      : openSqliteAlertStore(alertsPathFor(config.storage.path), config.storage.path);
   const dispatcher = createAlertDispatcher({
     store: alertStore,
     receivers,
