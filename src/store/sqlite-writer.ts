@@ -47,6 +47,8 @@ export interface PreparedEvent {
   ips: string[];
   /** The stored JSON. */
   body: string;
+  /** sha256 of `body` for the chain, computed on the caller's thread (the writer thread is the busier one). */
+  bodyHash: Uint8Array;
 }
 
 export interface WriterJob {
@@ -79,6 +81,7 @@ export function prepareEvent(e: AuditEvent): PreparedEvent {
   const ips: string[] = [];
   for (const ip of e.sourceIPs ?? []) if (typeof ip === 'string' && ip !== '') ips.push(ip);
   const code = e.responseStatus?.code;
+  const body = bodyOf(e);
   return {
     received,
     auditID: e.auditID,
@@ -86,7 +89,8 @@ export function prepareEvent(e: AuditEvent): PreparedEvent {
     code: typeof code === 'number' && Number.isInteger(code) ? code : null,
     groups,
     ips,
-    body: bodyOf(e),
+    body,
+    bodyHash: bodyHash(body),
   };
 }
 
@@ -284,10 +288,9 @@ export class SqliteWriter {
     this.#chainHead = h.hash;
   }
 
-  /** Adds one entry to the hash chain inside the open transaction. */
-  #chain(op: number, id: number | bigint, body: string | undefined): void {
+  /** Adds one entry to the hash chain inside the open transaction (`bh`: the body's hash, or a deletion's zeros). */
+  #chain(op: number, id: number | bigint, bh: Uint8Array): void {
     const seq = ++this.#chainSeq;
-    const bh = body === undefined ? EMPTY_BODY_HASH : bodyHash(body);
     const hash = chainHash(this.#chainHead, op, seq, Number(id), bh);
     this.#s.chainAdd.run(seq, op, id, bh, hash);
     this.#chainHead = hash;
@@ -372,7 +375,7 @@ export class SqliteWriter {
             continue;
           }
           s.updateBody.run(e.body, old.id);
-          this.#chain(OP_REPLACE, old.id, e.body);
+          this.#chain(OP_REPLACE, old.id, e.bodyHash);
           this.#removeValues(old.id, old.multi);
           this.#addValues(old.id, multi);
           inserted++;
@@ -389,7 +392,7 @@ export class SqliteWriter {
       const id = r.lastInsertRowid;
       ids[i] = Number(id);
       s.insertBody.run(id, e.body);
-      this.#chain(OP_INSERT, id, e.body);
+      this.#chain(OP_INSERT, id, e.bodyHash);
       this.#addValues(id, multi);
       const minute = Math.floor(e.received / MINUTE_US);
       minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
@@ -411,7 +414,7 @@ export class SqliteWriter {
         this.#removeValues(r.id, r.multi);
         s.deleteBody.run(r.id);
         s.deleteEvent.run(r.id);
-        this.#chain(OP_DELETE, r.id, undefined);
+        this.#chain(OP_DELETE, r.id, EMPTY_BODY_HASH);
         const minute = Math.floor(r.received / MINUTE_US);
         minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
       }
