@@ -8,7 +8,7 @@
 // BENCH_BASELINE=<another checkout> adds that tree's audited server to the same run (before/after on one
 // machine state, which a shared machine does not keep from one run to the next).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import Fastify from 'fastify';
 import { createCapture } from '../src/capture/index.ts';
 import { createPolicyEvaluator, loadPolicy } from '../src/policy/index.ts';
 import { type BuiltSink, createSink } from '../src/sinks/index.ts';
+import { cpuMs } from './collector.ts';
 
 interface CannonResult {
   requests: { average: number; total: number };
@@ -85,13 +86,6 @@ function startServer(mode: Mode, logFile: string): Promise<{ child: ChildProcess
     });
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
   });
-}
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function main(): Promise<void> {

@@ -3,80 +3,22 @@
 // run: JSON.parse of the same bytes on one core. (2) Query latency p50/p95 over BENCH_EVENTS stored events
 // (default 200 000) for filtered, fuzzy and histogram queries, over HTTP.
 //   BENCH_EVENTS=1000000 npm run bench ingest
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '../src/event/model.ts';
 import { openStore } from '../src/store/index.ts';
+import { BATCH, cpuMs, falcoBatches, percentile, startServer, stopServer } from './collector.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BATCH = 400;
 const INGEST_SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 10);
 const INGEST_MAX_BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 2500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const N = Number(process.env.BENCH_EVENTS ?? 200_000);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 60);
 
-function startServer(data: string, args: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['bin/vigil.js', 'serve', '--listen', '127.0.0.1:0', '--data', data, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000);
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const m = /"listen":"(http:\/\/[^"]+)".*vigil collector ready/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout!.resume();
-        resolve({ child, url: m[1]! });
-      }
-      if (buf.length > 1e6) buf = buf.slice(-1e5);
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-/** CPU time (user + system, ms, every thread) a process has used so far, from /proc (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-/** A 400-event EventList whose audit IDs carry a placeholder, from Falco's 51 real events. */
-function batchTemplate(): { parts: string[] } {
-  const lines = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim());
-  const items: unknown[] = [];
-  for (let i = 0; i < BATCH; i++) {
-    const e = JSON.parse(lines[i % lines.length]!);
-    e.auditID = `@@-${i}`;
-    items.push(e);
-  }
-  const text = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1beta1', items });
-  return { parts: text.split('@@') };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
-}
-
 async function benchIngest(): Promise<void> {
   const data = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-ingest-'));
-  const { parts } = batchTemplate();
-  const body = (n: number) => parts.join(`b${n}`);
+  const body = falcoBatches();
   const sample = body(0);
 
   // Baseline: JSON.parse of one batch's bytes, one core.

@@ -26,7 +26,15 @@ export {
   resolveLimits,
   USER_AGENT_TRUNCATED,
 } from './limits.ts';
-export { MASK, maskCredentials, parseMaskPath, SECRET_KEYS } from './mask.ts';
+export {
+  MASK,
+  maskCredentials,
+  maskQuery,
+  maskSchemeCredentials,
+  parseMaskPath,
+  SECRET_KEYS,
+  SECRET_PARAMS,
+} from './mask.ts';
 export * from './model.ts';
 export type { OpenFaaSDecodeOptions } from './openfaas.ts';
 export { decodeOpenFaaSEvent, encodeOpenFaaSEvent, OPENFAAS_ID_NAMESPACE } from './openfaas.ts';

@@ -1,11 +1,15 @@
 // Credentials never reach the store or a log in clear. What a request or response body says under a key named like a
 // secret, a CADF initiator's credential token, and any configured path are replaced by `***` — the key stays, so the
 // event still shows that a password was sent. This is oslo's `mask_dict_password` idea (which turns
-// keystonemiddleware's credential.token into `***` in the log driver), applied to every format at ingest.
+// keystonemiddleware's credential.token into `***` in the log driver), applied to every format at ingest. Secrets
+// also hide inside strings and pairs: a request URI's `?access_token=…` (every format's URL or path is the
+// requestURI), a header list's `{"name": "Authorization", "value": …}`, an annotation's `Bearer …`.
 import type { AuditEvent } from './model.ts';
 import { isObject } from './validate.ts';
 
 export const MASK = '***';
+
+type Obj = Record<string, unknown>;
 
 /** Member names (compared lower-cased) whose values are secrets wherever they appear in a body. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
@@ -23,11 +27,110 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'access_token',
   'refresh_token',
   'client_secret',
+  'x-api-key',
+  'api-key',
 ]);
 
-type Obj = Record<string, unknown>;
+/**
+ * Query parameter names (compared percent-decoded and lower-cased) whose values are secrets: the secret member
+ * names, and the signatures and session tokens of pre-signed URLs (S3, GCS, Azure SAS) and OAuth's id_token.
+ */
+export const SECRET_PARAMS: ReadonlySet<string> = new Set([
+  ...SECRET_KEYS,
+  'id_token',
+  'sig',
+  'signature',
+  'x-amz-signature',
+  'x-amz-security-token',
+  'x-goog-signature',
+]);
 
-/** Masks every secret-named member at any depth of `root` (without recursion: bodies may nest deeply). */
+/** Longer names are not secret names: checked before lower-casing, so long strings cost nothing. */
+const MAX_SECRET_NAME = Math.max(...[...SECRET_PARAMS].map((k) => k.length));
+
+function isSecretName(name: string, names: ReadonlySet<string>): boolean {
+  return name.length <= MAX_SECRET_NAME && names.has(name.toLowerCase());
+}
+
+/** A query parameter's name as written (`%74oken`, `Access_Token`) is a secret name. */
+function isSecretParam(raw: string): boolean {
+  if (raw.length > 3 * MAX_SECRET_NAME) return false;
+  let name = raw;
+  if (raw.includes('%')) {
+    try {
+      name = decodeURIComponent(raw);
+    } catch {
+      // malformed percent-encoding: compare as written
+    }
+  }
+  return isSecretName(name, SECRET_PARAMS);
+}
+
+/**
+ * `uri` with the value of each secret query parameter replaced by `***`; everything else, names included, byte for
+ * byte as it was. Parameters are separated by `&` (and by a `?` inside the query, so that an unencoded nested URL's
+ * parameters count too); the query ends at `#`. A URI without `?` costs one indexOf.
+ */
+export function maskQuery(uri: string): string {
+  const q = uri.indexOf('?');
+  if (q < 0) return uri;
+  let out = '';
+  let copied = 0; // uri[0, copied) is in out
+  let start = q + 1; // the current parameter's first character
+  let eq = -1; // its first '=', if seen
+  for (let i = start; i <= uri.length; i++) {
+    const c = i < uri.length ? uri.charCodeAt(i) : 35; // the end acts as '#'
+    if (c === 61 /* = */) {
+      if (eq < 0) eq = i;
+    } else if (c === 38 /* & */ || c === 63 /* ? */ || c === 35 /* # */) {
+      if (eq > start && i > eq + 1 && isSecretParam(uri.slice(start, eq)) && uri.slice(eq + 1, i) !== MASK) {
+        out += uri.slice(copied, eq + 1) + MASK;
+        copied = i;
+      }
+      if (c === 35) break;
+      start = i + 1;
+      eq = -1;
+    }
+  }
+  return copied === 0 ? uri : out + uri.slice(copied);
+}
+
+/**
+ * An HTTP authentication scheme and its credential inside free text (`proxy_set_header Authorization "Bearer …"`).
+ * The credential counts only if it looks like one — 8 or more token68 characters with a digit, a symbol or an
+ * upper-case letter after the first — so that prose ("Basic authentication", "bearer tokens") stays as written.
+ */
+const SCHEME_CREDENTIAL = /\b(bearer|basic)(\s+)([A-Za-z0-9._~+/-]{8,}=*)/gi;
+const CREDENTIAL_LIKE = /[0-9._~+/=-]|.[A-Z]/;
+
+/** `text` with each `Bearer`/`Basic` credential in it replaced by `***` (the scheme kept). */
+export function maskSchemeCredentials(text: string): string {
+  return text.replace(SCHEME_CREDENTIAL, (m, scheme: string, space: string, cred: string) =>
+    CREDENTIAL_LIKE.test(cred) ? `${scheme}${space}${MASK}` : m,
+  );
+}
+
+/**
+ * Annotations (a string map): secret-named keys, and credentials in the values, which are free text where one may
+ * be pasted (an ingress snippet, a probe command).
+ */
+function maskAnnotations(annotations: Obj): void {
+  for (const k in annotations) {
+    if (!Object.hasOwn(annotations, k)) continue;
+    const v = annotations[k];
+    if (SECRET_KEYS.has(k.toLowerCase())) {
+      if (v !== null && v !== undefined && v !== '') annotations[k] = MASK;
+    } else if (typeof v === 'string' && v.length >= 14) {
+      annotations[k] = maskSchemeCredentials(v);
+    }
+  }
+}
+
+/**
+ * Masks every secret-named member at any depth of `root` (without recursion: bodies may nest deeply), the `value`
+ * of a name/value pair whose `name` (or `key`) is a secret name (HAR and gateway header lists, Kubernetes
+ * `httpHeaders` and `env`), and credentials in the values of `annotations` maps.
+ */
 function maskTree(root: unknown, seen = new Set<unknown>()): void {
   if (root === null || typeof root !== 'object') return;
   const stack: unknown[] = [root];
@@ -43,6 +146,7 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
       continue;
     }
     const o = v as Obj;
+    let secretPair = false;
     for (const k in o) {
       if (!Object.hasOwn(o, k)) continue;
       const x = o[k];
@@ -50,7 +154,14 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
         if (x !== null && x !== undefined && x !== '') o[k] = MASK;
       } else if (x !== null && typeof x === 'object') {
         stack.push(x);
+        if (k === 'annotations' && !Array.isArray(x)) maskAnnotations(x as Obj);
+      } else if ((k === 'name' || k === 'key') && typeof x === 'string' && isSecretName(x, SECRET_KEYS)) {
+        secretPair = true;
       }
+    }
+    if (secretPair && Object.hasOwn(o, 'value')) {
+      const x = o.value;
+      if (x !== null && x !== undefined && x !== '') o.value = MASK;
     }
   }
 }
@@ -104,12 +215,15 @@ function maskAt(v: unknown, segs: readonly Segment[], i: number): void {
 }
 
 /**
- * Masks credentials in `e` in place and returns it: secret-named members anywhere in requestObject,
- * responseObject and the format leftovers in `origin`; the CADF initiator's credential token (unless pycadf already
+ * Masks credentials in `e` in place and returns it: secret query parameters of the requestURI; secret-named
+ * members and name/value pairs anywhere in requestObject, responseObject, annotations and the format leftovers in
+ * `origin`, and credentials in annotation values; the CADF initiator's credential token (unless pycadf already
  * masked it); and each of `extraPaths` (dot paths from the event root, `[n]`/`[*]` for items, e.g.
  * `requestObject.spec.env[*].value`; parse them once with `parseMaskPath` for the hot path).
  */
 export function maskCredentials(e: AuditEvent, extraPaths?: readonly (string | readonly Segment[])[]): AuditEvent {
+  if (typeof e.requestURI === 'string') e.requestURI = maskQuery(e.requestURI);
+  if (e.annotations) maskAnnotations(e.annotations);
   maskTree(e.requestObject);
   maskTree(e.responseObject);
   const origin = e.origin;

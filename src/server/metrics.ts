@@ -5,6 +5,14 @@ export function collectorMetrics(storeSize: () => Promise<{ events: number; byte
   const registry = new Registry();
   const storeEvents = registry.gauge('vigil_store_events', 'Events in the store');
   const storeBytes = registry.gauge('vigil_store_bytes', 'Bytes used by the store');
+  // The process's memory under prom-client's names, so that a soak (or an operator) sees a leak from outside.
+  const rss = registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes');
+  const heapUsed = registry.gauge('nodejs_heap_size_used_bytes', 'V8 heap used in bytes');
+  const heapTotal = registry.gauge('nodejs_heap_size_total_bytes', 'V8 heap allocated in bytes');
+  const external = registry.gauge(
+    'nodejs_external_memory_bytes',
+    'Memory of C++ objects bound to JS objects, in bytes',
+  );
   return {
     registry,
     ingested: registry.counter('vigil_ingest_events_total', 'Events received by ingest path'),
@@ -21,11 +29,16 @@ export function collectorMetrics(storeSize: () => Promise<{ events: number; byte
       'Query latency by endpoint',
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     ),
-    /** Reads the store's size into its gauges, then renders every series. */
+    /** Reads the store's size and the process's memory into their gauges, then renders every series. */
     async scrape(): Promise<string> {
       const s = await storeSize();
       storeEvents.set(undefined, s.events);
       storeBytes.set(undefined, s.bytes);
+      const m = process.memoryUsage();
+      rss.set(undefined, m.rss);
+      heapUsed.set(undefined, m.heapUsed);
+      heapTotal.set(undefined, m.heapTotal);
+      external.set(undefined, m.external);
       return registry.render();
     },
   };

@@ -7,8 +7,10 @@ import {
   type AuditEvent,
   decodeCadf,
   decodeEvents,
+  decodeOpenFaaSEvent,
   MASK,
   maskCredentials,
+  maskQuery,
   parseMaskPath,
   SECRET_KEYS,
 } from '../../src/event/index.ts';
@@ -164,5 +166,276 @@ describe('maskCredentials', () => {
     assert.deepEqual(cur, { password: MASK });
     assert.deepEqual(Object.getOwnPropertyDescriptor(e.requestObject, '__proto__')?.value, { token: MASK });
     assert.equal(({} as Record<string, unknown>).token, undefined);
+  });
+});
+
+describe('secrets inside strings and pairs', () => {
+  test('requestURI: secret query parameter values become ***, names and everything else as written', () => {
+    const cases: [string, string][] = [
+      ['/api/v1/pods', '/api/v1/pods'],
+      ['/api/v1/pods?watch=true&limit=500&resourceVersion=0', '/api/v1/pods?watch=true&limit=500&resourceVersion=0'],
+      ['/x?token=abc', '/x?token=***'],
+      ['/x?a=1&access_token=abc.def&b=2', '/x?a=1&access_token=***&b=2'],
+      [
+        '/x?password=p&api_key=k&secret=s&client_secret=c&refresh_token=r&apikey=k2',
+        '/x?password=***&api_key=***&secret=***&client_secret=***&refresh_token=***&apikey=***',
+      ],
+      ['/x?Access_Token=abc&TOKEN=d', '/x?Access_Token=***&TOKEN=***'],
+      ['/x?%74oken=abc&api%5Fkey=k&%41PI_KEY=z', '/x?%74oken=***&api%5Fkey=***&%41PI_KEY=***'],
+      ['/x?%E0%A4%A=1&token=t', '/x?%E0%A4%A=1&token=***'],
+      [
+        '/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Security-Token=FQoG%2Fa&X-Amz-Signature=0a1b2c',
+        '/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Security-Token=***&X-Amz-Signature=***',
+      ],
+      [
+        '/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Expires=900&X-Goog-Signature=9f8e',
+        '/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Expires=900&X-Goog-Signature=***',
+      ],
+      ['/c/b?sv=2022-11-02&se=2024&sp=r&sig=AbC%3D', '/c/b?sv=2022-11-02&se=2024&sp=r&sig=***'],
+      ['/x?Signature=s&AWSAccessKeyId=AKIA', '/x?Signature=***&AWSAccessKeyId=AKIA'],
+      ['/x?token=&token&=v&token=a=b&x=1', '/x?token=&token&=v&token=***&x=1'],
+      ['/x?token=a&token=b', '/x?token=***&token=***'],
+      ['/x?token=abc#frag=1&token=f', '/x?token=***#frag=1&token=f'],
+      ['/x?next=/y?token=abc&z=1', '/x?next=/y?token=***&z=1'],
+      ['/x?token=***', '/x?token=***'],
+      ['/x?tokens=a&my_token=b&continue=c', '/x?tokens=a&my_token=b&continue=c'],
+    ];
+    for (const [uri, want] of cases) assert.equal(maskQuery(uri), want, uri);
+    const e = structuredClone(events[0]);
+    e.requestURI = '/api/v1/namespaces/a/pods?access_token=eyJhbGci.x.y&watch=1';
+    assert.equal(maskCredentials(e).requestURI, '/api/v1/namespaces/a/pods?access_token=***&watch=1');
+  });
+
+  test('CADF requestPath and OpenFaaS path are the requestURI: masked too', () => {
+    const cadf = structuredClone(cadfResponse);
+    cadf.payload.requestPath = '/v2/lb?password=p&name=n';
+    assert.equal(maskCredentials(decodeCadf(cadf)).requestURI, '/v2/lb?password=***&name=n');
+    const faas = decodeOpenFaaSEvent({
+      actor: { sub: 'u' },
+      path: '/system/functions?namespace=fn&api_key=k',
+      method: 'GET',
+      actions: ['Function:Read'],
+      response_code: 200,
+      time: '2024-01-01T00:00:00Z',
+    });
+    assert.equal(maskCredentials(faas).requestURI, '/system/functions?namespace=fn&api_key=***');
+    assert.equal(faas.objectRef?.namespace, 'fn', 'decoded from the query before masking');
+  });
+
+  test('name/value and key/value pairs: value masked when the name is a secret name', () => {
+    const e = structuredClone(events[0]);
+    e.requestObject = {
+      har: [
+        { name: 'Authorization', value: 'Bearer abc' },
+        { name: 'accept', value: 'application/json' },
+        { name: 'COOKIE', value: 'sid=1', comment: 'c' },
+      ],
+      gateway: [
+        { key: 'X-Api-Key', value: 'k' },
+        { key: 'content-type', value: 'text/plain' },
+        { key: 'x-auth-token', value: { nested: 'v' } },
+      ],
+      spec: {
+        containers: [
+          {
+            name: 'app',
+            env: [
+              { name: 'PASSWORD', value: 'hunter2' },
+              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'token', key: 'token' } } },
+              { name: 'MODE', value: 'prod' },
+            ],
+            livenessProbe: {
+              httpGet: { path: '/healthz', httpHeaders: [{ name: 'authorization', value: 'Basic x' }] },
+            },
+          },
+        ],
+      },
+      odd: [{ name: { first: 'token' }, value: 'kept' }, { name: 'token' }, { name: 'token', value: '' }],
+    };
+    maskCredentials(e);
+    assert.deepEqual(e.requestObject, {
+      har: [
+        { name: 'Authorization', value: MASK },
+        { name: 'accept', value: 'application/json' },
+        { name: 'COOKIE', value: MASK, comment: 'c' },
+      ],
+      gateway: [
+        { key: 'X-Api-Key', value: MASK },
+        { key: 'content-type', value: 'text/plain' },
+        { key: 'x-auth-token', value: MASK },
+      ],
+      spec: {
+        containers: [
+          {
+            name: 'app',
+            env: [
+              { name: 'PASSWORD', value: MASK },
+              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'token', key: 'token' } } },
+              { name: 'MODE', value: 'prod' },
+            ],
+            livenessProbe: { httpGet: { path: '/healthz', httpHeaders: [{ name: 'authorization', value: MASK }] } },
+          },
+        ],
+      },
+      odd: [{ name: { first: 'token' }, value: 'kept' }, { name: 'token' }, { name: 'token', value: '' }],
+    });
+  });
+
+  test('annotations: secret-named keys and Bearer/Basic credentials in values; prose and other strings kept', () => {
+    const e = structuredClone(events[0]);
+    const snippet = 'proxy_set_header Authorization "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig";';
+    e.annotations = {
+      'authorization.k8s.io/decision': 'allow',
+      'example.com/auth': 'basic dXNlcjpwYXNz',
+      'example.com/doc': 'Basic authentication and bearer tokens are supported',
+      'example.com/lower': 'Bearer abcdefghijkl',
+      'example.com/short': 'Basic abcdefg1',
+      Token: 't',
+    };
+    e.requestObject = {
+      metadata: { annotations: { 'nginx.ingress.kubernetes.io/configuration-snippet': snippet } },
+      spec: { note: 'Bearer abc12345678' },
+    };
+    maskCredentials(e);
+    assert.deepEqual(e.annotations, {
+      'authorization.k8s.io/decision': 'allow',
+      'example.com/auth': `basic ${MASK}`,
+      'example.com/doc': 'Basic authentication and bearer tokens are supported',
+      'example.com/lower': 'Bearer abcdefghijkl',
+      'example.com/short': `Basic ${MASK}`,
+      Token: MASK,
+    });
+    assert.deepEqual(e.requestObject, {
+      metadata: {
+        annotations: {
+          'nginx.ingress.kubernetes.io/configuration-snippet': `proxy_set_header Authorization "Bearer ${MASK}";`,
+        },
+      },
+      spec: { note: 'Bearer abc12345678' }, // only annotations are scanned as free text (docs/collector.md)
+    });
+  });
+
+  /** A query parameter name: a secret one in some casing, some characters percent-encoded, or an ordinary one. */
+  const paramName = fc.oneof(
+    fc
+      .tuple(secretKey, fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), fc.boolean())
+      .map(([k, enc, lowerHex]) => ({
+        secret: true,
+        raw: [...k]
+          .map((c, i) => {
+            if (!enc[i]) return c;
+            const hex = c.charCodeAt(0).toString(16).padStart(2, '0');
+            return `%${lowerHex ? hex : hex.toUpperCase()}`;
+          })
+          .join(''),
+      })),
+    fc.constantFrom('sig', 'X-Amz-Signature', 'x-goog-signature', 'id_token').map((raw) => ({ secret: true, raw })),
+    fc
+      .constantFrom('watch', 'limit', 'labelSelector', 'continue', 'tokens', 'key', 'X-Amz-Credential', 'a')
+      .map((raw) => ({ secret: false, raw })),
+  );
+  const paramValue = fc.stringMatching(/^[A-Za-z0-9%=./:*+_~-]{0,12}$/);
+  const uriParts = fc.record({
+    path: fc.stringMatching(/^(\/[a-z0-9.-]{1,8}){1,4}$/),
+    params: fc.array(fc.record({ name: paramName, eq: fc.boolean(), value: paramValue }), { maxLength: 6 }),
+    question: fc.boolean(),
+    fragment: fc.option(fc.stringMatching(/^[a-z=&]{0,8}$/), { nil: undefined }),
+  });
+  function uriOf(p: typeof uriParts extends fc.Arbitrary<infer T> ? T : never, masked: boolean): string {
+    const q = p.params.map(({ name, eq, value }) => {
+      if (!eq) return name.raw;
+      return `${name.raw}=${masked && name.secret && value !== '' ? MASK : value}`;
+    });
+    return `${p.path}${p.question || q.length ? `?${q.join('&')}` : ''}${p.fragment === undefined ? '' : `#${p.fragment}`}`;
+  }
+
+  /** Where masking may change `masked` against `orig`: only secret values, each to ***. */
+  function assertOnlySecretsChanged(orig: unknown, masked: unknown, at: string): void {
+    if (orig === masked) return;
+    if (orig === null || typeof orig !== 'object' || masked === null || typeof masked !== 'object') {
+      assert.deepEqual(masked, orig, `${at} changed`);
+      return;
+    }
+    assert.equal(Array.isArray(masked), Array.isArray(orig), at);
+    const o = orig as Record<string, unknown>;
+    const m = masked as Record<string, unknown>;
+    assert.deepEqual(Object.keys(m), Object.keys(o), `${at}: members`);
+    const pairSecret = ['name', 'key'].some(
+      (k) => typeof o[k] === 'string' && SECRET_KEYS.has((o[k] as string).toLowerCase()),
+    );
+    for (const k of Object.keys(o)) {
+      const secret = SECRET_KEYS.has(k.toLowerCase()) || (k === 'value' && pairSecret);
+      if (secret && m[k] === MASK) continue;
+      assertOnlySecretsChanged(o[k], m[k], `${at}.${k}`);
+    }
+  }
+
+  /** Annotation values: prose (which must stay) and `Bearer`/`Basic` credentials, as written and as masked. */
+  const prose = fc.constantFrom('auth', 'is', 'required', 'tokens', 'Basic', 'bearer', 'Authorization:', '"x";');
+  const credential = fc
+    .tuple(
+      fc.constantFrom('Bearer', 'bearer', 'Basic', 'BASIC'),
+      fc.stringMatching(/^[A-Za-z0-9._~+/-]{7,30}$/),
+      fc.constantFrom('', '=', '=='),
+    )
+    .map(([scheme, t, pad]) => ({ text: `${scheme} ${t}9${pad}`, masked: `${scheme} ${MASK}` }));
+  const annotationValue = fc
+    .array(
+      fc.oneof(
+        prose.map((w) => ({ text: w, masked: w })),
+        credential,
+      ),
+      { maxLength: 6 },
+    )
+    .map((parts) => ({ text: parts.map((p) => p.text).join(' '), masked: parts.map((p) => p.masked).join(' ') }));
+  const annotations = fc.dictionary(fc.stringMatching(/^example\.com\/[a-z]{1,8}$/), annotationValue, { maxKeys: 3 });
+
+  test('property: masking changes nothing but secret values, and masking twice is masking once', () => {
+    const pairName = fc.oneof(secretKey, plainKey);
+    const pairValue = fc.jsonValue({ maxDepth: 1 });
+    const pair = fc.oneof(
+      fc.record({ name: pairName, value: pairValue }),
+      fc.record({ key: pairName, value: pairValue, comment: fc.string() }),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...events),
+        uriParts,
+        bodyWithSecrets,
+        fc.array(pair, { maxLength: 4 }),
+        fc.jsonValue({ maxDepth: 3 }),
+        annotations,
+        (base, uri, req, pairs, resp, ann) => {
+          const text = (pick: 'text' | 'masked') =>
+            Object.fromEntries(Object.entries(ann).map(([k, v]) => [k, v[pick]]));
+          const e: AuditEvent = structuredClone(base);
+          e.requestURI = uriOf(uri, false);
+          e.annotations = { ...base.annotations, ...text('text') };
+          e.requestObject = {
+            ...(req.body as object),
+            headers: pairs,
+            pod: { metadata: { annotations: text('text') } },
+          };
+          e.responseObject = resp;
+          const orig = structuredClone(e);
+          const masked = maskCredentials(structuredClone(e));
+          // The strings built from parts: exactly the secrets replaced.
+          assert.equal(masked.requestURI, uriOf(uri, true));
+          assert.deepEqual(masked.annotations, { ...base.annotations, ...text('masked') });
+          const pod = (masked.requestObject as { pod: { metadata: { annotations: unknown } } }).pod;
+          assert.deepEqual(pod.metadata.annotations, text('masked'));
+          // Everything else: unchanged but for secret-named members and secret pairs' values, each ***.
+          const rest = (x: AuditEvent) => ({
+            ...x,
+            requestURI: '',
+            annotations: {},
+            requestObject: { ...(x.requestObject as object), pod: 0 },
+          });
+          assertOnlySecretsChanged(rest(orig), rest(masked), 'event');
+          assert.deepEqual(maskCredentials(structuredClone(masked)), masked, 'idempotent');
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 });

@@ -11,11 +11,14 @@ test('secret-named members and configured paths are stored as ***', async () => 
       auditID: 'mask-1',
       level: 'Request',
       verb: 'create',
+      requestURI: '/api/v1/namespaces/a/secrets?access_token=tok-in-uri&dryRun=All',
+      annotations: { 'example.com/auth': 'Bearer ann0tated-token' },
       requestObject: {
         kind: 'Secret',
         password: 'hunter2',
         metadata: { annotations: { Authorization: 'Bearer abc.def' } },
         spec: { env: [{ name: 'DB', value: 's3cret' }] },
+        headers: [{ name: 'X-Auth-Token', value: 'pair-secret' }],
       },
     });
     const r = await s.post('/ingest/events', JSON.stringify([e]));
@@ -24,7 +27,8 @@ test('secret-named members and configured paths are stored as ***', async () => 
       items: { requestObject: Record<string, unknown> }[];
     };
     const stored = JSON.stringify(list.items[0]);
-    for (const secret of ['hunter2', 'abc.def', 's3cret']) assert.ok(!stored.includes(secret), `${secret} was stored`);
+    for (const secret of ['hunter2', 'abc.def', 's3cret', 'tok-in-uri', 'ann0tated-token', 'pair-secret'])
+      assert.ok(!stored.includes(secret), `${secret} was stored`);
     const o = list.items[0]!.requestObject as {
       password: string;
       metadata: { annotations: Record<string, string> };
@@ -33,6 +37,9 @@ test('secret-named members and configured paths are stored as ***', async () => 
     assert.equal(o.password, '***');
     assert.equal(o.metadata.annotations.Authorization, '***');
     assert.deepEqual(o.spec.env, [{ name: 'DB', value: '***' }]);
+    const stored0 = list.items[0] as unknown as { requestURI: string; annotations: Record<string, string> };
+    assert.equal(stored0.requestURI, '/api/v1/namespaces/a/secrets?access_token=***&dryRun=All');
+    assert.equal(stored0.annotations['example.com/auth'], 'Bearer ***');
   } finally {
     await s.stop();
   }

@@ -297,5 +297,7 @@ describe('query API', () => {
     assert.match(m.body, /^vigil_store_events 8$/m);
     assert.match(m.body, /^vigil_store_bytes \d+$/m);
     assert.match(m.body, /^vigil_query_duration_seconds_count\{endpoint="list"\} \d+$/m);
+    for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes'])
+      assert.match(m.body, new RegExp(`^${name} [1-9]\\d*$`, 'm'));
   });
 });
