@@ -10,8 +10,9 @@
 // of SOAK_WARMUP_SECONDS, default 60) and at the end, the least-squares slope over the second half, whether that
 // is flat, and events sent against events stored (counted through the API): nothing may be lost.
 //   SOAK_MINUTES=2 npm run bench:soak
-// Why memory grows, when it does: NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 (then `kill -USR2 <server pid>`) or
-// --heap-prof reach the server too (it inherits the environment).
+// Native memory may climb in steps toward SQLite's page-cache bound while V8's heap stays flat (bench/RESULTS.md,
+// "Soak", says why). To see why memory grows: NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 (then
+// `kill -USR2 <server pid>`) or --heap-prof reach the server too (it inherits the environment).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,7 @@ const MAX_END_DRIFT = 0.1;
 const MiB = 1024 * 1024;
 
 interface Sample {
-  /** Seconds since the load started (negative while idle before it, beyond `loadEnd` after it). */
+  /** Seconds since the load started (-1 while idle before it, beyond the load's length after it). */
   t: number;
   rss: number;
   anon: number;
@@ -99,9 +100,9 @@ async function main(): Promise<number> {
   const { child, url } = await startServer(data);
   const pid = child.pid!;
   const samples: Sample[] = [];
-  let loadStart = performance.now() + IDLE_S * 1000;
+  let loadStart: number | undefined;
   const takeSample = async () => {
-    const t = (performance.now() - loadStart) / 1000;
+    const t = loadStart === undefined ? -1 : (performance.now() - loadStart) / 1000;
     const st = procStatus(pid);
     const m = await scrape(url);
     samples.push({
@@ -127,14 +128,16 @@ async function main(): Promise<number> {
         `samples every ${SAMPLE_S} s, idle ${IDLE_S} s before, warm-up ${WARMUP_S} s; server pid ${pid}, data ${data}`,
     );
     await sleep(IDLE_S * 1000);
+    sampling = sampling.then(takeSample); // at least one idle sample, however short the idle time
     await sampling;
 
     // The load: batch n is due at n × BATCH / RATE seconds.
     const body = falcoBatches({ fresh: true });
     const answers: { t: number; ms: number; inserted: number }[] = [];
     const intervalMs = (BATCH / RATE) * 1000;
-    loadStart = performance.now();
-    const loadEnd = loadStart + MINUTES * 60_000;
+    const start = performance.now();
+    loadStart = start;
+    const loadEnd = start + MINUTES * 60_000;
     const inFlight = new Set<Promise<void>>();
     let sent = 0;
     const send = async (n: number) => {
@@ -148,11 +151,11 @@ async function main(): Promise<number> {
       if (res.status !== 200 || r.accepted !== BATCH || r.duplicates !== 0)
         throw new Error(`batch ${n}: ${res.status} ${JSON.stringify(r)}`);
       const t1 = performance.now();
-      answers.push({ t: (t1 - loadStart) / 1000, ms: t1 - t0, inserted: r.inserted });
+      answers.push({ t: (t1 - start) / 1000, ms: t1 - t0, inserted: r.inserted });
     };
     let failure: unknown;
     for (let n = 0; ; n++) {
-      const due = loadStart + n * intervalMs;
+      const due = start + n * intervalMs;
       if (due >= loadEnd || failure) break;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
@@ -167,7 +170,7 @@ async function main(): Promise<number> {
     }
     await Promise.all(inFlight);
     if (failure) throw failure;
-    const loadSecs = (performance.now() - loadStart) / 1000;
+    const loadSecs = (performance.now() - start) / 1000;
     loadAverages.push(`end ${load()}`);
     // The last samples under load, then a few idle again.
     await sampling;
@@ -183,16 +186,19 @@ async function main(): Promise<number> {
     const insertedSum = answers.reduce((a, r) => a + r.inserted, 0);
     const lost = sent - total - ignored;
 
-    // Per minute: the answers that came back in it.
+    // Per minute: the answers that came back in it; the last in-flight answers (after the last full minute) count
+    // in the last minute.
     console.log(
       '\n| minute | events/s | answer p50 ms | answer p99 ms | RSS MiB (last sample) | heap used MiB | load average |',
     );
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
-    for (let min = 0; min < Math.ceil(loadSecs / 60); min++) {
-      const inMin = answers.filter((a) => a.t >= min * 60 && a.t < (min + 1) * 60);
-      const secs = Math.min(60, loadSecs - min * 60);
+    const minutes = Math.max(1, Math.round(loadSecs / 60));
+    const minuteOf = (t: number) => Math.min(Math.floor(t / 60), minutes - 1);
+    for (let min = 0; min < minutes; min++) {
+      const inMin = answers.filter((a) => minuteOf(a.t) === min);
+      const secs = min === minutes - 1 ? loadSecs - min * 60 : 60;
       const ms = inMin.map((a) => a.ms).sort((a, b) => a - b);
-      const s = samples.filter((x) => x.t >= min * 60 && x.t < (min + 1) * 60).at(-1);
+      const s = samples.filter((x) => x.t >= 0 && x.t <= loadSecs && minuteOf(x.t) === min).at(-1);
       console.log(
         `| ${min + 1} | ${Math.round((inMin.length * BATCH) / secs)} | ${ms.length ? percentile(ms, 50).toFixed(0) : '-'} | ` +
           `${ms.length ? percentile(ms, 99).toFixed(0) : '-'} | ${s ? mib(s.rss) : '-'} | ${s ? mib(s.heapUsed) : '-'} | ` +
@@ -225,6 +231,8 @@ async function main(): Promise<number> {
       ['V8 heap used', fig((s) => s.heapUsed)],
       ['V8 heap total', fig((s) => s.heapTotal)],
       ['external (buffers)', fig((s) => s.external)],
+      // What is neither V8's heap nor mapped files: SQLite's page caches, malloc'd buffers, allocator slack.
+      ['native (RSS anonymous − V8 heap total)', fig((s) => s.anon - s.heapTotal)],
     ];
     console.log(
       '\n| memory MiB | idle before | steady start (1st min) | steady median | end | idle after | slope, 2nd half, MiB/min |',
