@@ -208,7 +208,7 @@ class SqliteStore implements Store {
   readonly #statements = new Map<string, StatementSync>();
   /** Started at the first write: a store opened only to read (CLI, verify) never starts a thread. */
   #writer: WriterPort | undefined;
-  readonly #s: Record<'findTerm' | 'minutesTotal' | 'count' | 'timeRange' | 'body', StatementSync>;
+  readonly #s: Record<'findTerm' | 'minutesTotal' | 'pageCount' | 'pageSize' | 'timeRange' | 'body', StatementSync>;
   #closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -263,7 +263,8 @@ class SqliteStore implements Store {
     this.#s = {
       findTerm: p('SELECT id FROM terms WHERE field = ? AND value = ?'),
       minutesTotal: p('SELECT coalesce(sum(n), 0) AS n FROM event_minutes'),
-      count: p('SELECT count(*) AS n FROM events'),
+      pageCount: p('PRAGMA page_count'),
+      pageSize: p('PRAGMA page_size'),
       // two subqueries: min() and max() together would not use the index
       timeRange: p('SELECT (SELECT min(received) FROM events) AS lo, (SELECT max(received) FROM events) AS hi'),
       body: p('SELECT body FROM event_bodies WHERE id = ?'),
@@ -697,11 +698,15 @@ class SqliteStore implements Store {
     return this.#write().deleteBefore(cutoff, limit);
   }
 
+  /**
+   * From the per-minute counts, not count(*): /metrics asks at every scrape, and counting read a whole index into
+   * this connection's page cache on the main thread each time (slower as the store grows; the soak's memory churn).
+   */
   async size(): Promise<{ events: number; bytes: number }> {
     this.#open();
-    const events = (this.#s.count.get() as { n: number }).n;
-    const pages = (this.#db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count;
-    const pageSize = (this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+    const events = (this.#s.minutesTotal.get() as { n: number }).n;
+    const pages = (this.#s.pageCount.get() as { page_count: number }).page_count;
+    const pageSize = (this.#s.pageSize.get() as { page_size: number }).page_size;
     return { events, bytes: pages * pageSize };
   }
 
