@@ -68,7 +68,6 @@ export function falcoBatches(opts: { size?: number; fresh?: boolean } = {}): (n:
   };
 }
 
-/** The p-th percentile of ascending `sorted` (nearest rank). */
 /** CPU time (user + system, ms, every thread) a process has used so far, from /proc (clock ticks of 10 ms). */
 export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -76,6 +75,7 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** The p-th percentile of ascending `sorted` (nearest rank). */
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
