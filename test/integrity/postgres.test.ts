@@ -5,14 +5,13 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { chainHash, loadSigningKey, type SigningKey, writeCheckpointPostgres } from '../../src/integrity/index.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
+import { vigil } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/net.ts';
 import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -20,21 +19,6 @@ import { makeEvent } from '../store/contract.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 const DAY = 86_400_000;
-
-async function vigil(args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr });
-  return { code, out, err };
-}
 
 interface Fixture {
   schema: string;

@@ -7,9 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { PassThrough } from 'node:stream';
 import { afterEach, test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
 import {
   chainHash,
@@ -19,6 +17,7 @@ import {
   writeCheckpoint,
 } from '../../src/integrity/index.ts';
 import { openSqliteStore, startRetention } from '../../src/store/index.ts';
+import { vigil } from '../helpers/cli.ts';
 import { makeEvent } from '../store/contract.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
@@ -26,26 +25,6 @@ const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function io() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  return { io: { stdin: new PassThrough(), stdout, stderr }, out: () => out, err: () => err };
-}
-
-async function vigil(args: string[]) {
-  const t = io();
-  const code = await main(args, t.io);
-  return { code, out: t.out(), err: t.err() };
-}
 
 /** Runs `vigil verify --json` on the data dir; returns the exit code and the report. */
 async function verify(dir: string, ...more: string[]) {
