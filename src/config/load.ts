@@ -152,7 +152,7 @@ export function sqlitePath(storage: StorageConfig, what: string): string {
 
 /** The keys each storage type takes: a oneOf over `type`, so a postgres url never silently falls back to SQLite. */
 const STORAGE_KEYS: Record<string, { required: string; allowed: string[] }> = {
-  sqlite: { required: 'path', allowed: ['type', 'path'] },
+  sqlite: { required: 'path', allowed: ['type', 'path', 'cacheMiB'] },
   postgres: { required: 'url', allowed: ['type', 'url', 'schema', 'poolSize'] },
 };
 
@@ -243,7 +243,14 @@ export function loadConfig(file: string | undefined, overrides: Overrides = {}):
 
 type Sections = {
   listen?: string;
-  storage?: { type?: 'sqlite' | 'postgres'; path?: string; url?: string; schema?: string; poolSize?: number };
+  storage?: {
+    type?: 'sqlite' | 'postgres';
+    path?: string;
+    url?: string;
+    schema?: string;
+    poolSize?: number;
+    cacheMiB?: number;
+  };
   retention?: number;
   ingest?: Partial<VigilConfig['ingest']>;
   auth?: Partial<VigilConfig['auth']>;
@@ -266,7 +273,9 @@ function storage(s: Sections['storage'], o: Overrides): StorageConfig {
   const dbPath = o.data
     ? path.join(o.data, DEFAULTS.dbFile)
     : (s?.path ?? path.join(DEFAULTS.dataDir, DEFAULTS.dbFile));
-  return { type: 'sqlite', path: dbPath };
+  return s?.cacheMiB === undefined
+    ? { type: 'sqlite', path: dbPath }
+    : { type: 'sqlite', path: dbPath, cacheMiB: s.cacheMiB };
 }
 
 function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {

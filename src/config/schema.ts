@@ -78,6 +78,8 @@ export const SECTIONS: Record<string, Spec> = {
       url: str,
       schema: { kind: 'string', pattern: /^[a-z_][a-z0-9_]{0,47}$/, describe: 'lower-case letters, digits and _' },
       poolSize: { kind: 'int', min: 1, max: 1000 },
+      // SQLite page cache of the write connection in MiB (the query connection gets a quarter): the bound on memory.
+      cacheMiB: { kind: 'int', min: 2, max: 65536 },
     },
   },
   retention: { kind: 'duration' },
@@ -305,7 +307,7 @@ export interface AmqpSourceConfig {
 
 /** Embedded SQLite (one collector), or PostgreSQL shared by several collectors. */
 export type StorageConfig =
-  | { type: 'sqlite'; path: string }
+  | { type: 'sqlite'; path: string; cacheMiB?: number }
   | { type: 'postgres'; url: string; schema?: string; poolSize?: number };
 
 /** The configuration after validation and defaults. Keys of sections other stages own stay in `sections`. */

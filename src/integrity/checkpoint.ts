@@ -60,9 +60,9 @@ export function rowToCheckpoint(r: Record<string, unknown>): Checkpoint {
 }
 
 /**
- * Writes a checkpoint over the SQLite store at `dbPath` (its own short connection: the store's connection is busy
- * with group commits). With `force` false nothing is written when the chain has not grown since the last checkpoint.
- * Returns the checkpoint written, or undefined.
+ * Writes a checkpoint over the SQLite store at `dbPath` on a short connection of its own (the CLI; a running
+ * collector writes them on its store's write connection, `Store.checkpoint`). With `force` false nothing is written
+ * when the chain has not grown since the last checkpoint. Returns the checkpoint written, or undefined.
  */
 export function writeCheckpoint(
   dbPath: string,
@@ -71,53 +71,71 @@ export function writeCheckpoint(
 ): Checkpoint | undefined {
   const db = new DatabaseSync(dbPath, { timeout: 5000 });
   try {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const head = db.prepare('SELECT seq, event_id, hash FROM chain_log ORDER BY seq DESC LIMIT 1').get() as
-        | { seq: number; hash: Uint8Array }
-        | undefined;
-      if (!head) throw new Error(`${dbPath}: the store has no hash chain (open it with this Vigil first)`);
-      const last = db.prepare('SELECT seq, last_seq FROM checkpoints ORDER BY seq DESC LIMIT 1').get() as
-        | { seq: number; last_seq: number }
-        | undefined;
-      if (last && last.last_seq === head.seq && !o.force) {
-        db.exec('COMMIT');
-        return undefined;
-      }
-      const genesis = db.prepare('SELECT event_id FROM chain_log WHERE seq = 1 AND op = 0').get() as
-        | { event_id: number }
-        | undefined;
-      const count = (
-        db.prepare('SELECT count(*) AS n FROM event_bodies WHERE id > ?').get(genesis?.event_id ?? 0) as { n: number }
-      ).n;
-      const c = signCheckpoint(
-        {
-          seq: (last?.seq ?? 0) + 1,
-          at: o.now ?? Date.now(),
-          lastSeq: head.seq,
-          count,
-          head: Buffer.from(head.hash),
-          keyId: key.keyId,
-        },
-        key,
-      );
-      db.prepare(
-        'INSERT INTO checkpoints (seq, at, last_seq, count, head, signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ).run(c.seq, c.at, c.lastSeq, c.count, c.head, c.signature, c.keyId);
-      db.exec('COMMIT');
-      return c;
-    } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw err;
-    }
+    return checkpointOn(db, key, o, dbPath);
   } finally {
     db.close();
   }
 }
 
+/** `writeCheckpoint` on an open connection to the store (no transaction open on it). */
+export function checkpointOn(
+  db: DatabaseSync,
+  key: SigningKey,
+  o: { now?: number; force?: boolean } = {},
+  name = 'the store',
+): Checkpoint | undefined {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const head = db.prepare('SELECT seq, event_id, hash FROM chain_log ORDER BY seq DESC LIMIT 1').get() as
+      | { seq: number; hash: Uint8Array }
+      | undefined;
+    if (!head) throw new Error(`${name}: the store has no hash chain (open it with this Vigil first)`);
+    const last = db.prepare('SELECT seq, last_seq FROM checkpoints ORDER BY seq DESC LIMIT 1').get() as
+      | { seq: number; last_seq: number }
+      | undefined;
+    if (last && last.last_seq === head.seq && !o.force) {
+      db.exec('COMMIT');
+      return undefined;
+    }
+    const c = signCheckpoint(
+      {
+        seq: (last?.seq ?? 0) + 1,
+        at: o.now ?? Date.now(),
+        lastSeq: head.seq,
+        count: chainedCount(db),
+        head: Buffer.from(head.hash),
+        keyId: key.keyId,
+      },
+      key,
+    );
+    db.prepare(
+      'INSERT INTO checkpoints (seq, at, last_seq, count, head, signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(c.seq, c.at, c.lastSeq, c.count, c.head, c.signature, c.keyId);
+    db.exec('COMMIT');
+    return c;
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+/**
+ * The chained events stored: all events (the per-minute counts the writer keeps in each transaction, so no scan of
+ * the store: counting event_bodies read every page of it through the page cache) less those stored before the
+ * chain began (a store upgraded to the chain; a range count on ids that retention only shrinks).
+ */
+function chainedCount(db: DatabaseSync): number {
+  const all = (db.prepare('SELECT coalesce(sum(n), 0) AS n FROM event_minutes').get() as { n: number }).n;
+  const genesis = db.prepare('SELECT event_id FROM chain_log WHERE seq = 1 AND op = 0').get() as
+    | { event_id: number }
+    | undefined;
+  if (!genesis?.event_id) return all;
+  return all - (db.prepare('SELECT count(*) AS n FROM events WHERE id <= ?').get(genesis.event_id) as { n: number }).n;
+}
+
 export interface Checkpointer {
-  /** Writes a checkpoint now (after a retention step), errors reported through onError. */
-  now(): void;
+  /** Writes a checkpoint now (after a retention step), errors reported through onError; resolves when written. */
+  now(): Promise<void>;
   /** Stops the timer and writes a last checkpoint (resolves once it is written or failed). */
   stop(): Promise<void>;
 }
@@ -126,24 +144,21 @@ export interface Checkpointer {
  * Writes a checkpoint every `intervalMs`, also when nothing was stored (as CloudTrail's hourly digests: a steady
  * cadence of numbered checkpoints makes "nothing happened" provable and a removed checkpoint a gap), and whenever
  * `now()` is called (after a retention step, when the chain grew). `write(force)` writes one for the store (force:
- * even if the chain has not grown), synchronously or not; its errors go to `onError`.
+ * even if the chain has not grown); its errors go to `onError`.
  */
 export function startCheckpoints(
-  write: (force: boolean) => unknown,
+  write: (force: boolean) => Promise<unknown>,
   intervalMs: number,
   onError: (err: unknown) => void,
 ): Checkpointer {
   const inFlight = new Set<Promise<void>>();
-  const run = (force: boolean) => {
-    try {
-      const r = write(force);
-      if (r instanceof Promise) {
-        const p: Promise<void> = r.then(() => {}, onError).finally(() => inFlight.delete(p));
-        inFlight.add(p);
-      }
-    } catch (err) {
-      onError(err);
-    }
+  const run = (force: boolean): Promise<void> => {
+    const p: Promise<void> = Promise.resolve()
+      .then(() => write(force))
+      .then(() => {}, onError)
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    return p;
   };
   const timer = setInterval(() => run(true), intervalMs);
   timer.unref();
@@ -151,7 +166,7 @@ export function startCheckpoints(
     now: () => run(false),
     async stop() {
       clearInterval(timer);
-      run(false); // the last events before shutdown are covered too
+      void run(false); // the last events before shutdown are covered too
       await Promise.all(inFlight);
     },
   };

@@ -51,7 +51,7 @@ async function connect(t: PostgresTarget, what: string): Promise<pg.Client> {
   return c;
 }
 
-async function inTransaction<T>(c: pg.Client, mode: string, fn: () => Promise<T>): Promise<T> {
+async function inTransaction<T>(c: pg.ClientBase, mode: string, fn: () => Promise<T>): Promise<T> {
   await c.query(`BEGIN ${mode}`);
   try {
     const r = await fn();
@@ -76,45 +76,55 @@ export async function writeCheckpointPostgres(
 ): Promise<Checkpoint | undefined> {
   const c = await connect(t, 'checkpoint');
   try {
-    return await inTransaction(c, '', async () => {
-      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${t.schema ?? 'vigil'}:checkpoints`]);
-      // The head row changes with the chain in one transaction: its last committed version is a consistent
-      // (seq, hash, count) without locking the appends out.
-      const head = (
-        await c.query<{ seq: string; hash: Buffer; count: string }>('SELECT seq, hash, count FROM chain_head')
-      ).rows[0]!;
-      const last = (
-        await c.query<{ seq: number; last_seq: string; at: string }>(
-          'SELECT seq, last_seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1',
-        )
-      ).rows[0];
-      const now = o.now ?? Date.now();
-      if (
-        last &&
-        Number(last.last_seq) === Number(head.seq) &&
-        (!o.force || (o.freshMs !== undefined && Number(last.at) > now - o.freshMs))
-      )
-        return undefined;
-      const cp = signCheckpoint(
-        {
-          seq: (last?.seq ?? 0) + 1,
-          at: now,
-          lastSeq: Number(head.seq),
-          count: Number(head.count),
-          head: head.hash,
-          keyId: key.keyId,
-        },
-        key,
-      );
-      await c.query(
-        'INSERT INTO checkpoints (seq, at, last_seq, count, head, signature, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [cp.seq, cp.at, cp.lastSeq, cp.count, cp.head, cp.signature, cp.keyId],
-      );
-      return cp;
-    });
+    return await checkpointPostgres(c, t.schema ?? 'vigil', key, o);
   } finally {
     await c.end().catch(() => {});
   }
+}
+
+/** `writeCheckpointPostgres` on a connection whose search_path is the store's `schema` (no transaction open). */
+export async function checkpointPostgres(
+  c: pg.ClientBase,
+  schema: string,
+  key: SigningKey,
+  o: { now?: number; force?: boolean; freshMs?: number } = {},
+): Promise<Checkpoint | undefined> {
+  return inTransaction(c, '', async () => {
+    await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${schema}:checkpoints`]);
+    // The head row changes with the chain in one transaction: its last committed version is a consistent
+    // (seq, hash, count) without locking the appends out.
+    const head = (
+      await c.query<{ seq: string; hash: Buffer; count: string }>('SELECT seq, hash, count FROM chain_head')
+    ).rows[0]!;
+    const last = (
+      await c.query<{ seq: number; last_seq: string; at: string }>(
+        'SELECT seq, last_seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1',
+      )
+    ).rows[0];
+    const now = o.now ?? Date.now();
+    if (
+      last &&
+      Number(last.last_seq) === Number(head.seq) &&
+      (!o.force || (o.freshMs !== undefined && Number(last.at) > now - o.freshMs))
+    )
+      return undefined;
+    const cp = signCheckpoint(
+      {
+        seq: (last?.seq ?? 0) + 1,
+        at: now,
+        lastSeq: Number(head.seq),
+        count: Number(head.count),
+        head: head.hash,
+        keyId: key.keyId,
+      },
+      key,
+    );
+    await c.query(
+      'INSERT INTO checkpoints (seq, at, last_seq, count, head, signature, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [cp.seq, cp.at, cp.lastSeq, cp.count, cp.head, cp.signature, cp.keyId],
+    );
+    return cp;
+  });
 }
 
 /** Rows of `sql` through a server-side cursor, `page` at a time (inside the caller's transaction). */

@@ -1,9 +1,9 @@
 // The collector's part of tamper evidence: the signing key (created on first start) and the checkpoint timer.
 import type { VigilConfig } from '../config/index.ts';
-import { type Checkpointer, startCheckpoints, writeCheckpoint } from './checkpoint.ts';
+import type { Store } from '../store/index.ts';
+import { type Checkpointer, startCheckpoints } from './checkpoint.ts';
 import { signingKeyPath } from './cli.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
-import { writeCheckpointPostgres } from './postgres.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
@@ -23,22 +23,22 @@ export function integrityKey(config: VigilConfig): SigningKey | undefined {
   return loadSigningKey(keyPath, integrity?.signingKey === undefined);
 }
 
-/** Checkpoints the store every interval, after each retention step (`now`) and once more at `stop`. */
+/**
+ * Checkpoints the store every interval, after each retention step (`now`) and once more at `stop`. Every collector of
+ * a shared store runs the timer: a forced checkpoint is skipped when another collector's covers the head and is
+ * younger than half the interval, so the cadence stays about one per interval.
+ */
 export function startIntegrity(
   config: VigilConfig,
+  store: Store,
   key: SigningKey | undefined,
   onError: (err: unknown) => void,
 ): Checkpointer {
-  if (!key) return { now() {}, stop: async () => {} };
+  if (!key) return { now: async () => {}, stop: async () => {} };
   const integrity = config.sections.integrity as IntegritySection;
   const interval = integrity?.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
-  const storage = config.storage;
-  if (storage.type === 'sqlite')
-    return startCheckpoints((force) => writeCheckpoint(storage.path, key, { force }), interval, onError);
-  // Every collector of the store runs the timer: a forced checkpoint is skipped when another collector's covers
-  // the head and is younger than half the interval, so the cadence stays about one per interval.
   return startCheckpoints(
-    (force) => writeCheckpointPostgres(storage, key, { force, freshMs: force ? interval / 2 : undefined }),
+    (force) => store.checkpoint(key, { force, freshMs: force ? interval / 2 : undefined }),
     interval,
     onError,
   );

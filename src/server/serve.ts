@@ -75,7 +75,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
       'tamper evidence: no integrity.signingKey configured, so no checkpoint is signed (the hash chain is kept); ' +
         'give every collector of this database the same key',
     );
-  const integrity = startIntegrity(config, signingKey, (err) => log.error({ err }, 'checkpoint failed'));
+  const integrity = startIntegrity(config, store, signingKey, (err) => log.error({ err }, 'checkpoint failed'));
   const retention = startRetention(store, {
     onStep: integrity.now,
     maxAgeMs: config.retention,
@@ -92,8 +92,8 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
   } catch (err) {
     await retention.stop();
     await decisions.close();
-    await store.close();
     await integrity.stop();
+    await store.close();
     throw err;
   }
   if (!app.auth.enabled) log.warn({ listen: url }, 'no auth tokens configured: open to local callers only (loopback)');
@@ -122,8 +122,9 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         await Promise.all([app.fastify.close(), ...amqp.map((s) => s.stop())]);
         await retention.stop();
         await decisions.close();
+        // on the store's write connection, after everything it accepted: the last checkpoint covers all of it
+        await integrity.stop();
         await store.close();
-        await integrity.stop(); // the last checkpoint covers everything the store committed
       })();
       return closing;
     },

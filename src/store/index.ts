@@ -12,13 +12,17 @@ export * from './types.ts';
 
 /** Which store to open: embedded SQLite, or PostgreSQL shared by several collectors. */
 export type StoreConfig =
-  | { type: 'sqlite'; path: string; maxHistogramBuckets?: number }
+  | { type: 'sqlite'; path: string; cacheMiB?: number; maxHistogramBuckets?: number }
   | { type: 'postgres'; url: string; schema?: string; poolSize?: number; maxHistogramBuckets?: number };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   switch (config.type) {
     case 'sqlite':
-      return openSqliteStore({ path: config.path, maxHistogramBuckets: config.maxHistogramBuckets });
+      return openSqliteStore({
+        path: config.path,
+        cacheMiB: config.cacheMiB,
+        maxHistogramBuckets: config.maxHistogramBuckets,
+      });
     case 'postgres':
       return openPostgresStore({
         url: config.url,

@@ -5,6 +5,9 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
 import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } from '../integrity/chain.ts';
+import type { Checkpoint } from '../integrity/checkpoint.ts';
+import type { SigningKey } from '../integrity/keys.ts';
+import { checkpointPostgres } from '../integrity/postgres.ts';
 import { type ChainOp, chainStepSql, dayOf, dropOp, genesisId } from './postgres/chain.ts';
 import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
 import {
@@ -1130,6 +1133,16 @@ export class PostgresStore implements Store {
       throw err;
     } finally {
       client.release(broken ?? false);
+    }
+  }
+
+  /** Every collector of the store signs with the same key; an advisory lock keeps their numbering in order. */
+  async checkpoint(key: SigningKey, o: { force?: boolean; freshMs?: number } = {}): Promise<Checkpoint | undefined> {
+    const client = await this.#pool.connect();
+    try {
+      return await checkpointPostgres(client, this.#schema, key, o);
+    } finally {
+      client.release();
     }
   }
 

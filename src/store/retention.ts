@@ -13,8 +13,8 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** Clock, for tests. */
   now?: () => number;
-  /** Called after each step that deleted events (tamper evidence signs a checkpoint then). */
-  onStep?: (deleted: number) => void;
+  /** Called after each step that deleted events and awaited (tamper evidence signs a checkpoint then). */
+  onStep?: (deleted: number) => void | Promise<void>;
   /** Called when a run fails (the next run tries again). */
   onError?: (err: unknown) => void;
   /** Called after each pass this process ran (not the ones skipped because another collector was running one). */
@@ -46,7 +46,7 @@ export function startRetention(store: Store, opts: RetentionOptions): Retention 
     while (!stopped) {
       const n = await store.deleteBefore(cutoff, stepLimit);
       total += n;
-      if (n > 0) opts.onStep?.(n);
+      if (n > 0) await opts.onStep?.(n);
       if (n < stepLimit) break;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

@@ -2,6 +2,8 @@
 // store's messages. Appends go through the group-commit queue; everything else runs in message order.
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
+import { checkpointOn } from '../integrity/checkpoint.ts';
+import type { SigningKey } from '../integrity/keys.ts';
 import { configure } from './sqlite-schema.ts';
 import { CommitQueue, SqliteWriter, toWire, type WriterJob } from './sqlite-writer.ts';
 
@@ -14,6 +16,7 @@ export interface WorkerOptions {
 export type WorkerMessage =
   | { op: 'append'; job: WriterJob }
   | { op: 'deleteBefore'; cutoff: number; limit: number }
+  | { op: 'checkpoint'; key: SigningKey; force: boolean }
   | { op: 'close' };
 export type WorkerRequest = WorkerMessage & { id: number };
 
@@ -33,10 +36,12 @@ port.on('message', (m: WorkerRequest) => {
     );
     return;
   }
-  if (m.op === 'deleteBefore') {
+  if (m.op === 'deleteBefore' || m.op === 'checkpoint') {
     queue.flush();
     try {
-      port.postMessage({ id: m.id, result: writer.deleteBefore(m.cutoff, m.limit) });
+      const result =
+        m.op === 'deleteBefore' ? writer.deleteBefore(m.cutoff, m.limit) : checkpointOn(db, m.key, { force: m.force });
+      port.postMessage({ id: m.id, result });
     } catch (err) {
       port.postMessage({ id: m.id, error: toWire(err) });
     }

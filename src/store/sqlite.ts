@@ -23,6 +23,8 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { Worker } from 'node:worker_threads';
 import type { AuditEvent } from '../event/model.ts';
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../integrity/chain.ts';
+import { type Checkpoint, checkpointOn } from '../integrity/checkpoint.ts';
+import type { SigningKey } from '../integrity/keys.ts';
 import {
   checkPage,
   checkQuery,
@@ -126,6 +128,7 @@ interface Where {
 interface WriterPort {
   append(job: WriterJob): Promise<{ outcome: WriterOutcome; statsRefreshed: boolean }>;
   deleteBefore(cutoff: number, limit: number): Promise<number>;
+  checkpoint(key: SigningKey, force: boolean): Promise<Checkpoint | undefined>;
   close(): Promise<void>;
 }
 
@@ -138,6 +141,10 @@ function inlineWriter(db: DatabaseSync): WriterPort {
     deleteBefore: async (cutoff, limit) => {
       queue.flush();
       return writer.deleteBefore(cutoff, limit);
+    },
+    checkpoint: async (key, force) => {
+      queue.flush();
+      return checkpointOn(db, key, { force });
     },
     close: async () => queue.flush(),
   };
@@ -187,6 +194,13 @@ function workerWriter(opts: WorkerOptions): WriterPort {
       const r = await request({ op: 'deleteBefore', cutoff, limit });
       if (r.error) throw fromWire(r.error);
       return r.result as number;
+    },
+    checkpoint: async (key, force) => {
+      const r = await request({ op: 'checkpoint', key, force });
+      if (r.error) throw fromWire(r.error);
+      const c = r.result as Checkpoint | undefined;
+      // Buffers cross the thread as plain Uint8Arrays
+      return c && { ...c, head: Buffer.from(c.head), signature: Buffer.from(c.signature) };
     },
     close: async () => {
       if (failed) return;
@@ -696,6 +710,16 @@ class SqliteStore implements Store {
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
     return this.#write().deleteBefore(cutoff, limit);
+  }
+
+  /**
+   * Signs the chain head on the write connection, after the appends already accepted. Not on a connection of its
+   * own: its commit would empty the writer's page cache (WAL mode), and it would wait for the write lock here, on the
+   * event loop.
+   */
+  async checkpoint(key: SigningKey, o: { force?: boolean } = {}): Promise<Checkpoint | undefined> {
+    this.#open();
+    return this.#write().checkpoint(key, o.force ?? false);
   }
 
   /**

@@ -1,5 +1,7 @@
 // The storage contract. SQLite (embedded) and PostgreSQL implement it and pass one shared test suite.
 import type { AuditEvent } from '../event/model.ts';
+import type { Checkpoint } from '../integrity/checkpoint.ts';
+import type { SigningKey } from '../integrity/keys.ts';
 
 /** An event as stored: the canonical event plus Vigil's own id. */
 export interface StoredEvent extends AuditEvent {
@@ -127,6 +129,13 @@ export interface Store {
    * Optional: a store only one process can open needs no such lock (see `runExclusive` in ./exclusive.ts).
    */
   runExclusive?<T>(name: string, fn: () => Promise<T>): Promise<{ ran: boolean; value?: T }>;
+  /**
+   * Signs the hash chain's head and count with `key` (tamper evidence, src/integrity). Without `force`, nothing is
+   * written when the chain has not grown since the last checkpoint; with `freshMs`, a forced one is skipped too when
+   * the last checkpoint covers the head and is younger (several collectors share one cadence). Returns the
+   * checkpoint written, or undefined.
+   */
+  checkpoint(key: SigningKey, o?: { force?: boolean; freshMs?: number }): Promise<Checkpoint | undefined>;
   close(): Promise<void>;
 }
 

@@ -326,14 +326,16 @@ async function prunedStore(
   const store = await openSqliteStore({ path: db });
   for (let b = 0; b < batches; b++) {
     await store.append(Array.from({ length: 10 }, (_, i) => makeEvent({}, T0 + (b * 10 + i) * 1000)));
-    writeCheckpoint(db, key);
+    await store.checkpoint(key);
   }
   const retention = startRetention(store, {
     maxAgeMs: 60_000,
     stepLimit: 7,
     intervalMs: 3_600_000,
     now: () => T0 + 60_000 + (batches - 1) * 10_000, // keeps the last batch
-    onStep: () => writeCheckpoint(db, key),
+    onStep: async () => {
+      await store.checkpoint(key);
+    },
   });
   assert.equal(await retention.runOnce(), (batches - 1) * 10);
   await retention.stop();

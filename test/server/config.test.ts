@@ -141,6 +141,20 @@ test('storage: postgres takes url, schema and poolSize; each type names what it 
   assert.match(errorOf('storage: { type: postgres, url: x, schema: Bad }\n'), /storage\.schema: must be lower-case/);
 });
 
+test('storage: sqlite takes cacheMiB (the bound of its page caches), checked with file:line:col', () => {
+  assert.deepEqual(parseConfig('storage: { path: /x.db, cacheMiB: 32 }\n', 'vigil.yaml').storage, {
+    type: 'sqlite',
+    path: '/x.db',
+    cacheMiB: 32,
+  });
+  assert.equal((parseConfig('', 'vigil.yaml').storage as { cacheMiB?: number }).cacheMiB, undefined);
+  assert.match(errorOf('storage:\n  path: /x.db\n  cacheMiB: 1\n'), /^vigil\.yaml:3:13: storage\.cacheMiB: /);
+  assert.match(
+    errorOf('storage:\n  type: postgres\n  url: postgres://h/d\n  cacheMiB: 64\n'),
+    /^vigil\.yaml:4:3: storage\.cacheMiB: not used by storage type postgres/,
+  );
+});
+
 test('--storage-url switches to PostgreSQL over the file, keeping its schema and poolSize', () => {
   const sqlite = parseConfig('storage: { path: /x.db }\n', 'vigil.yaml', { storageUrl: 'postgres://h:5432/d' });
   assert.deepEqual(sqlite.storage, {

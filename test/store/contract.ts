@@ -1,10 +1,13 @@
 // The Store contract as tests: every store implementation registers this same suite (SQLite now, PostgreSQL later).
 // Store-agnostic: it uses only the Store interface, the factory it is given and the public query semantics.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { QueryError } from '../../src/store/query.ts';
+import { checkpointSignatureValid } from '../../src/integrity/checkpoint.ts';
+import { keyIdOf } from '../../src/integrity/keys.ts';
 import { startRetention } from '../../src/store/retention.ts';
 import type { AppendResult, EventQuery, FilterField, Store, StoredEvent } from '../../src/store/types.ts';
 
@@ -711,6 +714,31 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           { exact: { user: ['old-user'], group: ['old-group'], sourceIP: ['9.9.9.9'] } },
         ] as EventQuery[])
           assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 1, JSON.stringify(q));
+      });
+    });
+
+    test('checkpoint signs the chain head over the events stored, after appends, collapses and retention', async () => {
+      await withStore(async (store) => {
+        const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+        const key = { privateKey, publicKey, keyId: keyIdOf(publicKey) };
+        await store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, T0 + i * 1000)));
+        const req = makeEvent({ stage: 'RequestReceived', source: 'cadf' }, T0 + 5000);
+        await store.append([req], { collapseStages: true });
+        await store.append([{ ...req, stage: 'ResponseComplete' }], { collapseStages: true });
+        const first = await store.checkpoint(key);
+        assert.ok(first);
+        assert.equal(first.count, 6);
+        assert.equal(first.keyId, key.keyId);
+        assert.ok(checkpointSignatureValid(first, publicKey));
+        // nothing new: no checkpoint unless forced, and a forced one is the next in line over the same head
+        assert.equal(await store.checkpoint(key), undefined);
+        const forced = await store.checkpoint(key, { force: true });
+        assert.deepEqual([forced?.seq, forced?.lastSeq, forced?.count], [first.seq + 1, first.lastSeq, 6]);
+        assert.equal(await store.deleteBefore(T0 + 2500, 100), 3);
+        const after = await store.checkpoint(key);
+        assert.ok(after && after.lastSeq > first.lastSeq);
+        assert.equal(after.count, 3);
+        assert.equal(after.count, (await store.size()).events);
       });
     });
 
