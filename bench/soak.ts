@@ -10,6 +10,7 @@
 // of SOAK_WARMUP_SECONDS, default 60) and at the end, the least-squares slope over the second half, whether that
 // is flat, and events sent against events stored (counted through the API): nothing may be lost.
 //   SOAK_MINUTES=2 npm run bench:soak
+//   SOAK_CONFIG=vigil.yaml npm run bench:soak     (e.g. another storage.cacheMiB)
 // Native memory may climb in steps toward SQLite's page-cache bound while V8's heap stays flat (bench/RESULTS.md,
 // "Soak", says why). To see why memory grows: NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 (then
 // `kill -USR2 <server pid>`) or --heap-prof reach the server too (it inherits the environment).
@@ -23,6 +24,8 @@ const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const RATE = Number(process.env.SOAK_RATE ?? 800);
 const SAMPLE_S = Number(process.env.SOAK_SAMPLE_SECONDS ?? 5);
 const IDLE_S = Number(process.env.SOAK_IDLE_SECONDS ?? 20);
+// A vigil.yaml for the collector instead of the default config (its storage path is overridden by the data dir).
+const CONFIG = process.env.SOAK_CONFIG;
 const WARMUP_S = Number(process.env.SOAK_WARMUP_SECONDS ?? Math.min(60, MINUTES * 6));
 const IN_FLIGHT = 4;
 // Flat: no trend over the second half, and the end where the steady state sits.
@@ -97,7 +100,7 @@ const load = () =>
 
 async function main(): Promise<number> {
   const data = mkdtempSync(path.join(os.tmpdir(), 'vigil-soak-'));
-  const { child, url } = await startServer(data);
+  const { child, url } = await startServer(data, CONFIG ? ['--config', CONFIG] : []);
   const pid = child.pid!;
   const samples: Sample[] = [];
   let loadStart: number | undefined;
@@ -125,7 +128,7 @@ async function main(): Promise<number> {
   try {
     console.log(
       `soak: ${MINUTES} min at ${RATE} events/s (${BATCH}-event batches, ≤ ${IN_FLIGHT} in flight), ` +
-        `samples every ${SAMPLE_S} s, idle ${IDLE_S} s before, warm-up ${WARMUP_S} s; server pid ${pid}, data ${data}`,
+        `samples every ${SAMPLE_S} s, idle ${IDLE_S} s before, warm-up ${WARMUP_S} s; server pid ${pid}, data ${data}${CONFIG ? `, config ${CONFIG}` : ''}`,
     );
     await sleep(IDLE_S * 1000);
     sampling = sampling.then(takeSample); // at least one idle sample, however short the idle time

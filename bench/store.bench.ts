@@ -1,7 +1,8 @@
 // Store benchmark: append throughput of 400-event batches against JSON.parse of the same bytes (the baseline every
 // collector pays anyway), then query latency (p50/p95) over the stored events.
 // BENCH_EVENTS sets how many events (default 200000); BENCH_DIR where the database goes (default a temp dir, removed
-// afterwards).
+// afterwards). Then the page cache's effect on appends to that store: the store reopened with each of
+// BENCH_CACHE_MIB (default "256,64,16"; the first is the baseline), appending the next events in turn, two rounds.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,7 +110,7 @@ if (!reuse) {
   rmSync(path, { force: true });
   rmSync(`${path}-wal`, { force: true });
 }
-const store: Store = await openSqliteStore({ path });
+let store: Store = await openSqliteStore({ path });
 try {
   // Chunks of 8 batches alternate between one batch at a time (a single sender) and 8 batches in flight
   // (concurrent senders, which the store commits together), so that both see the database at the same sizes.
@@ -147,10 +148,42 @@ try {
   const size = await store.size();
   console.log(`database: ${(size.bytes / 1048576).toFixed(0)} MiB for ${size.events} events`);
 
+  // Appends with other page-cache sizes, on the store as it is now (the OS's file cache is warm for all of them).
+  const caches = (process.env.BENCH_CACHE_MIB ?? '256,64,16').split(',').map(Number);
+  const CACHE_EVENTS = 24 * BATCH;
+  let next = N;
+  const rate: number[][] = caches.map(() => []);
+  for (let round = 0; round < 2; round++)
+    for (const [k, cacheMiB] of caches.entries()) {
+      await store.close();
+      store = await openSqliteStore({ path, cacheMiB });
+      const batches: AuditEvent[][] = [];
+      for (let b = 0; b < CACHE_EVENTS / BATCH; b++)
+        batches.push(Array.from({ length: BATCH }, () => JSON.parse(eventLine(next++)) as AuditEvent));
+      await store.append(batches.pop()!); // starts the writer thread
+      const t = performance.now();
+      for (let b = 0; b < batches.length; b += 4)
+        await Promise.all(batches.slice(b, b + 4).map((x) => store.append(x)));
+      rate[k]!.push(((CACHE_EVENTS - BATCH) / (performance.now() - t)) * 1000);
+    }
+  console.log(`append with the page cache at each size, ${CACHE_EVENTS} events each, 4 batches in flight, 2 rounds:`);
+  for (const [k, cacheMiB] of caches.entries()) {
+    const mean = rate[k]!.reduce((a, b) => a + b, 0) / rate[k]!.length;
+    const base = rate[0]!.reduce((a, b) => a + b, 0) / rate[0]!.length;
+    console.log(
+      `  cacheMiB ${String(cacheMiB).padStart(5)}: ${rate[k]!.map((r) => Math.round(r)).join(' / ')} events/s, ` +
+        `ratio to ${caches[0]} MiB ${(mean / base).toFixed(2)}`,
+    );
+  }
+  await store.close();
+  store = await openSqliteStore({ path });
+
   const end = T0 + SPAN_MS;
   const hour = 3_600_000;
   const ns = (i: number) => namespaces[(i * 7 + 11) % 300]!;
-  console.log(`queries over ${N} events (each first page of 20, newest first, with the exact total):`);
+  console.log(
+    `queries over ${(await store.size()).events} events (each first page of 20, newest first, with the exact total):`,
+  );
   const page = { sort: 'desc' as const, size: 20 };
   const runs = 40;
   await latency('filtered: namespace', runs, (i) => store.query({ exact: { namespace: [ns(i)] } }, page));
