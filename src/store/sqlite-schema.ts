@@ -8,8 +8,10 @@ import { StoreUnavailableError } from './types.ts';
  * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is
  * chained from its upgrade on and its minutes are counted once from its events.
  * 3: no indexes on the low-cardinality fields (level, status, cluster, source); upgrading drops them.
+ * 4: the verb and resource ride along in the indexes of the fields they are combined with (RESHAPED_INDEXES);
+ * upgrading rebuilds those indexes.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Indexes earlier versions had. A (value, received) index on a field of a handful of values selects a large share of
@@ -17,6 +19,22 @@ export const SCHEMA_VERSION = 3;
  * four of them took about a third of the store's CPU per appended event.
  */
 export const DROPPED_INDEXES = ['events_level', 'events_status', 'events_cluster', 'events_source'];
+
+/**
+ * Indexes whose columns schema 4 changed. A filter on verb or resource alone selects a large share of the events
+ * (a handful of verbs, a few dozen resources), so "verb = get AND resource = pods" counted its total by reading the
+ * table row of every event of one of them (≈ 125 000 row lookups at 1 M events, 70–90 ms); with the other column in
+ * the index the count never leaves the index (≈ 8 ms). Users, namespaces and workspaces carry both, as their
+ * combinations with verb and resource are the usual audit questions and a few of them (system users, kube-system)
+ * account for most events. Appended after `received`: the order by time, which paging and histograms walk, stays.
+ */
+export const RESHAPED_INDEXES = [
+  'events_verb',
+  'events_resource',
+  'events_username',
+  'events_namespace',
+  'events_workspace',
+];
 
 /** Microseconds per minute: the granularity of `event_minutes`. */
 export const MINUTE_US = 60_000_000;
@@ -102,12 +120,12 @@ CREATE TABLE IF NOT EXISTS events (
 -- key starts with it and inserts stay append-mostly (an index led by random audit IDs costs a page write per event).
 CREATE UNIQUE INDEX IF NOT EXISTS events_call ON events (received, audit_id, stage);
 CREATE INDEX IF NOT EXISTS events_received ON events (received); -- (received, id) order for sorting and keyset paging
-CREATE INDEX IF NOT EXISTS events_workspace ON events (workspace, received);
-CREATE INDEX IF NOT EXISTS events_namespace ON events (namespace, received);
-CREATE INDEX IF NOT EXISTS events_username ON events (username, received);
-CREATE INDEX IF NOT EXISTS events_resource ON events (resource, received);
+CREATE INDEX IF NOT EXISTS events_workspace ON events (workspace, received, verb, resource);
+CREATE INDEX IF NOT EXISTS events_namespace ON events (namespace, received, verb, resource);
+CREATE INDEX IF NOT EXISTS events_username ON events (username, received, verb, resource);
+CREATE INDEX IF NOT EXISTS events_resource ON events (resource, received, verb);
 CREATE INDEX IF NOT EXISTS events_name ON events (name, received);
-CREATE INDEX IF NOT EXISTS events_verb ON events (verb, received);
+CREATE INDEX IF NOT EXISTS events_verb ON events (verb, received, resource);
 CREATE INDEX IF NOT EXISTS events_code ON events (code, received);
 CREATE INDEX IF NOT EXISTS events_request_uri ON events (request_uri, received);
 CREATE INDEX IF NOT EXISTS events_user_agent ON events (user_agent, received);

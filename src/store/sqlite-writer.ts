@@ -514,8 +514,13 @@ export class SqliteWriter {
       ['events_received', `${events} 1`],
       ['events_code', `${events} ${per(20)} 1`],
     ];
-    for (const f of INDEXED_DICT)
-      rows.push([`events_${COLUMN[f]}`, `${events} ${per(distinct.get(FIELD_NO[f]) ?? 1)} 1`]);
+    // (value, received, …): past the value, each column makes an entry all but unique
+    const columns = db.prepare('SELECT count(*) AS n FROM pragma_index_info(?)');
+    for (const f of INDEXED_DICT) {
+      const idx = `events_${COLUMN[f]}`;
+      const rest = (columns.get(idx) as { n: number }).n - 1;
+      rows.push([idx, `${events} ${per(distinct.get(FIELD_NO[f]) ?? 1)}${' 1'.repeat(rest)}`]);
+    }
     const values = (db.prepare('SELECT count(*) AS n FROM event_values').get() as { n: number }).n;
     const valueTerms = (distinct.get(GROUP) ?? 0) + (distinct.get(SOURCE_IP) ?? 0);
     db.exec('BEGIN IMMEDIATE');

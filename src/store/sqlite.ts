@@ -45,6 +45,7 @@ import {
   GROUP,
   MINUTE_US,
   placeholders,
+  RESHAPED_INDEXES,
   SCHEMA,
   SCHEMA_VERSION,
   SOURCE_IP,
@@ -248,7 +249,10 @@ class SqliteStore implements Store {
           ? 'INSERT OR REPLACE INTO event_minutes (minute, n) SELECT CASE WHEN received >= 0 THEN received / 60000000 ELSE (received + 1) / 60000000 - 1 END, count(*) FROM events GROUP BY 1;'
           : '';
       const drops = version < 3 ? DROPPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
-      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
+      // dropped before SCHEMA creates them in their new shape (a rebuild: seconds per million events, once)
+      const reshape =
+        version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
+      db.exec(`BEGIN IMMEDIATE; ${reshape} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
       try {
         if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
           // Events stored before the chain existed (schema 1) stay unchained: genesis records the last of their ids.

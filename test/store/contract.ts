@@ -5,9 +5,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
-import { QueryError } from '../../src/store/query.ts';
 import { checkpointSignatureValid } from '../../src/integrity/checkpoint.ts';
 import { keyIdOf } from '../../src/integrity/keys.ts';
+import { QueryError } from '../../src/store/query.ts';
 import { startRetention } from '../../src/store/retention.ts';
 import type { AppendResult, EventQuery, FilterField, Store, StoredEvent } from '../../src/store/types.ts';
 

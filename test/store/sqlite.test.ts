@@ -8,6 +8,8 @@ import { openStore } from '../../src/store/index.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { makeEvent, storeContract } from './contract.ts';
 
+const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+
 storeContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
   const path = join(dir, 'events.db');
@@ -150,11 +152,65 @@ test('sqlite: a version 2 database loses its low-cardinality indexes on open and
       )
       .all();
     assert.deepEqual(left, []);
-    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 3);
+    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 4);
     check.close();
     assert.equal((await store.query({ exact: { level: ['Request'] } }, { sort: 'desc', size: 10 })).total, 1);
     assert.equal((await store.query({ exact: { status: ['Failure'] } }, { sort: 'desc', size: 10 })).total, 1);
     assert.equal((await store.query({ fuzzy: { cluster: ['C2'] } }, { sort: 'desc', size: 10 })).total, 1);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite: a version 3 database gets the verb and resource into its indexes; verb + resource counts from an index alone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-sqlite-v3-'));
+  const path = join(dir, 'v.db');
+  const columns = (db: DatabaseSync, idx: string) =>
+    (db.prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno').all(idx) as { name: string }[]).map(
+      (r) => r.name,
+    );
+  try {
+    let store = await openSqliteStore({ path });
+    const verbs = ['get', 'list', 'delete'];
+    const resources = ['pods', 'secrets'];
+    await store.append(
+      Array.from({ length: 60 }, (_, i) =>
+        makeEvent({ verb: verbs[i % 3], objectRef: { resource: resources[i % 2], namespace: 'a' } }, T0 + i),
+      ),
+    );
+    await store.close();
+    // what schema 3 left behind
+    const db = new DatabaseSync(path);
+    db.exec(`DROP INDEX events_verb; CREATE INDEX events_verb ON events (verb, received);
+      DROP INDEX events_resource; CREATE INDEX events_resource ON events (resource, received);
+      DROP INDEX events_username; CREATE INDEX events_username ON events (username, received);
+      PRAGMA user_version = 3`);
+    db.close();
+    store = await openSqliteStore({ path });
+    const check = new DatabaseSync(path);
+    assert.deepEqual(columns(check, 'events_verb'), ['verb', 'received', 'resource']);
+    assert.deepEqual(columns(check, 'events_resource'), ['resource', 'received', 'verb']);
+    assert.deepEqual(columns(check, 'events_username'), ['username', 'received', 'verb', 'resource']);
+    assert.deepEqual(columns(check, 'events_namespace'), ['namespace', 'received', 'verb', 'resource']);
+    const plan = (
+      check
+        .prepare('EXPLAIN QUERY PLAN SELECT count(*) FROM events e WHERE e.verb IN (?) AND e.resource IN (?)')
+        .all(1, 2) as { detail: string }[]
+    )
+      .map((r) => r.detail)
+      .join(' ');
+    assert.match(plan, /COVERING INDEX events_(verb|resource)/);
+    check.close();
+    for (const [v, r, n] of [
+      ['get', 'pods', 10],
+      ['delete', 'secrets', 10],
+      ['list', 'pods', 10],
+    ] as const) {
+      const q = { exact: { verb: [v], resource: [r] } };
+      assert.equal((await store.query(q, { sort: 'desc', size: 5 })).total, n);
+      assert.equal((await store.histogram(q, 60_000)).total, n);
+    }
     await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
