@@ -214,3 +214,44 @@ test('per-minute counts answer time-only histograms and totals exactly as counti
     await check('after dropping a day');
   });
 });
+
+test('migration 4: a version-3 schema gets verb and resource into its indexes; combined filters count from them', async () => {
+  await withStore(async (store, schema) => {
+    const t0 = Date.parse('2026-03-01T12:00:00.000Z');
+    await store.createPartitions(t0 * 1000, (t0 + DAY) * 1000);
+    const verbs = ['get', 'list', 'delete'];
+    await store.append(
+      Array.from({ length: 60 }, (_, i) =>
+        makeEvent(
+          {
+            verb: verbs[i % 3],
+            user: { username: `u${i % 2}` },
+            objectRef: { resource: i % 2 ? 'pods' : 'secrets', namespace: 'a' },
+          },
+          t0 + i,
+        ),
+      ),
+    );
+    const indexdef = (c: import('pg').Client, name: string) =>
+      c
+        .query('SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [schema, name])
+        .then((r) => String(r.rows[0]?.indexdef ?? ''));
+    await withAdmin(async (c) => {
+      // what version 3 left behind
+      await c.query(`SET search_path TO "${schema}"`);
+      for (const col of ['verb', 'resource', 'username', 'namespace', 'workspace'])
+        await c.query(`DROP INDEX events_${col}; CREATE INDEX events_${col} ON events (${col}, received)`);
+      await c.query('DELETE FROM vigil_migrations WHERE version = 4');
+      await c.query('RESET search_path');
+      assert.deepEqual(await migrate(c, schema), [4]);
+      assert.match(await indexdef(c, 'events_username'), /\(username, received\) INCLUDE \(verb, resource\)/);
+      assert.match(await indexdef(c, 'events_verb'), /\(verb, received\) INCLUDE \(resource\)/);
+      assert.match(await indexdef(c, 'events_resource'), /\(resource, received\) INCLUDE \(verb\)/);
+    });
+    const total = async (q: Parameters<PostgresStore['query']>[0]) =>
+      (await store.query(q, { sort: 'desc', size: 1 })).total;
+    assert.equal(await total({ exact: { verb: ['get'], resource: ['pods'] } }), 10);
+    assert.equal(await total({ exact: { user: ['u1'], verb: ['delete'] } }), 10);
+    assert.equal(await total({ exact: { namespace: ['a'], resource: ['secrets'], verb: ['list'] } }), 10);
+  });
+});
