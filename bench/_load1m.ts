@@ -1,6 +1,7 @@
 // scratch: load 1M synthetic events as bench/ingest.bench.ts does, kept in /tmp/q1m
 import type { AuditEvent } from '../src/event/model.ts';
 import { openStore } from '../src/store/index.ts';
+
 const N = 1_000_000;
 const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 const RESOURCES = ['pods', 'deployments', 'services', 'configmaps', 'secrets', 'nodes', 'namespaces', 'events'];
@@ -10,7 +11,9 @@ function syntheticEvent(i: number): AuditEvent {
   const t = new Date(T_END - Math.floor((i / N) * SPAN)).toISOString().replace('Z', '000Z');
   const ns = `ns-${i % 200}`;
   return {
-    level: 'Metadata', auditID: `bench-${i}`, stage: 'ResponseComplete',
+    level: 'Metadata',
+    auditID: `bench-${i}`,
+    stage: 'ResponseComplete',
     requestURI: `/api/v1/namespaces/${ns}/${RESOURCES[i % 8]}/obj-${i % 5000}`,
     verb: VERBS[i % 7]!,
     user: { username: `user-${i % 1000}`, groups: ['system:authenticated', `team-${i % 20}`] },
@@ -18,7 +21,10 @@ function syntheticEvent(i: number): AuditEvent {
     userAgent: 'kubectl/v1.30.0 (linux/amd64)',
     objectRef: { resource: RESOURCES[i % 8], namespace: ns, name: `obj-${i % 5000}`, apiVersion: 'v1' },
     responseStatus: { metadata: {}, code: i % 50 === 0 ? 403 : 200 },
-    requestReceivedTimestamp: t, stageTimestamp: t, workspace: `ws-${i % 20}`, source: 'kubernetes',
+    requestReceivedTimestamp: t,
+    stageTimestamp: t,
+    workspace: `ws-${i % 20}`,
+    source: 'kubernetes',
   } as AuditEvent;
 }
 const store = await openStore({ type: 'sqlite', path: '/tmp/q1m/vigil.db' });

@@ -43,6 +43,8 @@ interface Sample {
   hwm: number;
   heapUsed: number;
   heapTotal: number;
+  /** The SQLite writer thread's V8 heap (total), not in heapTotal. */
+  writerHeap: number;
   external: number;
   /** 1-minute load average of the machine. */
   load1: number;
@@ -58,13 +60,15 @@ function procStatus(pid: number): Record<string, number> {
   return out;
 }
 
-/** `name value` lines of a Prometheus text page, label sets summed per name. */
+/** `name value` lines of a Prometheus text page, label sets summed per name (and each as `name{labels}` too). */
 async function scrape(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})? (\S+)$/.exec(line);
-    if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[3]);
+    if (m[2]) out[m[1]! + m[2]] = Number(m[3]);
   }
   return out;
 }
@@ -116,6 +120,7 @@ async function main(): Promise<number> {
       hwm: st.VmHWM!,
       heapUsed: m.nodejs_heap_size_used_bytes ?? Number.NaN,
       heapTotal: m.nodejs_heap_size_total_bytes ?? Number.NaN,
+      writerHeap: m['vigil_store_writer_heap_bytes{kind="total"}'] ?? 0,
       external: m.nodejs_external_memory_bytes ?? Number.NaN,
       load1: os.loadavg()[0]!,
     });
@@ -233,9 +238,10 @@ async function main(): Promise<number> {
       ['RSS file-backed', fig((s) => s.file)],
       ['V8 heap used', fig((s) => s.heapUsed)],
       ['V8 heap total', fig((s) => s.heapTotal)],
+      ['writer thread V8 heap total', fig((s) => s.writerHeap)],
       ['external (buffers)', fig((s) => s.external)],
-      // What is neither V8's heap nor mapped files: SQLite's page caches, malloc'd buffers, allocator slack.
-      ['native (RSS anonymous − V8 heap total)', fig((s) => s.anon - s.heapTotal)],
+      // What is neither V8's heaps nor mapped files: SQLite's page caches, malloc'd buffers, allocator slack.
+      ['native (RSS anonymous − both V8 heaps)', fig((s) => s.anon - s.heapTotal - s.writerHeap)],
     ];
     console.log(
       '\n| memory MiB | idle before | steady start (1st min) | steady median | end | idle after | slope, 2nd half, MiB/min |',

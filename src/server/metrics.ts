@@ -1,7 +1,10 @@
 // The collector's series, on the project's one metrics registry (src/metrics). Store size is read at scrape time.
 import { Registry } from '../metrics/registry.ts';
 
-export function collectorMetrics(storeSize: () => Promise<{ events: number; bytes: number }>) {
+export function collectorMetrics(
+  storeSize: () => Promise<{ events: number; bytes: number }>,
+  writerHeap: () => Promise<{ used: number; total: number } | undefined> = async () => undefined,
+) {
   const registry = new Registry();
   const storeEvents = registry.gauge('vigil_store_events', 'Events in the store');
   const storeBytes = registry.gauge('vigil_store_bytes', 'Bytes used by the store');
@@ -13,6 +16,8 @@ export function collectorMetrics(storeSize: () => Promise<{ events: number; byte
     'nodejs_external_memory_bytes',
     'Memory of C++ objects bound to JS objects, in bytes',
   );
+  // SQLite's writer thread has a V8 heap of its own, outside the process's nodejs_heap_* figures.
+  const writer = registry.gauge('vigil_store_writer_heap_bytes', 'V8 heap of the store writer thread, used and total');
   return {
     registry,
     ingested: registry.counter('vigil_ingest_events_total', 'Events received by ingest path'),
@@ -39,6 +44,11 @@ export function collectorMetrics(storeSize: () => Promise<{ events: number; byte
       heapUsed.set(undefined, m.heapUsed);
       heapTotal.set(undefined, m.heapTotal);
       external.set(undefined, m.external);
+      const w = await writerHeap();
+      if (w) {
+        writer.set({ kind: 'used' }, w.used);
+        writer.set({ kind: 'total' }, w.total);
+      }
       return registry.render();
     },
   };

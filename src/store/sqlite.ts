@@ -130,6 +130,7 @@ interface WriterPort {
   append(job: WriterJob): Promise<{ outcome: WriterOutcome; statsRefreshed: boolean }>;
   deleteBefore(cutoff: number, limit: number): Promise<number>;
   checkpoint(key: SigningKey, force: boolean): Promise<Checkpoint | undefined>;
+  heap(): Promise<{ used: number; total: number } | undefined>;
   close(): Promise<void>;
 }
 
@@ -147,6 +148,7 @@ function inlineWriter(db: DatabaseSync): WriterPort {
       queue.flush();
       return checkpointOn(db, key, { force });
     },
+    heap: async () => undefined, // the caller's own thread
     close: async () => queue.flush(),
   };
 }
@@ -202,6 +204,11 @@ function workerWriter(opts: WorkerOptions): WriterPort {
       const c = r.result as Checkpoint | undefined;
       // Buffers cross the thread as plain Uint8Arrays
       return c && { ...c, head: Buffer.from(c.head), signature: Buffer.from(c.signature) };
+    },
+    heap: async () => {
+      if (failed) return undefined;
+      const h = await worker.getHeapStatistics();
+      return { used: h.used_heap_size, total: h.total_heap_size };
     },
     close: async () => {
       if (failed) return;
@@ -724,6 +731,11 @@ class SqliteStore implements Store {
   async checkpoint(key: SigningKey, o: { force?: boolean } = {}): Promise<Checkpoint | undefined> {
     this.#open();
     return this.#write().checkpoint(key, o.force ?? false);
+  }
+
+  /** Not started by asking: a store that has not written yet has no writer thread. */
+  async writerHeap(): Promise<{ used: number; total: number } | undefined> {
+    return this.#closed ? undefined : this.#writer?.heap();
   }
 
   /**

@@ -136,6 +136,8 @@ export interface Store {
    * checkpoint written, or undefined.
    */
   checkpoint(key: SigningKey, o?: { force?: boolean; freshMs?: number }): Promise<Checkpoint | undefined>;
+  /** The V8 heap of a thread the store writes on, if it has one (SQLite's writer), for /metrics. */
+  writerHeap?(): Promise<{ used: number; total: number } | undefined>;
   close(): Promise<void>;
 }
 

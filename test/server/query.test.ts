@@ -299,5 +299,8 @@ describe('query API', () => {
     assert.match(m.body, /^vigil_query_duration_seconds_count\{endpoint="list"\} \d+$/m);
     for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes'])
       assert.match(m.body, new RegExp(`^${name} [1-9]\\d*$`, 'm'));
+    // the SQLite writer thread's own heap (it has written the events above)
+    assert.match(m.body, /^vigil_store_writer_heap_bytes\{kind="total"\} [1-9]\d*$/m);
+    assert.match(m.body, /^vigil_store_writer_heap_bytes\{kind="used"\} [1-9]\d*$/m);
   });
 });
