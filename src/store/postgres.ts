@@ -8,7 +8,7 @@ import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } f
 import type { Checkpoint } from '../integrity/checkpoint.ts';
 import type { SigningKey } from '../integrity/keys.ts';
 import { checkpointPostgres } from '../integrity/postgres.ts';
-import { type ChainOp, chainStepSql, dayOf, dropOp, genesisId } from './postgres/chain.ts';
+import { type ChainOp, chainStepSql, cutChain, dayOf, dropOp, genesisId } from './postgres/chain.ts';
 import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
 import {
   checkPage,
@@ -959,14 +959,14 @@ export class PostgresStore implements Store {
    * One retention step. Daily partitions entirely before the cutoff are dropped whole (their events are counted,
    * so the step may return more than `limit`: dropping costs the same for any number of events); then at most
    * `limit` events of the boundary day (or the DEFAULT partition) are deleted row by row, and old delivery ids
-   * age out.
+   * age out. Then the hash chain's prefix is cut at a signed checkpoint (`cutChain`).
    */
   async deleteBefore(cutoff: number, limit: number): Promise<number> {
     this.#open();
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
     const cutoffUs = Math.ceil(cutoff) * 1000;
-    return this.#tx(async (c, atCommit) => {
+    const deleted = await this.#tx(async (c, atCommit) => {
       await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#schema}:partitions`]);
       let deleted = 0;
       const chain: ChainOp[] = [];
@@ -1009,6 +1009,10 @@ export class PostgresStore implements Store {
       if (step) atCommit(step);
       return deleted;
     });
+    // the chain's prefix no stored event needs any more goes too, in a transaction of its own: no lock on `events`
+    if (deleted > 0)
+      await this.#tx((c) => cutChain(c, `${this.#schema}:chain-cut`, this.#genesis, 4 * (deleted + limit)));
+    return deleted;
   }
 
   /** Where a `vigil migrate-data` copy from `source` stopped (its cursor over the source), if it started. */

@@ -1,6 +1,6 @@
 // The PostgreSQL store's side of the hash chain (src/integrity/chain.ts): the chain step that ends every transaction
-// changing events (its entries stored as one `chain_blocks` row, see migration 3), and the digest of a day
-// partition before retention drops it.
+// changing events (its entries stored as one `chain_blocks` row, see migration 3), the digest of a day partition
+// before retention drops it, and the cut of the chain's prefix after retention.
 //
 // Several collectors write concurrently, so the chain's order is decided by the row lock on `chain_head`, taken by
 // the chain step at the very end of the transaction (after the events are written, in the COMMIT's message) and
@@ -93,4 +93,71 @@ export async function dropOp(
     op: { op: OP_DROP, id: digest.count, day, bodyHash: digest.digest() },
     events: digest.count + unchained,
   };
+}
+
+/**
+ * Retention of the chain, as the SQLite store's (`#pruneChain` in src/store/sqlite-writer.ts): once every event an
+ * entry concerns is gone, the entry only links the chain, and a signed checkpoint can stand in for the prefix up to
+ * it. Run in its own transaction after a retention step; returns the entry the chain was cut after, if it was.
+ *
+ * The cut is the newest checkpoint before the first block holding the insert of a stored event. Several writers
+ * chain their inserts in commit order, not id order, so that block is found by scanning from the chain's start for
+ * an insert of an id at least the oldest stored one (a deleted event of a higher id only keeps a little more).
+ * Checkpoints sign the head a commit left, always the end of a block, so whole blocks go. The genesis block (seq 1)
+ * stays: it names the last unchained id, which verify needs for the events and deletes of an upgraded schema. At
+ * most about `budget` entries are examined (or up to the first checkpoint beyond them), so a long chain is cut over
+ * several steps. Appends only add after the head and retention only removes events, so what is read here can only
+ * grow safer before the delete; collectors cutting at once skip each other (an advisory lock).
+ */
+export async function cutChain(
+  c: pg.ClientBase,
+  lock: string,
+  genesis: number,
+  budget: number,
+): Promise<number | undefined> {
+  if (!(await c.query('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok', [lock])).rows[0].ok)
+    return undefined;
+  const at = (
+    await c.query<{ first: string | null; head: string; oldest: string | null }>(
+      `SELECT (SELECT min(seq) FROM chain_blocks WHERE seq > 1) AS first, (SELECT seq FROM chain_head) AS head,
+         (SELECT min(id) FROM events WHERE id > $1) AS oldest`,
+      [genesis],
+    )
+  ).rows[0]!;
+  if (at.first === null) return undefined;
+  const first = Number(at.first);
+  // the head block stays (as SQLite keeps its head entry): verify finds the cut as the gap before the first block
+  const target = (
+    await c.query<{ s: string | null }>(
+      `SELECT coalesce(
+         (SELECT max(last_seq) FROM checkpoints WHERE last_seq >= $1 AND last_seq < $2 AND last_seq < $3),
+         (SELECT min(last_seq) FROM checkpoints WHERE last_seq >= $1 AND last_seq < $3)) AS s`,
+      [first, first + budget, Number(at.head)],
+    )
+  ).rows[0]!.s;
+  if (target === null) return undefined;
+  let cut = Number(target);
+  if (at.oldest !== null) {
+    const needed = (
+      await c.query<{ seq: string }>(
+        `SELECT b.seq FROM chain_blocks b
+         WHERE b.seq >= $1 AND b.seq <= $2 AND $3 <= ANY(b.event_ids)
+           AND EXISTS (SELECT 1 FROM unnest(b.ops, b.event_ids) AS u(op, id) WHERE u.op = ${OP_INSERT} AND u.id >= $3)
+         ORDER BY b.seq LIMIT 1`,
+        [first, cut, at.oldest],
+      )
+    ).rows[0];
+    if (needed) {
+      const s = (
+        await c.query<{ s: string | null }>(
+          'SELECT max(last_seq) AS s FROM checkpoints WHERE last_seq >= $1 AND last_seq < $2',
+          [first, needed.seq],
+        )
+      ).rows[0]!.s;
+      if (s === null) return undefined;
+      cut = Number(s);
+    }
+  }
+  await c.query('DELETE FROM chain_blocks WHERE seq > 1 AND seq <= $1 AND seq + cardinality(ops) - 1 <= $1', [cut]);
+  return cut;
 }
