@@ -8,7 +8,16 @@ import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } f
 import type { Checkpoint } from '../integrity/checkpoint.ts';
 import type { SigningKey } from '../integrity/keys.ts';
 import { checkpointPostgres } from '../integrity/postgres.ts';
-import { type ChainOp, chainStepSql, cutChain, dayOf, dropOp, genesisId } from './postgres/chain.ts';
+import {
+  type ChainOp,
+  chainStepSql,
+  cutChain,
+  type DropRead,
+  dayOf,
+  dropOp,
+  dropStillHolds,
+  genesisId,
+} from './postgres/chain.ts';
 import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
 import {
   checkPage,
@@ -972,12 +981,19 @@ export class PostgresStore implements Store {
       const chain: ChainOp[] = [];
       const old = (await this.#partitionStarts(c)).filter((start) => start + DAY_US <= cutoffUs).sort((x, y) => x - y);
       // The drop's chain entry vouches for the ids the partition holds: nothing may be written to it between reading
-      // them and dropping it. ACCESS EXCLUSIVE (which DROP takes anyway) from the start, not a weaker lock upgraded
-      // later: a collapsing append holding a read lock on `events` while waiting to write would deadlock with it.
+      // them and dropping it. The ids are read and hashed first, under no lock that stops anyone (plain reads), and
+      // only confirmed under ACCESS EXCLUSIVE (which DROP takes anyway): appends and queries wait for a count, not
+      // the digest. (A lock that blocks the partition's writers while reading, upgraded later, could deadlock with an
+      // append of a late event: it holds `events` while it waits to write the partition.)
+      const reads = new Map<number, DropRead>();
+      for (const start of old) reads.set(start, await dropOp(c, partitionName(start), dayOf(start), this.#genesis));
       if (old.length > 0) await c.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
       for (const start of old) {
         const name = partitionName(start);
-        const drop = await dropOp(c, name, dayOf(start), this.#genesis);
+        let drop = reads.get(start)!;
+        // late events written to it since: read again, now that nothing can change it
+        if (!(await dropStillHolds(c, name, drop, this.#genesis)))
+          drop = await dropOp(c, name, dayOf(start), this.#genesis);
         deleted += drop.events;
         chain.push(drop.op);
         await c.query(`DROP TABLE ${name}`);

@@ -575,3 +575,50 @@ test('PostgreSQL: the cut keeps the entries of stored events that another collec
     assert.equal(report.events, 10);
   });
 });
+
+test('PostgreSQL: a late event written to a partition after retention read its ids is in the drop entry all the same', async () => {
+  await withFixture(async (f) => {
+    await f.store.createPartitions(D0 * 1000, (D0 + DAY) * 1000);
+    await f.store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, onDay(0, i))));
+    await f.store.append([makeEvent({}, onDay(1, 0))]);
+    await withAdmin(async (admin) => {
+      await admin.query('BEGIN');
+      await admin.query(`SET LOCAL search_path TO "${f.schema}"`);
+      await admin.query('SELECT 1 FROM events LIMIT 1'); // holds `events`: the retention step reads, then waits
+      const step = f.store.deleteBefore(D0 + DAY, 10);
+      await waitFor('the retention step to wait for its lock on events', async () => {
+        const r = await admin.query(
+          `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+           WHERE c.oid = 'events'::regclass AND l.mode = 'AccessExclusiveLock' AND NOT l.granted`,
+        );
+        return r.rows.length > 0;
+      });
+      // an append of a late event of day 0 (its chain step as the store's), ahead of the waiting step: it already
+      // holds a lock on `events` the step waits for
+      const { bodyHash, OP_INSERT } = await import('../../src/integrity/chain.ts');
+      const { chainStepSql, dayOf } = await import('../../src/store/postgres/chain.ts');
+      const late = (
+        await admin.query<{ id: string; body: string }>(
+          `INSERT INTO events SELECT nextval('event_ids'), received + 100000000, audit_id || '-late', stage, verb, level,
+             username, namespace, workspace, cluster, devops, resource, subresource, name, code, status, source, groups,
+             source_ips, search, body FROM events WHERE id = 1 RETURNING id, body`,
+        )
+      ).rows[0]!;
+      const receivedUs = (onDay(0, 0) + 100_000) * 1000;
+      await admin.query(
+        chainStepSql(
+          [{ op: OP_INSERT, id: Number(late.id), day: dayOf(receivedUs), bodyHash: bodyHash(late.body) }],
+          0,
+        )!,
+      );
+      await admin.query('COMMIT');
+      assert.equal(await step, 6);
+    });
+    const drop = (await f.sql('SELECT event_id FROM chain_log WHERE op = 4'))[0]!;
+    assert.equal(Number(drop.event_id), 6);
+    await f.checkpoint();
+    const { code, report } = await f.verify();
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.equal(report.events, 1);
+  });
+});

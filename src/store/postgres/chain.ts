@@ -59,27 +59,36 @@ export function chainStepSql(ops: ChainOp[], genesis: number): string | undefine
 /** Ids read per round trip while digesting a partition (as one packed bytea: no per-row parsing). */
 const DIGEST_PAGE = 100_000;
 
+/** A drop entry as read, with what tells whether the partition changed since (`dropStillHolds`). */
+export interface DropRead {
+  op: ChainOp;
+  /** Events the partition holds in all (unchained ones of an upgraded schema included). */
+  events: number;
+  /** Sum of the chained events' ids. */
+  idSum: bigint;
+}
+
 /**
- * The drop entry of the day partition `table` (the caller holds it locked against writes): the digest of its
- * chained events' ids, and how many events it holds in all (unchained ones of an upgraded schema included).
+ * The drop entry of the day partition `table`: the digest of its chained events' ids, and how many events it holds
+ * in all. Read page by page (each page its own snapshot): unless the caller holds the partition locked against
+ * writes, `dropStillHolds` must confirm it under that lock.
  */
-export async function dropOp(
-  c: pg.ClientBase,
-  table: string,
-  day: number,
-  genesis: number,
-): Promise<{ op: ChainOp; events: number }> {
+export async function dropOp(c: pg.ClientBase, table: string, day: number, genesis: number): Promise<DropRead> {
   const digest = new DropDigest(day);
+  let idSum = 0n;
   let after = genesis;
   for (;;) {
-    const r = await c.query<{ n: string; last: string | null; ids: Buffer | null }>(
-      `SELECT count(*) AS n, max(id) AS last, string_agg(int8send(id), ''::bytea ORDER BY id) AS ids
+    const r = await c.query<{ n: string; last: string | null; sum: string | null; ids: Buffer | null }>(
+      `SELECT count(*) AS n, max(id) AS last, sum(id) AS sum, string_agg(int8send(id), ''::bytea ORDER BY id) AS ids
        FROM (SELECT id FROM ${table} WHERE id > $1 ORDER BY id LIMIT ${DIGEST_PAGE}) s`,
       [after],
     );
     const row = r.rows[0]!;
     const n = Number(row.n);
-    if (n > 0) digest.addPacked(row.ids!, n);
+    if (n > 0) {
+      digest.addPacked(row.ids!, n);
+      idSum += BigInt(row.sum!);
+    }
     if (n < DIGEST_PAGE) break;
     after = Number(row.last);
   }
@@ -92,7 +101,30 @@ export async function dropOp(
   return {
     op: { op: OP_DROP, id: digest.count, day, bodyHash: digest.digest() },
     events: digest.count + unchained,
+    idSum,
   };
+}
+
+/**
+ * Whether `table` still holds what `read` digested (the caller now holds it locked against writes): the same
+ * number of events, of chained ones and their ids' sum. Between the read and the lock only appends of late events
+ * (new rows: a higher count) and collapses (same ids) can reach an old day's partition — retention, the only
+ * delete, runs one at a time — so this one aggregate, about a third of the digest's cost, tells.
+ */
+export async function dropStillHolds(
+  c: pg.ClientBase,
+  table: string,
+  read: DropRead,
+  genesis: number,
+): Promise<boolean> {
+  const r = (
+    await c.query<{ n: string; chained: string; sum: string }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE id > $1) AS chained,
+         coalesce(sum(id) FILTER (WHERE id > $1), 0) AS sum FROM ${table}`,
+      [genesis],
+    )
+  ).rows[0]!;
+  return Number(r.n) === read.events && Number(r.chained) === read.op.id && BigInt(r.sum) === read.idSum;
 }
 
 /**
