@@ -448,6 +448,10 @@ test('PostgreSQL: retention cuts the chain prefix at a signed checkpoint; the tr
     const { code, report } = await f.verify();
     assert.equal(code, 0, JSON.stringify(report));
     assert.deepEqual([report.events, report.entries, report.unsigned], [15, 59 - 31, 0]);
+    // a partial walk from before the cut starts at the cut
+    const since = await f.verify('--since', new Date(onDay(0, 0)).toISOString());
+    assert.equal(since.code, 0, JSON.stringify(since.report));
+    assert.equal(since.report.entries, 59 - 31);
     const out = path.join(f.dir, 'export.jsonl');
     const exported = await vigil(['export', '--config', f.config, '--out', out]);
     assert.equal(exported.code, 0, exported.err);
