@@ -3,8 +3,9 @@
 // step. Measured in one run: (1) two stores (two collectors) appending 400-event batches, 4 in flight each — the
 // whole append (the baseline) and its final message (chain step + COMMIT); (2) the chain step alone for 400
 // entries, run one at a time and rolled back — its server time bounds how many batches per second can be chained;
-// (3) `verifyPostgres` over the store, and a retention step dropping the day's partition (the time `events` is held
-// in ACCESS EXCLUSIVE mode while the partition's ids are digested), then verify again.
+// (3) `verifyPostgres` over the store, and a retention step dropping the day's partition — the whole step, and how
+// long an append sent as soon as the step holds `events` in ACCESS EXCLUSIVE mode waits (the partition's ids are
+// digested before that lock and only counted under it) — then verify again.
 // `npm run bench cluster` compares ingest against the code before the chain (see bench/RESULTS.md).
 // Needs the local PostgreSQL (VIGIL_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -113,9 +114,25 @@ try {
   let report = await verifyPostgres(target, { publicKey });
   const verifyMs = performance.now() - v0;
   if (!report.ok) throw new Error(`verify failed: ${JSON.stringify(report.first)}`);
+  const verifiedEntries = report.entries;
   const tomorrow = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000;
   v0 = performance.now();
-  const dropped = await stores[0]!.deleteBefore(tomorrow, 1);
+  const step = stores[0]!.deleteBefore(tomorrow, 1);
+  const watch = new pg.Client({ connectionString: URL_ });
+  await watch.connect();
+  for (;;) {
+    const r = await watch.query(
+      `SELECT 1 FROM pg_locks l JOIN pg_class k ON k.oid = l.relation JOIN pg_namespace n ON n.oid = k.relnamespace
+       WHERE n.nspname = $1 AND k.relname = 'events' AND l.mode = 'AccessExclusiveLock' AND l.granted`,
+      [schema],
+    );
+    if (r.rows.length > 0) break;
+  }
+  await watch.end();
+  const w0 = performance.now();
+  await stores[1]!.append([event(N + 2, run)]);
+  const waitMs = performance.now() - w0;
+  const dropped = await step;
   const dropMs = performance.now() - v0;
   await writeCheckpointPostgres(target, key);
   report = await verifyPostgres(target, { publicKey });
@@ -136,10 +153,10 @@ try {
     `chain step / append: ${(mean(stepMs) / mean(appendMs)).toFixed(3)}; one chain head chains at most ~${Math.round((1000 / p50) * BATCH).toLocaleString('en-US')} events/s in ${BATCH}-event batches (from the p50)`,
   );
   console.log(
-    `verifyPostgres: ${report.entries} entries, ${Math.round(N / (verifyMs / 1000)).toLocaleString('en-US')} events/s, ${(verifyMs / wall).toFixed(2)}× the ingest time`,
+    `verifyPostgres: ${verifiedEntries} entries, ${Math.round(N / (verifyMs / 1000)).toLocaleString('en-US')} events/s, ${(verifyMs / wall).toFixed(2)}× the ingest time`,
   );
   console.log(
-    `retention step dropping the day's partition (${dropped} events; digest + DROP under ACCESS EXCLUSIVE): ${dropMs.toFixed(0)} ms; verify after it: ok`,
+    `retention step dropping the day's partition (${dropped} events; digest, then count + DROP under ACCESS EXCLUSIVE, then the chain cut): ${dropMs.toFixed(0)} ms; an append sent once it held the lock: ${waitMs.toFixed(0)} ms; verify after it: ok`,
   );
 } finally {
   await Promise.all(stores.map((s) => s.close()));

@@ -4,7 +4,13 @@
 import pg from 'pg';
 import { checkSchemaName, ident } from '../store/postgres/migrations.ts';
 import { DropDigest, OP_DELETE, OP_DROP, OP_GENESIS, OP_INSERT, OP_REPLACE, ZERO_HASH } from './chain.ts';
-import { type Checkpoint, checkpointBefore, rowToCheckpoint, signCheckpoint } from './checkpoint.ts';
+import {
+  type Checkpoint,
+  checkpointBefore,
+  checkpointSignatureValid,
+  rowToCheckpoint,
+  signCheckpoint,
+} from './checkpoint.ts';
 import { exportLines } from './export.ts';
 import type { SigningKey } from './keys.ts';
 import {
@@ -151,18 +157,34 @@ interface Start {
   checkpoints: Checkpoint[];
   genesisId: number;
   anchor: { seq: number; hash: Buffer; count: number; genesisId: number };
+  /** Whether the anchor stands in for a prefix retention cut (then some drops' events went with it). */
+  pruned: boolean;
   /** First event id concerned (0: all). */
   firstId: number;
 }
 
-/** Checkpoints, genesis and where to start: the genesis, or with `since` the last signed checkpoint before it. */
+/**
+ * Checkpoints, genesis and where to start: the genesis; where retention cut the chain's prefix (`cutChain` in
+ * src/store/postgres/chain.ts: the blocks after the genesis one, up to a checkpoint), the signed checkpoint it was
+ * cut at; with `since`, the last signed checkpoint before the first event from then on, if later.
+ */
 async function start(c: pg.Client, o: VerifyStoreOptions): Promise<Start> {
   const checkpoints = (await c.query('SELECT * FROM checkpoints ORDER BY seq')).rows.map(rowToCheckpoint);
   const g = (
-    await c.query<{ op: number; event_id: string }>('SELECT op, event_id FROM chain_log WHERE seq = 1 LIMIT 1')
-  ).rows[0];
-  const genesisId = g && g.op === OP_GENESIS ? Number(g.event_id) : 0;
+    await c.query<{ op: number; event_id: string; after: string | null }>(
+      `SELECT b.ops[1] AS op, b.event_ids[1] AS event_id, (SELECT min(seq) FROM chain_blocks WHERE seq > 1) AS after
+       FROM (SELECT 1) one LEFT JOIN chain_blocks b ON b.seq = 1`,
+    )
+  ).rows[0]!;
+  const genesisId = g.op === OP_GENESIS ? Number(g.event_id) : 0;
   let anchor = { seq: 0, hash: ZERO_HASH as Buffer, count: 0, genesisId: 0 };
+  // entries missing between the genesis and the first block: a cut, if a valid checkpoint stands right before them
+  // (else the walk reports them missing)
+  const cutAt = g.after === null ? 0 : Number(g.after) - 1;
+  const cut =
+    cutAt > 1 ? checkpoints.find((cp) => cp.lastSeq === cutAt && checkpointSignatureValid(cp, o.publicKey)) : undefined;
+  if (cut) anchor = { seq: cut.lastSeq, hash: cut.head, count: cut.count, genesisId };
+  const pruned = cut !== undefined;
   let firstId = 0;
   if (o.since !== undefined) {
     const first = (
@@ -180,9 +202,9 @@ async function start(c: pg.Client, o: VerifyStoreOptions): Promise<Start> {
         ).rows[0]!.s
       : (await c.query<{ s: string }>('SELECT seq AS s FROM chain_head')).rows[0]!.s;
     const cp = checkpointBefore(checkpoints, Number(from ?? 0), o.publicKey);
-    if (cp) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
+    if (cp && cp.lastSeq > anchor.seq) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
   }
-  return { checkpoints, genesisId, anchor, firstId };
+  return { checkpoints, genesisId, anchor, pruned, firstId };
 }
 
 const BLOCK_PAGE = 500;
@@ -259,7 +281,7 @@ export async function verifyPostgres(t: PostgresTarget, o: VerifyStoreOptions): 
   const c = await connect(t, 'verify');
   try {
     return await inTransaction(c, 'ISOLATION LEVEL REPEATABLE READ READ ONLY', async () => {
-      const { checkpoints, genesisId, anchor, firstId } = await start(c, o);
+      const { checkpoints, genesisId, anchor, pruned, firstId } = await start(c, o);
       const walker = new ChainWalker(anchor, checkpoints, o.publicKey);
       if (checkpoints.length > 0 && checkpoints[0]!.seq !== 1)
         walker.add({ kind: 'bad-checkpoint', detail: `checkpoints 1..${checkpoints[0]!.seq - 1} are missing` });
@@ -314,12 +336,21 @@ export async function verifyPostgres(t: PostgresTarget, o: VerifyStoreOptions): 
           } else check.live(id, seq, r.body_hash, r.stored ? r.body : null);
         }
       check.finish();
-      // A drop vouches for the ids its partition held; the chain must say the same (from the genesis only: a
-      // partial walk does not see every event a drop took).
+      // The chain's count against the events its entries vouch for: an event removed together with every entry of it
+      // (possible only where a checkpoint stands in for the chain's prefix) still counts in the checkpoint.
+      if (o.since === undefined && walker.count !== check.vouched)
+        add({
+          kind: 'removed',
+          detail: `the chain counts ${walker.count} stored events, its entries vouch for ${check.vouched}`,
+        });
+      // A drop vouches for the ids its partition held; the chain must say the same (not in a partial walk: it does
+      // not see every event a drop took). Where the prefix was cut, the entries of a drop's earlier events may have
+      // gone with it: such a drop, holding fewer events in the walk than it counts, is checked by the count above.
       if (o.since === undefined)
         for (const [day, list] of drops)
           for (const d of list)
-            if (d.digest.count !== d.count || !d.digest.digest().equals(d.expected))
+            if (pruned && d.digest.count < d.count) continue;
+            else if (d.digest.count !== d.count || !d.digest.digest().equals(d.expected))
               add({
                 kind: 'changed',
                 seq: d.seq,

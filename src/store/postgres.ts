@@ -8,7 +8,16 @@ import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } f
 import type { Checkpoint } from '../integrity/checkpoint.ts';
 import type { SigningKey } from '../integrity/keys.ts';
 import { checkpointPostgres } from '../integrity/postgres.ts';
-import { type ChainOp, chainStepSql, dayOf, dropOp, genesisId } from './postgres/chain.ts';
+import {
+  type ChainOp,
+  chainStepSql,
+  cutChain,
+  type DropRead,
+  dayOf,
+  dropOp,
+  dropStillHolds,
+  genesisId,
+} from './postgres/chain.ts';
 import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
 import {
   checkPage,
@@ -959,25 +968,32 @@ export class PostgresStore implements Store {
    * One retention step. Daily partitions entirely before the cutoff are dropped whole (their events are counted,
    * so the step may return more than `limit`: dropping costs the same for any number of events); then at most
    * `limit` events of the boundary day (or the DEFAULT partition) are deleted row by row, and old delivery ids
-   * age out.
+   * age out. Then the hash chain's prefix is cut at a signed checkpoint (`cutChain`).
    */
   async deleteBefore(cutoff: number, limit: number): Promise<number> {
     this.#open();
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
     const cutoffUs = Math.ceil(cutoff) * 1000;
-    return this.#tx(async (c, atCommit) => {
+    const deleted = await this.#tx(async (c, atCommit) => {
       await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${this.#schema}:partitions`]);
       let deleted = 0;
       const chain: ChainOp[] = [];
       const old = (await this.#partitionStarts(c)).filter((start) => start + DAY_US <= cutoffUs).sort((x, y) => x - y);
       // The drop's chain entry vouches for the ids the partition holds: nothing may be written to it between reading
-      // them and dropping it. ACCESS EXCLUSIVE (which DROP takes anyway) from the start, not a weaker lock upgraded
-      // later: a collapsing append holding a read lock on `events` while waiting to write would deadlock with it.
+      // them and dropping it. The ids are read and hashed first, under no lock that stops anyone (plain reads), and
+      // only confirmed under ACCESS EXCLUSIVE (which DROP takes anyway): appends and queries wait for a count, not
+      // the digest. (A lock that blocks the partition's writers while reading, upgraded later, could deadlock with an
+      // append of a late event: it holds `events` while it waits to write the partition.)
+      const reads = new Map<number, DropRead>();
+      for (const start of old) reads.set(start, await dropOp(c, partitionName(start), dayOf(start), this.#genesis));
       if (old.length > 0) await c.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
       for (const start of old) {
         const name = partitionName(start);
-        const drop = await dropOp(c, name, dayOf(start), this.#genesis);
+        let drop = reads.get(start)!;
+        // late events written to it since: read again, now that nothing can change it
+        if (!(await dropStillHolds(c, name, drop, this.#genesis)))
+          drop = await dropOp(c, name, dayOf(start), this.#genesis);
         deleted += drop.events;
         chain.push(drop.op);
         await c.query(`DROP TABLE ${name}`);
@@ -1009,6 +1025,10 @@ export class PostgresStore implements Store {
       if (step) atCommit(step);
       return deleted;
     });
+    // the chain's prefix no stored event needs any more goes too, in a transaction of its own: no lock on `events`
+    if (deleted > 0)
+      await this.#tx((c) => cutChain(c, `${this.#schema}:chain-cut`, this.#genesis, 4 * (deleted + limit)));
+    return deleted;
   }
 
   /** Where a `vigil migrate-data` copy from `source` stopped (its cursor over the source), if it started. */

@@ -11,6 +11,7 @@ import type { AuditEvent } from '../../src/event/model.ts';
 import { chainHash, loadSigningKey, type SigningKey, writeCheckpointPostgres } from '../../src/integrity/index.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
+import { startRetention } from '../../src/store/retention.ts';
 import { vigil } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/net.ts';
 import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
@@ -393,5 +394,235 @@ test('PostgreSQL collectors sign checkpoints with the configured key: after rete
     const { code, report } = await f.verify();
     assert.equal(code, 0, JSON.stringify(report));
     assert.equal(report.unsigned, 0);
+  });
+});
+
+/** Seq of the first chain block after the genesis one (where retention cut the chain: one past the cut). */
+async function firstBlock(f: Fixture): Promise<number> {
+  return Number((await f.sql('SELECT min(seq) AS s FROM chain_blocks WHERE seq > 1'))[0]!.s);
+}
+
+const D0 = Date.UTC(2026, 1, 10);
+/** The `i`th event of day `day` after D0 (one a second from 01:00). */
+const onDay = (day: number, i: number) => D0 + day * DAY + 3_600_000 + i * 1000;
+
+/**
+ * Five days with their own partitions, 10 events each (ids 1–50) appended in two blocks, a checkpoint after each day;
+ * then a retention pass to the 6th event of day 3, steps of 3 with a checkpoint after each (as collectors do): days
+ * 0–2 dropped, five events of day 3 deleted, the chain cut at the checkpoint after day 2 (entry 31).
+ */
+async function prunedFixture(f: Fixture): Promise<void> {
+  await f.store.createPartitions(D0 * 1000, (D0 + 4 * DAY) * 1000);
+  for (let day = 0; day < 5; day++) {
+    for (const half of [0, 5])
+      await f.store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, onDay(day, half + i))));
+    await f.store.checkpoint(f.key);
+  }
+  const retention = startRetention(f.store, {
+    maxAgeMs: DAY,
+    stepLimit: 3,
+    intervalMs: 3_600_000,
+    now: () => onDay(3, 5) + DAY,
+    onStep: async () => {
+      await f.store.checkpoint(f.key);
+    },
+  });
+  assert.equal(await retention.runOnce(), 30 + 5);
+  await retention.stop();
+}
+
+test('PostgreSQL: retention cuts the chain prefix at a signed checkpoint; the trail still verifies, and export with it', async () => {
+  // no checkpoint to cut at: nothing is cut
+  await withFixture(async (f) => {
+    await f.store.append([makeEvent({}, T0 - DAY)]);
+    await f.store.append([makeEvent({}, T0)]);
+    assert.equal(await f.store.deleteBefore(T0 - DAY + 1, 10), 1);
+    assert.equal(await firstBlock(f), 2);
+  });
+  await withFixture(async (f) => {
+    await prunedFixture(f);
+    // 1 genesis + 50 inserts, 3 drops + 5 deletes: the blocks up to the checkpoint after day 2 are gone, the
+    // genesis block stays
+    assert.equal(await firstBlock(f), 32);
+    assert.equal((await f.sql('SELECT count(*) AS n FROM chain_blocks WHERE seq = 1'))[0]!.n, '1');
+    const { code, report } = await f.verify();
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.deepEqual([report.events, report.entries, report.unsigned], [15, 59 - 31, 0]);
+    // a partial walk from before the cut starts at the cut
+    const since = await f.verify('--since', new Date(onDay(0, 0)).toISOString());
+    assert.equal(since.code, 0, JSON.stringify(since.report));
+    assert.equal(since.report.entries, 59 - 31);
+    const out = path.join(f.dir, 'export.jsonl');
+    const exported = await vigil(['export', '--config', f.config, '--out', out]);
+    assert.equal(exported.code, 0, exported.err);
+    const { readFileSync } = await import('node:fs');
+    assert.match(readFileSync(out, 'utf8').split('\n')[1]!, /"type":"anchor","seq":31,/);
+    const offline = await vigil(['verify', '--file', out, '--public-key', path.join(f.dir, 'signing.pub')]);
+    assert.equal(offline.code, 0, offline.err);
+    // more days, retention past day 4 (day 3's rest dropped) with another collector appending meanwhile: the cut
+    // moves on and the trail still verifies
+    const b = await openPostgresStore({ url: PG_URL, schema: f.schema, poolSize: 2 });
+    try {
+      await f.store.createPartitions((D0 + 5 * DAY) * 1000, (D0 + 6 * DAY) * 1000);
+      await b.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, onDay(5, i))));
+      await f.store.checkpoint(f.key);
+      const [deleted] = await Promise.all([
+        f.store.deleteBefore(onDay(4, 0), 100),
+        b.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, onDay(6, i)))),
+      ]);
+      assert.equal(deleted, 5);
+    } finally {
+      await b.close();
+    }
+    assert.ok((await firstBlock(f)) > 32);
+    const again = await f.verify();
+    assert.equal(again.code, 0, JSON.stringify(again.report));
+    assert.equal(again.report.events, 10 + 10);
+  });
+});
+
+test('PostgreSQL: after the prefix was cut, a removed event with its entries, an event put back, one passed off as dropped, and a cut without a checkpoint are caught', async () => {
+  // the live events (36–50) removed together with every entry up to the checkpoint after their inserts, as if
+  // retention had cut the chain there: only the checkpoint's count still knows them
+  await withFixture(async (f) => {
+    await prunedFixture(f);
+    const cut = Number((await f.sql('SELECT last_seq FROM checkpoints WHERE seq = 5'))[0]!.last_seq);
+    await f.sql('DELETE FROM events');
+    await f.sql('DELETE FROM chain_blocks WHERE seq > 1 AND seq <= $1', [cut]);
+    const { code, report } = await f.verify();
+    assert.equal(code, 1);
+    assert.equal(report.first?.kind, 'removed', JSON.stringify(report.first));
+    assert.match(report.first?.detail ?? '', /the chain counts 15 stored events, its entries vouch for 0/);
+  });
+  // an event a drop took (its entries cut with the prefix), put back
+  await withFixture(async (f) => {
+    await prunedFixture(f);
+    await f.sql(
+      `INSERT INTO events SELECT 3, $1, audit_id || 'x', stage, verb, level, username, namespace, workspace, cluster,
+         devops, resource, subresource, name, code, status, source, groups, source_ips, search, body
+       FROM events WHERE id = 45`,
+      [onDay(0, 2) * 1000],
+    );
+    const { code, report } = await f.verify();
+    assert.equal(code, 1);
+    assert.deepEqual([report.first?.kind, report.first?.eventId], ['inserted', 3]);
+  });
+  // a live event removed and its insert entry moved to a dropped day whose other events were cut: the count
+  await withFixture(async (f) => {
+    await prunedFixture(f);
+    await f.sql('DELETE FROM events WHERE id = 45');
+    await f.sql(
+      'UPDATE chain_blocks SET days[array_position(event_ids, 45::bigint)] = $1 WHERE ops[1] = 1 AND 45 = ANY(event_ids)',
+      [Math.floor(onDay(0, 0) / DAY)],
+    );
+    const { code, report } = await f.verify();
+    assert.equal(code, 1);
+    assert.equal(report.first?.kind, 'removed', JSON.stringify(report.first));
+    assert.match(report.first?.detail ?? '', /the chain counts 15 stored events, its entries vouch for 14/);
+  });
+  // entries cut where no checkpoint stands (the first block's end): the gap is named
+  await withFixture(async (f) => {
+    await prunedFixture(f);
+    await f.sql('DELETE FROM chain_blocks WHERE seq = 32');
+    const r = await vigil(['verify', '--config', f.config, '--json']);
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.out) as { breaks: { kind: string; detail: string }[] };
+    assert.ok(
+      report.breaks.some((b) => b.kind === 'removed' && b.detail === 'chain entries 2..36 are missing'),
+      JSON.stringify(report.breaks.slice(0, 3)),
+    );
+  });
+});
+
+test('PostgreSQL: the cut keeps the entries of stored events that another collector chained out of id order', async () => {
+  await withFixture(async (f) => {
+    await f.store.createPartitions(D0 * 1000, (D0 + 2 * DAY) * 1000);
+    await f.store.append([makeEvent({}, onDay(0, 0))]); // id 1, entry 2
+    await f.store.checkpoint(f.key);
+    const b = await openPostgresStore({ url: PG_URL, schema: f.schema, poolSize: 2 });
+    try {
+      await withAdmin(async (admin) => {
+        // the first append draws ids 2–6, then waits to write day 1's partition; the second (ids 7–11) is chained first
+        await admin.query('BEGIN');
+        await admin.query(`LOCK TABLE "${f.schema}".events_p20260211 IN SHARE MODE`);
+        const first = f.store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, onDay(1, i))));
+        await waitFor('the first append to wait for the partition', async () => {
+          const r = await admin.query(
+            `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = 'events_p20260211' AND NOT l.granted`,
+            [f.schema],
+          );
+          return r.rows.length > 0;
+        });
+        await b.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, onDay(2, i))));
+        await f.store.checkpoint(f.key);
+        await admin.query('COMMIT');
+        await first;
+      });
+    } finally {
+      await b.close();
+    }
+    await f.store.checkpoint(f.key);
+    const inserts = await f.sql('SELECT seq, event_ids FROM chain_blocks WHERE seq > 2 ORDER BY seq');
+    assert.deepEqual(
+      inserts.map((r) => [Number(r.seq), (r.event_ids as string[]).map(Number)]),
+      [
+        [3, [7, 8, 9, 10, 11]],
+        [8, [2, 3, 4, 5, 6]],
+      ],
+    );
+    // day 0 dropped: the oldest stored event (2) was chained after the checkpoint at 7, but events 7–11 before it
+    assert.equal(await f.store.deleteBefore(D0 + DAY, 10), 1);
+    assert.equal(await firstBlock(f), 3);
+    const { code, report } = await f.verify();
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.equal(report.events, 10);
+  });
+});
+
+test('PostgreSQL: a late event written to a partition after retention read its ids is in the drop entry all the same', async () => {
+  await withFixture(async (f) => {
+    await f.store.createPartitions(D0 * 1000, (D0 + DAY) * 1000);
+    await f.store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, onDay(0, i))));
+    await f.store.append([makeEvent({}, onDay(1, 0))]);
+    await withAdmin(async (admin) => {
+      await admin.query('BEGIN');
+      await admin.query(`SET LOCAL search_path TO "${f.schema}"`);
+      await admin.query('SELECT 1 FROM events LIMIT 1'); // holds `events`: the retention step reads, then waits
+      const step = f.store.deleteBefore(D0 + DAY, 10);
+      await waitFor('the retention step to wait for its lock on events', async () => {
+        const r = await admin.query(
+          `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+           WHERE c.oid = 'events'::regclass AND l.mode = 'AccessExclusiveLock' AND NOT l.granted`,
+        );
+        return r.rows.length > 0;
+      });
+      // an append of a late event of day 0 (its chain step as the store's), ahead of the waiting step: it already
+      // holds a lock on `events` the step waits for
+      const { bodyHash, OP_INSERT } = await import('../../src/integrity/chain.ts');
+      const { chainStepSql, dayOf } = await import('../../src/store/postgres/chain.ts');
+      const late = (
+        await admin.query<{ id: string; body: string }>(
+          `INSERT INTO events SELECT nextval('event_ids'), received + 100000000, audit_id || '-late', stage, verb, level,
+             username, namespace, workspace, cluster, devops, resource, subresource, name, code, status, source, groups,
+             source_ips, search, body FROM events WHERE id = 1 RETURNING id, body`,
+        )
+      ).rows[0]!;
+      const receivedUs = (onDay(0, 0) + 100_000) * 1000;
+      await admin.query(
+        chainStepSql(
+          [{ op: OP_INSERT, id: Number(late.id), day: dayOf(receivedUs), bodyHash: bodyHash(late.body) }],
+          0,
+        )!,
+      );
+      await admin.query('COMMIT');
+      assert.equal(await step, 6);
+    });
+    const drop = (await f.sql('SELECT event_id FROM chain_log WHERE op = 4'))[0]!;
+    assert.equal(Number(drop.event_id), 6);
+    await f.checkpoint();
+    const { code, report } = await f.verify();
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.equal(report.events, 1);
   });
 });
