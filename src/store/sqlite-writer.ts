@@ -465,6 +465,7 @@ export class SqliteWriter {
     if (first === null) return;
     const oldest = (db.prepare('SELECT min(id) AS id FROM events').get() as { id: number | null }).id;
     let bound: number;
+    let floor = 0;
     if (oldest === null)
       bound = this.#chainSeq; // the head entry stays: the next transaction links to it
     else {
@@ -473,12 +474,22 @@ export class SqliteWriter {
         | { event_id: number }
         | undefined;
       if (g && oldest <= g.event_id) return;
+      // Nor before their deletions: a walk from the cut, which no longer knows the genesis, would count them as
+      // chained events leaving.
+      if (g)
+        floor =
+          (
+            db
+              .prepare(`SELECT max(seq) AS seq FROM chain_log WHERE event_id <= ? AND op = ${OP_DELETE}`)
+              .get(g.event_id) as { seq: number | null }
+          ).seq ?? 0;
       const ins = db
         .prepare(`SELECT min(seq) AS seq FROM chain_log WHERE event_id = ? AND op = ${OP_INSERT}`)
         .get(oldest) as { seq: number | null };
       if (ins.seq === null) return;
       bound = ins.seq;
     }
+    const lo = Math.max(first, floor);
     const cut = (
       db
         .prepare(
@@ -486,7 +497,7 @@ export class SqliteWriter {
            (SELECT max(last_seq) FROM checkpoints WHERE last_seq >= ? AND last_seq < ? AND last_seq < ?),
            (SELECT min(last_seq) FROM checkpoints WHERE last_seq >= ? AND last_seq < ?)) AS seq`,
         )
-        .get(first, bound, first + budget, first, bound) as { seq: number | null }
+        .get(lo, bound, first + budget, lo, bound) as { seq: number | null }
     ).seq;
     if (cut !== null) db.prepare('DELETE FROM chain_log WHERE seq <= ?').run(cut);
   }

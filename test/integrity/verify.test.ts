@@ -402,3 +402,58 @@ test('after the prefix was cut, a removed event with its entries, a deleted even
     );
   }
 });
+
+test('an upgraded store whose unchained events retention deletes in the step that cuts the chain still verifies', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-integrity-'));
+  dirs.push(dir);
+  const db = path.join(dir, 'vigil.db');
+  let store = await openSqliteStore({ path: db });
+  await store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, T0 + i * 1000)));
+  await store.close();
+  // what Vigil before the chain left behind: 5 unchained events
+  const d = new DatabaseSync(db);
+  d.exec('DROP TABLE chain_log; DROP TABLE checkpoints; PRAGMA user_version = 1');
+  d.close();
+  const key = loadSigningKey(defaultKeyPath(db), true);
+  store = await openSqliteStore({ path: db });
+  for (let b = 0; b < 3; b++) {
+    await store.append(Array.from({ length: 5 }, (_, i) => makeEvent({}, T0 + 10_000 + (b * 5 + i) * 1000)));
+    await store.checkpoint(key);
+  }
+  // one step deletes the unchained events and the first chained batch, then cuts the chain
+  const retention = startRetention(store, {
+    maxAgeMs: 60_000,
+    stepLimit: 100,
+    intervalMs: 3_600_000,
+    now: () => T0 + 60_000 + 14_500,
+    onStep: async () => {
+      await store.checkpoint(key);
+    },
+  });
+  assert.equal(await retention.runOnce(), 10);
+  await retention.stop();
+  await store.append([makeEvent({}, T0 + 40_000)]);
+  await store.checkpoint(key);
+  const first = await verify(dir);
+  assert.equal(first.code, 0, JSON.stringify(first.report));
+  assert.equal(first.report.events, 11);
+  // no cut yet: the deletions of the unchained events follow inserts of events still stored. Once those are gone
+  // too, the next step cuts at the checkpoint after the deletions
+  const later = startRetention(store, {
+    maxAgeMs: 60_000,
+    stepLimit: 100,
+    intervalMs: 3_600_000,
+    now: () => T0 + 60_000 + 25_000,
+    onStep: async () => {
+      await store.checkpoint(key);
+    },
+  });
+  assert.equal(chainRows(db).first, 1);
+  assert.equal(await later.runOnce(), 10);
+  await later.stop();
+  await store.close();
+  assert.ok(chainRows(db).first > 1, 'the chain was cut');
+  const { code, report } = await verify(dir);
+  assert.equal(code, 0, JSON.stringify(report));
+  assert.equal(report.events, 1);
+});
