@@ -222,8 +222,16 @@ export function bodyOf(e: AuditEvent): string {
   return JSON.stringify(e);
 }
 
+/**
+ * Page cache of the write connection, MiB (`storage.cacheMiB`; the query connection gets a quarter). It is most of
+ * the collector's memory beyond V8's heap. 256 MiB bought no ingest speed: appends to a 3.2 GB store of 1 M varied
+ * events ran as fast with 64, 32 or 16 MiB (ratios 1.05–1.12 to 256, `npm run bench store`), the OS's file cache
+ * serving the pages; and it took a 10-minute soak's first minutes to fill, which read as growth.
+ */
+export const DEFAULT_CACHE_MIB = 32;
+
 /** Connection settings every connection to a store file uses (the reader's and the writer's). */
-export function configure(db: DatabaseSync, cacheMiB = 256): void {
+export function configure(db: DatabaseSync, cacheMiB = DEFAULT_CACHE_MIB): void {
   // WAL: readers never block the writer. synchronous=FULL: in WAL mode NORMAL may lose the last commits on
   // power loss, and an append answers only after its events are durable.
   db.exec('PRAGMA journal_mode = WAL');

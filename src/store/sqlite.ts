@@ -39,6 +39,7 @@ import {
 import {
   COLUMN,
   configure,
+  DEFAULT_CACHE_MIB,
   type DictField,
   DROPPED_INDEXES,
   FIELD_NO,
@@ -85,7 +86,7 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Most buckets a histogram answer may have (default MAX_HISTOGRAM_BUCKETS). */
   maxHistogramBuckets?: number;
-  /** SQLite page cache (MiB, default 256): the index pages inserts and queries touch should stay in it. */
+  /** SQLite page cache of the write connection (MiB, default DEFAULT_CACHE_MIB); queries get a quarter. */
   cacheMiB?: number;
 }
 
@@ -243,7 +244,7 @@ class SqliteStore implements Store {
       // this one answers queries and loses its cache at every commit of the writer (SQLite resets a WAL connection's
       // cache when another connection has written), so a quarter is enough, and keeps the process's memory bounded
       // by about 1.25 × cacheMiB rather than twice it. (`:memory:` keeps everything on this connection.)
-      const cache = opts.cacheMiB ?? 256;
+      const cache = opts.cacheMiB ?? DEFAULT_CACHE_MIB;
       configure(db, opts.path === ':memory:' || opts.path === '' ? cache : Math.max(2, Math.round(cache / 4)));
       const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
       if (version > SCHEMA_VERSION)
@@ -307,7 +308,7 @@ class SqliteStore implements Store {
         : workerWriter({
             path: this.#opts.path,
             busyTimeoutMs: this.#opts.busyTimeoutMs ?? 5000,
-            cacheMiB: this.#opts.cacheMiB ?? 256,
+            cacheMiB: this.#opts.cacheMiB ?? DEFAULT_CACHE_MIB,
           });
     return this.#writer;
   }
