@@ -143,7 +143,6 @@ export class SqliteWriter {
     | 'addMinute'
     | 'subMinute'
     | 'deleteBatches'
-    | 'count'
     | 'nextTerms'
     | 'deleteTerm'
     | 'deleteTermFts'
@@ -162,6 +161,11 @@ export class SqliteWriter {
   #pruneAfter = 0;
   readonly #termUsed: (StatementSync | undefined)[] = [];
   #sinceStats = 0;
+  /**
+   * Distinct values per field number, for the planner statistics: counted once, then kept up to date as terms are
+   * added and pruned (approximate across rollbacks and other processes, which statistics may be).
+   */
+  #termCounts: number[] | undefined;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -203,7 +207,6 @@ export class SqliteWriter {
       deleteBatches: p(
         'DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE stored < ? ORDER BY stored LIMIT ?)',
       ),
-      count: p('SELECT count(*) AS n FROM events'),
       nextTerms: p('SELECT id, field, value FROM terms WHERE id > ? ORDER BY id LIMIT ?'),
       deleteTerm: p('DELETE FROM terms WHERE id = ?'),
       deleteTermFts: p(`INSERT INTO terms_fts (terms_fts, rowid, value) VALUES ('delete', ?, ?)`),
@@ -270,6 +273,7 @@ export class SqliteWriter {
     if (r.changes > 0) {
       id = Number(r.lastInsertRowid);
       s.insertTermFts.run(id, value);
+      if (this.#termCounts) this.#termCounts[field] = (this.#termCounts[field] ?? 0) + 1;
     } else {
       id = (s.findTerm.get(field, value) as { id: number }).id; // added by another process
     }
@@ -447,6 +451,7 @@ export class SqliteWriter {
       if (!used || used.get(t.id)) continue;
       s.deleteTerm.run(t.id);
       s.deleteTermFts.run(t.id, t.value);
+      if (this.#termCounts) this.#termCounts[t.field] = (this.#termCounts[t.field] ?? 1) - 1;
       this.#terms[t.field]!.delete(t.value);
     }
   }
@@ -511,14 +516,20 @@ export class SqliteWriter {
   refreshStats(): void {
     this.#sinceStats = 0;
     const db = this.#db;
-    const events = (this.#s.count.get() as { n: number }).n;
+    // No full count: at 10⁸ events counting events or event_values took seconds on every refresh, stalling ingest
+    // and reading the tables through the page cache.
+    const events = (db.prepare('SELECT coalesce(sum(n), 0) AS n FROM event_minutes').get() as { n: number }).n;
     if (events === 0) return;
+    if (!this.#termCounts) {
+      this.#termCounts = [];
+      for (const r of db.prepare('SELECT field, count(*) AS n FROM terms GROUP BY field').all() as {
+        field: number;
+        n: number;
+      }[])
+        this.#termCounts[r.field] = r.n;
+    }
     const distinct = new Map<number, number>();
-    for (const r of db.prepare('SELECT field, count(*) AS n FROM terms GROUP BY field').all() as {
-      field: number;
-      n: number;
-    }[])
-      distinct.set(r.field, r.n);
+    for (const [field, n] of this.#termCounts.entries()) if (n) distinct.set(field, n);
     const per = (d: number) => Math.max(1, Math.round(events / Math.max(1, d)));
     const rows: [string, string][] = [
       ['events_call', `${events} 1 1 1`],
@@ -532,7 +543,16 @@ export class SqliteWriter {
       const rest = (columns.get(idx) as { n: number }).n - 1;
       rows.push([idx, `${events} ${per(distinct.get(FIELD_NO[f]) ?? 1)}${' 1'.repeat(rest)}`]);
     }
-    const values = (db.prepare('SELECT count(*) AS n FROM event_values').get() as { n: number }).n;
+    // list values per event, from the newest events' `multi` lists
+    const perEvent = (
+      db
+        .prepare(
+          `SELECT coalesce(avg(CASE WHEN multi = '' THEN 0 ELSE length(multi) - length(replace(multi, ',', '')) + 1 END), 0)
+             AS a FROM (SELECT multi FROM events ORDER BY id DESC LIMIT 2000)`,
+        )
+        .get() as { a: number }
+    ).a;
+    const values = Math.round(events * perEvent);
     const valueTerms = (distinct.get(GROUP) ?? 0) + (distinct.get(SOURCE_IP) ?? 0);
     db.exec('BEGIN IMMEDIATE');
     try {
