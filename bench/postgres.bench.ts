@@ -2,6 +2,8 @@
 // store and against JSON.parse of the same bytes measured in the same run; then filtered, full-text and
 // histogram query latency (p50/p95) at BENCH_EVENTS events (default 200 000) spread over 7 days.
 // Needs the local PostgreSQL (VIGIL_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
+// BENCH_KEEP=1 keeps the schema it filled; BENCH_SCHEMA=<that schema> BENCH_SKIP_INGEST=1 queries it again without
+// loading (10 M events take ~17 min to load here).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,42 +91,47 @@ async function latency(fn: () => Promise<unknown>, runs = 40): Promise<{ p50: nu
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const ms = (x: number) => x.toFixed(1);
 
+/** Ingest: SQLite with one writer, PostgreSQL with two and with one, against JSON.parse of the same bytes. */
+async function benchIngest(stores: PostgresStore[], dir: string): Promise<void> {
+  const ingestBatches = batches(0, INGEST_EVENTS);
+  // baseline: JSON.parse of the same bytes (one JSON array per batch, as a sink would deliver it)
+  const texts = ingestBatches.map((b) => JSON.stringify(b));
+  const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
+  let parsed = 0;
+  const p0 = performance.now();
+  for (let r = 0; r < 3; r++) for (const t of texts) parsed += (JSON.parse(t) as unknown[]).length;
+  const parseRate = parsed / ((performance.now() - p0) / 1000);
+
+  const sqlite = await openSqliteStore({ path: join(dir, 'events.db') });
+  const sqliteRate = await ingest([sqlite], ingestBatches);
+  await sqlite.close();
+
+  await stores[0]!.createPartitions(START * 1000, END * 1000);
+  const pgRate = await ingest(stores, ingestBatches);
+  const pgOneRate = await (async () => {
+    // one writer, for comparison with SQLite's single writer (fresh events)
+    const more = batches(INGEST_EVENTS, Math.min(N, INGEST_EVENTS + 8_000));
+    return more.length > 0 ? ingest([stores[0]!], more) : Number.NaN;
+  })();
+
+  console.log(
+    `ingest: ${INGEST_EVENTS} events in ${BATCH}-event batches, ${(bytes / INGEST_EVENTS).toFixed(0)} B/event`,
+  );
+  console.log('| measure | events/s | ratio to JSON.parse |');
+  console.log('| --- | --- | --- |');
+  console.log(`| JSON.parse of the batches | ${fmt(parseRate)} | 1 |`);
+  console.log(`| SQLite append (1 writer) | ${fmt(sqliteRate)} | ${(sqliteRate / parseRate).toFixed(3)} |`);
+  console.log(`| PostgreSQL append (2 writers) | ${fmt(pgRate)} | ${(pgRate / parseRate).toFixed(3)} |`);
+  console.log(`| PostgreSQL append (1 writer) | ${fmt(pgOneRate)} | ${(pgOneRate / parseRate).toFixed(3)} |`);
+}
+
 async function main(): Promise<void> {
-  const schema = `vigil_bench_${randomBytes(4).toString('hex')}`;
+  const schema = process.env.BENCH_SCHEMA ?? `vigil_bench_${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const stores: PostgresStore[] = [];
   try {
-    const ingestBatches = batches(0, INGEST_EVENTS);
-    // baseline: JSON.parse of the same bytes (one JSON array per batch, as a sink would deliver it)
-    const texts = ingestBatches.map((b) => JSON.stringify(b));
-    const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
-    let parsed = 0;
-    const p0 = performance.now();
-    for (let r = 0; r < 3; r++) for (const t of texts) parsed += (JSON.parse(t) as unknown[]).length;
-    const parseRate = parsed / ((performance.now() - p0) / 1000);
-
-    const sqlite = await openSqliteStore({ path: join(dir, 'events.db') });
-    const sqliteRate = await ingest([sqlite], ingestBatches);
-    await sqlite.close();
-
     for (let w = 0; w < 2; w++) stores.push(await openPostgresStore({ url: URL_, schema, poolSize: 4 }));
-    await stores[0]!.createPartitions(START * 1000, END * 1000);
-    const pgRate = await ingest(stores, ingestBatches);
-    const pgOneRate = await (async () => {
-      // one writer, for comparison with SQLite's single writer (fresh events)
-      const more = batches(INGEST_EVENTS, Math.min(N, INGEST_EVENTS + 8_000));
-      return more.length > 0 ? ingest([stores[0]!], more) : Number.NaN;
-    })();
-
-    console.log(
-      `ingest: ${INGEST_EVENTS} events in ${BATCH}-event batches, ${(bytes / INGEST_EVENTS).toFixed(0)} B/event`,
-    );
-    console.log('| measure | events/s | ratio to JSON.parse |');
-    console.log('| --- | --- | --- |');
-    console.log(`| JSON.parse of the batches | ${fmt(parseRate)} | 1 |`);
-    console.log(`| SQLite append (1 writer) | ${fmt(sqliteRate)} | ${(sqliteRate / parseRate).toFixed(3)} |`);
-    console.log(`| PostgreSQL append (2 writers) | ${fmt(pgRate)} | ${(pgRate / parseRate).toFixed(3)} |`);
-    console.log(`| PostgreSQL append (1 writer) | ${fmt(pgOneRate)} | ${(pgOneRate / parseRate).toFixed(3)} |`);
+    if (!process.env.BENCH_SKIP_INGEST) await benchIngest(stores, dir);
 
     // fill up to N for the query figures (events are independent of the ingest ones above)
     const have = (await stores[0]!.size()).events;
@@ -176,7 +183,8 @@ async function main(): Promise<void> {
     await Promise.all(stores.map((x) => x.close()));
     const admin = new pg.Client({ connectionString: URL_ });
     await admin.connect();
-    if (!process.env.BENCH_KEEP) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    if (!process.env.BENCH_KEEP && !process.env.BENCH_SCHEMA)
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     else console.log(`kept schema ${schema}`);
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
