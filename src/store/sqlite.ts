@@ -208,8 +208,13 @@ function workerWriter(opts: WorkerOptions): WriterPort {
     },
     heap: async () => {
       if (failed) return undefined;
-      const h = await worker.getHeapStatistics();
-      return { used: h.used_heap_size, total: h.total_heap_size };
+      worker.ref(); // as for a request: the answer must keep the process alive
+      try {
+        const h = await worker.getHeapStatistics();
+        return { used: h.used_heap_size, total: h.total_heap_size };
+      } finally {
+        if (pending.size === 0) worker.unref();
+      }
     },
     close: async () => {
       if (failed) return;
