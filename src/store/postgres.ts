@@ -154,24 +154,29 @@ class Params {
 /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
 function buildWhere(q: EventQuery, p: Params): string {
   const conds: string[] = [];
+  // One value as `=`, not `= ANY(array)`: PostgreSQL 15 then walks a (column, received) index in time order for a
+  // page (`ORDER BY received DESC LIMIT n` stops after n), where with ANY it fetched and sorted every match (a user
+  // and a verb at 10 M events: ~90 ms instead of ~10).
+  const eq = (col: string, values: (string | number)[], type: 'text' | 'int') =>
+    values.length === 1 ? `${col} = ${p.add(values[0])}::${type}` : `${col} = ANY(${p.add(values)}::${type}[])`;
   for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
     if (field === 'group' || field === 'sourceIP') conds.push(`e.${COLUMN[field]} && ${p.add(values)}::text[]`);
     else if (field === 'code') {
       const codes = exactCodes(values);
-      conds.push(codes.length === 0 ? 'false' : `e.code = ANY(${p.add(codes)}::int[])`);
-    } else conds.push(`e.${COLUMN[field]} = ANY(${p.add(values)}::text[])`);
+      conds.push(codes.length === 0 ? 'false' : eq('e.code', codes, 'int'));
+    } else conds.push(eq(`e.${COLUMN[field]}`, values, 'text'));
   }
   for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
     if (field === 'level' || field === 'stage' || field === 'source') {
       const matches = [...new Set(values.flatMap((v) => enumMatches(field, v)))];
-      conds.push(matches.length === 0 ? 'false' : `e.${COLUMN[field]} = ANY(${p.add(matches)}::text[])`);
+      conds.push(matches.length === 0 ? 'false' : eq(`e.${COLUMN[field]}`, matches, 'text'));
       continue;
     }
     if (field === 'code') {
       const codes = [...new Set(values.flatMap(codeMatches))];
-      conds.push(codes.length === 0 ? 'false' : `e.code = ANY(${p.add(codes)}::int[])`);
+      conds.push(codes.length === 0 ? 'false' : eq('e.code', codes, 'int'));
       continue;
     }
     if (values.includes('')) continue; // the empty string is a substring of everything
@@ -193,8 +198,8 @@ function buildWhere(q: EventQuery, p: Params): string {
   if (q.scope) {
     const { workspaces, namespaces } = scopeLists(q.scope);
     const parts: string[] = [];
-    if (workspaces.length > 0) parts.push(`e.workspace = ANY(${p.add(workspaces)}::text[])`);
-    if (namespaces.length > 0) parts.push(`e.namespace = ANY(${p.add(namespaces)}::text[])`);
+    if (workspaces.length > 0) parts.push(eq('e.workspace', workspaces, 'text'));
+    if (namespaces.length > 0) parts.push(eq('e.namespace', namespaces, 'text'));
     conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
   }
   return conds.length === 0 ? 'true' : conds.join(' AND ');
