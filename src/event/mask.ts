@@ -3,7 +3,9 @@
 // event still shows that a password was sent. This is oslo's `mask_dict_password` idea (which turns
 // keystonemiddleware's credential.token into `***` in the log driver), applied to every format at ingest. Secrets
 // also hide inside strings and pairs: a request URI's `?access_token=…` (every format's URL or path is the
-// requestURI), a header list's `{"name": "Authorization", "value": …}`, an annotation's `Bearer …`.
+// requestURI), a header list's `{"name": "Authorization", "value": …}`, an annotation's `Bearer …`. And a Kubernetes
+// Secret's values are secrets under any key: its `data` and `stringData` are masked wherever it appears (bodies,
+// lists, kubectl's last-applied-configuration).
 import type { AuditEvent } from './model.ts';
 import { isObject } from './validate.ts';
 
@@ -110,9 +112,13 @@ export function maskSchemeCredentials(text: string): string {
   );
 }
 
+/** kubectl's copy of the applied object, as JSON text, on every object `kubectl apply` wrote. */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /**
  * Annotations (a string map): secret-named keys, and credentials in the values, which are free text where one may
- * be pasted (an ingress snippet, a probe command).
+ * be pasted (an ingress snippet, a probe command). kubectl's last-applied-configuration is the object again, as JSON
+ * text: a Secret's values would be there in clear, so it is masked as a body.
  */
 function maskAnnotations(annotations: Obj): void {
   for (const k in annotations) {
@@ -120,10 +126,50 @@ function maskAnnotations(annotations: Obj): void {
     const v = annotations[k];
     if (SECRET_KEYS.has(k.toLowerCase())) {
       if (v !== null && v !== undefined && v !== '') annotations[k] = MASK;
+    } else if (k === LAST_APPLIED && typeof v === 'string' && v.startsWith('{')) {
+      annotations[k] = maskJsonText(v);
     } else if (typeof v === 'string' && v.length >= 14) {
       annotations[k] = maskSchemeCredentials(v);
     }
   }
+}
+
+/** JSON text of an object with its credentials masked; unchanged text when there were none (or it is not JSON). */
+function maskJsonText(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return maskSchemeCredentials(text);
+  }
+  const before = JSON.stringify(parsed);
+  maskTree(parsed);
+  const after = JSON.stringify(parsed);
+  return after === before ? text : text.endsWith('\n') ? `${after}\n` : after;
+}
+
+/**
+ * A Kubernetes Secret's values are secrets whatever their keys are named (`tls.key`, `.dockerconfigjson`): the values
+ * of its `data` and `stringData` are masked, the keys kept. Called on objects of kind Secret, on each item of a
+ * SecretList (whose items carry no kind), and on the bodies of requests to the secrets resource (a patch has no kind).
+ */
+function maskSecretData(o: unknown): void {
+  if (Array.isArray(o)) {
+    // a JSON patch: the values it puts under /data or /stringData
+    for (const op of o) {
+      if (!isObject(op) || typeof op.path !== 'string' || !/^\/(data|stringData)(\/|$)/.test(op.path)) continue;
+      if (isObject(op.value)) maskSecretData({ data: op.value });
+      else if (op.value !== undefined && op.value !== null && op.value !== '') op.value = MASK;
+    }
+    return;
+  }
+  if (!isObject(o)) return;
+  for (const field of ['data', 'stringData']) {
+    const d = o[field];
+    if (!isObject(d)) continue;
+    for (const k in d) if (Object.hasOwn(d, k) && d[k] !== null && d[k] !== '' && d[k] !== undefined) d[k] = MASK;
+  }
+  if (Array.isArray(o.items)) for (const item of o.items) maskSecretData(item);
 }
 
 /**
@@ -146,6 +192,7 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
       continue;
     }
     const o = v as Obj;
+    if (o.kind === 'Secret' || o.kind === 'SecretList') maskSecretData(o);
     let secretPair = false;
     for (const k in o) {
       if (!Object.hasOwn(o, k)) continue;
@@ -224,6 +271,11 @@ function maskAt(v: unknown, segs: readonly Segment[], i: number): void {
 export function maskCredentials(e: AuditEvent, extraPaths?: readonly (string | readonly Segment[])[]): AuditEvent {
   if (typeof e.requestURI === 'string') e.requestURI = maskQuery(e.requestURI);
   if (e.annotations) maskAnnotations(e.annotations);
+  // core/v1 secrets: a patch or a partial body has no kind to tell it is a Secret
+  if (e.objectRef?.resource === 'secrets' && !e.objectRef.apiGroup) {
+    maskSecretData(e.requestObject);
+    maskSecretData(e.responseObject);
+  }
   maskTree(e.requestObject);
   maskTree(e.responseObject);
   const origin = e.origin;

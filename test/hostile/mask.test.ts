@@ -106,7 +106,7 @@ describe('maskCredentials', () => {
     maskCredentials(e);
     assert.deepEqual(e.requestObject, {
       kind: 'Secret',
-      data: { password: MASK, 'ca.crt': 'Y2E=' },
+      data: { password: MASK, 'ca.crt': MASK }, // a Secret's values, whatever their keys
       headers: { Authorization: MASK, Cookie: MASK, Accept: 'json' },
       list: [{ API_KEY: MASK }, { access_token: MASK }],
       token: '',
@@ -399,7 +399,8 @@ describe('secrets inside strings and pairs', () => {
     );
     fc.assert(
       fc.property(
-        fc.constantFrom(...events),
+        // not the events on secrets: there every `data` map is a Secret's (tested below)
+        fc.constantFrom(...events.filter((e) => e.objectRef?.resource !== 'secrets')),
         uriParts,
         bodyWithSecrets,
         fc.array(pair, { maxLength: 4 }),
@@ -437,5 +438,108 @@ describe('secrets inside strings and pairs', () => {
       ),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('Kubernetes Secrets: the values of data and stringData are masked under any key', () => {
+  const secret = () => ({
+    kind: 'Secret',
+    apiVersion: 'v1',
+    metadata: { name: 'tls', namespace: 'a', labels: { app: 'web' } },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': 'LS0tLS1CRUdJTi', 'tls.key': 'c2VjcmV0LWtleQ==' },
+    stringData: { '.dockerconfigjson': '{"auths":{}}' },
+  });
+  const event = (over: Partial<AuditEvent>): AuditEvent =>
+    ({
+      ...events[0]!,
+      objectRef: { resource: 'secrets', namespace: 'a', name: 'tls', apiVersion: 'v1' },
+      ...over,
+    }) as AuditEvent;
+
+  test('a Secret in a request and a SecretList in a response: keys and metadata kept, values masked', () => {
+    const e = maskCredentials(
+      event({
+        requestObject: secret(),
+        responseObject: {
+          kind: 'SecretList',
+          apiVersion: 'v1',
+          metadata: {},
+          items: [{ ...secret(), kind: undefined }],
+        },
+      }),
+    );
+    for (const o of [e.requestObject, (e.responseObject as { items: unknown[] }).items[0]] as Record<
+      string,
+      Record<string, unknown>
+    >[]) {
+      assert.deepEqual(o.data, { 'tls.crt': MASK, 'tls.key': MASK });
+      assert.deepEqual(o.stringData, { '.dockerconfigjson': MASK });
+      assert.deepEqual(o.metadata, { name: 'tls', namespace: 'a', labels: { app: 'web' } });
+      assert.equal(o.type, 'kubernetes.io/tls');
+    }
+  });
+
+  test('patches to secrets (merge and JSON patch) carry no kind and are masked by the resource', () => {
+    const merge = maskCredentials(event({ requestObject: { data: { 'db.url': 'cG9zdGdyZXM6Ly91OnBAaA==' } } }));
+    assert.deepEqual(merge.requestObject, { data: { 'db.url': MASK } });
+    const json = maskCredentials(
+      event({
+        requestObject: [
+          { op: 'replace', path: '/data/db.url', value: 'cG9zdGdyZXM=' },
+          { op: 'add', path: '/stringData', value: { pin: '1234' } },
+          { op: 'replace', path: '/metadata/labels/app', value: 'api' },
+        ] as unknown as AuditEvent['requestObject'],
+      }),
+    );
+    assert.deepEqual(json.requestObject, [
+      { op: 'replace', path: '/data/db.url', value: MASK },
+      { op: 'add', path: '/stringData', value: { pin: MASK } },
+      { op: 'replace', path: '/metadata/labels/app', value: 'api' },
+    ]);
+    // a ConfigMap's data is not secret
+    const cm = maskCredentials(
+      event({
+        objectRef: { resource: 'configmaps', namespace: 'a', name: 'c', apiVersion: 'v1' },
+        requestObject: { kind: 'ConfigMap', data: { 'app.conf': 'port=80' } },
+      }),
+    );
+    assert.deepEqual(cm.requestObject, { kind: 'ConfigMap', data: { 'app.conf': 'port=80' } });
+  });
+
+  test("kubectl's last-applied-configuration of a Secret is masked inside its JSON text; others stay byte for byte", () => {
+    const applied = `${JSON.stringify(secret())}\n`;
+    const cmApplied = `${JSON.stringify({ kind: 'ConfigMap', data: { a: 'b' } })}\n`;
+    const e = maskCredentials(
+      event({
+        objectRef: { resource: 'deployments', namespace: 'a', name: 'x', apiVersion: 'v1', apiGroup: 'apps' },
+        requestObject: {
+          kind: 'List',
+          items: [
+            {
+              kind: 'Secret',
+              metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': applied } },
+              data: { k: 'djE=' },
+            },
+            {
+              kind: 'ConfigMap',
+              metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': cmApplied } },
+            },
+          ],
+        },
+      }),
+    );
+    const items = (
+      e.requestObject as { items: { metadata: { annotations: Record<string, string> }; data?: unknown }[] }
+    ).items;
+    const text = items[0]!.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'] as string;
+    assert.ok(text.endsWith('\n'));
+    assert.deepEqual(JSON.parse(text).data, { 'tls.crt': MASK, 'tls.key': MASK });
+    assert.equal(JSON.parse(text).metadata.name, 'tls');
+    assert.ok(!text.includes('c2VjcmV0LWtleQ=='));
+    assert.deepEqual(items[0]!.data, { k: MASK });
+    assert.equal(items[1]!.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'], cmApplied);
+    // masking again changes nothing
+    assert.deepEqual(maskCredentials(structuredClone(e)), e);
   });
 });
