@@ -3,28 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { openPostgresStore } from '../../src/store/postgres.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { vigil } from '../helpers/cli.ts';
 import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
 import { makeEvent } from '../store/contract.ts';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr });
-  return { code, out, err };
-}
 
 test('migrate-data copies every event with its content into day partitions, verifies, and a rerun copies only newer events', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-migrate-data-'));
@@ -41,7 +25,7 @@ test('migrate-data copies every event with its content into day partitions, veri
     await sqlite.close();
     const args = ['migrate-data', '--from', `sqlite:${path}`, '--to', PG_URL, '--schema', schema, '--page', '40'];
 
-    const first = await run(args);
+    const first = await vigil(args);
     assert.equal(first.code, 0, first.err);
     assert.match(first.out, /250 events in the source, 250 stored by this run.*verified/);
     assert.match(first.err, /\[#{30}\] 100% 250\/250 events/);
@@ -63,7 +47,7 @@ test('migrate-data copies every event with its content into day partitions, veri
     const again = await openSqliteStore({ path });
     await again.append([makeEvent({}, t0 + 10 * 86_400_000)]);
     await again.close();
-    const second = await run(args);
+    const second = await vigil(args);
     assert.equal(second.code, 0, second.err);
     assert.match(second.err, /resuming sqlite:.* after 250 events/);
     assert.match(second.out, /251 events in the source, 1 stored by this run.*verified/);
@@ -87,7 +71,7 @@ test('migrate-data: a partial copy resumes from the saved cursor without storing
     await target.append(firstPage.items);
     await target.saveImportPosition(`sqlite:${path}`, firstPage.next!, 30);
     await target.close();
-    const r = await run(['migrate-data', '--from', `sqlite:${path}`, '--to', PG_URL, '--schema', schema]);
+    const r = await vigil(['migrate-data', '--from', `sqlite:${path}`, '--to', PG_URL, '--schema', schema]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /100 events in the source, 70 stored by this run, 100 read in all; verified/);
   } finally {
@@ -97,9 +81,9 @@ test('migrate-data: a partial copy resumes from the saved cursor without storing
 });
 
 test('migrate-data: bad usage exits 2', async () => {
-  assert.equal((await run(['migrate-data', '--from', 'mysql:x', '--to', PG_URL])).code, 2);
-  const missing = await run(['migrate-data', '--from', 'sqlite:/nonexistent/vigil.db', '--to', PG_URL]);
+  assert.equal((await vigil(['migrate-data', '--from', 'mysql:x', '--to', PG_URL])).code, 2);
+  const missing = await vigil(['migrate-data', '--from', 'sqlite:/nonexistent/vigil.db', '--to', PG_URL]);
   assert.equal(missing.code, 2);
   assert.match(missing.err, /no SQLite database at/);
-  assert.equal((await run(['migrate-data', '--from', 'sqlite:/tmp', '--to', 'mysql://x'])).code, 2);
+  assert.equal((await vigil(['migrate-data', '--from', 'sqlite:/tmp', '--to', 'mysql://x'])).code, 2);
 });

@@ -1,30 +1,14 @@
 // `vigil migrate` against the local PostgreSQL, through the CLI dispatcher.
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.ts';
+import { vigil } from '../helpers/cli.ts';
 import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr });
-  return { code, out, err };
-}
 
 test('vigil migrate creates the schema once, then reports it current', async () => {
   const schema = randomSchema();
   try {
-    const first = await run(['migrate', '--storage-url', PG_URL, '--schema', schema]);
+    const first = await vigil(['migrate', '--storage-url', PG_URL, '--schema', schema]);
     assert.equal(first.code, 0, first.err);
     assert.match(first.out, new RegExp(`schema ${schema}: applied 1 \\(`));
     const tables = await withAdmin(
@@ -37,7 +21,7 @@ test('vigil migrate creates the schema once, then reports it current', async () 
         ).rows.length,
     );
     assert.equal(tables, 3);
-    const again = await run(['migrate', '--storage-url', PG_URL, '--schema', schema]);
+    const again = await vigil(['migrate', '--storage-url', PG_URL, '--schema', schema]);
     assert.equal(again.code, 0);
     assert.match(again.out, new RegExp(`is up to date \\(version ${MIGRATIONS.at(-1)!.version}\\)`));
   } finally {
@@ -49,16 +33,16 @@ test('vigil migrate: bad usage exits 2 with the reason', async () => {
   const saved = process.env.VIGIL_STORAGE_URL;
   delete process.env.VIGIL_STORAGE_URL;
   try {
-    const none = await run(['migrate']);
+    const none = await vigil(['migrate']);
     assert.equal(none.code, 2);
     assert.match(none.err, /no database: pass --storage-url/);
-    const sqlite = await run(['migrate', '--storage-url', 'sqlite:./data/vigil.db']);
+    const sqlite = await vigil(['migrate', '--storage-url', 'sqlite:./data/vigil.db']);
     assert.equal(sqlite.code, 2);
     assert.match(sqlite.err, /must be a postgres:\/\/ URL/);
-    const bad = await run(['migrate', '--storage-url', PG_URL, '--schema', 'Robert"); DROP']);
+    const bad = await vigil(['migrate', '--storage-url', PG_URL, '--schema', 'Robert"); DROP']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /schema name/);
-    const unknown = await run(['migrate', '--nope']);
+    const unknown = await vigil(['migrate', '--nope']);
     assert.equal(unknown.code, 2);
   } finally {
     if (saved !== undefined) process.env.VIGIL_STORAGE_URL = saved;

@@ -2,7 +2,10 @@
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.ts';
 
-export async function vigil(args: string[]): Promise<{ code: number; out: string; err: string }> {
+/** Runs `vigil <args>` with `stdin` as its standard input; resolves with the exit code and what it printed. */
+export async function vigil(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  const input = new PassThrough();
+  input.end(stdin);
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -13,6 +16,6 @@ export async function vigil(args: string[]): Promise<{ code: number; out: string
   stderr.on('data', (d) => {
     err += d;
   });
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr });
+  const code = await main(args, { stdin: input, stdout, stderr });
   return { code, out, err };
 }

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
+import { vigil } from '../helpers/cli.ts';
 import { startTestServer } from '../server/helpers.ts';
 import { makeEvent } from '../store/contract.ts';
 
@@ -41,14 +40,9 @@ test('serve creates the signing key, checkpoints after retention and at shutdown
       ],
     );
 
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (d) => {
-      text += d;
-    });
-    const code = await main(['verify', '--data', dir], { stdin: new PassThrough(), stdout: out, stderr: out });
-    assert.equal(code, 0, text);
-    assert.match(text, /trail intact: 18 chain entries, 5 events, 2 checkpoints/);
+    const r = await vigil(['verify', '--data', dir]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /trail intact: 18 chain entries, 5 events, 2 checkpoints/);
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });

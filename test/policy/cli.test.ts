@@ -3,37 +3,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.ts';
+import { vigil } from '../helpers/cli.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/policy/${name}`, import.meta.url));
 const falco = fileURLToPath(new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-policy-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  const input = new PassThrough();
-  input.end(stdin);
-  const code = await main(args, { stdin: input, stdout, stderr });
-  return { code, out, err };
-}
-
 const POLICY = fixture('gce-like-policy.yaml');
 
 test('-o json: one object per event with auditID, level, omitStages and rule', async () => {
-  const r = await run(['policy', 'test', '--policy', POLICY, '--events', fixture('events.jsonl'), '-o', 'json']);
+  const r = await vigil(['policy', 'test', '--policy', POLICY, '--events', fixture('events.jsonl'), '-o', 'json']);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.err, '');
   const lines = r.out.trimEnd().split('\n');
@@ -57,7 +39,7 @@ test('-o json: one object per event with auditID, level, omitStages and rule', a
 });
 
 test('the default output is an aligned table', async () => {
-  const r = await run(['policy', 'test', '--policy', POLICY, '--events', fixture('events.jsonl')]);
+  const r = await vigil(['policy', 'test', '--policy', POLICY, '--events', fixture('events.jsonl')]);
   assert.equal(r.code, 0, r.err);
   const lines = r.out.trimEnd().split('\n');
   assert.equal(lines.length, 6);
@@ -90,7 +72,7 @@ test('the default output is an aligned table', async () => {
 test('an EventList on stdin (--events - and no --events)', async () => {
   const list = readFileSync(fixture('eventlist.json'), 'utf8');
   for (const args of [['--events', '-'], []]) {
-    const r = await run(['policy', 'test', '--policy', POLICY, '-o', 'json', ...args], list);
+    const r = await vigil(['policy', 'test', '--policy', POLICY, '-o', 'json', ...args], list);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(
       r.out
@@ -106,14 +88,14 @@ test('no rule matched: rule null in JSON, <none> in the table', async () => {
   const policy = join(tmp, 'narrow.yaml');
   writeFileSync(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Request\n  verbs: [delete]\n');
   const events = fixture('events.jsonl');
-  const json = await run(['policy', 'test', '--policy', policy, '--events', events, '-o', 'json']);
+  const json = await vigil(['policy', 'test', '--policy', policy, '--events', events, '-o', 'json']);
   assert.deepEqual(JSON.parse(json.out.split('\n')[0]!), { auditID: 'a1', level: 'None', omitStages: [], rule: null });
-  const table = await run(['policy', 'test', '--policy', policy, '--events', events]);
+  const table = await vigil(['policy', 'test', '--policy', policy, '--events', events]);
   assert.match(table.out.split('\n')[1]!, /^a1 +get +alice +secrets default\/db +None +<none> +<none>$/);
 });
 
 test("Falco's 51 real events all get a decision", async () => {
-  const r = await run(['policy', 'test', '--policy', POLICY, '--events', falco, '-o', 'json']);
+  const r = await vigil(['policy', 'test', '--policy', POLICY, '--events', falco, '-o', 'json']);
   assert.equal(r.code, 0, r.err);
   const decisions = r.out
     .trimEnd()
@@ -135,7 +117,7 @@ test('seed 004 policy: exit 2, "groups" reported as file:line:col on stderr', as
   const seed = readFileSync(new URL(readdirSync(seeds).find((f) => f.startsWith('004_'))!, seeds), 'utf8');
   const policy = join(tmp, 'audit-policy.yaml');
   writeFileSync(policy, /```yaml\n([\s\S]*?)```/.exec(seed)![1]!);
-  const r = await run(['policy', 'test', '--policy', policy, '--events', fixture('events.jsonl')]);
+  const r = await vigil(['policy', 'test', '--policy', policy, '--events', fixture('events.jsonl')]);
   assert.equal(r.code, 2);
   assert.equal(r.out, '');
   assert.equal(
@@ -146,20 +128,20 @@ test('seed 004 policy: exit 2, "groups" reported as file:line:col on stderr', as
 });
 
 test('a bad level: exit 2 with file:line:col', async () => {
-  const r = await run(['policy', 'test', '--policy', fixture('bad-level.yaml'), '--events', fixture('events.jsonl')]);
+  const r = await vigil(['policy', 'test', '--policy', fixture('bad-level.yaml'), '--events', fixture('events.jsonl')]);
   assert.equal(r.code, 2);
   assert.match(r.err, /bad-level\.yaml:4:12: rules\[0\]\.level: unsupported value "Everything"/);
 });
 
 test('bad events: exit 2 naming the file and line', async () => {
-  const r = await run(['policy', 'test', '--policy', POLICY, '--events', fixture('bad-events.jsonl')]);
+  const r = await vigil(['policy', 'test', '--policy', POLICY, '--events', fixture('bad-events.jsonl')]);
   assert.equal(r.code, 2);
   assert.equal(r.out, '');
   assert.match(r.err, /^vigil policy test: .*bad-events\.jsonl: line 2: not valid JSON/);
 });
 
 test('an object that is not an event: exit 2', async () => {
-  const r = await run(['policy', 'test', '--policy', POLICY], '{"kind": 0}\n');
+  const r = await vigil(['policy', 'test', '--policy', POLICY], '{"kind": 0}\n');
   assert.equal(r.code, 2);
   assert.match(r.err, /<stdin>: line 1: kind: expected a string/);
 });
@@ -172,13 +154,13 @@ test('usage errors: exit 2', async () => {
     [['--policy', join(tmp, 'missing.yaml')], /cannot read the policy: ENOENT/],
     [['--policy', POLICY, '--events', join(tmp, 'missing.jsonl')], /cannot read the events: ENOENT/],
   ] as const) {
-    const r = await run(['policy', 'test', ...args]);
+    const r = await vigil(['policy', 'test', ...args]);
     assert.equal(r.code, 2, `${args}`);
     assert.match(r.err, message);
   }
 });
 
 test('the command is listed in the help', async () => {
-  const r = await run(['--help']);
+  const r = await vigil(['--help']);
   assert.match(r.out, /vigil policy test +show the level/);
 });

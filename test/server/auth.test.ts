@@ -1,40 +1,22 @@
 // Tokens stored as hashes, `vigil token hash`, and per-caller rate limits (token buckets, 429 + Retry-After).
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { AuthError, Authenticator, hashToken, RateLimitError } from '../../src/server/auth.ts';
+import { vigil } from '../helpers/cli.ts';
 import { event } from './fixtures.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
 
-async function tokenHash(stdinText: string) {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  stdin.end(stdinText);
-  const code = await main(['token', 'hash'], { stdin, stdout, stderr });
-  return { code, out, err };
-}
-
 test('vigil token hash prints sha256:<hex> of the token on stdin', async () => {
-  const r = await tokenHash('s3cret\n');
+  const r = await vigil(['token', 'hash'], 's3cret\n');
   assert.equal(r.code, 0, r.err);
   // sha256("s3cret"), computed independently (sha256sum).
   assert.equal(r.out, 'sha256:1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0\n');
   assert.equal(r.out.trim(), hashToken('s3cret'));
-  const empty = await tokenHash('\n');
+  const empty = await vigil(['token', 'hash'], '\n');
   assert.equal(empty.code, 2);
   assert.match(empty.err, /no token on stdin/);
-  assert.equal((await tokenHash('two words')).code, 2);
+  assert.equal((await vigil(['token', 'hash'], 'two words')).code, 2);
 });
 
 test('tokenHash must be sha256:<64 hex digits>, with file:line:col; token and tokenHash exclude each other', () => {
