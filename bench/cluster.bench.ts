@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { AuditEvent } from '../src/event/model.ts';
+import { podEvent } from './collector.ts';
 
 const VIGIL = fileURLToPath(new URL('../bin/vigil.js', import.meta.url));
 
@@ -63,23 +65,8 @@ const BATCH = 400;
 const SENDERS = 4;
 
 function body(from: number, run: string): string {
-  const items = [];
-  for (let i = from; i < from + BATCH; i++) {
-    const ts = new Date(Date.now() - (i % 3_600) * 1000).toISOString();
-    items.push({
-      level: 'Metadata',
-      auditID: `${run}-${i}`,
-      stage: 'ResponseComplete',
-      requestURI: `/api/v1/namespaces/ns-${i % 200}/pods/p${i}`,
-      verb: ['get', 'list', 'create', 'update', 'delete'][i % 5],
-      user: { username: `user-${i % 500}`, groups: ['system:authenticated'] },
-      sourceIPs: ['10.0.0.1'],
-      objectRef: { resource: 'pods', namespace: `ns-${i % 200}`, name: `p${i}`, apiVersion: 'v1' },
-      responseStatus: { code: 200 },
-      requestReceivedTimestamp: ts,
-      stageTimestamp: ts,
-    });
-  }
+  const items: AuditEvent[] = [];
+  for (let i = from; i < from + BATCH; i++) items.push(podEvent(i, run));
   return JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items });
 }
 

@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { AuditEvent } from '../src/event/model.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The kube-apiserver webhook's default batch size. */
@@ -78,4 +79,25 @@ export function cpuMs(pid: number): number {
 /** The p-th percentile of ascending `sorted` (nearest rank). */
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+/**
+ * A small synthetic pod event, number `i` of `run` (its audit ID `<run>-<i>`): 200 namespaces, 500 users, 5 verbs,
+ * received within the last hour — the load of the PostgreSQL benches (cluster, pgchain).
+ */
+export function podEvent(i: number, run: string): AuditEvent {
+  const ts = new Date(Date.now() - (i % 3_600) * 1000).toISOString();
+  return {
+    level: 'Metadata',
+    auditID: `${run}-${i}`,
+    stage: 'ResponseComplete',
+    requestURI: `/api/v1/namespaces/ns-${i % 200}/pods/p${i}`,
+    verb: ['get', 'list', 'create', 'update', 'delete'][i % 5]!,
+    user: { username: `user-${i % 500}`, groups: ['system:authenticated'] },
+    sourceIPs: ['10.0.0.1'],
+    objectRef: { resource: 'pods', namespace: `ns-${i % 200}`, name: `p${i}`, apiVersion: 'v1' },
+    responseStatus: { code: 200 },
+    requestReceivedTimestamp: ts,
+    stageTimestamp: ts,
+  } as AuditEvent;
 }

@@ -10,11 +10,11 @@
 // Needs the local PostgreSQL (VIGIL_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { AuditEvent } from '../src/event/model.ts';
 import { OP_INSERT } from '../src/integrity/chain.ts';
 import { keyIdOf, verifyPostgres, writeCheckpointPostgres } from '../src/integrity/index.ts';
 import { chainStepSql } from '../src/store/postgres/chain.ts';
 import { openPostgresStore } from '../src/store/postgres.ts';
+import { podEvent as event } from './collector.ts';
 
 const URL_ = process.env.VIGIL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const N = Number(process.env.BENCH_EVENTS ?? 40_000);
@@ -34,23 +34,6 @@ const original = pg.Client.prototype.query;
     r.then(() => finals.push(performance.now() - t0));
   return r;
 };
-
-function event(i: number, run: string): AuditEvent {
-  const ts = new Date(Date.now() - (i % 3_600) * 1000).toISOString();
-  return {
-    level: 'Metadata',
-    auditID: `${run}-${i}`,
-    stage: 'ResponseComplete',
-    requestURI: `/api/v1/namespaces/ns-${i % 200}/pods/p${i}`,
-    verb: ['get', 'list', 'create', 'update', 'delete'][i % 5]!,
-    user: { username: `user-${i % 500}`, groups: ['system:authenticated'] },
-    sourceIPs: ['10.0.0.1'],
-    objectRef: { resource: 'pods', namespace: `ns-${i % 200}`, name: `p${i}`, apiVersion: 'v1' },
-    responseStatus: { code: 200 },
-    requestReceivedTimestamp: ts,
-    stageTimestamp: ts,
-  } as AuditEvent;
-}
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const mean = (xs: number[]) => sum(xs) / xs.length;
