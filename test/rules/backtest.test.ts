@@ -5,28 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { type AuditEvent, decodeEvents } from '../../src/event/index.ts';
 import { DEFAULT_RULES_FILE } from '../../src/rules/index.ts';
 import { openStore } from '../../src/store/index.ts';
-
-function io() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  stdin.end();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  return { io: { stdin, stdout, stderr }, out: () => out, err: () => err };
-}
+import { vigil } from '../helpers/cli.ts';
 
 const falcoFile = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url).pathname;
 const falco = decodeEvents(readFileSync(falcoFile, 'utf8'));
@@ -76,10 +59,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** What `rules test` decides per event: the independent per-event path the backtest totals must agree with. */
 async function perEvent(args: string[]) {
-  const t = io();
-  assert.equal(await main(['rules', 'test', '--events', falcoFile, '-o', 'json', ...args], t.io), 0);
-  const lines = t
-    .out()
+  const t = await vigil(['rules', 'test', '--events', falcoFile, '-o', 'json', ...args]);
+  assert.equal(t.code, 0);
+  const lines = t.out
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { archived: boolean; matched: string[]; alerted: string[] });
@@ -93,10 +75,10 @@ async function perEvent(args: string[]) {
 }
 
 test('backtest -o json: examined, archived, ignored, alerts per rule with samples, the history note', async () => {
-  const t = io();
-  assert.equal(await main(['rules', 'backtest', '--rules', DEFAULT_RULES_FILE, '--data', data, '-o', 'json'], t.io), 0);
-  assert.equal(t.err(), '');
-  const r = JSON.parse(t.out());
+  const t = await vigil(['rules', 'backtest', '--rules', DEFAULT_RULES_FILE, '--data', data, '-o', 'json']);
+  assert.equal(t.code, 0);
+  assert.equal(t.err, '');
+  const r = JSON.parse(t.out);
   const n = COPIES * falco.length;
   assert.equal(r.examined, n, 'every recent event once across the pages, the 10-day-old ones left out');
   const expected = await perEvent([]);
@@ -152,10 +134,10 @@ spec:
   );
   const deletes = falco.filter((e) => e.verb === 'delete').length;
   const run = async (since: string) => {
-    const t = io();
     const args = ['rules', 'backtest', '--rules', rules, '--webhook', webhook, '--data', data, '--since', since];
-    assert.equal(await main([...args, '-o', 'json'], t.io), 0, t.err());
-    return JSON.parse(t.out());
+    const t = await vigil([...args, '-o', 'json']);
+    assert.equal(t.code, 0, t.err);
+    return JSON.parse(t.out);
   };
   const week = await run('7d');
   assert.equal(week.archived, COPIES * deletes);
@@ -179,9 +161,9 @@ spec:
 });
 
 test('backtest prints a table by default with the lower-bound note', async () => {
-  const t = io();
-  assert.equal(await main(['rules', 'backtest', '--rules', DEFAULT_RULES_FILE, '--data', data], t.io), 0);
-  const out = t.out();
+  const t = await vigil(['rules', 'backtest', '--rules', DEFAULT_RULES_FILE, '--data', data]);
+  assert.equal(t.code, 0);
+  const out = t.out;
   assert.match(out, new RegExp(`^events examined since \\S+: ${COPIES * falco.length}$`, 'm'));
   assert.match(out, new RegExp(`^would ignore: ${COPIES} \\(.*lower bound of what was received\\)$`, 'm'));
   assert.match(out, /^RULE\s+MATCHED\s+ALERTS\s+SAMPLE MESSAGES$/m);
@@ -196,12 +178,9 @@ test('backtest prints a table by default with the lower-bound note', async () =>
 
 test('backtest reads the store from --config as serve does', async () => {
   const cfg = write('vigil.yaml', `storage:\n  path: ${join(data, 'vigil.db')}\n`);
-  const t = io();
-  assert.equal(
-    await main(['rules', 'backtest', '--rules', DEFAULT_RULES_FILE, '--config', cfg, '-o', 'json'], t.io),
-    0,
-  );
-  assert.equal(JSON.parse(t.out()).examined, COPIES * falco.length);
+  const t = await vigil(['rules', 'backtest', '--rules', DEFAULT_RULES_FILE, '--config', cfg, '-o', 'json']);
+  assert.equal(t.code, 0);
+  assert.equal(JSON.parse(t.out).examined, COPIES * falco.length);
 });
 
 test('backtest exit 2: a bad rule names file and position on stderr; bad flags; no store', async () => {
@@ -219,10 +198,10 @@ spec:
       priority: WARNING
 `,
   );
-  const t = io();
-  assert.equal(await main(['rules', 'backtest', '--rules', bad, '--data', data], t.io), 2);
-  assert.equal(t.out(), '');
-  assert.match(t.err(), new RegExp(`^${bad.replace(/[.]/g, '\\.')}:8:\\d+: .*broken`, 'm'));
+  const t = await vigil(['rules', 'backtest', '--rules', bad, '--data', data]);
+  assert.equal(t.code, 2);
+  assert.equal(t.out, '');
+  assert.match(t.err, new RegExp(`^${bad.replace(/[.]/g, '\\.')}:8:\\d+: .*broken`, 'm'));
   for (const args of [
     ['--data', data],
     ['--rules', DEFAULT_RULES_FILE, '--data', data, '--since', 'yesterday'],
@@ -230,8 +209,8 @@ spec:
     ['--rules', DEFAULT_RULES_FILE, '--data', data, '--alerting-priority', 'LOUD'],
     ['--rules', DEFAULT_RULES_FILE, '--data', join(dir, 'nowhere')],
   ]) {
-    const u = io();
-    assert.equal(await main(['rules', 'backtest', ...args], u.io), 2, args.join(' '));
-    assert.notEqual(u.err(), '', args.join(' '));
+    const u = await vigil(['rules', 'backtest', ...args]);
+    assert.equal(u.code, 2, args.join(' '));
+    assert.notEqual(u.err, '', args.join(' '));
   }
 });

@@ -1,28 +1,11 @@
-// `vigil rules test` and `vigil rules check` through main(), with captured streams.
+// `vigil rules test` and `vigil rules check` through main(), with captured streams (test/helpers/cli.ts).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { DEFAULT_RULES_FILE } from '../../src/rules/index.ts';
+import { vigil } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
-
-function io(stdinText = '') {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  stdin.end(stdinText);
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  return { io: { stdin, stdout, stderr }, out: () => out, err: () => err };
-}
 
 const falco = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url).pathname;
 const dir = tempDir('vigil-rules-cli-');
@@ -33,10 +16,9 @@ const write = (name: string, text: string) => {
 };
 
 test('rules test -o json: one object per event with matched, archived, alerted, decision, messages', async () => {
-  const t = io();
-  assert.equal(await main(['rules', 'test', '--rules', DEFAULT_RULES_FILE, '--events', falco, '-o', 'json'], t.io), 0);
-  const lines = t
-    .out()
+  const t = await vigil(['rules', 'test', '--rules', DEFAULT_RULES_FILE, '--events', falco, '-o', 'json']);
+  assert.equal(t.code, 0);
+  const lines = t.out
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
@@ -73,7 +55,7 @@ test('rules test -o json: one object per event with matched, archived, alerted, 
     decision: 'ignore',
     messages: {},
   });
-  assert.equal(t.err(), '');
+  assert.equal(t.err, '');
 });
 
 test('rules test reads events from stdin, KubeSphere {"Items": [...]} batches too, and prints a table by default', async () => {
@@ -104,9 +86,9 @@ test('rules test reads events from stdin, KubeSphere {"Items": [...]} batches to
       },
     ],
   });
-  const t = io(batch);
-  assert.equal(await main(['rules', 'test', '--events', '-'], t.io), 0);
-  const rows = t.out().trim().split('\n');
+  const t = await vigil(['rules', 'test', '--events', '-'], batch);
+  assert.equal(t.code, 0);
+  const rows = t.out.trim().split('\n');
   assert.match(rows[0], /^AUDIT ID\s+DECISION\s+MATCHED\s+ALERT MESSAGES$/);
   assert.match(
     rows[1],
@@ -120,51 +102,46 @@ test('rules test: --webhook and priority flags change the decision', async () =>
     'webhook.yaml',
     'apiVersion: auditing.kubesphere.io/v1alpha1\nkind: Webhook\nmetadata: {name: w}\nspec:\n  alertingPriority: INFO\n',
   );
-  const t = io();
-  assert.equal(await main(['rules', 'test', '--events', falco, '-o', 'json', '--webhook', webhook], t.io), 0);
-  const lines = t
-    .out()
+  const t = await vigil(['rules', 'test', '--events', falco, '-o', 'json', '--webhook', webhook]);
+  assert.equal(t.code, 0);
+  const lines = t.out
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
   // ResourceChange (INFO) now alerts on every change
   assert.equal(lines.filter((l) => l.decision === 'alert').length, 50);
-  const t2 = io();
-  assert.equal(
-    await main(
-      [
-        'rules',
-        'test',
-        '--events',
-        falco,
-        '-o',
-        'json',
-        '--webhook',
-        webhook,
-        '--alerting-priority',
-        'WARNING',
-        '--archiving-priority',
-        'INFO',
-      ],
-      t2.io,
-    ),
-    0,
-  );
-  const l2 = t2
-    .out()
+  const t2 = await vigil([
+    'rules',
+    'test',
+    '--events',
+    falco,
+    '-o',
+    'json',
+    '--webhook',
+    webhook,
+    '--alerting-priority',
+    'WARNING',
+    '--archiving-priority',
+    'INFO',
+  ]);
+  assert.equal(t2.code, 0);
+  const l2 = t2.out
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
   assert.equal(l2.filter((l) => l.decision === 'alert').length, 4);
-  const t3 = io();
-  assert.equal(await main(['rules', 'test', '--events', falco, '--alerting-priority', 'LOUD'], t3.io), 2);
-  assert.match(t3.err(), /--alerting-priority must be DEBUG, INFO or WARNING/);
+  const t3 = await vigil(['rules', 'test', '--events', falco, '--alerting-priority', 'LOUD']);
+  assert.equal(t3.code, 2);
+  assert.match(t3.err, /--alerting-priority must be DEBUG, INFO or WARNING/);
 });
 
 test('rules test exits 2 naming the line and field of an event that does not decode', async () => {
-  const t = io('{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get"}\n');
-  assert.equal(await main(['rules', 'test', '--events', '-'], t.io), 2);
-  assert.match(t.err(), /^vigil rules test: <stdin>: line 1: .*required/);
+  const t = await vigil(
+    ['rules', 'test', '--events', '-'],
+    '{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get"}\n',
+  );
+  assert.equal(t.code, 2);
+  assert.match(t.err, /^vigil rules test: <stdin>: line 1: .*required/);
 });
 
 test('rules test exits 2 with the errors on stderr when a rule file does not load', async () => {
@@ -180,22 +157,19 @@ spec:
       condition: Verb in ()
 `,
   );
-  const t = io();
-  assert.equal(await main(['rules', 'test', '--rules', bad, '--events', falco], t.io), 2);
-  assert.match(
-    t.err(),
-    /bad\.yaml:8:27: b\.r: condition: "in \(\)" needs at least one value \(column 10 of the text\)/,
-  );
-  assert.equal(t.out(), '');
-  const t2 = io();
-  assert.equal(await main(['rules', 'test', '--rules', join(dir, 'nope.yaml'), '--events', falco], t2.io), 2);
-  assert.match(t2.err(), /cannot read .*nope\.yaml: ENOENT/);
+  const t = await vigil(['rules', 'test', '--rules', bad, '--events', falco]);
+  assert.equal(t.code, 2);
+  assert.match(t.err, /bad\.yaml:8:27: b\.r: condition: "in \(\)" needs at least one value \(column 10 of the text\)/);
+  assert.equal(t.out, '');
+  const t2 = await vigil(['rules', 'test', '--rules', join(dir, 'nope.yaml'), '--events', falco]);
+  assert.equal(t2.code, 2);
+  assert.match(t2.err, /cannot read .*nope\.yaml: ENOENT/);
 });
 
 test('rules check: OK and exit 0 for good rules, every error with position and exit 1 for bad ones', async () => {
-  const t = io();
-  assert.equal(await main(['rules', 'check', DEFAULT_RULES_FILE], t.io), 0);
-  assert.match(t.out(), /2 Rule resource\(s\), 6 rule\(s\), 3 macro\(s\), 2 list\(s\), 3 alias\(es\): OK/);
+  const t = await vigil(['rules', 'check', DEFAULT_RULES_FILE]);
+  assert.equal(t.code, 0);
+  assert.match(t.out, /2 Rule resource\(s\), 6 rule\(s\), 3 macro\(s\), 2 list\(s\), 3 alias\(es\): OK/);
   const bad = write(
     'check-bad.yaml',
     `apiVersion: auditing.kubesphere.io/v1alpha1
@@ -207,14 +181,14 @@ spec:
     - {name: two, type: rule, condition: 'ObjectRef.Name regex "(("'}
 `,
   );
-  const t2 = io();
-  assert.equal(await main(['rules', 'check', bad], t2.io), 1);
-  const errs = t2.err().trim().split('\n');
+  const t2 = await vigil(['rules', 'check', bad]);
+  assert.equal(t2.code, 1);
+  const errs = t2.err.trim().split('\n');
   assert.equal(errs.length, 2);
   assert.match(errs[0], /check-bad\.yaml:6:54: b\.one: condition: keywords are lower-case/);
   assert.match(errs[1], /check-bad\.yaml:7:64: b\.two: condition: invalid regex/);
-  const t3 = io();
-  assert.equal(await main(['rules', 'check'], t3.io), 2);
+  const t3 = await vigil(['rules', 'check']);
+  assert.equal(t3.code, 2);
 });
 
 test('rules check --compat kubesphere lists the rules KubeSphere reads differently, with the reason', async () => {
@@ -238,9 +212,9 @@ spec:
     - {name: lower, type: rule, priority: warning, condition: 'Verb = "create"'}
 `,
   );
-  const t = io();
-  assert.equal(await main(['rules', 'check', file, '--compat', 'kubesphere'], t.io), 0);
-  const out = t.out();
+  const t = await vigil(['rules', 'check', file, '--compat', 'kubesphere']);
+  assert.equal(t.code, 0);
+  const out = t.out;
   const line = (rule: string) => out.split('\n').filter((l) => l.includes(`: c.${rule}: `));
   assert.match(
     line('unparenthesized').join('\n'),
@@ -268,10 +242,10 @@ spec:
   );
   assert.match(out, /5 difference\(s\) from KubeSphere, \d+ note\(s\)/);
   // KubeSphere's own CreateHostportPod errors where a container has no ports (2020 engine)
-  const t2 = io();
-  assert.equal(await main(['rules', 'check', DEFAULT_RULES_FILE, '--compat', 'kubesphere'], t2.io), 0);
+  const t2 = await vigil(['rules', 'check', DEFAULT_RULES_FILE, '--compat', 'kubesphere']);
+  assert.equal(t2.code, 0);
   assert.match(
-    t2.out(),
+    t2.out,
     /alerting-rule\.CreateHostportPod: \[differs\] RequestObject\.spec\.containers\[\*\]\.ports\[\*\]\.hostPort: KubeSphere's engine errors/,
   );
 });
