@@ -2,8 +2,15 @@
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.ts';
 
-/** Runs `vigil <args>` with `stdin` as its standard input; resolves with the exit code and what it printed. */
-export async function vigil(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+/**
+ * Runs `vigil <args>` with `stdin` as its standard input; resolves with the exit code and what it printed. `onOut`
+ * sees the standard output so far at each write (for commands that stream until stopped).
+ */
+export async function vigil(
+  args: string[],
+  stdin = '',
+  onOut?: (out: string) => void,
+): Promise<{ code: number; out: string; err: string }> {
   const input = new PassThrough();
   input.end(stdin);
   const stdout = new PassThrough();
@@ -12,6 +19,7 @@ export async function vigil(args: string[], stdin = ''): Promise<{ code: number;
   let err = '';
   stdout.on('data', (d) => {
     out += d;
+    onOut?.(out);
   });
   stderr.on('data', (d) => {
     err += d;

@@ -2,27 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { main } from '../../src/cli/main.ts';
+import { vigil } from '../helpers/cli.ts';
 import { event } from './fixtures.ts';
 import { falcoEvents, startTestServer, type TestServer } from './helpers.ts';
-
-async function run(args: string[], onOut?: (out: string) => void) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += d;
-    onOut?.(out);
-  });
-  stderr.on('data', (d) => {
-    err += d;
-  });
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr });
-  return { code, out, err };
-}
 
 describe('vigil query and vigil import against a running server', () => {
   let s: TestServer;
@@ -49,7 +32,7 @@ describe('vigil query and vigil import against a running server', () => {
   const server = () => ['--server', s.url, '--token', 'cli-token'];
 
   test('a kubectl-like table, filtered', async () => {
-    const r = await run(['query', ...server(), '--user', 'alice']);
+    const r = await vigil(['query', ...server(), '--user', 'alice']);
     assert.equal(r.code, 0, r.err);
     const lines = r.out.trimEnd().split('\n');
     assert.match(lines[0]!, /^TIME\s+USER\s+VERB\s+RESOURCE\s+NAMESPACE\s+NAME\s+CODE\s+SOURCE$/);
@@ -58,7 +41,7 @@ describe('vigil query and vigil import against a running server', () => {
   });
 
   test('-o json and -o jsonl; --from/--to and --search', async () => {
-    const j = await run([
+    const j = await vigil([
       'query',
       ...server(),
       '-o',
@@ -72,7 +55,7 @@ describe('vigil query and vigil import against a running server', () => {
     const parsed = JSON.parse(j.out);
     assert.equal(parsed.total, 1);
     assert.equal(parsed.items[0].auditID, 'c2');
-    const l = await run(['query', ...server(), '-o', 'jsonl', '--search', 'secrets']);
+    const l = await vigil(['query', ...server(), '-o', 'jsonl', '--search', 'secrets']);
     assert.deepEqual(
       l.out
         .trimEnd()
@@ -83,12 +66,12 @@ describe('vigil query and vigil import against a running server', () => {
   });
 
   test('errors: bad token, bad flag value, unreachable server', async () => {
-    const bad = await run(['query', '--server', s.url, '--token', 'wrong']);
+    const bad = await vigil(['query', '--server', s.url, '--token', 'wrong']);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /401: unknown token/);
-    assert.equal((await run(['query', ...server(), '-o', 'yaml'])).code, 2);
-    assert.equal((await run(['query', ...server(), '--since', 'soon'])).code, 2);
-    const down = await run(['query', '--server', 'http://127.0.0.1:1']);
+    assert.equal((await vigil(['query', ...server(), '-o', 'yaml'])).code, 2);
+    assert.equal((await vigil(['query', ...server(), '--since', 'soon'])).code, 2);
+    const down = await vigil(['query', '--server', 'http://127.0.0.1:1']);
     assert.equal(down.code, 1);
     assert.match(down.err, /cannot reach the server/);
   });
@@ -98,7 +81,7 @@ describe('vigil query and vigil import against a running server', () => {
     const live = new Promise<void>((r) => {
       subscribed = r;
     });
-    const tail = run(['tail', ...server(), '--user', 'zed', '--limit', '2'], (out) => {
+    const tail = vigil(['tail', ...server(), '--user', 'zed', '--limit', '2'], '', (out) => {
       if (out.startsWith('TIME')) subscribed();
     });
     await live;
@@ -127,13 +110,13 @@ describe('vigil query and vigil import against a running server', () => {
         .join('\n')}\n`,
     );
     const before = (await s.get('/api/v1/events?size=1', 'cli-token')).body.total as number;
-    const r = await run(['import', '--data', s.dir, file]);
+    const r = await vigil(['import', '--data', s.dir, file]);
     assert.equal(r.code, 0, r.err);
     const unique = new Set(falcoEvents().map((e) => `${e.auditID}/${e.stage}`)).size;
     assert.match(r.out, new RegExp(`imported ${unique} events`));
-    const q = await run(['query', ...server(), '-o', 'json', '--all']);
+    const q = await vigil(['query', ...server(), '-o', 'json', '--all']);
     assert.equal(JSON.parse(q.out).total, before + unique);
-    const again = await run(['import', '--data', s.dir, '--progress', file]);
+    const again = await vigil(['import', '--data', s.dir, '--progress', file]);
     assert.match(again.out, /imported 0 events \(51 already stored\)/);
     assert.match(again.err, /audit\.log \[#+\] 51\/51 100%/);
   });
@@ -141,10 +124,10 @@ describe('vigil query and vigil import against a running server', () => {
   test('vigil import: an unreadable or invalid file is named', async () => {
     const bad = path.join(s.dir, 'bad.log');
     writeFileSync(bad, '{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"x"}\n');
-    const r = await run(['import', '--data', s.dir, bad]);
+    const r = await vigil(['import', '--data', s.dir, bad]);
     assert.equal(r.code, 2);
     assert.match(r.err, /bad\.log: /);
-    assert.equal((await run(['import', '--data', s.dir, path.join(s.dir, 'missing.log')])).code, 2);
+    assert.equal((await vigil(['import', '--data', s.dir, path.join(s.dir, 'missing.log')])).code, 2);
   });
 });
 
@@ -153,7 +136,7 @@ test('vigil serve: a config error exits 2 naming file:line:col', async () => {
   try {
     const file = path.join(dir, 'vigil.yaml');
     writeFileSync(file, 'listen: 127.0.0.1:0\nretention: forever\n');
-    const r = await run(['serve', '--config', file]);
+    const r = await vigil(['serve', '--config', file]);
     assert.equal(r.code, 2);
     assert.ok(r.err.includes(`${file}:2:12: retention: must be a duration`), r.err);
   } finally {
