@@ -1163,11 +1163,17 @@ export class PostgresStore implements Store {
 
   /** Every collector of the store signs with the same key; an advisory lock keeps their numbering in order. */
   async checkpoint(key: SigningKey, o: { force?: boolean; freshMs?: number } = {}): Promise<Checkpoint | undefined> {
-    const client = await this.#pool.connect();
+    this.#open();
+    const client = await this.#connect();
+    let broken: Error | undefined;
     try {
       return await checkpointPostgres(client, this.#schema, key, o);
+    } catch (err) {
+      // a connection whose backend died is discarded, not handed to the next caller
+      if (isConnectionError(err)) broken = err as Error;
+      throw unavailable(err) ?? err;
     } finally {
-      client.release();
+      client.release(broken ?? false);
     }
   }
 

@@ -231,6 +231,8 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #opts: SqliteStoreOptions;
+  /** The write connection's page cache, MiB. */
+  readonly #cacheMiB: number;
   readonly #maxBuckets: number;
   readonly #listeners = new Set<(events: StoredEvent[]) => void>();
   readonly #statements = new Map<string, StatementSync>();
@@ -243,13 +245,14 @@ class SqliteStore implements Store {
     const db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs ?? 5000 });
     this.#db = db;
     this.#opts = opts;
+    this.#cacheMiB = opts.cacheMiB ?? DEFAULT_CACHE_MIB;
     this.#maxBuckets = opts.maxHistogramBuckets ?? MAX_HISTOGRAM_BUCKETS;
     try {
       // The writer thread's connection gets the page cache (`cacheMiB`, where the index pages inserts touch must stay);
       // this one answers queries and loses its cache at every commit of the writer (SQLite resets a WAL connection's
       // cache when another connection has written), so a quarter is enough, and keeps the process's memory bounded
       // by about 1.25 × cacheMiB rather than twice it. (`:memory:` keeps everything on this connection.)
-      const cache = opts.cacheMiB ?? DEFAULT_CACHE_MIB;
+      const cache = this.#cacheMiB;
       configure(db, opts.path === ':memory:' || opts.path === '' ? cache : Math.max(2, Math.round(cache / 4)));
       const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
       if (version > SCHEMA_VERSION)
@@ -313,7 +316,7 @@ class SqliteStore implements Store {
         : workerWriter({
             path: this.#opts.path,
             busyTimeoutMs: this.#opts.busyTimeoutMs ?? 5000,
-            cacheMiB: this.#opts.cacheMiB ?? DEFAULT_CACHE_MIB,
+            cacheMiB: this.#cacheMiB,
           });
     return this.#writer;
   }
