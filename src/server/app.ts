@@ -92,10 +92,7 @@ export function createApp(o: AppOptions): App {
     // Unknown query parameters must be reported, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
   });
-  const metrics = collectorMetrics(
-    () => store.size(),
-    async () => store.writerHeap?.(),
-  );
+  const metrics = collectorMetrics(store);
   const auth = new Authenticator(config.auth.tokens, {
     clientCerts: config.auth.clientCerts,
     rateLimit: config.auth.rateLimit,

@@ -1,10 +1,8 @@
 // The collector's series, on the project's one metrics registry (src/metrics). Store size is read at scrape time.
 import { Registry } from '../metrics/registry.ts';
+import type { Store } from '../store/types.ts';
 
-export function collectorMetrics(
-  storeSize: () => Promise<{ events: number; bytes: number }>,
-  writerHeap: () => Promise<{ used: number; total: number } | undefined> = async () => undefined,
-) {
+export function collectorMetrics(store: Pick<Store, 'size' | 'writerHeap'>) {
   const registry = new Registry();
   const storeEvents = registry.gauge('vigil_store_events', 'Events in the store');
   const storeBytes = registry.gauge('vigil_store_bytes', 'Bytes used by the store');
@@ -36,7 +34,7 @@ export function collectorMetrics(
     ),
     /** Reads the store's size and the process's memory into their gauges, then renders every series. */
     async scrape(): Promise<string> {
-      const s = await storeSize();
+      const s = await store.size();
       storeEvents.set(undefined, s.events);
       storeBytes.set(undefined, s.bytes);
       const m = process.memoryUsage();
@@ -44,7 +42,7 @@ export function collectorMetrics(
       heapUsed.set(undefined, m.heapUsed);
       heapTotal.set(undefined, m.heapTotal);
       external.set(undefined, m.external);
-      const w = await writerHeap();
+      const w = await store.writerHeap?.();
       if (w) {
         writer.set({ kind: 'used' }, w.used);
         writer.set({ kind: 'total' }, w.total);
