@@ -3,6 +3,7 @@
 // can make a checkpoint; the public key alone verifies them (offline too, see export.ts).
 import { type KeyObject, sign, verify as verifySignature } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
+import { EVENTS_STORED_SQL } from '../store/sqlite-schema.ts';
 import type { SigningKey } from './keys.ts';
 
 export interface Checkpoint {
@@ -125,7 +126,7 @@ export function checkpointOn(
  * chain began (a store upgraded to the chain; a range count on ids that retention only shrinks).
  */
 function chainedCount(db: DatabaseSync): number {
-  const all = (db.prepare('SELECT coalesce(sum(n), 0) AS n FROM event_minutes').get() as { n: number }).n;
+  const all = (db.prepare(EVENTS_STORED_SQL).get() as { n: number }).n;
   const genesis = db.prepare('SELECT event_id FROM chain_log WHERE seq = 1 AND op = 0').get() as
     | { event_id: number }
     | undefined;

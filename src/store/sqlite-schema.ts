@@ -36,6 +36,9 @@ export const RESHAPED_INDEXES = [
   'events_workspace',
 ];
 
+/** Events stored, from the per-minute counts (one row per minute instead of an index entry per event). */
+export const EVENTS_STORED_SQL = 'SELECT coalesce(sum(n), 0) AS n FROM event_minutes';
+
 /** Microseconds per minute: the granularity of `event_minutes`. */
 export const MINUTE_US = 60_000_000;
 

@@ -22,6 +22,7 @@ import {
   DICT_COLUMNS,
   DICT_FIELDS,
   dictValues,
+  EVENTS_STORED_SQL,
   FIELD_COUNT,
   FIELD_NO,
   GROUP,
@@ -518,7 +519,7 @@ export class SqliteWriter {
     const db = this.#db;
     // No full count: at 10⁸ events counting events or event_values took seconds on every refresh, stalling ingest
     // and reading the tables through the page cache.
-    const events = (db.prepare('SELECT coalesce(sum(n), 0) AS n FROM event_minutes').get() as { n: number }).n;
+    const events = (db.prepare(EVENTS_STORED_SQL).get() as { n: number }).n;
     if (events === 0) return;
     if (!this.#termCounts) {
       this.#termCounts = [];
@@ -528,8 +529,7 @@ export class SqliteWriter {
       }[])
         this.#termCounts[r.field] = r.n;
     }
-    const distinct = new Map<number, number>();
-    for (const [field, n] of this.#termCounts.entries()) if (n) distinct.set(field, n);
+    const distinct = this.#termCounts;
     const per = (d: number) => Math.max(1, Math.round(events / Math.max(1, d)));
     const rows: [string, string][] = [
       ['events_call', `${events} 1 1 1`],
@@ -541,7 +541,7 @@ export class SqliteWriter {
     for (const f of INDEXED_DICT) {
       const idx = `events_${COLUMN[f]}`;
       const rest = (columns.get(idx) as { n: number }).n - 1;
-      rows.push([idx, `${events} ${per(distinct.get(FIELD_NO[f]) ?? 1)}${' 1'.repeat(rest)}`]);
+      rows.push([idx, `${events} ${per(distinct[FIELD_NO[f]] || 1)}${' 1'.repeat(rest)}`]);
     }
     // list values per event, from the newest events' `multi` lists
     const perEvent = (
@@ -553,7 +553,7 @@ export class SqliteWriter {
         .get() as { a: number }
     ).a;
     const values = Math.round(events * perEvent);
-    const valueTerms = (distinct.get(GROUP) ?? 0) + (distinct.get(SOURCE_IP) ?? 0);
+    const valueTerms = (distinct[GROUP] || 0) + (distinct[SOURCE_IP] || 0);
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec('ANALYZE sqlite_schema'); // creates sqlite_stat1 if missing

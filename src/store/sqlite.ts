@@ -42,6 +42,7 @@ import {
   DEFAULT_CACHE_MIB,
   type DictField,
   DROPPED_INDEXES,
+  EVENTS_STORED_SQL,
   FIELD_NO,
   GROUP,
   MINUTE_US,
@@ -296,7 +297,7 @@ class SqliteStore implements Store {
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       findTerm: p('SELECT id FROM terms WHERE field = ? AND value = ?'),
-      minutesTotal: p('SELECT coalesce(sum(n), 0) AS n FROM event_minutes'),
+      minutesTotal: p(EVENTS_STORED_SQL),
       pageCount: p('PRAGMA page_count'),
       pageSize: p('PRAGMA page_size'),
       // two subqueries: min() and max() together would not use the index
