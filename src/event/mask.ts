@@ -11,6 +11,11 @@ import { isObject } from './validate.ts';
 
 export const MASK = '***';
 
+/** A value worth masking: an empty or missing one stays as it is (it shows that nothing was sent). */
+function present(v: unknown): boolean {
+  return v !== null && v !== undefined && v !== '';
+}
+
 type Obj = Record<string, unknown>;
 
 /** Member names (compared lower-cased) whose values are secrets wherever they appear in a body. */
@@ -125,7 +130,7 @@ function maskAnnotations(annotations: Obj): void {
     if (!Object.hasOwn(annotations, k)) continue;
     const v = annotations[k];
     if (SECRET_KEYS.has(k.toLowerCase())) {
-      if (v !== null && v !== undefined && v !== '') annotations[k] = MASK;
+      if (present(v)) annotations[k] = MASK;
     } else if (k === LAST_APPLIED && typeof v === 'string' && v.startsWith('{')) {
       annotations[k] = maskJsonText(v);
     } else if (typeof v === 'string' && v.length >= 14) {
@@ -159,7 +164,7 @@ function maskSecretData(o: unknown): void {
     for (const op of o) {
       if (!isObject(op) || typeof op.path !== 'string' || !/^\/(data|stringData)(\/|$)/.test(op.path)) continue;
       if (isObject(op.value)) maskSecretData({ data: op.value });
-      else if (op.value !== undefined && op.value !== null && op.value !== '') op.value = MASK;
+      else if (present(op.value)) op.value = MASK;
     }
     return;
   }
@@ -167,7 +172,7 @@ function maskSecretData(o: unknown): void {
   for (const field of ['data', 'stringData']) {
     const d = o[field];
     if (!isObject(d)) continue;
-    for (const k in d) if (Object.hasOwn(d, k) && d[k] !== null && d[k] !== '' && d[k] !== undefined) d[k] = MASK;
+    for (const k in d) if (Object.hasOwn(d, k) && present(d[k])) d[k] = MASK;
   }
   if (Array.isArray(o.items)) for (const item of o.items) maskSecretData(item);
 }
@@ -198,7 +203,7 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
       if (!Object.hasOwn(o, k)) continue;
       const x = o[k];
       if (SECRET_KEYS.has(k.toLowerCase())) {
-        if (x !== null && x !== undefined && x !== '') o[k] = MASK;
+        if (present(x)) o[k] = MASK;
       } else if (x !== null && typeof x === 'object') {
         stack.push(x);
         if (k === 'annotations' && !Array.isArray(x)) maskAnnotations(x as Obj);
@@ -208,7 +213,7 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
     }
     if (secretPair && Object.hasOwn(o, 'value')) {
       const x = o.value;
-      if (x !== null && x !== undefined && x !== '') o.value = MASK;
+      if (present(x)) o.value = MASK;
     }
   }
 }
