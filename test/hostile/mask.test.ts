@@ -542,4 +542,19 @@ describe('Kubernetes Secrets: the values of data and stringData are masked under
     // masking again changes nothing
     assert.deepEqual(maskCredentials(structuredClone(e)), e);
   });
+
+  test('a last-applied-configuration that is not JSON stays as written but for Bearer/Basic credentials', () => {
+    const broken = '{"kind":"Secret","data":{"k": Authorization: Bearer abcDEF123456789';
+    const e = maskCredentials(
+      event({
+        objectRef: { resource: 'configmaps', namespace: 'a', name: 'c', apiVersion: 'v1' },
+        requestObject: { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': broken } } },
+      }),
+    );
+    const annotations = (e.requestObject as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+    assert.equal(
+      annotations['kubectl.kubernetes.io/last-applied-configuration'],
+      '{"kind":"Secret","data":{"k": Authorization: Bearer ***',
+    );
+  });
 });
