@@ -543,6 +543,21 @@ describe('Kubernetes Secrets: the values of data and stringData are masked under
     assert.deepEqual(maskCredentials(structuredClone(e)), e);
   });
 
+  test('a secret name spelled with \\u escapes in a last-applied-configuration is still found', () => {
+    const applied = '{"kind":"ConfigMap","data":{"\\u0070assword":"hunter2"}}';
+    const e = maskCredentials(
+      event({
+        objectRef: { resource: 'configmaps', namespace: 'a', name: 'c', apiVersion: 'v1' },
+        requestObject: { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': applied } } },
+      }),
+    );
+    const annotations = (e.requestObject as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+    assert.deepEqual(JSON.parse(annotations['kubectl.kubernetes.io/last-applied-configuration']!), {
+      kind: 'ConfigMap',
+      data: { password: MASK },
+    });
+  });
+
   test('a last-applied-configuration that is not JSON stays as written but for Bearer/Basic credentials', () => {
     const broken = '{"kind":"Secret","data":{"k": Authorization: Bearer abcDEF123456789';
     const e = maskCredentials(
