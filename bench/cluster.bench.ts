@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { AuditEvent } from '../src/event/model.ts';
-import { podEvent } from './collector.ts';
+import { cpuMs, podEvent, postgresCpuMs } from './collector.ts';
 
 const VIGIL = fileURLToPath(new URL('../bin/vigil.js', import.meta.url));
 
@@ -70,10 +70,21 @@ function body(from: number, run: string): string {
   return JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items });
 }
 
-/** Posts N events spread over the collectors, SENDERS at a time per collector; returns events per second. */
-async function ingest(servers: Collector[], run: string): Promise<number> {
+/** Where a phase's CPU went, µs per event: the collectors, PostgreSQL's processes, this sender. */
+interface CpuShare {
+  collectors: number;
+  postgres: number;
+  sender: number;
+}
+
+/** Posts N events spread over the collectors, SENDERS at a time per collector; events per second and CPU. */
+async function ingest(servers: Collector[], run: string): Promise<{ rate: number; cpu: CpuShare }> {
   const bodies = Array.from({ length: N / BATCH }, (_, k) => body(k * BATCH, run));
   let next = 0;
+  const collectorsMs = () => servers.reduce((sum, s) => sum + cpuMs(s.proc.pid!), 0);
+  const c0 = collectorsMs();
+  const pg0 = postgresCpuMs();
+  const sender0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     servers.flatMap((s) =>
@@ -89,8 +100,18 @@ async function ingest(servers: Collector[], run: string): Promise<number> {
       }),
     ),
   );
-  return N / ((performance.now() - t0) / 1000);
+  const rate = N / ((performance.now() - t0) / 1000);
+  const sender = process.cpuUsage(sender0);
+  const cpu = {
+    collectors: ((collectorsMs() - c0) * 1000) / N,
+    postgres: ((postgresCpuMs() - pg0) * 1000) / N,
+    sender: (sender.user + sender.system) / N,
+  };
+  return { rate, cpu };
 }
+
+const share = (c: CpuShare) =>
+  `CPU per event: collectors ${c.collectors.toFixed(1)} µs, PostgreSQL ${c.postgres.toFixed(1)} µs, sender ${c.sender.toFixed(1)} µs`;
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-cluster-'));
 const schema = `vigil_bench_${randomBytes(4).toString('hex')}`;
@@ -98,24 +119,27 @@ try {
   const sqliteYaml = join(dir, 'sqlite.yaml');
   writeFileSync(sqliteYaml, 'rules: { enabled: false }\n');
   const sqlite = await collector(sqliteYaml, ['--data', join(dir, 'data')]);
-  const baseline = await ingest([sqlite], 's');
+  const { rate: baseline, cpu: baseCpu } = await ingest([sqlite], 's');
   await stop(sqlite);
 
   const pgYaml = join(dir, 'pg.yaml');
   writeFileSync(pgYaml, `rules: { enabled: false }\nstorage: { type: postgres, url: "${URL_}", schema: ${schema} }\n`);
   const one = await collector(pgYaml);
-  const single = await ingest([one], 'p1');
+  const { rate: single, cpu: singleCpu } = await ingest([one], 'p1');
   const two = await collector(pgYaml);
-  const pair = await ingest([one, two], 'p2');
+  const { rate: pair, cpu: pairCpu } = await ingest([one, two], 'p2');
   await Promise.all([stop(one), stop(two)]);
 
   const fmt = (x: number) => `${Math.round(x).toLocaleString('en-US')} events/s`;
   console.log(`HTTP ingest, ${N} events in ${BATCH}-event batches, ${SENDERS} senders per collector`);
   console.log(`  one collector, SQLite (baseline):      ${fmt(baseline)}`);
+  console.log(`    ${share(baseCpu)}`);
   console.log(`  one collector, PostgreSQL:             ${fmt(single)}  (${(single / baseline).toFixed(2)}× SQLite)`);
+  console.log(`    ${share(singleCpu)}`);
   console.log(
     `  two collectors, one PostgreSQL schema: ${fmt(pair)}  (${(pair / baseline).toFixed(2)}× SQLite, ${(pair / single).toFixed(2)}× one PostgreSQL collector)`,
   );
+  console.log(`    ${share(pairCpu)}`);
 } finally {
   await Promise.all(started.map(stop));
   rmSync(dir, { recursive: true, force: true });

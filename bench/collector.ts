@@ -1,7 +1,7 @@
 // What the benchmarks that drive a real collector share: `vigil serve` in a child process on a data directory,
 // the kube-apiserver webhook's batches of Falco's real events, percentiles. Not a bench itself (no `.bench.ts`).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '../src/event/model.ts';
 
@@ -74,6 +74,26 @@ export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU time (ms) of every PostgreSQL server process on this machine (`postgres` in /proc), for a bench's share of
+ * the machine: sample it before and after a phase. Processes that ended in between are not counted.
+ */
+export function postgresCpuMs(): number {
+  let ms = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ms += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // gone since the listing
+    }
+  }
+  return ms;
 }
 
 /** The p-th percentile of ascending `sorted` (nearest rank). */
