@@ -3,7 +3,7 @@
 //   hash = sha256(prevHash ‖ "vigil-chain/1" ‖ op ‖ seq ‖ eventId ‖ bodyHash), bodyHash = sha256(stored JSON bytes)
 // Hashing the body once and chaining the 32-byte digest keeps the chain step small, and lets an export carry
 // entries whose bodies were later replaced or deleted.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** The first entry of a chain: chaining starts here (a store upgraded from an unchained schema records the id). */
 export const OP_GENESIS = 0;
@@ -25,8 +25,9 @@ export const EMPTY_BODY_HASH = Buffer.alloc(32);
 const TAG = Buffer.from('vigil-chain/1');
 const DROP_TAG = Buffer.from('vigil-drop/1');
 
+// One-shot hashes (no Hash object per call): the store computes both for every event it appends.
 export function bodyHash(body: string): Buffer {
-  return createHash('sha256').update(body).digest();
+  return hash('sha256', body, 'buffer');
 }
 
 /** Microseconds per day: chain entries of the PostgreSQL store name the UTC day (epoch µs / DAY_US) of their event. */
@@ -68,10 +69,19 @@ export class DropDigest {
     return this.#h.digest();
   }
 }
+/** Writes a safe integer as int64 BE (two 32-bit halves: no BigInt per call). */
+function writeU64(b: Buffer, n: number, at: number): void {
+  b.writeUInt32BE(Math.floor(n / 2 ** 32), at);
+  b.writeUInt32BE(n >>> 0, at + 4);
+}
+
 export function chainHash(prev: Uint8Array, op: number, seq: number, eventId: number, body: Uint8Array): Buffer {
-  const fixed = Buffer.allocUnsafe(17);
-  fixed.writeUInt8(op, 0);
-  fixed.writeBigUInt64BE(BigInt(seq), 1);
-  fixed.writeBigUInt64BE(BigInt(eventId), 9);
-  return createHash('sha256').update(prev).update(TAG).update(fixed).update(body).digest();
+  const input = Buffer.allocUnsafe(32 + TAG.length + 17 + 32);
+  input.set(prev, 0);
+  let at = 32 + TAG.copy(input, 32);
+  input[at++] = op;
+  writeU64(input, seq, at);
+  writeU64(input, eventId, at + 8);
+  input.set(body, at + 16);
+  return hash('sha256', input, 'buffer');
 }

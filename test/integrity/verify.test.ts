@@ -2,7 +2,7 @@
 // tampered with directly; `vigil verify` must name the right kind of break and exit 1, and pass (exit 0) when the
 // only changes are the store's own (collapsed stages, retention).
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterEach, test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
 import {
+  bodyHash,
   chainHash,
   checkpointMessage,
   defaultKeyPath,
@@ -24,6 +25,34 @@ const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+test('the chain step is sha256(prev ‖ "vigil-chain/1" ‖ op ‖ seq ‖ id ‖ bodyHash), ids and seqs as int64 BE', () => {
+  // Written out independently of src/integrity/chain.ts: chains and exports of earlier versions must still verify.
+  const u64 = (n: number) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(n));
+    return b;
+  };
+  const body = '{"kind":"Event","auditID":"a-1","verb":"get"}';
+  const bh = createHash('sha256').update(body).digest();
+  assert.deepEqual(bodyHash(body), bh);
+  const prev = createHash('sha256').update('previous').digest();
+  for (const [op, seq, id] of [
+    [1, 2, 1],
+    [3, 2 ** 32 + 7, 2 ** 40 + 3],
+    [2, Number.MAX_SAFE_INTEGER, 4_294_967_295],
+  ] as const) {
+    const expected = createHash('sha256')
+      .update(prev)
+      .update('vigil-chain/1')
+      .update(Buffer.of(op))
+      .update(u64(seq))
+      .update(u64(id))
+      .update(bh)
+      .digest();
+    assert.deepEqual(chainHash(prev, op, seq, id, bh), expected, `op ${op} seq ${seq} id ${id}`);
+  }
 });
 
 /** Runs `vigil verify --json` on the data dir; returns the exit code and the report. */
