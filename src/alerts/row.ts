@@ -41,6 +41,27 @@ export function toAlert(r: AlertRow): Alert {
   return a;
 }
 
+/** The alert a store has just inserted from `r` as row `id` (what reading the row back would give). */
+export function insertedAlert(r: AlertRecord, id: number | string, groupedWith?: number | string): Alert {
+  const a: Alert = {
+    id: String(id),
+    createdAt: r.createdAt,
+    rule: r.rule,
+    priority: r.priority,
+    message: r.message,
+    eventId: r.eventId,
+    auditID: r.auditID,
+    labels: r.labels,
+    annotations: r.annotations,
+    fingerprint: r.fingerprint,
+    repeats: 0,
+  };
+  if (r.workspace !== undefined) a.workspace = r.workspace;
+  if (r.namespace !== undefined) a.namespace = r.namespace;
+  if (groupedWith !== undefined) a.groupedWith = String(groupedWith);
+  return a;
+}
+
 /** The values of an INSERT into (key, created_at, rule, priority, message, event_id, audit_id, workspace, namespace,
  * labels, annotations, fingerprint), in that order. */
 export function insertValues(r: AlertRecord): (string | number | null)[] {

@@ -1,6 +1,6 @@
 // The embedded alert store: alerts and their pending deliveries in SQLite, next to the events.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { type AlertRow, insertValues, toAlert } from './row.ts';
+import { type AlertRow, insertedAlert, insertValues, toAlert } from './row.ts';
 import type { Alert, AlertQuery, AlertRecord, AlertStore, Delivery } from './types.ts';
 
 const SCHEMA = `
@@ -70,7 +70,6 @@ export function openSqliteAlertStore(path: string, moveFrom?: string): AlertStor
   const group = db.prepare('UPDATE alerts SET grouped_with = ? WHERE id = ?');
   const repeat = db.prepare('UPDATE alerts SET repeats = repeats + 1 WHERE id = ?');
   const addDelivery = db.prepare('INSERT INTO alert_deliveries (alert_id, receiver, next_at) VALUES (?, ?, ?)');
-  const byId = db.prepare('SELECT * FROM alerts WHERE id = ?');
   const due = db.prepare(
     `SELECT d.id AS delivery_id, d.receiver, d.attempts, a.* FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
      WHERE d.next_at <= ? AND d.lease_until <= ? ORDER BY d.next_at, d.id LIMIT ?`,
@@ -112,7 +111,7 @@ export function openSqliteAlertStore(path: string, moveFrom?: string): AlertStor
           } else {
             for (const name of receivers) addDelivery.run(id, name, r.createdAt);
           }
-          added.push(toAlert(byId.get(id) as unknown as AlertRow));
+          added.push(insertedAlert(r, id, prior?.id));
         }
         return added;
       });

@@ -20,6 +20,8 @@ export function alertStoreContract(name: string, open: () => Promise<OpenedAlert
       const recs = alertRecords(storedEvent(), [{ rule: 'R', priority: 'WARNING', message: 'm' }], 1000);
       const first = await store.add(recs, ['am', 'hook'], 60_000);
       assert.equal(first.length, 1);
+      // what add answers is what the store holds
+      assert.deepEqual(first, (await store.query({ size: 10 })).items);
       assert.deepEqual(await store.add(recs, ['am', 'hook'], 60_000), []);
       const due = await store.claimDue(1000, 10, 30_000);
       assert.deepEqual(due.map((d) => d.receiver).sort(), ['am', 'hook']);
@@ -53,6 +55,10 @@ export function alertStoreContract(name: string, open: () => Promise<OpenedAlert
       assert.equal(due.find((d) => d.alert.id === a.id)?.alert.repeats, 1);
       const all = await store.query({ size: 10 });
       assert.equal(all.total, 3);
+      assert.deepEqual(
+        all.items.find((x) => x.id === b.id),
+        b,
+      );
     } finally {
       await cleanup();
     }
