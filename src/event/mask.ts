@@ -59,6 +59,23 @@ function isSecretName(name: string, names: ReadonlySet<string>): boolean {
   return name.length <= MAX_SECRET_NAME && names.has(name.toLowerCase());
 }
 
+/**
+ * Member names already classified: bodies repeat a few hundred names (apiVersion, metadata…) in every event, and
+ * lower-casing each one again allocated a string per member. Bounded: emptied when full.
+ */
+const memberNames = new Map<string, boolean>();
+
+/** A member name that is a secret name (SECRET_KEYS, any case). */
+function isSecretMember(k: string): boolean {
+  let secret = memberNames.get(k);
+  if (secret === undefined) {
+    secret = isSecretName(k, SECRET_KEYS);
+    if (memberNames.size >= 4096) memberNames.clear();
+    memberNames.set(k, secret);
+  }
+  return secret;
+}
+
 /** A query parameter's name as written (`%74oken`, `Access_Token`) is a secret name. */
 function isSecretParam(raw: string): boolean {
   if (raw.length > 3 * MAX_SECRET_NAME) return false;
@@ -129,7 +146,7 @@ function maskAnnotations(annotations: Obj): void {
   for (const k in annotations) {
     if (!Object.hasOwn(annotations, k)) continue;
     const v = annotations[k];
-    if (SECRET_KEYS.has(k.toLowerCase())) {
+    if (isSecretMember(k)) {
       if (present(v)) annotations[k] = MASK;
     } else if (k === LAST_APPLIED && typeof v === 'string' && v.startsWith('{')) {
       annotations[k] = maskJsonText(v);
@@ -214,7 +231,7 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
     for (const k in o) {
       if (!Object.hasOwn(o, k)) continue;
       const x = o[k];
-      if (SECRET_KEYS.has(k.toLowerCase())) {
+      if (isSecretMember(k)) {
         if (present(x)) o[k] = MASK;
       } else if (x !== null && typeof x === 'object') {
         stack.push(x);
