@@ -5,10 +5,12 @@
 // loaded in turn by autocannon with the same connections and duration (bare, audited, bare, audited).
 // Prints the audited/bare throughput ratio and the added p99 latency. Target: ratio ≥ 0.95, added p99 ≤ 5 %.
 //   npm run bench capture            (BENCH_SECONDS=10 per run by default)
+// Then the same servers at a fixed rate, a share of the bare server's saturated rate (BENCH_RATE_SHARE, default
+// 0.5): latency when neither server is saturated, as a production API server mostly runs.
 // BENCH_BASELINE=<another checkout> adds that tree's audited server to the same run (before/after on one
 // machine state, which a shared machine does not keep from one run to the next).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +32,8 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
   connections: number;
   duration: number;
   pipelining?: number;
+  /** Requests per second across all connections (open loop below saturation). */
+  overallRate?: number;
 }) => Promise<CannonResult>;
 
 const POLICY = `
@@ -100,6 +104,9 @@ async function main(): Promise<void> {
   const servers = {} as Record<Mode, { child: ChildProcess; url: string }>;
   for (const m of MODES) servers[m] = await startServer(m, logFile);
   const runs = Object.fromEntries(MODES.map((m) => [m, []])) as unknown as Record<Mode, CannonResult[]>;
+  const paced = Object.fromEntries(MODES.map((m) => [m, []])) as unknown as Record<Mode, CannonResult[]>;
+  const share = Number(process.env.BENCH_RATE_SHARE ?? 0.5);
+  let rate = 0;
   // CPU time per request of each server process: robust to other load on the machine, unlike req/s.
   const cpu = {} as Record<Mode, { ms: number; requests: number }>;
   for (const m of MODES) cpu[m] = { ms: 0, requests: 0 };
@@ -120,6 +127,18 @@ async function main(): Promise<void> {
         );
       }
     }
+    const bare = runs.bare.map((r) => r.requests.average);
+    rate = Math.round((share * bare.reduce((a, b) => a + b, 0)) / bare.length);
+    for (let round = 0; round < rounds; round++) {
+      for (const m of MODES) {
+        const r = await autocannon({ url: servers[m].url, connections, overallRate: rate, duration: seconds });
+        if (r.errors || r.non2xx) throw new Error(`${m}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+        paced[m].push(r);
+        console.log(
+          `${m.padEnd(9)} at ${rate} req/s, round ${round + 1}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`,
+        );
+      }
+    }
   } finally {
     for (const m of MODES) {
       servers[m].child.removeAllListeners('exit');
@@ -131,7 +150,8 @@ async function main(): Promise<void> {
   const rps = (m: Mode) => mean(runs[m].map((r) => r.requests.average));
   const p99 = (m: Mode) => mean(runs[m].map((r) => r.latency.p99));
   const us = (m: Mode) => (cpu[m].ms * 1000) / cpu[m].requests;
-  const size = statSync(logFile).size;
+  // the log and its rotated backups (the sink rotates at 100 MB)
+  const size = readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
   console.log(
     `\nconnections ${connections}, pipelining ${pipelining}, ${seconds} s per run, ${rounds} rounds; audit log ${(size / 1e6).toFixed(1)} MB`,
   );
@@ -147,6 +167,20 @@ async function main(): Promise<void> {
       `${m} vs bare: throughput ratio ${ratio.toFixed(3)} (target ≥ 0.95 ${ratio >= 0.95 ? 'met' : 'MISSED'}), ` +
         `added p99 ${(added * 100).toFixed(1)} % (target ≤ 5 % ${added <= 0.05 ? 'met' : 'MISSED'}), ` +
         `added CPU ${(us(m) - us('bare')).toFixed(1)} µs/request (CPU ratio bare/${m} ${(us('bare') / us(m)).toFixed(3)})`,
+    );
+  }
+  const pacedP99 = (m: Mode) => mean(paced[m].map((r) => r.latency.p99));
+  const pacedAvg = (m: Mode) => mean(paced[m].map((r) => r.latency.average));
+  console.log(`\nat a fixed ${rate} req/s (${share} of bare's saturated rate), ${connections} connections:`);
+  for (const m of MODES) {
+    console.log(
+      `${m.padEnd(9)}: ${Math.round(mean(paced[m].map((r) => r.requests.average)))} req/s, latency mean ${pacedAvg(m).toFixed(2)} ms, p99 ${pacedP99(m).toFixed(1)} ms`,
+    );
+  }
+  for (const m of MODES.filter((m) => m !== 'bare')) {
+    const added = (pacedP99(m) - pacedP99('bare')) / pacedP99('bare');
+    console.log(
+      `${m} vs bare at a fixed rate: added p99 ${(added * 100).toFixed(1)} %, added mean latency ${((pacedAvg(m) - pacedAvg('bare')) * 1000).toFixed(0)} µs`,
     );
   }
   rmSync(dir, { recursive: true, force: true });
