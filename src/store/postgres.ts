@@ -327,6 +327,20 @@ function rowParams(r: Rows): unknown[] {
   ];
 }
 
+/**
+ * INSERT_SQL's parameters. The lists and the bodies go as JSON arrays of the JSON texts they already are, joined:
+ * pg escapes every element of a text[] with two regular-expression passes, which over the bodies' quotes cost a
+ * collector as much as parsing the request did. `json_array_elements` hands each element back as its text, byte for
+ * byte and without unescaping (a body may hold `\u0000`, which text cannot), so the stored body is the one hashed
+ * into the chain.
+ */
+function insertParams(r: Rows): unknown[] {
+  const p = rowParams(r);
+  p.splice(16, 2, `[${r.groups.join(',')}]`, `[${r.sourceIPs.join(',')}]`);
+  p[19] = `[${r.body.join(',')}]`;
+  return p;
+}
+
 /** The key that finds an appended event's stored row: its call (auditID, stage, received), or collapsing, (auditID,
  * received, source). */
 function callKey(e: AuditEvent, collapse: boolean): string {
@@ -344,9 +358,11 @@ const EVENT_COLUMNS =
 // and the ids of the rows that were new returned with their position in the batch.
 const INSERT_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::text[], $16::text[],
-    $17::text[], $18::text[], $19::text[], $20::text[])
+  SELECT * FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::bigint[]), unnest($4::text[]),
+    unnest($5::text[]), unnest($6::text[]), unnest($7::text[]), unnest($8::text[]), unnest($9::text[]),
+    unnest($10::text[]), unnest($11::text[]), unnest($12::text[]), unnest($13::text[]), unnest($14::int[]),
+    unnest($15::text[]), unnest($16::text[]), json_array_elements($17::json), json_array_elements($18::json),
+    unnest($19::text[]), json_array_elements($20::json))
     WITH ORDINALITY AS t(${EVENT_COLUMNS}, groups, source_ips, search, body, ord)
 ),
 numbered AS (
@@ -357,8 +373,8 @@ ins AS (
   SELECT n.id, ${EVENT_COLUMNS.split(', ')
     .map((c) => `i.${c}`)
     .join(', ')},
-    ARRAY(SELECT json_array_elements_text(i.groups::json)), ARRAY(SELECT json_array_elements_text(i.source_ips::json)),
-    i.search, i.body
+    ARRAY(SELECT json_array_elements_text(i.groups)), ARRAY(SELECT json_array_elements_text(i.source_ips)),
+    i.search, i.body::text
   FROM input i JOIN numbered n USING (ord) ORDER BY i.audit_id, i.stage, i.received
   ON CONFLICT (audit_id, stage, received) DO NOTHING
   RETURNING id
@@ -731,7 +747,7 @@ export class PostgresStore implements Store {
     const rows = emptyRows();
     for (const { e, received } of batch) addRow(rows, e, received);
     const r = await c.query<{ id: string; ord: string }>(INSERT_SQL, [
-      ...rowParams(rows),
+      ...insertParams(rows),
       Math.floor(Math.random() * MINUTE_SHARDS),
     ]);
     return r.rows.map((x) => {

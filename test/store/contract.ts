@@ -118,6 +118,30 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    test('quotes, backslashes, control characters and non-ASCII read back unchanged and are found', async () => {
+      await withStore(async (store) => {
+        const odd = 'o\'brien "the" \\admin\n\t\u2028é🙂';
+        const e = makeEvent({
+          user: { username: odd, groups: ['team "ops"\\', 'grüppe\n'] },
+          sourceIPs: ['::1', '2001:db8::"1"'],
+          objectRef: { resource: 'pods', namespace: 'ns-é', name: `n-${odd}`, apiVersion: 'v1' },
+          requestObject: { s: odd, nul: 'a\u0000b', nested: [{ q: '\\"' }, 'x\u001fy'] },
+        });
+        const plain = makeEvent();
+        const r = await store.append([plain, e, makeEvent()]);
+        assertCounts(r, { inserted: 3, duplicates: 0 });
+        const id = r.ids[1]!;
+        assert.deepEqual(strip((await store.get(id))!), e);
+        const found = async (q: EventQuery) => ids((await store.query(q, { sort: 'asc', size: 10 })).items);
+        assert.deepEqual(await found({ exact: { user: [odd] } }), [id]);
+        assert.deepEqual(await found({ exact: { group: ['team "ops"\\'] } }), [id]);
+        assert.deepEqual(await found({ exact: { sourceIP: ['2001:db8::"1"'] } }), [id]);
+        assert.deepEqual(await found({ exact: { namespace: ['ns-é'] } }), [id]);
+        assert.deepEqual(await found({ text: ['"THE" \\AD'] }), [id]);
+        assert.deepEqual(await found({ fuzzy: { group: ['GRÜPPE'] } }), [id]);
+      });
+    });
+
     test('append is idempotent on (auditID, stage), within a batch and across batches', async () => {
       await withStore(async (store) => {
         const a = makeEvent({ stage: 'ResponseStarted' });
