@@ -89,18 +89,60 @@ const COLUMN: Record<FilterField, string> = {
   auditID: 'audit_id',
 };
 
-/** Fields whose text is part of `search`: their fuzzy search is prefiltered by its trigram index. */
-const IN_SEARCH = new Set<FilterField>([
-  'user',
-  'verb',
-  'resource',
-  'name',
-  'namespace',
-  'workspace',
-  'sourceIP',
-  'group',
-  'status',
-]);
+/**
+ * Fields whose distinct values are kept in `terms` (migration 5): fuzzy and free-text search find the matching values
+ * there, through its trigram index, and the events through the field's own index (a btree, or the list's GIN).
+ */
+const IN_TERMS = ['user', 'verb', 'resource', 'name', 'namespace', 'workspace', 'group', 'sourceIP'] as const;
+const TERM_FIELDS = new Set<FilterField>(IN_TERMS);
+/** Most dictionary values an append remembers as stored (beyond, it forgets them all and asks again). */
+const KNOWN_TERMS = 100_000;
+
+/** The distinct (field, value) dictionary entries of a batch's events, as `field\u0000value`. */
+function batchTerms(events: Iterable<AuditEvent>): Set<string> {
+  const out = new Set<string>();
+  const add = (field: string, v: unknown) => {
+    if (typeof v === 'string' && v !== '') out.add(`${field}\u0000${v}`);
+  };
+  for (const e of events) {
+    add('user', e.user?.username);
+    add('verb', e.verb);
+    add('resource', e.objectRef?.resource);
+    add('name', e.objectRef?.name);
+    add('namespace', e.objectRef?.namespace);
+    add('workspace', e.workspace);
+    for (const g of e.user?.groups ?? []) add('group', g);
+    for (const ip of e.sourceIPs ?? []) add('sourceIP', ip);
+  }
+  return out;
+}
+
+/** Most dictionary values a condition lists itself; beyond, it selects them with a subquery. */
+const INLINE_TERMS = 1000;
+
+/**
+ * The dictionary values matching a query's fuzzy terms (by field) and free-text terms (by field; undefined when more
+ * than INLINE_TERMS matched), looked up before the query so that the planner sees the lists it searches the column
+ * indexes for (given subqueries it guesses their sizes and may scan every event of the time range instead).
+ */
+interface TermMatches {
+  fuzzy: Map<string, string[]>;
+  text?: Map<string, string[]>;
+}
+
+/**
+ * Events whose `field` holds one of `values` (a parameter reference to a text[]), or, given ILIKE `patterns`, one of
+ * the dictionary values matching them (a subquery computed once per query).
+ */
+function termCondition(field: (typeof IN_TERMS)[number], values: { list: string } | { patterns: string[] }): string {
+  const set =
+    'list' in values
+      ? `${values.list}::text[]`
+      : `ARRAY(SELECT value FROM terms WHERE field = '${field}' AND (${values.patterns.map((pat) => `value ILIKE ${pat}`).join(' OR ')}))`;
+  return field === 'group' || field === 'sourceIP'
+    ? `e.${COLUMN[field]} && ${set}`
+    : `e.${COLUMN[field]} = ANY(${set})`;
+}
 
 const STATS_COLUMN: Record<StatsField, string> = {
   user: 'username',
@@ -152,7 +194,7 @@ class Params {
 }
 
 /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
-function buildWhere(q: EventQuery, p: Params): string {
+function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): string {
   const conds: string[] = [];
   // One value as `=`, not `= ANY(array)`: PostgreSQL 15 then walks a (column, received) index in time order for a
   // page (`ORDER BY received DESC LIMIT n` stops after n), where with ANY it fetched and sorted every match (a user
@@ -180,17 +222,33 @@ function buildWhere(q: EventQuery, p: Params): string {
       continue;
     }
     if (values.includes('')) continue; // the empty string is a substring of everything
-    const col =
-      field === 'group' || field === 'sourceIP' ? `array_to_string(e.${COLUMN[field]}, E'\\n')` : `e.${COLUMN[field]}`;
-    const ors = values.map((v) => {
-      const pat = p.add(contains(v));
-      // `search` holds this field's text too: its trigram index narrows the rows the column test runs on
-      return IN_SEARCH.has(field) ? `(e.search ILIKE ${pat} AND ${col} ILIKE ${pat})` : `${col} ILIKE ${pat}`;
-    });
+    if (TERM_FIELDS.has(field)) {
+      const f = field as (typeof IN_TERMS)[number];
+      const found = matches?.fuzzy.get(field);
+      if (found?.length === 0) conds.push('false');
+      else if (found?.length === 1 && f !== 'group' && f !== 'sourceIP')
+        conds.push(eq(`e.${COLUMN[f]}`, found, 'text'));
+      else if (found) conds.push(termCondition(f, { list: p.add(found) }));
+      else conds.push(termCondition(f, { patterns: values.map((v) => p.add(contains(v))) }));
+      continue;
+    }
+    const patterns = values.map((v) => p.add(contains(v)));
+    const col = `e.${COLUMN[field]}`;
+    // the status is part of `search`: its trigram index narrows the rows the column test runs on
+    const ors = patterns.map((pat) =>
+      field === 'status' ? `(e.search ILIKE ${pat} AND ${col} ILIKE ${pat})` : `${col} ILIKE ${pat}`,
+    );
     conds.push(`(${ors.join(' OR ')})`);
   }
   if (q.text && q.text.length > 0 && !q.text.includes('')) {
-    conds.push(`(${q.text.map((t) => `e.search ILIKE ${p.add(contains(t))}`).join(' OR ')})`);
+    const patterns = q.text.map((t) => p.add(contains(t)));
+    const ors = patterns.map((pat) => `e.search ILIKE ${pat}`);
+    const found = matches?.text;
+    for (const f of IN_TERMS) {
+      if (!found) ors.push(termCondition(f, { patterns }));
+      else if (found.has(f)) ors.push(termCondition(f, { list: p.add(found.get(f)) }));
+    }
+    conds.push(`(${ors.join(' OR ')})`);
   }
   if (q.start !== undefined) conds.push(`e.received >= ${p.add(Math.ceil(q.start) * 1000)}::bigint`);
   // inclusive to the end of the millisecond
@@ -295,10 +353,8 @@ function addRow(r: Rows, e: AuditEvent, received: number): void {
   r.source.push(str(e.source));
   r.groups.push(JSON.stringify(groups));
   r.sourceIPs.push(JSON.stringify(ips));
-  // free text: KubeSphere's searchable fields plus the request URI and user agent (as the SQLite store)
-  r.search.push(
-    `${username}\n${verb}\n${resource}\n${name}\n${namespace}\n${workspace}\n${str(e.requestURI)}\n${ips.join('\n')}\n${groups.join('\n')}\n${status}\n${str(e.userAgent)}`,
-  );
+  // free text over what has no dictionary (IN_TERMS): KubeSphere's searchable fields are looked up in `terms`
+  r.search.push(`${str(e.requestURI)}\n${status}\n${str(e.userAgent)}`);
   r.body.push(bodyOf(e));
 }
 
@@ -479,6 +535,8 @@ export class PostgresStore implements Store {
   /** Events with ids up to this one were stored before the hash chain existed (an upgraded schema). */
   #genesis = 0;
   readonly #maxBuckets: number;
+  /** Dictionary entries (`field\u0000value`) known to be in `terms`: most batches add none. */
+  readonly #knownTerms = new Set<string>();
 
   constructor(opts: PostgresStoreOptions, schema: string) {
     this.#opts = opts;
@@ -522,6 +580,44 @@ export class PostgresStore implements Store {
    * backend was killed, a failover): the pool may hand out an idle connection before it has noticed. Reads are
    * safe to repeat; appends are not retried here — their caller's retry is (idempotent).
    */
+  /** The dictionary values the query's fuzzy and free-text terms match (see TermMatches). */
+  async #termMatches(q: EventQuery): Promise<TermMatches> {
+    const out: TermMatches = { fuzzy: new Map() };
+    const find = async (fields: readonly string[], terms: string[]) => {
+      const patterns = terms.map(contains);
+      const r = await this.#read<{ field: string; value: string }>(
+        `SELECT field, value FROM terms WHERE field = ANY($1::text[])
+           AND (${patterns.map((_, i) => `value ILIKE $${i + 2}`).join(' OR ')}) LIMIT ${INLINE_TERMS + 1}`,
+        [fields, ...patterns],
+      );
+      if (r.rows.length > INLINE_TERMS) return undefined;
+      const by = new Map<string, string[]>();
+      for (const { field, value } of r.rows) {
+        const list = by.get(field);
+        if (list) list.push(value);
+        else by.set(field, [value]);
+      }
+      return by;
+    };
+    const lookups: Promise<void>[] = [];
+    for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
+      if (!values?.length || values.includes('') || !TERM_FIELDS.has(field)) continue;
+      lookups.push(
+        find([field], values).then((m) => {
+          if (m) out.fuzzy.set(field, m.get(field) ?? []);
+        }),
+      );
+    }
+    if (q.text?.length && !q.text.includes(''))
+      lookups.push(
+        find(IN_TERMS, q.text).then((m) => {
+          out.text = m;
+        }),
+      );
+    await Promise.all(lookups);
+    return out;
+  }
+
   async #read<R extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -653,6 +749,7 @@ export class PostgresStore implements Store {
       batch.push({ e, received });
     }
     const ids = new Map<string, string>();
+    const fresh = [...batchTerms(batch.map((b) => b.e))].filter((k) => !this.#knownTerms.has(k));
     const stored = await this.#tx(async (c, atCommit) => {
       if (opts.batchKey !== undefined) {
         const r = await c.query('INSERT INTO batches (key, stored) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
@@ -663,6 +760,15 @@ export class PostgresStore implements Store {
           await this.#storedIds(c, batch, opts.collapseStages === true, ids);
           return [];
         }
+      }
+      if (fresh.length > 0) {
+        const split = fresh.map((k) => [k.slice(0, k.indexOf('\u0000')), k.slice(k.indexOf('\u0000') + 1)]);
+        // in one order in every collector, so that two inserting the same new values wait instead of deadlocking
+        await c.query(
+          `INSERT INTO terms (field, value) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
+           ON CONFLICT DO NOTHING`,
+          [split.map(([f]) => f), split.map(([, v]) => v)],
+        );
       }
       const chain: ChainOp[] = [];
       const out = opts.collapseStages
@@ -695,6 +801,8 @@ export class PostgresStore implements Store {
     }).catch((err) => {
       throw unavailable(err) ?? err;
     });
+    if (this.#knownTerms.size + fresh.length > KNOWN_TERMS) this.#knownTerms.clear();
+    for (const k of fresh) this.#knownTerms.add(k);
     if (stored.length > 0 && this.#listeners.size > 0) {
       this.#emit(stored.map(({ id, e }) => ({ ...e, id })));
     }
@@ -878,7 +986,7 @@ export class PostgresStore implements Store {
     checkQuery(q);
     checkPage(page);
     const p = new Params();
-    const where = buildWhere(q, p);
+    const where = buildWhere(q, p, await this.#termMatches(q));
     // a copy: the page's own parameters are added to `p` below while this query may still be queued
     const count = this.#total(q, where, [...p.values]);
     if (page.size === 0) return { total: await count, items: [] };
@@ -917,7 +1025,7 @@ export class PostgresStore implements Store {
     } else {
       const p = new Params();
       const width = p.add(intervalMs * 1000);
-      const where = buildWhere(q, p);
+      const where = buildWhere(q, p, await this.#termMatches(q));
       const r = await this.#read<{ b: string; n: string }>(
         `SELECT div(e.received, ${width}::bigint) AS b, count(*) AS n FROM events e WHERE ${where} GROUP BY 1 ORDER BY 1`,
         p.values,
@@ -961,7 +1069,7 @@ export class PostgresStore implements Store {
     if (!Number.isInteger(limit) || limit < 0)
       throw new QueryError(`limit must be a non-negative integer, not ${limit}`);
     const p = new Params();
-    const where = buildWhere(q, p);
+    const where = buildWhere(q, p, await this.#termMatches(q));
     const head = this.#read<{ n: string; a: string }>(
       `SELECT count(*) AS n, count(DISTINCT e.audit_id) AS a FROM events e WHERE ${where}`,
       [...p.values],
