@@ -95,14 +95,31 @@ const COLUMN: Record<FilterField, string> = {
  */
 const IN_TERMS = ['user', 'verb', 'resource', 'name', 'namespace', 'workspace', 'group', 'sourceIP'] as const;
 const TERM_FIELDS = new Set<FilterField>(IN_TERMS);
-/** Most dictionary values an append remembers as stored (beyond, it forgets them all and asks again). */
-const KNOWN_TERMS = 100_000;
+/** Most dictionary values an append remembers as stored per field (beyond, it forgets them and asks again). */
+const KNOWN_TERMS = 50_000;
 
-/** The distinct (field, value) dictionary entries of a batch's events, as `field\u0000value`. */
-function batchTerms(events: Iterable<AuditEvent>): Set<string> {
-  const out = new Set<string>();
+/**
+ * The dictionary entries of a batch's events not in `known` (field → values stored), as parallel field and value
+ * lists for INSERT … unnest.
+ */
+function newTerms(
+  events: Iterable<AuditEvent>,
+  known: Map<string, Set<string>>,
+): { fields: string[]; values: string[] } {
+  const fields: string[] = [];
+  const values: string[] = [];
+  const seen = new Map<string, Set<string>>();
   const add = (field: string, v: unknown) => {
-    if (typeof v === 'string' && v !== '') out.add(`${field}\u0000${v}`);
+    if (typeof v !== 'string' || v === '' || known.get(field)?.has(v)) return;
+    let s = seen.get(field);
+    if (!s) {
+      s = new Set();
+      seen.set(field, s);
+    }
+    if (s.has(v)) return;
+    s.add(v);
+    fields.push(field);
+    values.push(v);
   };
   for (const e of events) {
     add('user', e.user?.username);
@@ -114,7 +131,7 @@ function batchTerms(events: Iterable<AuditEvent>): Set<string> {
     for (const g of e.user?.groups ?? []) add('group', g);
     for (const ip of e.sourceIPs ?? []) add('sourceIP', ip);
   }
-  return out;
+  return { fields, values };
 }
 
 /** Most dictionary values a condition lists itself; beyond, it selects them with a subquery. */
@@ -535,8 +552,8 @@ export class PostgresStore implements Store {
   /** Events with ids up to this one were stored before the hash chain existed (an upgraded schema). */
   #genesis = 0;
   readonly #maxBuckets: number;
-  /** Dictionary entries (`field\u0000value`) known to be in `terms`: most batches add none. */
-  readonly #knownTerms = new Set<string>();
+  /** Dictionary values known to be in `terms`, by field: most batches add none. */
+  readonly #knownTerms = new Map<string, Set<string>>();
 
   constructor(opts: PostgresStoreOptions, schema: string) {
     this.#opts = opts;
@@ -749,7 +766,10 @@ export class PostgresStore implements Store {
       batch.push({ e, received });
     }
     const ids = new Map<string, string>();
-    const fresh = [...batchTerms(batch.map((b) => b.e))].filter((k) => !this.#knownTerms.has(k));
+    const fresh = newTerms(
+      batch.map((b) => b.e),
+      this.#knownTerms,
+    );
     const stored = await this.#tx(async (c, atCommit) => {
       if (opts.batchKey !== undefined) {
         const r = await c.query('INSERT INTO batches (key, stored) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
@@ -761,13 +781,12 @@ export class PostgresStore implements Store {
           return [];
         }
       }
-      if (fresh.length > 0) {
-        const split = fresh.map((k) => [k.slice(0, k.indexOf('\u0000')), k.slice(k.indexOf('\u0000') + 1)]);
+      if (fresh.values.length > 0) {
         // in one order in every collector, so that two inserting the same new values wait instead of deadlocking
         await c.query(
           `INSERT INTO terms (field, value) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
            ON CONFLICT DO NOTHING`,
-          [split.map(([f]) => f), split.map(([, v]) => v)],
+          [fresh.fields, fresh.values],
         );
       }
       const chain: ChainOp[] = [];
@@ -801,8 +820,15 @@ export class PostgresStore implements Store {
     }).catch((err) => {
       throw unavailable(err) ?? err;
     });
-    if (this.#knownTerms.size + fresh.length > KNOWN_TERMS) this.#knownTerms.clear();
-    for (const k of fresh) this.#knownTerms.add(k);
+    for (let i = 0; i < fresh.values.length; i++) {
+      const field = fresh.fields[i]!;
+      let known = this.#knownTerms.get(field);
+      if (!known || known.size >= KNOWN_TERMS) {
+        known = new Set();
+        this.#knownTerms.set(field, known);
+      }
+      known.add(fresh.values[i]!);
+    }
     if (stored.length > 0 && this.#listeners.size > 0) {
       this.#emit(stored.map(({ id, e }) => ({ ...e, id })));
     }
