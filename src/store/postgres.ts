@@ -97,6 +97,26 @@ const IN_TERMS = ['user', 'verb', 'resource', 'name', 'namespace', 'workspace', 
 const TERM_FIELDS = new Set<FilterField>(IN_TERMS);
 /** Most dictionary values an append remembers as stored per field (beyond, it forgets them and asks again). */
 const KNOWN_TERMS = 50_000;
+/**
+ * How long an append trusts that a remembered value is still in `terms`; each stored value's `seen` is renewed
+ * (at most every TERMS_SEEN_MS) when an append brings it again. Retention removes only values not seen for a day
+ * past its cutoff, far longer than any collector remembers them, so no append skips a value retention removed.
+ */
+const TERMS_CACHE_MS = 3_600_000;
+const TERMS_SEEN_MS = 3_600_000;
+
+/** Retention's step over the dictionary: values not seen since `$1` (epoch ms) that no stored event holds. */
+const PRUNE_TERMS_SQL = `
+DELETE FROM terms t USING (SELECT value, field FROM terms WHERE seen < $1::bigint ORDER BY seen LIMIT $2) v
+WHERE t.value = v.value AND t.field = v.field AND NOT (
+  (t.field = 'user' AND EXISTS (SELECT 1 FROM events e WHERE e.username = t.value)) OR
+  (t.field = 'verb' AND EXISTS (SELECT 1 FROM events e WHERE e.verb = t.value)) OR
+  (t.field = 'resource' AND EXISTS (SELECT 1 FROM events e WHERE e.resource = t.value)) OR
+  (t.field = 'name' AND EXISTS (SELECT 1 FROM events e WHERE e.name = t.value)) OR
+  (t.field = 'namespace' AND EXISTS (SELECT 1 FROM events e WHERE e.namespace = t.value)) OR
+  (t.field = 'workspace' AND EXISTS (SELECT 1 FROM events e WHERE e.workspace = t.value)) OR
+  (t.field = 'group' AND EXISTS (SELECT 1 FROM events e WHERE e.groups @> ARRAY[t.value])) OR
+  (t.field = 'sourceIP' AND EXISTS (SELECT 1 FROM events e WHERE e.source_ips @> ARRAY[t.value])))`;
 
 /**
  * The dictionary entries of a batch's events not in `known` (field → values stored), as parallel field and value
@@ -554,6 +574,8 @@ export class PostgresStore implements Store {
   readonly #maxBuckets: number;
   /** Dictionary values known to be in `terms`, by field: most batches add none. */
   readonly #knownTerms = new Map<string, Set<string>>();
+  /** When #knownTerms was last emptied (see TERMS_CACHE_MS). */
+  #knownSince = Date.now();
 
   constructor(opts: PostgresStoreOptions, schema: string) {
     this.#opts = opts;
@@ -766,6 +788,11 @@ export class PostgresStore implements Store {
       batch.push({ e, received });
     }
     const ids = new Map<string, string>();
+    const now = Date.now();
+    if (now - this.#knownSince > TERMS_CACHE_MS) {
+      this.#knownTerms.clear();
+      this.#knownSince = now;
+    }
     const fresh = newTerms(
       batch.map((b) => b.e),
       this.#knownTerms,
@@ -784,9 +811,10 @@ export class PostgresStore implements Store {
       if (fresh.values.length > 0) {
         // in one order in every collector, so that two inserting the same new values wait instead of deadlocking
         await c.query(
-          `INSERT INTO terms (field, value) SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1, 2
-           ON CONFLICT DO NOTHING`,
-          [fresh.fields, fresh.values],
+          `INSERT INTO terms (field, value, seen) SELECT f, v, $3::bigint FROM unnest($1::text[], $2::text[]) AS u(f, v)
+           ORDER BY 1, 2
+           ON CONFLICT (value, field) DO UPDATE SET seen = EXCLUDED.seen WHERE terms.seen < $4::bigint`,
+          [fresh.fields, fresh.values, now, now - TERMS_SEEN_MS],
         );
       }
       const chain: ChainOp[] = [];
@@ -1183,6 +1211,7 @@ export class PostgresStore implements Store {
     // the chain's prefix no stored event needs any more goes too, in a transaction of its own: no lock on `events`
     if (deleted > 0)
       await this.#tx((c) => cutChain(c, `${this.#schema}:chain-cut`, this.#genesis, 4 * (deleted + limit)));
+    await this.#read(PRUNE_TERMS_SQL, [cutoff - 86_400_000, limit]);
     return deleted;
   }
 

@@ -313,3 +313,31 @@ test('migration 5: the dictionary is filled from the stored events; fuzzy and fr
     }
   });
 });
+
+test('retention removes dictionary values no stored event holds and no append brought for a day past its cutoff', async () => {
+  await withStore(async (store, schema) => {
+    const t0 = Date.parse('2026-03-01T12:00:00.000Z');
+    await store.append([
+      makeEvent({ user: { username: 'gone-user', groups: ['gone-group'] } }, t0),
+      makeEvent({ user: { username: 'kept-user', groups: ['kept-group'] } }, t0 + DAY * 3),
+    ]);
+    const terms = () =>
+      withAdmin(async (c) =>
+        (await c.query(`SELECT field || '=' || value AS t FROM "${schema}".terms ORDER BY 1`)).rows.map((r) => r.t),
+      );
+    await withAdmin(async (c) => {
+      await c.query(`INSERT INTO "${schema}".terms (field, value, seen) VALUES ('user', 'recent-user', $1)`, [
+        Date.now(),
+      ]);
+      // nothing brought these values for a long time
+      await c.query(`UPDATE "${schema}".terms SET seen = 0 WHERE value <> 'recent-user'`);
+    });
+    assert.equal(await store.deleteBefore(t0 + DAY, 100), 1);
+    const left = await terms();
+    assert.ok(!left.includes('user=gone-user') && !left.includes('group=gone-group'), left.join(', '));
+    // still held by a stored event, or brought lately (another collector may be about to store an event with it)
+    for (const t of ['user=kept-user', 'group=kept-group', 'user=recent-user', 'verb=list'])
+      assert.ok(left.includes(t), `${t} in ${left.join(', ')}`);
+    assert.equal((await store.query({ fuzzy: { user: ['KEPT'] } }, { sort: 'asc', size: 5 })).total, 1);
+  });
+});

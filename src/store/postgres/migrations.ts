@@ -243,23 +243,27 @@ CREATE INDEX events_workspace ON events (workspace, received) INCLUDE (verb, res
     // matching values select events through those indexes; `search` keeps only what has no column (request URI,
     // user agent) and the status. Older rows keep their longer `search` text, which only ever matches more of what
     // the dictionary already finds. Fills the dictionary from the stored events once (one pass over them).
+    // Retention removes values no append has brought since well before its cutoff and no stored event holds.
     sql: `
 -- (value, field): with the field first the planner ANDs a scan of all of a field's values (a million source IPs)
 -- with the trigram lookup instead of filtering the few values that lookup finds
 CREATE TABLE terms (
   field text NOT NULL,
   value text NOT NULL,
+  seen bigint NOT NULL,                -- epoch ms an append last brought the value (renewed at most hourly)
   PRIMARY KEY (value, field)
 );
 -- the field in the same GIN as the value's trigrams: a lookup reads the postings of one field's values only
 CREATE INDEX terms_search ON terms USING gin (field {{ext}}.text_ops, value {{ext}}.gin_trgm_ops);
-INSERT INTO terms (field, value)
+CREATE INDEX terms_seen ON terms (seen);
+INSERT INTO terms (field, value, seen)
+SELECT x.field, x.value, (extract(epoch FROM now()) * 1000)::bigint FROM (
 SELECT DISTINCT x.field, x.value
 FROM events e, LATERAL (VALUES ('user', e.username), ('verb', e.verb), ('resource', e.resource), ('name', e.name),
   ('namespace', e.namespace), ('workspace', e.workspace)) AS x(field, value)
 WHERE x.value <> ''
 UNION SELECT 'group', g FROM events e, unnest(e.groups) AS g WHERE g <> ''
-UNION SELECT 'sourceIP', ip FROM events e, unnest(e.source_ips) AS ip WHERE ip <> '';
+UNION SELECT 'sourceIP', ip FROM events e, unnest(e.source_ips) AS ip WHERE ip <> '') AS x;
 `,
   },
 ];
