@@ -614,11 +614,6 @@ export class PostgresStore implements Store {
     if (this.#closed) throw new Error('the store is closed');
   }
 
-  /**
-   * A read on any pooled connection, retried on a connection that turns out dead (PostgreSQL restarted, the
-   * backend was killed, a failover): the pool may hand out an idle connection before it has noticed. Reads are
-   * safe to repeat; appends are not retried here — their caller's retry is (idempotent).
-   */
   /** The dictionary values the query's fuzzy and free-text terms match (see TermMatches). */
   async #termMatches(q: EventQuery): Promise<TermMatches> {
     const out: TermMatches = { fuzzy: new Map() };
@@ -657,6 +652,11 @@ export class PostgresStore implements Store {
     return out;
   }
 
+  /**
+   * A read on any pooled connection, retried on a connection that turns out dead (PostgreSQL restarted, the
+   * backend was killed, a failover): the pool may hand out an idle connection before it has noticed. Reads are
+   * safe to repeat; appends are not retried here — their caller's retry is (idempotent).
+   */
   async #read<R extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     for (let attempt = 0; ; attempt++) {
       try {
