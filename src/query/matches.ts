@@ -2,64 +2,8 @@
 // from store.subscribe and never go through SQL): exact = whole value, case-sensitive; fuzzy = case-insensitive
 // substring; values of a field OR'ed, fields AND'ed; the tenant scope always applies.
 import type { AuditEvent } from '../event/model.ts';
+import { fieldValues } from '../store/query.ts';
 import type { EventQuery, FilterField, TenantScope } from '../store/types.ts';
-
-/** The values an event has for a filter field (several for groups and source IPs). */
-export function fieldValues(e: AuditEvent, field: FilterField): string[] {
-  let v: unknown;
-  switch (field) {
-    case 'workspace':
-      v = e.workspace;
-      break;
-    case 'cluster':
-      v = e.cluster;
-      break;
-    case 'devops':
-      v = e.devops;
-      break;
-    case 'namespace':
-      v = e.objectRef?.namespace;
-      break;
-    case 'resource':
-      v = e.objectRef?.resource;
-      break;
-    case 'subresource':
-      v = e.objectRef?.subresource;
-      break;
-    case 'name':
-      v = e.objectRef?.name;
-      break;
-    case 'verb':
-      v = e.verb;
-      break;
-    case 'level':
-      v = e.level;
-      break;
-    case 'stage':
-      v = e.stage;
-      break;
-    case 'user':
-      v = e.user?.username;
-      break;
-    case 'group':
-      return e.user?.groups ?? [];
-    case 'sourceIP':
-      return e.sourceIPs ?? [];
-    case 'code':
-      v = e.responseStatus?.code;
-      break;
-    case 'status':
-      v = e.responseStatus?.status;
-      break;
-    case 'source':
-      v = e.source;
-      break;
-    case 'auditID':
-      v = e.auditID;
-      break;
-  }
-  return v === undefined || v === null || v === '' ? [] : [String(v)];
-}
 
 export function inScope(e: AuditEvent, scope: TenantScope): boolean {
   const ns = e.objectRef?.namespace;
