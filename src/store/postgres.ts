@@ -26,6 +26,7 @@ import {
   decodeCursor,
   encodeCursor,
   exactCodes,
+  fieldValues,
   MAX_HISTOGRAM_BUCKETS,
   QueryError,
   scopeLists,
@@ -105,18 +106,18 @@ const KNOWN_TERMS = 50_000;
 const TERMS_CACHE_MS = 3_600_000;
 const TERMS_SEEN_MS = 3_600_000;
 
+/** Dictionary fields whose events hold a list (searched with the list's GIN, `&&` / `@>`), not one value. */
+function isList(field: FilterField): boolean {
+  return field === 'group' || field === 'sourceIP';
+}
+
 /** Retention's step over the dictionary: values not seen since `$1` (epoch ms) that no stored event holds. */
 const PRUNE_TERMS_SQL = `
 DELETE FROM terms t USING (SELECT value, field FROM terms WHERE seen < $1::bigint ORDER BY seen LIMIT $2) v
-WHERE t.value = v.value AND t.field = v.field AND NOT (
-  (t.field = 'user' AND EXISTS (SELECT 1 FROM events e WHERE e.username = t.value)) OR
-  (t.field = 'verb' AND EXISTS (SELECT 1 FROM events e WHERE e.verb = t.value)) OR
-  (t.field = 'resource' AND EXISTS (SELECT 1 FROM events e WHERE e.resource = t.value)) OR
-  (t.field = 'name' AND EXISTS (SELECT 1 FROM events e WHERE e.name = t.value)) OR
-  (t.field = 'namespace' AND EXISTS (SELECT 1 FROM events e WHERE e.namespace = t.value)) OR
-  (t.field = 'workspace' AND EXISTS (SELECT 1 FROM events e WHERE e.workspace = t.value)) OR
-  (t.field = 'group' AND EXISTS (SELECT 1 FROM events e WHERE e.groups @> ARRAY[t.value])) OR
-  (t.field = 'sourceIP' AND EXISTS (SELECT 1 FROM events e WHERE e.source_ips @> ARRAY[t.value])))`;
+WHERE t.value = v.value AND t.field = v.field AND NOT (${IN_TERMS.map(
+  (f) =>
+    `(t.field = '${f}' AND EXISTS (SELECT 1 FROM events e WHERE e.${COLUMN[f]} ${isList(f) ? '@> ARRAY[t.value]' : '= t.value'}))`,
+).join(' OR ')})`;
 
 /**
  * The dictionary entries of a batch's events not in `known` (field → values stored), as parallel field and value
@@ -129,27 +130,21 @@ function newTerms(
   const fields: string[] = [];
   const values: string[] = [];
   const seen = new Map<string, Set<string>>();
-  const add = (field: string, v: unknown) => {
-    if (typeof v !== 'string' || v === '' || known.get(field)?.has(v)) return;
-    let s = seen.get(field);
-    if (!s) {
-      s = new Set();
-      seen.set(field, s);
-    }
-    if (s.has(v)) return;
-    s.add(v);
-    fields.push(field);
-    values.push(v);
-  };
   for (const e of events) {
-    add('user', e.user?.username);
-    add('verb', e.verb);
-    add('resource', e.objectRef?.resource);
-    add('name', e.objectRef?.name);
-    add('namespace', e.objectRef?.namespace);
-    add('workspace', e.workspace);
-    for (const g of e.user?.groups ?? []) add('group', g);
-    for (const ip of e.sourceIPs ?? []) add('sourceIP', ip);
+    for (const field of IN_TERMS) {
+      for (const v of fieldValues(e, field)) {
+        if (known.get(field)?.has(v)) continue;
+        let s = seen.get(field);
+        if (!s) {
+          s = new Set();
+          seen.set(field, s);
+        }
+        if (s.has(v)) continue;
+        s.add(v);
+        fields.push(field);
+        values.push(v);
+      }
+    }
   }
   return { fields, values };
 }
@@ -176,9 +171,7 @@ function termCondition(field: (typeof IN_TERMS)[number], values: { list: string 
     'list' in values
       ? `${values.list}::text[]`
       : `ARRAY(SELECT value FROM terms WHERE field = '${field}' AND (${values.patterns.map((pat) => `value ILIKE ${pat}`).join(' OR ')}))`;
-  return field === 'group' || field === 'sourceIP'
-    ? `e.${COLUMN[field]} && ${set}`
-    : `e.${COLUMN[field]} = ANY(${set})`;
+  return isList(field) ? `e.${COLUMN[field]} && ${set}` : `e.${COLUMN[field]} = ANY(${set})`;
 }
 
 const STATS_COLUMN: Record<StatsField, string> = {
@@ -240,7 +233,7 @@ function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): string {
     values.length === 1 ? `${col} = ${p.add(values[0])}::${type}` : `${col} = ANY(${p.add(values)}::${type}[])`;
   for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
-    if (field === 'group' || field === 'sourceIP') conds.push(`e.${COLUMN[field]} && ${p.add(values)}::text[]`);
+    if (isList(field)) conds.push(`e.${COLUMN[field]} && ${p.add(values)}::text[]`);
     else if (field === 'code') {
       const codes = exactCodes(values);
       conds.push(codes.length === 0 ? 'false' : eq('e.code', codes, 'int'));
@@ -263,8 +256,7 @@ function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): string {
       const f = field as (typeof IN_TERMS)[number];
       const found = matches?.fuzzy.get(field);
       if (found?.length === 0) conds.push('false');
-      else if (found?.length === 1 && f !== 'group' && f !== 'sourceIP')
-        conds.push(eq(`e.${COLUMN[f]}`, found, 'text'));
+      else if (found?.length === 1 && !isList(f)) conds.push(eq(`e.${COLUMN[f]}`, found, 'text'));
       else if (found) conds.push(termCondition(f, { list: p.add(found) }));
       else conds.push(termCondition(f, { patterns: values.map((v) => p.add(contains(v))) }));
       continue;
