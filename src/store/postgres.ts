@@ -132,7 +132,8 @@ function newTerms(
   const seen = new Map<string, Set<string>>();
   for (const e of events) {
     for (const field of IN_TERMS) {
-      for (const v of fieldValues(e, field)) {
+      for (const raw of fieldValues(e, field)) {
+        const v = pgText(raw);
         if (known.get(field)?.has(v)) continue;
         let s = seen.get(field);
         if (!s) {
@@ -184,13 +185,21 @@ const STATS_COLUMN: Record<StatsField, string> = {
   sourceIP: 'source_ips',
 };
 
+/**
+ * A value as PostgreSQL text holds it: text cannot hold U+0000, so the columns' copies of a value (the body keeps it,
+ * escaped) have U+FFFD in its place, and so do the values queries compare them with.
+ */
+function pgText(s: string): string {
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;
+}
+
 function str(v: unknown): string {
-  return typeof v === 'string' ? v : '';
+  return typeof v === 'string' ? pgText(v) : '';
 }
 
 /** ILIKE pattern for a case-insensitive substring: the term's own %, _ and \ are literal. */
 function contains(term: string): string {
-  return `%${term.replace(/[\\%_]/g, '\\$&')}%`;
+  return `%${pgText(term).replace(/[\\%_]/g, '\\$&')}%`;
 }
 
 /** Stored JSON without a stale `id` (an event read back from a store and appended again). */
@@ -229,11 +238,13 @@ function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): string {
   // One value as `=`, not `= ANY(array)`: PostgreSQL 15 then walks a (column, received) index in time order for a
   // page (`ORDER BY received DESC LIMIT n` stops after n), where with ANY it fetched and sorted every match (a user
   // and a verb at 10 M events: ~90 ms instead of ~10).
-  const eq = (col: string, values: (string | number)[], type: 'text' | 'int') =>
-    values.length === 1 ? `${col} = ${p.add(values[0])}::${type}` : `${col} = ANY(${p.add(values)}::${type}[])`;
+  const eq = (col: string, values: (string | number)[], type: 'text' | 'int') => {
+    const v = values.map((x) => (typeof x === 'string' ? pgText(x) : x));
+    return v.length === 1 ? `${col} = ${p.add(v[0])}::${type}` : `${col} = ANY(${p.add(v)}::${type}[])`;
+  };
   for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
-    if (isList(field)) conds.push(`e.${COLUMN[field]} && ${p.add(values)}::text[]`);
+    if (isList(field)) conds.push(`e.${COLUMN[field]} && ${p.add(values.map(pgText))}::text[]`);
     else if (field === 'code') {
       const codes = exactCodes(values);
       conds.push(codes.length === 0 ? 'false' : eq('e.code', codes, 'int'));
@@ -354,8 +365,8 @@ function emptyRows(): Rows {
 
 function addRow(r: Rows, e: AuditEvent, received: number): void {
   const o = e.objectRef;
-  const groups = e.user?.groups ?? [];
-  const ips = e.sourceIPs ?? [];
+  const groups = (e.user?.groups ?? []).map(str);
+  const ips = (e.sourceIPs ?? []).map(str);
   const code = e.responseStatus?.code;
   const username = str(e.user?.username);
   const verb = str(e.verb);
@@ -773,6 +784,10 @@ export class PostgresStore implements Store {
         );
       if (typeof e.auditID !== 'string' || typeof e.stage !== 'string')
         throw new QueryError('every event needs a string auditID and stage');
+      if (e.auditID.includes('\u0000'))
+        throw new QueryError(
+          `event auditID ${JSON.stringify(e.auditID)} contains U+0000, which PostgreSQL cannot store`,
+        );
       const key = `${e.auditID}\u0000${e.stage}\u0000${received}`;
       keys.push(opts.collapseStages ? callKey(e, true) : key);
       if (seen.has(key)) continue;

@@ -110,8 +110,9 @@ function ftsAny(terms: string[]): string {
   return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
 }
 
-/** The trigram index only answers terms of three characters or more. */
+/** The trigram index only answers terms of three characters or more, and none holding U+0000 (see #termMatch). */
 function indexable(term: string): boolean {
+  if (term.includes('\u0000')) return false;
   let n = 0;
   for (const _ of term) if (++n >= 3) return true;
   return false;
@@ -382,11 +383,12 @@ class SqliteStore implements Store {
     }
     if (short.length > 0) {
       // LIKE folds ASCII letters only (as lower() does); the trigram index folds all of Unicode. LIKE rather than
-      // instr(lower()): no lower-cased copy of every scanned value.
-      parts.push(
-        `SELECT id FROM terms WHERE field ${f} AND (${short.map(() => `value LIKE ? ESCAPE '\\'`).join(' OR ')})`,
-      );
-      params.push(...short.map((t) => `%${t.replace(/[\\%_]/g, '\\$&')}%`));
+      // instr(lower()): no lower-cased copy of every scanned value. But a pattern ends at a U+0000 (as an FTS query
+      // string does, unterminated), so a term holding one is compared by instr, which does not stop there.
+      const test = (t: string) =>
+        t.includes('\u0000') ? 'instr(lower(value), lower(?)) > 0' : `value LIKE ? ESCAPE '\\'`;
+      parts.push(`SELECT id FROM terms WHERE field ${f} AND (${short.map(test).join(' OR ')})`);
+      params.push(...short.map((t) => (t.includes('\u0000') ? t : `%${t.replace(/[\\%_]/g, '\\$&')}%`)));
     }
     return parts.join(' UNION ALL ');
   }

@@ -142,6 +142,28 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    test('U+0000 in field values and bodies: stored, read back unchanged, found by exact, fuzzy and text search', async () => {
+      await withStore(async (store) => {
+        const nul = 'nul\u0000user';
+        const e = makeEvent({
+          user: { username: nul, groups: ['g\u0000roup'] },
+          sourceIPs: ['10.0.0.\u00009'],
+          objectRef: { resource: 'pods', namespace: 'ns\u0000x', name: 'n\u0000', apiVersion: 'v1' },
+          requestObject: { note: 'a\u0000b' },
+        });
+        const r = await store.append([makeEvent(), e]);
+        assertCounts(r, { inserted: 2, duplicates: 0 });
+        const id = r.ids[1]!;
+        assert.deepEqual(strip((await store.get(id))!), e);
+        const found = async (q: EventQuery) => ids((await store.query(q, { sort: 'asc', size: 10 })).items);
+        assert.deepEqual(await found({ exact: { user: [nul] } }), [id]);
+        assert.deepEqual(await found({ exact: { group: ['g\u0000roup'], namespace: ['ns\u0000x'] } }), [id]);
+        assert.deepEqual(await found({ fuzzy: { user: ['NUL'] } }), [id]);
+        assert.deepEqual(await found({ fuzzy: { user: ['l\u0000u'] } }), [id]);
+        assert.deepEqual(await found({ text: ['\u0000user'] }), [id]);
+      });
+    });
+
     test('append is idempotent on (auditID, stage), within a batch and across batches', async () => {
       await withStore(async (store) => {
         const a = makeEvent({ stage: 'ResponseStarted' });

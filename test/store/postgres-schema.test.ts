@@ -341,3 +341,13 @@ test('retention removes dictionary values no stored event holds and no append br
     assert.equal((await store.query({ fuzzy: { user: ['KEPT'] } }, { sort: 'asc', size: 5 })).total, 1);
   });
 });
+
+test('an auditID holding U+0000 is refused with a QueryError naming it (PostgreSQL text cannot hold it)', async () => {
+  await withStore(async (store) => {
+    await assert.rejects(store.append([makeEvent(), makeEvent({ auditID: 'a\u0000b' })]), {
+      name: 'QueryError',
+      message: /auditID "a\\u0000b" contains U\+0000/,
+    });
+    assert.equal((await store.query({}, { sort: 'asc', size: 1 })).total, 0, 'the batch stored nothing');
+  });
+});
