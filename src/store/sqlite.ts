@@ -740,6 +740,7 @@ class SqliteStore implements Store {
    * own: its commit would empty the writer's page cache (WAL mode), and it would wait for the write lock here, on the
    * event loop.
    */
+  // (`freshMs` does not apply: one process writes a SQLite store, so no other collector shares its cadence.)
   async checkpoint(key: SigningKey, o: { force?: boolean } = {}): Promise<Checkpoint | undefined> {
     this.#open();
     return this.#write().checkpoint(key, o.force ?? false);
