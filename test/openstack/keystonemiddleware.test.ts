@@ -3,10 +3,11 @@
 // and, with the `log` driver, into oslo.log's file. The collector consumes the queue oslo declares itself; `vigil
 // import` reads the log file. Each describe has its own exchange and topic, removed afterwards.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect } from 'amqplib';
-import { cadfActionToVerb } from '../../src/event/index.ts';
+import { cadfActionToVerb, decodeCadf, encodeOsloNotification, encodeOsloWire } from '../../src/event/index.ts';
 import type { StoredEvent } from '../../src/store/index.ts';
 import { vigil } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/net.ts';
@@ -35,6 +36,17 @@ async function ready(queue: string): Promise<number> {
   } finally {
     await conn.close();
   }
+}
+
+/** A copy of every message oslo publishes from now on, taken by a queue of the test's own (deleted on close). */
+async function tap(exchange: string, topic: string): Promise<{ messages: Buffer[]; close(): Promise<void> }> {
+  const conn = await connect(AMQP_URL);
+  const ch = await conn.createChannel();
+  const { queue } = await ch.assertQueue('', { exclusive: true });
+  await ch.bindQueue(queue, exchange, `${topic}.info`);
+  const messages: Buffer[] = [];
+  await ch.consume(queue, (m) => m && messages.push(m.content), { noAck: true });
+  return { messages, close: () => conn.close() };
 }
 
 /** Every stored event, oldest call first. */
@@ -110,6 +122,7 @@ describe('keystonemiddleware → oslo.messaging → RabbitMQ → collector; its 
   let dir: string;
   let api: OctaviaApi | undefined;
   let collector: Collector | undefined;
+  let wire: Awaited<ReturnType<typeof tap>> | undefined;
   const made: Made[] = [];
 
   before(async () => {
@@ -124,6 +137,7 @@ describe('keystonemiddleware → oslo.messaging → RabbitMQ → collector; its 
     });
   });
   after(async () => {
+    await wire?.close();
     await collector?.close();
     await api?.process.stop();
     await names.remove();
@@ -134,6 +148,7 @@ describe('keystonemiddleware → oslo.messaging → RabbitMQ → collector; its 
     // Before any consumer: oslo declares its exchange and its queue `<topic>.info` and keeps both notifications.
     made.push(...(await makeCalls(api!.url, STEPS.slice(0, 1), ids)));
     await waitFor('the first call on oslo’s own queue', async () => (await ready(names.queue)) === 2);
+    wire = await tap(names.exchange, names.topic);
     // The collector declares nothing of its own: `queue` names oslo's, `passive` checks the exchange.
     collector = await startCollector(path.join(dir, 'collector'), names);
     assert.equal(await unauthenticatedCall(api!.url), 401);
@@ -165,6 +180,33 @@ describe('keystonemiddleware → oslo.messaging → RabbitMQ → collector; its 
     assert.equal(await total(collector, 'response_code_filter=409'), 1);
     assert.equal(await total(collector, 'user_filter=alice&verb_filter=delete'), 3);
     assert.equal(await total(collector, 'q=octavia'), STEPS.length, 'free text finds the target service');
+  });
+
+  test('decodeCadf and back gives every notification keystonemiddleware wrote, as written', () => {
+    assert.equal(made.length, STEPS.length, 'needs the calls of the previous test');
+    const lines = readFileSync(api!.logFile, 'utf8').split('\n');
+    const written = lines.filter((l) => l.includes(' oslo.messaging.notification.audit.http.'));
+    assert.equal(written.length, 2 * STEPS.length);
+    for (const line of written) {
+      const n = JSON.parse(line.slice(line.indexOf('{', line.indexOf('] '))));
+      assert.deepStrictEqual(encodeOsloNotification(decodeCadf(n)), n);
+    }
+  });
+
+  test('decodeCadf and back gives every message oslo published, as published (2.0 envelope, context, _unique_id)', async () => {
+    assert.equal(made.length, STEPS.length, 'needs the calls of the previous test');
+    // The tap was bound after the first call.
+    const published = await poll('the tap’s copies', () =>
+      wire!.messages.length === 2 * (STEPS.length - 1) ? wire!.messages : undefined,
+    );
+    for (const body of published) {
+      const envelope = JSON.parse(body.toString('utf8'));
+      assert.equal(envelope['oslo.version'], '2.0');
+      const message = JSON.parse(envelope['oslo.message']);
+      assert.ok(Object.keys(message).some((k) => k.startsWith('_context_')));
+      const again = encodeOsloWire(encodeOsloNotification(decodeCadf(envelope)));
+      assert.deepStrictEqual(JSON.parse(again['oslo.message'] as string), message);
+    }
   });
 
   // Fails today on two counts, both in house-ingest's files: `vigil import` stops at the first line of oslo.log's
