@@ -245,13 +245,16 @@ export interface Collector extends RunningServer {
   get(pathAndQuery: string): Promise<Json>;
 }
 
+/** Every event is stored: rules off (Vigil's default KubeSphere rules keep no reads). Collector and import use it. */
+export const STORE_ALL = 'rules:\n  enabled: false\n';
+
 /**
  * A collector on a free loopback port storing into `dir` (kept across restarts), consuming `queue` from the
- * passively checked `exchange`. Rules off: every event is stored (Vigil's default KubeSphere rules keep no reads).
+ * passively checked `exchange`, with STORE_ALL.
  */
 export async function startCollector(dir: string, amqp: { exchange: string; topic: string; queue: string }) {
   const config = parseConfig(
-    `rules:\n  enabled: false\ningest:\n  amqp:\n    - ${JSON.stringify({ url: AMQP_URL, passive: true, ...amqp })}\n`,
+    `${STORE_ALL}ingest:\n  amqp:\n    - ${JSON.stringify({ url: AMQP_URL, passive: true, ...amqp })}\n`,
     'openstack-test.yaml',
     { listen: '127.0.0.1:0', data: dir },
   );

@@ -3,7 +3,7 @@
 // and, with the `log` driver, into oslo.log's file. The collector consumes the queue oslo declares itself; `vigil
 // import` reads the log file. Each describe has its own exchange and topic, removed afterwards.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect } from 'amqplib';
@@ -21,6 +21,7 @@ import {
   missingPython,
   type OctaviaApi,
   poll,
+  STORE_ALL,
   startCollector,
   startOctaviaApi,
 } from './helpers.ts';
@@ -217,7 +218,9 @@ describe('keystonemiddleware → oslo.messaging → RabbitMQ → collector; its 
   test('vigil import of the `log` driver’s file stores the same events as the AMQP path', { todo }, async () => {
     assert.equal(made.length, STEPS.length, 'needs the calls of the previous test');
     const importDir = tempDir('vigil-openstack-import-');
-    const r = await vigil(['import', '--data', importDir, api!.logFile]);
+    const config = path.join(importDir, 'vigil.yaml');
+    writeFileSync(config, STORE_ALL);
+    const r = await vigil(['import', '--config', config, '--data', importDir, api!.logFile]);
     assert.equal(r.code, 0, `vigil import failed: ${r.err}`);
     const imported = await startCollector(importDir, names);
     try {
