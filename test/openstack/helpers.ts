@@ -163,6 +163,8 @@ export async function startOctaviaApi(o: {
   topic: string;
   drivers: ('messagingv2' | 'log')[];
   identities: Identity[];
+  /** More lines for the service's configuration file, e.g. an [oslo_messaging_rabbit] section. */
+  more?: string[];
 }): Promise<OctaviaApi> {
   const logFile = path.join(o.dir, 'api.log');
   const conf = path.join(o.dir, 'api.conf');
@@ -178,6 +180,7 @@ export async function startOctaviaApi(o: {
       `topics = ${o.topic}`,
       '[audit]',
       `audit_map_file = ${OCTAVIA_AUDIT_MAP}`,
+      ...(o.more ?? []),
       '',
     ].join('\n'),
   );

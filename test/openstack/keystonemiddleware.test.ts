@@ -296,3 +296,36 @@ describe('keystonemiddleware → RabbitMQ while the collector is down', { skip }
     await waitFor('oslo’s queue to drain', async () => (await ready(names.queue)) === 0);
   });
 });
+
+describe('keystonemiddleware → RabbitMQ with durable queues (amqp_durable_queues = true)', { skip }, () => {
+  const names = brokerNames();
+  let api: OctaviaApi | undefined;
+  let collector: Collector | undefined;
+
+  before(async () => {
+    api = await startOctaviaApi({
+      dir: tempDir('vigil-openstack-durable-'),
+      exchange: names.exchange,
+      topic: names.topic,
+      drivers: ['messagingv2'],
+      identities: Object.values(USERS),
+      more: ['[oslo_messaging_rabbit]', 'amqp_durable_queues = true'],
+    });
+  });
+  after(async () => {
+    await collector?.close();
+    await api?.process.stop();
+    await names.remove();
+  });
+
+  test('the collector consumes oslo’s durable queue as oslo declared it', async () => {
+    const ids: Partial<Ids> = {};
+    const made = await makeCalls(api!.url, STEPS.slice(0, 1), ids);
+    await waitFor('oslo to declare its durable queue', async () => (await ready(names.queue)) === 2);
+    // A declaration with other flags than oslo's would be refused (PRECONDITION_FAILED) and the collector never consume.
+    collector = await startCollector(tempDir('vigil-openstack-durable-collector-'), names);
+    made.push(...(await makeCalls(api!.url, STEPS.slice(1, 5), ids)));
+    const events = await untilStored(collector, made.length);
+    for (const [i, e] of events.entries()) assertRecords(e, made[i]!, i);
+  });
+});
