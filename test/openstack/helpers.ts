@@ -215,6 +215,9 @@ export async function startNotificationListener(exchange: string, topic: string)
   }
 }
 
+/** oslo.messaging's notification priorities (oslo_messaging/notify/dispatcher.py), lower-cased as in routing keys. */
+const OSLO_PRIORITIES = ['audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample'];
+
 /** An exchange and topic of this test alone (queue names are global per vhost), and their removal. */
 export function brokerNames(): { exchange: string; topic: string; queue: string; remove(): Promise<void> } {
   const id = randomUUID().slice(0, 8);
@@ -230,7 +233,8 @@ export function brokerNames(): { exchange: string; topic: string; queue: string;
       const conn = await connect(AMQP_URL);
       try {
         const ch = await conn.createChannel();
-        await ch.deleteQueue(queue);
+        // oslo's listener declares one queue per priority its endpoint takes.
+        for (const priority of OSLO_PRIORITIES) await ch.deleteQueue(`${topic}.${priority}`);
         await ch.deleteExchange(exchange);
       } finally {
         await conn.close();
