@@ -261,6 +261,8 @@ function safeMicro(s: string): string | undefined {
 function outcomeOf(e: AuditEvent, kept: unknown): string {
   if (e.stage === 'RequestReceived') return 'pending';
   if (typeof kept === 'string' && kept !== 'pending') return kept;
+  // The handler failed: keystonemiddleware's outcome when the API raised instead of answering.
+  if (e.stage === 'Panic') return 'unknown';
   const code = e.responseStatus?.code;
   if (!code) return 'unknown';
   return code >= 200 && code < 400 ? 'success' : 'failure';
@@ -269,7 +271,8 @@ function outcomeOf(e: AuditEvent, kept: unknown): string {
 /**
  * AuditEvent → the CADF payload in pycadf's shape, as keystonemiddleware sends it: stage RequestReceived is the
  * request event (outcome `pending`, no reason/reporterchain); later stages are the response event with outcome,
- * `reason` (HTTP status) and a `reporterchain` step at stageTimestamp. eventTime is requestReceivedTimestamp in
+ * `reason` (HTTP status) and a `reporterchain` step at stageTimestamp — a Panic as keystonemiddleware reports an API
+ * that raised: outcome `unknown`, no reason, so that it decodes back as a Panic. eventTime is requestReceivedTimestamp in
  * pycadf's `+0000` form. Events from other formats get keystonemiddleware's defaults (unknown target, observer
  * `target`).
  */
@@ -284,7 +287,8 @@ export function encodeCadf(e: AuditEvent): Record<string, unknown> {
   out.eventType = kept.eventType ?? 'activity';
   out.initiator = encodeInitiator(e, isObject(kept.initiator) ? kept.initiator : undefined);
   if (e.stage !== 'RequestReceived') {
-    const code = e.responseStatus?.code;
+    // A Panic has no reason, as keystonemiddleware's event of an API that raised: the 500 is the server's own answer.
+    const code = e.stage === 'Panic' ? undefined : e.responseStatus?.code;
     const keptReason = isObject(kept.reason) ? kept.reason : undefined;
     if (code) {
       out.reason =

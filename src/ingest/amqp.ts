@@ -26,6 +26,19 @@ export function amqpNames(c: AmqpSourceConfig): { topic: string; bindingKey: str
   return { topic, bindingKey: `${topic}.info`, queue: c.queue ?? `vigil.${c.exchange}.${topic}` };
 }
 
+/** Whether `queue` exists, asked on a channel of its own: the broker closes the channel that asks for a missing one. */
+async function queueExists(conn: ChannelModel, queue: string): Promise<boolean> {
+  const probe = await conn.createChannel();
+  probe.on('error', () => {});
+  try {
+    await probe.checkQueue(queue);
+  } catch {
+    return false;
+  }
+  await probe.close();
+  return true;
+}
+
 export class AmqpSource {
   private readonly cfg: AmqpSourceConfig;
   private readonly ingestor: Ingestor;
@@ -72,7 +85,9 @@ export class AmqpSource {
       if (this.cfg.passive) await ch.checkExchange(this.cfg.exchange);
       // As oslo declares it: topic, non-durable, not auto-deleted; different flags fail with PRECONDITION_FAILED.
       else await ch.assertExchange(this.cfg.exchange, 'topic', { durable: false, autoDelete: false });
-      await ch.assertQueue(queue, { durable: false, autoDelete: false });
+      // A queue that exists is used as it is: oslo declares its own (`<topic>.info`) with the service's durability
+      // and arguments (amqp_durable_queues, quorum queues), which a declaration with other flags would fail with.
+      if (!(await queueExists(conn, queue))) await ch.assertQueue(queue, { durable: false, autoDelete: false });
       await ch.bindQueue(queue, this.cfg.exchange, bindingKey);
       await ch.prefetch(this.opts.prefetch);
       const { consumerTag } = await ch.consume(queue, (m) => m && this.track(this.handle(ch, m)), { noAck: false });

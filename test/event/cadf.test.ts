@@ -145,6 +145,31 @@ test('an exception outcome (unknown, no reason) is a Panic, and encodes back the
   assert.deepStrictEqual(encodeCadf(e), n.payload);
 });
 
+test('a Panic (the handler threw) encodes as keystonemiddleware reports an API that raised, and decodes back a Panic', () => {
+  // Vigil's capture records a handler that threw as kube-apiserver does: Panic with the 500 it answered itself.
+  const k: AuditEvent = decodeKubernetesEvent({
+    level: 'Metadata',
+    auditID: 'c0ffee00-0000-4000-8000-000000000002',
+    stage: 'Panic',
+    requestURI: '/v2/octavia/amphorae',
+    verb: 'list',
+    user: { username: 'bob', uid: 'u-2' },
+    responseStatus: { metadata: {}, code: 500, status: 'Failure', reason: 'InternalError' },
+    requestReceivedTimestamp: '2024-01-01T00:00:00.000001Z',
+    stageTimestamp: '2024-01-01T00:00:00.250000Z',
+  });
+  const p = encodeCadf(k);
+  assert.equal(p.outcome, 'unknown');
+  assert.ok(!('reason' in p), 'no reason: no response reached the middleware');
+  assert.deepStrictEqual(p.reporterchain, [
+    { reporterTime: '2024-01-01T00:00:00.250000+0000', role: 'modifier', reporter: { id: 'target' } },
+  ]);
+  const back = decodeCadf(encodeOsloNotification(k));
+  assert.equal(back.stage, 'Panic');
+  assert.equal(back.stageTimestamp, '2024-01-01T00:00:00.250000Z');
+  assert.equal(back.responseStatus, undefined);
+});
+
 test('actions ⇄ verbs (reference §3.3)', () => {
   const pairs: [string, string][] = [
     ['create', 'create'],
