@@ -138,6 +138,7 @@ export class Shipper {
     return this.loop;
   }
 
+  /** The lag (also set on the lag gauges), what was shipped, and whether the collector answers. */
   status(): ShipStatus {
     let lagBytes = 0;
     let lagEvents = 0;
@@ -147,6 +148,7 @@ export class Shipper {
         lagEvents += Math.max(0, e.countedLines - e.line);
       }
     }
+    this.metrics.lag(lagBytes, lagEvents);
     return { lagBytes, lagEvents, shipped: this.shipped, collector: this.collector };
   }
 
@@ -189,8 +191,7 @@ export class Shipper {
     }
     // A new path or a new file is saved at once: after a restart it must not pass for one that predates the agent.
     if (changed) await saveState(this.o.stateDir, this.state);
-    const s = this.status();
-    this.metrics.lag(s.lagBytes, s.lagEvents);
+    this.status();
   }
 
   private report(f: Family, c: FamilyChange): void {
@@ -259,14 +260,19 @@ export class Shipper {
       this.waiting.set(e, e.size);
       return false;
     }
+    const generation = e.generation;
     if (items.length > 0 && !(await this.deliver(items))) return false;
+    this.shipped += items.length;
+    this.metrics.shipped(items.length);
+    // Scans go on while a delivery is retried; if one started this file over meanwhile, its offset stays put (the
+    // lines are read again: the collector's idempotency absorbs them).
+    if (e.generation !== generation || !family.entries.includes(e)) return true;
     e.offset = r.end;
     e.line = r.endLine;
     e.size = Math.max(e.size, r.end);
-    this.shipped += items.length;
-    this.metrics.shipped(items.length);
     this.state.paths[family.path] = family.saved();
     await saveState(this.o.stateDir, this.state);
+    this.status();
     return true;
   }
 
@@ -300,6 +306,8 @@ export class Shipper {
           ...this.status(),
         });
         await sleep(delay, signal);
+        // The files go on being watched (lag, rotations, removals) while the collector is away.
+        if (!signal.aborted) await this.scan();
       }
     }
     return false;

@@ -21,11 +21,12 @@ const MIN_MOVED_FP = 256;
 
 /** A file of the family being followed: its saved state plus what the last scan saw. */
 export interface Tracked extends FileState {
-  size: number;
   /** The family's live name (the path as given), not a rotated copy. */
   live: boolean;
   /** Scans in a row that saw this file neither grow nor get read further. */
   idleScans: number;
+  /** Bumped when a scan starts the file over: a batch read before that must not move its offset. */
+  generation: number;
   /** Lines counted up to `countedTo` (from the start of the file; ≥ the acknowledged ones), for the lag in events. */
   countedTo: number;
   countedLines: number;
@@ -73,9 +74,9 @@ export class Family {
     this.countBudget = countBudget;
     this.entries = (saved ?? []).map((s) => ({
       ...s,
-      size: s.offset,
       live: false,
       idleScans: 0,
+      generation: 0,
       countedTo: s.offset,
       countedLines: s.line,
     }));
@@ -91,7 +92,7 @@ export class Family {
 
   /** The state to save: every file still present, in age order. */
   saved(): FileState[] {
-    return this.entries.map(({ name, dev, ino, fp, fpLen, offset, line }) => ({
+    return this.entries.map(({ name, dev, ino, fp, fpLen, offset, line, size }) => ({
       name,
       dev,
       ino,
@@ -99,6 +100,7 @@ export class Family {
       fpLen,
       offset,
       line,
+      size,
     }));
   }
 
@@ -151,7 +153,9 @@ export class Family {
         matched.set(f, e);
         used.add(e);
       } else {
-        if (e) changes.push({ kind: 'truncated', name: f.name });
+        // Same inode, other content: truncated in place (copy-truncate) if it has the same name; otherwise the inode
+        // of a removed file was given to a new one.
+        if (e && e.name === f.name) changes.push({ kind: 'truncated', name: f.name });
         unmatched.push(f);
       }
     }
@@ -187,7 +191,7 @@ export class Family {
       if (f.size < e.offset) {
         // Shorter than what was read, same first bytes: truncated and rewritten alike. Start over.
         changes.push({ kind: 'truncated', name: f.name });
-        Object.assign(e, { offset: 0, line: 0, countedTo: 0, countedLines: 0 });
+        Object.assign(e, { offset: 0, line: 0, countedTo: 0, countedLines: 0, generation: e.generation + 1 });
       }
       e.idleScans = f.size === e.size ? e.idleScans + 1 : 0;
       Object.assign(e, { name: f.name, live: f.live, size: f.size });
@@ -204,7 +208,8 @@ export class Family {
       if (fp === undefined) continue; // changed while we looked: the next scan sees it settled
       // Rotated copies present when a path is first followed predate the agent: not shipped (the live file is).
       const skip = !this.known && !f.live;
-      changes.push({ kind: skip ? 'preexisting' : 'new', name: f.name });
+      // A rotated copy never seen under the live name: written and rotated between two scans.
+      changes.push({ kind: skip ? 'preexisting' : f.live ? 'new' : 'rotated', name: f.name });
       next.push({
         name: f.name,
         dev: f.dev,
@@ -216,6 +221,7 @@ export class Family {
         size: f.size,
         live: f.live,
         idleScans: 0,
+        generation: 0,
         countedTo: skip ? f.size : 0,
         countedLines: 0,
       });

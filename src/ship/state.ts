@@ -20,6 +20,8 @@ export interface FileState {
   offset: number;
   /** Lines before `offset`, for file:line in reports. */
   line: number;
+  /** Size when last seen: what is lost if the file disappears unread. */
+  size: number;
 }
 
 export interface ShipState {
@@ -45,7 +47,7 @@ function isFileState(v: unknown): v is FileState {
     typeof o.fp === 'string' &&
     typeof o.dev === 'string' &&
     typeof o.ino === 'string' &&
-    ['fpLen', 'offset', 'line'].every((k) => Number.isSafeInteger(o[k]) && (o[k] as number) >= 0)
+    ['fpLen', 'offset', 'line', 'size'].every((k) => Number.isSafeInteger(o[k]) && (o[k] as number) >= 0)
   );
 }
 
