@@ -55,13 +55,16 @@ logged every --status-interval (0: never); --metrics-listen serves /metrics and 
     try {
       shipper = new Shipper({
         files: values.file,
-        target: readTarget({
-          server: values.to,
-          caFile: values['ca-file'],
-          clientCert: values['client-cert'],
-          clientKey: values['client-key'],
-          tokenFile: values['token-file'],
-        }),
+        target: readTarget(
+          {
+            server: values.to,
+            caFile: values['ca-file'],
+            clientCert: values['client-cert'],
+            clientKey: values['client-key'],
+            tokenFile: values['token-file'],
+          },
+          '--to',
+        ),
         stateDir: values.state ?? 'vigil-ship-state',
         cluster: values.cluster,
         batchSize: count('--batch-size', values['batch-size'], 1, 10_000),
@@ -72,7 +75,7 @@ logged every --status-interval (0: never); --metrics-listen serves /metrics and 
         statusMs: values['status-interval'] === '0' ? 0 : duration('--status-interval', values['status-interval']),
       });
     } catch (err) {
-      if (err instanceof TargetError) throw new CliError(`--to: ${err.message}`);
+      if (err instanceof TargetError) throw new CliError(err.message);
       if (err instanceof StateError) throw new CliError(err.message);
       throw err;
     }

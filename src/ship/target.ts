@@ -54,24 +54,24 @@ function certificates(flag: string, file: string, pem: Buffer): void {
   }
 }
 
-/** Reads and checks the files the flags name. */
-export function readTarget(flags: TargetFlags): Target {
-  if (!flags.server) throw new TargetError('the collector URL is required');
+/** Reads and checks the files the flags name; `urlFlag` names the URL's flag in errors. */
+export function readTarget(flags: TargetFlags, urlFlag = '--server'): Target {
+  if (!flags.server) throw new TargetError(`${urlFlag}: the collector URL is required`);
   let url: URL;
   try {
     url = new URL(flags.server);
   } catch {
-    throw new TargetError(`"${flags.server}" is not a URL`);
+    throw new TargetError(`${urlFlag}: "${flags.server}" is not a URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new TargetError(`"${flags.server}" must be an https (or http) URL`);
+    throw new TargetError(`${urlFlag}: "${flags.server}" must be an https (or http) URL`);
   // The collector's URL alone means its Kubernetes webhook path.
   if (url.pathname === '/' && !flags.server.endsWith('/')) url.pathname = WEBHOOK_PATH;
   if (!!flags.clientCert !== !!flags.clientKey) throw new TargetError('--client-cert and --client-key go together');
   if (flags.clientCert && flags.tokenFile)
     throw new TargetError('give either a client certificate (--client-cert/--client-key) or --token-file, not both');
   if (url.protocol === 'http:' && (flags.caFile || flags.clientCert))
-    throw new TargetError(`"${flags.server}" is plain http: a CA or a client certificate needs https`);
+    throw new TargetError(`${urlFlag}: "${flags.server}" is plain http: a CA or a client certificate needs https`);
   const target: Target = { url: url.href, files: {} };
   if (flags.caFile) {
     target.ca = read('--ca-file', flags.caFile);

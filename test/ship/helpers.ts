@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/config/index.ts';
-import type { AuditEvent } from '../../src/event/model.ts';
+import { type AuditEvent, formatKubernetesJSON } from '../../src/event/index.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { waitFor } from '../helpers/net.ts';
 import { event } from '../server/fixtures.ts';
@@ -20,11 +20,14 @@ const ADMIN_TOKEN = 'admin-token-52c7';
 export class Collector {
   readonly dir: string;
   readonly port: number;
+  private readonly extra: string;
   private server: RunningServer | undefined;
 
-  constructor(dir: string, port: number) {
+  /** `extra`: more vigil.yaml (top-level sections other than rules, retention and auth). */
+  constructor(dir: string, port: number, extra = '') {
     this.dir = dir;
     this.port = port;
+    this.extra = extra;
   }
 
   get url(): string {
@@ -34,12 +37,13 @@ export class Collector {
   async start(): Promise<void> {
     const config = parseConfig(
       `rules: { enabled: false }
+retention: 36500d
 auth:
   rateLimit: { ingestPerSecond: 0, queryPerSecond: 0 }
   tokens:
     - { name: agent, token: ${AGENT_TOKEN}, role: ingest }
     - { name: admin, token: ${ADMIN_TOKEN}, role: admin }
-`,
+${this.extra}`,
       'collector.yaml',
       { listen: `127.0.0.1:${this.port}`, data: this.dir },
     );
@@ -70,6 +74,14 @@ auth:
       after = body.next;
     }
     throw new Error('more than 1000 pages');
+  }
+
+  /** Stored events matching the query parameters. */
+  async events(params: string): Promise<AuditEvent[]> {
+    const res = await fetch(`${this.url}/api/v1/events?size=1000&${params}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    return ((await res.json()) as { items: AuditEvent[] }).items;
   }
 
   async total(): Promise<number> {
@@ -176,6 +188,11 @@ export function events(prefix: string, from: number, n: number): AuditEvent[] {
       stageTimestamp: now,
     }),
   );
+}
+
+/** The JSON lines kube-apiserver's log backend writes for `events`. */
+export function jsonLines(list: AuditEvent[]): string {
+  return list.map((e) => `${formatKubernetesJSON(e)}\n`).join('');
 }
 
 /** `prefix-00000` … for `n` events. */
