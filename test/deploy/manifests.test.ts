@@ -64,7 +64,7 @@ function unknownFields(value: unknown, type: string, at: string, out: string[]):
   if (value === null || value === undefined) return;
   const list = /^Array<(.+)>$/.exec(type);
   if (list) {
-    if (Array.isArray(value)) value.forEach((v, i) => unknownFields(v, list[1]!, `${at}[${i}]`, out));
+    if (Array.isArray(value)) for (const [i, v] of value.entries()) unknownFields(v, list[1]!, `${at}[${i}]`, out);
     return;
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
