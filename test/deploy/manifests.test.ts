@@ -181,6 +181,18 @@ describe('deploy/kubernetes', () => {
     });
   }
 
+  test('the checks catch a misspelt field and a wrong type', () => {
+    const ds = structuredClone(layouts.sqlite.find((o) => o.kind === 'DaemonSet')!);
+    const c = ds.spec.template.spec.containers[0];
+    c.securityContex = c.securityContext;
+    const unknown: string[] = [];
+    const { __file, ...plain } = ds;
+    unknownFields(plain, clientType(ds), id(ds), unknown);
+    assert.deepEqual(unknown, [`${id(ds)}.spec.template.spec.containers[0].securityContex`]);
+    ds.spec.template.spec.terminationGracePeriodSeconds = 'thirty';
+    assert.throws(() => model(ds).validate(), /terminationGracePeriodSeconds must be integer/);
+  });
+
   test('kubectl kustomize renders the same objects (where kubectl is installed)', (t) => {
     let kubectl = false;
     try {
