@@ -2,6 +2,7 @@
 # Builds Vigil's image (the Dockerfile at the top of the repository) from the installable package.
 #
 #   deploy/image/build.sh [--tag vigil:dev] [--local-base]
+#   deploy/image/build.sh --run-flags IMAGE     prints the flags `podman run` needs on this host, one a line
 #
 # 1. `npm pack` makes the package, alone in a fresh build context.
 # 2. podman (or docker, when podman is missing) builds the Dockerfile in it.
@@ -18,11 +19,13 @@ cd "$(dirname "$0")/../.."
 
 tag=vigil:dev
 local_base=0
+run_flags_of=
 while [ $# -gt 0 ]; do
   case "$1" in
     --tag) tag=$2; shift 2 ;;
     --local-base) local_base=1; shift ;;
-    *) echo "usage: $0 [--tag NAME] [--local-base]" >&2; exit 2 ;;
+    --run-flags) run_flags_of=$2; shift 2 ;;
+    *) echo "usage: $0 [--tag NAME] [--local-base] | --run-flags IMAGE" >&2; exit 2 ;;
   esac
 done
 
@@ -79,6 +82,12 @@ BASE
   podman rmi --force localhost/vigil-debian-rootfs:probe >/dev/null
   podman build --quiet "${runtime_flags[@]}" --format docker -t "$base_tag" "$ctx" >/dev/null
 }
+
+if [ -n "$run_flags_of" ]; then
+  probe_runtime "$run_flags_of" 2>/dev/null
+  for f in "${runtime_flags[@]}"; do echo "$f"; done
+  exit 0
+fi
 
 build_args=()
 if [ "$local_base" = 1 ]; then
