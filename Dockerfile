@@ -11,7 +11,10 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 # type stripping, which refuses files under node_modules) with its production dependencies, no install scripts.
 FROM ${NODE_IMAGE} AS install
 COPY vigil-audit-*.tgz /tmp/
-RUN set -eu; \
+# A build behind a TLS-intercepting proxy passes that proxy's CA as the secret extra-ca (build.sh does).
+RUN --mount=type=secret,id=extra-ca \
+    set -eu; \
+    if [ -s /run/secrets/extra-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra-ca; fi; \
     set -- /tmp/vigil-audit-*.tgz; \
     [ "$#" -eq 1 ] || { echo "expected one vigil-audit-*.tgz in the build context, found: $*" >&2; exit 1; }; \
     mkdir -p /opt/vigil; \

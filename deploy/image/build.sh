@@ -39,12 +39,12 @@ runtime_flags=()
 probe_runtime() {
   [ "$engine" = podman ] || return 0
   local err
-  if err=$(podman run --rm --network none "$1" true 2>&1); then return 0; fi
+  if err=$(podman run --rm --network none --entrypoint true "$1" 2>&1); then return 0; fi
   echo "build.sh: podman's default runtime cannot start a container here: $err" >&2
   # The host's own open-files limit; 4096 processes (the host's own nproc limit was refused too, measured).
   local limits=(--ulimit "nofile=$(ulimit -n):$(ulimit -Hn)" --ulimit "nproc=4096:4096")
-  if command -v runc >/dev/null 2>&1 && podman --runtime runc run --rm --network none "${limits[@]}" "$1" true; then
-    echo "build.sh: using runc with the host's rlimits instead" >&2
+  if command -v runc >/dev/null 2>&1 && podman --runtime runc run --rm --network none "${limits[@]}" --entrypoint true "$1"; then
+    echo "build.sh: using runc with explicit rlimits instead" >&2
     runtime_flags=(--runtime runc "${limits[@]}")
     return 0
   fi
@@ -101,5 +101,10 @@ npm pack --silent --pack-destination "$work/ctx" >/dev/null
 format=()
 # OCI images drop HEALTHCHECK; the docker format keeps it.
 [ "$engine" = podman ] && format=(--format docker)
-"$engine" build "${runtime_flags[@]}" "${format[@]}" "${build_args[@]}" -f Dockerfile -t "$tag" "$work/ctx"
+# Behind a TLS-intercepting proxy the host trusts its CA (NODE_EXTRA_CA_CERTS or npm's cafile) and npm inside the
+# build must too: the bundle goes in as a build secret, never into a layer.
+ca=${NODE_EXTRA_CA_CERTS:-$(npm config get cafile 2>/dev/null || true)}
+secret=()
+if [ -n "$ca" ] && [ "$ca" != null ] && [ "$ca" != undefined ] && [ -s "$ca" ]; then secret=(--secret "id=extra-ca,src=$ca"); fi
+"$engine" build "${runtime_flags[@]}" "${format[@]}" "${secret[@]}" "${build_args[@]}" -f Dockerfile -t "$tag" "$work/ctx"
 echo "build.sh: built $tag" >&2
