@@ -22,4 +22,5 @@ export { type SpooledOptions, SpooledSink, spooled } from './spooled.ts';
 export { DEFAULT_TRUNCATE, TRUNCATED_ANNOTATION, type TruncateDeps, truncate, truncateEvent } from './truncate.ts';
 export * from './types.ts';
 export { union } from './union.ts';
+export { backoffDelay, sleep } from './util.ts';
 export { WebhookTransport, type WebhookTransportOptions } from './webhook.ts';
