@@ -1,0 +1,104 @@
+// The event as Falco's json and k8saudit plugins see it: the audit.k8s.io JSON object. Vigil keeps the canonical
+// event, not the received bytes, so the object is rebuilt from it (encodeKubernetesEvent: member order and omitempty
+// as kube-apiserver writes them) once per event, only when a rule reads it (jevt.value, jevt.obj). Values that are
+// not strings print as compact JSON with Go's escaping, as the plugins print the apiserver's own bytes.
+
+import { encodeKubernetesEvent, goJson } from '../../event/kubernetes.ts';
+import type { AuditEvent } from '../../event/model.ts';
+
+const views = new WeakMap<AuditEvent, Record<string, unknown>>();
+
+/** The event's audit.k8s.io object, with the apiVersion it arrived in. */
+export function eventView(e: AuditEvent): Record<string, unknown> {
+  let v = views.get(e);
+  if (v === undefined) {
+    v = encodeKubernetesEvent(e);
+    const version = e.origin?.kubernetes?.apiVersion;
+    if (typeof version === 'string') v.apiVersion = version;
+    views.set(e, v);
+  }
+  return v;
+}
+
+/** A JSON value as the plugins turn it into a field value: strings as they are, anything else as compact JSON. */
+export function jsonText(v: unknown): string {
+  return typeof v === 'string' ? v : goJson(v);
+}
+
+/**
+ * A member as fastjson's Get finds it: an object's own member (null included), an array's element by decimal index;
+ * undefined when there is none.
+ */
+export function member(v: unknown, key: string): unknown {
+  if (v === null || typeof v !== 'object') return undefined;
+  if (Array.isArray(v)) {
+    if (!/^[+-]?\d+$/.test(key)) return undefined;
+    const i = Number(key);
+    return i >= 0 && i < v.length ? v[i] : undefined;
+  }
+  return Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined;
+}
+
+/** `json.value[/a/b~1c]`: RFC 6901 pointer (the leading `/` optional), as the json plugin walks it. */
+export function pointerValue(root: unknown, arg: string): string | undefined {
+  if (arg === '') return jsonText(root);
+  const path = arg[0] === '/' ? arg.slice(1) : arg;
+  let v = root;
+  for (const raw of path.split('/')) {
+    v = member(v, raw.replaceAll('~1', '/').replaceAll('~0', '~'));
+    if (v === undefined) return undefined;
+  }
+  return jsonText(v);
+}
+
+/** `json.obj`: the whole event, indented by two spaces as Go's json.Indent writes it. */
+export function indentedView(e: AuditEvent): string {
+  return JSON.stringify(eventView(e), null, 2).replace(/[<>&\u2028\u2029]/g, (c) => goJson(c).slice(1, -1));
+}
+
+// ---- time: the k8saudit plugin stamps each event with its stageTimestamp --------------------------------------
+
+const NS_PER_MS = 1_000_000n;
+
+/** The event's time in nanoseconds since the epoch (its stageTimestamp), or undefined when it has none. */
+export function eventNanos(e: AuditEvent): bigint | undefined {
+  const ts = e.stageTimestamp;
+  if (typeof ts !== 'string') return undefined;
+  const ms = Date.parse(ts);
+  if (Number.isNaN(ms)) return undefined;
+  const frac = /\.(\d+)/.exec(ts)?.[1] ?? '';
+  // Date.parse keeps milliseconds; the fraction's remaining digits (up to nanoseconds) are added back.
+  const below = frac.length > 3 ? BigInt(frac.slice(3, 9).padEnd(6, '0')) : 0n;
+  return BigInt(ms) * NS_PER_MS + below;
+}
+
+function parts(ns: bigint): { date: string; time: string; nanos: string } {
+  const ms = Number(ns / NS_PER_MS);
+  const iso = new Date(ms).toISOString();
+  const nanos = String(((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).padStart(9, '0');
+  return { date: iso.slice(0, 10), time: iso.slice(11, 19), nanos };
+}
+
+/** `evt.time` / `jevt.time`: `13:58:49.736141000` (Falco prints the host's local time; Vigil prints UTC). */
+export function clockTime(ns: bigint): string {
+  const p = parts(ns);
+  return `${p.time}.${p.nanos}`;
+}
+
+/** `evt.time.iso8601`: `2018-10-25T13:58:49.736141000+0000`. */
+export function iso8601Time(ns: bigint): string {
+  const p = parts(ns);
+  return `${p.date}T${p.time}.${p.nanos}+0000`;
+}
+
+/** `evt.datetime`: `2018-10-25 13:58:49.736141000`. */
+export function dateTime(ns: bigint): string {
+  const p = parts(ns);
+  return `${p.date} ${p.time}.${p.nanos}`;
+}
+
+/** The `time` of Falco's JSON alerts: `2018-10-25T13:58:49.736141000Z`. */
+export function alertTime(ns: bigint): string {
+  const p = parts(ns);
+  return `${p.date}T${p.time}.${p.nanos}Z`;
+}
