@@ -118,9 +118,12 @@ const parenItem = (v: string) => (v[0] === '(' ? v : `(${v})`);
 
 class LoadProblem extends Error {
   readonly loc: Loc;
-  constructor(message: string, loc: Loc) {
+  /** The item the problem is in, when not the rule being compiled (a macro it uses). */
+  readonly item?: string;
+  constructor(message: string, loc: Loc, item?: string) {
     super(message);
     this.loc = loc;
+    this.item = item;
   }
 }
 
@@ -326,7 +329,8 @@ function compileRule(r: RuleInfo, compiler: Compiler, notices: FalcoProblem[]): 
       notices.push({ ...p, message: `${p.message}; ${owner} skipped (skip-if-unknown-filter)` });
       return undefined;
     }
-    throw new LoadProblem(err.src.owner === owner ? p.message : `${owner}: ${p.message}`, p);
+    if (err.src.owner === owner) throw new LoadProblem(p.message, p);
+    throw new LoadProblem(`${p.message} (in ${owner})`, p, err.src.owner);
   }
 }
 
@@ -353,7 +357,8 @@ export function buildFalcoRuleSet(files: readonly { file: string; text: string }
       const rule = compileRule(r, compiler, notices);
       if (rule) rules.push(rule);
     } catch (err) {
-      if (err instanceof LoadProblem) errors.push({ ...err.loc, item: `rule "${r.name}"`, message: err.message });
+      if (err instanceof LoadProblem)
+        errors.push({ ...err.loc, item: err.item ?? `rule "${r.name}"`, message: err.message });
       else if (err instanceof CompileError) errors.push(at(err.src, err.offset, err.message));
       else throw err;
     }
