@@ -97,6 +97,8 @@ export class Compiler {
   private readonly getters = new Map<string, (e: AuditEvent) => Extracted>();
   /** Macros some compiled rule used. */
   readonly usedMacros = new Set<string>();
+  /** Problems in checks, collected so that one condition reports each of its unknown fields and bad operators. */
+  problems: CompileError[] = [];
 
   constructor(lists: ReadonlyMap<string, ListDef>, macros: ReadonlyMap<string, MacroDef>) {
     this.lists = lists;
@@ -145,7 +147,13 @@ export class Compiler {
       case 'ident':
         return this.macro(n.name, src, n.at);
       case 'check':
-        return this.check(n, (n as LocatedCheck).src ?? src);
+        try {
+          return this.check(n, (n as LocatedCheck).src ?? src);
+        } catch (err) {
+          if (!(err instanceof CompileError)) throw err;
+          this.problems.push(err);
+          return () => false;
+        }
     }
   }
 

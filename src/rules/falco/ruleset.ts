@@ -118,12 +118,9 @@ const parenItem = (v: string) => (v[0] === '(' ? v : `(${v})`);
 
 class LoadProblem extends Error {
   readonly loc: Loc;
-  /** The item the problem is in, when not the rule being compiled (a macro it uses). */
-  readonly item?: string;
-  constructor(message: string, loc: Loc, item?: string) {
+  constructor(message: string, loc: Loc) {
     super(message);
     this.loc = loc;
-    this.item = item;
   }
 }
 
@@ -270,67 +267,83 @@ function compileMacros(c: Collected, errors: FalcoProblem[]): Map<string, MacroD
 
 const UNKNOWN_FIELD = /^unknown field /;
 
-/** One rule, compiled; undefined when it is skipped (skip-if-unknown-filter). */
+/** One rule, compiled; undefined when it is skipped (skip-if-unknown-filter). Throws RuleProblems. */
 function compileRule(r: RuleInfo, compiler: Compiler, notices: FalcoProblem[]): FalcoRule | undefined {
   const owner = `rule "${r.name}"`;
+  const problems: FalcoProblem[] = [];
+  const asProblem = (err: CompileError): FalcoProblem => {
+    const p = at(err.src, err.offset, err.message);
+    return err.src.owner === owner ? p : { ...p, item: err.src.owner, message: `${p.message} (in ${owner})` };
+  };
   const outSrc = srcOf(r.loc, owner, joined(r.output));
-  let output: OutputFormat;
+  let output: OutputFormat | undefined;
   try {
     output = compileOutput(outSrc.text, (name, arg) => compiler.field(name, arg).cached);
   } catch (err) {
     if (!(err instanceof OutputError)) throw err;
-    const p = at(outSrc, err.offset, `output: ${err.message}`);
-    if (r.skipIfUnknownFilter && UNKNOWN_FIELD.test(err.message)) {
-      notices.push({ ...p, message: `${p.message}; skipped (skip-if-unknown-filter)` });
-      return undefined;
-    }
-    throw new LoadProblem(p.message, p);
+    problems.push(at(outSrc, err.offset, `output: ${err.message}`));
   }
   const condSrc = srcOf(r.loc, owner, joined(r.cond));
-  const parts: Node[] = [parse(condSrc)];
-  const exceptionSrcs = new Map<Node, Src>();
-  for (const ex of r.exceptions) {
-    const { comps } = validateException(ex);
-    const text = exceptionText(ex, comps);
-    if (text === '') continue;
-    const exLoc = ex.loc.line === undefined ? undefined : { line: ex.loc.line, column: ex.loc.column ?? 1 };
-    const exSrc: Src = { file: ex.loc.file, owner: `${owner} exception "${ex.name}"`, text, locate: () => exLoc };
-    const node: Node = { kind: 'not', expr: parse(exSrc), at: 0 };
-    exceptionSrcs.set(node, exSrc);
-    parts.push(node);
-  }
+  const preds: Predicate[] = [];
+  compiler.problems = [];
   try {
-    const preds = parts.map((n, i) => compiler.condition(n, i === 0 ? condSrc : exceptionSrcs.get(n)!));
-    const test: Predicate =
-      preds.length === 1
-        ? preds[0]
-        : (e) => {
-            for (let i = 0; i < preds.length; i++) if (!preds[i](e)) return false;
-            return true;
-          };
-    return {
-      name: r.name,
-      desc: r.desc,
-      priority: r.priority,
-      rank: falcoPriorityRank(r.priority),
-      source: r.source,
-      tags: [...r.tags].sort(),
-      enabled: r.enabled,
-      file: r.loc.file,
-      line: r.loc.line,
-      column: r.loc.column,
-      test,
-      output,
-    };
+    preds.push(compiler.condition(parse(condSrc), condSrc));
   } catch (err) {
     if (!(err instanceof CompileError)) throw err;
-    const p = at(err.src, err.offset, err.message);
-    if (r.skipIfUnknownFilter && UNKNOWN_FIELD.test(err.message)) {
-      notices.push({ ...p, message: `${p.message}; ${owner} skipped (skip-if-unknown-filter)` });
+    compiler.problems.push(err);
+  }
+  for (const ex of r.exceptions) {
+    try {
+      const { comps } = validateException(ex);
+      const text = exceptionText(ex, comps);
+      if (text === '') continue;
+      const exLoc = ex.loc.line === undefined ? undefined : { line: ex.loc.line, column: ex.loc.column ?? 1 };
+      const exSrc: Src = { file: ex.loc.file, owner, text, locate: () => exLoc };
+      const p = compiler.condition(parse(exSrc), exSrc);
+      preds.push((e) => !p(e));
+    } catch (err) {
+      if (err instanceof LoadProblem) problems.push({ ...err.loc, item: owner, message: err.message });
+      else if (err instanceof CompileError) compiler.problems.push(err);
+      else throw err;
+    }
+  }
+  problems.push(...compiler.problems.map(asProblem));
+  if (problems.length) {
+    if (r.skipIfUnknownFilter && problems.every((p) => UNKNOWN_FIELD.test(p.message.replace(/^output: /, '')))) {
+      for (const p of problems)
+        notices.push({ ...p, message: `${p.message}; ${owner} skipped (skip-if-unknown-filter)` });
       return undefined;
     }
-    if (err.src.owner === owner) throw new LoadProblem(p.message, p);
-    throw new LoadProblem(`${p.message} (in ${owner})`, p, err.src.owner);
+    throw new RuleProblems(problems);
+  }
+  const test: Predicate =
+    preds.length === 1
+      ? preds[0]
+      : (e) => {
+          for (let i = 0; i < preds.length; i++) if (!preds[i](e)) return false;
+          return true;
+        };
+  return {
+    name: r.name,
+    desc: r.desc,
+    priority: r.priority,
+    rank: falcoPriorityRank(r.priority),
+    source: r.source,
+    tags: [...r.tags].sort(),
+    enabled: r.enabled,
+    file: r.loc.file,
+    line: r.loc.line,
+    column: r.loc.column,
+    test,
+    output: output!,
+  };
+}
+
+class RuleProblems extends Error {
+  readonly problems: FalcoProblem[];
+  constructor(problems: FalcoProblem[]) {
+    super(problems[0]?.message);
+    this.problems = problems;
   }
 }
 
@@ -357,10 +370,8 @@ export function buildFalcoRuleSet(files: readonly { file: string; text: string }
       const rule = compileRule(r, compiler, notices);
       if (rule) rules.push(rule);
     } catch (err) {
-      if (err instanceof LoadProblem)
-        errors.push({ ...err.loc, item: err.item ?? `rule "${r.name}"`, message: err.message });
-      else if (err instanceof CompileError) errors.push(at(err.src, err.offset, err.message));
-      else throw err;
+      if (!(err instanceof RuleProblems)) throw err;
+      errors.push(...err.problems);
     }
   }
   let skipped = 0;
@@ -374,6 +385,13 @@ export function buildFalcoRuleSet(files: readonly { file: string; text: string }
     });
   }
   const enabled = rules.filter((r) => r.enabled);
+  const order = new Map(files.map((f, i) => [f.file, i]));
+  errors.sort(
+    (a, b) =>
+      (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) ||
+      (a.line ?? 0) - (b.line ?? 0) ||
+      (a.column ?? 0) - (b.column ?? 0),
+  );
   return {
     errors,
     ruleset: {

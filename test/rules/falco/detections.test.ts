@@ -132,7 +132,13 @@ test('the engine_v4 ruleset: `contains` on a list field is rejected where it is 
         const where = err.errors.map((e) => `${e.line}:${e.column} ${e.rule}`);
         assert.deepEqual(where, [
           '260:62 rule "ClusterRole With Wildcard Created"',
+          '260:108 rule "ClusterRole With Wildcard Created"',
+          // a folded macro: each of its five lines
           '268:6 macro writable_verbs',
+          '269:6 macro writable_verbs',
+          '270:6 macro writable_verbs',
+          '271:6 macro writable_verbs',
+          '272:6 macro writable_verbs',
           '284:61 rule "ClusterRole With Pod Exec Created"',
         ]);
         assert.match(err.errors[0].message, /'contains' operator not supported for list filters/);
