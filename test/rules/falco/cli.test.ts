@@ -130,3 +130,48 @@ test('rules check reports each unknown field and unsupported construct at its fi
     `${bad}:28:13: rule "Undefined macro": Invalid priority`,
   ]);
 });
+
+test('a folder: Falco files load in name order beside KubeSphere Rule resources, a local file overriding', async () => {
+  const d = tempDir('vigil-falco-dir-');
+  copyFileSync(RULES, join(d, '10-k8s_audit_rules.yaml'));
+  writeFileSync(
+    join(d, '20-falco_rules.local.yaml'),
+    [
+      '- list: allowed_k8s_users',
+      '  items: [some-user]',
+      '  override: {items: append}',
+      '- rule: K8s Namespace Deleted',
+      '  priority: WARNING',
+      '  override: {priority: replace}',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(d, 'kubesphere.yaml'),
+    [
+      'apiVersion: auditing.kubesphere.io/v1alpha1',
+      'kind: Rule',
+      'metadata: {name: ks, labels: {type: archiving}}',
+      'spec:',
+      '  rules:',
+      '    - {name: creates, type: rule, enable: true, priority: INFO, condition: \'Verb = "create"\'}',
+    ].join('\n'),
+  );
+  const t = await vigil(['rules', 'test', '--rules', d, '--events', EVENTS, '-o', 'json']);
+  assert.equal(t.code, 0, t.err);
+  const lines = t.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  // some_user_creates_namespace_foo: some-user is now allowed, so the first Falco rule is the namespace one.
+  assert.deepEqual(lines[50].matched, ['ks.creates', 'Create Disallowed Namespace']);
+  // delete_namespace_foo: K8s Namespace Deleted is now a WARNING, and alerts.
+  assert.deepEqual(lines[43].matched, ['K8s Namespace Deleted']);
+  assert.deepEqual(lines[43].alerted, ['K8s Namespace Deleted']);
+  assert.equal(lines[43].falco[0].priority, 'Warning');
+  const check = await vigil(['rules', 'check', d]);
+  assert.equal(check.code, 0, check.err);
+  assert.deepEqual(check.out.trim().split('\n'), [
+    `${d}: 1 Rule resource(s), 1 rule(s), 0 macro(s), 0 list(s), 0 alias(es): OK`,
+    `${d}: Falco: 48 k8s_audit rule(s), 45 macro(s), 18 list(s), 0 rule(s) of other sources skipped: OK`,
+  ]);
+});
