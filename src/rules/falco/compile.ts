@@ -110,10 +110,9 @@ export class Compiler {
     return this.node(node, src);
   }
 
-  /** The field a rule's output or an exception names, bound (throws FieldError). */
-  field(name: string, arg: string | undefined): BoundField & { cached: (e: AuditEvent) => Extracted } {
-    const b = bindField(name, arg);
-    return { ...b, cached: this.cachedGetter(b) };
+  /** The field a rule's output names, bound (throws FieldError); not cached: outputs may render after the event. */
+  field(name: string, arg: string | undefined): BoundField {
+    return bindField(name, arg);
   }
 
   private node(n: Node, src: Src): Predicate {
@@ -213,7 +212,7 @@ export class Compiler {
     }
     const get = this.cachedGetter(b);
     const t = f.transformer;
-    if (t === undefined || t === 'val') return { def: b.def, get };
+    if (t === undefined || t === 'val') return { def: b.def, get, exists: b.exists };
     if (b.def.type !== 'string') throw new CompileError(`${t}() applies to text fields, not ${f.name}`, src, f.at);
     const change = asciiCase(t === 'toupper');
     return {
@@ -257,7 +256,7 @@ export class Compiler {
       throw new CompileError(`'${op} ${c.mod}' operator not supported for list filters`, src, c.field.at);
     }
     const get = lhs.get;
-    if (op === 'exists') return (e) => get(e) !== undefined;
+    if (op === 'exists') return lhs.exists ?? ((e) => get(e) !== undefined);
     if (c.rhs !== undefined) return this.fieldComparison(c, lhs, src);
     const values = this.values(c.values ?? [], src);
     if (!c.listRhs && values.length !== 1) {

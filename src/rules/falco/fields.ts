@@ -4,7 +4,7 @@
 // here, and `vigil rules check` reports any other name as unknown.
 
 import type { AuditEvent } from '../../event/model.ts';
-import { clockTime, dateTime, eventNanos, eventView, indentedView, iso8601Time, pointerValue } from './json.ts';
+import { clockTime, compilePointer, dateTime, eventNanos, hasTime, indentedView, iso8601Time } from './json.ts';
 import { type Extracted, type FieldArg, type FieldDef, K8SAUDIT_FIELDS } from './k8saudit.ts';
 
 export type { Extracted, FieldArg, FieldDef } from './k8saudit.ts';
@@ -25,10 +25,18 @@ function jsonPluginFields(prefix: string): FieldDef[] {
       type: 'string',
       list: false,
       arg: 'key',
-      extract: (e, a) => pointerValue(eventView(e), a.key),
+      extract: (e, a) => compilePointer(a.key)(e),
+      bind: (a) => compilePointer(a.key),
     },
     { name: `${prefix}.obj`, type: 'string', list: false, arg: 'none', extract: indentedView },
-    { name: `${prefix}.rawtime`, type: 'string', list: false, arg: 'none', extract: (e) => nanos(e)?.toString() },
+    {
+      name: `${prefix}.rawtime`,
+      type: 'string',
+      list: false,
+      arg: 'none',
+      extract: (e) => nanos(e)?.toString(),
+      exists: hasTime,
+    },
   ];
 }
 
@@ -38,6 +46,8 @@ const plain = (name: string, extract: (e: AuditEvent) => Extracted, type: FieldD
   list: false,
   arg: 'none',
   extract,
+  // Every time field has a value exactly when the event has a time.
+  ...(name.includes('time') ? { exists: hasTime } : {}),
 });
 
 export const FIELDS: ReadonlyMap<string, FieldDef> = new Map(
@@ -71,6 +81,8 @@ export interface BoundField {
   /** As Falco names it in output_fields: `ka.uri.param[command]`. */
   text: string;
   get: (e: AuditEvent) => Extracted;
+  /** Whether the field has a value, where that is cheaper to know than the value. */
+  exists?: (e: AuditEvent) => boolean;
 }
 
 const NO_ARG: FieldArg = Object.freeze({ index: -1, key: '' });
@@ -98,5 +110,10 @@ export function bindField(name: string, arg: string | undefined): BoundField {
     a = { index: Number(arg), key: '' };
   }
   const extract = def.extract;
-  return { def, text, get: a === NO_ARG ? (e) => extract(e, NO_ARG) : (e) => extract(e, a) };
+  const get = def.bind
+    ? def.bind(a)
+    : a === NO_ARG
+      ? (e: AuditEvent) => extract(e, NO_ARG)
+      : (e: AuditEvent) => extract(e, a);
+  return { def, text, get, ...(def.exists ? { exists: def.exists } : {}) };
 }

@@ -39,16 +39,48 @@ export function member(v: unknown, key: string): unknown {
   return Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined;
 }
 
-/** `json.value[/a/b~1c]`: RFC 6901 pointer (the leading `/` optional), as the json plugin walks it. */
-export function pointerValue(root: unknown, arg: string): string | undefined {
-  if (arg === '') return jsonText(root);
-  const path = arg[0] === '/' ? arg.slice(1) : arg;
-  let v = root;
-  for (const raw of path.split('/')) {
-    v = member(v, raw.replaceAll('~1', '/').replaceAll('~0', '~'));
-    if (v === undefined) return undefined;
+/** Top-level members the canonical event holds exactly as the audit.k8s.io JSON does (no omitempty, no reshaping). */
+const DIRECT = new Set([
+  'level',
+  'auditID',
+  'stage',
+  'requestURI',
+  'verb',
+  'requestReceivedTimestamp',
+  'stageTimestamp',
+  'requestObject',
+  'responseObject',
+]);
+
+/**
+ * `json.value[/a/b~1c]`: an RFC 6901 pointer (the leading `/` optional), walked as the json plugin walks it.
+ * Compiled once: a pointer into a member the canonical event holds as the JSON does (`/stage`,
+ * `/requestObject/spec`) or into one annotation reads the event directly; any other builds the event's JSON view.
+ */
+export function compilePointer(arg: string): (e: AuditEvent) => string | undefined {
+  if (arg === '') return (e) => jsonText(eventView(e));
+  const keys = (arg[0] === '/' ? arg.slice(1) : arg)
+    .split('/')
+    .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const walk = (root: unknown, from: number): string | undefined => {
+    let v = root;
+    for (let i = from; i < keys.length; i++) {
+      v = member(v, keys[i]);
+      if (v === undefined) return undefined;
+    }
+    return jsonText(v);
+  };
+  const [first] = keys;
+  if (DIRECT.has(first)) {
+    return (e) => {
+      const v = (e as unknown as Record<string, unknown>)[first];
+      return v === undefined || v === null ? undefined : walk(v, 1);
+    };
   }
-  return jsonText(v);
+  if (first === 'annotations' && keys.length > 1) {
+    return (e) => (e.annotations === undefined ? undefined : walk(e.annotations, 1));
+  }
+  return (e) => walk(eventView(e), 0);
 }
 
 /** `json.obj`: the whole event, indented by two spaces as Go's json.Indent writes it. */
@@ -59,6 +91,17 @@ export function indentedView(e: AuditEvent): string {
 // ---- time: the k8saudit plugin stamps each event with its stageTimestamp --------------------------------------
 
 const NS_PER_MS = 1_000_000n;
+
+const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/;
+
+/** Whether the event has a time (eventNanos is defined), without computing it. */
+export function hasTime(e: AuditEvent): boolean {
+  return (
+    typeof e.stageTimestamp === 'string' &&
+    TIMESTAMP.test(e.stageTimestamp) &&
+    !Number.isNaN(Date.parse(e.stageTimestamp))
+  );
+}
 
 /** The event's time in nanoseconds since the epoch (its stageTimestamp), or undefined when it has none. */
 export function eventNanos(e: AuditEvent): bigint | undefined {

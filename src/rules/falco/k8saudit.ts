@@ -26,6 +26,10 @@ export interface FieldDef {
   /** `index`: an optional `[n]`; `key`: a required `[text]`. */
   arg: 'none' | 'index' | 'key';
   extract(e: AuditEvent, arg: FieldArg): Extracted;
+  /** An extractor for one argument, prepared once (instead of `extract` with the argument each time). */
+  bind?(arg: FieldArg): (e: AuditEvent) => Extracted;
+  /** Whether the field has a value, where that is cheaper to know than the value. */
+  exists?(e: AuditEvent): boolean;
 }
 
 /** A present string member (kube-apiserver omits empty strings). */

@@ -26,7 +26,7 @@ import {
 } from './loader.ts';
 import { compileOutput, OutputError, type OutputFormat } from './output.ts';
 import { joined, type Located } from './position.ts';
-import { type FalcoPriority, falcoPriorityRank } from './priority.ts';
+import { type FalcoPriority, falcoPriorityRank, formatFalcoPriority } from './priority.ts';
 
 export interface FalcoRule {
   name: string;
@@ -37,6 +37,12 @@ export interface FalcoRule {
   source: string;
   /** Sorted, as Falco keeps them. */
   tags: string[];
+  /** The priority as Falco prints it ("Warning"). */
+  display: string;
+  /** The labels its alerts carry besides Vigil's own (`tags`). */
+  labels: Record<string, string>;
+  /** Its entry in the event's record of fired rules (FALCO_RULES_ANNOTATION). */
+  record: string;
   enabled: boolean;
   file: string;
   line?: number;
@@ -278,7 +284,7 @@ function compileRule(r: RuleInfo, compiler: Compiler, notices: FalcoProblem[]): 
   const outSrc = srcOf(r.loc, owner, joined(r.output));
   let output: OutputFormat | undefined;
   try {
-    output = compileOutput(outSrc.text, (name, arg) => compiler.field(name, arg).cached);
+    output = compileOutput(outSrc.text, (name, arg) => compiler.field(name, arg).get);
   } catch (err) {
     if (!(err instanceof OutputError)) throw err;
     problems.push(at(outSrc, err.offset, `output: ${err.message}`));
@@ -316,6 +322,8 @@ function compileRule(r: RuleInfo, compiler: Compiler, notices: FalcoProblem[]): 
     }
     throw new RuleProblems(problems);
   }
+  const tags = [...r.tags].sort();
+  const display = formatFalcoPriority(r.priority);
   const test: Predicate =
     preds.length === 1
       ? preds[0]
@@ -329,7 +337,10 @@ function compileRule(r: RuleInfo, compiler: Compiler, notices: FalcoProblem[]): 
     priority: r.priority,
     rank: falcoPriorityRank(r.priority),
     source: r.source,
-    tags: [...r.tags].sort(),
+    tags,
+    display,
+    labels: Object.freeze<Record<string, string>>(tags.length ? { tags: tags.join(',') } : {}),
+    record: `{"rule":${JSON.stringify(r.name)},"priority":"${display}"}`,
     enabled: r.enabled,
     file: r.loc.file,
     line: r.loc.line,
