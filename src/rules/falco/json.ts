@@ -94,13 +94,9 @@ const NS_PER_MS = 1_000_000n;
 
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/;
 
-/** Whether the event has a time (eventNanos is defined), without computing it. */
+/** Whether the event has a time, without computing it (decoding has checked the timestamp's date). */
 export function hasTime(e: AuditEvent): boolean {
-  return (
-    typeof e.stageTimestamp === 'string' &&
-    TIMESTAMP.test(e.stageTimestamp) &&
-    !Number.isNaN(Date.parse(e.stageTimestamp))
-  );
+  return typeof e.stageTimestamp === 'string' && TIMESTAMP.test(e.stageTimestamp);
 }
 
 /** The event's time in nanoseconds since the epoch (its stageTimestamp), or undefined when it has none. */

@@ -132,7 +132,12 @@ function hostPorts(vals: unknown[] | undefined): string[] | undefined {
 }
 
 /** The repository of an image reference, as the plugin cuts it (before the first `:`, then before `@`). */
-const repository = (image: string): string => image.split(':')[0].split('@')[0];
+function repository(image: string): string {
+  const colon = image.indexOf(':');
+  const name = colon < 0 ? image : image.slice(0, colon);
+  const at = name.indexOf('@');
+  return at < 0 ? name : name.slice(0, at);
+}
 
 /** ka.req.pod.<list>.* for containers, initContainers and ephemeralContainers. */
 function containerFields(list: string, withHostPort: boolean): FieldDef[] {
