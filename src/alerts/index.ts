@@ -1,6 +1,7 @@
 // Public surface of alerts: raise alerts from rule verdicts, keep them, deliver them to receivers.
 export { alertmanagerReceiver } from './alertmanager.ts';
 export { type AlertDispatcher, createAlertDispatcher, type DispatcherOptions } from './dispatcher.ts';
+export { falcoAlertJson, falcoReceiver } from './falco.ts';
 export { openPostgresAlertStore, type PostgresAlertStoreOptions } from './postgres.ts';
 export { alertRecords, type RaisedAlert } from './record.ts';
 export { alertsPathFor, openSqliteAlertStore } from './sqlite.ts';

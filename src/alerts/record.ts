@@ -8,11 +8,14 @@ export interface RaisedAlert {
   rule: string;
   priority: string;
   message: string;
+  /** More labels and annotations from the rule (a Falco rule's tags, output fields, time); Vigil's own win. */
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 export function alertRecords(event: StoredEvent, raised: RaisedAlert[], createdAt: number): AlertRecord[] {
   return raised.map((r) => {
-    const labels: Record<string, string> = { alertname: r.rule, alerttype: 'auditing' };
+    const labels: Record<string, string> = { ...r.labels, alertname: r.rule, alerttype: 'auditing' };
     const set = (k: string, v: string | undefined) => {
       // Alertmanager treats an empty label as absent; leave it out so identical alerts stay identical.
       if (v) labels[k] = v;
@@ -39,6 +42,7 @@ export function alertRecords(event: StoredEvent, raised: RaisedAlert[], createdA
       auditID: event.auditID,
       labels,
       annotations: {
+        ...r.annotations,
         message: r.message,
         auditID: event.auditID,
         requestReceivedTimestamp: event.requestReceivedTimestamp,

@@ -34,7 +34,7 @@ const str: Spec = { kind: 'string' };
 
 export const ROLES = ['admin', 'tenant', 'ingest'] as const;
 const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
-export const RECEIVER_TYPES = ['alertmanager', 'webhook'] as const;
+export const RECEIVER_TYPES = ['alertmanager', 'webhook', 'falco'] as const;
 export const STORAGE_TYPES = ['sqlite', 'postgres'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -170,6 +170,18 @@ export const SECTIONS: Record<string, Spec> = {
       webhook: str,
       archivingPriority: { kind: 'enum', values: PRIORITIES },
       alertingPriority: { kind: 'enum', values: PRIORITIES },
+      // Falco rules files among the rules: falco.yaml's `priority` (the least severe that alerts) and `rule_matching`.
+      falco: {
+        kind: 'object',
+        fields: {
+          minimumPriority: {
+            kind: 'string',
+            pattern: /^(?:emergency|alert|critical|error|warning|notice|informational|info|debug)$/i,
+            describe: 'a Falco priority: emergency, alert, critical, error, warning, notice, informational, debug',
+          },
+          ruleMatching: { kind: 'enum', values: ['first', 'all'] },
+        },
+      },
     },
   },
   receivers: {
@@ -251,13 +263,15 @@ export interface RulesConfig {
   webhook?: string;
   archivingPriority?: 'DEBUG' | 'INFO' | 'WARNING';
   alertingPriority?: 'DEBUG' | 'INFO' | 'WARNING';
+  /** Falco rules: the least severe priority that alerts (default warning) and rule_matching (default first). */
+  falco?: { minimumPriority?: string; ruleMatching?: 'first' | 'all' };
 }
 
 export interface ReceiverConfig {
   name: string;
   type: (typeof RECEIVER_TYPES)[number];
   url: string;
-  /** webhook: Standard Webhooks secret (`whsec_` + base64). */
+  /** webhook: Standard Webhooks secret (`whsec_` + base64). falco: Falco's JSON alerts, as falcosidekick takes them. */
   secret?: string;
   /** Milliseconds per attempt. */
   timeout?: number;

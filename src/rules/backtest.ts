@@ -58,7 +58,9 @@ export async function backtest(
 ): Promise<BacktestReport> {
   const byName = new Map(rules.rules.map((r) => [r.name, r]));
   const outcomes = new Map<string, RuleOutcome>();
-  for (const r of rules.rules) outcomes.set(r.name, { rule: r.name, matched: 0, alerts: 0, samples: [] });
+  for (const r of [...rules.rules, ...(rules.falco?.rules ?? [])]) {
+    outcomes.set(r.name, { rule: r.name, matched: 0, alerts: 0, samples: [] });
+  }
   let examined = 0;
   let archived = 0;
   let alerts = 0;
@@ -82,7 +84,7 @@ export async function backtest(
         o.matched++;
         // A rule that does not alert still renders its output, so its sample shows what it matched.
         if (o.alerts === 0 && o.samples.length < SAMPLES && !d.alerts.some((a) => a.rule === m))
-          o.samples.push(byName.get(m)!.render(e));
+          o.samples.push(d.falco?.find((f) => f.rule === m)?.output ?? byName.get(m)!.render(e));
       }
     }
     after = page.next;
@@ -135,7 +137,7 @@ counts and the first ${SAMPLES} messages of each. -o json prints one object.
 History holds only what the rules in force at the time archived: the "ignore" count is a lower bound of what
 was received (events those rules dropped were never stored).
 
-  --rules FILE|DIR           KubeSphere Rule resources to try
+  --rules FILE|DIR           KubeSphere Rule resources and/or Falco rules files to try
   --since DURATION           how far back: 30m, 12h, 7d, 2w (default 7d)
   --config FILE              vigil.yaml: the store, and rules.webhook / priorities when not given here
   --data DIR                 data directory (the store is DIR/vigil.db)
@@ -198,7 +200,13 @@ Exit status: 0, or 2 on bad usage, a bad config or a rule file that does not loa
     const store = await openStore(config.storage);
     let report: BacktestReport;
     try {
-      const engine = createRuleEngine({ rules, webhook, archivingPriority, alertingPriority });
+      const engine = createRuleEngine({
+        rules,
+        webhook,
+        archivingPriority,
+        alertingPriority,
+        falco: config.rules.falco,
+      });
       report = await backtest(store, engine, rules, Date.now() - sinceMs);
     } finally {
       await store.close();

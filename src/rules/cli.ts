@@ -6,7 +6,7 @@ import { CliError, type Command, type CommandIO } from '../cli/command.ts';
 import { type AuditEvent, decodeEvents } from '../event/index.ts';
 import { checkCompat } from './compat.ts';
 import { createRuleEngine } from './engine.ts';
-import { DEFAULT_RULES_FILE, loadRules, RuleLoadError, type RuleSet } from './load.ts';
+import { DEFAULT_RULES_FILE, loadRules, RuleLoadError, type RuleSet, ruleNotices } from './load.ts';
 import { isPriority, loadWebhookFile, type WebhookConfig } from './webhook.ts';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -18,7 +18,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 /** Loads rule files, printing every problem (file:line:col) on stderr; undefined when any rule is rejected. */
 export async function loadRulesForCli(path: string, io: CommandIO): Promise<RuleSet | undefined> {
   try {
-    return await loadRules(path);
+    const rules = await loadRules(path);
+    for (const n of ruleNotices(rules)) io.stderr.write(`notice: ${n}\n`);
+    return rules;
   } catch (err) {
     if (err instanceof RuleLoadError) {
       for (const e of err.errors) io.stderr.write(`${e}\n`);
@@ -42,7 +44,8 @@ export const rulesTestCommand: Command = {
   usage: `Usage: vigil rules test [--rules FILE|DIR] --events FILE|- [-o json|table] [--webhook FILE]
                         [--archiving-priority P] [--alerting-priority P]
 
-  --rules FILE|DIR           KubeSphere Rule resources (YAML, multi-document); default: KubeSphere's shipped rules
+  --rules FILE|DIR           KubeSphere Rule resources (YAML, multi-document) and/or Falco rules files (a folder's
+                             files load in name order); default: KubeSphere's shipped rules
   --events FILE|-            audit events: JSON lines, a JSON array, an EventList or KubeSphere {"Items": [...]}
   -o, --output json|table    one JSON object per event, or a table (default)
   --webhook FILE             a KubeSphere Webhook resource: rule selectors and priority thresholds
@@ -102,10 +105,11 @@ Exit status: 0, or 2 when a rule file does not load (errors on stderr).`,
       const decision = d.alerts.length ? 'alert' : d.archive ? 'archive' : 'ignore';
       const messages: Record<string, string> = {};
       for (const a of d.alerts) messages[a.rule] = a.message;
+      for (const f of d.falco ?? []) messages[f.rule] = f.output;
       for (const m of d.matched) messages[m] ??= byName.get(m)!.render(e);
       if (values.output === 'json') {
         io.stdout.write(
-          `${JSON.stringify({ auditID: e.auditID, matched: d.matched, archived: d.archive, alerted: d.alerts.map((a) => a.rule), decision, messages })}\n`,
+          `${JSON.stringify({ auditID: e.auditID, matched: d.matched, archived: d.archive, alerted: d.alerts.map((a) => a.rule), decision, messages, ...(d.falco ? { falco: d.falco } : {}) })}\n`,
         );
       } else {
         rows.push([e.auditID ?? '', decision, d.matched.join(',') || '-', d.alerts.map((a) => a.message).join(' | ')]);
@@ -137,7 +141,8 @@ export const rulesCheckCommand: Command = {
   summary: 'Validate rule files (file, rule, position); --compat kubesphere lists rules KubeSphere reads differently',
   usage: `Usage: vigil rules check FILE|DIR [--compat kubesphere]
 
-Loads KubeSphere Rule resources strictly and prints every problem as FILE:LINE:COLUMN: RULE: MESSAGE.
+Loads KubeSphere Rule resources and Falco rules files strictly and prints every problem as
+FILE:LINE:COLUMN: RULE: MESSAGE (what Falco would only warn about as "notice:" lines on stderr).
   --compat kubesphere   also list each rule whose result in KubeSphere differs from Vigil's, and why
 
 Exit status: 0 when every rule loads, 1 when any is rejected, 2 on bad usage.`,
@@ -154,9 +159,17 @@ Exit status: 0 when every rule loads, 1 when any is rejected, 2 on bad usage.`,
     const rules = await loadRulesForCli(positionals[0], io);
     if (!rules) return 1;
     const count = (t: string) => rules.resources.reduce((n, r) => n + r.items.filter((i) => i.type === t).length, 0);
-    io.stdout.write(
-      `${positionals[0]}: ${rules.resources.length} Rule resource(s), ${count('rule')} rule(s), ${count('macro')} macro(s), ${count('list')} list(s), ${count('alias')} alias(es): OK\n`,
-    );
+    if (!rules.falco || rules.resources.length) {
+      io.stdout.write(
+        `${positionals[0]}: ${rules.resources.length} Rule resource(s), ${count('rule')} rule(s), ${count('macro')} macro(s), ${count('list')} list(s), ${count('alias')} alias(es): OK\n`,
+      );
+    }
+    const f = rules.falco;
+    if (f) {
+      io.stdout.write(
+        `${positionals[0]}: Falco: ${f.rules.length} k8s_audit rule(s), ${f.macros} macro(s), ${f.lists} list(s), ${f.skipped} rule(s) of other sources skipped: OK\n`,
+      );
+    }
     if (values.compat) {
       const findings = checkCompat(rules);
       for (const f of findings) io.stdout.write(`${f.file}: ${f.rule}: [${f.kind}] ${f.reason}\n`);

@@ -2,28 +2,35 @@
 // a matched rule of an alerting resource always archives and also alerts when its priority ≥ alertingPriority;
 // a matched rule of an archiving resource archives when its priority ≥ archivingPriority. An event no rule
 // archives is not stored. Roles and thresholds are fixed per rule when the engine is built, so evaluating is a
-// loop over predicates that allocates nothing unless something matched.
+// loop over predicates that allocates nothing unless something matched. Falco rules (src/rules/falco) come after:
+// an event a Falco rule fires on is stored, and alerts when that rule's priority reaches the Falco minimum.
 
 import type { AuditEvent } from '../event/model.ts';
 import { nextEvent, type Predicate } from './compile.ts';
+import { type FalcoMatch, type FalcoOptions, falcoPlan } from './falco/index.ts';
 import type { RuleSet } from './load.ts';
 import type { Render } from './template.ts';
 import { RuleRuntimeError } from './values.ts';
 import { DEFAULT_WEBHOOK, isPriority, type Priority, priorityRank, type WebhookConfig } from './webhook.ts';
 
 export interface Alert {
-  /** `<crName>.<itemName>`. */
+  /** `<crName>.<itemName>`, or a Falco rule's name. */
   rule: string;
   priority: string;
   message: string;
+  /** Labels and annotations the alert carries besides Vigil's own (a Falco rule's tags, fields, time). */
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 export interface Decision {
-  /** Every rule that matched, `<crName>.<itemName>`, in load order. */
+  /** Every rule that matched, `<crName>.<itemName>`, in load order, then the Falco rules that fired. */
   matched: string[];
   /** Store the event. */
   archive: boolean;
   alerts: Alert[];
+  /** The Falco rules that fired, when any did (also recorded on the event: FALCO_RULES_ANNOTATION). */
+  falco?: FalcoMatch[];
 }
 
 export interface RuleEngineOptions {
@@ -32,6 +39,8 @@ export interface RuleEngineOptions {
   /** Override the Webhook's threshold. */
   archivingPriority?: Priority;
   alertingPriority?: Priority;
+  /** Falco rules: the minimum priority that alerts (default WARNING) and `rule_matching` (default first). */
+  falco?: FalcoOptions;
 }
 
 export interface RuleEngine {
@@ -72,6 +81,7 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
     if (opts[k] !== undefined && !isPriority(opts[k]))
       throw new Error(`${k} must be DEBUG, INFO or WARNING, not ${JSON.stringify(opts[k])}`);
   }
+  const falco = falcoPlan(opts.falco);
   const archivingRank = priorityRank(opts.archivingPriority ?? webhook.archivingPriority);
   const alertingRank = priorityRank(opts.alertingPriority ?? webhook.alertingPriority);
   let ruleSet = opts.rules;
@@ -131,6 +141,16 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
         if (r.alert) {
           if (alerts === undefined) alerts = [];
           alerts.push({ rule: r.name, priority: r.priority, message: r.render(e) });
+        }
+      }
+      const fr = ruleSet.falco;
+      if (fr !== undefined) {
+        const fired = falco.evaluate(fr, e);
+        if (fired !== undefined) {
+          matched ??= [];
+          for (const f of fired.matches) matched.push(f.rule);
+          if (fired.alerts.length) alerts = alerts ? [...alerts, ...fired.alerts] : fired.alerts;
+          return { matched, archive: true, alerts: alerts ?? NO_ALERTS, falco: fired.matches };
         }
       }
       if (matched === undefined) return NOTHING;

@@ -5,9 +5,19 @@ export { type CompatFinding, checkCompat } from './compat.ts';
 export { DEFAULT_RULE_LIMITS, type RuleLimits } from './compile.ts';
 export { type Alert, createRuleEngine, type Decision, type RuleEngine, type RuleEngineOptions } from './engine.ts';
 export {
+  FALCO_PRIORITIES,
+  FALCO_RULES_ANNOTATION,
+  type FalcoMatch,
+  type FalcoOptions,
+  type FalcoPriority,
+  type FalcoRuleSet,
+  parseFalcoPriority,
+} from './falco/index.ts';
+export {
   buildRuleSet,
   type CompiledRule,
   DEFAULT_RULES_FILE,
+  isFalcoRulesFile,
   loadDefaultRules,
   loadRules,
   RuleError,
@@ -17,6 +27,7 @@ export {
   type RuleSet,
   type RuleSource,
   readRuleSources,
+  ruleNotices,
 } from './load.ts';
 export { RuleRuntimeError } from './values.ts';
 export { type RuleWatcher, watchRules } from './watch.ts';

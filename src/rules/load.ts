@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Alias, type Document, isMap, isScalar, LineCounter, type Node, parseAllDocuments, visit } from 'yaml';
 import { compile, nextEvent, type Predicate, type RuleLimits } from './compile.ts';
+import { buildFalcoRuleSet, type FalcoProblem, type FalcoRuleSet } from './falco/index.ts';
 import {
   type Expr,
   type FieldPath,
@@ -118,6 +119,8 @@ export interface RuleSet {
   items: Map<string, { resource: RuleResource; item: RuleItem }>;
   /** Finds what `${name}` means inside a resource (own resource first, then `${cr.item}`). */
   lookup(resource: string, name: string): { resource: RuleResource; item: RuleItem } | undefined;
+  /** The Falco rules files among the sources (src/rules/falco), loaded together in order; absent when none. */
+  falco?: FalcoRuleSet;
 }
 
 export type RuleSource = { file: string; text: string };
@@ -163,13 +166,42 @@ const ITEM_KEYS = new Set([
   'priority',
 ]);
 
-/** Parses and compiles; throws RuleLoadError listing every problem. Synchronous: used by the watcher too. */
+/**
+ * Whether a file is in Falco's dialect: a YAML sequence of items (`- rule:`, `- macro:`, `- list:` …), where a
+ * KubeSphere file holds mappings (Rule resources). Decided on the first line that is not blank, a comment or a
+ * document marker.
+ */
+export function isFalcoRulesFile(text: string): boolean {
+  for (const line of text.split('\n')) {
+    const t = line.trim();
+    if (t === '' || t.startsWith('#') || t === '---' || t.startsWith('%')) continue;
+    return /^(?:-(?:\s|$)|\[)/.test(t) || /^---\s+(?:-(?:\s|$)|\[)/.test(t);
+  }
+  return false;
+}
+
+const fromFalco = (p: FalcoProblem) =>
+  new RuleError({ file: p.file, rule: p.item, line: p.line, column: p.column, message: p.message });
+
+/**
+ * Parses and compiles; throws RuleLoadError listing every problem. Synchronous: used by the watcher too. Falco
+ * rules files go to the Falco dialect, together and in order (a later file appends to or overrides an earlier one).
+ */
 export function buildRuleSet(sources: RuleSource[], limits?: RuleLimits): RuleSet {
   const errors: RuleError[] = [];
   const resources: RuleResource[] = [];
   const located = new Map<string, Located>();
+  const isFalco = sources.map((s) => isFalcoRulesFile(s.text));
+  const falcoSources = sources.filter((_, i) => isFalco[i]);
+  let falco: FalcoRuleSet | undefined;
+  if (falcoSources.length) {
+    const built = buildFalcoRuleSet(falcoSources);
+    errors.push(...built.errors.map(fromFalco));
+    falco = built.ruleset;
+  }
 
-  for (const { file, text } of sources) {
+  for (const [i, { file, text }] of sources.entries()) {
+    if (isFalco[i]) continue;
     const lines = new LineCounter();
     const docs = parseAllDocuments(text, { lineCounter: lines });
     const at = (node: Node | null | undefined, message: string, rule?: string) => {
@@ -318,7 +350,13 @@ export function buildRuleSet(sources: RuleSource[], limits?: RuleLimits): RuleSe
       const hit = lookup(resource, name);
       return hit && { resource: hit.resource, item: hit.item };
     },
+    ...(falco ? { falco } : {}),
   };
+}
+
+/** What Falco would only warn about in the rule set's Falco files (unknown keys, skipped rules), as RuleErrors. */
+export function ruleNotices(rules: RuleSet): RuleError[] {
+  return (rules.falco?.notices ?? []).map(fromFalco);
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   alertmanagerReceiver,
   alertsPathFor,
   createAlertDispatcher,
+  falcoReceiver,
   openPostgresAlertStore,
   openSqliteAlertStore,
   type Receiver,
@@ -61,6 +62,7 @@ function webhookReceivers(webhook: WebhookConfig | undefined): ReceiverConfig[] 
 }
 
 function receiver(c: ReceiverConfig, externalURL: string | undefined): Receiver {
+  if (c.type === 'falco') return falcoReceiver({ name: c.name, url: c.url, timeoutMs: c.timeout });
   return c.type === 'alertmanager'
     ? alertmanagerReceiver({ name: c.name, url: c.url, externalURL, timeoutMs: c.timeout })
     : webhookReceiver({ name: c.name, url: c.url, secret: c.secret, timeoutMs: c.timeout });
@@ -78,6 +80,7 @@ export async function openDecisions(config: VigilConfig, log: DecisionLog): Prom
       webhook,
       archivingPriority: config.rules.archivingPriority,
       alertingPriority: config.rules.alertingPriority,
+      falco: config.rules.falco,
     };
     if (config.rules.dir) {
       watcher = await watchRules(config.rules.dir, ({ rules, errors }) => {
