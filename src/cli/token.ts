@@ -1,6 +1,6 @@
 // `vigil token hash`: what goes into `auth.tokens[].tokenHash`, so that vigil.yaml holds no usable secret.
 import { parseArgs } from 'node:util';
-import { hashToken } from '../server/auth.ts';
+import { hashToken } from '../auth/index.ts';
 import { CliError, type Command } from './command.ts';
 
 export const tokenHashCommand: Command = {

@@ -4,6 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../auth/index.ts';
 import {
   checkEventCount,
   type DecodeLimits,
@@ -15,7 +16,6 @@ import {
   resolveLimits,
 } from '../event/index.ts';
 import type { AuditEvent } from '../event/model.ts';
-import type { Authenticator } from '../server/auth.ts';
 import type { Ingestor } from './pipeline.ts';
 
 const gunzipAsync = promisify(gunzip);

@@ -4,8 +4,8 @@
 import { type AlertDispatcher, alertRecords, type RaisedAlert } from '../alerts/index.ts';
 import { maskCredentials, parseMaskPath } from '../event/mask.ts';
 import type { AuditEvent } from '../event/model.ts';
+import type { CollectorMetrics } from '../metrics/index.ts';
 import type { RuleEngine } from '../rules/index.ts';
-import type { CollectorMetrics } from '../server/metrics.ts';
 import type { AppendOptions, AppendResult, Store } from '../store/types.ts';
 
 /** Namespace → workspace, from the config's `workspaces: { ws: [ns…] }`. */

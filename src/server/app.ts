@@ -1,16 +1,16 @@
 // The collector's HTTP server: ingest paths, query API, health and metrics, on Fastify with pino logging.
 // Built around an open Store so that tests and `vigil serve` assemble it the same way.
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { AuthError, Authenticator, RateLimitError } from '../auth/index.ts';
 import type { VigilConfig } from '../config/index.ts';
 import { HttpError, JSON_TYPES, NDJSON_TYPES, registerIngest } from '../ingest/http.ts';
 import { Ingestor } from '../ingest/pipeline.ts';
+import { type CollectorMetrics, collectorMetrics } from '../metrics/index.ts';
 import { registerAlerts } from '../query/alerts.ts';
 import { ParamError } from '../query/params.ts';
 import { registerQuery } from '../query/routes.ts';
 import { type Store, StoreUnavailableError } from '../store/types.ts';
-import { AuthError, Authenticator, RateLimitError } from './auth.ts';
 import type { Decisions } from './decisions.ts';
-import { type CollectorMetrics, collectorMetrics } from './metrics.ts';
 
 export interface AppOptions {
   config: VigilConfig;

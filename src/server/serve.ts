@@ -3,13 +3,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyServerOptions } from 'fastify';
+import { isLoopback } from '../auth/index.ts';
 import { ConfigError, type VigilConfig } from '../config/index.ts';
 import { AmqpSource } from '../ingest/amqp.ts';
 import { integrityKey, startIntegrity } from '../integrity/serve.ts';
 import { openStore, type Retention, startRetention } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { type App, createApp } from './app.ts';
-import { isLoopback } from './auth.ts';
 import { CONSOLE_DIST_DIR, registerConsole } from './console.ts';
 import { type Decisions, openDecisions } from './decisions.ts';
 

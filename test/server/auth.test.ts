@@ -1,8 +1,8 @@
 // Tokens stored as hashes, `vigil token hash`, and per-caller rate limits (token buckets, 429 + Retry-After).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { AuthError, Authenticator, hashToken, RateLimitError } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
-import { AuthError, Authenticator, hashToken, RateLimitError } from '../../src/server/auth.ts';
 import { vigil } from '../helpers/cli.ts';
 import { event } from './fixtures.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
