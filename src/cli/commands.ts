@@ -1,15 +1,14 @@
-// The table of CLI commands. Each stage contributes its commands here, one line each.
+// The table of CLI commands, one line each; every command lives in src/cli and calls its stage's engine.
 
-import { exportCommand, verifyCommand } from '../integrity/index.ts';
-import { rulesBacktestCommand } from '../rules/backtest.ts';
-import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
 import { importCommand } from './import.ts';
+import { exportCommand, verifyCommand } from './integrity.ts';
 import { migrateCommand } from './migrate.ts';
 import { migrateDataCommand } from './migrate-data.ts';
 import { policyTestCommand } from './policy-test.ts';
 import { queryCommand } from './query.ts';
+import { rulesBacktestCommand, rulesCheckCommand, rulesTestCommand } from './rules.ts';
 import { serveCommand } from './serve.ts';
 import { tailCommand } from './tail.ts';
 import { tokenHashCommand } from './token.ts';

@@ -1,9 +1,11 @@
-export { ConfigError, loadConfig, type Overrides, parseConfig, sqlitePath } from './load.ts';
+export { ConfigError, loadConfig, type Overrides, parseConfig, signingKeyPath, sqlitePath } from './load.ts';
 export {
   type AmqpSourceConfig,
   type CaptureConfig,
   type ClientCertConfig,
   DEFAULTS,
+  LOG_LEVELS,
+  type LogLevel,
   parseDuration,
   type RateLimitConfig,
   type ReceiverConfig,

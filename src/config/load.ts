@@ -4,6 +4,8 @@ import path from 'node:path';
 import { isCollection, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import {
   DEFAULTS,
+  LOG_LEVELS,
+  type LogLevel,
   parseDuration,
   SECTIONS,
   type Spec,
@@ -136,7 +138,10 @@ function check(ctx: Ctx, node: Node | null | undefined, spec: Spec, key: string)
 }
 
 export interface Overrides {
+  /** `host:port`, `:port` or a bare port. */
   listen?: string;
+  /** The log level (`--log-level`). */
+  logLevel?: string;
   /** Data directory: the SQLite file goes to `<data>/vigil.db`. */
   data?: string;
   /** `postgres://…`: PostgreSQL storage instead of what the file says (its schema and poolSize still apply). */
@@ -148,6 +153,17 @@ export function sqlitePath(storage: StorageConfig, what: string): string {
   if (storage.type !== 'sqlite')
     throw new ConfigError(`${what} works on the embedded SQLite store only; this config's storage is ${storage.type}`);
   return storage.path;
+}
+
+/**
+ * The signing key file of a config: `integrity.signingKey`, else for SQLite `vigil-signing.key` beside the database;
+ * undefined for PostgreSQL without one (its collectors, perhaps on several hosts, must share a configured key).
+ */
+export function signingKeyPath(config: VigilConfig): string | undefined {
+  const integrity = config.sections.integrity as { signingKey?: string } | undefined;
+  if (integrity?.signingKey !== undefined) return integrity.signingKey;
+  if (config.storage.type !== 'sqlite') return undefined;
+  return path.join(path.dirname(path.resolve(config.storage.path)), 'vigil-signing.key');
 }
 
 /** The keys each storage type takes: a oneOf over `type`, so a postgres url never silently falls back to SQLite. */
@@ -260,6 +276,7 @@ type Sections = {
   alerts?: { groupWindow?: number; expireAfter?: number };
   externalURL?: string;
   query?: VigilConfig['query'];
+  log?: { level?: LogLevel };
 };
 
 function storage(s: Sections['storage'], o: Overrides): StorageConfig {
@@ -276,6 +293,13 @@ function storage(s: Sections['storage'], o: Overrides): StorageConfig {
   return s?.cacheMiB === undefined
     ? { type: 'sqlite', path: dbPath }
     : { type: 'sqlite', path: dbPath, cacheMiB: s.cacheMiB };
+}
+
+function logLevel(level: string | undefined): LogLevel | undefined {
+  if (level === undefined) return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new ConfigError(`log level: expected one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+  return level as LogLevel;
 }
 
 function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
@@ -301,6 +325,7 @@ function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
     },
     externalURL: s.externalURL,
     query: s.query ?? {},
+    log: { level: logLevel(o.logLevel) ?? s.log?.level ?? DEFAULTS.logLevel },
     sections: raw,
   };
 }

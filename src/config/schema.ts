@@ -36,6 +36,8 @@ export const ROLES = ['admin', 'tenant', 'ingest'] as const;
 const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
 export const RECEIVER_TYPES = ['alertmanager', 'webhook'] as const;
 export const STORAGE_TYPES = ['sqlite', 'postgres'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export type Role = (typeof ROLES)[number];
 
 /** One sink as `parseSinkConfig` checks it, its errors placed at the key at fault. */
@@ -189,6 +191,8 @@ export const SECTIONS: Record<string, Spec> = {
   alerts: { kind: 'object', fields: { groupWindow: { kind: 'duration' }, expireAfter: { kind: 'duration' } } },
   externalURL: str,
   query: { kind: 'object', fields: { maxHistogramBuckets: { kind: 'int', min: 10 } } },
+  // The collector's log: pino JSON lines on stdout, one per request.
+  log: { kind: 'object', fields: { level: { kind: 'enum', values: LOG_LEVELS } } },
   // The capture middleware's setup (createAuditor({config})); the collector ignores it. Files are relative to the
   // config file. Functions (identify, onError, longRunning) stay programmatic.
   capture: {
@@ -336,6 +340,7 @@ export interface VigilConfig {
   externalURL?: string;
   /** Query limits (unset: the store's defaults, MAX_HISTOGRAM_BUCKETS). */
   query: { maxHistogramBuckets?: number };
+  log: { level: LogLevel };
   /** Every top-level section as written (validated), for stages that read their own. */
   sections: Record<string, unknown>;
 }
@@ -348,6 +353,7 @@ export const DEFAULTS = {
   maxBodyBytes: 10 * 1024 * 1024,
   alertGroupWindow: '5m',
   alertExpireAfter: '1d',
+  logLevel: 'info',
 } as const;
 
 const UNIT_MS: Record<string, number> = {

@@ -1,8 +1,7 @@
 // The collector's part of tamper evidence: the signing key (created on first start) and the checkpoint timer.
-import type { VigilConfig } from '../config/index.ts';
+import { signingKeyPath, type VigilConfig } from '../config/index.ts';
 import type { Store } from '../store/index.ts';
 import { type Checkpointer, startCheckpoints } from './checkpoint.ts';
-import { signingKeyPath } from './cli.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;

@@ -3,8 +3,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AuthError, Authenticator, RateLimitError } from '../auth/index.ts';
 import type { VigilConfig } from '../config/index.ts';
-import { HttpError, JSON_TYPES, NDJSON_TYPES, registerIngest } from '../ingest/http.ts';
-import { Ingestor } from '../ingest/pipeline.ts';
+import { createIngestor, HttpError, type Ingestor, JSON_TYPES, NDJSON_TYPES, registerIngest } from '../ingest/index.ts';
 import { type CollectorMetrics, collectorMetrics } from '../metrics/index.ts';
 import { registerAlerts } from '../query/alerts.ts';
 import { ParamError } from '../query/params.ts';
@@ -17,7 +16,7 @@ export interface AppOptions {
   store: Store;
   /** Rules and alerts; absent: every event is stored and no alert is raised. */
   decisions?: Decisions;
-  /** pino options or false; default: info-level JSON logs. */
+  /** pino options or false; default: JSON logs at the config's `log.level`. */
   logger?: FastifyServerOptions['logger'];
   heartbeatMs?: number;
   /** Longest wait for in-flight requests at shutdown (default 30 s). */
@@ -85,7 +84,9 @@ export function createApp(o: AppOptions): App {
         rejectUnauthorized: tls.clientAuth === 'require',
       },
     }),
-    logger: o.logger ?? { level: 'info' },
+    logger: o.logger ?? { level: config.log.level },
+    // One line per request, written when it ends (below), instead of Fastify's two (received and completed).
+    disableRequestLogging: true,
     bodyLimit: config.ingest.maxBodyBytes,
     // Closing drains in-flight requests first (preClose below), so what is left to close is idle or a tail.
     forceCloseConnections: true,
@@ -97,11 +98,7 @@ export function createApp(o: AppOptions): App {
     clientCerts: config.auth.clientCerts,
     rateLimit: config.auth.rateLimit,
   });
-  const ingestor = new Ingestor(store, config.workspaces, metrics, {
-    engine: o.decisions?.engine,
-    dispatcher: o.decisions?.dispatcher,
-    mask: config.ingest.mask,
-  });
+  const ingestor = createIngestor(config, store, { decisions: o.decisions, metrics });
   let ready = false;
 
   // Keep bodies as raw Buffers: the OpenFaaS HMAC is over the exact bytes, and each path parses exactly once.
@@ -134,7 +131,6 @@ export function createApp(o: AppOptions): App {
     ingestor,
     auth,
     maxBodyBytes: config.ingest.maxBodyBytes,
-    limits: config.ingest.limits,
     openfaasSecret: config.ingest.openfaas?.secret,
   });
   const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs });
@@ -142,6 +138,12 @@ export function createApp(o: AppOptions): App {
   // In-flight requests, so that shutdown can let ingests commit before connections are closed.
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  fastify.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      { method: req.method, url: req.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime },
+      'request',
+    );
+  });
   fastify.addHook('onRequest', async (_req, reply) => {
     inFlight++;
     reply.raw.once('close', () => {

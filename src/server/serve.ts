@@ -34,11 +34,13 @@ export interface ServeOptions {
   consoleDir?: string;
 }
 
-/** `host:port`, `:port`, `[v6]:port` → host and port. */
+/** `host:port`, `:port`, `[v6]:port` → host and port; a bare port listens on loopback (127.0.0.1). */
 export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
+  const text = listen.trim();
+  if (/^\d{1,5}$/.test(text) && Number(text) <= 65535) return { host: '127.0.0.1', port: Number(text) };
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535) throw new ConfigError(`listen: expected host:port, got "${listen}"`);
+  if (!m || port > 65535) throw new ConfigError(`listen: expected host:port, :port or a port, got "${listen}"`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
