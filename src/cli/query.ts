@@ -54,8 +54,9 @@ T is RFC 3339 or Unix seconds. --server defaults to $VIGIL_URL or http://127.0.0
       const p = new URLSearchParams(params);
       p.set('size', String(Math.min(1000, limit - items.length)));
       if (after) p.set('after', after);
-      const res = await fetch(serverURL(v, '/api/v1/events', p), { headers: headers(v) }).catch((err: Error) => {
-        throw new CliError(`cannot reach the server: ${err.cause ?? err.message}`, 1);
+      const url = serverURL(v, '/api/v1/events', p);
+      const res = await fetch(url, { headers: headers(v) }).catch((err: Error) => {
+        throw new CliError(`cannot reach the server at ${url.origin}: ${err.cause ?? err.message}`, 1);
       });
       await failOnError(res);
       const page = (await res.json()) as Page;

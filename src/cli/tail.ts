@@ -32,11 +32,12 @@ Prints each matching event as it is stored, until interrupted (or after N events
     const stop = () => ac.abort();
     process.once('SIGINT', stop);
     try {
-      const res = await fetch(serverURL(v, '/api/v1/events/stream', filterParams(v)), {
+      const url = serverURL(v, '/api/v1/events/stream', filterParams(v));
+      const res = await fetch(url, {
         headers: { ...headers(v), accept: 'text/event-stream' },
         signal: ac.signal,
       }).catch((err: Error) => {
-        throw new CliError(`cannot reach the server: ${err.cause ?? err.message}`, 1);
+        throw new CliError(`cannot reach the server at ${url.origin}: ${err.cause ?? err.message}`, 1);
       });
       await failOnError(res);
       if (fmt === 'table') io.stdout.write(table([], COLUMNS));
