@@ -87,7 +87,7 @@ describe('vigil import stores as the collector does', () => {
     );
     assert.equal(page.total, 1);
     assert.equal(page.items[0]!.stage, 'ResponseComplete');
-    assert.equal((page.items[0]!.origin?.cadf as { outcome?: string }).outcome, 'success');
+    assert.equal((page.items[0]!.origin?.cadf as { outcome?: string } | undefined)?.outcome, 'success');
   });
 });
 
