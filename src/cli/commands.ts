@@ -4,6 +4,7 @@ import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
 import { importCommand } from './import.ts';
 import { exportCommand, verifyCommand } from './integrity.ts';
+import { keygenCommand } from './keygen.ts';
 import { migrateCommand } from './migrate.ts';
 import { migrateDataCommand } from './migrate-data.ts';
 import { policyTestCommand } from './policy-test.ts';
@@ -28,4 +29,5 @@ export const commands: Command[] = [
   consoleBuildCommand,
   verifyCommand,
   exportCommand,
+  keygenCommand,
 ];

@@ -6,8 +6,6 @@ import { loadSigningKey, type SigningKey } from './keys.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
-type IntegritySection = { signingKey?: string; checkpointInterval?: number } | undefined;
-
 /**
  * The signing key, loaded before anything else starts so that a bad key fails the start cleanly. A configured key
  * must exist (a typo must not silently start a new key); SQLite's default one is created beside the database.
@@ -15,11 +13,9 @@ type IntegritySection = { signingKey?: string; checkpointInterval?: number } | u
  * without one the chain is kept but no checkpoint signed). Undefined for an in-memory store or without a key.
  */
 export function integrityKey(config: VigilConfig): SigningKey | undefined {
-  if (config.storage.type === 'sqlite' && config.storage.path === ':memory:') return undefined;
   const keyPath = signingKeyPath(config);
   if (keyPath === undefined) return undefined;
-  const integrity = config.sections.integrity as IntegritySection;
-  return loadSigningKey(keyPath, integrity?.signingKey === undefined);
+  return loadSigningKey(keyPath, config.integrity.createKey);
 }
 
 /**
@@ -34,8 +30,7 @@ export function startIntegrity(
   onError: (err: unknown) => void,
 ): Checkpointer {
   if (!key) return { now: async () => {}, stop: async () => {} };
-  const integrity = config.sections.integrity as IntegritySection;
-  const interval = integrity?.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  const interval = config.integrity.checkpointIntervalMs;
   return startCheckpoints(
     (force) => store.checkpoint(key, { force, freshMs: force ? interval / 2 : undefined }),
     interval,

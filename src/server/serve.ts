@@ -74,8 +74,8 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
   for (const w of decisions.warnings) log.warn(w);
   if (!signingKey && config.storage.type === 'postgres')
     log.warn(
-      'tamper evidence: no integrity.signingKey configured, so no checkpoint is signed (the hash chain is kept); ' +
-        'give every collector of this database the same key',
+      'tamper evidence: no signing key, so no checkpoint is signed (the hash chain is kept); give every collector ' +
+        'of this database the same integrity.signingKey (vigil keygen makes one)',
     );
   const integrity = startIntegrity(config, store, signingKey, (err) => log.error({ err }, 'checkpoint failed'));
   const retention = startRetention(store, {
