@@ -109,7 +109,7 @@ export function loadConfig(file: string | undefined, overrides: Overrides = {}):
   } catch (err) {
     throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
   }
-  const cfg = resolve(parse(text, file, true), overrides, true);
+  const cfg = resolve(parse(text, file, true), overrides, file);
   const read = (key: string, p: string) => {
     try {
       return readFileSync(p);
@@ -167,11 +167,11 @@ function logLevel(level: string | undefined): LogLevel | undefined {
 }
 
 /**
- * The signing key: the configured one; else Vigil's default in the data directory, created on first start —
- * beside the SQLite database, or for PostgreSQL in `--data` (default ./data) when the command line loaded the
- * config. A config built in code for PostgreSQL without a key signs nothing (its collectors must share one).
+ * The signing key: the configured one; else Vigil's default, created on first start — beside the SQLite database,
+ * or for PostgreSQL (when the command line loaded the config) in `--data`, else beside the config file, else in
+ * ./data. A config built in code for PostgreSQL without a key signs nothing (its collectors must share one).
  */
-function integrity(f: ConfigFile, store: StorageConfig, o: Overrides, cli: boolean): VigilConfig['integrity'] {
+function integrity(f: ConfigFile, store: StorageConfig, o: Overrides, cli: string | boolean): VigilConfig['integrity'] {
   const checkpointIntervalMs = f.integrity?.checkpointInterval ?? parseDuration(DEFAULTS.checkpointInterval)!;
   if (f.integrity?.signingKey) return { signingKey: f.integrity.signingKey, createKey: false, checkpointIntervalMs };
   const dataDir =
@@ -179,9 +179,9 @@ function integrity(f: ConfigFile, store: StorageConfig, o: Overrides, cli: boole
       ? store.path === ':memory:'
         ? undefined
         : path.dirname(path.resolve(store.path))
-      : cli
-        ? path.resolve(o.data ?? DEFAULTS.dataDir)
-        : undefined;
+      : cli === false
+        ? undefined
+        : path.resolve(o.data ?? (typeof cli === 'string' ? path.dirname(cli) : DEFAULTS.dataDir));
   return {
     signingKey: dataDir === undefined ? undefined : path.join(dataDir, DEFAULTS.signingKeyFile),
     createKey: true,
@@ -189,7 +189,8 @@ function integrity(f: ConfigFile, store: StorageConfig, o: Overrides, cli: boole
   };
 }
 
-function resolve(f: ConfigFile, o: Overrides, cli: boolean): VigilConfig {
+/** `cli`: loaded by the command line, from this file (a string) or with no file (true). */
+function resolve(f: ConfigFile, o: Overrides, cli: string | boolean): VigilConfig {
   const store = storage(f.storage, o);
   return {
     listen: o.listen ?? f.listen ?? DEFAULTS.listen,

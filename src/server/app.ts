@@ -1,6 +1,13 @@
 // The collector's HTTP server: ingest paths, query API, health and metrics, on Fastify with pino logging.
 // Built around an open Store so that tests and `vigil serve` assemble it the same way.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import { AuthError, Authenticator, RateLimitError } from '../auth/index.ts';
 import type { VigilConfig } from '../config/index.ts';
 import { createIngestor, HttpError, type Ingestor, JSON_TYPES, NDJSON_TYPES, registerIngest } from '../ingest/index.ts';
@@ -35,6 +42,16 @@ export interface App {
 }
 
 const INGEST_PREFIXES = ['/ingest/', '/audit/'];
+
+/** One log line per request, when it ends, instead of Fastify's two (received, then completed). */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: req.method, url: req.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime };
+    if (error) req.log.error({ ...line, err: error }, 'request errored');
+    else req.log.info(line, 'request');
+  }
+}
 
 /** Turns any error into `{ error, field? }` with a 4xx status when it is the caller's fault. */
 function errorBody(err: FastifyError | Error): { status: number; error: string; field?: string; retryAfter?: number } {
@@ -85,8 +102,7 @@ export function createApp(o: AppOptions): App {
       },
     }),
     logger: o.logger ?? { level: config.log.level },
-    // One line per request, written when it ends (below), instead of Fastify's two (received and completed).
-    disableRequestLogging: true,
+    logController: new OneLinePerRequest(),
     bodyLimit: config.ingest.maxBodyBytes,
     // Closing drains in-flight requests first (preClose below), so what is left to close is idle or a tail.
     forceCloseConnections: true,
@@ -138,12 +154,6 @@ export function createApp(o: AppOptions): App {
   // In-flight requests, so that shutdown can let ingests commit before connections are closed.
   let inFlight = 0;
   let drained: (() => void) | undefined;
-  fastify.addHook('onResponse', async (req, reply) => {
-    req.log.info(
-      { method: req.method, url: req.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime },
-      'request',
-    );
-  });
   fastify.addHook('onRequest', async (_req, reply) => {
     inFlight++;
     reply.raw.once('close', () => {
