@@ -47,6 +47,10 @@ export async function main(argv: string[], io: CommandIO = process): Promise<num
       if (err.showUsage) io.stderr.write(`\n${command.usage.trimEnd()}\n`);
       return err.exitCode;
     }
-    throw err;
+    // Anything else (a store that cannot be reached, a disk error): one line too; the stack only when asked for.
+    const e = err as Error;
+    io.stderr.write(`vigil ${command.name.join(' ')}: ${e.message ?? String(err)}\n`);
+    if (process.env.VIGIL_DEBUG) io.stderr.write(`${e.stack}\n`);
+    return 1;
   }
 }

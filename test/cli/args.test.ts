@@ -82,3 +82,17 @@ test('vigil serve reads VIGIL_LISTEN (a bad one is named, exit 2)', async () => 
     else process.env.VIGIL_LISTEN = saved;
   }
 });
+
+test('an unexpected failure (an unreachable database) is one line too, exit 1, no stack', async () => {
+  const r = await vigil([
+    'rules',
+    'backtest',
+    '--rules',
+    'src/rules/default-rules.yaml',
+    '--storage-url',
+    'postgres://nobody@127.0.0.1:1/none',
+  ]);
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.err, /^vigil rules backtest: .+\n$/);
+  assert.doesNotMatch(r.err, /\n\s+at /);
+});
