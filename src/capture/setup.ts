@@ -1,8 +1,6 @@
 // `createAuditor`: the capture middleware from files and sink configurations — the few lines an API server needs.
 // It resolves the policy and audit map files, builds the sinks, and owns them: `close()` flushes and closes them.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { type CaptureConfig, ConfigError, parseConfig } from '../config/index.ts';
+import { type CaptureConfig, ConfigError, loadConfig } from '../config/index.ts';
 import type { Policy, PolicyEvaluator } from '../policy/index.ts';
 import { createPolicyEvaluator, loadPolicyFile } from '../policy/index.ts';
 import { createSink, type Sink, type SinkConfig, union } from '../sinks/index.ts';
@@ -32,27 +30,9 @@ export interface AuditorConfigSetup extends Partial<AuditorSetup> {
 
 /** Reads the `capture:` section of a vigil.yaml, its file paths resolved against the file. Throws ConfigError. */
 export function loadCaptureConfig(file: string): CaptureConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
-  }
-  const section = parseConfig(text, file).sections.capture as CaptureConfig | undefined;
+  const section = loadConfig(file).capture;
   if (!section) throw new ConfigError(`${file}: no capture section`);
-  const near = (p: string) => path.resolve(path.dirname(file), p);
-  const sinks = section.sinks?.map((c): SinkConfig => {
-    const spool = 'spool' in c && c.spool ? { spool: { ...c.spool, dir: near(c.spool.dir) } } : {};
-    if (c.type === 'log') return { ...c, path: c.path === '-' ? c.path : near(c.path) };
-    if (c.type === 'webhook') return { ...c, ...spool, ...(c.kubeconfig ? { kubeconfig: near(c.kubeconfig) } : {}) };
-    return { ...c, ...spool } as SinkConfig;
-  });
-  return {
-    ...section,
-    ...(section.policy ? { policy: near(section.policy) } : {}),
-    ...(section.auditMap ? { auditMap: near(section.auditMap) } : {}),
-    ...(sinks ? { sinks } : {}),
-  };
+  return section;
 }
 
 /** The file's section under the fields given in code (an undefined field does not override). */

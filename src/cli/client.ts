@@ -27,7 +27,7 @@ export interface ClientValues {
 }
 
 export function serverURL(v: ClientValues, path: string, params: URLSearchParams): URL {
-  const base = v.server ?? process.env.VIGIL_SERVER ?? 'http://127.0.0.1:8080';
+  const base = v.server ?? (process.env.VIGIL_URL || 'http://127.0.0.1:8080');
   let url: URL;
   try {
     url = new URL(path, base);
@@ -39,7 +39,7 @@ export function serverURL(v: ClientValues, path: string, params: URLSearchParams
 }
 
 export function headers(v: ClientValues): Record<string, string> {
-  const token = v.token ?? process.env.VIGIL_TOKEN;
+  const token = v.token ?? (process.env.VIGIL_TOKEN || undefined);
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 

@@ -1,16 +1,16 @@
-// The table of CLI commands. Each stage contributes its commands here, one line each.
+// The table of CLI commands, one line each; every command lives in src/cli and calls its stage's engine.
 
-import { exportCommand, verifyCommand } from '../integrity/index.ts';
-import { rulesBacktestCommand } from '../rules/backtest.ts';
-import { rulesCheckCommand, rulesTestCommand } from '../rules/cli.ts';
 import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
 import { importCommand } from './import.ts';
+import { exportCommand, verifyCommand } from './integrity.ts';
 import { k8sWebhookConfigCommand } from './k8s.ts';
+import { keygenCommand } from './keygen.ts';
 import { migrateCommand } from './migrate.ts';
 import { migrateDataCommand } from './migrate-data.ts';
 import { policyTestCommand } from './policy-test.ts';
 import { queryCommand } from './query.ts';
+import { rulesBacktestCommand, rulesCheckCommand, rulesTestCommand } from './rules.ts';
 import { serveCommand } from './serve.ts';
 import { shipCommand } from './ship.ts';
 import { tailCommand } from './tail.ts';
@@ -31,6 +31,7 @@ export const commands: Command[] = [
   consoleBuildCommand,
   verifyCommand,
   exportCommand,
+  keygenCommand,
   shipCommand,
   k8sWebhookConfigCommand,
 ];

@@ -1,7 +1,7 @@
 import { ensureConsoleBuilt } from '../server/console.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, defineCommand } from './command.ts';
 
-export const consoleBuildCommand: Command = {
+export const consoleBuildCommand = defineCommand({
   name: ['console', 'build'],
   summary: 'Build the web console (web/dist) when it is missing or older than its sources',
   usage: `Usage: vigil console build
@@ -9,8 +9,8 @@ export const consoleBuildCommand: Command = {
 Builds the console that \`vigil serve\` serves at /, when web/dist is missing or older than web/src. \`npm start\`
 runs it first, so a fresh clone shows the console.
 `,
-  async run(args, io) {
-    if (args.length) throw new CliError(`unexpected arguments: ${args.join(' ')}`);
+  options: {},
+  async run(_args, io) {
     try {
       const r = await ensureConsoleBuilt({ log: (m) => io.stderr.write(`${m}\n`) });
       if (r === 'unavailable')
@@ -20,4 +20,4 @@ runs it first, so a fresh clone shows the console.
       throw new CliError((err as Error).message, 1);
     }
   },
-};
+});

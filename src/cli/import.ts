@@ -1,85 +1,95 @@
+// `vigil import`: audit log files into the store, through the collector's own pipeline — the config's limits,
+// ingest.mask, workspaces, rules (what they ignore is not stored) and alerts, and CADF pairing — so that an imported
+// file ends up exactly as if its events had been sent to `vigil serve`.
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/index.ts';
-import { decodeEvents, EventValidationError } from '../event/index.ts';
-import { Ingestor } from '../ingest/pipeline.ts';
+import { EventValidationError } from '../event/index.ts';
+import { createIngestor, FORMATS } from '../ingest/index.ts';
+import { openDecisions } from '../server/index.ts';
 import { openStore } from '../store/index.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, type CommandIO, defineCommand } from './command.ts';
+import { CONFIG_OPTIONS, CONFIG_USAGE, commandConfig } from './config.ts';
 
 /** Events per store transaction while importing. */
 const CHUNK = 2000;
 /** Files at least this large get a progress bar (on a terminal). */
 const LARGE = 4 * 1024 * 1024;
 
-export const importCommand: Command = {
+export const importCommand = defineCommand({
   name: ['import'],
   summary: 'Load audit log files (Kubernetes, CADF, OpenFaaS, Vigil) into the store',
-  usage: `Usage: vigil import [--config vigil.yaml] [--data ./data] [--progress] FILE…
+  usage: `Usage: vigil import [--config vigil.yaml] [--data ./data] [--storage-url URL] [--progress] FILE…
 
 Reads Kubernetes audit logs (JSON lines or legacy lines), CADF logs and notifications, OpenFaaS deliveries
-and Vigil events, and appends them to the store the server uses (same --config/--data as vigil serve).
-Importing the same file twice stores nothing new. A progress bar goes to stderr for large files
+and Vigil events, and stores them as \`vigil serve\` with the same configuration would: its limits, masks,
+workspaces, rules (events they ignore are not stored) and alerts; a CADF call's request and response become one
+event. Importing the same file twice stores nothing new. A progress bar goes to stderr for large files
 (--progress forces it).
+
+${CONFIG_USAGE}
+  --progress                 a progress bar on stderr
 `,
-  async run(args, io) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: { config: { type: 'string', short: 'c' }, data: { type: 'string' }, progress: { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (positionals.length === 0) throw new CliError('no files given');
-    let config: ReturnType<typeof loadConfig>;
+  options: { ...CONFIG_OPTIONS, progress: { type: 'boolean' } },
+  positionals: true,
+  async run({ values, positionals }, io) {
+    if (positionals.length === 0) throw new CliError('no files given', 2, true);
+    const config = commandConfig(values);
+    if (config.storage.type === 'sqlite') mkdirSync(path.dirname(config.storage.path), { recursive: true });
+    const log = (level: string) => (obj: object, msg: string) =>
+      io.stderr.write(`vigil import: ${level}: ${msg}${Object.keys(obj).length ? ` ${JSON.stringify(obj)}` : ''}\n`);
+    const decisions = await openDecisions(config, { info: () => {}, warn: log('warning'), error: log('error') });
+    for (const w of decisions.warnings) io.stderr.write(`vigil import: warning: ${w}\n`);
+    let store: Awaited<ReturnType<typeof openStore>> | undefined;
+    const totals = { inserted: 0, duplicates: 0, ignored: 0, alerts: 0 };
     try {
-      config = loadConfig(values.config, { data: values.data });
-    } catch (err) {
-      if (err instanceof ConfigError) throw new CliError(err.message);
-      throw err;
-    }
-    if (config.storage.type === 'sqlite')
-      mkdirSync(path.dirname(path.resolve(config.storage.path)), { recursive: true });
-    const store = await openStore(config.storage);
-    const ingestor = new Ingestor(store, config.workspaces);
-    const isTTY = (io.stderr as NodeJS.WriteStream).isTTY === true;
-    let inserted = 0;
-    let duplicates = 0;
-    try {
+      store = await openStore(config.storage);
+      const ingestor = createIngestor(config, store, { decisions });
       for (const file of positionals) {
-        let text: string;
-        try {
-          text = readFileSync(file, 'utf8');
-        } catch (err) {
-          throw new CliError(`${file}: cannot read: ${(err as Error).message}`);
-        }
-        let events: ReturnType<typeof decodeEvents>;
-        try {
-          events = decodeEvents(text);
-        } catch (err) {
-          if (err instanceof EventValidationError) throw new CliError(`${file}: ${err.message}`);
-          throw err;
-        }
+        const events = decodeFile(ingestor, file);
         const bar =
-          values.progress || (isTTY && statSync(file).size >= LARGE)
+          values.progress || (isTTY(io) && statSync(file).size >= LARGE)
             ? progress(io.stderr, file, events.length)
             : undefined;
         for (let i = 0; i < events.length; i += CHUNK) {
-          const r = await ingestor.ingest('import', events.slice(i, i + CHUNK));
-          inserted += r.inserted;
-          duplicates += r.duplicates;
+          const r = await ingestor.ingest(FORMATS.file, events.slice(i, i + CHUNK));
+          for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r[k];
           bar?.(Math.min(i + CHUNK, events.length));
         }
         if (bar) io.stderr.write('\n');
       }
     } finally {
-      await store.close();
+      await decisions.close();
+      await store?.close();
     }
+    const where =
+      config.storage.type === 'sqlite' ? config.storage.path : `PostgreSQL schema ${config.storage.schema ?? 'vigil'}`;
+    const rules = totals.ignored ? `, ${totals.ignored} ignored by the rules` : '';
+    const alerts = totals.alerts ? `, ${totals.alerts} alerts raised` : '';
     io.stdout.write(
-      `imported ${inserted} events (${duplicates} already stored) into ${config.storage.type === 'sqlite' ? config.storage.path : `PostgreSQL schema ${config.storage.schema ?? 'vigil'}`}\n`,
+      `imported ${totals.inserted} events (${totals.duplicates} already stored${rules}${alerts}) into ${where}\n`,
     );
     return 0;
   },
-};
+});
+
+function isTTY(io: CommandIO): boolean {
+  return (io.stderr as NodeJS.WriteStream).isTTY === true;
+}
+
+function decodeFile(ingestor: ReturnType<typeof createIngestor>, file: string) {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  try {
+    return ingestor.decode(FORMATS.file, text);
+  } catch (err) {
+    if (err instanceof EventValidationError) throw new CliError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
 
 function progress(out: NodeJS.WritableStream, file: string, total: number): (done: number) => void {
   const width = 30;

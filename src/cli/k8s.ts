@@ -1,10 +1,9 @@
 // `vigil k8s webhook-config`: the kubeconfig kube-apiserver's --audit-webhook-config-file needs to send its audit
 // events to Vigil (docs/kubernetes.md).
-import { parseArgs } from 'node:util';
 import { readTarget, TargetError, webhookKubeconfig } from '../ship/index.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, defineCommand } from './command.ts';
 
-export const k8sWebhookConfigCommand: Command = {
+export const k8sWebhookConfigCommand = defineCommand({
   name: ['k8s', 'webhook-config'],
   summary: "Print the kubeconfig for kube-apiserver's --audit-webhook-config-file",
   usage: `Usage: vigil k8s webhook-config --server URL [--ca-file F]
@@ -16,19 +15,15 @@ client certificate (its CN listed in the collector's auth.clientCerts) or a bear
 The files are read and checked, then embedded (*-data, token); --reference writes their absolute paths instead
 (certificate-authority, client-certificate, client-key, tokenFile) for files mounted in the kube-apiserver pod.
 `,
-  async run(args, io) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        server: { type: 'string' },
-        'ca-file': { type: 'string' },
-        'client-cert': { type: 'string' },
-        'client-key': { type: 'string' },
-        'token-file': { type: 'string' },
-        reference: { type: 'boolean' },
-      },
-      strict: true,
-    });
+  options: {
+    server: { type: 'string' },
+    'ca-file': { type: 'string' },
+    'client-cert': { type: 'string' },
+    'client-key': { type: 'string' },
+    'token-file': { type: 'string' },
+    reference: { type: 'boolean' },
+  },
+  async run({ values }, io) {
     if (!values.server) throw new CliError('--server URL is required');
     try {
       const target = readTarget({
@@ -47,4 +42,4 @@ The files are read and checked, then embedded (*-data, token); --reference write
     }
     return 0;
   },
-};
+});

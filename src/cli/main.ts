@@ -1,4 +1,4 @@
-import { CliError, type Command, type CommandIO } from './command.ts';
+import { CliError, type Command, type CommandIO, parseCommandArgs } from './command.ts';
 import { commands } from './commands.ts';
 
 function help(): string {
@@ -39,12 +39,18 @@ export async function main(argv: string[], io: CommandIO = process): Promise<num
     return 0;
   }
   try {
-    return await command.run(rest, io);
+    const args = parseCommandArgs(command, rest);
+    return await command.run(args as Parameters<Command['run']>[0], io);
   } catch (err) {
     if (err instanceof CliError) {
       io.stderr.write(`vigil ${command.name.join(' ')}: ${err.message}\n`);
+      if (err.showUsage) io.stderr.write(`\n${command.usage.trimEnd()}\n`);
       return err.exitCode;
     }
-    throw err;
+    // Anything else (a store that cannot be reached, a disk error): one line too; the stack only when asked for.
+    const e = err as Error;
+    io.stderr.write(`vigil ${command.name.join(' ')}: ${e.message ?? String(err)}\n`);
+    if (process.env.VIGIL_DEBUG) io.stderr.write(`${e.stack}\n`);
+    return 1;
   }
 }

@@ -2,12 +2,11 @@
 // keyset pages (the store's own cursor), appends each page to the target (idempotent), and saves the cursor in the
 // target after each page, so an interrupted copy resumes where it stopped; at the end it checks the counts.
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { openPostgresStore, type PostgresStore } from '../store/postgres.ts';
 import { encodeCursor, toMicros } from '../store/query.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
-import { CliError, type Command, type CommandIO } from './command.ts';
+import { CliError, type CommandIO, defineCommand } from './command.ts';
 
 const usage = `Usage: vigil migrate-data --from sqlite:PATH --to postgres://USER@HOST:PORT/DB [--schema NAME] [--page N]
 
@@ -24,27 +23,17 @@ Options:
 Exit status: 0 when every event was copied and verified, 1 when verification failed, 2 on bad usage.
 `;
 
-export const migrateDataCommand: Command = {
+export const migrateDataCommand = defineCommand({
   name: ['migrate-data'],
   summary: 'copy the events of an embedded SQLite store into PostgreSQL (resumable, verified)',
   usage,
-  async run(args: string[], io: CommandIO): Promise<number> {
-    let values: { from?: string; to?: string; schema?: string; page?: string };
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: {
-          from: { type: 'string' },
-          to: { type: 'string' },
-          schema: { type: 'string' },
-          page: { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new CliError(`${(err as Error).message}\n\n${usage}`);
-    }
+  options: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    schema: { type: 'string' },
+    page: { type: 'string' },
+  },
+  async run({ values }, io) {
     if (!values.from?.startsWith('sqlite:')) throw new CliError('--from must be sqlite:PATH');
     const path = values.from.slice('sqlite:'.length);
     if (!existsSync(path)) throw new CliError(`--from: no SQLite database at ${path}`);
@@ -63,7 +52,7 @@ export const migrateDataCommand: Command = {
       await target?.close();
     }
   },
-};
+});
 
 async function copy(source: Store, target: PostgresStore, key: string, size: number, io: CommandIO): Promise<number> {
   const total = (await source.query({}, { sort: 'asc', size: 0 })).total;

@@ -1,9 +1,9 @@
 // `vigil migrate`: creates or upgrades Vigil's schema in PostgreSQL (collectors also do it when they open the
 // store; this runs it ahead of a rollout, e.g. as a Kubernetes Job, with a role allowed to change the schema).
-import { parseArgs } from 'node:util';
 import { MIGRATIONS } from '../store/postgres/migrations.ts';
 import { migratePostgres } from '../store/postgres.ts';
-import { CliError, type Command, type CommandIO } from './command.ts';
+import { CliError, defineCommand } from './command.ts';
+import { env } from './config.ts';
 
 const usage = `Usage: vigil migrate [--storage-url postgres://USER@HOST:PORT/DB] [--schema NAME]
 
@@ -17,23 +17,13 @@ Options:
 Exit status: 0 when the schema is current, 1 when a migration failed, 2 on bad usage.
 `;
 
-export const migrateCommand: Command = {
+export const migrateCommand = defineCommand({
   name: ['migrate'],
   summary: "create or upgrade Vigil's schema in PostgreSQL",
   usage,
-  async run(args: string[], io: CommandIO): Promise<number> {
-    let values: { 'storage-url'?: string; schema?: string };
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: { 'storage-url': { type: 'string' }, schema: { type: 'string' } },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new CliError(`${(err as Error).message}\n\n${usage}`);
-    }
-    const url = values['storage-url'] ?? process.env.VIGIL_STORAGE_URL;
+  options: { 'storage-url': { type: 'string' }, schema: { type: 'string' } },
+  async run({ values }, io) {
+    const url = values['storage-url'] ?? env('VIGIL_STORAGE_URL');
     if (!url) throw new CliError('no database: pass --storage-url postgres://… or set VIGIL_STORAGE_URL');
     if (!/^postgres(ql)?:\/\//.test(url))
       throw new CliError(
@@ -56,4 +46,4 @@ export const migrateCommand: Command = {
     );
     return 0;
   },
-};
+});

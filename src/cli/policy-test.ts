@@ -1,7 +1,6 @@
 // `vigil policy test`: replays recorded audit events through a policy and shows, for each, the level it would
 // be recorded at, the stages omitted and the rule that decided — to check a policy before deploying it.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { type AuditEvent, decodeEvents } from '../event/index.ts';
 import {
   attributesFromEvent,
@@ -10,7 +9,7 @@ import {
   type PolicyDecision,
   PolicyError,
 } from '../policy/index.ts';
-import { CliError, type Command, type CommandIO } from './command.ts';
+import { CliError, defineCommand } from './command.ts';
 
 const usage = `Usage: vigil policy test --policy POLICY.yaml [--events FILE|-] [-o table|json]
 
@@ -25,12 +24,17 @@ Options:
 Exit status: 0 on success, 2 on a bad policy (errors as file:line:column) or bad input.
 `;
 
-export const policyTestCommand: Command = {
+export const policyTestCommand = defineCommand({
   name: ['policy', 'test'],
   summary: 'show the level, omitted stages and rule a policy gives each recorded audit event',
   usage,
-  async run(args: string[], io: CommandIO): Promise<number> {
-    const opts = options(args);
+  options: {
+    policy: { type: 'string' },
+    events: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+  },
+  async run({ values }, io) {
+    const opts = options(values);
     let policy: Awaited<ReturnType<typeof loadPolicyFile>>;
     try {
       policy = await loadPolicyFile(opts.policy);
@@ -55,7 +59,7 @@ export const policyTestCommand: Command = {
     io.stdout.write(opts.output === 'json' ? jsonLines(rows) : table(rows));
     return 0;
   },
-};
+});
 
 interface Options {
   policy: string;
@@ -63,22 +67,7 @@ interface Options {
   output: 'table' | 'json';
 }
 
-function options(args: string[]): Options {
-  let values: { policy?: string; events?: string; output?: string };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        policy: { type: 'string' },
-        events: { type: 'string' },
-        output: { type: 'string', short: 'o' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n\n${usage}`);
-  }
+function options(values: { policy?: string; events?: string; output?: string }): Options {
   if (!values.policy) throw new CliError(`--policy is required\n\n${usage}`);
   const output = values.output ?? 'table';
   if (output !== 'table' && output !== 'json') throw new CliError(`-o must be table or json, not "${output}"`);

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/index.ts';
 import type { Page } from '../store/types.ts';
 import {
@@ -12,9 +11,9 @@ import {
   serverURL,
   table,
 } from './client.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, defineCommand } from './command.ts';
 
-export const queryCommand: Command = {
+export const queryCommand = defineCommand({
   name: ['query'],
   summary: 'Search stored audit events over the HTTP API',
   usage: `Usage: vigil query [--user U] [--verb V] [--namespace N] [--resource R] [--workspace W] [--search TEXT]
@@ -22,22 +21,18 @@ export const queryCommand: Command = {
                    [--server URL] [--token T]
 
 Filters are exact; repeat a flag (or give a comma list) to OR values. --search is free text.
-T is RFC 3339 or Unix seconds. --server defaults to $VIGIL_SERVER or http://127.0.0.1:8080,
+T is RFC 3339 or Unix seconds. --server defaults to $VIGIL_URL or http://127.0.0.1:8080,
 --token to $VIGIL_TOKEN. --limit (default 50) caps the events shown; --all pages through every match.
 `,
-  async run(args, io) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        ...CLIENT_OPTIONS,
-        since: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        limit: { type: 'string' },
-        all: { type: 'boolean' },
-      },
-      strict: true,
-    });
+  options: {
+    ...CLIENT_OPTIONS,
+    since: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    limit: { type: 'string' },
+    all: { type: 'boolean' },
+  },
+  async run({ values }, io) {
     const v = values as ClientValues & { since?: string; from?: string; to?: string; limit?: string; all?: boolean };
     const fmt = outputFormat(v);
     const params = filterParams(v);
@@ -59,8 +54,9 @@ T is RFC 3339 or Unix seconds. --server defaults to $VIGIL_SERVER or http://127.
       const p = new URLSearchParams(params);
       p.set('size', String(Math.min(1000, limit - items.length)));
       if (after) p.set('after', after);
-      const res = await fetch(serverURL(v, '/api/v1/events', p), { headers: headers(v) }).catch((err: Error) => {
-        throw new CliError(`cannot reach the server: ${err.cause ?? err.message}`, 1);
+      const url = serverURL(v, '/api/v1/events', p);
+      const res = await fetch(url, { headers: headers(v) }).catch((err: Error) => {
+        throw new CliError(`cannot reach the server at ${url.origin}: ${err.cause ?? err.message}`, 1);
       });
       await failOnError(res);
       const page = (await res.json()) as Page;
@@ -78,4 +74,4 @@ T is RFC 3339 or Unix seconds. --server defaults to $VIGIL_SERVER or http://127.
     }
     return 0;
   },
-};
+});

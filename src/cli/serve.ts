@@ -1,40 +1,30 @@
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/index.ts';
-import { startServer } from '../server/serve.ts';
-import { CliError, type Command } from './command.ts';
+import { startServer } from '../server/index.ts';
+import { CliError, defineCommand } from './command.ts';
+import { CONFIG_OPTIONS, commandConfig, env } from './config.ts';
 
-export const serveCommand: Command = {
+export const serveCommand = defineCommand({
   name: ['serve'],
   summary: 'Run the collector: ingest endpoints, query API, retention',
   usage: `Usage: vigil serve [--config vigil.yaml] [--listen 127.0.0.1:8080] [--data ./data]
-                   [--storage-url postgres://user@host:5432/db]
+                   [--storage-url postgres://user@host:5432/db] [--log-level info]
 
 Without --config the embedded defaults apply: SQLite in ./data/vigil.db, retention 7d, 127.0.0.1:8080.
---listen, --data and --storage-url (or VIGIL_STORAGE_URL) override the config file. With PostgreSQL storage several
+--listen (or VIGIL_LISTEN; host:port, :port or a bare port), --data, --storage-url (or VIGIL_STORAGE_URL) and
+--log-level (debug, info, warn, error, silent) override the config file. With PostgreSQL storage several
 collectors can share one database. SIGINT/SIGTERM drain in-flight ingests and exit.
 `,
-  async run(args, io) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', short: 'c' },
-        listen: { type: 'string' },
-        data: { type: 'string' },
-        'storage-url': { type: 'string' },
-      },
-      strict: true,
+  options: { ...CONFIG_OPTIONS, listen: { type: 'string' }, 'log-level': { type: 'string' } },
+  async run({ values }, io) {
+    const config = commandConfig(values, {
+      listen: values.listen ?? env('VIGIL_LISTEN'),
+      logLevel: values['log-level'],
     });
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
-      const config = loadConfig(values.config, {
-        listen: values.listen,
-        data: values.data,
-        storageUrl: values['storage-url'] ?? (process.env.VIGIL_STORAGE_URL || undefined),
-      });
       server = await startServer(config);
     } catch (err) {
-      if (err instanceof ConfigError) throw new CliError(err.message);
-      throw new CliError((err as Error).message, 1);
+      if (err instanceof CliError) throw err;
+      throw new CliError((err as Error).message, (err as Error).name === 'ConfigError' ? 2 : 1);
     }
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
@@ -51,4 +41,4 @@ collectors can share one database. SIGINT/SIGTERM drain in-flight ingests and ex
     });
     return 0;
   },
-};
+});

@@ -1,11 +1,10 @@
 // `vigil ship`: the agent that follows kube-apiserver's audit log files and delivers them to a collector.
-import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/index.ts';
 import { parseListen } from '../server/index.ts';
 import { readTarget, Shipper, StateError, type StatusServer, serveStatus, TargetError } from '../ship/index.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, defineCommand } from './command.ts';
 
-export const shipCommand: Command = {
+export const shipCommand = defineCommand({
   name: ['ship'],
   summary: 'Follow Kubernetes audit log files and deliver their events to a collector',
   usage: `Usage: vigil ship --file PATH [--file PATH…] --to URL
@@ -25,28 +24,24 @@ doubling pauses (--backoff up to --backoff-max) and the files are the buffer. A 
 newline; a line longer than --max-line-bytes is reported and skipped. A status line (lag in bytes and events) is
 logged every --status-interval (0: never); --metrics-listen serves /metrics and /healthz. SIGINT/SIGTERM stop it.
 `,
-  async run(args, io) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        file: { type: 'string', multiple: true },
-        to: { type: 'string' },
-        'token-file': { type: 'string' },
-        'ca-file': { type: 'string' },
-        'client-cert': { type: 'string' },
-        'client-key': { type: 'string' },
-        cluster: { type: 'string' },
-        state: { type: 'string' },
-        'metrics-listen': { type: 'string' },
-        'batch-size': { type: 'string' },
-        'max-line-bytes': { type: 'string' },
-        'poll-interval': { type: 'string' },
-        backoff: { type: 'string' },
-        'backoff-max': { type: 'string' },
-        'status-interval': { type: 'string' },
-      },
-      strict: true,
-    });
+  options: {
+    file: { type: 'string', multiple: true },
+    to: { type: 'string' },
+    'token-file': { type: 'string' },
+    'ca-file': { type: 'string' },
+    'client-cert': { type: 'string' },
+    'client-key': { type: 'string' },
+    cluster: { type: 'string' },
+    state: { type: 'string' },
+    'metrics-listen': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'max-line-bytes': { type: 'string' },
+    'poll-interval': { type: 'string' },
+    backoff: { type: 'string' },
+    'backoff-max': { type: 'string' },
+    'status-interval': { type: 'string' },
+  },
+  async run({ values }, io) {
     if (!values.file?.length) throw new CliError('--file PATH is required (kube-apiserver --audit-log-path)');
     if (!values.to) throw new CliError('--to URL is required (the collector webhook URL)');
     if (values.cluster === '') throw new CliError('--cluster: empty name');
@@ -111,7 +106,7 @@ logged every --status-interval (0: never); --metrics-listen serves /metrics and 
     }
     return 0;
   },
-};
+});
 
 function count(flag: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { StoredEvent } from '../store/types.ts';
 import {
   CLIENT_OPTIONS,
@@ -12,9 +11,9 @@ import {
   serverURL,
   table,
 } from './client.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, defineCommand } from './command.ts';
 
-export const tailCommand: Command = {
+export const tailCommand = defineCommand({
   name: ['tail'],
   summary: 'Follow newly stored audit events live (Server-Sent Events)',
   usage: `Usage: vigil tail [--user U] [--verb V] [--namespace N] [--resource R] [--workspace W] [--search TEXT]
@@ -22,8 +21,8 @@ export const tailCommand: Command = {
 
 Prints each matching event as it is stored, until interrupted (or after N events with --limit).
 `,
-  async run(args, io) {
-    const { values } = parseArgs({ args, options: { ...CLIENT_OPTIONS, limit: { type: 'string' } }, strict: true });
+  options: { ...CLIENT_OPTIONS, limit: { type: 'string' } },
+  async run({ values }, io) {
     const v = values as ClientValues & { limit?: string };
     const fmt = outputFormat(v);
     const limit = v.limit === undefined ? Number.POSITIVE_INFINITY : Number(v.limit);
@@ -33,11 +32,12 @@ Prints each matching event as it is stored, until interrupted (or after N events
     const stop = () => ac.abort();
     process.once('SIGINT', stop);
     try {
-      const res = await fetch(serverURL(v, '/api/v1/events/stream', filterParams(v)), {
+      const url = serverURL(v, '/api/v1/events/stream', filterParams(v));
+      const res = await fetch(url, {
         headers: { ...headers(v), accept: 'text/event-stream' },
         signal: ac.signal,
       }).catch((err: Error) => {
-        throw new CliError(`cannot reach the server: ${err.cause ?? err.message}`, 1);
+        throw new CliError(`cannot reach the server at ${url.origin}: ${err.cause ?? err.message}`, 1);
       });
       await failOnError(res);
       if (fmt === 'table') io.stdout.write(table([], COLUMNS));
@@ -53,7 +53,7 @@ Prints each matching event as it is stored, until interrupted (or after N events
     }
     return 0;
   },
-};
+});
 
 /** Parses a `text/event-stream` body into the JSON of its `data:` fields. */
 export async function* sseEvents(res: Response): AsyncGenerator<StoredEvent> {

@@ -1,9 +1,8 @@
 // `vigil token hash`: what goes into `auth.tokens[].tokenHash`, so that vigil.yaml holds no usable secret.
-import { parseArgs } from 'node:util';
-import { hashToken } from '../server/auth.ts';
-import { CliError, type Command } from './command.ts';
+import { hashToken } from '../auth/index.ts';
+import { CliError, defineCommand } from './command.ts';
 
-export const tokenHashCommand: Command = {
+export const tokenHashCommand = defineCommand({
   name: ['token', 'hash'],
   summary: 'Print the sha256:<hex> hash of a token read from stdin (for auth.tokens[].tokenHash)',
   usage: `Usage: vigil token hash < token-file
@@ -11,8 +10,8 @@ export const tokenHashCommand: Command = {
 Reads one token from stdin (surrounding whitespace and the final newline are ignored; the token itself may not
 contain whitespace) and prints sha256:<hex>. Put it in vigil.yaml as auth.tokens[].tokenHash instead of token.
 `,
-  async run(args, io) {
-    parseArgs({ args, options: {}, strict: true });
+  options: {},
+  async run(_args, io) {
     let text = '';
     for await (const chunk of io.stdin) text += chunk.toString();
     const token = text.trim();
@@ -22,4 +21,4 @@ contain whitespace) and prints sha256:<hex>. Put it in vigil.yaml as auth.tokens
     io.stdout.write(`${hashToken(token)}\n`);
     return 0;
   },
-};
+});

@@ -1,16 +1,19 @@
-// Reads and validates vigil.yaml against SECTIONS, reporting every problem as `file:line:col: what is wrong`.
-import { readFileSync } from 'node:fs';
+// Reads vigil.yaml and validates it against SCHEMA (schema.ts), reporting every problem as `file:line:col: key: what
+// is wrong`; resolves every path of the file against the file's folder, and fills in the defaults.
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isCollection, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import {
+  type ConfigFile,
   DEFAULTS,
+  LOG_LEVELS,
+  type LogLevel,
   parseDuration,
-  SECTIONS,
-  type Spec,
-  SpecError,
+  SCHEMA,
   type StorageConfig,
   type VigilConfig,
 } from './schema.ts';
+import { checkValue, mapPaths, type Problem } from './spec.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -19,128 +22,112 @@ export class ConfigError extends Error {
   }
 }
 
-interface Ctx {
-  file: string;
-  lc: LineCounter;
-  errors: string[];
-}
-
-function where(ctx: Ctx, node: Node | null | undefined): string {
-  const offset = node?.range?.[0] ?? 0;
-  const { line, col } = ctx.lc.linePos(offset);
-  return `${ctx.file}:${line}:${col}`;
-}
-
-function fail(ctx: Ctx, node: Node | null | undefined, key: string, msg: string): void {
-  ctx.errors.push(`${where(ctx, node)}: ${key}: ${msg}`);
-}
-
-function describe(spec: Spec): string {
-  switch (spec.kind) {
-    case 'enum':
-      return `one of ${spec.values.join(', ')}`;
-    case 'duration':
-      return 'a duration like 30s, 15m, 12h, 7d, 2w';
-    case 'list':
-      return 'a list';
-    case 'map':
-    case 'object':
-      return 'a mapping';
-    case 'int':
-      return 'an integer';
-    case 'bool':
-      return 'true or false';
-    default:
-      return `a ${spec.kind}`;
-  }
-}
-
-/** Validates `node` against `spec`; returns the plain value (durations as milliseconds). */
-function check(ctx: Ctx, node: Node | null | undefined, spec: Spec, key: string): unknown {
-  if (spec.kind === 'parsed') {
-    const value = node && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : null;
-    try {
-      return spec.parse(value);
-    } catch (err) {
-      if (!(err instanceof SpecError)) throw err;
-      // The deepest node of the path that exists places the problem (a missing key: its mapping).
-      let at: Node | null | undefined = node;
-      for (let i = err.path.length; i > 0; i--) {
-        const n = isCollection(node) ? (node.getIn(err.path.slice(0, i), true) as Node | undefined) : undefined;
-        if (n && typeof n === 'object' && 'range' in n) {
-          at = n;
-          break;
-        }
-      }
-      const sub = err.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
-      return void fail(ctx, at, `${key}${sub}`, err.message);
-    }
-  }
-  if (spec.kind === 'any') return node && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : null;
-  if (spec.kind === 'object' || spec.kind === 'map') {
-    if (!isMap(node)) return void fail(ctx, node, key, `must be ${describe(spec)}`);
-    const out: Record<string, unknown> = {};
-    for (const pair of node.items) {
-      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      const keyNode = pair.key as Node;
-      const sub = spec.kind === 'map' ? spec.of : spec.fields[k];
-      if (!sub) {
-        fail(
-          ctx,
-          keyNode,
-          `${key}.${k}`,
-          `unknown key (known: ${Object.keys(spec.kind === 'object' ? spec.fields : {}).join(', ')})`,
-        );
-        continue;
-      }
-      out[k] = check(ctx, (pair.value as Node | null) ?? keyNode, sub, `${key}.${k}`);
-    }
-    if (spec.kind === 'object') {
-      for (const r of spec.required ?? []) if (!(r in out)) fail(ctx, node, key, `missing required key "${r}"`);
-      if (spec.oneOf && spec.oneOf.filter((k) => k in out).length !== 1)
-        fail(ctx, node, key, `needs exactly one of ${spec.oneOf.join(', ')}`);
-    }
-    return out;
-  }
-  if (spec.kind === 'list') {
-    if (spec.orOne && isScalar(node)) return check(ctx, node, spec.of, key);
-    if (!isSeq(node)) return void fail(ctx, node, key, 'must be a list');
-    return node.items.map((item, i) => check(ctx, item as Node, spec.of, `${key}[${i}]`));
-  }
-  if (!isScalar(node)) return void fail(ctx, node, key, `must be ${describe(spec)}`);
-  const v = node.value;
-  switch (spec.kind) {
-    case 'string':
-      if (typeof v === 'string' && spec.pattern && !spec.pattern.test(v))
-        return void fail(ctx, node, key, `must be ${spec.describe ?? `like ${spec.pattern}`}`);
-      if (typeof v === 'string' && v !== '') return v;
-      if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-      return void fail(ctx, node, key, 'must be a non-empty string');
-    case 'bool':
-      if (typeof v === 'boolean') return v;
-      return void fail(ctx, node, key, 'must be true or false');
-    case 'int':
-      if (typeof v !== 'number' || !Number.isInteger(v)) return void fail(ctx, node, key, 'must be an integer');
-      if (spec.min !== undefined && v < spec.min) return void fail(ctx, node, key, `must be at least ${spec.min}`);
-      if (spec.max !== undefined && v > spec.max) return void fail(ctx, node, key, `must be at most ${spec.max}`);
-      return v;
-    case 'enum':
-      if (typeof v === 'string' && spec.values.includes(v)) return v;
-      return void fail(ctx, node, key, `must be ${describe(spec)}, not ${JSON.stringify(v)}`);
-    case 'duration': {
-      const ms = typeof v === 'string' ? parseDuration(v) : undefined;
-      if (ms === undefined) return void fail(ctx, node, key, `must be ${describe(spec)}, not ${JSON.stringify(v)}`);
-      return ms;
-    }
-  }
-}
-
 export interface Overrides {
+  /** `host:port`, `:port` or a bare port. */
   listen?: string;
-  /** Data directory: the SQLite file goes to `<data>/vigil.db`. */
+  /** The log level (`--log-level`). */
+  logLevel?: string;
+  /** Data directory: the SQLite file goes to `<data>/vigil.db` (and the default signing key beside it). */
   data?: string;
   /** `postgres://…`: PostgreSQL storage instead of what the file says (its schema and poolSize still apply). */
   storageUrl?: string;
+}
+
+/** `a.b[3].c` */
+function keyName(p: (string | number)[]): string {
+  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+}
+
+/** Where a problem is in the file: its value's node, its key's, or the deepest part of its path that exists. */
+function position(doc: Document, lc: LineCounter, file: string, p: Problem): string {
+  let node: Node | undefined;
+  if (p.atKey) {
+    const parent = doc.getIn(p.path.slice(0, -1), true);
+    const last = p.path[p.path.length - 1];
+    if (isMap(parent)) node = parent.items.find((i) => isScalar(i.key) && i.key.value === last)?.key as Node;
+  }
+  for (let i = p.path.length; !node && i >= 0; i--) {
+    const n = i === 0 ? doc.contents : doc.getIn(p.path.slice(0, i), true);
+    if (n && typeof n === 'object' && 'range' in n) node = n as Node;
+  }
+  const { line, col } = lc.linePos(node?.range?.[0] ?? 0);
+  return `${file}:${line}:${col}`;
+}
+
+function problems(doc: Document, lc: LineCounter, file: string, list: Problem[]): ConfigError {
+  return new ConfigError(
+    list
+      .map((p) => `${position(doc, lc, file, p)}: ${p.path.length ? `${keyName(p.path)}: ` : ''}${p.message}`)
+      .join('\n'),
+  );
+}
+
+/**
+ * Parses and checks config text; `file` names it in errors, and relative paths resolve against its folder. With
+ * `fs`, paths that must exist are checked ("not found", with the key and its position).
+ */
+function parse(text: string, file: string, fs: boolean): ConfigFile {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      doc.errors
+        .map((e) => {
+          const { line, col } = lc.linePos(e.pos[0]);
+          return `${file}:${line}:${col}: ${e.message.split('\n')[0]}`;
+        })
+        .join('\n'),
+    );
+  }
+  const raw = doc.contents === null ? {} : doc.toJS();
+  const checked = checkValue(raw, SCHEMA);
+  if (checked.problems.length) throw problems(doc, lc, file, checked.problems);
+  const dir = path.dirname(path.resolve(file));
+  const missing: Problem[] = [];
+  const resolved = mapPaths(checked.value, SCHEMA, (p, spec, at) => {
+    // `-` is a log sink's stdout, `:memory:` SQLite's in-memory database.
+    if (p === '-' || p === ':memory:') return p;
+    const abs = path.resolve(dir, p);
+    if (fs && spec.exists && !existsSync(abs)) missing.push({ path: at, message: `not found: ${abs}` });
+    return abs;
+  });
+  if (missing.length) throw problems(doc, lc, file, missing);
+  return resolved as ConfigFile;
+}
+
+/** Parses config text (`file` names it in errors and anchors its relative paths). Throws ConfigError listing every problem. */
+export function parseConfig(text: string, file: string, overrides: Overrides = {}): VigilConfig {
+  return resolve(parse(text, file, false), overrides, false);
+}
+
+/** Reads `file` (or uses the embedded defaults when undefined), and the files it names (TLS, OpenFaaS secret). */
+export function loadConfig(file: string | undefined, overrides: Overrides = {}): VigilConfig {
+  if (file === undefined) return resolve({}, overrides, true);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  const cfg = resolve(parse(text, file, true), overrides, file);
+  const read = (key: string, p: string) => {
+    try {
+      return readFileSync(p);
+    } catch (err) {
+      throw new ConfigError(`${file}: ${key}: cannot read ${p}: ${(err as Error).message}`);
+    }
+  };
+  const sf = cfg.ingest.openfaas?.secretFile;
+  if (sf) cfg.ingest.openfaas = { secret: read('ingest.openfaas.secretFile', sf).toString('utf8').trim() };
+  const tls = parse(text, file, false).tls;
+  if (tls) {
+    cfg.tls = { cert: read('tls.cert', tls.cert), key: read('tls.key', tls.key), clientAuth: tls.clientAuth };
+    if (tls.clientCA) cfg.tls.clientCA = read('tls.clientCA', tls.clientCA);
+  }
+  if (cfg.auth.clientCerts.length > 0 && !cfg.tls?.clientCA)
+    throw new ConfigError(`${file}: auth.clientCerts needs tls.clientCA to verify client certificates against`);
+  if (cfg.tls?.clientAuth && !cfg.tls.clientCA) throw new ConfigError(`${file}: tls.clientAuth needs tls.clientCA`);
+  return cfg;
 }
 
 /** The SQLite file of a config, for what works on the embedded store only (`what` names it in the error). */
@@ -150,119 +137,12 @@ export function sqlitePath(storage: StorageConfig, what: string): string {
   return storage.path;
 }
 
-/** The keys each storage type takes: a oneOf over `type`, so a postgres url never silently falls back to SQLite. */
-const STORAGE_KEYS: Record<string, { required: string; allowed: string[] }> = {
-  sqlite: { required: 'path', allowed: ['type', 'path', 'cacheMiB'] },
-  postgres: { required: 'url', allowed: ['type', 'url', 'schema', 'poolSize'] },
-};
-
-function checkStorage(ctx: Ctx, node: Node | null | undefined, storage: Record<string, unknown> | undefined): void {
-  if (!storage || !isMap(node)) return;
-  const type = (storage.type as string | undefined) ?? 'sqlite';
-  const keys = STORAGE_KEYS[type];
-  if (!keys) return; // the enum check already reported it
-  for (const pair of (node as YAMLMap).items) {
-    const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-    if (k in storage && !keys.allowed.includes(k))
-      fail(
-        ctx,
-        pair.key as Node,
-        `storage.${k}`,
-        `not used by storage type ${type} (it takes ${keys.allowed.join(', ')})`,
-      );
-  }
-  if (!(keys.required in storage)) fail(ctx, node, 'storage', `type ${type} needs "${keys.required}"`);
+/** The signing key file of a config (see VigilConfig.integrity); undefined when checkpoints are not signed. */
+export function signingKeyPath(config: VigilConfig): string | undefined {
+  return config.integrity.signingKey;
 }
 
-/** Parses config text (`file` names it in errors). Throws ConfigError listing every problem. */
-export function parseConfig(text: string, file: string, overrides: Overrides = {}): VigilConfig {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
-  const ctx: Ctx = { file, lc, errors: [] };
-  for (const e of doc.errors) {
-    const { line, col } = lc.linePos(e.pos[0]);
-    ctx.errors.push(`${file}:${line}:${col}: ${e.message.split('\n')[0]}`);
-  }
-  let sections: Record<string, unknown> = {};
-  if (ctx.errors.length === 0 && doc.contents !== null) {
-    sections = check(ctx, doc.contents as Node, { kind: 'object', fields: SECTIONS }, '') as Record<string, unknown>;
-    if (isMap(doc.contents))
-      checkStorage(
-        ctx,
-        doc.contents.get('storage', true) as Node | undefined,
-        sections?.storage as Record<string, unknown> | undefined,
-      );
-    // Keys were validated with a leading dot; the messages read better without it.
-    ctx.errors = ctx.errors.map((e) => e.replace(/: \./, ': '));
-  }
-  if (ctx.errors.length) throw new ConfigError(ctx.errors.join('\n'));
-  return resolve(sections ?? {}, overrides);
-}
-
-/** Reads `file` (or uses the embedded defaults when undefined). */
-export function loadConfig(file: string | undefined, overrides: Overrides = {}): VigilConfig {
-  if (file === undefined) return resolve({}, overrides);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
-  }
-  const cfg = parseConfig(text, file, overrides);
-  // Files named in the config are relative to it.
-  const near = (p: string) => path.resolve(path.dirname(file), p);
-  if (cfg.rules.dir) cfg.rules.dir = near(cfg.rules.dir);
-  if (cfg.rules.webhook) cfg.rules.webhook = near(cfg.rules.webhook);
-  const sf = cfg.ingest.openfaas?.secretFile;
-  if (sf) {
-    const p = path.resolve(path.dirname(file), sf);
-    try {
-      cfg.ingest.openfaas = { secret: readFileSync(p, 'utf8').trim() };
-    } catch (err) {
-      throw new ConfigError(`${file}: ingest.openfaas.secretFile: cannot read ${p}: ${(err as Error).message}`);
-    }
-  }
-  const tls = cfg.sections.tls as { cert: string; key: string; clientCA?: string; clientAuth?: 'request' | 'require' };
-  if (tls) {
-    const read = (key: string, rel: string) => {
-      const p = path.resolve(path.dirname(file), rel);
-      try {
-        return readFileSync(p);
-      } catch (err) {
-        throw new ConfigError(`${file}: tls.${key}: cannot read ${p}: ${(err as Error).message}`);
-      }
-    };
-    cfg.tls = { cert: read('cert', tls.cert), key: read('key', tls.key), clientAuth: tls.clientAuth };
-    if (tls.clientCA) cfg.tls.clientCA = read('clientCA', tls.clientCA);
-  }
-  if (cfg.auth.clientCerts.length > 0 && !cfg.tls?.clientCA)
-    throw new ConfigError(`${file}: auth.clientCerts needs tls.clientCA to verify client certificates against`);
-  if (cfg.tls?.clientAuth && !cfg.tls.clientCA) throw new ConfigError(`${file}: tls.clientAuth needs tls.clientCA`);
-  return cfg;
-}
-
-type Sections = {
-  listen?: string;
-  storage?: {
-    type?: 'sqlite' | 'postgres';
-    path?: string;
-    url?: string;
-    schema?: string;
-    poolSize?: number;
-    cacheMiB?: number;
-  };
-  retention?: number;
-  ingest?: Partial<VigilConfig['ingest']>;
-  auth?: Partial<VigilConfig['auth']>;
-  workspaces?: Record<string, string[]>;
-  rules?: Partial<VigilConfig['rules']>;
-  receivers?: VigilConfig['receivers'];
-  alerts?: { groupWindow?: number; expireAfter?: number };
-  externalURL?: string;
-  query?: VigilConfig['query'];
-};
-
-function storage(s: Sections['storage'], o: Overrides): StorageConfig {
+function storage(s: ConfigFile['storage'], o: Overrides): StorageConfig {
   const url = o.storageUrl ?? (s?.type === 'postgres' ? s.url : undefined);
   if (url !== undefined) {
     if (!/^postgres(ql)?:\/\//.test(url))
@@ -270,37 +150,71 @@ function storage(s: Sections['storage'], o: Overrides): StorageConfig {
     const pgFile = s?.type === 'postgres' ? s : undefined;
     return { type: 'postgres', url, schema: pgFile?.schema, poolSize: pgFile?.poolSize };
   }
+  const sqlite = s?.type === 'sqlite' ? s : undefined;
   const dbPath = o.data
     ? path.join(o.data, DEFAULTS.dbFile)
-    : (s?.path ?? path.join(DEFAULTS.dataDir, DEFAULTS.dbFile));
-  return s?.cacheMiB === undefined
+    : (sqlite?.path ?? path.join(DEFAULTS.dataDir, DEFAULTS.dbFile));
+  return sqlite?.cacheMiB === undefined
     ? { type: 'sqlite', path: dbPath }
-    : { type: 'sqlite', path: dbPath, cacheMiB: s.cacheMiB };
+    : { type: 'sqlite', path: dbPath, cacheMiB: sqlite.cacheMiB };
 }
 
-function resolve(raw: Record<string, unknown>, o: Overrides): VigilConfig {
-  const s = raw as Sections;
+function logLevel(level: string | undefined): LogLevel | undefined {
+  if (level === undefined) return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new ConfigError(`log level: expected one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+  return level as LogLevel;
+}
+
+/**
+ * The signing key: the configured one; else Vigil's default, created on first start — beside the SQLite database,
+ * or for PostgreSQL (when the command line loaded the config) in `--data`, else beside the config file, else in
+ * ./data. A config built in code for PostgreSQL without a key signs nothing (its collectors must share one).
+ */
+function integrity(f: ConfigFile, store: StorageConfig, o: Overrides, cli: string | boolean): VigilConfig['integrity'] {
+  const checkpointIntervalMs = f.integrity?.checkpointInterval ?? parseDuration(DEFAULTS.checkpointInterval)!;
+  if (f.integrity?.signingKey) return { signingKey: f.integrity.signingKey, createKey: false, checkpointIntervalMs };
+  const dataDir =
+    store.type === 'sqlite'
+      ? store.path === ':memory:'
+        ? undefined
+        : path.dirname(path.resolve(store.path))
+      : cli === false
+        ? undefined
+        : path.resolve(o.data ?? (typeof cli === 'string' ? path.dirname(cli) : DEFAULTS.dataDir));
   return {
-    listen: o.listen ?? s.listen ?? DEFAULTS.listen,
-    storage: storage(s.storage, o),
-    retention: s.retention ?? parseDuration(DEFAULTS.retention)!,
+    signingKey: dataDir === undefined ? undefined : path.join(dataDir, DEFAULTS.signingKeyFile),
+    createKey: true,
+    checkpointIntervalMs,
+  };
+}
+
+/** `cli`: loaded by the command line, from this file (a string) or with no file (true). */
+function resolve(f: ConfigFile, o: Overrides, cli: string | boolean): VigilConfig {
+  const store = storage(f.storage, o);
+  return {
+    listen: o.listen ?? f.listen ?? DEFAULTS.listen,
+    storage: store,
+    retention: f.retention ?? parseDuration(DEFAULTS.retention)!,
+    integrity: integrity(f, store, o, cli),
     ingest: {
-      maxBodyBytes: s.ingest?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-      mask: s.ingest?.mask ?? [],
-      limits: s.ingest?.limits ?? {},
-      openfaas: s.ingest?.openfaas,
-      amqp: s.ingest?.amqp ?? [],
+      maxBodyBytes: f.ingest?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      mask: f.ingest?.mask ?? [],
+      limits: f.ingest?.limits ?? {},
+      openfaas: f.ingest?.openfaas,
+      amqp: f.ingest?.amqp ?? [],
     },
-    auth: { tokens: s.auth?.tokens ?? [], clientCerts: s.auth?.clientCerts ?? [], rateLimit: s.auth?.rateLimit },
-    workspaces: s.workspaces ?? {},
-    rules: { enabled: true, ...s.rules },
-    receivers: s.receivers ?? [],
+    auth: { tokens: f.auth?.tokens ?? [], clientCerts: f.auth?.clientCerts ?? [], rateLimit: f.auth?.rateLimit },
+    workspaces: f.workspaces ?? {},
+    rules: { enabled: true, ...f.rules },
+    receivers: f.receivers ?? [],
     alerts: {
-      groupWindowMs: s.alerts?.groupWindow ?? parseDuration(DEFAULTS.alertGroupWindow)!,
-      expireAfterMs: s.alerts?.expireAfter ?? parseDuration(DEFAULTS.alertExpireAfter)!,
+      groupWindowMs: f.alerts?.groupWindow ?? parseDuration(DEFAULTS.alertGroupWindow)!,
+      expireAfterMs: f.alerts?.expireAfter ?? parseDuration(DEFAULTS.alertExpireAfter)!,
     },
-    externalURL: s.externalURL,
-    query: s.query ?? {},
-    sections: raw,
+    externalURL: f.externalURL,
+    query: f.query ?? {},
+    log: { level: logLevel(o.logLevel) ?? f.log?.level ?? DEFAULTS.logLevel },
+    capture: f.capture,
   };
 }

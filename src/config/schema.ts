@@ -1,304 +1,198 @@
-// The one place that knows which keys `vigil.yaml` may hold. Each top-level section registers its shape in
-// SECTIONS; an unknown key anywhere fails at start with file:line:col, so typos never silently fall back to defaults.
+// The one place that knows which keys `vigil.yaml` may hold (SCHEMA), the types a loaded configuration has, and the
+// defaults.
 
-/** A config value's expected shape. `describe` strings name the shape in error messages. */
-export type Spec =
-  | { kind: 'string'; pattern?: RegExp; describe?: string }
-  | { kind: 'int'; min?: number; max?: number }
-  | { kind: 'bool' }
-  | { kind: 'duration' }
-  | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'list'; of: Spec; orOne?: boolean }
-  | { kind: 'map'; of: Spec }
-  | { kind: 'object'; fields: Record<string, Spec>; required?: readonly string[]; oneOf?: readonly string[] }
-  | { kind: 'any' }
-  /** A value another stage validates: `parse` throws a `SpecError` whose path (relative to the value) places it. */
-  | { kind: 'parsed'; parse: (value: unknown) => unknown };
-
-/** A problem found by a `parsed` spec, at `path` inside the value. */
-export class SpecError extends Error {
-  readonly path: (string | number)[];
-  constructor(path: (string | number)[], message: string) {
-    super(message);
-    this.name = 'SpecError';
-    this.path = path;
-  }
-}
-
-import type { RouteMap } from '../capture/types.ts';
 import type { DecodeLimits } from '../event/limits.ts';
-import { parseSinkConfig, SinkConfigError } from '../sinks/config.ts';
-import type { SinkConfig } from '../sinks/types.ts';
-
-const str: Spec = { kind: 'string' };
+import { SINK } from './sinks.ts';
+import { type Infer, SpecError, spec as s } from './spec.ts';
 
 export const ROLES = ['admin', 'tenant', 'ingest'] as const;
 const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
 export const RECEIVER_TYPES = ['alertmanager', 'webhook', 'falco'] as const;
 export const STORAGE_TYPES = ['sqlite', 'postgres'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export type Role = (typeof ROLES)[number];
 
-/** One sink as `parseSinkConfig` checks it, its errors placed at the key at fault. */
-const sink: Spec = {
-  kind: 'parsed',
-  parse(value) {
-    try {
-      return parseSinkConfig(value, []);
-    } catch (err) {
-      if (!(err instanceof SinkConfigError)) throw err;
-      // The message starts with the formatted path, which the config loader writes itself.
-      throw new SpecError(err.path, err.message.slice(err.message.indexOf(': ') + 2));
-    }
-  },
-};
+const str = s.string();
+const strings = s.list(str);
 
 /** A URLPattern pathname, compiled here so that a bad one fails at start with its position. */
-const routePattern: Spec = {
-  kind: 'parsed',
-  parse(value) {
-    if (typeof value !== 'string' || value === '') throw new SpecError([], 'must be a non-empty string');
-    try {
-      new URLPattern({ pathname: value });
-    } catch (err) {
-      throw new SpecError([], `not a URLPattern pathname: ${(err as Error).message}`);
-    }
-    return value;
-  },
-};
+const routePattern = s.parsed((value): string => {
+  if (typeof value !== 'string' || value === '') throw new SpecError([], 'must be a non-empty string');
+  try {
+    new URLPattern({ pathname: value });
+  } catch (err) {
+    throw new SpecError([], `not a URLPattern pathname: ${(err as Error).message}`);
+  }
+  return value;
+});
 
-/** Top-level sections. Other stages add theirs here (rules, receivers, capture…), one entry each. */
-export const SECTIONS: Record<string, Spec> = {
-  listen: str,
-  // sqlite needs path, postgres needs url (checked in load.ts, which knows the type chosen).
-  storage: {
-    kind: 'object',
-    fields: {
-      type: { kind: 'enum', values: STORAGE_TYPES },
-      path: str,
-      url: str,
-      schema: { kind: 'string', pattern: /^[a-z_][a-z0-9_]{0,47}$/, describe: 'lower-case letters, digits and _' },
-      poolSize: { kind: 'int', min: 1, max: 1000 },
-      // SQLite page cache of the write connection in MiB (the query connection gets a quarter): the bound on memory.
-      cacheMiB: { kind: 'int', min: 2, max: 65536 },
-    },
-  },
-  retention: { kind: 'duration' },
-  // Tamper evidence (src/integrity): the Ed25519 key signing checkpoints (default: vigil-signing.key beside the
-  // database, created on first start) and how often the chain head is signed (default 5m).
-  integrity: { kind: 'object', fields: { signingKey: str, checkpointInterval: { kind: 'duration' } } },
-  ingest: {
-    kind: 'object',
-    fields: {
-      maxBodyBytes: { kind: 'int', min: 1024 },
-      // More fields to mask before storing (dot paths, `[n]`/`[*]`), besides the secret-named ones always masked.
-      mask: { kind: 'list', of: str },
-      // Per-request limits of the event decoders (src/event/limits.ts); each defaults to DEFAULT_DECODE_LIMITS.
-      limits: {
-        kind: 'object',
-        fields: {
-          maxEvents: { kind: 'int', min: 1 },
-          maxFieldLength: { kind: 'int', min: 256 },
-          maxUserAgentLength: { kind: 'int', min: 16 },
-          maxDepth: { kind: 'int', min: 8 },
-        },
-      },
-      openfaas: { kind: 'object', fields: { secret: str, secretFile: str }, oneOf: ['secret', 'secretFile'] },
-      amqp: {
-        kind: 'list',
-        of: {
-          kind: 'object',
-          fields: { url: str, exchange: str, topic: str, queue: str, passive: { kind: 'bool' } },
-          required: ['url', 'exchange'],
-        },
-      },
-    },
-  },
-  auth: {
-    kind: 'object',
-    fields: {
-      tokens: {
-        kind: 'list',
-        of: {
-          kind: 'object',
-          fields: {
-            name: str,
-            token: str,
-            // `vigil token hash` prints it; the config then holds no secret.
-            tokenHash: { kind: 'string', pattern: /^sha256:[0-9a-f]{64}$/, describe: 'sha256:<64 hex digits>' },
-            role: { kind: 'enum', values: ROLES },
-            workspaces: { kind: 'list', of: str },
-            namespaces: { kind: 'list', of: str },
-          },
-          required: ['name', 'role'],
-          oneOf: ['token', 'tokenHash'],
-        },
-      },
-      // Client certificates verified against tls.clientCA, by subject CN.
-      clientCerts: {
-        kind: 'list',
-        of: {
-          kind: 'object',
-          fields: {
-            subject: str,
-            role: { kind: 'enum', values: ROLES },
-            workspaces: { kind: 'list', of: str },
-            namespaces: { kind: 'list', of: str },
-          },
-          required: ['subject', 'role'],
-        },
-      },
-      // Per caller; 0 turns a limit off.
-      rateLimit: {
-        kind: 'object',
-        fields: { ingestPerSecond: { kind: 'int', min: 0 }, queryPerSecond: { kind: 'int', min: 0 } },
-      },
-    },
-  },
-  // HTTPS. Files are relative to the config file. clientAuth: request (verify a certificate if one is sent) or
-  // require (refuse a connection without a valid one).
-  tls: {
-    kind: 'object',
-    fields: { cert: str, key: str, clientCA: str, clientAuth: { kind: 'enum', values: ['request', 'require'] } },
-    required: ['cert', 'key'],
-  },
-  workspaces: { kind: 'map', of: { kind: 'list', of: str } },
-  rules: {
-    kind: 'object',
-    fields: {
-      enabled: { kind: 'bool' },
-      dir: str,
-      webhook: str,
-      archivingPriority: { kind: 'enum', values: PRIORITIES },
-      alertingPriority: { kind: 'enum', values: PRIORITIES },
-      // Falco rules files among the rules: falco.yaml's `priority` (the least severe that alerts) and `rule_matching`.
-      falco: {
-        kind: 'object',
-        fields: {
-          minimumPriority: {
-            kind: 'string',
-            pattern: /^(?:emergency|alert|critical|error|warning|notice|informational|info|debug)$/i,
-            describe: 'a Falco priority: emergency, alert, critical, error, warning, notice, informational, debug',
-          },
-          ruleMatching: { kind: 'enum', values: ['first', 'all'] },
-        },
-      },
-    },
-  },
-  receivers: {
-    kind: 'list',
-    of: {
-      kind: 'object',
-      fields: {
-        name: str,
-        type: { kind: 'enum', values: RECEIVER_TYPES },
+const STORAGE = s.union(
+  'type',
+  'storage',
+  {
+    sqlite: s.object(
+      // cacheMiB: SQLite page cache of the write connection in MiB (the query connection gets a quarter).
+      { path: s.path(), cacheMiB: s.int({ min: 2, max: 65536 }) },
+    ),
+    postgres: s.object(
+      {
         url: str,
-        secret: str,
-        timeout: { kind: 'duration' },
+        schema: s.string({ pattern: /^[a-z_][a-z0-9_]{0,47}$/, describe: 'lower-case letters, digits and _' }),
+        poolSize: s.int({ min: 1, max: 1000 }),
       },
-      required: ['name', 'type', 'url'],
-    },
+      { required: ['url'] },
+    ),
   },
-  alerts: { kind: 'object', fields: { groupWindow: { kind: 'duration' }, expireAfter: { kind: 'duration' } } },
+  { default: 'sqlite' },
+);
+
+const AMQP_SOURCE = s.object(
+  { url: str, exchange: str, topic: str, queue: str, passive: s.bool() },
+  { required: ['url', 'exchange'] },
+);
+
+const TOKEN = s.object(
+  {
+    name: str,
+    token: str,
+    // `vigil token hash` prints it; the config then holds no secret.
+    tokenHash: s.string({ pattern: /^sha256:[0-9a-f]{64}$/, describe: 'sha256:<64 hex digits>' }),
+    role: s.enum(ROLES),
+    workspaces: strings,
+    namespaces: strings,
+  },
+  { required: ['name', 'role'], oneOf: ['token', 'tokenHash'] },
+);
+
+const CLIENT_CERT = s.object(
+  { subject: str, role: s.enum(ROLES), workspaces: strings, namespaces: strings },
+  { required: ['subject', 'role'] },
+);
+
+const RATE_LIMIT = s.object({ ingestPerSecond: s.int({ min: 0 }), queryPerSecond: s.int({ min: 0 }) });
+
+const TLS = s.object(
+  {
+    cert: s.path({ exists: true }),
+    key: s.path({ exists: true }),
+    clientCA: s.path({ exists: true }),
+    clientAuth: s.enum(['request', 'require']),
+  },
+  { required: ['cert', 'key'] },
+);
+
+const RULES = s.object({
+  enabled: s.bool(),
+  dir: s.path({ exists: true }),
+  webhook: s.path({ exists: true }),
+  archivingPriority: s.enum(PRIORITIES),
+  alertingPriority: s.enum(PRIORITIES),
+  // Falco rules files among the rules: falco.yaml's `priority` (the least severe that alerts) and `rule_matching`.
+  falco: s.object({
+    minimumPriority: s.string({
+      pattern: /^(?:emergency|alert|critical|error|warning|notice|informational|info|debug)$/i,
+      describe: 'a Falco priority: emergency, alert, critical, error, warning, notice, informational, debug',
+    }),
+    ruleMatching: s.enum(['first', 'all']),
+  }),
+});
+
+const RECEIVER = s.object(
+  { name: str, type: s.enum(RECEIVER_TYPES), url: str, secret: str, timeout: s.duration() },
+  { required: ['name', 'type', 'url'] },
+);
+
+const ROUTE = s.object(
+  {
+    method: s.listOrOne(str),
+    pattern: routePattern,
+    resource: str,
+    apiGroup: str,
+    apiVersion: str,
+    namespace: str,
+    name: str,
+    subresource: str,
+    verb: str,
+    action: str,
+  },
+  { required: ['pattern', 'resource'] },
+);
+
+const CAPTURE = s.object({
+  policy: s.path({ exists: true }),
+  auditMap: s.path({ exists: true }),
+  serviceType: str,
+  serviceName: str,
+  trustedProxies: strings,
+  bodyLimit: s.int({ min: 0 }),
+  strict: s.bool(),
+  streamingIsLongRunning: s.bool(),
+  routes: s.list(ROUTE),
+  sinks: s.list(SINK),
+});
+
+const LIMITS = s.object({
+  maxEvents: s.int({ min: 1 }),
+  maxFieldLength: s.int({ min: 256 }),
+  maxUserAgentLength: s.int({ min: 16 }),
+  maxDepth: s.int({ min: 8 }),
+});
+
+/**
+ * The configuration table: every key `vigil.yaml` may hold, its shape, and from it the loader's validation, the
+ * TypeScript types below and the reference check of docs/collector.md. Unknown keys anywhere fail at start with
+ * file:line:col, so typos never silently fall back to defaults. Paths are relative to the config file.
+ */
+export const SCHEMA = s.object({
+  listen: str,
+  storage: STORAGE,
+  retention: s.duration(),
+  // Tamper evidence (src/integrity): the Ed25519 key signing checkpoints (default: vigil-signing.key in the data
+  // directory, created on first start) and how often the chain head is signed (default 5m).
+  integrity: s.object({ signingKey: s.path({ exists: true }), checkpointInterval: s.duration() }),
+  ingest: s.object({
+    maxBodyBytes: s.int({ min: 1024 }),
+    // More fields to mask before storing (dot paths, `[n]`/`[*]`), besides the secret-named ones always masked.
+    mask: strings,
+    // Per-request limits of the event decoders (src/event/limits.ts); each defaults to DEFAULT_DECODE_LIMITS.
+    limits: LIMITS,
+    openfaas: s.object({ secret: str, secretFile: s.path({ exists: true }) }, { oneOf: ['secret', 'secretFile'] }),
+    amqp: s.list(AMQP_SOURCE),
+  }),
+  auth: s.object({
+    tokens: s.list(TOKEN),
+    // Client certificates verified against tls.clientCA, by subject CN.
+    clientCerts: s.list(CLIENT_CERT),
+    // Per caller; 0 turns a limit off.
+    rateLimit: RATE_LIMIT,
+  }),
+  // HTTPS. clientAuth: request (verify a certificate if one is sent) or require (refuse a connection without one).
+  tls: TLS,
+  workspaces: s.map(strings),
+  rules: RULES,
+  receivers: s.list(RECEIVER),
+  alerts: s.object({ groupWindow: s.duration(), expireAfter: s.duration() }),
   externalURL: str,
-  query: { kind: 'object', fields: { maxHistogramBuckets: { kind: 'int', min: 10 } } },
-  // The capture middleware's setup (createAuditor({config})); the collector ignores it. Files are relative to the
-  // config file. Functions (identify, onError, longRunning) stay programmatic.
-  capture: {
-    kind: 'object',
-    fields: {
-      policy: str,
-      auditMap: str,
-      serviceType: str,
-      serviceName: str,
-      trustedProxies: { kind: 'list', of: str },
-      bodyLimit: { kind: 'int', min: 0 },
-      strict: { kind: 'bool' },
-      streamingIsLongRunning: { kind: 'bool' },
-      routes: {
-        kind: 'list',
-        of: {
-          kind: 'object',
-          fields: {
-            method: { kind: 'list', of: str, orOne: true },
-            pattern: routePattern,
-            resource: str,
-            apiGroup: str,
-            apiVersion: str,
-            namespace: str,
-            name: str,
-            subresource: str,
-            verb: str,
-            action: str,
-          },
-          required: ['pattern', 'resource'],
-        },
-      },
-      sinks: { kind: 'list', of: sink },
-    },
-  },
-};
+  query: s.object({ maxHistogramBuckets: s.int({ min: 10 }) }),
+  // The collector's log: pino JSON lines on stdout, one per request.
+  log: s.object({ level: s.enum(LOG_LEVELS) }),
+  // The capture middleware's setup (createAuditor({config})); the collector ignores it. Functions (identify,
+  // onError, longRunning) stay programmatic.
+  capture: CAPTURE,
+});
 
-/** The `capture:` section as validated (paths as written; `createAuditor({config})` resolves them). */
-export interface CaptureConfig {
-  /** A Kubernetes audit Policy file. */
-  policy?: string;
-  /** A keystonemiddleware audit map file. */
-  auditMap?: string;
-  serviceType?: string;
-  serviceName?: string;
-  trustedProxies?: string[];
-  bodyLimit?: number;
-  strict?: boolean;
-  streamingIsLongRunning?: boolean;
-  routes?: RouteMap[];
-  sinks?: SinkConfig[];
-}
+/** The file as validated: every section optional, durations in milliseconds, paths resolved. */
+export type ConfigFile = Infer<typeof SCHEMA>;
 
-export interface RulesConfig {
-  /** False: no rule evaluation, every received event is stored. */
-  enabled: boolean;
-  /** KubeSphere Rule files (a file or a folder); unset: the shipped KubeSphere default rules. */
-  dir?: string;
-  /** A KubeSphere `Webhook` resource: priorities, rule selectors, receivers. */
-  webhook?: string;
-  archivingPriority?: 'DEBUG' | 'INFO' | 'WARNING';
-  alertingPriority?: 'DEBUG' | 'INFO' | 'WARNING';
-  /** Falco rules: the least severe priority that alerts (default warning) and rule_matching (default first). */
-  falco?: { minimumPriority?: string; ruleMatching?: 'first' | 'all' };
-}
-
-export interface ReceiverConfig {
-  name: string;
-  type: (typeof RECEIVER_TYPES)[number];
-  url: string;
-  /** webhook: Standard Webhooks secret (`whsec_` + base64). falco: Falco's JSON alerts, as falcosidekick takes them. */
-  secret?: string;
-  /** Milliseconds per attempt. */
-  timeout?: number;
-}
-
-export interface TokenConfig {
-  name: string;
-  /** Exactly one of token and tokenHash (`sha256:<hex>`). */
-  token?: string;
-  tokenHash?: string;
-  role: Role;
-  workspaces?: string[];
-  namespaces?: string[];
-}
-
-export interface ClientCertConfig {
-  /** The certificate's subject CN. */
-  subject: string;
-  role: Role;
-  workspaces?: string[];
-  namespaces?: string[];
-}
-
-export interface RateLimitConfig {
-  ingestPerSecond?: number;
-  queryPerSecond?: number;
-}
+/** The `capture:` section as validated (paths resolved against the config file). */
+export type CaptureConfig = Infer<typeof CAPTURE>;
+export type RulesConfig = Infer<typeof RULES> & { enabled: boolean };
+export type ReceiverConfig = Infer<typeof RECEIVER>;
+export type TokenConfig = Infer<typeof TOKEN>;
+export type ClientCertConfig = Infer<typeof CLIENT_CERT>;
+export type RateLimitConfig = Infer<typeof RATE_LIMIT>;
+export type AmqpSourceConfig = Infer<typeof AMQP_SOURCE>;
 
 /** PEM contents, read at load time. */
 export interface TlsConfig {
@@ -308,28 +202,24 @@ export interface TlsConfig {
   clientAuth?: 'request' | 'require';
 }
 
-export interface AmqpSourceConfig {
-  url: string;
-  exchange: string;
-  /** oslo.messaging topic; the queue is bound with `<topic>.info`. Default `notifications`. */
-  topic?: string;
-  /** Vigil's own queue (never oslo's shared `notifications.info`). Default `vigil.<exchange>.<topic>`. */
-  queue?: string;
-  /** Check that the exchange exists instead of declaring it. */
-  passive?: boolean;
-}
-
 /** Embedded SQLite (one collector), or PostgreSQL shared by several collectors. */
 export type StorageConfig =
   | { type: 'sqlite'; path: string; cacheMiB?: number }
   | { type: 'postgres'; url: string; schema?: string; poolSize?: number };
 
-/** The configuration after validation and defaults. Keys of sections other stages own stay in `sections`. */
+/** The configuration after validation and defaults. */
 export interface VigilConfig {
   listen: string;
   storage: StorageConfig;
   /** Milliseconds. */
   retention: number;
+  integrity: {
+    /** The signing key file (resolved); undefined: none (an in-memory store). */
+    signingKey?: string;
+    /** True when the key is Vigil's default one, created on first start; a configured key must exist. */
+    createKey: boolean;
+    checkpointIntervalMs: number;
+  };
   ingest: {
     maxBodyBytes: number;
     /** Extra paths masked before storing (secret-named members and CADF credential tokens always are). */
@@ -342,7 +232,7 @@ export interface VigilConfig {
   auth: { tokens: TokenConfig[]; clientCerts: ClientCertConfig[]; rateLimit?: RateLimitConfig };
   tls?: TlsConfig;
   workspaces: Record<string, string[]>;
-  /** KubeSphere rules deciding what is stored and alerted. Paths are resolved against the config file. */
+  /** KubeSphere rules deciding what is stored and alerted. */
   rules: RulesConfig;
   receivers: ReceiverConfig[];
   alerts: { groupWindowMs: number; expireAfterMs: number };
@@ -350,8 +240,9 @@ export interface VigilConfig {
   externalURL?: string;
   /** Query limits (unset: the store's defaults, MAX_HISTOGRAM_BUCKETS). */
   query: { maxHistogramBuckets?: number };
-  /** Every top-level section as written (validated), for stages that read their own. */
-  sections: Record<string, unknown>;
+  log: { level: LogLevel };
+  /** The capture middleware's section, for createAuditor({config}). */
+  capture?: CaptureConfig;
 }
 
 export const DEFAULTS = {
@@ -362,22 +253,9 @@ export const DEFAULTS = {
   maxBodyBytes: 10 * 1024 * 1024,
   alertGroupWindow: '5m',
   alertExpireAfter: '1d',
+  logLevel: 'info',
+  signingKeyFile: 'vigil-signing.key',
+  checkpointInterval: '5m',
 } as const;
 
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 7 * 86_400_000,
-};
-const DURATION = /^(\d+)(ms|s|m|h|d|w)$/;
-
-/** `30s`, `15m`, `7d`, `2w` → milliseconds; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const m = DURATION.exec(text.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]) * UNIT_MS[m[2]!]!;
-  return n > 0 ? n : undefined;
-}
+export { parseDuration } from './spec.ts';

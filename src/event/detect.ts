@@ -37,34 +37,45 @@ function hasItems(o: Obj): boolean {
 
 type Limits = Readonly<Required<DecodeLimits>>;
 
-function decodeObject(o: unknown, path: string, limits: Limits): AuditEvent {
-  if (!isObject(o)) expected(path, '', 'an event object', o);
-  try {
-    switch (sniffFormat(o)) {
-      case 'cadf':
-        return decodeCadf(o, limits);
-      case 'openfaas':
-        return decodeOpenFaaSEvent(o, limits);
-      default:
-        return decodeKubernetesEvent(o, '', limits);
-    }
-  } catch (err) {
-    if (path && err instanceof EventValidationError) throw err.under(path);
-    throw err;
+function decodeObject(o: unknown, limits: Limits): AuditEvent {
+  if (!isObject(o)) expected('', '', 'an event object', o);
+  switch (sniffFormat(o)) {
+    case 'cadf':
+      return decodeCadf(o, limits);
+    case 'openfaas':
+      return decodeOpenFaaSEvent(o, limits);
+    default:
+      return decodeKubernetesEvent(o, '', limits);
   }
+}
+
+/**
+ * The items of a batch (a JSON array) → events: their count checked against `maxEvents` before any is decoded, and a
+ * validation error placed under the item's index (`[3].outcome`). Every decoder of an array goes through here.
+ */
+export function decodeEach(
+  items: readonly unknown[],
+  limits: Readonly<Required<DecodeLimits>>,
+  decodeOne: (item: unknown, index: number) => AuditEvent,
+): AuditEvent[] {
+  checkEventCount(items.length, limits, '');
+  const out = new Array<AuditEvent>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    try {
+      out[i] = decodeOne(items[i], i);
+    } catch (err) {
+      throw err instanceof EventValidationError ? err.under(`[${i}]`) : err;
+    }
+  }
+  return out;
 }
 
 /** A parsed JSON value (EventList, array of events, or one event) → events. */
 export function decodeJsonValue(v: unknown, limits?: DecodeLimits): AuditEvent[] {
   const lim = resolveLimits(limits);
-  if (Array.isArray(v)) {
-    checkEventCount(v.length, lim, '');
-    const out: AuditEvent[] = [];
-    for (let i = 0; i < v.length; i++) out.push(decodeObject(v[i], `[${i}]`, lim));
-    return out;
-  }
+  if (Array.isArray(v)) return decodeEach(v, lim, (item) => decodeObject(item, lim));
   if (isObject(v) && hasItems(v)) return decodeEventList(v, lim);
-  return [decodeObject(v, '', lim)];
+  return [decodeObject(v, lim)];
 }
 
 function tryParse(s: string): { ok: true; value: unknown } | { ok: false; error: Error } {

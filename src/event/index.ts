@@ -9,7 +9,7 @@ export {
   encodeOsloWire,
   verbToCadfAction,
 } from './cadf.ts';
-export { decodeEvents, decodeJsonValue, sniffFormat } from './detect.ts';
+export { decodeEach, decodeEvents, decodeJsonValue, sniffFormat } from './detect.ts';
 export {
   decodeEventList,
   decodeKubernetesEvent,

@@ -5,7 +5,8 @@
 // exponential backoff.
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 import type { AmqpSourceConfig } from '../config/index.ts';
-import { decodeCadf } from '../event/index.ts';
+import type { AuditEvent } from '../event/index.ts';
+import { FORMATS } from './formats.ts';
 import type { Ingestor } from './pipeline.ts';
 
 export interface AmqpLogger {
@@ -130,9 +131,9 @@ export class AmqpSource {
   }
 
   private async handle(ch: Channel, m: ConsumeMessage): Promise<void> {
-    let event: ReturnType<typeof decodeCadf>;
+    let events: AuditEvent[];
     try {
-      event = decodeCadf(JSON.parse(m.content.toString('utf8')));
+      events = this.ingestor.decode(FORMATS.amqp, m.content.toString('utf8'));
     } catch (err) {
       this.ingestor.rejected('amqp', 'undecodable');
       this.log.error(
@@ -143,7 +144,7 @@ export class AmqpSource {
       return;
     }
     try {
-      await this.ingestor.ingest('amqp', [event], { collapseStages: true });
+      await this.ingestor.ingest(FORMATS.amqp, events);
       ch.ack(m);
     } catch (err) {
       this.ingestor.rejected('amqp', 'store');

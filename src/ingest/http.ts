@@ -1,21 +1,13 @@
-// The HTTP ingest paths. Bodies arrive as raw Buffers (the HMAC is computed over the exact bytes), are parsed
-// once, decoded by src/event's converters, and acknowledged only after the store has committed them.
+// The HTTP ingest paths, one route per HTTP entry of the format table. Bodies arrive as raw Buffers (the OpenFaaS
+// HMAC is computed over the exact bytes), are gunzipped when asked, decoded by the pipeline with the configured
+// limits, and acknowledged only after the store has committed them.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  checkEventCount,
-  type DecodeLimits,
-  decodeCadf,
-  decodeEventList,
-  decodeEvents,
-  decodeOpenFaaSEvent,
-  EventValidationError,
-  resolveLimits,
-} from '../event/index.ts';
-import type { AuditEvent } from '../event/model.ts';
-import type { Authenticator } from '../server/auth.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../auth/index.ts';
+import { EventValidationError } from '../event/index.ts';
+import { type Delivery, FORMATS, type IngestFormat } from './formats.ts';
 import type { Ingestor } from './pipeline.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -32,15 +24,10 @@ export class HttpError extends Error {
   }
 }
 
-export const JSON_TYPES = ['application/json'];
-export const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/json-lines'];
-
 export interface IngestOptions {
   ingestor: Ingestor;
   auth: Authenticator;
   maxBodyBytes: number;
-  /** Events per request, field length, nesting depth (defaults: DEFAULT_DECODE_LIMITS). */
-  limits?: DecodeLimits;
   openfaasSecret?: string;
 }
 
@@ -64,30 +51,6 @@ async function bodyText(req: FastifyRequest, maxBytes: number): Promise<string> 
   }
 }
 
-export function parseJsonBody(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, `malformed JSON: ${(err as Error).message}`);
-  }
-}
-
-/** Runs a decoder, turning its validation errors into 400 `{ error, field }`. */
-function decoding<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof EventValidationError) throw new HttpError(400, err.message, err.field || undefined);
-    throw err;
-  }
-}
-
-function requireType(req: FastifyRequest, allowed: string[]): void {
-  const t = mediaType(req);
-  if (!allowed.includes(t))
-    throw new HttpError(415, `unsupported Content-Type "${t || '(none)'}" (expected ${allowed.join(' or ')})`);
-}
-
 /** `sha256=<hex>` of the raw body, compared in constant time. */
 export function verifySignature(secret: string, body: Buffer, header: string | undefined): boolean {
   if (!header) return false;
@@ -96,78 +59,46 @@ export function verifySignature(secret: string, body: Buffer, header: string | u
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+function headersOf(req: FastifyRequest): Delivery {
+  return {
+    header(name) {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    },
+  };
+}
+
+const INGEST_ROLES = ['admin', 'ingest'] as const;
+
 export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
   const { ingestor, auth, maxBodyBytes } = o;
-  const limits = resolveLimits(o.limits);
-  const ingestRoles = ['admin', 'ingest'] as const;
-  const bearer = (req: FastifyRequest) => auth.authorize(req, ingestRoles, 'ingest');
-  const ok = (reply: FastifyReply, accepted: number, r: { inserted: number; duplicates: number }) =>
-    reply.send({ accepted, inserted: r.inserted, duplicates: r.duplicates });
-
-  // Kubernetes audit webhook (EventList, v1/v1beta1) and KubeSphere's {"Items": […]} batches.
-  app.post('/audit/webhook/event', async (req, reply) => {
-    bearer(req);
-    requireType(req, JSON_TYPES);
-    const body = parseJsonBody(await bodyText(req, maxBodyBytes));
-    const events = decoding(() => decodeEventList(body as object, limits));
-    return ok(reply, events.length, await ingestor.ingest('kubernetes', events));
-  });
-
-  app.post('/ingest/openfaas', async (req, reply) => {
-    const raw = req.body as Buffer;
-    if (o.openfaasSecret !== undefined) {
-      if (!verifySignature(o.openfaasSecret, raw, req.headers['x-openfaas-signature-256'] as string | undefined))
-        throw new HttpError(401, 'missing or invalid X-Openfaas-Signature-256', 'X-Openfaas-Signature-256');
-    } else {
-      bearer(req);
-    }
-    requireType(req, JSON_TYPES);
-    const kind = req.headers['x-openfaas-event'];
-    if (kind !== undefined && kind !== 'api_access')
-      throw new HttpError(400, `X-Openfaas-Event "${kind}" is not an auditing event (api_access)`, 'X-Openfaas-Event');
-    const body = parseJsonBody(await bodyText(req, maxBodyBytes));
-    if (!Array.isArray(body)) throw new HttpError(400, 'an OpenFaaS delivery is a JSON array of events');
-    const deliveryId = (req.headers['x-openfaas-delivery'] as string | undefined) || undefined;
-    const events = decoding(() => {
-      checkEventCount(body.length, limits, '');
-      return body.map((obj, index) => {
-        try {
-          return decodeOpenFaaSEvent(obj, { ...limits, deliveryId, index });
-        } catch (err) {
-          throw err instanceof EventValidationError ? err.under(`[${index}]`) : err;
-        }
-      });
+  const route = (format: IngestFormat) => {
+    const http = format.http!;
+    app.post(http.path, async (req) => {
+      if (http.signature === 'openfaas' && o.openfaasSecret !== undefined) {
+        if (!verifySignature(o.openfaasSecret, req.body as Buffer, req.headers['x-openfaas-signature-256'] as string))
+          throw new HttpError(401, 'missing or invalid X-Openfaas-Signature-256', 'X-Openfaas-Signature-256');
+      } else {
+        auth.authorize(req, INGEST_ROLES, 'ingest');
+      }
+      const type = mediaType(req);
+      if (!http.contentTypes.includes(type))
+        throw new HttpError(
+          415,
+          `unsupported Content-Type "${type || '(none)'}" (expected ${http.contentTypes.join(' or ')})`,
+        );
+      const delivery = headersOf(req);
+      const text = await bodyText(req, maxBodyBytes);
+      let events: ReturnType<Ingestor['decode']>;
+      try {
+        events = ingestor.decode(format, text, delivery);
+      } catch (err) {
+        if (err instanceof EventValidationError) throw new HttpError(400, err.message, err.field || undefined);
+        throw err;
+      }
+      const r = await ingestor.ingest(format, events, delivery);
+      return { accepted: r.accepted, inserted: r.inserted, duplicates: r.duplicates, ignored: r.ignored };
     });
-    const r = await ingestor.ingest('openfaas', events, deliveryId ? { batchKey: `openfaas:${deliveryId}` } : {});
-    return ok(reply, events.length, r);
-  });
-
-  // CADF: a bare event, an oslo notification, a 2.0 wire envelope, or an array of these. Request and response
-  // notifications of one call collapse into one stored event carrying the response's outcome.
-  app.post('/ingest/cadf', async (req, reply) => {
-    bearer(req);
-    requireType(req, JSON_TYPES);
-    const body = parseJsonBody(await bodyText(req, maxBodyBytes));
-    const items = Array.isArray(body) ? body : [body];
-    const events: AuditEvent[] = decoding(() => {
-      checkEventCount(items.length, limits, '');
-      return items.map((obj, i) => {
-        try {
-          return decodeCadf(obj, limits);
-        } catch (err) {
-          throw err instanceof EventValidationError && Array.isArray(body) ? err.under(`[${i}]`) : err;
-        }
-      });
-    });
-    return ok(reply, events.length, await ingestor.ingest('cadf', events, { collapseStages: true }));
-  });
-
-  // Vigil's canonical events: a JSON array, or JSON lines.
-  app.post('/ingest/events', async (req, reply) => {
-    bearer(req);
-    requireType(req, [...JSON_TYPES, ...NDJSON_TYPES]);
-    const text = await bodyText(req, maxBodyBytes);
-    const events = decoding(() => decodeEvents(text, limits));
-    return ok(reply, events.length, await ingestor.ingest('events', events));
-  });
+  };
+  for (const format of Object.values(FORMATS)) if (format.http) route(format);
 }

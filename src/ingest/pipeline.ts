@@ -1,12 +1,15 @@
-// What every ingest path does after decoding: enrich the workspace, let the rules decide (ignore, archive,
-// alert), append durably, raise the alerts, count. One function so that HTTP, AMQP and `vigil import` store
-// events the same way.
+// The one ingest pipeline: every way in (the HTTP paths, the AMQP source, `vigil import`) decodes its deliveries
+// through the format table (formats.ts) with the configured limits, then stores them here the same way: enrich the
+// workspace, mask credentials, let the rules decide (ignore, archive, alert), append durably, raise the alerts, count.
 import { type AlertDispatcher, alertRecords, type RaisedAlert } from '../alerts/index.ts';
+import type { VigilConfig } from '../config/index.ts';
+import { type DecodeLimits, EventValidationError, resolveLimits } from '../event/index.ts';
 import { maskCredentials, parseMaskPath } from '../event/mask.ts';
 import type { AuditEvent } from '../event/model.ts';
+import type { CollectorMetrics } from '../metrics/index.ts';
 import type { RuleEngine } from '../rules/index.ts';
-import type { CollectorMetrics } from '../server/metrics.ts';
 import type { AppendOptions, AppendResult, Store } from '../store/types.ts';
+import { type Delivery, type IngestFormat, NO_HEADERS } from './formats.ts';
 
 /** Namespace → workspace, from the config's `workspaces: { ws: [ns…] }`. */
 export function namespaceWorkspaces(workspaces: Record<string, string[]>): Map<string, string> {
@@ -22,10 +25,14 @@ export interface IngestDecisions {
   dispatcher?: AlertDispatcher;
   /** Extra paths to mask before storing (secret-named members and CADF credential tokens always are). */
   mask?: string[];
+  /** The decoders' limits (`ingest.limits`; unset ones take DEFAULT_DECODE_LIMITS). */
+  limits?: DecodeLimits;
   now?: () => number;
 }
 
 export interface IngestResult extends Omit<AppendResult, 'ids'> {
+  /** Events received. */
+  accepted: number;
   /** Events no rule archived: not stored. */
   ignored: number;
   /** Alerts raised (repeats of an already stored alert not counted). */
@@ -38,6 +45,7 @@ export class Ingestor {
   private readonly metrics?: CollectorMetrics;
   private readonly decisions: IngestDecisions;
   private readonly maskPaths: ReturnType<typeof parseMaskPath>[];
+  readonly limits: Readonly<Required<DecodeLimits>>;
   constructor(
     store: Store,
     workspaces: Record<string, string[]>,
@@ -49,6 +57,48 @@ export class Ingestor {
     this.metrics = metrics;
     this.decisions = decisions;
     this.maskPaths = (decisions.mask ?? []).map(parseMaskPath);
+    this.limits = resolveLimits(decisions.limits);
+  }
+
+  /**
+   * A delivery's body → events, by its format's decoder with the configured limits. Bad input throws an
+   * EventValidationError naming the field (`items[3].stage`); a `json` format's unparsable body is one too.
+   */
+  decode(format: IngestFormat, body: string, delivery: Delivery = NO_HEADERS): AuditEvent[] {
+    let parsed: unknown = body;
+    if (format.body === 'json') {
+      try {
+        parsed = JSON.parse(body);
+      } catch (err) {
+        throw new EventValidationError('', `malformed JSON: ${(err as Error).message}`);
+      }
+    }
+    return format.decode(parsed, this.limits, delivery);
+  }
+
+  /** Decoded events of `format` → stored, as every way in stores them. Resolves once they are committed. */
+  async ingest(format: IngestFormat, events: AuditEvent[], delivery: Delivery = NO_HEADERS): Promise<IngestResult> {
+    const batchKey = format.batchKey?.(delivery);
+    const opts: AppendOptions = batchKey === undefined ? {} : { batchKey };
+    const pairs = format.pairs;
+    if (!pairs) return this.storeBatch(format.name, events, opts);
+    // A format whose events all pair appends them at once; a file mixing formats, in two appends.
+    const paired = events.filter(pairs);
+    if (paired.length === events.length) return this.storeBatch(format.name, events, { ...opts, collapseStages: true });
+    if (paired.length === 0) return this.storeBatch(format.name, events, opts);
+    const a = await this.storeBatch(format.name, paired, { ...opts, collapseStages: true });
+    const b = await this.storeBatch(
+      format.name,
+      events.filter((e) => !pairs(e)),
+      opts,
+    );
+    return {
+      accepted: a.accepted + b.accepted,
+      inserted: a.inserted + b.inserted,
+      duplicates: a.duplicates + b.duplicates,
+      ignored: a.ignored + b.ignored,
+      alerts: a.alerts + b.alerts,
+    };
   }
 
   /** An event keeps the workspace it arrived with; otherwise its namespace's workspace from the config. */
@@ -63,7 +113,7 @@ export class Ingestor {
   }
 
   /** Resolves once the events (and the alerts they raise) are committed. `path` labels the metrics. */
-  async ingest(path: string, events: AuditEvent[], opts?: AppendOptions): Promise<IngestResult> {
+  private async storeBatch(path: string, events: AuditEvent[], opts: AppendOptions): Promise<IngestResult> {
     this.enrich(events);
     // Credentials are never stored in clear: mask before the rules see the event, let alone the store.
     for (const e of events) maskCredentials(e, this.maskPaths);
@@ -89,8 +139,7 @@ export class Ingestor {
     // Alerts go after the events are committed, and before the producer hears so: if Vigil dies in between, the
     // producer retries, the events are duplicates, and the alerts are raised now (their key stops doubles).
     const alerts = dispatcher && alerting.length ? await this.raise(dispatcher, archived, r.ids, alerting) : 0;
-    const { ids: _ids, ...counts } = r;
-    return { ...counts, ignored, alerts };
+    return { accepted: events.length, inserted: r.inserted, duplicates: r.duplicates, ignored, alerts };
   }
 
   private async raise(
@@ -115,4 +164,18 @@ export class Ingestor {
   rejected(path: string, reason: string): void {
     this.metrics?.rejected.inc({ path, reason });
   }
+}
+
+/** The pipeline of a configuration: its workspaces, masks and limits, with the collector's rules and alerts. */
+export function createIngestor(
+  config: VigilConfig,
+  store: Store,
+  o: { decisions?: Pick<IngestDecisions, 'engine' | 'dispatcher'>; metrics?: CollectorMetrics } = {},
+): Ingestor {
+  return new Ingestor(store, config.workspaces, o.metrics, {
+    engine: o.decisions?.engine,
+    dispatcher: o.decisions?.dispatcher,
+    mask: config.ingest.mask,
+    limits: config.ingest.limits,
+  });
 }

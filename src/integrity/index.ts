@@ -7,8 +7,15 @@ export {
   startCheckpoints,
   writeCheckpoint,
 } from './checkpoint.ts';
-export { exportCommand, signingKeyPath, verifyCommand } from './cli.ts';
 export { exportSqlite, verifyExport } from './export.ts';
-export { defaultKeyPath, keyIdOf, loadSigningKey, parsePublicKey, type SigningKey } from './keys.ts';
+export {
+  createSigningKey,
+  defaultKeyPath,
+  keyIdOf,
+  loadSigningKey,
+  parsePublicKey,
+  publicKeyPath,
+  type SigningKey,
+} from './keys.ts';
 export { exportPostgres, type PostgresTarget, verifyPostgres, writeCheckpointPostgres } from './postgres.ts';
 export { type Break, type BreakKind, type VerifyReport, verifySqlite } from './verify.ts';

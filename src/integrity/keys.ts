@@ -1,6 +1,16 @@
 // The Ed25519 signing key of checkpoints: generated on first start (PEM, mode 0600) or given in the config.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export interface SigningKey {
@@ -25,15 +35,53 @@ export function keyIdOf(publicKey: KeyObject): string {
   return createHash('sha256').update(der).digest('hex').slice(0, 16);
 }
 
+/**
+ * Writes `text` to `file` atomically and never over an existing file: a temporary file beside it, fsync'd, then
+ * linked into place (EEXIST when the file exists) and the folder fsync'd. A crash or a full disk leaves no partial key.
+ */
+function writeNew(file: string, text: string, mode: number): void {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  try {
+    linkSync(tmp, file);
+  } finally {
+    unlinkSync(tmp);
+  }
+  const dir = openSync(path.dirname(path.resolve(file)), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/** Creates a new key at `keyPath` (and its .pub beside it); throws EEXIST when the file exists. */
+export function createSigningKey(keyPath: string): void {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  mkdirSync(path.dirname(path.resolve(keyPath)), { recursive: true });
+  writeNew(keyPath, String(privateKey.export({ type: 'pkcs8', format: 'pem' })), 0o600);
+  const pub = publicKeyPath(keyPath);
+  if (pub !== keyPath && !existsSync(pub))
+    writeNew(pub, String(publicKey.export({ type: 'spki', format: 'pem' })), 0o644);
+}
+
 /** Loads the key at `keyPath`, or creates it (and its .pub) when `create` and the file does not exist. */
 export function loadSigningKey(keyPath: string, create: boolean): SigningKey {
   if (!existsSync(keyPath)) {
     if (!create) throw new Error(`${keyPath}: no signing key`);
-    const { privateKey } = generateKeyPairSync('ed25519');
-    // 'wx': never overwrite a key another process created meanwhile
     try {
-      writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+      createSigningKey(keyPath);
     } catch (err) {
+      // another process created it meanwhile
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
@@ -47,8 +95,13 @@ export function loadSigningKey(keyPath: string, create: boolean): SigningKey {
     throw new Error(`${keyPath}: the signing key must be Ed25519, not ${privateKey.asymmetricKeyType}`);
   const publicKey = createPublicKey(privateKey);
   const pub = publicKeyPath(keyPath);
-  if (create && pub !== keyPath && !existsSync(pub))
-    writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  if (create && pub !== keyPath && !existsSync(pub)) {
+    try {
+      writeNew(pub, String(publicKey.export({ type: 'spki', format: 'pem' })), 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
   return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
 }
 

@@ -1,13 +1,10 @@
 // The collector's part of tamper evidence: the signing key (created on first start) and the checkpoint timer.
-import type { VigilConfig } from '../config/index.ts';
+import { signingKeyPath, type VigilConfig } from '../config/index.ts';
 import type { Store } from '../store/index.ts';
 import { type Checkpointer, startCheckpoints } from './checkpoint.ts';
-import { signingKeyPath } from './cli.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
-
-type IntegritySection = { signingKey?: string; checkpointInterval?: number } | undefined;
 
 /**
  * The signing key, loaded before anything else starts so that a bad key fails the start cleanly. A configured key
@@ -16,11 +13,9 @@ type IntegritySection = { signingKey?: string; checkpointInterval?: number } | u
  * without one the chain is kept but no checkpoint signed). Undefined for an in-memory store or without a key.
  */
 export function integrityKey(config: VigilConfig): SigningKey | undefined {
-  if (config.storage.type === 'sqlite' && config.storage.path === ':memory:') return undefined;
   const keyPath = signingKeyPath(config);
   if (keyPath === undefined) return undefined;
-  const integrity = config.sections.integrity as IntegritySection;
-  return loadSigningKey(keyPath, integrity?.signingKey === undefined);
+  return loadSigningKey(keyPath, config.integrity.createKey);
 }
 
 /**
@@ -35,8 +30,7 @@ export function startIntegrity(
   onError: (err: unknown) => void,
 ): Checkpointer {
   if (!key) return { now: async () => {}, stop: async () => {} };
-  const integrity = config.sections.integrity as IntegritySection;
-  const interval = integrity?.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  const interval = config.integrity.checkpointIntervalMs;
   return startCheckpoints(
     (force) => store.checkpoint(key, { force, freshMs: force ? interval / 2 : undefined }),
     interval,

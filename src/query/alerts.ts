@@ -2,7 +2,7 @@
 // (a tenant sees alerts about events of its workspaces and namespaces only).
 import type { FastifyInstance } from 'fastify';
 import type { AlertStore } from '../alerts/index.ts';
-import type { Authenticator } from '../server/auth.ts';
+import type { Authenticator } from '../auth/index.ts';
 import { parseTime } from './params.ts';
 
 const SCHEMA = {

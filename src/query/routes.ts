@@ -1,8 +1,8 @@
 // The query API: Vigil's `/api/v1/events…` and KubeSphere's auditing path. Every handler takes the caller's
 // tenant scope from the token and puts it into the EventQuery itself — filters can only narrow it.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Authenticator, Principal } from '../server/auth.ts';
-import type { CollectorMetrics } from '../server/metrics.ts';
+import type { Authenticator, Principal } from '../auth/index.ts';
+import type { CollectorMetrics } from '../metrics/index.ts';
 import type { EventQuery, Store, StoredEvent } from '../store/types.ts';
 import { toKubeSphereRecord } from './kubesphere.ts';
 import { compileMatcher } from './matches.ts';

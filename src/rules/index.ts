@@ -1,6 +1,6 @@
 // Public surface of the rule engine: KubeSphere-compatible Rule and Webhook resources, compiled once, evaluated
 // per event into a decision (ignore, archive, alert).
-export { type BacktestReport, backtest, type RuleOutcome } from './backtest.ts';
+export { type BacktestReport, backtest, HISTORY_NOTE, type RuleOutcome, SAMPLES } from './backtest.ts';
 export { type CompatFinding, checkCompat } from './compat.ts';
 export { DEFAULT_RULE_LIMITS, type RuleLimits } from './compile.ts';
 export { type Alert, createRuleEngine, type Decision, type RuleEngine, type RuleEngineOptions } from './engine.ts';
@@ -33,6 +33,7 @@ export { RuleRuntimeError } from './values.ts';
 export { type RuleWatcher, watchRules } from './watch.ts';
 export {
   DEFAULT_WEBHOOK,
+  isPriority,
   loadWebhookFile,
   type Priority,
   parseWebhook,

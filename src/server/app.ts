@@ -1,23 +1,29 @@
 // The collector's HTTP server: ingest paths, query API, health and metrics, on Fastify with pino logging.
 // Built around an open Store so that tests and `vigil serve` assemble it the same way.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
+import { AuthError, Authenticator, RateLimitError } from '../auth/index.ts';
 import type { VigilConfig } from '../config/index.ts';
-import { HttpError, JSON_TYPES, NDJSON_TYPES, registerIngest } from '../ingest/http.ts';
-import { Ingestor } from '../ingest/pipeline.ts';
+import { createIngestor, HttpError, type Ingestor, JSON_TYPES, NDJSON_TYPES, registerIngest } from '../ingest/index.ts';
+import { type CollectorMetrics, collectorMetrics } from '../metrics/index.ts';
 import { registerAlerts } from '../query/alerts.ts';
 import { ParamError } from '../query/params.ts';
 import { registerQuery } from '../query/routes.ts';
 import { type Store, StoreUnavailableError } from '../store/types.ts';
-import { AuthError, Authenticator, RateLimitError } from './auth.ts';
 import type { Decisions } from './decisions.ts';
-import { type CollectorMetrics, collectorMetrics } from './metrics.ts';
 
 export interface AppOptions {
   config: VigilConfig;
   store: Store;
   /** Rules and alerts; absent: every event is stored and no alert is raised. */
   decisions?: Decisions;
-  /** pino options or false; default: info-level JSON logs. */
+  /** pino options or false; default: JSON logs at the config's `log.level`. */
   logger?: FastifyServerOptions['logger'];
   heartbeatMs?: number;
   /** Longest wait for in-flight requests at shutdown (default 30 s). */
@@ -36,6 +42,16 @@ export interface App {
 }
 
 const INGEST_PREFIXES = ['/ingest/', '/audit/'];
+
+/** One log line per request, when it ends, instead of Fastify's two (received, then completed). */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: req.method, url: req.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime };
+    if (error) req.log.error({ ...line, err: error }, 'request errored');
+    else req.log.info(line, 'request');
+  }
+}
 
 /** Turns any error into `{ error, field? }` with a 4xx status when it is the caller's fault. */
 function errorBody(err: FastifyError | Error): { status: number; error: string; field?: string; retryAfter?: number } {
@@ -85,7 +101,8 @@ export function createApp(o: AppOptions): App {
         rejectUnauthorized: tls.clientAuth === 'require',
       },
     }),
-    logger: o.logger ?? { level: 'info' },
+    logger: o.logger ?? { level: config.log.level },
+    logController: new OneLinePerRequest(),
     bodyLimit: config.ingest.maxBodyBytes,
     // Closing drains in-flight requests first (preClose below), so what is left to close is idle or a tail.
     forceCloseConnections: true,
@@ -97,11 +114,7 @@ export function createApp(o: AppOptions): App {
     clientCerts: config.auth.clientCerts,
     rateLimit: config.auth.rateLimit,
   });
-  const ingestor = new Ingestor(store, config.workspaces, metrics, {
-    engine: o.decisions?.engine,
-    dispatcher: o.decisions?.dispatcher,
-    mask: config.ingest.mask,
-  });
+  const ingestor = createIngestor(config, store, { decisions: o.decisions, metrics });
   let ready = false;
 
   // Keep bodies as raw Buffers: the OpenFaaS HMAC is over the exact bytes, and each path parses exactly once.
@@ -134,7 +147,6 @@ export function createApp(o: AppOptions): App {
     ingestor,
     auth,
     maxBodyBytes: config.ingest.maxBodyBytes,
-    limits: config.ingest.limits,
     openfaasSecret: config.ingest.openfaas?.secret,
   });
   const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs });

@@ -101,7 +101,20 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>Vigil</title>
 The API under <code>/api/v1/</code> works without it.</p>`;
 
 export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): void {
-  const reserved = opts.reservedPrefixes ?? ['/api/', '/ingest/', '/audit/', '/metrics', '/healthz', '/readyz'];
+  // The API's paths, and its endpoint names without their prefix (`/histogram`, a common slip): unknown ones get the
+  // app's JSON 404, never the console's page.
+  const reserved = opts.reservedPrefixes ?? [
+    '/api/',
+    '/kapis/',
+    '/ingest/',
+    '/audit/',
+    '/metrics',
+    '/healthz',
+    '/readyz',
+    '/histogram',
+    '/stats',
+    '/stream',
+  ];
   const assets = fs.existsSync(path.join(opts.distDir, 'index.html')) ? loadAssets(opts.distDir) : undefined;
   const index = assets?.get('/index.html');
 

@@ -3,13 +3,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyServerOptions } from 'fastify';
+import { isLoopback } from '../auth/index.ts';
 import { ConfigError, type VigilConfig } from '../config/index.ts';
 import { AmqpSource } from '../ingest/amqp.ts';
 import { integrityKey, startIntegrity } from '../integrity/serve.ts';
 import { openStore, type Retention, startRetention } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { type App, createApp } from './app.ts';
-import { isLoopback } from './auth.ts';
 import { CONSOLE_DIST_DIR, registerConsole } from './console.ts';
 import { type Decisions, openDecisions } from './decisions.ts';
 
@@ -34,11 +34,13 @@ export interface ServeOptions {
   consoleDir?: string;
 }
 
-/** `host:port`, `:port`, `[v6]:port` → host and port. */
+/** `host:port`, `:port`, `[v6]:port` → host and port; a bare port listens on loopback (127.0.0.1). */
 export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
+  const text = listen.trim();
+  if (/^\d{1,5}$/.test(text) && Number(text) <= 65535) return { host: '127.0.0.1', port: Number(text) };
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535) throw new ConfigError(`listen: expected host:port, got "${listen}"`);
+  if (!m || port > 65535) throw new ConfigError(`listen: expected host:port, :port or a port, got "${listen}"`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
@@ -72,8 +74,8 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
   for (const w of decisions.warnings) log.warn(w);
   if (!signingKey && config.storage.type === 'postgres')
     log.warn(
-      'tamper evidence: no integrity.signingKey configured, so no checkpoint is signed (the hash chain is kept); ' +
-        'give every collector of this database the same key',
+      'tamper evidence: no signing key, so no checkpoint is signed (the hash chain is kept); give every collector ' +
+        'of this database the same integrity.signingKey (vigil keygen makes one)',
     );
   const integrity = startIntegrity(config, store, signingKey, (err) => log.error({ err }, 'checkpoint failed'));
   const retention = startRetention(store, {

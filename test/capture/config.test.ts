@@ -166,7 +166,7 @@ test('bad capture sections fail at start naming file:line:col and what is wrong'
   );
   await refused(
     'capture:\n  policy: audit/policy.yaml\n  sinks:\n    - type: log\n      format: json\n',
-    /vigil\.yaml:4:7: capture\.sinks\[0\]\.path: /,
+    /vigil\.yaml:4:7: capture\.sinks\[0\]: type log needs "path"/,
   );
   await refused(
     'capture:\n  policy: audit/policy.yaml\n  bodyLimit: big\n  sinks: [{type: noop}]\n',
@@ -189,15 +189,16 @@ test('bad capture sections fail at start naming file:line:col and what is wrong'
 });
 
 test('the collector accepts a vigil.yaml with a capture section and ignores it', () => {
-  const { write, cleanup } = tempDir();
+  const { dir, write, cleanup } = tempDir();
   try {
     const cfg = loadConfig(write('vigil.yaml', CONFIG));
     assert.equal(cfg.listen, '127.0.0.1:0');
-    assert.deepEqual(cfg.storage, { type: 'sqlite', path: './data/vigil.db' });
+    // Relative to the config file's folder, as every path of the file.
+    assert.deepEqual(cfg.storage, { type: 'sqlite', path: join(dir, 'data', 'vigil.db') });
     // still strict: a bad capture section fails the collector's load as well
     assert.throws(
       () => loadConfig(write('bad.yaml', 'capture:\n  sinks:\n    - {type: log}\n')),
-      /bad\.yaml:3:7: capture\.sinks\[0\]\.path/,
+      /bad\.yaml:3:7: capture\.sinks\[0\]: type log needs "path"/,
     );
   } finally {
     cleanup();

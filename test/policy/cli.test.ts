@@ -150,7 +150,7 @@ test('usage errors: exit 2', async () => {
   for (const [args, message] of [
     [[], /--policy is required/],
     [['--policy', POLICY, '-o', 'yaml'], /-o must be table or json/],
-    [['--policy', POLICY, '--colour'], /Unknown option '--colour'/],
+    [['--policy', POLICY, '--colour'], /unknown option --colour/],
     [['--policy', join(tmp, 'missing.yaml')], /cannot read the policy: ENOENT/],
     [['--policy', POLICY, '--events', join(tmp, 'missing.jsonl')], /cannot read the events: ENOENT/],
   ] as const) {

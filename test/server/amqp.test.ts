@@ -2,7 +2,7 @@
 // reject of undecodable messages. Each test uses its own exchange and queue and deletes them afterwards.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -211,5 +211,44 @@ test('AMQP: passive mode checks an existing exchange instead of declaring it, an
     await conn.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('AMQP: the configured limits apply: a field over ingest.limits.maxFieldLength is rejected, nothing stored', async () => {
+  const exchange = `vigil-test-${randomUUID()}`;
+  const queue = `vigil-test-q-${randomUUID()}`;
+  const conn = await connect(URL);
+  const ch = await conn.createChannel();
+  const s = await startTestServer(`
+ingest:
+  limits: { maxFieldLength: 256 }
+  amqp:
+    - { url: '${URL}', exchange: ${exchange}, topic: notifications, queue: ${queue} }
+`);
+  try {
+    await s.amqp[0]!.connected();
+    const response = JSON.parse(
+      readFileSync(path.join(import.meta.dirname, '../fixtures/cadf-response-notification.json'), 'utf8'),
+    ) as { payload: Record<string, unknown> & { initiator: Record<string, unknown> } };
+    const long = {
+      ...response.payload,
+      id: 'long-1',
+      initiator: { ...response.payload.initiator, name: 'n'.repeat(300) },
+    };
+    const short = { ...response.payload, id: 'short-1' };
+    for (const payload of [long, short])
+      ch.publish(exchange, 'notifications.info', Buffer.from(JSON.stringify({ ...response, payload })));
+    await until(
+      async () => (await s.get('/api/v1/events?size=1&audit_id_filter=short-1')).body.total === 1,
+      'the message within the limits',
+    );
+    assert.match((await s.get('/metrics')).body, /vigil_ingest_rejected_total\{path="amqp",reason="undecodable"\} 1/);
+    assert.equal((await s.get('/api/v1/events?size=1&audit_id_filter=long-1')).body.total, 0);
+    await until(async () => (await ch.checkQueue(queue)).messageCount === 0, 'the queue to drain');
+  } finally {
+    await s.stop();
+    await ch.deleteQueue(queue).catch(() => {});
+    await ch.deleteExchange(exchange).catch(() => {});
+    await conn.close();
   }
 });

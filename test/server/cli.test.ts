@@ -110,13 +110,16 @@ describe('vigil query and vigil import against a running server', () => {
         .join('\n')}\n`,
     );
     const before = (await s.get('/api/v1/events?size=1', 'cli-token')).body.total as number;
-    const r = await vigil(['import', '--data', s.dir, file]);
+    // The server stores every event (its rules are off); the import applies the same configuration.
+    const config = path.join(s.dir, 'rules-off.yaml');
+    writeFileSync(config, 'rules: { enabled: false }\n');
+    const r = await vigil(['import', '--config', config, '--data', s.dir, file]);
     assert.equal(r.code, 0, r.err);
     const unique = new Set(falcoEvents().map((e) => `${e.auditID}/${e.stage}`)).size;
     assert.match(r.out, new RegExp(`imported ${unique} events`));
     const q = await vigil(['query', ...server(), '-o', 'json', '--all']);
     assert.equal(JSON.parse(q.out).total, before + unique);
-    const again = await vigil(['import', '--data', s.dir, '--progress', file]);
+    const again = await vigil(['import', '--config', config, '--data', s.dir, '--progress', file]);
     assert.match(again.out, /imported 0 events \(51 already stored\)/);
     assert.match(again.err, /audit\.log \[#+\] 51\/51 100%/);
   });

@@ -104,7 +104,10 @@ test('secretFile is read relative to the config file; an unreadable file is a cl
     writeFileSync(path.join(dir, 'vigil.yaml'), 'ingest:\n  openfaas:\n    secretFile: secret.txt\n');
     assert.equal(loadConfig(path.join(dir, 'vigil.yaml')).ingest.openfaas?.secret, 'from-file');
     writeFileSync(path.join(dir, 'bad.yaml'), 'ingest:\n  openfaas:\n    secretFile: nope.txt\n');
-    assert.throws(() => loadConfig(path.join(dir, 'bad.yaml')), /secretFile: cannot read .*nope\.txt/);
+    assert.throws(
+      () => loadConfig(path.join(dir, 'bad.yaml')),
+      /bad\.yaml:3:17: ingest\.openfaas\.secretFile: not found: .*nope\.txt/,
+    );
     assert.throws(() => loadConfig(path.join(dir, 'missing.yaml')), /missing\.yaml: cannot read/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -31,7 +31,7 @@ workspaces:
     const [list] = seedJsonBlocks('003_9cd0618154da4704.txt') as Record<string, unknown>[];
     const r = await s.post('/audit/webhook/event', JSON.stringify(list));
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.deepEqual(r.body, { accepted: 1, inserted: 1, duplicates: 0 });
+    assert.deepEqual(r.body, { accepted: 1, inserted: 1, duplicates: 0, ignored: 0 });
     const q = await s.get('/api/v1/events?audit_id_filter=4faf711a-9094-400f-a876-d9188ceda548');
     assert.equal(q.body.total, 1);
     const e = q.body.items[0];
@@ -57,7 +57,7 @@ workspaces:
     assert.ok(foo.size > 0);
     assert.equal(await total(s, '&source_filter=kubernetes&objectref_name_filter=foo'), foo.size);
     const again = await s.post('/audit/webhook/event', body, headers);
-    assert.deepEqual(again.body, { accepted: 51, inserted: 0, duplicates: 51 });
+    assert.deepEqual(again.body, { accepted: 51, inserted: 0, duplicates: 51, ignored: 0 });
   });
 
   test("KubeSphere's PascalCase {Items: […]} batch", async () => {

@@ -79,6 +79,7 @@ describe('the shipped KubeSphere rules decide what the collector keeps', () => {
       event({ auditID: 'r-delete', verb: 'delete', objectRef: { resource: 'pods', namespace: 'demo', name: 'x' } }),
     ]);
     assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { accepted: 4, inserted: 1, duplicates: 0, ignored: 3 });
     const list = await s.get('/api/v1/events?audit_id_filter=r-get,r-list,r-watch,r-delete', 'ops-token');
     const ids = (list.body as { items: AuditEvent[] }).items.map((e) => e.auditID);
     assert.deepEqual(ids, ['r-delete']);

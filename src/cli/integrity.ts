@@ -1,24 +1,23 @@
-// `vigil verify` and `vigil export`: the store is chosen as for `serve` (--config / --data / --storage-url).
+// `vigil verify` and `vigil export`: the store is chosen as for `serve` (--config / --data / --storage-url). The
+// verification and export engines are the integrity stage's (src/integrity); this is their command line.
 import type { KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { CliError, type Command } from '../cli/command.ts';
-import { ConfigError, loadConfig, parseDuration, sqlitePath, type VigilConfig } from '../config/index.ts';
-import { writeCheckpoint } from './checkpoint.ts';
-import { exportSqlite, verifyExport } from './export.ts';
-import { defaultKeyPath, loadSigningKey, parsePublicKey, publicKeyPath } from './keys.ts';
-import { exportPostgres, verifyPostgres, writeCheckpointPostgres } from './postgres.ts';
-import { type VerifyReport, verifySqlite } from './verify.ts';
-
-/**
- * The signing key file of a config: `integrity.signingKey`, else for SQLite `vigil-signing.key` beside the database;
- * undefined for PostgreSQL without one (its collectors, perhaps on several hosts, must share a configured key).
- */
-export function signingKeyPath(config: VigilConfig): string | undefined {
-  const integrity = config.sections.integrity as { signingKey?: string } | undefined;
-  if (integrity?.signingKey !== undefined) return integrity.signingKey;
-  return config.storage.type === 'sqlite' ? defaultKeyPath(sqlitePath(config.storage, 'tamper evidence')) : undefined;
-}
+import { parseDuration, signingKeyPath, type VigilConfig } from '../config/index.ts';
+import {
+  exportPostgres,
+  exportSqlite,
+  loadSigningKey,
+  parsePublicKey,
+  publicKeyPath,
+  type VerifyReport,
+  verifyExport,
+  verifyPostgres,
+  verifySqlite,
+  writeCheckpoint,
+  writeCheckpointPostgres,
+} from '../integrity/index.ts';
+import { CliError, defineCommand } from './command.ts';
+import { CONFIG_OPTIONS, commandConfig } from './config.ts';
 
 /** RFC 3339 time, epoch ms, or a duration meaning that long ago (`24h`). */
 function parseSince(text: string): number {
@@ -28,18 +27,6 @@ function parseSince(text: string): number {
   const d = parseDuration(text);
   if (d !== undefined) return Date.now() - d;
   throw new CliError(`--since: expected an RFC 3339 time, epoch milliseconds or a duration like 24h, not "${text}"`);
-}
-
-function load(values: { config?: string; data?: string; 'storage-url'?: string }): VigilConfig {
-  try {
-    return loadConfig(values.config, {
-      data: values.data,
-      storageUrl: values['storage-url'] ?? (process.env.VIGIL_STORAGE_URL || undefined),
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message);
-    throw err;
-  }
 }
 
 function readPublicKey(file: string): KeyObject {
@@ -84,12 +71,7 @@ function printReport(r: VerifyReport, out: NodeJS.WritableStream, err: NodeJS.Wr
   return 1;
 }
 
-const storeOptions = {
-  config: { type: 'string', short: 'c' },
-  data: { type: 'string' },
-  'storage-url': { type: 'string' },
-  since: { type: 'string' },
-} as const;
+const storeOptions = { ...CONFIG_OPTIONS, since: { type: 'string' } } as const;
 
 /** Store errors (unreachable, no chain…) exit 1 with their message, as a broken trail does. */
 async function storeCall<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -101,7 +83,7 @@ async function storeCall<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-export const verifyCommand: Command = {
+export const verifyCommand = defineCommand({
   name: ['verify'],
   summary: 'Verify the tamper-evident trail (hash chain and signed checkpoints); exit 1 when broken',
   usage: `Usage: vigil verify [--config vigil.yaml | --data DIR | --storage-url URL] [--since T] [--public-key FILE] [--json]
@@ -116,18 +98,14 @@ before the first event received from T on. Keep the public key away from the sto
 directory proves nothing against someone who could replace it. With PostgreSQL storage (--storage-url or the
 config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention's partition drops.
 `,
-  async run(args, io) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        ...storeOptions,
-        'public-key': { type: 'string' },
-        file: { type: 'string' },
-        json: { type: 'boolean' },
-        'print-public-key': { type: 'boolean' },
-      },
-      strict: true,
-    });
+  options: {
+    ...storeOptions,
+    'public-key': { type: 'string' },
+    file: { type: 'string' },
+    json: { type: 'boolean' },
+    'print-public-key': { type: 'boolean' },
+  },
+  async run({ values }, io) {
     let r: VerifyReport;
     if (values.file) {
       const key = values['public-key'] ? readPublicKey(values['public-key']) : undefined;
@@ -144,7 +122,7 @@ config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention
         throw new CliError(`${values.file}: ${(err as Error).message}`);
       }
     } else {
-      const config = load(values);
+      const config = commandConfig(values);
       if (values['print-public-key']) {
         const key = storePublicKey(config, values['public-key']);
         io.stdout.write(String(key.export({ type: 'spki', format: 'pem' })));
@@ -166,9 +144,9 @@ config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention
     }
     return printReport(r, io.stdout, io.stderr);
   },
-};
+});
 
-export const exportCommand: Command = {
+export const exportCommand = defineCommand({
   name: ['export'],
   summary: 'Export events with their hashes and signed checkpoints for offline verification',
   usage: `Usage: vigil export [--config vigil.yaml | --data DIR | --storage-url URL] [--since T] [--out FILE]
@@ -177,9 +155,9 @@ Writes JSON lines (header with the public key, anchor, chain entries with the ev
 FILE or stdout. When the signing key is at hand a fresh checkpoint is written first, so every exported entry is
 covered by a signature. Check it with: vigil verify --file FILE --public-key vigil-signing.pub
 `,
-  async run(args, io) {
-    const { values } = parseArgs({ args, options: { ...storeOptions, out: { type: 'string', short: 'o' } } });
-    const config = load(values);
+  options: { ...storeOptions, out: { type: 'string', short: 'o' } },
+  async run({ values }, io) {
+    const config = commandConfig(values);
     const storage = config.storage;
     if (storage.type === 'sqlite' && !existsSync(storage.path)) throw new CliError(`${storage.path}: no such store`);
     const keyPath = signingKeyPath(config);
@@ -206,4 +184,4 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
     }
     return 0;
   },
-};
+});

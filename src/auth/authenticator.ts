@@ -5,16 +5,23 @@
 // the server sets EventQuery.scope, whatever the caller's filters say) or an ingest-only sender. With neither
 // tokens nor client certificates configured every caller is an admin, which the server only allows on loopback.
 // Each authenticated caller has its own token buckets for ingest and query requests (429 with Retry-After).
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { ClientCertConfig, RateLimitConfig, Role, TokenConfig } from '../config/index.ts';
-import type { TenantScope } from '../store/types.ts';
+import { Bucket, DEFAULT_RATE_LIMIT, RateLimitError, type RequestKind } from './rate-limit.ts';
+import { TOKEN_HASH, tokenDigest } from './tokens.ts';
+
+/** What a tenant may see (the store's TenantScope has this shape): its workspaces and namespaces. */
+export interface PrincipalScope {
+  workspaces: string[];
+  namespaces: string[];
+}
 
 export interface Principal {
   name: string;
   role: Role;
   /** Present for tenants only. */
-  scope?: TenantScope;
+  scope?: PrincipalScope;
 }
 
 export class AuthError extends Error {
@@ -26,19 +33,6 @@ export class AuthError extends Error {
   }
 }
 
-/** 429: the caller's token bucket is empty. */
-export class RateLimitError extends Error {
-  readonly retryAfterSeconds: number;
-  constructor(message: string, retryAfterSeconds: number) {
-    super(message);
-    this.name = 'RateLimitError';
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
-
-/** What a request is for, which picks the rate limit. */
-export type RequestKind = 'ingest' | 'query';
-
 /** The parts of a request authentication looks at (a Fastify request has them). */
 export interface AuthRequest {
   headers: { authorization?: string };
@@ -47,17 +41,6 @@ export interface AuthRequest {
 
 const ANONYMOUS_ADMIN: Principal = { name: 'anonymous', role: 'admin' };
 
-export const TOKEN_HASH = /^sha256:([0-9a-f]{64})$/;
-
-/** `sha256:<hex>` of a token, as `auth.tokens[].tokenHash` and `vigil token hash` write it. */
-export function hashToken(token: string): string {
-  return `sha256:${createHash('sha256').update(token).digest('hex')}`;
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
 function principal(c: { name: string; role: Role; workspaces?: string[]; namespaces?: string[] }): Principal {
   return {
     name: c.name,
@@ -65,32 +48,6 @@ function principal(c: { name: string; role: Role; workspaces?: string[]; namespa
     scope: c.role === 'tenant' ? { workspaces: c.workspaces ?? [], namespaces: c.namespaces ?? [] } : undefined,
   };
 }
-
-/** A token bucket: `rate` per second, holding at most `burst`. */
-class Bucket {
-  private readonly rate: number;
-  private readonly burst: number;
-  private tokens: number;
-  private last: number;
-  constructor(rate: number, burst: number, now: number) {
-    this.rate = rate;
-    this.burst = burst;
-    this.tokens = burst;
-    this.last = now;
-  }
-  /** Takes one; returns 0, or the seconds until one is available. */
-  take(now: number): number {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return (1 - this.tokens) / this.rate;
-  }
-}
-
-export const DEFAULT_RATE_LIMIT: Required<RateLimitConfig> = { ingestPerSecond: 200, queryPerSecond: 50 };
 
 export class Authenticator {
   private readonly tokens: { digest: Buffer; principal: Principal }[];
@@ -106,7 +63,7 @@ export class Authenticator {
     this.tokens = tokens.map((t) => {
       const m = t.tokenHash ? TOKEN_HASH.exec(t.tokenHash) : null;
       if (t.tokenHash && !m) throw new Error(`auth.tokens "${t.name}": tokenHash must be sha256:<64 hex digits>`);
-      return { digest: m ? Buffer.from(m[1]!, 'hex') : digest(t.token!), principal: principal(t) };
+      return { digest: m ? Buffer.from(m[1]!, 'hex') : tokenDigest(t.token!), principal: principal(t) };
     });
     this.certs = new Map((o.clientCerts ?? []).map((c) => [c.subject, principal({ ...c, name: `cert:${c.subject}` })]));
     const rl = { ...DEFAULT_RATE_LIMIT, ...o.rateLimit };
@@ -124,7 +81,7 @@ export class Authenticator {
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!m) throw new AuthError(401, 'missing bearer token');
     // Compare fixed-length digests in constant time so that timing reveals nothing about any token.
-    const d = digest(m[1]!);
+    const d = tokenDigest(m[1]!);
     let found: Principal | undefined;
     for (const t of this.tokens) if (timingSafeEqual(t.digest, d)) found = t.principal;
     if (!found) throw new AuthError(401, 'unknown token');

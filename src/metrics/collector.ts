@@ -1,8 +1,14 @@
-// The collector's series, on the project's one metrics registry (src/metrics). Store size is read at scrape time.
-import { Registry } from '../metrics/registry.ts';
-import type { Store } from '../store/types.ts';
+// The collector's series, on the project's one metrics registry. Store size is read at scrape time.
+import { Registry } from './registry.ts';
 
-export function collectorMetrics(store: Pick<Store, 'size' | 'writerHeap'>) {
+/** What the collector's gauges read from the store at scrape time (a Store has both). */
+export interface StoreGauges {
+  size(): Promise<{ events: number; bytes: number }>;
+  /** The SQLite writer thread's V8 heap (absent on stores without one). */
+  writerHeap?(): Promise<{ used: number; total: number } | undefined>;
+}
+
+export function collectorMetrics(store: StoreGauges) {
   const registry = new Registry();
   const storeEvents = registry.gauge('vigil_store_events', 'Events in the store');
   const storeBytes = registry.gauge('vigil_store_bytes', 'Bytes used by the store');
