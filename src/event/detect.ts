@@ -87,6 +87,11 @@ function tryParse(s: string): { ok: true; value: unknown } | { ok: false; error:
 }
 
 const OSLO_LOG = 'oslo.messaging.notification.';
+/**
+ * oslo.log's line prefix (`2026-12-07 21:03:04.123 4711 WARNING keystonemiddleware.audit [...] message`): the log
+ * driver writes notifications into the service's own log, between its other lines, which carry no audit event.
+ */
+const OSLO_LOG_LINE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d+ (?:TRACE|DEBUG|INFO|AUDIT|WARNING|ERROR|CRITICAL) \S/;
 
 /** Decodes a whole body/file of audit events in any format Vigil reads (see the file comment). */
 export function decodeEvents(text: string, limits?: DecodeLimits): AuditEvent[] {
@@ -152,6 +157,8 @@ function decodeLines(body: string, limits: Limits): AuditEvent[] {
         const r = tryParse(line.slice(brace));
         if (!r.ok) throw new EventValidationError('', `not valid JSON: ${r.error.message}`);
         out.push(decodeCadf(r.value, limits));
+      } else if (OSLO_LOG_LINE.test(line)) {
+        // a line of the service's log that is not a notification: nothing to import
       } else {
         throw new EventValidationError('', 'neither a JSON event nor a legacy audit line');
       }

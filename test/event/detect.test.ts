@@ -85,6 +85,20 @@ test('oslo log driver lines', () => {
   assert.equal(e.responseStatus?.code, 200);
 });
 
+test("oslo.log's other lines (the service's own warnings) are passed over, its notifications read", () => {
+  const n = JSON.stringify(JSON.parse(fixture('cadf-response-notification.json')));
+  const text = [
+    '2024-05-01 09:59:59.001 1234 WARNING keystonemiddleware.audit [-] The option "audit_map_file" is not known',
+    `2024-05-01 10:00:00.123 1234 INFO oslo.messaging.notification.audit.http.response [None req-9 - - - - - -] ${n}`,
+    '2024-05-01 10:00:00.200 1234 INFO octavia.api [None req-9 - - - - - -] GET /v2/lbaas/loadbalancers 200',
+  ].join('\n');
+  const events = decodeEvents(text);
+  assert.equal(events.length, 1);
+  assert.equal(events[0]!.source, 'cadf');
+  // a line that is neither is still an error: only oslo.log's own line shape is passed over
+  assert.throws(() => decodeEvents(`${text}\nhello world\n`), /line 4: neither a JSON event nor a legacy audit line/);
+});
+
 test('empty input is no events; CRLF and a BOM are fine', () => {
   assert.deepStrictEqual(decodeEvents(''), []);
   assert.deepStrictEqual(decodeEvents(' \n\n'), []);

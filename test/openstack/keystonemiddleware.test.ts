@@ -210,12 +210,7 @@ describe('keystonemiddleware → oslo.messaging → RabbitMQ → collector; its 
     }
   });
 
-  // Fails today on two counts, both in house-ingest's files: `vigil import` stops at the first line of oslo.log's
-  // file that is not a notification (keystonemiddleware's own warnings at start-up, the service's log lines), and it
-  // stores a CADF call as two events instead of going through the collector's pipeline (collapseStages).
-  const todo =
-    'needs the one ingest pipeline (house-ingest), and vigil import to pass over oslo.log lines that are no notification';
-  test('vigil import of the `log` driver’s file stores the same events as the AMQP path', { todo }, async () => {
+  test('vigil import of the `log` driver’s file stores the same events as the AMQP path', async () => {
     assert.equal(made.length, STEPS.length, 'needs the calls of the previous test');
     const importDir = tempDir('vigil-openstack-import-');
     const config = path.join(importDir, 'vigil.yaml');
