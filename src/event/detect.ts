@@ -91,7 +91,8 @@ const OSLO_LOG = 'oslo.messaging.notification.';
  * oslo.log's line prefix (`2026-12-07 21:03:04.123 4711 WARNING keystonemiddleware.audit [...] message`): the log
  * driver writes notifications into the service's own log, between its other lines, which carry no audit event.
  */
-const OSLO_LOG_LINE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d+ (?:TRACE|DEBUG|INFO|AUDIT|WARNING|ERROR|CRITICAL) \S/;
+const OSLO_LOG_LINE =
+  /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d+ (?:TRACE|DEBUG|INFO|AUDIT|WARNING|ERROR|CRITICAL) \S/;
 
 /** Decodes a whole body/file of audit events in any format Vigil reads (see the file comment). */
 export function decodeEvents(text: string, limits?: DecodeLimits): AuditEvent[] {
