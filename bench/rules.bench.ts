@@ -12,7 +12,7 @@ import {
   readRuleSources,
 } from '../src/rules/index.ts';
 
-const text = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8');
+const text = readFileSync(new URL('../test/fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8');
 const lines = text.trim().split('\n');
 const COPIES = 40;
 // Distinct objects, as events arriving one by one are, decoded by the event package like every input.
