@@ -1,20 +1,15 @@
 // The repository stands on its own: a fresh clone has nothing beside it, and this machine's folders are nobody
-// else's. Every tracked file (or, outside a git checkout, every file but dependencies and build output) is read
-// and each line checked for a reference to a path outside the repository. The patterns are assembled so that
+// else's. Every file of the repository (git's list; outside a git checkout, the tree without dependencies and build
+// output) is read and each line checked for a reference to a path outside the repository. The patterns are assembled so that
 // this file does not match itself.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = realpathSync(fileURLToPath(new URL('../../', import.meta.url)));
+import { REPO_ROOT as ROOT, repoFiles } from '../helpers/repo.ts';
 
 /** Third-party data copied unchanged: its own contents may name paths (a Falco rule lists host paths). */
 const VERBATIM = ['test/fixtures/falco/', 'test/fixtures/kubesphere/', 'test/fixtures/octavia/'];
-/** Never part of the source: dependencies, build output, data a run leaves behind. */
-const UNTRACKED = new Set(['node_modules', '.git', 'dist', 'data', 'test-results', '.vigil-tmp']);
 
 const UP = String.raw`\.\.[/\\]`;
 /** The team's folder beside the repository (one or more `..` then `shared`). */
@@ -66,33 +61,6 @@ export function leaks(file: string, text: string): Leak[] {
   return out;
 }
 
-function walk(dir: string, out: string[]): string[] {
-  for (const entry of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    if (UNTRACKED.has(entry.name) || (dir === 'web' && entry.name === 'dist')) continue;
-    const rel = dir ? `${dir}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) walk(rel, out);
-    else if (entry.isFile() && !entry.name.endsWith('.tgz')) out.push(rel);
-  }
-  return out;
-}
-
-/** The repository's files: git's list (tracked and not ignored) in a checkout of this repository, else the tree. */
-function sourceFiles(): string[] {
-  let top = '';
-  try {
-    top = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' });
-  } catch {}
-  if (top && realpathSync(top.trim()) === ROOT) {
-    const list = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return list.split('\0').filter((f) => f && existsSync(path.join(ROOT, f)) && statSync(path.join(ROOT, f)).isFile());
-  }
-  return walk('', []);
-}
-
 function isBinary(buf: Buffer): boolean {
   return buf.subarray(0, 8000).includes(0);
 }
@@ -140,7 +108,7 @@ describe('the rules', () => {
 });
 
 test('no file of the repository refers to a path outside it', () => {
-  const files = sourceFiles();
+  const files = repoFiles();
   assert.ok(files.includes('package.json') && files.includes('test/repo/self-contained.test.ts'), 'file list');
   const found: string[] = [];
   for (const file of files) {
