@@ -17,5 +17,13 @@ process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
-const { main } = await import(repository ? '../src/cli/main.ts' : '../dist/cli/main.js');
+const entry = repository ? '../src/cli/main.ts' : '../dist/cli/main.js';
+if (!repository && !existsSync(new URL(entry, import.meta.url))) {
+  // e.g. installed straight from git: npm runs `prepare` there, not `prepack`, so nothing was compiled.
+  process.stderr.write(
+    'vigil: this copy has no compiled dist/ (npm compiles it when packing); install a package made by `npm pack`\n',
+  );
+  process.exit(2);
+}
+const { main } = await import(entry);
 process.exitCode = await main(process.argv.slice(2));

@@ -41,7 +41,9 @@ function run(cmd: string, args: string[], opts: SpawnOptions & { input?: string;
       err += d;
     });
     const timer = setTimeout(() => {
-      process.kill(-child.pid!, 'SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
       reject(new Error(`${cmd} ${args.join(' ')}: still running after ${opts.timeoutMs} ms\n${out}\n${err}`));
     }, opts.timeoutMs);
     child.on('error', (e) => {
@@ -306,7 +308,7 @@ describe('the installed vigil command', () => {
   });
 
   after(async () => {
-    if (server && server.exitCode === null) {
+    if (server && server.exitCode === null && server.signalCode === null) {
       const exited = new Promise((r) => server!.once('exit', r));
       server.kill('SIGTERM');
       const timer = setTimeout(() => server!.kill('SIGKILL'), 10_000);
