@@ -46,7 +46,7 @@ export async function stopServer(child: ChildProcess): Promise<void> {
  */
 export function falcoBatches(opts: { size?: number; fresh?: boolean } = {}): (n: number) => string {
   const size = opts.size ?? BATCH;
-  const lines = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8')
+  const lines = readFileSync(new URL('../test/fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8')
     .split('\n')
     .filter((l) => l.trim());
   const items: unknown[] = [];

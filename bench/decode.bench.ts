@@ -8,7 +8,7 @@ const COPIES = 80; // 51 × 80 = 4080 events
 const WARMUP = 30;
 const ROUNDS = 61;
 
-const lines = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8')
+const lines = readFileSync(new URL('../test/fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8')
   .split('\n')
   .filter(Boolean);
 const base = lines.map((l) => decodeKubernetesEvent(JSON.parse(l)));

@@ -135,7 +135,7 @@ rules:
     omitStages: ["RequestReceived"]
 `;
 
-const lines = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8')
+const lines = readFileSync(new URL('../test/fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8')
   .split('\n')
   .filter((l) => l.trim() !== '');
 const policy = loadPolicy(POLICY, 'gce-like.yaml');

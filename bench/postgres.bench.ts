@@ -22,7 +22,7 @@ const DAYS = 7;
 const END = Date.parse('2026-11-20T00:00:00Z');
 const START = END - DAYS * 86_400_000;
 
-const fixture = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8')
+const fixture = readFileSync(new URL('../test/fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8')
   .trim()
   .split('\n')
   .map((l) => JSON.parse(l) as AuditEvent);

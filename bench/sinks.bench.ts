@@ -81,7 +81,7 @@ function serializerBench(): void {
     stageTimestamp: `2026-11-23T14:45:12.${String(123456 + i).padStart(6, '0')}Z`,
     source: 'vigil',
   });
-  const falco = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8')
+  const falco = readFileSync(new URL('../test/fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => decodeKubernetesEvent(JSON.parse(l)));

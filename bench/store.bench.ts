@@ -12,7 +12,7 @@ import type { Store } from '../src/store/types.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 200_000);
 const BATCH = 400;
-const fixtures = readFileSync(new URL('../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8')
+const fixtures = readFileSync(new URL('../test/fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8')
   .trim()
   .split('\n')
   .map((l) => JSON.parse(l) as Record<string, unknown>);

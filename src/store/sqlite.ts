@@ -160,7 +160,9 @@ type Reply = { id: number; result?: unknown; error?: WireError; statsRefreshed?:
 
 /** The write connection on a worker thread; the thread keeps the process alive only while requests are pending. */
 function workerWriter(opts: WorkerOptions): WriterPort {
-  const worker = new Worker(new URL('./sqlite-worker.ts', import.meta.url), { workerData: opts });
+  // The installed package runs this module compiled to .js: the worker beside it has the same extension.
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  const worker = new Worker(new URL(`./sqlite-worker${ext}`, import.meta.url), { workerData: opts });
   worker.unref();
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
   let next = 0;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AuditMapError, loadAuditMap, parseAuditMap } from '../../src/capture/index.ts';
 
-const octaviaFile = fileURLToPath(new URL('../../../shared/data/octavia_api_audit_map.conf', import.meta.url));
+const octaviaFile = fileURLToPath(new URL('../fixtures/octavia/octavia_api_audit_map.conf', import.meta.url));
 const octavia = loadAuditMap(octaviaFile);
 const LB = 'service/load-balancer';
 const id = 'b1d4f5b2-6a2e-4c57-9b68-9f3f3e1f0a11';

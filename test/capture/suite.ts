@@ -23,9 +23,7 @@ export interface Started {
 }
 export type Start = (options: AuditorOptions) => Promise<Started>;
 
-const octavia = loadAuditMap(
-  fileURLToPath(new URL('../../../shared/data/octavia_api_audit_map.conf', import.meta.url)),
-);
+const octavia = loadAuditMap(fileURLToPath(new URL('../fixtures/octavia/octavia_api_audit_map.conf', import.meta.url)));
 
 const identify: AuditorOptions['identify'] = (req) => {
   const u = req.headers['x-user'];

@@ -11,7 +11,7 @@ import {
 } from '../../src/event/index.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
-const falco = () => readFileSync(new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8');
+const falco = () => readFileSync(new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8');
 
 test('JSON lines of Kubernetes events (the falco file)', () => {
   const events = decodeEvents(falco());

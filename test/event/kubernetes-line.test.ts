@@ -151,7 +151,7 @@ test('property (seed 20261123): the line is byte for byte the general encoding o
 });
 
 test('the 51 falco events and a captured one are written as the general encoding writes them', () => {
-  const falco = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url);
+  const falco = new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url);
   const lines = readFileSync(falco, 'utf8').split('\n').filter(Boolean);
   assert.equal(lines.length, 51);
   for (const line of lines) same(decodeKubernetesEvent(JSON.parse(line)));

@@ -12,7 +12,7 @@ import {
   formatKubernetesJSON,
 } from '../../src/event/index.ts';
 
-const FALCO = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url);
+const FALCO = new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 const falcoLines = () => readFileSync(FALCO, 'utf8').split('\n').filter(Boolean);
 

@@ -9,9 +9,9 @@ import { decodeEvents } from '../../src/event/index.ts';
 import { compileMatcher } from '../../src/query/matches.ts';
 import { FILTER_PARAMS, ParamError, parseTime, toEventQuery, toInterval, toPage } from '../../src/query/params.ts';
 import { parseWebhook, RuleLoadError } from '../../src/rules/index.ts';
-import { expectResultOrError, mutated, mutatedText, sharedData } from './helpers.ts';
+import { expectResultOrError, fixture, mutated, mutatedText } from './helpers.ts';
 
-const events = decodeEvents(sharedData('falco-k8saudit-events.jsonl'));
+const events = decodeEvents(fixture('falco/k8saudit-events.jsonl'));
 
 const validConfig = {
   listen: '127.0.0.1:0',

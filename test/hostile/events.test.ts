@@ -33,10 +33,9 @@ import {
   mutatedText,
   nested,
   setOwn,
-  sharedData,
 } from './helpers.ts';
 
-const falcoLines = sharedData('falco-k8saudit-events.jsonl').split('\n').filter(Boolean);
+const falcoLines = fixture('falco/k8saudit-events.jsonl').split('\n').filter(Boolean);
 const falco = falcoLines.map((l) => JSON.parse(l) as Record<string, unknown>);
 const kubesphere = JSON.parse(fixture('kubesphere-batch.json')) as Record<string, unknown>;
 const eventList = JSON.parse(fixture('k8s-eventlist-v1alpha1.json')) as Record<string, unknown>;

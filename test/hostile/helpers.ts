@@ -14,10 +14,6 @@ export function fixture(name: string): string {
   return readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 }
 
-export function sharedData(name: string): string {
-  return readFileSync(new URL(`../../../shared/data/${name}`, import.meta.url), 'utf8');
-}
-
 /** An own member, even when it is named `__proto__` (as JSON.parse would make it). */
 export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });

@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { startTestServer, type TestServer } from '../server/helpers.ts';
-import { fixture, mutated, mutatedText, sharedData } from './helpers.ts';
+import { fixture, mutated, mutatedText } from './helpers.ts';
 
-const falco = sharedData('falco-k8saudit-events.jsonl')
+const falco = fixture('falco/k8saudit-events.jsonl')
   .split('\n')
   .filter(Boolean)
   .map((l) => JSON.parse(l) as Record<string, unknown>);

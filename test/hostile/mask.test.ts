@@ -14,9 +14,9 @@ import {
   parseMaskPath,
   SECRET_KEYS,
 } from '../../src/event/index.ts';
-import { fixture, nested, sharedData } from './helpers.ts';
+import { fixture, nested } from './helpers.ts';
 
-const events = decodeEvents(sharedData('falco-k8saudit-events.jsonl'));
+const events = decodeEvents(fixture('falco/k8saudit-events.jsonl'));
 const cadfResponse = JSON.parse(fixture('cadf-response-notification.json'));
 
 /** A key named like a secret, in some casing. */

@@ -99,7 +99,7 @@ test('v1alpha1 objectRefs carried the group in apiVersion (seed 003)', () => {
 });
 
 test("Falco's 51 real events: attributes and decisions", () => {
-  const text = readFileSync(new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8');
   const events = text
     .split('\n')
     .filter((l) => l.trim())

@@ -1,6 +1,6 @@
 // `vigil policy test` end to end through main(), on fixture files and stdin.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { vigil } from '../helpers/cli.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/policy/${name}`, import.meta.url));
-const falco = fileURLToPath(new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url));
+const falco = fileURLToPath(new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-policy-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -112,11 +112,8 @@ test("Falco's 51 real events all get a decision", async () => {
   });
 });
 
-test('seed 004 policy: exit 2, "groups" reported as file:line:col on stderr', async () => {
-  const seeds = new URL('../../../shared/seeds/', import.meta.url);
-  const seed = readFileSync(new URL(readdirSync(seeds).find((f) => f.startsWith('004_'))!, seeds), 'utf8');
-  const policy = join(tmp, 'audit-policy.yaml');
-  writeFileSync(policy, /```yaml\n([\s\S]*?)```/.exec(seed)![1]!);
+test('a policy with "groups" for "group": exit 2, reported as file:line:col on stderr', async () => {
+  const policy = fixture('groups-typo.yaml');
   const r = await vigil(['policy', 'test', '--policy', policy, '--events', fixture('events.jsonl')]);
   assert.equal(r.code, 2);
   assert.equal(r.out, '');

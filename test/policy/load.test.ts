@@ -1,7 +1,7 @@
 // Loading policies: every validation rule of kube-apiserver, Vigil's strictness (unknown fields), exact
-// file:line:column positions, and the policies of the seed documents.
+// file:line:column positions, and whole policies as people write them (test/fixtures/policy/).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -14,22 +14,10 @@ import {
   type RequestAttributes,
 } from '../../src/policy/index.ts';
 
-const seeds = new URL('../../../shared/seeds/', import.meta.url);
 const HEADER = 'apiVersion: audit.k8s.io/v1\nkind: Policy\n';
 
-/** The fenced code blocks of the seed document whose name starts with `prefix`. */
-function seedBlocks(prefix: string): string[] {
-  const name = readdirSync(seeds).find((f) => f.startsWith(`${prefix}_`));
-  assert.ok(name, `seed ${prefix}`);
-  const text = readFileSync(new URL(name, seeds), 'utf8');
-  return [...text.matchAll(/^```[a-z]*\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
-}
-
-function seedPolicy(prefix: string): string {
-  const block = seedBlocks(prefix).find((b) => /^rules:/m.test(b) && /level:/.test(b));
-  assert.ok(block, `a policy in seed ${prefix}`);
-  return block;
-}
+/** A policy of test/fixtures/policy/. */
+const policyFixture = (name: string) => readFileSync(new URL(`../fixtures/policy/${name}`, import.meta.url), 'utf8');
 
 /** The problems of a policy that must be rejected, as `line:col: path: message` strings. */
 function problems(text: string): string[] {
@@ -296,7 +284,7 @@ describe('rejections name file, line, column and field', () => {
       ],
     ],
     [
-      'a blank group (seed 004 after the typo)',
+      'a blank group (groups-typo.yaml after the typo)',
       `${HEADER}rules:\n- level: None\n  resources:\n  - group: " "\n`,
       [
         '6:12: rules[0].resources[0].group: " ": must be a lower-case DNS subdomain (e.g. "apps", "rbac.authorization.k8s.io"), "" for the core group or "*" for all groups',
@@ -339,12 +327,12 @@ function byPosition(a: string, b: string): number {
   return la! - lb! || ca! - cb!;
 }
 
-describe('the seed policies', () => {
-  test('seed 004 is rejected: "groups" named with file, line and column', async () => {
+describe('whole policies', () => {
+  test('"groups" for "group" is rejected, named with file, line and column', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-policy-'));
     try {
       const path = join(dir, 'audit-policy.yaml');
-      writeFileSync(path, seedPolicy('004'));
+      writeFileSync(path, policyFixture('groups-typo.yaml'));
       await assert.rejects(loadPolicyFile(path), (e: unknown) => {
         assert.ok(e instanceof PolicyError);
         assert.equal(e.file, path);
@@ -363,10 +351,13 @@ describe('the seed policies', () => {
     }
   });
 
-  test('seed 004 with the typo fixed (group: "") evaluates as its notes say', () => {
-    const policy = loadPolicy(seedPolicy('004').replaceAll('- groups: " "', '- group: ""'), '004-fixed.yaml');
+  test('the same policy with the typo fixed (group: "") evaluates rule by rule', () => {
+    const policy = loadPolicy(
+      policyFixture('groups-typo.yaml').replaceAll('- groups: " "', '- group: ""'),
+      'fixed.yaml',
+    );
     const e = createPolicyEvaluator(policy);
-    const del = attrs({ verb: 'delete', namespace: 'prod-namespaces', resource: 'pods', name: 'webapp-pod' });
+    const del = attrs({ verb: 'delete', namespace: 'payments', resource: 'pods', name: 'ledger-0' });
     assert.deepEqual(
       { ...e.evaluate(del) },
       {
@@ -385,8 +376,7 @@ describe('the seed policies', () => {
   });
 
   test("KubeSphere's minimal policy logs every request at Metadata", () => {
-    const text = seedBlocks('002').find((b) => b.includes('kind: Policy'));
-    assert.ok(text);
+    const text = `# Log all requests at the Metadata level.\n${HEADER}rules:\n- level: Metadata\n`;
     const e = createPolicyEvaluator(loadPolicy(text, 'audit-policy.yaml'));
     for (const a of [
       attrs({ resource: 'pods', namespace: 'default' }),
@@ -397,8 +387,8 @@ describe('the seed policies', () => {
     }
   });
 
-  test('seed 003 has no apiVersion/kind: rejected as kube-apiserver does, and loads once they are added', () => {
-    const text = seedPolicy('003');
+  test('a policy without apiVersion/kind: rejected as kube-apiserver does, and loads once they are added', () => {
+    const text = policyFixture('no-header.yaml');
     assert.deepEqual(problems(text), [
       '1:1: apiVersion: required: one of audit.k8s.io/v1, audit.k8s.io/v1beta1',
       '1:1: kind: required: Policy',
@@ -409,24 +399,24 @@ describe('the seed policies', () => {
       return [d.level, d.rule];
     };
     const kubeProxy = { username: 'system:kube-proxy', groups: ['system:authenticated'] };
-    // "Don't log watch requests by the system:kube-proxy on endpoints or services"
+    // 0: kube-proxy's watches of endpoints and services
     assert.deepEqual(decide({ user: kubeProxy, verb: 'watch', resource: 'endpoints' }), ['None', 0]);
     assert.deepEqual(decide({ user: kubeProxy, verb: 'watch', resource: 'services' }), ['None', 0]);
     assert.deepEqual(decide({ user: kubeProxy, verb: 'list', resource: 'services' }), ['Request', 4]);
-    // "Omit logging authenticated requests to certain non-resource URL paths" (/api* has no segment boundary)
+    // 1: authenticated requests to discovery and version paths (/api* has no segment boundary)
     assert.deepEqual(decide({ resourceRequest: false, path: '/apis/apps/v1' }), ['None', 1]);
     assert.deepEqual(decide({ resourceRequest: false, path: '/version' }), ['None', 1]);
     assert.deepEqual(decide({ resourceRequest: false, path: '/healthz' }), ['Metadata', 5]);
     assert.deepEqual(decide({ resourceRequest: false, path: '/version', user: undefined }), ['Metadata', 5]);
-    // "Log request bodies of configmap changes in the kube-system namespace"
+    // 2: configmaps in kube-system
     assert.deepEqual(decide({ verb: 'update', namespace: 'kube-system', resource: 'configmaps' }), ['Request', 2]);
-    // "Log metadata for configmap and secret changes in all other namespaces"
+    // 3: configmaps and secrets elsewhere
     assert.deepEqual(decide({ verb: 'update', namespace: 'default', resource: 'configmaps' }), ['Metadata', 3]);
     assert.deepEqual(decide({ verb: 'get', namespace: 'kube-system', resource: 'secrets' }), ['Metadata', 3]);
-    // "Log requests for all other resources in core and extensions at the Request level"
+    // 4: the rest of the core and extensions groups
     assert.deepEqual(decide({ namespace: 'default', resource: 'pods', subresource: 'log' }), ['Request', 4]);
     assert.deepEqual(decide({ namespace: 'default', apiGroup: 'extensions', resource: 'ingresses' }), ['Request', 4]);
-    // "A catch-all rule to log all other requests at the Metadata level"
+    // 5: everything else
     assert.deepEqual(decide({ namespace: 'default', apiGroup: 'apps', resource: 'deployments' }), ['Metadata', 5]);
   });
 });

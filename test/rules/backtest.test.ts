@@ -11,7 +11,7 @@ import { DEFAULT_RULES_FILE } from '../../src/rules/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { vigil } from '../helpers/cli.ts';
 
-const falcoFile = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url).pathname;
+const falcoFile = new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url).pathname;
 const falco = decodeEvents(readFileSync(falcoFile, 'utf8'));
 const COPIES = 25;
 const OLD = 3;

@@ -7,7 +7,7 @@ import { DEFAULT_RULES_FILE } from '../../src/rules/index.ts';
 import { vigil } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const falco = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url).pathname;
+const falco = new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url).pathname;
 const dir = tempDir('vigil-rules-cli-');
 const write = (name: string, text: string) => {
   const p = join(dir, name);

@@ -14,8 +14,7 @@ import {
 } from '../../src/rules/index.ts';
 import { podCreate } from './helpers.ts';
 
-const shared = (f: string) => new URL(`../../../shared/data/${f}`, import.meta.url);
-const falco = decodeEvents(readFileSync(shared('falco-k8saudit-events.jsonl'), 'utf8'));
+const falco = decodeEvents(readFileSync(new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url), 'utf8'));
 
 const CR = (name: string, labels: string, rules: string) => `---
 apiVersion: auditing.kubesphere.io/v1alpha1

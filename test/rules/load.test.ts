@@ -131,11 +131,9 @@ test("KubeSphere's shipped rules load as Vigil's defaults", async () => {
     ],
   );
   // The same two resources as the reference data file, which also holds the Webhook.
-  const shared = await loadRules(
-    new URL('../../../shared/data/kubesphere-default-rules.yaml', import.meta.url).pathname,
-  );
+  const kubesphere = await loadRules(new URL('../fixtures/kubesphere/default-rules.yaml', import.meta.url).pathname);
   assert.deepEqual(
-    shared.rules.map((r) => [r.name, r.item.condition]),
+    kubesphere.rules.map((r) => [r.name, r.item.condition]),
     rs.rules.map((r) => [r.name, r.item.condition]),
   );
 });

@@ -10,7 +10,7 @@ import { type Channel, type ChannelModel, connect } from 'amqplib';
 import { AmqpSource } from '../../src/ingest/amqp.ts';
 import { Ingestor } from '../../src/ingest/pipeline.ts';
 import { openStore } from '../../src/store/index.ts';
-import { seedJsonBlocks, startTestServer, type TestServer, until } from './helpers.ts';
+import { fixtureJson, startTestServer, type TestServer, until } from './helpers.ts';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -55,10 +55,11 @@ ingest:
   });
   const total = async (q: string) => (await s.get(`/api/v1/events?size=1&${q}`)).body.total as number;
 
-  test('seed 001 in the 2.0 envelope: request then response → one stored event with outcome success, acked', async () => {
-    const [request, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Record<string, unknown>[];
-    publish(wire(request!));
-    publish(wire(response!));
+  test('CADF in the 2.0 envelope: request then response → one stored event with outcome success, acked', async () => {
+    const request = fixtureJson('cadf-request-notification.json') as Record<string, unknown>;
+    const response = fixtureJson('cadf-response-notification.json') as Record<string, unknown>;
+    publish(wire(request));
+    publish(wire(response));
     const id = '8cf14af5-246e-5739-a11e-513ca13b7d36';
     await until(async () => {
       const r = await s.get(`/api/v1/events?audit_id_filter=${id}`);
@@ -74,8 +75,8 @@ ingest:
   });
 
   test('a plain (v1, no envelope) notification is consumed too', async () => {
-    const [, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Record<string, Record<string, unknown>>[];
-    publish({ ...response, payload: { ...response!.payload, id: 'plain-1' } });
+    const response = fixtureJson('cadf-response-notification.json') as Record<string, Record<string, unknown>>;
+    publish({ ...response, payload: { ...response.payload, id: 'plain-1' } });
     await until(async () => (await total('audit_id_filter=plain-1')) === 1, 'the plain notification');
   });
 
@@ -87,8 +88,8 @@ ingest:
         /vigil_ingest_rejected_total\{path="amqp",reason="undecodable"\} 2/.test((await s.get('/metrics')).body),
       'two rejections',
     );
-    const [, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Record<string, Record<string, unknown>>[];
-    publish(wire({ ...response, payload: { ...response!.payload, id: 'after-bad' } }));
+    const response = fixtureJson('cadf-response-notification.json') as Record<string, Record<string, unknown>>;
+    publish(wire({ ...response, payload: { ...response.payload, id: 'after-bad' } }));
     await until(async () => (await total('audit_id_filter=after-bad')) === 1, 'the next good message');
     await until(async () => (await ch.checkQueue(queue)).messageCount === 0, 'the queue to drain');
   });
@@ -108,7 +109,7 @@ test('AMQP: a store failure nacks the message back onto the queue (nothing is lo
   try {
     source.start();
     await source.connected();
-    const [, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Record<string, unknown>[];
+    const response = fixtureJson('cadf-response-notification.json') as Record<string, unknown>;
     ch.publish(exchange, 'notifications.info', Buffer.from(JSON.stringify(response)));
     await until(() => logs.filter((m) => /store failed; requeued/.test(m)).length >= 2, 'a requeue and a redelivery');
     await source.stop();
@@ -152,11 +153,11 @@ test('AMQP: retries a refused connection with backoff, and reconnects after losi
     await (source as unknown as { conn: ChannelModel }).conn.close();
     await until(() => warnings.includes('amqp connection lost, reconnecting'), 'the loss to be noticed');
     await source.connected();
-    const [, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Record<string, Record<string, unknown>>[];
+    const response = fixtureJson('cadf-response-notification.json') as Record<string, Record<string, unknown>>;
     ch.publish(
       exchange,
       'notifications.info',
-      Buffer.from(JSON.stringify({ ...response, payload: { ...response!.payload, id: 'reconnected-1' } })),
+      Buffer.from(JSON.stringify({ ...response, payload: { ...response.payload, id: 'reconnected-1' } })),
     );
     await until(
       async () => (await store.query({ exact: { auditID: ['reconnected-1'] } }, { sort: 'desc', size: 1 })).total === 1,
@@ -196,8 +197,8 @@ test('AMQP: passive mode checks an existing exchange instead of declaring it, an
     await ch.assertExchange(exchange, 'topic', { durable: false });
     source.start();
     await source.connected();
-    const [, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Record<string, Record<string, unknown>>[];
-    const body = { ...response, payload: { ...response!.payload, id: 'passive-1' } };
+    const response = fixtureJson('cadf-response-notification.json') as Record<string, Record<string, unknown>>;
+    const body = { ...response, payload: { ...response.payload, id: 'passive-1' } };
     ch.publish(exchange, 'notifications.info', Buffer.from(JSON.stringify(body)));
     await until(
       async () => (await store.query({ exact: { auditID: ['passive-1'] } }, { sort: 'desc', size: 1 })).total === 1,

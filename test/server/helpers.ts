@@ -7,9 +7,6 @@ import { type RunningServer, type ServeOptions, startServer } from '../../src/se
 
 export { event } from './fixtures.ts';
 
-export const SHARED = new URL('../../../shared/', import.meta.url);
-export const sharedPath = (rel: string) => new URL(rel, SHARED);
-
 export interface Reply {
   status: number;
   // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON
@@ -58,36 +55,20 @@ export async function startTestServer(yaml = '', opts: ServeOptions = {}): Promi
 
 /** The 51 real Kubernetes audit events (audit.k8s.io/v1beta1 JSON lines). */
 export function falcoEvents(): Record<string, unknown>[] {
-  return readFileSync(sharedPath('data/falco-k8saudit-events.jsonl'), 'utf8')
+  return fixtureText('falco/k8saudit-events.jsonl')
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l));
 }
 
-/** A seed document's text. */
-export function seed(name: string): string {
-  return readFileSync(sharedPath(`seeds/${name}`), 'utf8');
+/** A file of test/fixtures/ as text. */
+export function fixtureText(name: string): string {
+  return readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 }
 
-/** The JSON blocks of a seed (fenced or indented `code-block:: json`), parsed, in order. */
-export function seedJsonBlocks(name: string): unknown[] {
-  const text = seed(name);
-  const out: unknown[] = [];
-  // Fenced blocks (``` … ```), with an optional "> " quote prefix per line.
-  for (const m of text.matchAll(/```[a-z]*\n([\s\S]*?)```/g)) {
-    const body = m[1]!
-      .split('\n')
-      .map((l) => l.replace(/^> ?/, ''))
-      .join('\n');
-    const start = body.search(/^[[{]/m);
-    if (start < 0) continue;
-    try {
-      out.push(JSON.parse(body.slice(start)));
-    } catch {}
-  }
-  // reStructuredText `.. code-block:: json` blocks (indented).
-  for (const m of text.matchAll(/\.\. code-block:: json\n\n((?: {2}.*\n|\n)+)/g)) out.push(JSON.parse(m[1]!));
-  return out;
+/** A JSON file of test/fixtures/, parsed. */
+export function fixtureJson(name: string): unknown {
+  return JSON.parse(fixtureText(name));
 }
 
 /** Waits for `cond` to hold, polling, bounded. */

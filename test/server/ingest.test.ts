@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { event, falcoEvents, seedJsonBlocks, startTestServer, type TestServer } from './helpers.ts';
+import { event, falcoEvents, fixtureJson, startTestServer, type TestServer } from './helpers.ts';
 
 const SECRET = 'test-secret-for-openfaas';
 const sign = (body: Buffer | string) => `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
@@ -27,8 +27,8 @@ workspaces:
   });
   after(() => s.stop());
 
-  test('seed 003: the EventList (v1alpha1) is stored and enriched with its workspace from the map', async () => {
-    const [list] = seedJsonBlocks('003_9cd0618154da4704.txt') as Record<string, unknown>[];
+  test('an EventList (v1alpha1) is stored and enriched with its workspace from the map', async () => {
+    const list = fixtureJson('k8s-eventlist-v1alpha1.json');
     const r = await s.post('/audit/webhook/event', JSON.stringify(list));
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body, { accepted: 1, inserted: 1, duplicates: 0, ignored: 0 });
@@ -88,8 +88,8 @@ workspaces:
     assert.equal(q.body.items[0].source, 'kubesphere');
   });
 
-  test('seed 000: an OpenFaaS delivery with a valid HMAC is stored once per delivery id', async () => {
-    const [delivery] = seedJsonBlocks('000_11ea89801748e0e9.txt');
+  test('an OpenFaaS delivery with a valid HMAC is stored once per delivery id', async () => {
+    const delivery = fixtureJson('openfaas-delivery.json');
     const body = Buffer.from(JSON.stringify(delivery));
     const headers = {
       ...JSON_CT,
@@ -145,8 +145,9 @@ workspaces:
     assert.equal(await total(s, '&user_filter=mallory,alice&source_filter=openfaas'), 0);
   });
 
-  test('seed 001: the request and response notifications of one call become one event with outcome success', async () => {
-    const [request, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Record<string, unknown>[];
+  test('CADF: the request and response notifications of one call become one event with outcome success', async () => {
+    const request = fixtureJson('cadf-request-notification.json') as Record<string, unknown>;
+    const response = fixtureJson('cadf-response-notification.json') as Record<string, unknown>;
     const r1 = await s.post('/ingest/cadf', JSON.stringify(request));
     assert.equal(r1.status, 200, JSON.stringify(r1.body));
     const r2 = await s.post('/ingest/cadf', JSON.stringify(response));
@@ -162,11 +163,12 @@ workspaces:
   });
 
   test('CADF: an array holding both notifications and a 2.0 wire envelope collapse to one event', async () => {
-    const [request, response] = seedJsonBlocks('001_14c1dafad88d526b.txt') as Notification[];
+    const request = fixtureJson('cadf-request-notification.json') as Notification;
+    const response = fixtureJson('cadf-response-notification.json') as Notification;
     const id = 'a2f0c3de-0000-4000-8000-000000000001';
     const withId = (n: Notification) => ({ ...n, payload: { ...n.payload, id } });
-    const wire = { 'oslo.version': '2.0', 'oslo.message': JSON.stringify(withId(response!)) };
-    const r = await s.post('/ingest/cadf', JSON.stringify([withId(request!), wire]));
+    const wire = { 'oslo.version': '2.0', 'oslo.message': JSON.stringify(withId(response)) };
+    const r = await s.post('/ingest/cadf', JSON.stringify([withId(request), wire]));
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const q = await s.get(`/api/v1/events?audit_id_filter=${id}`);
     assert.equal(q.body.total, 1);

@@ -92,7 +92,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
   describe(`Store contract: ${name}`, () => {
     test('append stores events that read back unchanged, each with a string id', async () => {
       await withStore(async (store) => {
-        const url = new URL('../../../shared/data/falco-k8saudit-events.jsonl', import.meta.url);
+        const url = new URL('../fixtures/falco/k8saudit-events.jsonl', import.meta.url);
         const real = readFileSync(url, 'utf8')
           .trim()
           .split('\n')
