@@ -7,8 +7,8 @@
 # no image registry is reachable (--local-base).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Stage 1: the package unpacked where it will run (outside node_modules: its TypeScript sources are run by Node's
-# type stripping, which refuses files under node_modules) with its production dependencies, no install scripts.
+# Stage 1: the package (compiled JavaScript, the built console) unpacked where it will run, with its production
+# dependencies, no install scripts.
 FROM ${NODE_IMAGE} AS install
 COPY vigil-audit-*.tgz /tmp/
 # A build behind a TLS-intercepting proxy passes that proxy's CA as the secret extra-ca (build.sh does).
@@ -21,7 +21,7 @@ RUN --mount=type=secret,id=extra-ca \
     tar -xzf "$1" --strip-components=1 --no-same-owner -C /opt/vigil; \
     cd /opt/vigil; \
     npm install --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier; \
-    rm -rf /root/.npm
+    npm cache clean --force
 
 # Stage 2: the runtime. Non-root, data in /data, configuration in /etc/vigil (mount yours over vigil.yaml).
 FROM ${NODE_IMAGE}

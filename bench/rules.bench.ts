@@ -13,7 +13,7 @@ import {
   readRuleSources,
 } from '../src/rules/index.ts';
 
-const fixture = (name: string) => new URL(`../test/fixtures/falco-rules/${name}`, import.meta.url);
+const fixture = (name: string) => new URL(`../test/fixtures/falco/${name}`, import.meta.url);
 const text = readFileSync(fixture('k8saudit-events.jsonl'), 'utf8');
 const lines = text.trim().split('\n');
 const COPIES = 40;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { vigil } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/temp.ts';
 
-const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/falco-rules/${name}`, import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/falco/${name}`, import.meta.url));
 const RULES = fixture('k8s_audit_rules.yaml');
 const EVENTS = fixture('k8saudit-events.jsonl');
 const dir = tempDir('vigil-falco-cli-');

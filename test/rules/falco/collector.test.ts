@@ -14,7 +14,7 @@ import { FALCO_RULES_ANNOTATION } from '../../../src/rules/index.ts';
 import { waitFor } from '../../helpers/net.ts';
 import { startTestServer, type TestServer } from '../../server/helpers.ts';
 
-const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/falco-rules/${name}`, import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/falco/${name}`, import.meta.url));
 const lines = readFileSync(fixture('k8saudit-events.jsonl'), 'utf8').trim().split('\n');
 /** Events of the fixture by 1-based line. */
 const line = (n: number) => JSON.parse(lines[n - 1]) as Record<string, unknown>;

@@ -17,7 +17,7 @@ import { parse } from 'yaml';
 import { decodeEvents } from '../../../src/event/index.ts';
 import { buildRuleSet, createRuleEngine, RuleLoadError } from '../../../src/rules/index.ts';
 
-const FIXTURES = new URL('../../fixtures/falco-rules/', import.meta.url);
+const FIXTURES = new URL('../../fixtures/falco/', import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
 
 interface FalcoTest {
