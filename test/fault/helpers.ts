@@ -64,7 +64,7 @@ export async function startCollector(
         const r = await fetch(`${url}/readyz`).catch(() => undefined);
         return r?.status === 200;
       },
-      15_000,
+      60_000, // a loaded 2-core machine starts a collector in ~10 s; a quiet one in ~1 s
     );
   } catch (err) {
     await kill(c);

@@ -23,7 +23,8 @@ after(async () => {
 });
 
 test(`collector SIGKILLed ${KILLS} times during ingest: every event stored exactly once`, {
-  timeout: 60_000,
+  // Bounds, not expectations: 7 collector starts on a loaded 2-core machine took ~70 s; a quiet one takes ~15 s.
+  timeout: 300_000,
 }, async () => {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -57,7 +58,7 @@ test(`collector SIGKILLed ${KILLS} times during ingest: every event stored exact
         const n = await stored();
         return n >= last + 100 ? n : 0;
       },
-      20_000,
+      60_000,
     );
     if (seen < 0) break;
     last = seen;
@@ -69,7 +70,7 @@ test(`collector SIGKILLed ${KILLS} times during ingest: every event stored exact
 
   const code = await Promise.race([
     producer.exited,
-    new Promise<never>((_, rej) => setTimeout(() => rej(new Error('producer did not finish')), 40_000).unref()),
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error('producer did not finish')), 120_000).unref()),
   ]);
   assert.equal(code, 0, producer.output());
   const report = JSON.parse(producer.output().trim().split('\n').pop()!);
@@ -98,7 +99,7 @@ test(`collector SIGKILLed ${KILLS} times during ingest: every event stored exact
 });
 
 test('collector and producer both SIGKILLed 3 times: the producer restarts on its spool and replays it, nothing lost', {
-  timeout: 45_000,
+  timeout: 240_000,
 }, async () => {
   const TOTAL = 1500;
   const port = await freePort();
@@ -125,11 +126,11 @@ test('collector and producer both SIGKILLed 3 times: the producer restarts on it
   for (let kill_ = 0; kill_ < 3; kill_++) {
     const p = producer;
     const from = next;
-    await waitFor('the producer to make progress', () => acked(p) >= from + 200, 20_000);
+    await waitFor('the producer to make progress', () => acked(p) >= from + 200, 60_000);
     // The collector first, so that the producer spools what it cannot deliver; then the producer, whose restart
     // must replay that spool.
     await kill(collector);
-    await waitFor('the producer to spool', () => /"spooled":[1-9]/.test(p.output()), 10_000);
+    await waitFor('the producer to spool', () => /"spooled":[1-9]/.test(p.output()), 60_000);
     await kill(p);
     // Restart from what was acknowledged: later events may have been sent too (duplicates are absorbed).
     next = acked(p);
@@ -138,7 +139,7 @@ test('collector and producer both SIGKILLed 3 times: the producer restarts on it
   }
   const code = await Promise.race([
     producer.exited,
-    new Promise<never>((_, rej) => setTimeout(() => rej(new Error('producer did not finish')), 30_000).unref()),
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error('producer did not finish')), 120_000).unref()),
   ]);
   assert.equal(code, 0, producer.output());
   collector.proc.kill('SIGTERM');
