@@ -135,6 +135,8 @@ describe("KubeSphere's default rules behave as their descriptions say", async ()
     assert.deepEqual(d.alerts, [
       {
         rule: 'alerting-rule.CreateHostnetworkPod',
+        name: 'CreateHostnetworkPod',
+        group: 'alerting-rule',
         priority: 'WARNING',
         message: 'alice create HostNetwork Pod nginx-1 in Namespace demo.',
       },
