@@ -1,5 +1,6 @@
 // Builds a sink chain from its typed configuration, in kube-apiserver's order where it has one:
-//   counting → [buffered (batch mode)] → spooled | ignoreErrors → [truncate] → [retrying] → transport
+//   counting → [keepStages (OpenFaaS, CADF)] → [buffered (batch mode)] → spooled | ignoreErrors → [truncate]
+//     → [retrying] → transport
 // Truncate sits after batching (kube-apiserver puts it before, where its byte split never sees a batch:
 // kubernetes#60432). The spool catches what fails after the retries and what overflows the buffer. flush()
 // resolves once every event written is delivered or on disk: with a spool, retries give up to it while a flush
@@ -15,6 +16,7 @@ import { LogSink } from './log.ts';
 import { SinkMetrics } from './metrics.ts';
 import { retrying } from './retrying.ts';
 import { spooled } from './spooled.ts';
+import { CADF_STAGES, keepStages, OPENFAAS_STAGES } from './stages.ts';
 import { truncate } from './truncate.ts';
 import {
   type AmqpSinkConfig,
@@ -95,6 +97,7 @@ export async function createSink(config: SinkConfig, deps: SinkDeps = {}): Promi
         const batch: BatchOptions = { maxBatchSize: 1, throttle: false, maxInFlight: 1, ...config.batch };
         sink = buffered(sink, batch, { metrics, logger });
       }
+      if (config.format === 'cadf') sink = keepStages(sink, CADF_STAGES);
       return counting(name, metrics, sink);
     }
     case 'webhook':
@@ -123,6 +126,8 @@ export async function createSink(config: SinkConfig, deps: SinkDeps = {}): Promi
         sink = ignoreErrors(sink, { metrics, logger });
       }
       if (mode === 'batch') sink = buffered(sink, config.batch, { metrics, logger, overflow });
+      if (config.type === 'amqp') sink = keepStages(sink, CADF_STAGES);
+      else if (config.body === 'openfaas') sink = keepStages(sink, OPENFAAS_STAGES);
       return counting(name, metrics, sink, urgency);
     }
     default: {
