@@ -202,6 +202,8 @@ export const SECTIONS: Record<string, Spec> = {
       bodyLimit: { kind: 'int', min: 0 },
       strict: { kind: 'bool' },
       streamingIsLongRunning: { kind: 'bool' },
+      // Paths masked besides the credentials always masked, as the collector's ingest.mask.
+      mask: { kind: 'list', of: str },
       routes: {
         kind: 'list',
         of: {
@@ -238,6 +240,7 @@ export interface CaptureConfig {
   bodyLimit?: number;
   strict?: boolean;
   streamingIsLongRunning?: boolean;
+  mask?: string[];
   routes?: RouteMap[];
   sinks?: SinkConfig[];
 }

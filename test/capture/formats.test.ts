@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import { createAuditor } from '../../src/index.ts';
+import type { Policy } from '../../src/policy/index.ts';
 import type { SinkConfig } from '../../src/sinks/index.ts';
 import { waitFor } from '../helpers/net.ts';
 import { startTestServer } from '../server/helpers.ts';
@@ -20,7 +21,7 @@ import { startTestServer } from '../server/helpers.ts';
 const SECRET = 'openfaas-shared-secret';
 
 /** Every stage, as the default Kubernetes policy emits them: the sink alone decides what its format gets. */
-const ALL_STAGES = { apiVersion: 'audit.k8s.io/v1', kind: 'Policy', rules: [{ level: 'Metadata' }] } as const;
+const ALL_STAGES: Policy = { apiVersion: 'audit.k8s.io/v1', kind: 'Policy', rules: [{ level: 'Metadata' }] };
 
 /** A server audited into `sinks`: a list, a streamed (long-running) call, a 404 and a failing handler. */
 async function audited(sinks: SinkConfig[], requests: string[]): Promise<void> {
