@@ -3,6 +3,7 @@
 // own CA (a KubeSphere receiver's caBundle). Redirects are not followed (a 3xx is a failure).
 import http from 'node:http';
 import https from 'node:https';
+import { maskQuery } from '../event/mask.ts';
 import { parseRetryAfter } from '../sinks/util.ts';
 import { ReceiverError } from './types.ts';
 
@@ -15,13 +16,24 @@ export interface PostOptions {
   ca?: string;
 }
 
+/**
+ * The receiver's URL as errors show it (they are logged, and kept with the pending delivery): a password in it, and
+ * query parameters holding secrets (`?token=…`), masked as events are.
+ */
+function shown(target: URL): string {
+  const u = new URL(target.href);
+  if (u.password) u.password = '***';
+  return maskQuery(u.href);
+}
+
 export function postJSON(url: string, body: string, headers: Record<string, string>, opts: PostOptions): Promise<void> {
   let target: URL;
   try {
     target = new URL(url);
   } catch {
-    return Promise.reject(new ReceiverError(`POST ${url}: not a URL`));
+    return Promise.reject(new ReceiverError('POST: the receiver URL is not a URL'));
   }
+  const where = shown(target);
   const secure = target.protocol === 'https:';
   const payload = Buffer.from(body);
   return new Promise((resolve, reject) => {
@@ -46,7 +58,7 @@ export function postJSON(url: string, body: string, headers: Record<string, stri
           const retryAfter = res.headers['retry-after'];
           reject(
             new ReceiverError(
-              `POST ${url}: HTTP ${status} ${text.slice(0, ERROR_TEXT)}`.trimEnd(),
+              `POST ${where}: HTTP ${status} ${text.slice(0, ERROR_TEXT)}`.trimEnd(),
               parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
             ),
           );
@@ -58,7 +70,7 @@ export function postJSON(url: string, body: string, headers: Record<string, stri
     const timer = setTimeout(() => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
     req.on('error', (err) => {
       clearTimeout(timer);
-      reject(new ReceiverError(`POST ${url}: ${err.message}`));
+      reject(new ReceiverError(`POST ${where}: ${err.message}`));
     });
     req.end(payload);
   });
