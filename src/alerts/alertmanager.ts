@@ -11,6 +11,8 @@ export interface AlertmanagerOptions {
   /** Vigil's own address as users reach it: alerts link to their event there (`generatorURL`). */
   externalURL?: string;
   timeoutMs?: number;
+  /** PEM certificates to trust for https. */
+  ca?: string;
 }
 
 export function alertmanagerReceiver(opts: AlertmanagerOptions): Receiver {
@@ -25,7 +27,7 @@ export function alertmanagerReceiver(opts: AlertmanagerOptions): Receiver {
         annotations: a.annotations,
         ...(base ? { generatorURL: `${base}/api/v1/events/${encodeURIComponent(a.eventId)}` } : {}),
       }));
-      await postJSON(endpoint, JSON.stringify(body), {}, timeoutMs);
+      await postJSON(endpoint, JSON.stringify(body), {}, { timeoutMs, ca: opts.ca });
     },
   };
 }

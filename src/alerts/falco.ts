@@ -11,6 +11,8 @@ export interface FalcoReceiverOptions {
   /** falcosidekick's address (it takes Falco's JSON on `/`), or any Falco http_output endpoint. */
   url: string;
   timeoutMs?: number;
+  /** PEM certificates to trust for https. */
+  ca?: string;
   /** The `hostname` of the alerts (default: this machine's). */
   hostname?: string;
 }
@@ -64,7 +66,7 @@ export function falcoReceiver(opts: FalcoReceiverOptions): Receiver {
     name: opts.name,
     async send(alerts: Alert[]): Promise<void> {
       // Falco posts one alert per request; a failure leaves the batch to be retried whole.
-      for (const a of alerts) await postJSON(opts.url, falcoAlertJson(a, host), {}, timeoutMs);
+      for (const a of alerts) await postJSON(opts.url, falcoAlertJson(a, host), {}, { timeoutMs, ca: opts.ca });
     },
   };
 }

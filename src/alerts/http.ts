@@ -1,39 +1,77 @@
 // One POST of JSON to a receiver, with the outcome every receiver needs: success on 2xx, a ReceiverError
-// (carrying Retry-After when given) otherwise.
+// (carrying Retry-After when given) otherwise. node:http(s) rather than fetch so that a receiver can trust its
+// own CA (a KubeSphere receiver's caBundle). Redirects are not followed (a 3xx is a failure).
+import http from 'node:http';
+import https from 'node:https';
+import { maskQuery } from '../event/mask.ts';
+import { parseRetryAfter } from '../sinks/util.ts';
 import { ReceiverError } from './types.ts';
 
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const secs = Number(header);
-  if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+/** The start of the answer kept for the error message. */
+const ERROR_TEXT = 200;
+
+export interface PostOptions {
+  timeoutMs: number;
+  /** PEM certificates to trust for https, instead of the system's. */
+  ca?: string;
 }
 
-export async function postJSON(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<void> {
-  let res: Response;
+/**
+ * The receiver's URL as errors show it (they are logged, and kept with the pending delivery): a password in it, and
+ * query parameters holding secrets (`?token=…`), masked as events are.
+ */
+function shown(target: URL): string {
+  const u = new URL(target.href);
+  if (u.password) u.password = '***';
+  return maskQuery(u.href);
+}
+
+export function postJSON(url: string, body: string, headers: Record<string, string>, opts: PostOptions): Promise<void> {
+  let target: URL;
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (err) {
-    throw new ReceiverError(`POST ${url}: ${(err as Error).message}`);
+    target = new URL(url);
+  } catch {
+    return Promise.reject(new ReceiverError('POST: the receiver URL is not a URL'));
   }
-  // Drain the body so the connection can be reused.
-  const text = await res.text().catch(() => '');
-  if (res.status < 200 || res.status > 299) {
-    throw new ReceiverError(
-      `POST ${url}: HTTP ${res.status} ${text.slice(0, 200)}`.trimEnd(),
-      retryAfterMs(res.headers.get('retry-after')),
+  const where = shown(target);
+  const secure = target.protocol === 'https:';
+  const payload = Buffer.from(body);
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(
+      target,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(payload.length), ...headers },
+        ...(secure && opts.ca ? { ca: opts.ca } : {}),
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        // Read the whole answer so the connection can be reused; keep only its start.
+        res.on('data', (d: string) => {
+          if (text.length < ERROR_TEXT) text += d;
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status <= 299) return resolve();
+          const retryAfter = res.headers['retry-after'];
+          reject(
+            new ReceiverError(
+              `POST ${where}: HTTP ${status} ${text.slice(0, ERROR_TEXT)}`.trimEnd(),
+              parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
+            ),
+          );
+        });
+        res.on('error', (err) => req.destroy(err));
+      },
     );
-  }
+    // The whole exchange, not only an idle socket, is bounded.
+    const timer = setTimeout(() => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new ReceiverError(`POST ${where}: ${err.message}`));
+    });
+    req.end(payload);
+  });
 }

@@ -15,10 +15,13 @@ export interface Alert {
   auditID: string;
   workspace?: string;
   namespace?: string;
-  /** Alertmanager labels (KubeSphere's: alertname, alerttype, namespace, resource, name, user, group, verb, severity). */
+  /**
+   * Alertmanager labels: KubeSphere's (alertname = the rule's own name, alerttype, namespace, resource, name, user,
+   * group, verb, requestReceivedTimestamp) and Vigil's (rule_group, workspace, severity).
+   */
   labels: Record<string, string>;
   annotations: Record<string, string>;
-  /** Hash of rule and labels: identical alerts share it. */
+  /** Hash of rule and labels but the event's time: identical alerts share it. */
   fingerprint: string;
   /** Set when this alert repeats an identical one raised shortly before; it is kept but not sent again. */
   groupedWith?: string;

@@ -10,6 +10,8 @@ export interface WebhookReceiverOptions {
   /** Standard Webhooks secret: `whsec_` + base64 (the prefix is optional). */
   secret?: string;
   timeoutMs?: number;
+  /** PEM certificates to trust for https. */
+  ca?: string;
   now?: () => number;
 }
 
@@ -29,7 +31,7 @@ export function webhookReceiver(opts: WebhookReceiverOptions): Receiver {
         headers['webhook-timestamp'] = String(ts);
         headers['webhook-signature'] = standardWebhooksSignature(key, id, ts, body);
       }
-      await postJSON(opts.url, body, headers, timeoutMs);
+      await postJSON(opts.url, body, headers, { timeoutMs, ca: opts.ca });
     },
   };
 }

@@ -9,7 +9,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cadfActionToVerb } from '../event/index.ts';
+import { cadfActionToVerb, maskCredentials, parseMaskPath } from '../event/index.ts';
 import type { AuditEvent, Level, ObjectReference, ResponseStatus, Stage, UserInfo } from '../event/model.ts';
 import type { PolicyDecision, PolicyEvaluator, RequestAttributes } from '../policy/types.ts';
 import type { AuditMap } from './audit-map.ts';
@@ -61,6 +61,7 @@ export class Auditor {
   readonly bodyLimit: number;
   readonly strict: boolean;
   readonly onError: (err: unknown, during: ErrorSource) => void;
+  readonly #maskPaths: ReturnType<typeof parseMaskPath>[] | undefined;
   #pending = 0;
   #idle: (() => void)[] = [];
   readonly #settled = (): void => {
@@ -89,6 +90,8 @@ export class Auditor {
     if (!(this.bodyLimit >= 0)) throw new RangeError('createCapture: bodyLimit must be a number ≥ 0');
     this.strict = options.strict ?? false;
     this.onError = options.onError ?? defaultOnError;
+    // Parsed once (a bad path fails here, at setup, not per request).
+    this.#maskPaths = options.mask?.length ? options.mask.map(parseMaskPath) : undefined;
   }
 
   /**
@@ -154,11 +157,15 @@ export class Auditor {
     return new AuditRecord(this, req, res, attrs, decision, auditID, url, action, cadfAction);
   }
 
-  /** Hands one event to the sink; the promise is the sink's (callers in strict mode wait on it). */
+  /**
+   * Hands one event to the sink, its credentials masked as the collector masks what it ingests (one function for
+   * both): what capture writes to a log, a webhook or a broker holds no more secrets than the store. The promise is
+   * the sink's (callers in strict mode wait on it).
+   */
   send(event: AuditEvent): Promise<void> {
     let p: Promise<void>;
     try {
-      p = this.sink.write([event]);
+      p = this.sink.write([maskCredentials(event, this.#maskPaths)]);
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -441,7 +448,8 @@ export class AuditRecord {
 
   /**
    * The body a framework parsed before the audit middleware could see the stream (an Express body parser
-   * registered before it): used as is, copied only if managedFields must go, and skipped past the size limit.
+   * registered before it): a copy (masking and managedFields removal change it; the handler's stays as it is),
+   * skipped past the size limit.
    */
   parsedBody(): unknown {
     const body = (this.req as { body?: unknown }).body;
@@ -452,7 +460,12 @@ export class AuditRecord {
       this.reqChunks = null;
       return undefined;
     }
-    return this.omitManagedFields ? structuredClone(body) : body;
+    try {
+      return structuredClone(body);
+    } catch {
+      // Not plain data (a function, a class with private state): it could not be masked, so it is left out.
+      return undefined;
+    }
   }
 
   annotate(key: string, bytes: number): void {

@@ -74,6 +74,11 @@ export interface AuditorOptions {
   streamingIsLongRunning?: boolean;
   /** Largest request or response body recorded, in bytes (default 64 KiB). Larger ones are left out, with an annotation. */
   bodyLimit?: number;
+  /**
+   * More fields written as `***` (dot paths from the event root, `[n]`/`[*]` for items, e.g.
+   * `requestObject.spec.env[*].value`), besides the credentials every event is masked of as the collector masks them.
+   */
+  mask?: string[];
   /** Blocking-strict: a failed RequestReceived write rejects the request with 500 "failed to store audit event". */
   strict?: boolean;
   /** Told about sink failures, handler errors and identify errors; default writes them to stderr. */

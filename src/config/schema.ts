@@ -7,7 +7,7 @@ import { type Infer, SpecError, spec as s } from './spec.ts';
 
 export const ROLES = ['admin', 'tenant', 'ingest'] as const;
 const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
-export const RECEIVER_TYPES = ['alertmanager', 'webhook', 'falco'] as const;
+export const RECEIVER_TYPES = ['alertmanager', 'webhook', 'notificationmanager', 'falco'] as const;
 export const STORAGE_TYPES = ['sqlite', 'postgres'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -128,6 +128,8 @@ const CAPTURE = s.object({
   bodyLimit: s.int({ min: 0 }),
   strict: s.bool(),
   streamingIsLongRunning: s.bool(),
+  // Paths masked besides the credentials always masked, as the collector's ingest.mask.
+  mask: strings,
   routes: s.list(ROUTE),
   sinks: s.list(SINK),
 });

@@ -27,6 +27,7 @@ export {
   USER_AGENT_TRUNCATED,
 } from './limits.ts';
 export {
+  isSecretLikeName,
   MASK,
   maskCredentials,
   maskQuery,

@@ -3,9 +3,11 @@
 // event still shows that a password was sent. This is oslo's `mask_dict_password` idea (which turns
 // keystonemiddleware's credential.token into `***` in the log driver), applied to every format at ingest. Secrets
 // also hide inside strings and pairs: a request URI's `?access_token=…` (every format's URL or path is the
-// requestURI), a header list's `{"name": "Authorization", "value": …}`, an annotation's `Bearer …`. And a Kubernetes
-// Secret's values are secrets under any key: its `data` and `stringData` are masked wherever it appears (bodies,
-// lists, kubectl's last-applied-configuration).
+// requestURI) and the arguments of `kubectl exec`, which travel in it (`?command=--token%3D…`, kubernetes#97795), a
+// header list's `{"name": "Authorization", "value": …}`, an environment's `{"name": "DB_PASSWORD", "value": …}`, an
+// annotation's `Bearer …`. And a Kubernetes Secret's values are secrets under any key: its `data` and `stringData`
+// are masked wherever it appears (bodies, lists, kubectl's last-applied-configuration). The collector masks every
+// event it ingests and the capture middleware every event it writes, both with `maskCredentials`.
 import type { AuditEvent } from './model.ts';
 import { isObject } from './validate.ts';
 
@@ -52,48 +54,144 @@ export const SECRET_PARAMS: ReadonlySet<string> = new Set([
   'x-goog-signature',
 ]);
 
-/** Longer names are not secret names: checked before lower-casing, so long strings cost nothing. */
-const MAX_SECRET_NAME = Math.max(...[...SECRET_PARAMS].map((k) => k.length));
+/**
+ * How names that are secrets whatever precedes them end: `DB_PASSWORD`, `GITHUB_TOKEN`, `clientSecret`,
+ * `aws_secret_access_key`, `--api-key`. Words after them make a name that is not one (`--token-ttl`, `secretName`,
+ * `password_file`), and so does a plural (`tokens`, `imagePullSecrets`). "Credential" is not among them: it names
+ * identifiers (`X-Amz-Credential`) and file paths (`GOOGLE_APPLICATION_CREDENTIALS`) as often as secrets.
+ */
+const SECRET_ENDINGS =
+  'password|passwd|passphrase|token|secret|api[-_]?key|secret[-_]?key|access[-_]?key|private[-_]?key';
+const SECRET_SUFFIX = new RegExp(`(?:${SECRET_ENDINGS})$`, 'i');
+
+/** Longer names are not taken for secret names: checked first, so long strings cost nothing. */
+const MAX_SECRET_NAME = 64;
 
 function isSecretName(name: string, names: ReadonlySet<string>): boolean {
   return name.length <= MAX_SECRET_NAME && names.has(name.toLowerCase());
 }
 
+/** A name that ends like a secret's (SECRET_SUFFIX), of any case: its string values are secrets. */
+export function isSecretLikeName(name: string): boolean {
+  return name.length <= MAX_SECRET_NAME && SECRET_SUFFIX.test(name);
+}
+
+const PLAIN = 0;
+/** A secret name (SECRET_KEYS): whatever it holds is masked. */
+const SECRET = 1;
+/** A name ending like a secret's: a string it holds is masked (`automountServiceAccountToken: true` stays). */
+const SECRET_LIKE = 2;
+
 /**
  * Member names already classified: bodies repeat a few hundred names (apiVersion, metadata…) in every event, and
  * lower-casing each one again allocated a string per member. Bounded: emptied when full.
  */
-const memberNames = new Map<string, boolean>();
+const memberNames = new Map<string, number>();
 
-/** A member name that is a secret name (SECRET_KEYS, any case). */
-function isSecretMember(k: string): boolean {
-  let secret = memberNames.get(k);
-  if (secret === undefined) {
-    secret = isSecretName(k, SECRET_KEYS);
+function memberKind(k: string): number {
+  let kind = memberNames.get(k);
+  if (kind === undefined) {
+    kind = isSecretName(k, SECRET_KEYS) ? SECRET : isSecretLikeName(k) ? SECRET_LIKE : PLAIN;
     if (memberNames.size >= 4096) memberNames.clear();
-    memberNames.set(k, secret);
+    memberNames.set(k, kind);
+  }
+  return kind;
+}
+
+/** Whether member `k` holding `v` is masked. */
+function isSecretMember(k: string, v: unknown): boolean {
+  const kind = memberKind(k);
+  return kind === SECRET ? present(v) : kind === SECRET_LIKE && typeof v === 'string' && v !== '';
+}
+
+/** The name of a name/value pair (an env entry, a header) whose value is a secret. */
+function isSecretPairName(name: string): boolean {
+  return isSecretName(name, SECRET_KEYS) || isSecretLikeName(name);
+}
+
+/**
+ * Percent-decoded query text (`+` is a space there). A malformed escape stays as written and hides nothing after
+ * it: runs of escapes are decoded one by one, and a run that is not UTF-8 gets its ASCII escapes decoded alone.
+ */
+function queryDecode(raw: string): string {
+  const text = raw.includes('+') ? raw.replace(/\+/g, ' ') : raw;
+  if (!text.includes('%')) return text;
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run.replace(/%[0-7][0-9A-Fa-f]/g, (e) => String.fromCharCode(Number.parseInt(e.slice(1), 16)));
+    }
+  });
+}
+
+/** Parameter names already classified (a few repeat in every URI: watch, limit, command…). Bounded: emptied when full. */
+const paramNames = new Map<string, boolean>();
+
+/** A query parameter's name as written (`%74oken`, `Access_Token`, `db_password`) is a secret's. */
+function isSecretParam(raw: string): boolean {
+  if (raw.length > 3 * MAX_SECRET_NAME) return false;
+  let secret = paramNames.get(raw);
+  if (secret === undefined) {
+    const name = queryDecode(raw);
+    secret = isSecretName(name, SECRET_PARAMS) || isSecretLikeName(name);
+    if (paramNames.size >= 4096) paramNames.clear();
+    paramNames.set(raw, secret);
   }
   return secret;
 }
 
-/** A query parameter's name as written (`%74oken`, `Access_Token`) is a secret name. */
-function isSecretParam(raw: string): boolean {
-  if (raw.length > 3 * MAX_SECRET_NAME) return false;
-  let name = raw;
-  if (raw.includes('%')) {
-    try {
-      name = decodeURIComponent(raw);
-    } catch {
-      // malformed percent-encoding: compare as written
-    }
+/** An `=` (a flag's or an assignment's), a leading `-` (a flag), a scheme, or a URL's `@`, as written in a query. */
+const MAY_HOLD_SECRET = /=|%3d|^-|^%2d|bearer|basic|@|%40/i;
+
+/** A command-line flag or an environment assignment naming a secret: `--token=`, `-password=`, `PGPASSWORD=`. */
+const SECRET_ASSIGNMENT = /^(-{0,2})([A-Za-z0-9_.-]+)=(.)/;
+/** A flag naming a secret whose value is the next argument: `--token`, `--password`. */
+const SECRET_FLAG = /^--?[A-Za-z0-9_.-]+$/;
+/** A password in a URL's user information: `postgres://app:…@db`. */
+const USERINFO_PASSWORD = /(:\/\/[^/?#@\s:]*:)([^/?#@\s]+)@/g;
+
+/**
+ * What a query parameter's value holds that is a secret, as the masked value (raw, percent-encoded), or
+ * `NEXT_IS_SECRET` for a bare secret flag whose value is the next argument. Values are arguments
+ * (`kubectl exec`'s `command=`, kubernetes#97795) or free text: a secret flag or assignment, an HTTP
+ * `Bearer`/`Basic` credential (`curl -H "Authorization: Bearer …"`), a URL's password.
+ */
+function secretInValue(raw: string): string | typeof NEXT_IS_SECRET | undefined {
+  // The cheap test first, on the raw text: every form needs one of these (`/bin/sh`, `ls -la`, `true` have none).
+  if (!MAY_HOLD_SECRET.test(raw)) return undefined;
+  const v = queryDecode(raw);
+  const a = SECRET_ASSIGNMENT.exec(v);
+  if (a !== null && (isSecretName(a[2], SECRET_PARAMS) || isSecretLikeName(a[2]))) {
+    if (v.slice(a[0].length - 1) === MASK) return undefined;
+    // The flag as written (`--token=` or `--token%3D`), then the mask.
+    const eq = /=|%3d/i.exec(raw)!;
+    return raw.slice(0, eq.index + eq[0].length) + MASK;
   }
-  return isSecretName(name, SECRET_PARAMS);
+  if (a === null && SECRET_FLAG.test(v)) {
+    const name = v.replace(/^--?/, '');
+    return isSecretName(name, SECRET_PARAMS) || isSecretLikeName(name) ? NEXT_IS_SECRET : undefined;
+  }
+  let masked = v;
+  if (/\b(?:bearer|basic)\s/i.test(masked)) masked = maskSchemeCredentials(masked);
+  if (masked.includes('://'))
+    masked = masked.replace(USERINFO_PASSWORD, (m, user: string, pw: string) => (pw === MASK ? m : `${user}${MASK}@`));
+  return masked === v ? undefined : encodeQueryValue(masked);
+}
+
+const NEXT_IS_SECRET = Symbol('next argument is a secret');
+
+/** A value for the query: percent-encoded as url.Values does, but `*` kept so that `***` reads as a mask. */
+function encodeQueryValue(v: string): string {
+  return encodeURIComponent(v).replace(/%2A/g, '*');
 }
 
 /**
- * `uri` with the value of each secret query parameter replaced by `***`; everything else, names included, byte for
- * byte as it was. Parameters are separated by `&` (and by a `?` inside the query, so that an unencoded nested URL's
- * parameters count too); the query ends at `#`. A URI without `?` costs one indexOf.
+ * `uri` with the secrets of its query replaced by `***`: the value of each parameter named like a secret, and the
+ * secrets parameter values carry (see `secretInValue`): `?command=--token%3D***`, and after `command=--password` the
+ * next `command=` is `***`. Everything else, names included, byte for byte as it was. Parameters are separated by
+ * `&` (and by a `?` inside the query, so that an unencoded nested URL's parameters count too); the query ends at
+ * `#`. A URI without `?` costs one indexOf.
  */
 export function maskQuery(uri: string): string {
   const q = uri.indexOf('?');
@@ -102,14 +200,31 @@ export function maskQuery(uri: string): string {
   let copied = 0; // uri[0, copied) is in out
   let start = q + 1; // the current parameter's first character
   let eq = -1; // its first '=', if seen
+  let nextSecret: string | undefined; // a parameter whose next value is a secret flag's
   for (let i = start; i <= uri.length; i++) {
     const c = i < uri.length ? uri.charCodeAt(i) : 35; // the end acts as '#'
     if (c === 61 /* = */) {
       if (eq < 0) eq = i;
     } else if (c === 38 /* & */ || c === 63 /* ? */ || c === 35 /* # */) {
-      if (eq > start && i > eq + 1 && isSecretParam(uri.slice(start, eq)) && uri.slice(eq + 1, i) !== MASK) {
-        out += uri.slice(copied, eq + 1) + MASK;
-        copied = i;
+      if (eq > start && i > eq + 1) {
+        const name = uri.slice(start, eq);
+        const value = uri.slice(eq + 1, i);
+        let masked: string | undefined;
+        let flag = false;
+        if (value === MASK) {
+          // already masked
+        } else if (nextSecret === name || isSecretParam(name)) {
+          masked = MASK;
+        } else {
+          const found = secretInValue(value);
+          if (found === NEXT_IS_SECRET) flag = true;
+          else masked = found;
+        }
+        nextSecret = flag ? name : undefined;
+        if (masked !== undefined) {
+          out += uri.slice(copied, eq + 1) + masked;
+          copied = i;
+        }
       }
       if (c === 35) break;
       start = i + 1;
@@ -146,8 +261,8 @@ function maskAnnotations(annotations: Obj): void {
   for (const k in annotations) {
     if (!Object.hasOwn(annotations, k)) continue;
     const v = annotations[k];
-    if (isSecretMember(k)) {
-      if (present(v)) annotations[k] = MASK;
+    if (isSecretMember(k, v)) {
+      annotations[k] = MASK;
     } else if (k === LAST_APPLIED && typeof v === 'string' && v.startsWith('{')) {
       annotations[k] = maskJsonText(v);
     } else if (typeof v === 'string' && v.length >= 14) {
@@ -158,12 +273,13 @@ function maskAnnotations(annotations: Obj): void {
 
 /**
  * Text in which masking could find something: a secret name in any case as a whole JSON string (a key, a pair's name,
- * the kind Secret or SecretList; `\"…\"` inside a nested copy too), a scheme credential, or a `\u` escape that could
- * spell one. Most applied objects have none ("rbac.authorization.k8s.io" is not "authorization"), and parsing and
- * serializing their copy cost ~15 µs for a 3 KB annotation.
+ * the kind Secret or SecretList; `\"…\"` inside a nested copy too), a JSON string that ends like a secret's name
+ * (`"DB_PASSWORD"`), a scheme credential, or a `\u` escape that could spell one. Most applied objects have none
+ * ("rbac.authorization.k8s.io" is not "authorization"), and parsing and serializing their copy cost ~15 µs for a
+ * 3 KB annotation.
  */
 const MAYBE_SECRET = new RegExp(
-  `"(?:${[...SECRET_KEYS, 'secretlist'].map((k) => k.replace(/[-_]/g, '\\$&')).join('|')})\\\\?"|\\b(?:bearer|basic)\\s|\\\\u`,
+  `"(?:${[...SECRET_KEYS, 'secretlist'].map((k) => k.replace(/[-_]/g, '\\$&')).join('|')})\\\\?"|(?:${SECRET_ENDINGS})\\\\?"|\\b(?:bearer|basic)\\s|\\\\u`,
   'i',
 );
 
@@ -227,22 +343,21 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
     }
     const o = v as Obj;
     if (o.kind === 'Secret' || o.kind === 'SecretList') maskSecretData(o);
-    let secretPair = false;
     for (const k in o) {
       if (!Object.hasOwn(o, k)) continue;
       const x = o[k];
-      if (isSecretMember(k)) {
-        if (present(x)) o[k] = MASK;
+      if (isSecretMember(k, x)) {
+        o[k] = MASK;
       } else if (x !== null && typeof x === 'object') {
         stack.push(x);
         if (k === 'annotations' && !Array.isArray(x)) maskAnnotations(x as Obj);
-      } else if ((k === 'name' || k === 'key') && typeof x === 'string' && isSecretName(x, SECRET_KEYS)) {
-        secretPair = true;
       }
     }
-    if (secretPair && Object.hasOwn(o, 'value')) {
-      const x = o.value;
-      if (present(x)) o.value = MASK;
+    // A pair (an env entry, a header): its value is a secret when its name or key is a secret's name.
+    if (Object.hasOwn(o, 'value') && present(o.value)) {
+      const { name, key } = o;
+      if ((typeof name === 'string' && isSecretPairName(name)) || (typeof key === 'string' && isSecretPairName(key)))
+        o.value = MASK;
     }
   }
 }

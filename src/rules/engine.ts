@@ -16,6 +16,10 @@ import { DEFAULT_WEBHOOK, isPriority, type Priority, priorityRank, type WebhookC
 export interface Alert {
   /** `<crName>.<itemName>`, or a Falco rule's name. */
   rule: string;
+  /** The item's own name (`CreateHostnetworkPod`): KubeSphere's `alertname`. */
+  name: string;
+  /** The Rule resource's name (`alerting-rule`). */
+  group: string;
   priority: string;
   message: string;
   /** Labels and annotations the alert carries besides Vigil's own (a Falco rule's tags, fields, time). */
@@ -56,6 +60,8 @@ export interface RuleEngine {
 
 interface Planned {
   name: string;
+  item: string;
+  group: string;
   priority: string;
   test: Predicate;
   render: Render;
@@ -104,7 +110,16 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
       } else if (selects(webhook.archivingRuleSelector, labels)) {
         archive = rank >= archivingRank;
       } else continue; // a resource neither selector picks has no effect
-      next.push({ name: r.name, priority: r.item.priority ?? '', test: r.match, render: r.render, archive, alert });
+      next.push({
+        name: r.name,
+        item: r.item.name,
+        group: r.resource.name,
+        priority: r.item.priority ?? '',
+        test: r.match,
+        render: r.render,
+        archive,
+        alert,
+      });
     }
     ruleSet = rs;
     plan = next;
@@ -140,7 +155,7 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
         if (r.archive) archive = true;
         if (r.alert) {
           if (alerts === undefined) alerts = [];
-          alerts.push({ rule: r.name, priority: r.priority, message: r.render(e) });
+          alerts.push({ rule: r.name, name: r.item, group: r.group, priority: r.priority, message: r.render(e) });
         }
       }
       const fr = ruleSet.falco;

@@ -4,6 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, type Node, parseAllDocuments } from 'yaml';
+import { RECEIVER_KINDS, type ReceiverSpec } from '../alerts/index.ts';
 import { isLevel, type Level } from '../event/model.ts';
 import { documentValue, RULE_API_VERSION, RuleError, RuleLoadError } from './load.ts';
 
@@ -19,9 +20,9 @@ export function isPriority(p: unknown): p is Priority {
   return typeof p === 'string' && (PRIORITIES as readonly string[]).includes(p);
 }
 
-export interface Receiver {
-  name: string;
-  type: string;
+/** A receiver of the resource, resolved at load to where its alerts go. */
+export interface Receiver extends ReceiverSpec {
+  /** As written. */
   config: Record<string, unknown>;
 }
 
@@ -51,7 +52,76 @@ export const DEFAULT_WEBHOOK: WebhookConfig = {
   warnings: [],
 };
 
-const RECEIVER_TYPES = new Set(['alertmanager', 'webhook', 'notificationmanager']);
+/** kube-auditing's Alertmanager when a receiver of that type says nothing more (or only part of its service). */
+const DEFAULT_ALERTMANAGER = { namespace: 'kubesphere-monitoring-system', name: 'alertmanager-main', port: 9093 };
+
+/**
+ * Where a receiver's alerts go, as kube-auditing resolves its `config`: `url` as written, else the service's
+ * `http(s)://<name>.<namespace>[:port][path]` (https when a caBundle is given); an alertmanager receiver falls
+ * back to alertmanager-main. Problems are reported through `bad(path under config, message)`.
+ */
+function resolveReceiver(
+  type: ReceiverSpec['type'],
+  config: Record<string, unknown>,
+  bad: (path: string[], message: string) => void,
+): Pick<ReceiverSpec, 'url' | 'ca'> | undefined {
+  let ca: string | undefined;
+  if (config.caBundle !== undefined && config.caBundle !== null) {
+    // caBundle is a []byte in the CRD: base64 of PEM certificates.
+    const pem = typeof config.caBundle === 'string' ? Buffer.from(config.caBundle, 'base64').toString('utf8') : '';
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      bad(['caBundle'], 'caBundle must be base64 of PEM certificates');
+      return undefined;
+    }
+    ca = pem;
+  }
+  const withCA = (url: string) => (ca === undefined ? { url } : { url, ca });
+  if (config.url !== undefined && config.url !== null) {
+    const url = config.url;
+    let parsed: URL | undefined;
+    try {
+      parsed = typeof url === 'string' ? new URL(url) : undefined;
+    } catch {}
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      bad(['url'], `url must be an http or https URL, found ${JSON.stringify(url)}`);
+      return undefined;
+    }
+    return withCA(parsed.href);
+  }
+  const am = type === 'alertmanager';
+  const service = config.service ?? (am ? {} : undefined);
+  if (service === undefined || service === null) {
+    bad([], `a ${type} receiver needs config.url or config.service`);
+    return undefined;
+  }
+  if (typeof service !== 'object' || Array.isArray(service)) {
+    bad(['service'], 'service must be a mapping of namespace, name, port, path');
+    return undefined;
+  }
+  const sv = service as Record<string, unknown>;
+  const text = (k: 'namespace' | 'name' | 'path', fallback?: string): string | undefined => {
+    const v = sv[k] ?? fallback;
+    if (
+      typeof v === 'string' &&
+      v !== '' &&
+      (k === 'path' ? v.startsWith('/') : /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v))
+    )
+      return v;
+    if (v !== undefined) bad(['service', k], k === 'path' ? 'path must start with /' : `${k} must be a DNS name`);
+    else bad(['service'], `service needs a ${k}`);
+    return undefined;
+  };
+  const namespace = text('namespace', am ? DEFAULT_ALERTMANAGER.namespace : undefined);
+  const name = text('name', am ? DEFAULT_ALERTMANAGER.name : undefined);
+  const path = sv.path === undefined || sv.path === null ? '' : text('path');
+  const port = sv.port ?? (am ? DEFAULT_ALERTMANAGER.port : undefined);
+  if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) {
+    bad(['service', 'port'], 'port must be a number from 1 to 65535');
+    return undefined;
+  }
+  if (namespace === undefined || name === undefined || path === undefined) return undefined;
+  return withCA(`${ca === undefined ? 'http' : 'https'}://${name}.${namespace}${port ? `:${port}` : ''}${path}`);
+}
 
 /** Reads the (single) Webhook resource of a YAML file; other documents (Rules) are skipped. */
 export function parseWebhook(text: string, file: string): WebhookConfig {
@@ -71,7 +141,14 @@ export function parseWebhook(text: string, file: string): WebhookConfig {
     if (!isMap(doc.contents)) continue;
     const js = documentValue(doc, at);
     if (js === undefined || js.kind !== 'Webhook') continue;
-    const node = (...path: (string | number)[]) => (doc.getIn(path, true) as Node | undefined) ?? doc.contents;
+    // The node at `path`, or the nearest one above it that exists (where a missing member belongs).
+    const node = (...path: (string | number)[]): Node | null => {
+      for (let n = path.length; n > 0; n--) {
+        const found = doc.getIn(path.slice(0, n), true) as Node | undefined;
+        if (found && typeof found === 'object') return found;
+      }
+      return doc.contents;
+    };
     if (found) {
       at(doc.contents, 'a second Webhook resource: one file holds one');
       continue;
@@ -141,14 +218,23 @@ export function parseWebhook(text: string, file: string): WebhookConfig {
             at(node('spec', 'receivers', i), 'a receiver needs a name');
             return;
           }
-          if (typeof rr.type !== 'string' || !RECEIVER_TYPES.has(rr.type)) {
+          const type = RECEIVER_KINDS.find((k) => k === rr.type);
+          if (!type) {
             at(
               node('spec', 'receivers', i, 'type'),
-              `receiver type must be alertmanager, webhook or notificationmanager, found ${JSON.stringify(rr.type)}`,
+              `receiver type must be ${RECEIVER_KINDS.join(', ')}, found ${JSON.stringify(rr.type)}`,
             );
             return;
           }
-          w.receivers.push({ name: rr.name, type: rr.type, config: (rr.config ?? {}) as Record<string, unknown> });
+          const config = rr.config ?? {};
+          if (typeof config !== 'object' || Array.isArray(config)) {
+            at(node('spec', 'receivers', i, 'config'), 'config must be a mapping');
+            return;
+          }
+          const where = resolveReceiver(type, config as Record<string, unknown>, (path, message) =>
+            at(node('spec', 'receivers', i, 'config', ...path), `receiver ${rr.name}: ${message}`),
+          );
+          if (where) w.receivers.push({ name: rr.name, type, ...where, config: config as Record<string, unknown> });
         });
       }
     }

@@ -4,16 +4,14 @@
 import {
   type AlertDispatcher,
   type AlertStore,
-  alertmanagerReceiver,
   alertsPathFor,
   createAlertDispatcher,
-  falcoReceiver,
   openPostgresAlertStore,
   openSqliteAlertStore,
   type Receiver,
-  webhookReceiver,
+  receiverFor,
 } from '../alerts/index.ts';
-import type { ReceiverConfig, VigilConfig } from '../config/index.ts';
+import type { VigilConfig } from '../config/index.ts';
 import {
   createRuleEngine,
   loadDefaultRules,
@@ -41,33 +39,6 @@ export interface Decisions {
   close(): Promise<void>;
 }
 
-/** KubeSphere's Webhook receivers that name a URL (or an in-cluster service) become Vigil receivers. */
-function webhookReceivers(webhook: WebhookConfig | undefined): ReceiverConfig[] {
-  const out: ReceiverConfig[] = [];
-  for (const r of webhook?.receivers ?? []) {
-    if (r.type !== 'alertmanager' && r.type !== 'webhook') continue;
-    const c = r.config as {
-      url?: string;
-      service?: { namespace?: string; name?: string; port?: number; path?: string };
-    };
-    const s = c.service;
-    const url =
-      c.url ??
-      (s?.name
-        ? `http://${s.name}.${s.namespace ?? 'default'}${s.port ? `:${s.port}` : ''}${s.path ?? ''}`
-        : undefined);
-    if (url) out.push({ name: r.name, type: r.type, url });
-  }
-  return out;
-}
-
-function receiver(c: ReceiverConfig, externalURL: string | undefined): Receiver {
-  if (c.type === 'falco') return falcoReceiver({ name: c.name, url: c.url, timeoutMs: c.timeout });
-  return c.type === 'alertmanager'
-    ? alertmanagerReceiver({ name: c.name, url: c.url, externalURL, timeoutMs: c.timeout })
-    : webhookReceiver({ name: c.name, url: c.url, secret: c.secret, timeoutMs: c.timeout });
-}
-
 export async function openDecisions(config: VigilConfig, log: DecisionLog): Promise<Decisions> {
   let engine: RuleEngine | undefined;
   let watcher: RuleWatcher | undefined;
@@ -80,7 +51,6 @@ export async function openDecisions(config: VigilConfig, log: DecisionLog): Prom
       webhook,
       archivingPriority: config.rules.archivingPriority,
       alertingPriority: config.rules.alertingPriority,
-      falco: config.rules.falco,
     };
     if (config.rules.dir) {
       watcher = await watchRules(config.rules.dir, ({ rules, errors }) => {
@@ -98,10 +68,11 @@ export async function openDecisions(config: VigilConfig, log: DecisionLog): Prom
   }
   const names = new Set<string>();
   const receivers: Receiver[] = [];
-  for (const c of [...config.receivers, ...webhookReceivers(webhook)]) {
+  // The Webhook resource's receivers are resolved (URL, CA) when it loads.
+  for (const c of [...config.receivers, ...(webhook?.receivers ?? [])]) {
     if (names.has(c.name)) throw new Error(`receivers: the name "${c.name}" is used twice`);
     names.add(c.name);
-    receivers.push(receiver(c, config.externalURL));
+    receivers.push(receiverFor(c, config.externalURL));
   }
   // Alerts live beside the events: in PostgreSQL every collector of the database shares them.
   const alertStore =

@@ -7,7 +7,7 @@
 import type { AuditEvent } from '../event/model.ts';
 import type { SinkMetrics } from './metrics.ts';
 import { type BatchOptions, type Sink, SinkClosedError, type SinkLogger, stderrLogger } from './types.ts';
-import { InFlight, sleep } from './util.ts';
+import { InFlight, KeepAlive, sleep } from './util.ts';
 
 export const DEFAULT_BATCH: Required<BatchOptions> = {
   bufferSize: 10_000,
@@ -62,6 +62,8 @@ export class BufferedSink implements Sink {
   private readonly closing = new AbortController();
   private readonly bucket: TokenBucket | undefined;
   private readonly inflight = new InFlight();
+  /** Queued and in-flight events are only in memory: the process must not end before they are handed on. */
+  private readonly alive = new KeepAlive();
   private slotFreed: (() => void) | undefined;
 
   constructor(delegate: Sink, opts: BatchOptions = {}, deps: BufferedDeps = {}) {
@@ -123,7 +125,7 @@ export class BufferedSink implements Sink {
   /** Sends full batches, and a partial one when the wait expired or on flush. One collector at a time. */
   private collect(partial = false): Promise<void> {
     if (this.collecting) return this.collecting;
-    this.collecting = this.runCollector(partial).finally(() => {
+    this.collecting = this.alive.track(this.runCollector(partial)).finally(() => {
       this.collecting = undefined;
       if (this.queue.length > 0) this.schedule();
     });
@@ -161,7 +163,7 @@ export class BufferedSink implements Sink {
         auditIDs: batch.map((e) => e.auditID),
       });
     });
-    void this.inflight.track(p).finally(() => {
+    void this.inflight.track(this.alive.track(p)).finally(() => {
       const r = this.slotFreed;
       this.slotFreed = undefined;
       r?.();
@@ -184,8 +186,8 @@ export class BufferedSink implements Sink {
   /**
    * Hands every queued event to the delegate at once and closes it without waiting for the deliveries in
    * progress: closing cuts their retry backoff short, so what the destination does not take now is spooled (or,
-   * without a spool, counted as dropped). Waiting for the retries instead (flush) could take minutes, and the
-   * backoff timers do not keep the process alive: it could exit meanwhile with the events only in memory.
+   * without a spool, counted as dropped). Waiting for the retries instead (flush without a spool) could take
+   * minutes.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -200,6 +202,7 @@ export class BufferedSink implements Sink {
     while (this.queue.length > 0 || this.collecting) await this.collect();
     await this.delegate.close();
     await this.inflight.settle();
+    this.alive.release();
   }
 }
 

@@ -1,7 +1,10 @@
 // Builds a sink chain from its typed configuration, in kube-apiserver's order where it has one:
-//   counting → [buffered (batch mode)] → spooled | ignoreErrors → [truncate] → [retrying] → transport
+//   counting → [keepStages (OpenFaaS, CADF)] → [buffered (batch mode)] → spooled | ignoreErrors → [truncate]
+//     → [retrying] → transport
 // Truncate sits after batching (kube-apiserver puts it before, where its byte split never sees a batch:
-// kubernetes#60432). The spool catches what fails after the retries and what overflows the buffer.
+// kubernetes#60432). The spool catches what fails after the retries and what overflows the buffer. flush()
+// resolves once every event written is delivered or on disk: with a spool, retries give up to it while a flush
+// waits; without one, the flush waits out the retries, and either way the process stays alive meanwhile.
 import type { AuditEvent } from '../event/model.ts';
 import type { Registry } from '../metrics/registry.ts';
 import { AmqpTransport } from './amqp.ts';
@@ -13,6 +16,7 @@ import { LogSink } from './log.ts';
 import { SinkMetrics } from './metrics.ts';
 import { retrying } from './retrying.ts';
 import { spooled } from './spooled.ts';
+import { CADF_STAGES, keepStages, OPENFAAS_STAGES } from './stages.ts';
 import { truncate } from './truncate.ts';
 import {
   type AmqpSinkConfig,
@@ -25,6 +29,7 @@ import {
   stderrLogger,
   type WebhookSinkConfig,
 } from './types.ts';
+import { FlushUrgency, KeepAlive } from './util.ts';
 import { WebhookTransport } from './webhook.ts';
 
 export interface SinkDeps {
@@ -53,16 +58,24 @@ function checkMode(mode: string, type: string): SinkMode {
   return mode as SinkMode;
 }
 
-function counting(name: string, metrics: SinkMetrics, inner: Sink): BuiltSink {
+function counting(name: string, metrics: SinkMetrics, inner: Sink, urgency?: FlushUrgency): BuiltSink {
+  // A write or flush in progress holds events only in memory until it resolves: keep the process alive till then.
+  const alive = new KeepAlive();
   return {
     name,
     metrics,
     write(events: AuditEvent[]) {
       metrics.events(events.length);
-      return inner.write(events);
+      return alive.track(inner.write(events));
     },
-    flush: () => inner.flush(),
-    close: () => inner.close(),
+    flush: () => alive.track(urgency ? urgency.during(() => inner.flush()) : inner.flush()),
+    async close() {
+      try {
+        await alive.track(inner.close());
+      } finally {
+        alive.release();
+      }
+    },
   };
 }
 
@@ -84,6 +97,7 @@ export async function createSink(config: SinkConfig, deps: SinkDeps = {}): Promi
         const batch: BatchOptions = { maxBatchSize: 1, throttle: false, maxInFlight: 1, ...config.batch };
         sink = buffered(sink, batch, { metrics, logger });
       }
+      if (config.format === 'cadf') sink = keepStages(sink, CADF_STAGES);
       return counting(name, metrics, sink);
     }
     case 'webhook':
@@ -93,7 +107,8 @@ export async function createSink(config: SinkConfig, deps: SinkDeps = {}): Promi
         config.type === 'webhook'
           ? webhookTransport(config, encoders, metrics)
           : amqpTransport(config, encoders, metrics, logger);
-      sink = retrying(sink, { ...config.retry, metrics });
+      const urgency = config.spool ? new FlushUrgency() : undefined;
+      sink = retrying(sink, { ...config.retry, metrics, urgency });
       if (config.truncate) sink = truncate(sink, { ...config.truncate, metrics, logger });
       const strict = mode === 'blocking-strict';
       let overflow: ((events: AuditEvent[]) => Promise<void>) | undefined;
@@ -111,7 +126,9 @@ export async function createSink(config: SinkConfig, deps: SinkDeps = {}): Promi
         sink = ignoreErrors(sink, { metrics, logger });
       }
       if (mode === 'batch') sink = buffered(sink, config.batch, { metrics, logger, overflow });
-      return counting(name, metrics, sink);
+      if (config.type === 'amqp') sink = keepStages(sink, CADF_STAGES);
+      else if (config.body === 'openfaas') sink = keepStages(sink, OPENFAAS_STAGES);
+      return counting(name, metrics, sink, urgency);
     }
     default: {
       const t: never = config;

@@ -19,6 +19,7 @@ export {
 } from './sign.ts';
 export { Spool, type SpoolCursor, type SpoolDeps } from './spool.ts';
 export { type SpooledOptions, SpooledSink, spooled } from './spooled.ts';
+export { CADF_STAGES, keepStages, OPENFAAS_STAGES } from './stages.ts';
 export { DEFAULT_TRUNCATE, TRUNCATED_ANNOTATION, type TruncateDeps, truncate, truncateEvent } from './truncate.ts';
 export * from './types.ts';
 export { union } from './union.ts';

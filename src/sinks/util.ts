@@ -15,6 +15,59 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Keeps the process alive while any operation it tracks is pending: events that are only in memory (queued, or a
+ * batch waiting out a retry backoff) must be delivered or spooled before the process may end, whatever timers the
+ * wait uses. What is already on disk (the spool's replay) is not tracked: a process may exit with it there.
+ */
+export class KeepAlive {
+  private pending = 0;
+  /** One long timer per holder, referenced only while something is pending. */
+  private timer: NodeJS.Timeout | undefined;
+  track<T>(p: Promise<T>): Promise<T> {
+    if (this.pending++ === 0) {
+      this.timer ??= setInterval(() => {}, 2 ** 31 - 1);
+      this.timer.ref();
+    }
+    const done = () => {
+      if (--this.pending === 0) this.timer?.unref();
+    };
+    p.then(done, done);
+    return p;
+  }
+  /** Stops holding, whatever is pending. */
+  release(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
+ * Whether a flush is waiting, shared by the top of a chain (which flushes) and the retries below a spool: while
+ * one is, a failed write is not retried after a backoff but handed to the spool at once, so that flush resolves as
+ * soon as everything is delivered or on disk rather than after the retry budget. `signal` aborts when a flush
+ * begins, waking the writes already waiting out a backoff.
+ */
+export class FlushUrgency {
+  private waiting = 0;
+  private started = new AbortController();
+  get active(): boolean {
+    return this.waiting > 0;
+  }
+  get signal(): AbortSignal {
+    return this.started.signal;
+  }
+  async during(flush: () => Promise<void>): Promise<void> {
+    this.waiting++;
+    this.started.abort();
+    try {
+      await flush();
+    } finally {
+      if (--this.waiting === 0) this.started = new AbortController();
+    }
+  }
+}
+
 /** kube-apiserver's wait.Backoff step: `base * factor^n`, plus up to `jitter * delay` at random. */
 export function backoffDelay(base: number, factor: number, jitter: number, n: number): number {
   const d = base * factor ** n;

@@ -23,6 +23,7 @@ test('alert records carry KubeSphere labels and the rendered message', () => {
     user: 'alice',
     group: '["system:authenticated","dev"]',
     verb: 'create',
+    requestReceivedTimestamp: '2026-11-23 10:00:00 +0000 UTC',
     workspace: 'team-a',
     severity: 'warning',
   });
@@ -34,7 +35,14 @@ test('alert records carry KubeSphere labels and the rendered message', () => {
     [{ rule: 'r', priority: 'INFO', message: '' }],
     1,
   );
-  assert.deepEqual(Object.keys(bare.labels).sort(), ['alertname', 'alerttype', 'severity', 'verb', 'workspace']);
+  assert.deepEqual(Object.keys(bare.labels).sort(), [
+    'alertname',
+    'alerttype',
+    'requestReceivedTimestamp',
+    'severity',
+    'verb',
+    'workspace',
+  ]);
 });
 
 alertStoreContract('sqlite', async () => {

@@ -38,9 +38,8 @@ const sink = await createSink(
   },
   { logger: { warn() {}, error() {} } },
 );
-// The sinks' retry and replay timers never hold a process open (they are unref'd): without this, a producer
-// whose writes all wait out a backoff would exit with its events still in memory.
-// It also reports, as a JSON line, each time more events went to the spool (tests wait for that).
+// The sink holds the process open only while events are in memory; this also keeps it alive while the spool's
+// replay runs, and reports, as a JSON line, each time more events went to the spool (tests wait for that).
 let spooledSeen = 0;
 const keepAlive = setInterval(() => {
   const spooled = sink.metrics.snapshot().spooled;

@@ -13,18 +13,19 @@ export interface RunningAlertmanager {
   stop(): Promise<void>;
 }
 
-export async function startAlertmanager(port?: number): Promise<RunningAlertmanager> {
+/** `config`: alertmanager.yml (default: every alert to a receiver that sends nothing). */
+export async function startAlertmanager(port?: number, config?: string): Promise<RunningAlertmanager> {
   if (!existsSync(BINARY)) {
     throw new Error(`${BINARY} is missing: run .ci/run (it installs Debian's prometheus-alertmanager)`);
   }
   const p = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'vigil-am-'));
-  const config = join(dir, 'alertmanager.yml');
-  writeFileSync(config, 'route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n');
+  const configFile = join(dir, 'alertmanager.yml');
+  writeFileSync(configFile, config ?? 'route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n');
   const child: ChildProcess = spawn(
     BINARY,
     [
-      `--config.file=${config}`,
+      `--config.file=${configFile}`,
       `--storage.path=${dir}`,
       `--web.listen-address=127.0.0.1:${p}`,
       '--cluster.listen-address=',

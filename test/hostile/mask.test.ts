@@ -8,6 +8,7 @@ import {
   decodeCadf,
   decodeEvents,
   decodeOpenFaaSEvent,
+  isSecretLikeName,
   MASK,
   maskCredentials,
   maskQuery,
@@ -198,12 +199,75 @@ describe('secrets inside strings and pairs', () => {
       ['/x?token=abc#frag=1&token=f', '/x?token=***#frag=1&token=f'],
       ['/x?next=/y?token=abc&z=1', '/x?next=/y?token=***&z=1'],
       ['/x?token=***', '/x?token=***'],
-      ['/x?tokens=a&my_token=b&continue=c', '/x?tokens=a&my_token=b&continue=c'],
+      // named like a secret: a secret word at the end; not plurals or longer words
+      ['/x?tokens=a&my_token=b&continue=c', '/x?tokens=a&my_token=***&continue=c'],
+      [
+        '/x?DB_PASSWORD=a&githubToken=b&token-ttl=5m&secretName=s',
+        '/x?DB_PASSWORD=***&githubToken=***&token-ttl=5m&secretName=s',
+      ],
     ];
     for (const [uri, want] of cases) assert.equal(maskQuery(uri), want, uri);
     const e = structuredClone(events[0]);
     e.requestURI = '/api/v1/namespaces/a/pods?access_token=eyJhbGci.x.y&watch=1';
     assert.equal(maskCredentials(e).requestURI, '/api/v1/namespaces/a/pods?access_token=***&watch=1');
+  });
+
+  test("kubectl exec's arguments in the requestURI: secret flags, assignments, credentials and URL passwords", () => {
+    const exec = '/api/v1/namespaces/appl-example/pods/pod-example/exec';
+    const cases: [string, string][] = [
+      // kubernetes#97795, as kube-apiserver logged it for `kubectl exec pod-example -- /opt/x/admincli --token=MYSECRET`
+      [
+        `${exec}?command=%2Fopt%2Fx%2Fadmincli&command=--token%3DMYSECRET&container=example&stderr=true&stdout=true`,
+        `${exec}?command=%2Fopt%2Fx%2Fadmincli&command=--token%3D***&container=example&stderr=true&stdout=true`,
+      ],
+      [`${exec}?command=--token=MYSECRET`, `${exec}?command=--token=***`],
+      [
+        `${exec}?command=app&command=-Password%3dp&command=--api-key%3Dk`,
+        `${exec}?command=app&command=-Password%3d***&command=--api-key%3D***`,
+      ],
+      // the value as the next argument: `--password hunter2`
+      [
+        `${exec}?command=admin&command=--password&command=hunter2&command=--verbose&container=c`,
+        `${exec}?command=admin&command=--password&command=***&command=--verbose&container=c`,
+      ],
+      [`${exec}?command=x&command=--token`, `${exec}?command=x&command=--token`],
+      // environment assignments: `env PGPASSWORD=… psql`, `GITHUB_TOKEN=…`
+      [
+        `${exec}?command=env&command=PGPASSWORD%3Ds3cret&command=psql`,
+        `${exec}?command=env&command=PGPASSWORD%3D***&command=psql`,
+      ],
+      [
+        `${exec}?command=sh&command=-c&command=GITHUB_TOKEN%3Dghp_x+gh+pr+list`,
+        `${exec}?command=sh&command=-c&command=GITHUB_TOKEN%3D***`,
+      ],
+      // `curl -H "Authorization: Bearer …"` and a URL with a password
+      [
+        `${exec}?command=curl&command=-H&command=Authorization%3A+Bearer+eyJhbGciOi.x.y&command=http%3A%2F%2Fsvc`,
+        `${exec}?command=curl&command=-H&command=Authorization%3A%20Bearer%20***&command=http%3A%2F%2Fsvc`,
+      ],
+      [
+        `${exec}?command=psql&command=postgres%3A%2F%2Fapp%3Ahunter2%40db%2Fapp`,
+        `${exec}?command=psql&command=postgres%3A%2F%2Fapp%3A***%40db%2Fapp`,
+      ],
+      // not secrets: other flags and assignments, selectors, a flag without a value
+      [
+        `${exec}?command=ls&command=-la&command=--token-ttl%3D5m&command=MODE%3Dprod&command=--no-password`,
+        `${exec}?command=ls&command=-la&command=--token-ttl%3D5m&command=MODE%3Dprod&command=--no-password`,
+      ],
+      [
+        '/api/v1/pods?labelSelector=app%3Dweb%2Ctier%3Dfront&fieldSelector=spec.nodeName%3Dn1',
+        '/api/v1/pods?labelSelector=app%3Dweb%2Ctier%3Dfront&fieldSelector=spec.nodeName%3Dn1',
+      ],
+      // a service proxied through the API server carries its own query
+      [
+        '/api/v1/namespaces/a/services/web:80/proxy/login?user=u&password=p',
+        '/api/v1/namespaces/a/services/web:80/proxy/login?user=u&password=***',
+      ],
+    ];
+    for (const [uri, want] of cases) {
+      assert.equal(maskQuery(uri), want, uri);
+      assert.equal(maskQuery(want), want, `masking twice: ${want}`);
+    }
   });
 
   test('CADF requestPath and OpenFaaS path are the requestURI: masked too', () => {
@@ -243,6 +307,9 @@ describe('secrets inside strings and pairs', () => {
               { name: 'PASSWORD', value: 'hunter2' },
               { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'token', key: 'token' } } },
               { name: 'MODE', value: 'prod' },
+              { name: 'DB_PASSWORD', value: 'pw' },
+              { name: 'GITHUB_TOKEN', value: 'ghp_x' },
+              { name: 'TOKEN_TTL', value: '5m' },
             ],
             livenessProbe: {
               httpGet: { path: '/healthz', httpHeaders: [{ name: 'authorization', value: 'Basic x' }] },
@@ -272,6 +339,9 @@ describe('secrets inside strings and pairs', () => {
               { name: 'PASSWORD', value: MASK },
               { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'token', key: 'token' } } },
               { name: 'MODE', value: 'prod' },
+              { name: 'DB_PASSWORD', value: MASK },
+              { name: 'GITHUB_TOKEN', value: MASK },
+              { name: 'TOKEN_TTL', value: '5m' },
             ],
             livenessProbe: { httpGet: { path: '/healthz', httpHeaders: [{ name: 'authorization', value: MASK }] } },
           },
@@ -334,16 +404,31 @@ describe('secrets inside strings and pairs', () => {
       .constantFrom('watch', 'limit', 'labelSelector', 'continue', 'tokens', 'key', 'X-Amz-Credential', 'a')
       .map((raw) => ({ secret: false, raw })),
   );
-  const paramValue = fc.stringMatching(/^[A-Za-z0-9%=./:*+_~-]{0,12}$/);
+  const paramValue = fc
+    .stringMatching(/^[A-Za-z0-9%=./:*+_~-]{0,12}$/)
+    // (values that spell a secret flag or assignment are the flagged ones below)
+    .filter((v) => !/pass|token|secret|key/i.test(v));
   const uriParts = fc.record({
     path: fc.stringMatching(/^(\/[a-z0-9.-]{1,8}){1,4}$/),
-    params: fc.array(fc.record({ name: paramName, eq: fc.boolean(), value: paramValue }), { maxLength: 6 }),
+    params: fc.array(
+      fc.record({
+        name: paramName,
+        eq: fc.boolean(),
+        value: paramValue,
+        // `command=--token%3D<value>`: a secret flag as an argument, masked after its `=`
+        flag: fc.option(fc.constantFrom('--token%3D', '--password=', 'DB_PASSWORD%3d', '-api_key%3D'), {
+          nil: undefined,
+        }),
+      }),
+      { maxLength: 6 },
+    ),
     question: fc.boolean(),
     fragment: fc.option(fc.stringMatching(/^[a-z=&]{0,8}$/), { nil: undefined }),
   });
   function uriOf(p: typeof uriParts extends fc.Arbitrary<infer T> ? T : never, masked: boolean): string {
-    const q = p.params.map(({ name, eq, value }) => {
+    const q = p.params.map(({ name, eq, value, flag }) => {
       if (!eq) return name.raw;
+      if (flag !== undefined && !name.secret) return `${name.raw}=${flag}${masked ? MASK : `${value}x`}`;
       return `${name.raw}=${masked && name.secret && value !== '' ? MASK : value}`;
     });
     return `${p.path}${p.question || q.length ? `?${q.join('&')}` : ''}${p.fragment === undefined ? '' : `#${p.fragment}`}`;
@@ -360,11 +445,13 @@ describe('secrets inside strings and pairs', () => {
     const o = orig as Record<string, unknown>;
     const m = masked as Record<string, unknown>;
     assert.deepEqual(Object.keys(m), Object.keys(o), `${at}: members`);
-    const pairSecret = ['name', 'key'].some(
-      (k) => typeof o[k] === 'string' && SECRET_KEYS.has((o[k] as string).toLowerCase()),
-    );
+    const secretName = (n: string) => SECRET_KEYS.has(n.toLowerCase()) || isSecretLikeName(n);
+    const pairSecret = ['name', 'key'].some((k) => typeof o[k] === 'string' && secretName(o[k] as string));
     for (const k of Object.keys(o)) {
-      const secret = SECRET_KEYS.has(k.toLowerCase()) || (k === 'value' && pairSecret);
+      const secret =
+        SECRET_KEYS.has(k.toLowerCase()) ||
+        (isSecretLikeName(k) && typeof o[k] === 'string') ||
+        (k === 'value' && pairSecret);
       if (secret && m[k] === MASK) continue;
       assertOnlySecretsChanged(o[k], m[k], `${at}.${k}`);
     }

@@ -134,6 +134,8 @@ describe("KubeSphere's default rules behave as their descriptions say", async ()
     assert.deepEqual(d.alerts, [
       {
         rule: 'alerting-rule.CreateHostnetworkPod',
+        name: 'CreateHostnetworkPod',
+        group: 'alerting-rule',
         priority: 'WARNING',
         message: 'alice create HostNetwork Pod nginx-1 in Namespace demo.',
       },
@@ -292,6 +294,7 @@ spec:
       {
         name: 'alert',
         type: 'alertmanager',
+        url: 'http://alertmanager-main.kubesphere-monitoring-system:9093',
         config: { service: { namespace: 'kubesphere-monitoring-system', name: 'alertmanager-main', port: 9093 } },
       },
     ]);
@@ -309,6 +312,59 @@ spec:
       (err: unknown) => err instanceof RuleLoadError && /w\.yaml:4:\d+: auditLevel must be/.test(String(err.errors[0])),
     );
     assert.throws(() => parseWebhook('kind: Rule\n', 'w.yaml'), /no Webhook resource/);
+  });
+
+  test('receivers resolve to where kube-auditing sends their alerts; one it could not reach is refused at load', () => {
+    const receivers = (list: string) =>
+      parseWebhook(
+        `apiVersion: auditing.kubesphere.io/v1alpha1\nkind: Webhook\nmetadata: {name: w}\nspec:\n  receivers:\n${list}`,
+        'w.yaml',
+      ).receivers.map(({ name, type, url }) => ({ name, type, url }));
+    assert.deepEqual(
+      receivers(
+        [
+          '    - {name: am, type: alertmanager}',
+          '    - {name: am2, type: alertmanager, config: {service: {namespace: mon}}}',
+          '    - {name: nm, type: notificationmanager, config: {service: {namespace: kubesphere-monitoring-system, name: notification-manager-svc, port: 19093, path: /api/v2/alerts}}}',
+          '    - {name: hook, type: webhook, config: {url: "http://audit.example:8080/in"}}',
+          '',
+        ].join('\n'),
+      ),
+      [
+        { name: 'am', type: 'alertmanager', url: 'http://alertmanager-main.kubesphere-monitoring-system:9093' },
+        { name: 'am2', type: 'alertmanager', url: 'http://alertmanager-main.mon:9093' },
+        {
+          name: 'nm',
+          type: 'notificationmanager',
+          url: 'http://notification-manager-svc.kubesphere-monitoring-system:19093/api/v2/alerts',
+        },
+        { name: 'hook', type: 'webhook', url: 'http://audit.example:8080/in' },
+      ],
+    );
+    const refused = (item: string, message: RegExp) =>
+      assert.throws(
+        () => receivers(`    - ${item}\n`),
+        (err: unknown) => err instanceof RuleLoadError && message.test(String(err.errors[0])),
+        item,
+      );
+    refused(
+      '{name: nm, type: notificationmanager}',
+      /^w\.yaml:6:7: receiver nm: a notificationmanager receiver needs config\.url or config\.service/,
+    );
+    refused(
+      '{name: h, type: webhook, config: {service: {namespace: x}}}',
+      /^w\.yaml:6:\d+: receiver h: service needs a name/,
+    );
+    refused(
+      '{name: h, type: webhook, config: {url: "ftp://x"}}',
+      /^w\.yaml:6:\d+: receiver h: url must be an http or https URL/,
+    );
+    refused(
+      '{name: h, type: webhook, config: {url: "x", caBundle: "bm90IGEgY2VydA=="}}',
+      /caBundle must be base64 of PEM/,
+    );
+    refused('{name: h, type: alertmanager, config: {service: {port: 0}}}', /port must be a number from 1 to 65535/);
+    refused('{name: h, type: slack}', /receiver type must be alertmanager, webhook, notificationmanager/);
   });
 });
 

@@ -104,7 +104,9 @@ describe('the shipped KubeSphere rules decide what the collector keeps', () => {
       items: { rule: string; eventId: string; labels: Record<string, string> }[];
     };
     assert.equal(alerts.total, 1);
-    assert.equal(alerts.items[0]!.labels.alertname, 'alerting-rule.CreateHostnetworkPod');
+    assert.equal(alerts.items[0]!.rule, 'alerting-rule.CreateHostnetworkPod');
+    assert.equal(alerts.items[0]!.labels.alertname, 'CreateHostnetworkPod');
+    assert.equal(alerts.items[0]!.labels.rule_group, 'alerting-rule');
     assert.equal(alerts.items[0]!.labels.severity, 'warning');
     const stored = (await s.get(`/api/v1/events/${alerts.items[0]!.eventId}`, 'ops-token')).body as AuditEvent;
     assert.equal(stored.auditID, 'alert-1');
@@ -203,16 +205,19 @@ describe('alerts reach a real Alertmanager from the running collector', () => {
       const alerts = await fetchAlerts();
       assert.equal(alerts.length, 1);
       assert.deepEqual(alerts[0]!.labels, {
-        alertname: 'alerting-rule.CreateHostnetworkPod',
+        alertname: 'CreateHostnetworkPod',
         alerttype: 'auditing',
+        rule_group: 'alerting-rule',
         namespace: 'demo',
         resource: 'pods',
         name: 'web-am-1',
         user: 'mallory',
         group: '["system:authenticated"]',
         verb: 'create',
+        requestReceivedTimestamp: alerts[0]!.labels.requestReceivedTimestamp!,
         severity: 'warning',
       });
+      assert.match(alerts[0]!.labels.requestReceivedTimestamp!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC$/);
       assert.equal(alerts[0]!.annotations.message, 'mallory create HostNetwork Pod web-am-1 in Namespace demo.');
       assert.match(alerts[0]!.generatorURL, /^http:\/\/vigil\.example\/api\/v1\/events\/\d+$/);
     } finally {

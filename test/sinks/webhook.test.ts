@@ -295,6 +295,68 @@ test('close() while batches wait out a 60 s retry backoff: it returns at once wi
   await sink.close();
 });
 
+/** Runs test/sinks/fixtures/flusher.ts to its end: its exit code and what it printed. */
+async function flusher(
+  t: { after(fn: () => void): void },
+  url: string,
+  dir: string,
+  n: number,
+  retry: object,
+  mode = 'batch',
+): Promise<{ code: number | null; out: string }> {
+  const child = spawn(
+    process.execPath,
+    [new URL('./fixtures/flusher.ts', import.meta.url).pathname, url, dir, String(n), JSON.stringify(retry), mode],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, out };
+}
+
+test('flush() during an outage, then the process ends by itself: every event is in the spool, delivered later', async (t) => {
+  const port = await deadPort();
+  const dir = tempDir(t);
+  // A minute's backoff: flush must neither wait it out nor let the process end with the events in memory.
+  const { code, out } = await flusher(t, `http://127.0.0.1:${port}/audit`, dir, 40, {
+    initialBackoffMs: 60_000,
+    maxAttempts: 5,
+  });
+  assert.equal(code, 0);
+  assert.deepEqual(JSON.parse(out), {
+    spooled: 40,
+    delivered: 0,
+    dropped: { buffer_full: 0, spool_full: 0, too_large: 0, delivery_failed: 0 },
+  });
+  const r = await receiver(t);
+  const sink = await sinkOf({ url: r.url, retry: fast, spool: { dir, maxBytes: 10_000_000, replayBackoffMs: 5 } });
+  await waitFor(() => missing(events(0, 40), r.delivered()).length === 0, 'every event flushed to the spool');
+  await sink.close();
+});
+
+test('a blocking write during an outage keeps the process alive until its batch is spooled', async (t) => {
+  const port = await deadPort();
+  const dir = tempDir(t);
+  const retry = { initialBackoffMs: 300, maxAttempts: 2, jitter: 0 };
+  const { code, out } = await flusher(t, `http://127.0.0.1:${port}/audit`, dir, 12, retry, 'blocking');
+  assert.equal(code, 0);
+  assert.equal(JSON.parse(out).spooled, 12);
+});
+
+test('flush() without a spool waits out the retries, keeping the process alive: a short outage loses nothing', async (t) => {
+  const r = await receiver(t, (_req, n) => ({ status: n === 0 ? 503 : 200 }));
+  const { code, out } = await flusher(t, r.url, '-', 30, { initialBackoffMs: 300, maxAttempts: 3, jitter: 0 });
+  assert.equal(code, 0);
+  assert.equal(JSON.parse(out).delivered, 30);
+  assert.deepEqual(missing(events(0, 30), r.delivered()), []);
+});
+
 test('close() lets a delivery already under way finish: a slow but healthy endpoint gets the event', async (t) => {
   // The endpoint holds its answer until close() has begun; closing must not abort the request.
   let answer: (() => void) | undefined;

@@ -37,6 +37,9 @@ export interface FalcoMatch {
 /** An alert as the engine raises it (src/rules/engine.ts Alert). */
 export interface FalcoAlert {
   readonly rule: string;
+  /** Falco rule names are unique: the rule's name is its alertname, and it has no Rule resource around it. */
+  readonly name: string;
+  readonly group: string;
   readonly priority: FalcoPriority;
   readonly message: string;
   readonly labels: Record<string, string>;
@@ -90,6 +93,12 @@ class FiredAlert implements FalcoAlert {
   }
   get rule(): string {
     return this.#m.rule;
+  }
+  get name(): string {
+    return this.#m.rule;
+  }
+  get group(): string {
+    return '';
   }
   get priority(): FalcoPriority {
     return this.#m.def.priority;
