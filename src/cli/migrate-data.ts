@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { openPostgresStore, type PostgresStore } from '../store/postgres.ts';
-import { encodeCursor, toMicros } from '../store/query.ts';
+import { encodeCursor, toMicros } from '../store/semantics.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import { CliError, type Command, type CommandIO } from './command.ts';

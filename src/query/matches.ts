@@ -2,7 +2,7 @@
 // from store.subscribe and never go through SQL): exact = whole value, case-sensitive; fuzzy = case-insensitive
 // substring; values of a field OR'ed, fields AND'ed; the tenant scope always applies.
 import type { AuditEvent } from '../event/model.ts';
-import { fieldValues } from '../store/query.ts';
+import { fieldValues } from '../store/semantics.ts';
 import type { EventQuery, FilterField, TenantScope } from '../store/types.ts';
 
 export function inScope(e: AuditEvent, scope: TenantScope): boolean {

@@ -5,8 +5,8 @@ import type { Store } from './types.ts';
 
 export { runExclusive } from './exclusive.ts';
 export { migratePostgres, openPostgresStore, type PostgresStoreOptions } from './postgres.ts';
-export { MAX_HISTOGRAM_BUCKETS, MAX_PAGE_SIZE, QueryError } from './query.ts';
 export { type Retention, type RetentionOptions, startRetention } from './retention.ts';
+export { MAX_HISTOGRAM_BUCKETS, MAX_PAGE_SIZE, QueryError } from './semantics.ts';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 export * from './types.ts';
 

@@ -32,7 +32,7 @@ import {
   scopeLists,
   stageRank,
   toMicros,
-} from './query.ts';
+} from './semantics.ts';
 import type {
   AppendOptions,
   AppendResult,

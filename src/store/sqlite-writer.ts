@@ -15,7 +15,7 @@ import {
   OP_REPLACE,
   ZERO_HASH,
 } from '../integrity/chain.ts';
-import { QueryError, stageRank, toMicros } from './query.ts';
+import { QueryError, stageRank, toMicros } from './semantics.ts';
 import {
   bodyOf,
   COLUMN,

@@ -35,7 +35,7 @@ import {
   MAX_HISTOGRAM_BUCKETS,
   QueryError,
   scopeLists,
-} from './query.ts';
+} from './semantics.ts';
 import {
   COLUMN,
   configure,
