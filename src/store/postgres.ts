@@ -3,11 +3,12 @@
 // through LISTEN/NOTIFY; periodic jobs run once across collectors through advisory locks (`runExclusive`).
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
+import type { AuditEvent } from '../event/model.ts';
 import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } from '../integrity/chain.ts';
 import type { Checkpoint } from '../integrity/checkpoint.ts';
 import type { SigningKey } from '../integrity/keys.ts';
 import { checkpointPostgres } from '../integrity/postgres.ts';
+import { FIELDS, type FieldSpec, type FilterField, fieldValues, STATS_FIELDS, type StatsField } from './fields.ts';
 import {
   type ChainOp,
   chainStepSql,
@@ -26,7 +27,6 @@ import {
   decodeCursor,
   encodeCursor,
   exactCodes,
-  fieldValues,
   MAX_HISTOGRAM_BUCKETS,
   QueryError,
   scopeLists,
@@ -37,11 +37,9 @@ import type {
   AppendOptions,
   AppendResult,
   EventQuery,
-  FilterField,
   Histogram,
   Page,
   PageRequest,
-  StatsField,
   Store,
   StoredEvent,
   TenantScope,
@@ -70,32 +68,18 @@ const PARTITION_JOB_MS = 3_600_000;
 /** NOTIFY payloads are limited to 8000 bytes: ids are sent in chunks below that. */
 const NOTIFY_CHUNK = 7_000;
 
-const COLUMN: Record<FilterField, string> = {
-  workspace: 'workspace',
-  cluster: 'cluster',
-  devops: 'devops',
-  namespace: 'namespace',
-  resource: 'resource',
-  subresource: 'subresource',
-  name: 'name',
-  verb: 'verb',
-  level: 'level',
-  stage: 'stage',
-  user: 'username',
-  group: 'groups',
-  sourceIP: 'source_ips',
-  code: 'code',
-  status: 'status',
-  source: 'source',
-  auditID: 'audit_id',
-};
+/** A field's column in `events` (./fields.ts `postgres.column`). */
+const COLUMN = Object.fromEntries(
+  FIELDS.flatMap((f) => ('column' in f.postgres ? [[f.name, f.postgres.column]] : [])),
+) as Record<FilterField, string>;
 
 /**
  * Fields whose distinct values are kept in `terms` (migration 5): fuzzy and free-text search find the matching values
  * there, through its trigram index, and the events through the field's own index (a btree, or the list's GIN).
  */
-const IN_TERMS = ['user', 'verb', 'resource', 'name', 'namespace', 'workspace', 'group', 'sourceIP'] as const;
+const IN_TERMS = FIELDS.flatMap((f) => ('terms' in f.postgres ? [f.name] : [])) as readonly FilterField[];
 const TERM_FIELDS = new Set<FilterField>(IN_TERMS);
+const SPEC = Object.fromEntries(FIELDS.map((f) => [f.name, f as FieldSpec])) as Record<FilterField, FieldSpec>;
 /** Most dictionary values an append remembers as stored per field (beyond, it forgets them and asks again). */
 const KNOWN_TERMS = 50_000;
 /**
@@ -106,9 +90,9 @@ const KNOWN_TERMS = 50_000;
 const TERMS_CACHE_MS = 3_600_000;
 const TERMS_SEEN_MS = 3_600_000;
 
-/** Dictionary fields whose events hold a list (searched with the list's GIN, `&&` / `@>`), not one value. */
+/** Fields whose events hold a list (searched with the list's GIN, `&&` / `@>`), not one value. */
 function isList(field: FilterField): boolean {
-  return field === 'group' || field === 'sourceIP';
+  return SPEC[field].list === true;
 }
 
 /** Retention's step over the dictionary: values not seen since `$1` (epoch ms) that no stored event holds. */
@@ -167,23 +151,13 @@ interface TermMatches {
  * Events whose `field` holds one of `values` (a parameter reference to a text[]), or, given ILIKE `patterns`, one of
  * the dictionary values matching them (a subquery computed once per query).
  */
-function termCondition(field: (typeof IN_TERMS)[number], values: { list: string } | { patterns: string[] }): string {
+function termCondition(field: FilterField, values: { list: string } | { patterns: string[] }): string {
   const set =
     'list' in values
       ? `${values.list}::text[]`
       : `ARRAY(SELECT value FROM terms WHERE field = '${field}' AND (${values.patterns.map((pat) => `value ILIKE ${pat}`).join(' OR ')}))`;
   return isList(field) ? `e.${COLUMN[field]} && ${set}` : `e.${COLUMN[field]} = ANY(${set})`;
 }
-
-const STATS_COLUMN: Record<StatsField, string> = {
-  user: 'username',
-  verb: 'verb',
-  resource: 'resource',
-  namespace: 'namespace',
-  workspace: 'workspace',
-  code: 'code',
-  sourceIP: 'source_ips',
-};
 
 /**
  * A value as PostgreSQL text holds it: text cannot hold U+0000, so the columns' copies of a value (the body keeps it,
@@ -216,9 +190,8 @@ function withId(id: string, body: string): StoredEvent {
   return JSON.parse(body.length > 2 ? `{"id":"${id}",${body.slice(1)}` : `{"id":"${id}"}`) as StoredEvent;
 }
 
-/** Values of an enumerated field containing `term` case-insensitively: fuzzy search on it becomes exact (btree). */
-function enumMatches(field: 'level' | 'stage' | 'source', term: string): string[] {
-  const all: readonly string[] = field === 'level' ? LEVELS : field === 'stage' ? STAGES : SOURCES;
+/** Values of an enumerated field (`oneOf`) containing `term` case-insensitively: fuzzy search on it becomes exact. */
+function enumMatches(all: readonly string[], term: string): string[] {
   const t = term.toLowerCase();
   return all.filter((v) => v.toLowerCase().includes(t));
 }
@@ -244,39 +217,41 @@ function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): string {
   };
   for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
-    if (isList(field)) conds.push(`e.${COLUMN[field]} && ${p.add(values.map(pgText))}::text[]`);
-    else if (field === 'code') {
+    const col = `e.${COLUMN[field]}`;
+    if (isList(field)) conds.push(`${col} && ${p.add(values.map(pgText))}::text[]`);
+    else if (SPEC[field].code) {
       const codes = exactCodes(values);
-      conds.push(codes.length === 0 ? 'false' : eq('e.code', codes, 'int'));
-    } else conds.push(eq(`e.${COLUMN[field]}`, values, 'text'));
+      conds.push(codes.length === 0 ? 'false' : eq(col, codes, 'int'));
+    } else conds.push(eq(col, values, 'text'));
   }
   for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
-    if (field === 'level' || field === 'stage' || field === 'source') {
-      const matches = [...new Set(values.flatMap((v) => enumMatches(field, v)))];
-      conds.push(matches.length === 0 ? 'false' : eq(`e.${COLUMN[field]}`, matches, 'text'));
+    const spec = SPEC[field];
+    const col = `e.${COLUMN[field]}`;
+    if (spec.oneOf) {
+      const all = spec.oneOf;
+      const matches = [...new Set(values.flatMap((v) => enumMatches(all, v)))];
+      conds.push(matches.length === 0 ? 'false' : eq(col, matches, 'text'));
       continue;
     }
-    if (field === 'code') {
+    if (spec.code) {
       const codes = [...new Set(values.flatMap(codeMatches))];
-      conds.push(codes.length === 0 ? 'false' : eq('e.code', codes, 'int'));
+      conds.push(codes.length === 0 ? 'false' : eq(col, codes, 'int'));
       continue;
     }
     if (values.includes('')) continue; // the empty string is a substring of everything
     if (TERM_FIELDS.has(field)) {
-      const f = field as (typeof IN_TERMS)[number];
       const found = matches?.fuzzy.get(field);
       if (found?.length === 0) conds.push('false');
-      else if (found?.length === 1 && !isList(f)) conds.push(eq(`e.${COLUMN[f]}`, found, 'text'));
-      else if (found) conds.push(termCondition(f, { list: p.add(found) }));
-      else conds.push(termCondition(f, { patterns: values.map((v) => p.add(contains(v))) }));
+      else if (found?.length === 1 && !isList(field)) conds.push(eq(col, found, 'text'));
+      else if (found) conds.push(termCondition(field, { list: p.add(found) }));
+      else conds.push(termCondition(field, { patterns: values.map((v) => p.add(contains(v))) }));
       continue;
     }
     const patterns = values.map((v) => p.add(contains(v)));
-    const col = `e.${COLUMN[field]}`;
-    // the status is part of `search`: its trigram index narrows the rows the column test runs on
+    // a field that is also in `search` (the status): its trigram index narrows the rows the column test runs on
     const ors = patterns.map((pat) =>
-      field === 'status' ? `(e.search ILIKE ${pat} AND ${col} ILIKE ${pat})` : `${col} ILIKE ${pat}`,
+      spec.postgres.search ? `(e.search ILIKE ${pat} AND ${col} ILIKE ${pat})` : `${col} ILIKE ${pat}`,
     );
     conds.push(`(${ors.join(' OR ')})`);
   }
@@ -314,127 +289,77 @@ function countsFromMinutes(q: EventQuery): boolean {
   return none(q.exact) && none(q.fuzzy) && (!q.text || q.text.length === 0);
 }
 
-/** Column arrays of a batch, in the order of `INSERT_SQL`'s unnest. */
-interface Rows {
-  auditID: string[];
-  stage: string[];
-  received: number[];
-  verb: string[];
-  level: string[];
-  username: string[];
-  namespace: string[];
-  workspace: string[];
-  cluster: string[];
-  devops: string[];
-  resource: string[];
-  subresource: string[];
-  name: string[];
-  code: (number | null)[];
-  status: string[];
-  source: string[];
-  groups: string[];
-  sourceIPs: string[];
-  search: string[];
-  body: string[];
-}
-
-function emptyRows(): Rows {
-  return {
-    auditID: [],
-    stage: [],
-    received: [],
-    verb: [],
-    level: [],
-    username: [],
-    namespace: [],
-    workspace: [],
-    cluster: [],
-    devops: [],
-    resource: [],
-    subresource: [],
-    name: [],
-    code: [],
-    status: [],
-    source: [],
-    groups: [],
-    sourceIPs: [],
-    search: [],
-    body: [],
-  };
-}
-
-function addRow(r: Rows, e: AuditEvent, received: number): void {
-  const o = e.objectRef;
-  const groups = (e.user?.groups ?? []).map(str);
-  const ips = (e.sourceIPs ?? []).map(str);
-  const code = e.responseStatus?.code;
-  const username = str(e.user?.username);
-  const verb = str(e.verb);
-  const resource = str(o?.resource);
-  const name = str(o?.name);
-  const namespace = str(o?.namespace);
-  const workspace = str(e.workspace);
-  const status = str(e.responseStatus?.status);
-  r.auditID.push(e.auditID);
-  r.stage.push(e.stage);
-  r.received.push(received);
-  r.verb.push(verb);
-  r.level.push(str(e.level));
-  r.username.push(username);
-  r.namespace.push(namespace);
-  r.workspace.push(workspace);
-  r.cluster.push(str(e.cluster));
-  r.devops.push(str(e.devops));
-  r.resource.push(resource);
-  r.subresource.push(str(o?.subresource));
-  r.name.push(name);
-  r.code.push(typeof code === 'number' && Number.isInteger(code) ? code : null);
-  r.status.push(status);
-  r.source.push(str(e.source));
-  r.groups.push(JSON.stringify(groups));
-  r.sourceIPs.push(JSON.stringify(ips));
-  // free text over what has no dictionary (IN_TERMS): KubeSphere's searchable fields are looked up in `terms`
-  r.search.push(`${str(e.requestURI)}\n${status}\n${str(e.userAgent)}`);
-  r.body.push(bodyOf(e));
-}
-
-function rowParams(r: Rows): unknown[] {
-  return [
-    r.auditID,
-    r.stage,
-    r.received,
-    r.verb,
-    r.level,
-    r.username,
-    r.namespace,
-    r.workspace,
-    r.cluster,
-    r.devops,
-    r.resource,
-    r.subresource,
-    r.name,
-    r.code,
-    r.status,
-    r.source,
-    r.groups,
-    r.sourceIPs,
-    r.search,
-    r.body,
-  ];
-}
-
 /**
- * INSERT_SQL's parameters. The lists and the bodies go as JSON arrays of the JSON texts they already are, joined:
- * pg escapes every element of a text[] with two regular-expression passes, which over the bodies' quotes cost a
- * collector as much as parsing the request did. `json_array_elements` hands each element back as its text, byte for
- * byte and without unescaping (a body may hold `\u0000`, which text cannot), so the stored body is the one hashed
- * into the chain.
+ * The `events` columns an append writes: each field's own column (./fields.ts `postgres.column`), then the received
+ * time, the `search` text and the body. `list` and `body` columns travel as one JSON array of the JSON texts they
+ * already are (see Rows.insertParams), the others as arrays of their type.
  */
-function insertParams(r: Rows): unknown[] {
-  const p = rowParams(r);
-  p.splice(16, 2, `[${r.groups.join(',')}]`, `[${r.sourceIPs.join(',')}]`);
-  p[19] = `[${r.body.join(',')}]`;
-  return p;
+interface Column {
+  name: string;
+  type: 'text' | 'int' | 'bigint' | 'list' | 'body';
+}
+const FIELD_COLUMNS = FIELDS.flatMap((f) =>
+  'column' in f.postgres
+    ? [
+        {
+          spec: f as FieldSpec,
+          name: f.postgres.column,
+          type: 'list' in f ? 'list' : 'code' in f ? 'int' : 'text',
+        } as const,
+      ]
+    : [],
+);
+/** The fields free text finds through `search` (those without a dictionary), one line each, in their stored order. */
+const SEARCH_FIELDS: readonly FieldSpec[] = FIELDS.flatMap((f) =>
+  'search' in f.postgres ? [f as FieldSpec] : [],
+).sort((a, b) => a.postgres.search! - b.postgres.search!);
+const COLUMNS: readonly Column[] = [
+  ...FIELD_COLUMNS,
+  { name: 'received', type: 'bigint' },
+  { name: 'search', type: 'text' },
+  { name: 'body', type: 'body' },
+];
+/** The call key's text columns keep their values as given: append checked them, and looks duplicates up by them. */
+const AS_GIVEN = new Set<string>(['auditID', 'stage']);
+
+/** A batch's column values, one array per COLUMNS entry. */
+class Rows {
+  readonly columns: unknown[][] = COLUMNS.map(() => []);
+  /** The stored JSON of each event. */
+  readonly bodies: string[] = this.columns[COLUMNS.length - 1] as string[];
+
+  add(e: AuditEvent, received: number): void {
+    const cols = this.columns;
+    let i = 0;
+    for (const c of FIELD_COLUMNS) {
+      const v = c.spec.get(e);
+      if (c.type === 'list') cols[i++]!.push(JSON.stringify(((v as unknown[] | undefined) ?? []).map(str)));
+      else if (c.type === 'int') cols[i++]!.push(typeof v === 'number' && Number.isInteger(v) ? v : null);
+      else cols[i++]!.push(AS_GIVEN.has(c.spec.name) ? v : str(v));
+    }
+    cols[i++]!.push(received);
+    // free text over what has no dictionary: the dictionary fields are looked up in `terms`
+    cols[i++]!.push(SEARCH_FIELDS.map((f) => str(f.get(e))).join('\n'));
+    cols[i]!.push(bodyOf(e));
+  }
+
+  /**
+   * INSERT_SQL's parameters. The lists and the bodies go as JSON arrays of the JSON texts they already are, joined:
+   * pg escapes every element of a text[] with two regular-expression passes, which over the bodies' quotes cost a
+   * collector as much as parsing the request did. `json_array_elements` hands each element back as its text, byte
+   * for byte and without unescaping (a body may hold `\u0000`, which text cannot), so the stored body is the one
+   * hashed into the chain.
+   */
+  insertParams(): unknown[] {
+    return COLUMNS.map((c, i) =>
+      c.type === 'list' || c.type === 'body' ? `[${this.columns[i]!.join(',')}]` : this.columns[i],
+    );
+  }
+
+  /** UPDATE_SQL's parameters after the id and received time: row `n`'s values. */
+  rowParams(n: number): unknown[] {
+    return this.columns.map((values) => values[n]);
+  }
 }
 
 /** The key that finds an appended event's stored row: its call (auditID, stage, received), or collapsing, (auditID,
@@ -446,49 +371,49 @@ function callKey(e: AuditEvent, collapse: boolean): string {
     : `${e.auditID}\u0000${e.stage}\u0000${received}`;
 }
 
-const EVENT_COLUMNS =
-  'audit_id, stage, received, verb, level, username, namespace, workspace, cluster, devops, resource, subresource, name, code, status, source';
+const COLUMN_NAMES = COLUMNS.map((c) => c.name).join(', ');
 
 // One statement per batch: ids drawn in batch order (so ties on received sort in arrival order), rows inserted in
 // key order (so two writers with overlapping batches wait on each other's keys in one order and cannot deadlock),
 // and the ids of the rows that were new returned with their position in the batch.
 const INSERT_SQL = `
 WITH input AS (
-  SELECT * FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::bigint[]), unnest($4::text[]),
-    unnest($5::text[]), unnest($6::text[]), unnest($7::text[]), unnest($8::text[]), unnest($9::text[]),
-    unnest($10::text[]), unnest($11::text[]), unnest($12::text[]), unnest($13::text[]), unnest($14::int[]),
-    unnest($15::text[]), unnest($16::text[]), json_array_elements($17::json), json_array_elements($18::json),
-    unnest($19::text[]), json_array_elements($20::json))
-    WITH ORDINALITY AS t(${EVENT_COLUMNS}, groups, source_ips, search, body, ord)
+  SELECT * FROM ROWS FROM (${COLUMNS.map((c, i) =>
+    c.type === 'list' || c.type === 'body' ? `json_array_elements($${i + 1}::json)` : `unnest($${i + 1}::${c.type}[])`,
+  ).join(', ')})
+    WITH ORDINALITY AS t(${COLUMN_NAMES}, ord)
 ),
 numbered AS (
   SELECT o.ord, nextval('event_ids') AS id FROM (SELECT ord FROM input ORDER BY ord OFFSET 0) o
 ),
 ins AS (
-  INSERT INTO events (id, ${EVENT_COLUMNS}, groups, source_ips, search, body)
-  SELECT n.id, ${EVENT_COLUMNS.split(', ')
-    .map((c) => `i.${c}`)
-    .join(', ')},
-    ARRAY(SELECT json_array_elements_text(i.groups)), ARRAY(SELECT json_array_elements_text(i.source_ips)),
-    i.search, i.body::text
+  INSERT INTO events (id, ${COLUMN_NAMES})
+  SELECT n.id, ${COLUMNS.map((c) =>
+    c.type === 'list'
+      ? `ARRAY(SELECT json_array_elements_text(i.${c.name}))`
+      : c.type === 'body'
+        ? `i.${c.name}::text`
+        : `i.${c.name}`,
+  ).join(', ')}
   FROM input i JOIN numbered n USING (ord) ORDER BY i.audit_id, i.stage, i.received
   ON CONFLICT (audit_id, stage, received) DO NOTHING
   RETURNING id
 ),
 roll AS (
   INSERT INTO event_minutes AS m (minute, shard, n)
-  SELECT div(i.received, ${MINUTE_US}), $21::smallint, count(*)
+  SELECT div(i.received, ${MINUTE_US}), $${COLUMNS.length + 1}::smallint, count(*)
   FROM ins JOIN numbered n USING (id) JOIN input i USING (ord)
   GROUP BY 1 ORDER BY 1
   ON CONFLICT (minute, shard) DO UPDATE SET n = m.n + EXCLUDED.n
 )
 SELECT n.id, n.ord FROM ins JOIN numbered n USING (id) ORDER BY n.ord`;
 
+/** Replaces a stored event in place ($1 its id, $2 its received time, then Rows.rowParams). */
 const UPDATE_SQL = `
-UPDATE events SET audit_id = $3, stage = $4, received = $5, verb = $6, level = $7, username = $8, namespace = $9,
-  workspace = $10, cluster = $11, devops = $12, resource = $13, subresource = $14, name = $15, code = $16,
-  status = $17, source = $18, groups = ARRAY(SELECT json_array_elements_text($19::json)),
-  source_ips = ARRAY(SELECT json_array_elements_text($20::json)), search = $21, body = $22
+UPDATE events SET ${COLUMNS.map(
+  (c, i) =>
+    `${c.name} = ${c.type === 'list' ? `ARRAY(SELECT json_array_elements_text($${i + 3}::json))` : `$${i + 3}`}`,
+).join(', ')}
 WHERE id = $1 AND received = $2`;
 
 /** Partition of one UTC day: `events_p20260301` holds received ∈ [day start, next day start). */
@@ -913,16 +838,16 @@ export class PostgresStore implements Store {
     chain: ChainOp[],
   ): Promise<{ id: string; e: AuditEvent }[]> {
     if (batch.length === 0) return [];
-    const rows = emptyRows();
-    for (const { e, received } of batch) addRow(rows, e, received);
+    const rows = new Rows();
+    for (const { e, received } of batch) rows.add(e, received);
     const r = await c.query<{ id: string; ord: string }>(INSERT_SQL, [
-      ...insertParams(rows),
+      ...rows.insertParams(),
       Math.floor(Math.random() * MINUTE_SHARDS),
     ]);
     return r.rows.map((x) => {
       const i = Number(x.ord) - 1;
       const { e, received } = batch[i]!;
-      chain.push({ op: OP_INSERT, id: Number(x.id), day: dayOf(received), bodyHash: bodyHash(rows.body[i]!) });
+      chain.push({ op: OP_INSERT, id: Number(x.id), day: dayOf(received), bodyHash: bodyHash(rows.bodies[i]!) });
       return { id: x.id, e };
     });
   }
@@ -961,11 +886,10 @@ export class PostgresStore implements Store {
       ]);
       if ((taken.rowCount ?? 0) > 0) continue;
       const target = old[0]!;
-      const rows = emptyRows();
-      addRow(rows, e, received);
-      const v = rowParams(rows).map((a) => (a as unknown[])[0]);
-      await c.query(UPDATE_SQL, [target.id, received, ...v]);
-      chain.push({ op: OP_REPLACE, id: Number(target.id), day: dayOf(received), bodyHash: bodyHash(rows.body[0]!) });
+      const rows = new Rows();
+      rows.add(e, received);
+      await c.query(UPDATE_SQL, [target.id, received, ...rows.rowParams(0)]);
+      chain.push({ op: OP_REPLACE, id: Number(target.id), day: dayOf(received), bodyHash: bodyHash(rows.bodies[0]!) });
       out.push({ id: target.id, e });
     }
     return out;
@@ -1125,8 +1049,8 @@ export class PostgresStore implements Store {
   ): Promise<{ total: number; auditIDs: number; top: { key: string; count: number }[] }> {
     this.#open();
     checkQuery(q);
-    const col = STATS_COLUMN[by];
-    if (!col) throw new QueryError(`cannot count by "${by}"`);
+    if (!(STATS_FIELDS as readonly string[]).includes(by)) throw new QueryError(`cannot count by "${by}"`);
+    const col = COLUMN[by];
     if (!Number.isInteger(limit) || limit < 0)
       throw new QueryError(`limit must be a non-negative integer, not ${limit}`);
     const p = new Params();
@@ -1138,14 +1062,13 @@ export class PostgresStore implements Store {
     let top: { key: string; count: number }[] = [];
     if (limit > 0) {
       const lim = `$${p.values.length + 1}`;
-      const sql =
-        by === 'sourceIP'
-          ? `SELECT v AS k, count(*) AS n FROM events e CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.source_ips) AS v) ips
+      const sql = SPEC[by].list
+        ? `SELECT v AS k, count(*) AS n FROM events e CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.${col}) AS v) ips
              WHERE ${where} GROUP BY v ORDER BY n DESC, v COLLATE "C" LIMIT ${lim}`
-          : by === 'code'
-            ? `SELECT e.code AS k, count(*) AS n FROM events e WHERE ${where} AND e.code IS NOT NULL
-               GROUP BY e.code ORDER BY n DESC, k LIMIT ${lim}`
-            : `SELECT e.${col} AS k, count(*) AS n FROM events e WHERE ${where} AND e.${col} <> ''
+        : SPEC[by].code
+          ? `SELECT e.${col} AS k, count(*) AS n FROM events e WHERE ${where} AND e.${col} IS NOT NULL
+               GROUP BY e.${col} ORDER BY n DESC, k LIMIT ${lim}`
+          : `SELECT e.${col} AS k, count(*) AS n FROM events e WHERE ${where} AND e.${col} <> ''
                GROUP BY e.${col} ORDER BY n DESC, e.${col} COLLATE "C" LIMIT ${lim}`;
       const rows = await this.#read<{ k: string | number; n: string }>(sql, [...p.values, limit]);
       top = rows.rows.map((r) => ({ key: String(r.k), count: Number(r.n) }));

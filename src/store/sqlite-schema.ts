@@ -2,6 +2,7 @@
 // (src/store/sqlite-writer.ts, run on a worker thread for file databases).
 import type { DatabaseSync } from 'node:sqlite';
 import type { AuditEvent } from '../event/model.ts';
+import { FIELDS, type FieldName } from './fields.ts';
 import { StoreUnavailableError } from './types.ts';
 
 /**
@@ -42,64 +43,81 @@ export const EVENTS_STORED_SQL = 'SELECT coalesce(sum(n), 0) AS n FROM event_min
 /** Microseconds per minute: the granularity of `event_minutes`. */
 export const MINUTE_US = 60_000_000;
 
+/** A field whose values are in the `terms` dictionary (./fields.ts: `sqlite.term`). */
+export interface TermField {
+  name: FieldName;
+  /** Its `terms.field` number. */
+  term: number;
+  /** Free text searches it. */
+  text: boolean;
+  get: (e: AuditEvent) => unknown;
+}
+/** A dictionary column: `events.<column>` holds the term id of the event's value. */
+export interface DictField extends TermField {
+  column: string;
+  /** It has a (column, received…) index in SCHEMA. */
+  indexed: boolean;
+}
+
+const termFields = FIELDS.flatMap((f): (TermField & { column?: string; indexed: boolean })[] =>
+  'term' in f.sqlite
+    ? [{ ...f.sqlite, name: f.name, text: 'text' in f, get: f.get, indexed: 'indexed' in f.sqlite }]
+    : [],
+).sort((a, b) => a.term - b.term);
+
 /**
- * Dictionary-encoded fields: their `terms.field` number is the position in this list + 1, their column in `events`
- * is the second element. The order is also the order of these columns in `events`.
+ * Dictionary columns in term order, which is their order in `events` and in a PreparedEvent's `dict` (term N at
+ * position N - 1: the numbers run from 1 without a gap).
  */
-export const DICT_FIELDS = [
-  ['stage', 'stage'],
-  ['verb', 'verb'],
-  ['level', 'level'],
-  ['user', 'username'],
-  ['namespace', 'namespace'],
-  ['workspace', 'workspace'],
-  ['cluster', 'cluster'],
-  ['devops', 'devops'],
-  ['resource', 'resource'],
-  ['subresource', 'subresource'],
-  ['name', 'name'],
-  ['status', 'status'],
-  ['source', 'source'],
-  ['requestURI', 'request_uri'],
-  ['userAgent', 'user_agent'],
-] as const;
-export type DictField = (typeof DICT_FIELDS)[number][0];
-export const FIELD_NO = Object.fromEntries(DICT_FIELDS.map(([f], i) => [f, i + 1])) as Record<DictField, number>;
-export const COLUMN = Object.fromEntries(DICT_FIELDS) as Record<DictField, string>;
-/** List-valued fields, stored in `event_values`. */
-export const GROUP = 16;
-export const SOURCE_IP = 17;
-export const FIELD_COUNT = 17;
+export const DICT_FIELDS: readonly DictField[] = termFields.filter((f): f is DictField => f.column !== undefined);
+/** List fields: each value is an `event_values` row (term, event). Numbered after the dictionary columns. */
+export const LIST_FIELDS: readonly TermField[] = termFields.filter((f) => f.column === undefined);
+termFields.forEach((f, i) => {
+  if (f.term !== i + 1 || i < DICT_FIELDS.length !== (f.column !== undefined))
+    throw new Error(`fields.ts: SQLite term numbers must run from 1, dictionary columns first (${f.name}: ${f.term})`);
+});
+export const FIELD_NO = Object.fromEntries(termFields.map((f) => [f.name, f.term])) as Record<FieldName, number>;
+/** The `events` column of each field stored in one (a dictionary column or the value itself). */
+export const COLUMN = Object.fromEntries(
+  FIELDS.flatMap((f) => ('column' in f.sqlite ? [[f.name, f.sqlite.column]] : [])),
+) as Record<FieldName, string>;
+export const FIELD_COUNT = termFields.length;
 
-/** Fields free text searches: KubeSphere's searchable fields plus the request URI and user agent. */
-export const TEXT_DICT: DictField[] = [
-  'user',
-  'verb',
-  'resource',
-  'name',
-  'namespace',
-  'workspace',
-  'requestURI',
-  'status',
-  'userAgent',
-];
+/** Dictionary columns free text searches (with the list fields: TEXT_FIELD_NOS). */
+export const TEXT_DICT: readonly DictField[] = DICT_FIELDS.filter((f) => f.text);
 
-/** Dictionary field numbers free text searches, with the list fields. */
-export const TEXT_FIELD_NOS: number[] = [...TEXT_DICT.map((f) => FIELD_NO[f]), GROUP, SOURCE_IP];
+/** Term numbers free text searches. */
+export const TEXT_FIELD_NOS: number[] = termFields.filter((f) => f.text).map((f) => f.term);
 
-/** Dictionary fields with a (column, received) index: the selective ones (see DROPPED_INDEXES). */
-export const INDEXED_DICT: DictField[] = [
-  'user',
-  'verb',
-  'namespace',
-  'workspace',
-  'resource',
-  'name',
-  'requestURI',
-  'userAgent',
-];
+/** Term numbers of the list fields free text searches. */
+export const TEXT_LIST_NOS: number[] = LIST_FIELDS.filter((f) => f.text).map((f) => f.term);
 
-export const DICT_COLUMNS = DICT_FIELDS.map(([, c]) => c).join(', ');
+/**
+ * Where a field is kept: `dict`, the term id of its value in `events.<column>`; `list`, `event_values` rows of
+ * term ids; `code`, the HTTP status code in `events.<column>` (an integer); `value`, the text itself (audit IDs).
+ */
+export type Storage =
+  | { kind: 'dict'; term: number; column: string }
+  | { kind: 'list'; term: number }
+  | { kind: 'code'; column: string }
+  | { kind: 'value'; column: string };
+
+export const STORAGE = Object.fromEntries(
+  FIELDS.map((f): [FieldName, Storage] => {
+    const s: { term?: number; column?: string } = f.sqlite;
+    if (s.term !== undefined)
+      return [
+        f.name,
+        s.column === undefined ? { kind: 'list', term: s.term } : { kind: 'dict', term: s.term, column: s.column },
+      ];
+    return [f.name, 'code' in f ? { kind: 'code', column: s.column! } : { kind: 'value', column: s.column! }];
+  }),
+) as Record<FieldName, Storage>;
+
+/** Dictionary columns with a (column, received) index: the selective ones (see DROPPED_INDEXES). */
+export const INDEXED_DICT: readonly DictField[] = DICT_FIELDS.filter((f) => f.indexed);
+
+export const DICT_COLUMNS = DICT_FIELDS.map((f) => f.column).join(', ');
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS terms (
@@ -115,7 +133,7 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, -- Vigil's id; AUTOINCREMENT: never reused, even after retention empties the table
   received INTEGER NOT NULL,           -- requestReceivedTimestamp, epoch microseconds
   audit_id TEXT NOT NULL,
-  ${DICT_FIELDS.map(([, c]) => `${c} INTEGER NOT NULL,`).join('\n  ')}
+  ${DICT_FIELDS.map((f) => `${f.column} INTEGER NOT NULL,`).join('\n  ')}
   code INTEGER,
   multi TEXT NOT NULL                  -- term ids of the event's event_values rows, comma-separated
 );
@@ -196,24 +214,16 @@ export function str(v: unknown): string {
 
 /** The event's dictionary-field values, in DICT_FIELDS order. */
 export function dictValues(e: AuditEvent): string[] {
-  const o = e.objectRef;
-  return [
-    str(e.stage),
-    str(e.verb),
-    str(e.level),
-    str(e.user?.username),
-    str(o?.namespace),
-    str(e.workspace),
-    str(e.cluster),
-    str(e.devops),
-    str(o?.resource),
-    str(o?.subresource),
-    str(o?.name),
-    str(e.responseStatus?.status),
-    str(e.source),
-    str(e.requestURI),
-    str(e.userAgent),
-  ];
+  return DICT_FIELDS.map((f) => str(f.get(e)));
+}
+
+/** The event's values of each list field, in LIST_FIELDS order (strings only, the empty one left out). */
+export function listValues(e: AuditEvent): string[][] {
+  return LIST_FIELDS.map((f) => {
+    const out: string[] = [];
+    for (const v of (f.get(e) as unknown[] | undefined) ?? []) if (typeof v === 'string' && v !== '') out.push(v);
+    return out;
+  });
 }
 
 /** Stored JSON without a stale `id` (an event read back from a store and appended again). */

@@ -18,18 +18,17 @@ import {
 import { QueryError, stageRank, toMicros } from './semantics.ts';
 import {
   bodyOf,
-  COLUMN,
   DICT_COLUMNS,
   DICT_FIELDS,
   dictValues,
   EVENTS_STORED_SQL,
   FIELD_COUNT,
   FIELD_NO,
-  GROUP,
   INDEXED_DICT,
+  LIST_FIELDS,
+  listValues,
   MINUTE_US,
   placeholders,
-  SOURCE_IP,
   STATS_EVERY,
   TERM_CACHE,
   unavailable,
@@ -44,8 +43,8 @@ export interface PreparedEvent {
   /** Dictionary-field values in DICT_FIELDS order. */
   dict: string[];
   code: number | null;
-  groups: string[];
-  ips: string[];
+  /** The values of each list field (groups, source IPs), in LIST_FIELDS order. */
+  lists: string[][];
   /** The stored JSON. */
   body: string;
   /** sha256 of `body` for the chain, computed on the caller's thread (the writer thread is the busier one). */
@@ -77,10 +76,6 @@ export function prepareEvent(e: AuditEvent): PreparedEvent {
     );
   if (typeof e.auditID !== 'string' || e.auditID === '')
     throw new QueryError('an event without auditID cannot be stored');
-  const groups: string[] = [];
-  for (const g of e.user?.groups ?? []) if (typeof g === 'string' && g !== '') groups.push(g);
-  const ips: string[] = [];
-  for (const ip of e.sourceIPs ?? []) if (typeof ip === 'string' && ip !== '') ips.push(ip);
   const code = e.responseStatus?.code;
   const body = bodyOf(e);
   return {
@@ -88,8 +83,7 @@ export function prepareEvent(e: AuditEvent): PreparedEvent {
     auditID: e.auditID,
     dict: dictValues(e),
     code: typeof code === 'number' && Number.isInteger(code) ? code : null,
-    groups,
-    ips,
+    lists: listValues(e),
     body,
     bodyHash: bodyHash(body),
   };
@@ -171,10 +165,9 @@ export class SqliteWriter {
   constructor(db: DatabaseSync) {
     this.#db = db;
     const p = (sql: string) => db.prepare(sql);
-    for (const f of INDEXED_DICT)
-      this.#termUsed[FIELD_NO[f]] = p(`SELECT 1 FROM events WHERE ${COLUMN[f]} = ? LIMIT 1`);
-    this.#termUsed[GROUP] = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
-    this.#termUsed[SOURCE_IP] = this.#termUsed[GROUP];
+    for (const f of INDEXED_DICT) this.#termUsed[f.term] = p(`SELECT 1 FROM events WHERE ${f.column} = ? LIMIT 1`);
+    const listUsed = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
+    for (const f of LIST_FIELDS) this.#termUsed[f.term] = listUsed;
     const dictCount = DICT_FIELDS.length;
     this.#s = {
       insert: p(
@@ -320,14 +313,16 @@ export class SqliteWriter {
     this.#newTerms.length = mark;
   }
 
-  /** Column values of an event in `insert`/`update` order, and the term ids of its groups and source IPs. */
+  /** Column values of an event in `insert`/`update` order, and the term ids of its list values. */
   #row(e: PreparedEvent): { values: SQLInputValue[]; multi: number[] } {
     const values: SQLInputValue[] = [e.received, e.auditID];
     const dict = e.dict;
     for (let i = 0; i < dict.length; i++) values.push(this.#termId(i + 1, dict[i]!));
     const multi: number[] = [];
-    for (const g of e.groups) multi.push(this.#termId(GROUP, g));
-    for (const ip of e.ips) multi.push(this.#termId(SOURCE_IP, ip));
+    for (let i = 0; i < e.lists.length; i++) {
+      const term = LIST_FIELDS[i]!.term;
+      for (const v of e.lists[i]!) multi.push(this.#termId(term, v));
+    }
     values.push(e.code, multi.join(','));
     return { values, multi };
   }
@@ -539,9 +534,9 @@ export class SqliteWriter {
     // (value, received, …): past the value, each column makes an entry all but unique
     const columns = db.prepare('SELECT count(*) AS n FROM pragma_index_info(?)');
     for (const f of INDEXED_DICT) {
-      const idx = `events_${COLUMN[f]}`;
+      const idx = `events_${f.column}`;
       const rest = (columns.get(idx) as { n: number }).n - 1;
-      rows.push([idx, `${events} ${per(distinct[FIELD_NO[f]] || 1)}${' 1'.repeat(rest)}`]);
+      rows.push([idx, `${events} ${per(distinct[f.term] || 1)}${' 1'.repeat(rest)}`]);
     }
     // list values per event, from the newest events' `multi` lists
     const perEvent = (
@@ -553,7 +548,8 @@ export class SqliteWriter {
         .get() as { a: number }
     ).a;
     const values = Math.round(events * perEvent);
-    const valueTerms = (distinct[GROUP] || 0) + (distinct[SOURCE_IP] || 0);
+    let valueTerms = 0;
+    for (const f of LIST_FIELDS) valueTerms += distinct[f.term] || 0;
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec('ANALYZE sqlite_schema'); // creates sqlite_stat1 if missing

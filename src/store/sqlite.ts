@@ -25,6 +25,7 @@ import type { AuditEvent } from '../event/model.ts';
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../integrity/chain.ts';
 import { type Checkpoint, checkpointOn } from '../integrity/checkpoint.ts';
 import type { SigningKey } from '../integrity/keys.ts';
+import { type FilterField, STATS_FIELDS, type StatsField } from './fields.ts';
 import {
   checkPage,
   checkQuery,
@@ -37,22 +38,20 @@ import {
   scopeLists,
 } from './semantics.ts';
 import {
-  COLUMN,
   configure,
   DEFAULT_CACHE_MIB,
-  type DictField,
   DROPPED_INDEXES,
   EVENTS_STORED_SQL,
   FIELD_NO,
-  GROUP,
   MINUTE_US,
   placeholders,
   RESHAPED_INDEXES,
   SCHEMA,
   SCHEMA_VERSION,
-  SOURCE_IP,
+  STORAGE,
   TEXT_DICT,
   TEXT_FIELD_NOS,
+  TEXT_LIST_NOS,
 } from './sqlite-schema.ts';
 import type { WorkerMessage, WorkerOptions } from './sqlite-worker.ts';
 import {
@@ -69,11 +68,9 @@ import type {
   AppendOptions,
   AppendResult,
   EventQuery,
-  FilterField,
   Histogram,
   Page,
   PageRequest,
-  StatsField,
   Store,
   StoredEvent,
   TenantScope,
@@ -96,14 +93,6 @@ const PER_BUCKET_MAX = 2000;
 
 /** Most matching dictionary terms a fuzzy condition lists by id (beyond, it keeps the dictionary subquery). */
 const INLINE_TERMS = 500;
-
-const STATS_DICT: Partial<Record<StatsField, DictField>> = {
-  user: 'user',
-  verb: 'verb',
-  resource: 'resource',
-  namespace: 'namespace',
-  workspace: 'workspace',
-};
 
 /** FTS5 query matching any of `terms` as a substring (the trigram tokenizer makes a phrase a substring match). */
 function ftsAny(terms: string[]): string {
@@ -450,35 +439,36 @@ class SqliteStore implements Store {
 
     for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
       if (!values || values.length === 0) continue;
-      if (field === 'group' || field === 'sourceIP') {
-        const ids = termIds(field === 'group' ? GROUP : SOURCE_IP, values).filter((id) => id !== 0);
+      const f = STORAGE[field];
+      if (f.kind === 'list') {
+        const ids = termIds(f.term, values).filter((id) => id !== 0);
         if (ids.length === 0) conds.push('0');
         else {
           conds.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${placeholders(ids.length)}))`);
           params.push(...ids);
         }
-      } else if (field === 'code') inList('e.code', exactCodes(values));
-      else if (field === 'auditID') inList('e.audit_id', values);
-      else inList(`e.${COLUMN[field]}`, termIds(FIELD_NO[field], values));
+      } else if (f.kind === 'code') inList(`e.${f.column}`, exactCodes(values));
+      else if (f.kind === 'value') inList(`e.${f.column}`, values);
+      else inList(`e.${f.column}`, termIds(f.term, values));
     }
 
     for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
       // the empty string is a substring of every value
       if (!values || values.length === 0 || values.includes('')) continue;
-      if (field === 'code') inList('e.code', [...new Set(values.flatMap(codeMatches))]);
-      else if (field === 'auditID') {
-        // audit IDs are not in the dictionary (one per event): scanned
-        conds.push(`(${values.map(() => 'instr(lower(e.audit_id), lower(?)) > 0').join(' OR ')})`);
+      const f = STORAGE[field];
+      if (f.kind === 'code') inList(`e.${f.column}`, [...new Set(values.flatMap(codeMatches))]);
+      else if (f.kind === 'value') {
+        // values not in the dictionary (audit IDs: one per event) are scanned
+        conds.push(`(${values.map(() => `instr(lower(e.${f.column}), lower(?)) > 0`).join(' OR ')})`);
         params.push(...values);
       } else {
-        const list = field === 'group' || field === 'sourceIP';
-        const set = this.#termIn([list ? (field === 'group' ? GROUP : SOURCE_IP) : FIELD_NO[field]], values);
+        const set = this.#termIn([f.term], values);
         if (!set) conds.push('0');
         else {
           conds.push(
-            list
+            f.kind === 'list'
               ? `e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`
-              : `e.${COLUMN[field]} IN (${set.list})`,
+              : `e.${f.column} IN (${set.list})`,
           );
           params.push(...set.params);
         }
@@ -491,23 +481,25 @@ class SqliteStore implements Store {
       // trigram posting lists ten times.
       const found = this.#termsByField(TEXT_FIELD_NOS, q.text);
       for (const f of TEXT_DICT) {
-        const ids = found?.get(FIELD_NO[f]);
+        const ids = found?.get(f.term);
         const set =
           found === undefined || (ids !== undefined && ids.length > INLINE_TERMS)
-            ? this.#termIn([FIELD_NO[f]], q.text)
+            ? this.#termIn([f.term], q.text)
             : ids && { list: placeholders(ids.length), params: ids };
         if (set) {
-          ors.push(`e.${COLUMN[f]} IN (${set.list})`);
+          ors.push(`e.${f.column} IN (${set.list})`);
           params.push(...set.params);
         }
       }
-      const listIds = found && [...(found.get(GROUP) ?? []), ...(found.get(SOURCE_IP) ?? [])];
+      const listIds = found && TEXT_LIST_NOS.flatMap((term) => found.get(term) ?? []);
       const set =
-        listIds === undefined || listIds.length > INLINE_TERMS
-          ? this.#termIn([GROUP, SOURCE_IP], q.text)
-          : listIds.length > 0
-            ? { list: placeholders(listIds.length), params: listIds }
-            : undefined;
+        TEXT_LIST_NOS.length === 0
+          ? undefined
+          : listIds === undefined || listIds.length > INLINE_TERMS
+            ? this.#termIn(TEXT_LIST_NOS, q.text)
+            : listIds.length > 0
+              ? { list: placeholders(listIds.length), params: listIds }
+              : undefined;
       if (set) {
         ors.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`);
         params.push(...set.params);
@@ -702,28 +694,27 @@ class SqliteStore implements Store {
     checkQuery(q);
     if (!Number.isInteger(limit) || limit < 0)
       throw new QueryError(`limit must be a non-negative integer, not ${limit}`);
-    const dict = STATS_DICT[by];
-    if (!dict && by !== 'code' && by !== 'sourceIP') throw new QueryError(`cannot count by "${by}"`);
+    if (!(STATS_FIELDS as readonly string[]).includes(by)) throw new QueryError(`cannot count by "${by}"`);
+    const f = STORAGE[by];
     const w = this.#where(q);
     const head = this.#prepare(
       `SELECT count(*) AS n, count(DISTINCT e.audit_id) AS a FROM events e WHERE ${w.sql}`,
     ).get(...w.params) as { n: number; a: number };
     if (limit === 0 || head.n === 0) return { total: head.n, auditIDs: head.a, top: [] };
     let sql: string;
-    if (by === 'sourceIP')
+    if (f.kind === 'list')
       sql = `SELECT t.value AS k, g.n AS n FROM (
                SELECT v.term AS term, count(*) AS n FROM events e JOIN event_values v ON v.event_id = e.id
                WHERE ${w.sql} GROUP BY v.term) g
-             JOIN terms t ON t.id = g.term AND t.field = ${SOURCE_IP} ORDER BY n DESC, k LIMIT ?`;
-    else if (by === 'code')
-      sql = `SELECT e.code AS k, count(*) AS n FROM events e WHERE ${w.sql} AND e.code IS NOT NULL
-             GROUP BY e.code ORDER BY n DESC, k LIMIT ?`;
-    else {
-      const col = COLUMN[dict!];
+             JOIN terms t ON t.id = g.term AND t.field = ${f.term} ORDER BY n DESC, k LIMIT ?`;
+    else if (f.kind === 'dict')
       sql = `SELECT t.value AS k, g.n AS n FROM (
-               SELECT e.${col} AS term, count(*) AS n FROM events e WHERE ${w.sql} AND e.${col} <> 0 GROUP BY e.${col}) g
+               SELECT e.${f.column} AS term, count(*) AS n FROM events e WHERE ${w.sql} AND e.${f.column} <> 0
+               GROUP BY e.${f.column}) g
              JOIN terms t ON t.id = g.term ORDER BY n DESC, k LIMIT ?`;
-    }
+    else
+      sql = `SELECT e.${f.column} AS k, count(*) AS n FROM events e WHERE ${w.sql} AND e.${f.column} IS NOT NULL
+             GROUP BY e.${f.column} ORDER BY n DESC, k LIMIT ?`;
     const rows = this.#prepare(sql).all(...w.params, limit) as { k: string | number; n: number }[];
     return { total: head.n, auditIDs: head.a, top: rows.map((r) => ({ key: String(r.k), count: r.n })) };
   }

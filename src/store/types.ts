@@ -2,33 +2,12 @@
 import type { AuditEvent } from '../event/model.ts';
 import type { Checkpoint } from '../integrity/checkpoint.ts';
 import type { SigningKey } from '../integrity/keys.ts';
+import type { FilterField, StatsField } from './fields.ts';
 
 /** An event as stored: the canonical event plus Vigil's own id. */
 export interface StoredEvent extends AuditEvent {
   id: string;
 }
-
-/** Fields the query API filters on (exactly or fuzzily). */
-export const FILTER_FIELDS = [
-  'workspace',
-  'cluster',
-  'devops',
-  'namespace',
-  'resource',
-  'subresource',
-  'name',
-  'verb',
-  'level',
-  'stage',
-  'user',
-  'group',
-  'sourceIP',
-  'code',
-  'status',
-  'source',
-  'auditID',
-] as const;
-export type FilterField = (typeof FILTER_FIELDS)[number];
 
 /** What a tenant may see: events of these workspaces or of these namespaces, nothing else. */
 export interface TenantScope {
@@ -93,9 +72,6 @@ export interface Histogram {
   total: number;
   buckets: { time: number; count: number }[];
 }
-
-export const STATS_FIELDS = ['user', 'verb', 'resource', 'namespace', 'workspace', 'code', 'sourceIP'] as const;
-export type StatsField = (typeof STATS_FIELDS)[number];
 
 export interface Store {
   /**
