@@ -9,7 +9,7 @@ import { bodyHash, chainHash, ZERO_HASH } from '../src/integrity/chain.ts';
 import { writeCheckpoint } from '../src/integrity/checkpoint.ts';
 import { defaultKeyPath, loadSigningKey } from '../src/integrity/keys.ts';
 import { verifySqlite } from '../src/integrity/verify.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
+import { openSqliteStore } from '../src/store/index.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 200_000);
 const BATCH = 500;

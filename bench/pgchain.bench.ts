@@ -12,8 +12,8 @@ import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { OP_INSERT } from '../src/integrity/chain.ts';
 import { keyIdOf, verifyPostgres, writeCheckpointPostgres } from '../src/integrity/index.ts';
+import { openPostgresStore } from '../src/store/index.ts';
 import { chainStepSql } from '../src/store/postgres/chain.ts';
-import { openPostgresStore } from '../src/store/postgres.ts';
 import { podEvent as event } from './collector.ts';
 
 const URL_ = process.env.VIGIL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -3,9 +3,8 @@
 // target after each page, so an interrupted copy resumes where it stopped; at the end it checks the counts.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openPostgresStore, type PostgresStore } from '../store/postgres.ts';
+import { openPostgresStore, openSqliteStore, type PostgresStore } from '../store/index.ts';
 import { encodeCursor, toMicros } from '../store/semantics.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import { CliError, type Command, type CommandIO } from './command.ts';
 

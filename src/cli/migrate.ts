@@ -1,8 +1,8 @@
 // `vigil migrate`: creates or upgrades Vigil's schema in PostgreSQL (collectors also do it when they open the
 // store; this runs it ahead of a rollout, e.g. as a Kubernetes Job, with a role allowed to change the schema).
 import { parseArgs } from 'node:util';
+import { migratePostgres } from '../store/index.ts';
 import { MIGRATIONS } from '../store/postgres/migrations.ts';
-import { migratePostgres } from '../store/postgres.ts';
 import { CliError, type Command, type CommandIO } from './command.ts';
 
 const usage = `Usage: vigil migrate [--storage-url postgres://USER@HOST:PORT/DB] [--schema NAME]

@@ -3,7 +3,7 @@
 // can make a checkpoint; the public key alone verifies them (offline too, see export.ts).
 import { type KeyObject, sign, verify as verifySignature } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import { EVENTS_STORED_SQL } from '../store/sqlite-schema.ts';
+import { EVENTS_STORED_SQL } from '../store/sqlite/schema.ts';
 import type { SigningKey } from './keys.ts';
 
 export interface Checkpoint {

@@ -235,7 +235,7 @@ export function classifyMismatches(
 const PAGE = 10_000;
 
 /**
- * The anchor of a chain whose prefix retention cut (src/store/sqlite-writer.ts): the signed checkpoint at the entry
+ * The anchor of a chain whose prefix retention cut (src/store/sqlite/writer.ts): the signed checkpoint at the entry
  * before its first. Undefined for a whole chain (or one cut at no valid checkpoint: the walk reports the gap).
  */
 export function prunedAnchor(

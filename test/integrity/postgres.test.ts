@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/index.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { chainHash, loadSigningKey, type SigningKey, writeCheckpointPostgres } from '../../src/integrity/index.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
+import { openPostgresStore, type PostgresStore } from '../../src/store/index.ts';
 import { startRetention } from '../../src/store/retention.ts';
 import { vigil } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/net.ts';

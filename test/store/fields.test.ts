@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { FILTER_PARAMS, STATS_BY } from '../../src/query/params.ts';
 import { CLI_FILTERS, FIELDS, FILTER_FIELDS, fieldValues, searchableValues } from '../../src/store/fields.ts';
 import { openPostgresStore } from '../../src/store/index.ts';
-import { SCHEMA } from '../../src/store/sqlite-schema.ts';
+import { SCHEMA } from '../../src/store/sqlite/schema.ts';
 import { FIELDS as CONSOLE_FIELDS } from '../../web/src/query.ts';
 import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
 import { makeEvent } from './contract.ts';

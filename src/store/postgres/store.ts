@@ -3,23 +3,12 @@
 // through LISTEN/NOTIFY; periodic jobs run once across collectors through advisory locks (`runExclusive`).
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { AuditEvent } from '../event/model.ts';
-import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } from '../integrity/chain.ts';
-import type { Checkpoint } from '../integrity/checkpoint.ts';
-import type { SigningKey } from '../integrity/keys.ts';
-import { checkpointPostgres } from '../integrity/postgres.ts';
-import { FIELDS, type FieldSpec, type FilterField, fieldValues, STATS_FIELDS, type StatsField } from './fields.ts';
-import {
-  type ChainOp,
-  chainStepSql,
-  cutChain,
-  type DropRead,
-  dayOf,
-  dropOp,
-  dropStillHolds,
-  genesisId,
-} from './postgres/chain.ts';
-import { checkSchemaName, ident, migrate } from './postgres/migrations.ts';
+import type { AuditEvent } from '../../event/model.ts';
+import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } from '../../integrity/chain.ts';
+import type { Checkpoint } from '../../integrity/checkpoint.ts';
+import type { SigningKey } from '../../integrity/keys.ts';
+import { checkpointPostgres } from '../../integrity/postgres.ts';
+import { FIELDS, type FieldSpec, type FilterField, fieldValues, STATS_FIELDS, type StatsField } from '../fields.ts';
 import {
   checkPage,
   checkQuery,
@@ -32,7 +21,7 @@ import {
   scopeLists,
   stageRank,
   toMicros,
-} from './semantics.ts';
+} from '../semantics.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -43,8 +32,19 @@ import type {
   Store,
   StoredEvent,
   TenantScope,
-} from './types.ts';
-import { StoreUnavailableError } from './types.ts';
+} from '../types.ts';
+import { StoreUnavailableError } from '../types.ts';
+import {
+  type ChainOp,
+  chainStepSql,
+  cutChain,
+  type DropRead,
+  dayOf,
+  dropOp,
+  dropStillHolds,
+  genesisId,
+} from './chain.ts';
+import { checkSchemaName, ident, migrate } from './migrations.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database` (any libpq-style URL `pg` accepts). */

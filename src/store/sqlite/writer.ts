@@ -1,10 +1,10 @@
 // The write half of the SQLite store: appends (group-committed), retention deletes and the planner statistics, on
-// one connection. For a database file it runs on a worker thread (src/store/sqlite-worker.ts), so that building B-tree
+// one connection. For a database file it runs on a worker thread (src/store/sqlite/worker.ts), so that building B-tree
 // pages and waiting for fsync never block the collector's event loop, and batches that arrive while a commit is in
 // progress are committed together by the next one (fewer dirty index pages per event). `:memory:` databases, which a
 // second thread cannot open, run it on the caller's connection.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
-import type { AuditEvent } from '../event/model.ts';
+import type { AuditEvent } from '../../event/model.ts';
 import {
   bodyHash,
   chainHash,
@@ -14,8 +14,9 @@ import {
   OP_INSERT,
   OP_REPLACE,
   ZERO_HASH,
-} from '../integrity/chain.ts';
-import { QueryError, stageRank, toMicros } from './semantics.ts';
+} from '../../integrity/chain.ts';
+import { QueryError, stageRank, toMicros } from '../semantics.ts';
+import { StoreUnavailableError } from '../types.ts';
 import {
   bodyOf,
   DICT_COLUMNS,
@@ -32,8 +33,7 @@ import {
   STATS_EVERY,
   TERM_CACHE,
   unavailable,
-} from './sqlite-schema.ts';
-import { StoreUnavailableError } from './types.ts';
+} from './schema.ts';
 
 /** An event reduced to what the writer stores: cheap to pass to a worker thread (strings and numbers only). */
 export interface PreparedEvent {

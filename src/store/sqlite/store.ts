@@ -1,5 +1,5 @@
 // The embedded store: SQLite through node:sqlite. Queries run on this connection; writes on a second one owned by a
-// worker thread (src/store/sqlite-writer.ts), so that commits never block the event loop. Appends are committed with
+// worker thread (src/store/sqlite/writer.ts), so that commits never block the event loop. Appends are committed with
 // synchronous=FULL before their promises resolve; appends arriving while a commit is in progress share the next
 // transaction (group commit), each in its own savepoint.
 //
@@ -21,11 +21,11 @@
 //   that histograms and totals without filters read one row per minute instead of one index entry per event.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
-import type { AuditEvent } from '../event/model.ts';
-import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../integrity/chain.ts';
-import { type Checkpoint, checkpointOn } from '../integrity/checkpoint.ts';
-import type { SigningKey } from '../integrity/keys.ts';
-import { type FilterField, STATS_FIELDS, type StatsField } from './fields.ts';
+import type { AuditEvent } from '../../event/model.ts';
+import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
+import { type Checkpoint, checkpointOn } from '../../integrity/checkpoint.ts';
+import type { SigningKey } from '../../integrity/keys.ts';
+import { type FilterField, STATS_FIELDS, type StatsField } from '../fields.ts';
 import {
   checkPage,
   checkQuery,
@@ -36,7 +36,19 @@ import {
   MAX_HISTOGRAM_BUCKETS,
   QueryError,
   scopeLists,
-} from './semantics.ts';
+} from '../semantics.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventQuery,
+  Histogram,
+  Page,
+  PageRequest,
+  Store,
+  StoredEvent,
+  TenantScope,
+} from '../types.ts';
+import { StoreUnavailableError } from '../types.ts';
 import {
   configure,
   DEFAULT_CACHE_MIB,
@@ -52,8 +64,8 @@ import {
   TEXT_DICT,
   TEXT_FIELD_NOS,
   TEXT_LIST_NOS,
-} from './sqlite-schema.ts';
-import type { WorkerMessage, WorkerOptions } from './sqlite-worker.ts';
+} from './schema.ts';
+import type { WorkerMessage, WorkerOptions } from './worker.ts';
 import {
   CommitQueue,
   fromWire,
@@ -63,19 +75,7 @@ import {
   type WriterJob,
   type WriterOutcome,
   type WriterResult,
-} from './sqlite-writer.ts';
-import type {
-  AppendOptions,
-  AppendResult,
-  EventQuery,
-  Histogram,
-  Page,
-  PageRequest,
-  Store,
-  StoredEvent,
-  TenantScope,
-} from './types.ts';
-import { StoreUnavailableError } from './types.ts';
+} from './writer.ts';
 
 export interface SqliteStoreOptions {
   /** Database file, or `:memory:`. */
@@ -149,7 +149,7 @@ type Reply = { id: number; result?: unknown; error?: WireError; statsRefreshed?:
 
 /** The write connection on a worker thread; the thread keeps the process alive only while requests are pending. */
 function workerWriter(opts: WorkerOptions): WriterPort {
-  const worker = new Worker(new URL('./sqlite-worker.ts', import.meta.url), { workerData: opts });
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: opts });
   worker.unref();
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
   let next = 0;

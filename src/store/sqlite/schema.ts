@@ -1,9 +1,9 @@
-// The SQLite store's schema and row encoding, shared by the reading side (src/store/sqlite.ts) and the writer
-// (src/store/sqlite-writer.ts, run on a worker thread for file databases).
+// The SQLite store's schema and row encoding, shared by the reading side (src/store/sqlite/store.ts) and the writer
+// (src/store/sqlite/writer.ts, run on a worker thread for file databases).
 import type { DatabaseSync } from 'node:sqlite';
-import type { AuditEvent } from '../event/model.ts';
-import { FIELDS, type FieldName } from './fields.ts';
-import { StoreUnavailableError } from './types.ts';
+import type { AuditEvent } from '../../event/model.ts';
+import { FIELDS, type FieldName } from '../fields.ts';
+import { StoreUnavailableError } from '../types.ts';
 
 /**
  * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is

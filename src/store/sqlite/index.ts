@@ -1,0 +1,2 @@
+// Public surface of the embedded store: SQLite through node:sqlite (src/store/sqlite/store.ts tells its layout).
+export { openSqliteStore, type SqliteStoreOptions } from './store.ts';
