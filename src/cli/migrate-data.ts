@@ -3,8 +3,7 @@
 // target after each page, so an interrupted copy resumes where it stopped; at the end it checks the counts.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openPostgresStore, openSqliteStore, type PostgresStore } from '../store/index.ts';
-import { encodeCursor, toMicros } from '../store/semantics.ts';
+import { encodeCursor, openPostgresStore, openSqliteStore, type PostgresStore, toMicros } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { CliError, type Command, type CommandIO } from './command.ts';
 

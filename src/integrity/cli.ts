@@ -3,22 +3,12 @@ import type { KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CliError, type Command } from '../cli/command.ts';
-import { ConfigError, loadConfig, parseDuration, sqlitePath, type VigilConfig } from '../config/index.ts';
-import { writeCheckpoint } from './checkpoint.ts';
-import { exportSqlite, verifyExport } from './export.ts';
-import { defaultKeyPath, loadSigningKey, parsePublicKey, publicKeyPath } from './keys.ts';
-import { exportPostgres, verifyPostgres, writeCheckpointPostgres } from './postgres.ts';
-import { type VerifyReport, verifySqlite } from './verify.ts';
-
-/**
- * The signing key file of a config: `integrity.signingKey`, else for SQLite `vigil-signing.key` beside the database;
- * undefined for PostgreSQL without one (its collectors, perhaps on several hosts, must share a configured key).
- */
-export function signingKeyPath(config: VigilConfig): string | undefined {
-  const integrity = config.sections.integrity as { signingKey?: string } | undefined;
-  if (integrity?.signingKey !== undefined) return integrity.signingKey;
-  return config.storage.type === 'sqlite' ? defaultKeyPath(sqlitePath(config.storage, 'tamper evidence')) : undefined;
-}
+import { ConfigError, loadConfig, parseDuration, type VigilConfig } from '../config/index.ts';
+import { readTrail, writeCheckpoint } from '../store/index.ts';
+import { exportTrail, verifyExport } from './export.ts';
+import { loadSigningKey, parsePublicKey, publicKeyPath } from './keys.ts';
+import { signingKeyPath } from './serve.ts';
+import { type VerifyReport, verifyTrail } from './verify.ts';
 
 /** RFC 3339 time, epoch ms, or a duration meaning that long ago (`24h`). */
 function parseSince(text: string): number {
@@ -156,9 +146,7 @@ config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention
         publicKey: storePublicKey(config, values['public-key']),
         since: values.since === undefined ? undefined : parseSince(values.since),
       };
-      r = await storeCall(() =>
-        storage.type === 'sqlite' ? verifySqlite(storage.path, o) : verifyPostgres(storage, o),
-      );
+      r = await storeCall(() => readTrail(storage, 'verify', (trail) => verifyTrail(trail, o)));
     }
     if (values.json) {
       io.stdout.write(`${JSON.stringify(r)}\n`);
@@ -186,9 +174,7 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
     let publicKey: KeyObject;
     if (keyPath !== undefined && existsSync(keyPath)) {
       const key = loadSigningKey(keyPath, false);
-      await storeCall(() =>
-        storage.type === 'sqlite' ? writeCheckpoint(storage.path, key) : writeCheckpointPostgres(storage, key),
-      );
+      await storeCall(() => writeCheckpoint(storage, key));
       publicKey = key.publicKey;
     } else publicKey = storePublicKey(config, undefined);
     const o = { publicKey, since: values.since === undefined ? undefined : parseSince(values.since) };
@@ -198,9 +184,7 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
       else io.stdout.write(`${line}\n`);
     };
     try {
-      await storeCall(() =>
-        storage.type === 'sqlite' ? exportSqlite(storage.path, o, write) : exportPostgres(storage, o, write),
-      );
+      await storeCall(() => readTrail(storage, 'export', (trail) => exportTrail(trail, o, write)));
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

@@ -1,13 +1,21 @@
 // The collector's part of tamper evidence: the signing key (created on first start) and the checkpoint timer.
-import type { VigilConfig } from '../config/index.ts';
-import type { Store } from '../store/index.ts';
-import { type Checkpointer, startCheckpoints } from './checkpoint.ts';
-import { signingKeyPath } from './cli.ts';
-import { loadSigningKey, type SigningKey } from './keys.ts';
+import { sqlitePath, type VigilConfig } from '../config/index.ts';
+import { type Checkpointer, type CheckpointTarget, startCheckpoints } from './checkpoint.ts';
+import { defaultKeyPath, loadSigningKey, type SigningKey } from './keys.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
 type IntegritySection = { signingKey?: string; checkpointInterval?: number } | undefined;
+
+/**
+ * The signing key file of a config: `integrity.signingKey`, else for SQLite `vigil-signing.key` beside the database;
+ * undefined for PostgreSQL without one (its collectors, perhaps on several hosts, must share a configured key).
+ */
+export function signingKeyPath(config: VigilConfig): string | undefined {
+  const integrity = config.sections.integrity as { signingKey?: string } | undefined;
+  if (integrity?.signingKey !== undefined) return integrity.signingKey;
+  return config.storage.type === 'sqlite' ? defaultKeyPath(sqlitePath(config.storage, 'tamper evidence')) : undefined;
+}
 
 /**
  * The signing key, loaded before anything else starts so that a bad key fails the start cleanly. A configured key
@@ -30,7 +38,7 @@ export function integrityKey(config: VigilConfig): SigningKey | undefined {
  */
 export function startIntegrity(
   config: VigilConfig,
-  store: Store,
+  store: CheckpointTarget,
   key: SigningKey | undefined,
   onError: (err: unknown) => void,
 ): Checkpointer {

@@ -4,6 +4,7 @@ import { openSqliteStore } from './sqlite/index.ts';
 import type { Store } from './types.ts';
 
 export { runExclusive } from './exclusive.ts';
+export type { FieldName, FilterField, StatsField } from './fields.ts';
 export {
   migratePostgres,
   openPostgresStore,
@@ -11,8 +12,9 @@ export {
   type PostgresStoreOptions,
 } from './postgres/index.ts';
 export { type Retention, type RetentionOptions, startRetention } from './retention.ts';
-export { MAX_HISTOGRAM_BUCKETS, MAX_PAGE_SIZE, QueryError } from './semantics.ts';
+export { encodeCursor, MAX_HISTOGRAM_BUCKETS, MAX_PAGE_SIZE, QueryError, toMicros } from './semantics.ts';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
+export { readTrail, type TrailTarget, writeCheckpoint } from './trail.ts';
 export * from './types.ts';
 
 /** Which store to open: embedded SQLite, or PostgreSQL shared by several collectors. */

@@ -7,8 +7,8 @@ import type { AuditEvent } from '../../event/model.ts';
 import { bodyHash, DAY_US, EMPTY_BODY_HASH, OP_DELETE, OP_INSERT, OP_REPLACE } from '../../integrity/chain.ts';
 import type { Checkpoint } from '../../integrity/checkpoint.ts';
 import type { SigningKey } from '../../integrity/keys.ts';
-import { checkpointPostgres } from '../../integrity/postgres.ts';
 import { FIELDS, type FieldSpec, type FilterField, fieldValues, STATS_FIELDS, type StatsField } from '../fields.ts';
+import { bodyOf, withId } from '../rows.ts';
 import {
   checkPage,
   checkQuery,
@@ -44,6 +44,7 @@ import {
   dropStillHolds,
   genesisId,
 } from './chain.ts';
+import { checkpointPostgres } from './checkpoints.ts';
 import { checkSchemaName, ident, migrate } from './migrations.ts';
 
 export interface PostgresStoreOptions {
@@ -174,20 +175,6 @@ function str(v: unknown): string {
 /** ILIKE pattern for a case-insensitive substring: the term's own %, _ and \ are literal. */
 function contains(term: string): string {
   return `%${pgText(term).replace(/[\\%_]/g, '\\$&')}%`;
-}
-
-/** Stored JSON without a stale `id` (an event read back from a store and appended again). */
-function bodyOf(e: AuditEvent): string {
-  if ('id' in e) {
-    const { id: _id, ...rest } = e as AuditEvent & { id: unknown };
-    return JSON.stringify(rest);
-  }
-  return JSON.stringify(e);
-}
-
-/** The stored event with its id first: one parse of the body with the id spliced in. */
-function withId(id: string, body: string): StoredEvent {
-  return JSON.parse(body.length > 2 ? `{"id":"${id}",${body.slice(1)}` : `{"id":"${id}"}`) as StoredEvent;
 }
 
 /** Values of an enumerated field (`oneOf`) containing `term` case-insensitively: fuzzy search on it becomes exact. */

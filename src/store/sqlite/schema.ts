@@ -226,15 +226,6 @@ export function listValues(e: AuditEvent): string[][] {
   });
 }
 
-/** Stored JSON without a stale `id` (an event read back from a store and appended again). */
-export function bodyOf(e: AuditEvent): string {
-  if ('id' in e) {
-    const { id: _id, ...rest } = e as AuditEvent & { id: unknown };
-    return JSON.stringify(rest);
-  }
-  return JSON.stringify(e);
-}
-
 /**
  * Page cache of the write connection, MiB (`storage.cacheMiB`; the query connection gets a quarter). It is most of
  * the collector's memory beyond V8's heap. 256 MiB bought no ingest speed: appends to a 3.2 GB store of 1 M varied

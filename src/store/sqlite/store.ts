@@ -23,9 +23,10 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { Worker } from 'node:worker_threads';
 import type { AuditEvent } from '../../event/model.ts';
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
-import { type Checkpoint, checkpointOn } from '../../integrity/checkpoint.ts';
+import type { Checkpoint } from '../../integrity/checkpoint.ts';
 import type { SigningKey } from '../../integrity/keys.ts';
 import { type FilterField, STATS_FIELDS, type StatsField } from '../fields.ts';
+import { withId } from '../rows.ts';
 import {
   checkPage,
   checkQuery,
@@ -49,6 +50,7 @@ import type {
   TenantScope,
 } from '../types.ts';
 import { StoreUnavailableError } from '../types.ts';
+import { checkpointOn } from './checkpoints.ts';
 import {
   configure,
   DEFAULT_CACHE_MIB,
@@ -105,11 +107,6 @@ function indexable(term: string): boolean {
   let n = 0;
   for (const _ of term) if (++n >= 3) return true;
   return false;
-}
-
-/** The stored event with its id first: one parse of the body with the id spliced in. */
-function withId(id: string | number | bigint, body: string): StoredEvent {
-  return JSON.parse(body.length > 2 ? `{"id":"${id}",${body.slice(1)}` : `{"id":"${id}"}`) as StoredEvent;
 }
 
 interface Where {

@@ -2,8 +2,8 @@
 // store's messages. Appends go through the group-commit queue; everything else runs in message order.
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import { checkpointOn } from '../../integrity/checkpoint.ts';
 import type { SigningKey } from '../../integrity/keys.ts';
+import { checkpointOn } from './checkpoints.ts';
 import { configure } from './schema.ts';
 import { CommitQueue, SqliteWriter, toWire, type WriterJob } from './writer.ts';
 

@@ -15,10 +15,10 @@ import {
   OP_REPLACE,
   ZERO_HASH,
 } from '../../integrity/chain.ts';
+import { bodyOf } from '../rows.ts';
 import { QueryError, stageRank, toMicros } from '../semantics.ts';
 import { StoreUnavailableError } from '../types.ts';
 import {
-  bodyOf,
   DICT_COLUMNS,
   DICT_FIELDS,
   dictValues,
