@@ -2,6 +2,7 @@
 // (src/store/sqlite/writer.ts, run on a worker thread for file databases).
 import type { DatabaseSync } from 'node:sqlite';
 import type { AuditEvent } from '../../event/model.ts';
+import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
 import { FIELDS, type FieldName } from '../fields.ts';
 import { StoreUnavailableError } from '../types.ts';
 
@@ -186,6 +187,45 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   key_id TEXT NOT NULL
 );
 `;
+
+/**
+ * Brings the database to SCHEMA_VERSION (in one transaction; `name` for messages), starting its hash chain where it has
+ * none. A newer version is refused: this Vigil would not know its layout.
+ */
+export function upgrade(db: DatabaseSync, name: string): void {
+  const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+  if (version > SCHEMA_VERSION)
+    throw new Error(`${name}: schema version ${version} is newer than this Vigil supports (${SCHEMA_VERSION})`);
+  // Version 1 had no per-minute counts: they are counted once from the events when the table is added.
+  const backfill =
+    version === 1
+      ? 'INSERT OR REPLACE INTO event_minutes (minute, n) SELECT CASE WHEN received >= 0 THEN received / 60000000 ELSE (received + 1) / 60000000 - 1 END, count(*) FROM events GROUP BY 1;'
+      : '';
+  const drops = version < 3 ? DROPPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
+  // dropped before SCHEMA creates them in their new shape (a rebuild: seconds per million events, once)
+  const reshape =
+    version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
+  db.exec(`BEGIN IMMEDIATE; ${reshape} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
+  try {
+    if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
+      // Events stored before the chain existed (schema 1) stay unchained: genesis records the last of their ids.
+      const last = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as
+        | { seq: number }
+        | undefined;
+      const id = last?.seq ?? 0;
+      db.prepare('INSERT INTO chain_log (seq, op, event_id, body_hash, hash) VALUES (1, ?, ?, ?, ?)').run(
+        OP_GENESIS,
+        id,
+        EMPTY_BODY_HASH,
+        chainHash(ZERO_HASH, OP_GENESIS, 1, id, EMPTY_BODY_HASH),
+      );
+    }
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}
 
 /** Events appended between two refreshes of the planner's statistics. */
 export const STATS_EVERY = 100_000;

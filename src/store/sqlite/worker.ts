@@ -4,8 +4,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SigningKey } from '../../integrity/keys.ts';
 import { checkpointOn } from './checkpoints.ts';
+import { toWire, type WriterJob } from './jobs.ts';
 import { configure } from './schema.ts';
-import { CommitQueue, SqliteWriter, toWire, type WriterJob } from './writer.ts';
+import { CommitQueue, SqliteWriter } from './writer.ts';
 
 export interface WorkerOptions {
   path: string;

@@ -4,9 +4,7 @@
 // progress are committed together by the next one (fewer dirty index pages per event). `:memory:` databases, which a
 // second thread cannot open, run it on the caller's connection.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
-import type { AuditEvent } from '../../event/model.ts';
 import {
-  bodyHash,
   chainHash,
   EMPTY_BODY_HASH,
   OP_DELETE,
@@ -15,106 +13,22 @@ import {
   OP_REPLACE,
   ZERO_HASH,
 } from '../../integrity/chain.ts';
-import { bodyOf } from '../rows.ts';
-import { QueryError, stageRank, toMicros } from '../semantics.ts';
-import { StoreUnavailableError } from '../types.ts';
+import { stageRank } from '../semantics.ts';
+import type { PreparedEvent, WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
 import {
   DICT_COLUMNS,
   DICT_FIELDS,
-  dictValues,
   EVENTS_STORED_SQL,
   FIELD_COUNT,
   FIELD_NO,
   INDEXED_DICT,
   LIST_FIELDS,
-  listValues,
   MINUTE_US,
   placeholders,
   STATS_EVERY,
   TERM_CACHE,
   unavailable,
 } from './schema.ts';
-
-/** An event reduced to what the writer stores: cheap to pass to a worker thread (strings and numbers only). */
-export interface PreparedEvent {
-  /** requestReceivedTimestamp, epoch microseconds. */
-  received: number;
-  auditID: string;
-  /** Dictionary-field values in DICT_FIELDS order. */
-  dict: string[];
-  code: number | null;
-  /** The values of each list field (groups, source IPs), in LIST_FIELDS order. */
-  lists: string[][];
-  /** The stored JSON. */
-  body: string;
-  /** sha256 of `body` for the chain, computed on the caller's thread (the writer thread is the busier one). */
-  bodyHash: Uint8Array;
-}
-
-export interface WriterJob {
-  events: PreparedEvent[];
-  batchKey?: string;
-  collapseStages?: boolean;
-}
-
-/** What one job did: `ids[i]` is the stored row of `events[i]` (0 if none), `stored` the indexes written now. */
-export interface WriterResult {
-  inserted: number;
-  duplicates: number;
-  ids: number[];
-  stored: number[];
-}
-
-export type WriterOutcome = { ok: true; result: WriterResult } | { ok: false; error: unknown };
-
-/** Validates an event and reduces it for the writer (on the caller's thread: a bad event fails its own batch). */
-export function prepareEvent(e: AuditEvent): PreparedEvent {
-  const received = toMicros(e.requestReceivedTimestamp);
-  if (Number.isNaN(received))
-    throw new QueryError(
-      `event ${e.auditID}: requestReceivedTimestamp ${JSON.stringify(e.requestReceivedTimestamp)} is not an RFC 3339 time`,
-    );
-  if (typeof e.auditID !== 'string' || e.auditID === '')
-    throw new QueryError('an event without auditID cannot be stored');
-  const code = e.responseStatus?.code;
-  const body = bodyOf(e);
-  return {
-    received,
-    auditID: e.auditID,
-    dict: dictValues(e),
-    code: typeof code === 'number' && Number.isInteger(code) ? code : null,
-    lists: listValues(e),
-    body,
-    bodyHash: bodyHash(body),
-  };
-}
-
-/** An error as it crosses from the worker thread: enough to rebuild the contract's error classes. */
-export interface WireError {
-  name: string;
-  message: string;
-  reason?: string;
-  retryAfterSeconds?: number;
-}
-
-export function toWire(err: unknown): WireError {
-  const e = err as Partial<StoreUnavailableError>;
-  return {
-    name: typeof e?.name === 'string' ? e.name : 'Error',
-    message: typeof e?.message === 'string' ? e.message : String(err),
-    ...(typeof e?.reason === 'string' ? { reason: e.reason } : {}),
-    ...(typeof e?.retryAfterSeconds === 'number' ? { retryAfterSeconds: e.retryAfterSeconds } : {}),
-  };
-}
-
-export function fromWire(w: WireError): Error {
-  if (w.name === 'StoreUnavailableError')
-    return new StoreUnavailableError(w.message, w.reason ?? 'io', w.retryAfterSeconds);
-  if (w.name === 'QueryError') return new QueryError(w.message);
-  const e = new Error(w.message);
-  e.name = w.name;
-  return e;
-}
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
