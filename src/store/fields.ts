@@ -1,26 +1,27 @@
 // The fields queries filter, search and count by: one entry per field, holding everything that differs from field to
 // field. Nothing else lists them; each user derives what it needs from this table:
-//   name      the field in EventQuery (`exact`/`fuzzy`) and stats; also stored, as PostgreSQL's `terms.field`
-//   get/list  its value in an event, or with `list` its values (groups, source IPs) → fieldValues (live tail,
-//             PostgreSQL's dictionary), searchableValues, both stores' rows
+//   name      the field in EventQuery (`exact`/`fuzzy`) and stats; stored too, as PostgreSQL's `terms.field`
+//   get/list  its value in an event, or with `list` its values (groups, source IPs) → fieldValues (the live tail's
+//             matcher, PostgreSQL's dictionary), searchableValues, both stores' rows
 //   params    KubeSphere's query parameters, `*_filter` exact and `*_search` fuzzy → query/params.ts's FILTER_PARAMS
-//             and JSON schemas; a field without them is not a filter (free text searches it): not in FilterField
+//             and JSON schemas; a field without them is no filter (only free text searches it): not in FilterField
 //   text      free text (`q`) searches it → searchableValues, SQLite's text columns, PostgreSQL's dictionary/`search`
 //   stats     `/stats?by=NAME` counts by it → query/params.ts's STATS_BY, STATS_FIELDS, both stores' stats
 //   oneOf     its only values: a fuzzy term becomes an exact match on those containing it (PostgreSQL)
 //   code      an HTTP status code: exact values that are not integers match nothing, a fuzzy term matches the codes
 //             whose digits contain it
-//   sqlite    `term` N: its values in SQLite's `terms` dictionary as field N (stored: never renumber), with `column`
-//             the `events` column holding the term id (columns are created in term order), or without a column one
-//             `event_values` row per value; `column` alone: the value itself; `indexed`: a (column, received…) index
-//             (its statement is SCHEMA's: see src/store/sqlite/schema.ts), which dictionary retention also relies on
+//   sqlite    `term` N: its values are in SQLite's `terms` dictionary as field N (stored: never renumber), with
+//             `column` the `events` column holding the term id, or without a column one `event_values` row per
+//             value; `column` alone: the value itself in that column; `indexed`: it has a (column, received…) index
+//             (SCHEMA's statement, src/store/sqlite/schema.ts), so retention may drop its unused dictionary values
 //   postgres  its `column` in `events`; `terms`: its values are kept in the `terms` dictionary, where fuzzy and free
-//             text look first; `search` N: line N of the `search` text (stored: never reorder)
-//   console   the console's filter list (web/src/query.ts), in this table's order: label, placeholder, and
+//             text look first; `search` N: it is line N of the `search` text (stored: never reorder)
+//   console   in the console's filter list (web/src/query.ts), in this table's order: label, placeholder, and
 //             `suggest: false` where the filter editor suggests no values from /stats
-//   cli       the `vigil query` flag that filters on it exactly
-// So a new filterable field is one entry here plus what is genuinely new: its column or list in each store, added
-// by a schema migration (SQLite: SCHEMA_VERSION and the upgrade in src/store/sqlite/; PostgreSQL: a migration).
+//   cli       the `vigil query` flag that filters on it exactly → CLI_FILTERS
+// So a new filterable field is one entry here plus what is genuinely new: its column in each store and the schema
+// migrations that add it to existing stores (SQLite: SCHEMA_VERSION and `upgrade` in src/store/sqlite/schema.ts,
+// with its index statement if indexed; PostgreSQL: a migration in src/store/postgres/migrations.ts).
 // Pure data and small functions, no node: imports: the console's bundle imports this file too.
 import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
 

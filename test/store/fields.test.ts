@@ -54,12 +54,17 @@ test('SQLite: dictionary numbers, columns in their stored order and indexes are 
   const db = new DatabaseSync(':memory:');
   try {
     db.exec(SCHEMA);
-    const columns = (db.prepare('PRAGMA table_info(events)').all() as { name: string }[]).map((c) => c.name);
-    assert.deepEqual(columns.slice(0, 20), [
+    const today = [
       ...['id', 'received', 'audit_id', 'stage', 'verb', 'level', 'username', 'namespace', 'workspace', 'cluster'],
       ...['devops', 'resource', 'subresource', 'name', 'status', 'source', 'request_uri', 'user_agent', 'code'],
       'multi',
-    ]);
+    ];
+    const columns = (db.prepare('PRAGMA table_info(events)').all() as { name: string }[]).map((c) => c.name);
+    assert.deepEqual(
+      columns.filter((c) => today.includes(c)),
+      today,
+      "today's columns, in today's order (a new field's column may come anywhere)",
+    );
     const indexes = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'`).all();
     const indexed = FIELDS.flatMap((f) =>
       'indexed' in f.sqlite ? [`events_${(f.sqlite as { column: string }).column}`] : [],

@@ -1,5 +1,5 @@
 // The PostgreSQL store's `events` columns, from the field table (../fields.ts), and how values become their text.
-import { FIELDS, type FieldSpec, type FilterField } from '../fields.ts';
+import { FIELDS, type FieldSpec, type FilterField, fieldSpec } from '../fields.ts';
 
 /** A field's column in `events` (`postgres.column`). */
 export const COLUMN = Object.fromEntries(
@@ -12,11 +12,10 @@ export const COLUMN = Object.fromEntries(
  */
 export const IN_TERMS = FIELDS.flatMap((f) => ('terms' in f.postgres ? [f.name] : [])) as readonly FilterField[];
 export const TERM_FIELDS = new Set<FilterField>(IN_TERMS);
-export const SPEC = Object.fromEntries(FIELDS.map((f) => [f.name, f as FieldSpec])) as Record<FilterField, FieldSpec>;
 
 /** Fields whose events hold a list (searched with the list's GIN, `&&` / `@>`), not one value. */
 export function isList(field: FilterField): boolean {
-  return SPEC[field].list === true;
+  return fieldSpec(field).list === true;
 }
 
 /**

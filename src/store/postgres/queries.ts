@@ -1,11 +1,11 @@
 // Reads of the PostgreSQL store: one event, a page with its exact total, histograms and the top values of a field.
 // Queries constrained only by time count from the per-minute counts (`event_minutes`) instead of the events.
 import type { StatsField } from '../fields.ts';
-import { STATS_FIELDS } from '../fields.ts';
+import { fieldSpec, STATS_FIELDS } from '../fields.ts';
 import { withId } from '../rows.ts';
 import { checkPage, checkQuery, decodeCursor, encodeCursor, QueryError } from '../semantics.ts';
 import type { EventQuery, Histogram, Page, PageRequest, StoredEvent, TenantScope } from '../types.ts';
-import { COLUMN, SPEC } from './columns.ts';
+import { COLUMN } from './columns.ts';
 import type { Db } from './pool.ts';
 import { buildWhere, countsFromMinutes, Params, termMatches } from './where.ts';
 
@@ -161,10 +161,10 @@ export async function stats(
   let top: { key: string; count: number }[] = [];
   if (limit > 0) {
     const lim = `$${p.values.length + 1}`;
-    const sql = SPEC[by].list
+    const sql = fieldSpec(by).list
       ? `SELECT v AS k, count(*) AS n FROM events e CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.${col}) AS v) ips
            WHERE ${where} GROUP BY v ORDER BY n DESC, v COLLATE "C" LIMIT ${lim}`
-      : SPEC[by].code
+      : fieldSpec(by).code
         ? `SELECT e.${col} AS k, count(*) AS n FROM events e WHERE ${where} AND e.${col} IS NOT NULL
              GROUP BY e.${col} ORDER BY n DESC, k LIMIT ${lim}`
         : `SELECT e.${col} AS k, count(*) AS n FROM events e WHERE ${where} AND e.${col} <> ''

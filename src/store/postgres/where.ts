@@ -1,9 +1,9 @@
 // The WHERE clause of a PostgreSQL query (values of one field OR'ed, fields AND'ed), from each field's storage: its
 // column, its list, its dictionary values (looked up first: termMatches), or its enumerated values.
-import type { FilterField } from '../fields.ts';
+import { type FilterField, fieldSpec } from '../fields.ts';
 import { codeMatches, exactCodes, scopeLists } from '../semantics.ts';
 import type { EventQuery } from '../types.ts';
-import { COLUMN, IN_TERMS, isList, pgText, SPEC, TERM_FIELDS } from './columns.ts';
+import { COLUMN, IN_TERMS, isList, pgText, TERM_FIELDS } from './columns.ts';
 import type { Db } from './pool.ts';
 
 /** Most dictionary values a condition lists itself; beyond, it selects them with a subquery. */
@@ -102,14 +102,14 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
     if (!values || values.length === 0) continue;
     const col = `e.${COLUMN[field]}`;
     if (isList(field)) conds.push(`${col} && ${p.add(values.map(pgText))}::text[]`);
-    else if (SPEC[field].code) {
+    else if (fieldSpec(field).code) {
       const codes = exactCodes(values);
       conds.push(codes.length === 0 ? 'false' : eq(col, codes, 'int'));
     } else conds.push(eq(col, values, 'text'));
   }
   for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
-    const spec = SPEC[field];
+    const spec = fieldSpec(field);
     const col = `e.${COLUMN[field]}`;
     if (spec.oneOf) {
       const all = spec.oneOf;

@@ -67,22 +67,25 @@ const termFields = FIELDS.flatMap((f): (TermField & { column?: string; indexed: 
 ).sort((a, b) => a.term - b.term);
 
 /**
- * Dictionary columns in term order, which is their order in `events` and in a PreparedEvent's `dict` (term N at
- * position N - 1: the numbers run from 1 without a gap).
+ * Dictionary columns in term order: their order in a new store's `events` (an upgrade adds a new one at the end) and
+ * in a PreparedEvent's `dict`.
  */
 export const DICT_FIELDS: readonly DictField[] = termFields.filter((f): f is DictField => f.column !== undefined);
-/** List fields: each value is an `event_values` row (term, event). Numbered after the dictionary columns. */
+/** List fields: each value is an `event_values` row (term, event). */
 export const LIST_FIELDS: readonly TermField[] = termFields.filter((f) => f.column === undefined);
 termFields.forEach((f, i) => {
-  if (f.term !== i + 1 || i < DICT_FIELDS.length !== (f.column !== undefined))
-    throw new Error(`fields.ts: SQLite term numbers must run from 1, dictionary columns first (${f.name}: ${f.term})`);
+  if (!Number.isInteger(f.term) || f.term < 1 || f.term === termFields[i - 1]?.term)
+    throw new Error(`fields.ts: ${f.name}: SQLite term numbers are distinct positive integers, not ${f.term}`);
 });
+/** A dictionary field's position in DICT_FIELDS (and in a PreparedEvent's `dict`). */
+export const DICT_POS = Object.fromEntries(DICT_FIELDS.map((f, i) => [f.name, i])) as Record<FieldName, number>;
 export const FIELD_NO = Object.fromEntries(termFields.map((f) => [f.name, f.term])) as Record<FieldName, number>;
 /** The `events` column of each field stored in one (a dictionary column or the value itself). */
 export const COLUMN = Object.fromEntries(
   FIELDS.flatMap((f) => ('column' in f.sqlite ? [[f.name, f.sqlite.column]] : [])),
 ) as Record<FieldName, string>;
-export const FIELD_COUNT = termFields.length;
+/** The highest term number. */
+export const MAX_TERM = termFields[termFields.length - 1]?.term ?? 0;
 
 /** Dictionary columns free text searches (with the list fields: TEXT_FIELD_NOS). */
 export const TEXT_DICT: readonly DictField[] = DICT_FIELDS.filter((f) => f.text);

@@ -18,11 +18,11 @@ import type { PreparedEvent, WriterJob, WriterOutcome, WriterResult } from './jo
 import {
   DICT_COLUMNS,
   DICT_FIELDS,
+  DICT_POS,
   EVENTS_STORED_SQL,
-  FIELD_COUNT,
-  FIELD_NO,
   INDEXED_DICT,
   LIST_FIELDS,
+  MAX_TERM,
   MINUTE_US,
   placeholders,
   STATS_EVERY,
@@ -60,7 +60,7 @@ export class SqliteWriter {
     StatementSync
   >;
   /** Dictionary cache per field number: value → term id. */
-  readonly #terms: Map<string, number>[] = Array.from({ length: FIELD_COUNT + 1 }, () => new Map());
+  readonly #terms: Map<string, number>[] = Array.from({ length: MAX_TERM + 1 }, () => new Map());
   /** Terms cached during the open transaction, forgotten again if it rolls back. */
   #newTerms: [number, string][] = [];
   /** Chain head inside the open transaction (read at BEGIN, restored from a savepoint's mark on rollback). */
@@ -231,7 +231,7 @@ export class SqliteWriter {
   #row(e: PreparedEvent): { values: SQLInputValue[]; multi: number[] } {
     const values: SQLInputValue[] = [e.received, e.auditID];
     const dict = e.dict;
-    for (let i = 0; i < dict.length; i++) values.push(this.#termId(i + 1, dict[i]!));
+    for (let i = 0; i < dict.length; i++) values.push(this.#termId(DICT_FIELDS[i]!.term, dict[i]!));
     const multi: number[] = [];
     for (let i = 0; i < e.lists.length; i++) {
       const term = LIST_FIELDS[i]!.term;
@@ -251,7 +251,9 @@ export class SqliteWriter {
 
   /** The stored row of the call an event repeats (same received time, audit ID and stage). */
   #existing(values: SQLInputValue[]): number {
-    return (this.#s.findCall.get(values[0]!, values[1]!, values[2]!) as { id: number } | undefined)?.id ?? 0;
+    return (
+      (this.#s.findCall.get(values[0]!, values[1]!, values[2 + DICT_POS.stage]!) as { id: number } | undefined)?.id ?? 0
+    );
   }
 
   /** Stores one batch inside the open transaction. */
@@ -272,13 +274,13 @@ export class SqliteWriter {
       const e = events[i]!;
       const { values, multi } = this.#row(e);
       if (job.collapseStages) {
-        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + FIELD_NO.source - 1]!) as {
+        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + DICT_POS.source]!) as {
           id: number;
           stage: number;
           multi: string;
         }[];
         if (rows.length > 0) {
-          const rank = stageRank(e.dict[FIELD_NO.stage - 1]!);
+          const rank = stageRank(e.dict[DICT_POS.stage]!);
           const later = rows.every(
             (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
           );
