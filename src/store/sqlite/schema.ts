@@ -255,18 +255,29 @@ export function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** The event's dictionary-field values, in DICT_FIELDS order. */
+const DICT_GET = DICT_FIELDS.map((f) => f.get);
+const LIST_GET = LIST_FIELDS.map((f) => f.get);
+
+/** The event's dictionary-field values, in DICT_FIELDS order ('' for a missing one). Plain loops: once per event. */
 export function dictValues(e: AuditEvent): string[] {
-  return DICT_FIELDS.map((f) => str(f.get(e)));
+  const out: string[] = [];
+  for (let i = 0; i < DICT_GET.length; i++) {
+    const v = DICT_GET[i]!(e);
+    out.push(typeof v === 'string' ? v : '');
+  }
+  return out;
 }
 
 /** The event's values of each list field, in LIST_FIELDS order (strings only, the empty one left out). */
 export function listValues(e: AuditEvent): string[][] {
-  return LIST_FIELDS.map((f) => {
-    const out: string[] = [];
-    for (const v of (f.get(e) as unknown[] | undefined) ?? []) if (typeof v === 'string' && v !== '') out.push(v);
-    return out;
-  });
+  const out: string[][] = [];
+  for (let i = 0; i < LIST_GET.length; i++) {
+    const list: string[] = [];
+    for (const v of (LIST_GET[i]!(e) as unknown[] | undefined) ?? [])
+      if (typeof v === 'string' && v !== '') list.push(v);
+    out.push(list);
+  }
+  return out;
 }
 
 /**
