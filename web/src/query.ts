@@ -1,7 +1,7 @@
 // The view's state lives in the URL under the API's own parameter names, so a bookmarked console URL and an API
 // call read the same. The one console-only parameter is `range` (a relative time range such as `1h`), because a
 // bookmark of "the last hour" must not freeze the hour it was taken in.
-import { FIELDS as FIELD_TABLE } from '../../src/store/fields.ts';
+import { FIELDS as FIELD_TABLE } from '#store/fields';
 
 export type Mode = 'exact' | 'fuzzy';
 
