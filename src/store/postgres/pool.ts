@@ -34,9 +34,6 @@ export function unavailable(err: unknown): StoreUnavailableError | undefined {
   return new StoreUnavailableError(`store unavailable: PostgreSQL: ${message}`, reason, 5, err);
 }
 
-/** Pooled connections that already have an error listener of their own. */
-const guarded = new WeakSet<pg.PoolClient>();
-
 /** The store's pool of connections to its schema (`search_path`). */
 export class Db {
   readonly pool: pg.Pool;
@@ -57,6 +54,12 @@ export class Db {
     // An idle connection whose backend dies emits here; without a listener it would crash the process. The pool
     // drops the connection and opens a new one when needed.
     this.pool.on('error', () => {});
+    // The pool listens for errors on idle connections only, and an 'error' nobody listens to crashes the process: a
+    // connection killed while checked out, or between its connect and the caller's first query (the termination can
+    // arrive in the same packet as the connect's answer, before `await pool.connect()` resumes), would take the
+    // collector down. So each connection gets a listener of its own as it is made; the next query on a dead one
+    // fails instead, and the connection is discarded on release.
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   /**
@@ -74,18 +77,9 @@ export class Db {
     }
   }
 
-  /**
-   * A pooled connection that survives its backend dying while checked out between two queries: the pool listens
-   * for errors on idle connections only, and an 'error' nobody listens to would crash the process. The next query
-   * on it fails instead, and the connection is discarded on release.
-   */
+  /** A pooled connection (see the 'connect' listener in the constructor for when its backend dies). */
   async connect(): Promise<pg.PoolClient> {
-    const client = await this.pool.connect();
-    if (!guarded.has(client)) {
-      guarded.add(client);
-      client.on('error', () => {});
-    }
-    return client;
+    return this.pool.connect();
   }
 
   /**
