@@ -16,10 +16,10 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { decodeEventList } from '../src/event/index.ts';
 import type { AuditEvent } from '../src/event/model.ts';
-import { openPostgresStore } from '../src/store/postgres.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
-import { configure } from '../src/store/sqlite-schema.ts';
-import { prepareEvent, SqliteWriter } from '../src/store/sqlite-writer.ts';
+import { openPostgresStore, openSqliteStore } from '../src/store/index.ts';
+import { prepareEvent } from '../src/store/sqlite/jobs.ts';
+import { configure } from '../src/store/sqlite/schema.ts';
+import { SqliteWriter } from '../src/store/sqlite/writer.ts';
 import { BATCH, falcoBatches, postgresCpuMs, startServer, stopServer } from './collector.ts';
 
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 8);

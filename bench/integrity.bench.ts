@@ -6,10 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AuditEvent } from '../src/event/model.ts';
 import { bodyHash, chainHash, ZERO_HASH } from '../src/integrity/chain.ts';
-import { writeCheckpoint } from '../src/integrity/checkpoint.ts';
 import { defaultKeyPath, loadSigningKey } from '../src/integrity/keys.ts';
-import { verifySqlite } from '../src/integrity/verify.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
+import { verifyTrail } from '../src/integrity/verify.ts';
+import { openSqliteStore, readTrail } from '../src/store/index.ts';
+import { writeSqliteCheckpoint } from '../src/store/sqlite/index.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 200_000);
 const BATCH = 500;
@@ -55,9 +55,11 @@ try {
   const chainMs = performance.now() - t;
 
   const key = loadSigningKey(defaultKeyPath(db), true);
-  writeCheckpoint(db, key);
+  writeSqliteCheckpoint(db, key);
   t = performance.now();
-  const r = verifySqlite(db, { publicKey: key.publicKey });
+  const r = await readTrail({ type: 'sqlite', path: db }, 'verify', (trail) =>
+    verifyTrail(trail, { publicKey: key.publicKey }),
+  );
   const verifyMs = performance.now() - t;
   if (!r.ok) throw new Error(`verify failed: ${JSON.stringify(r.first)}`);
 

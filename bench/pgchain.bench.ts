@@ -3,7 +3,7 @@
 // step. Measured in one run: (1) two stores (two collectors) appending 400-event batches, 4 in flight each — the
 // whole append (the baseline) and its final message (chain step + COMMIT); (2) the chain step alone for 400
 // entries, run one at a time and rolled back — its server time bounds how many batches per second can be chained;
-// (3) `verifyPostgres` over the store, and a retention step dropping the day's partition — the whole step, and how
+// (3) verify (`verifyTrail`) over the store, and a retention step dropping the day's partition — the whole step, and how
 // long an append sent as soon as the step holds `events` in ACCESS EXCLUSIVE mode waits (the partition's ids are
 // digested before that lock and only counted under it) — then verify again.
 // `npm run bench cluster` compares ingest against the code before the chain (see bench/RESULTS.md).
@@ -11,9 +11,10 @@
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { OP_INSERT } from '../src/integrity/chain.ts';
-import { keyIdOf, verifyPostgres, writeCheckpointPostgres } from '../src/integrity/index.ts';
+import { keyIdOf, verifyTrail } from '../src/integrity/index.ts';
+import { openPostgresStore, readTrail } from '../src/store/index.ts';
 import { chainStepSql } from '../src/store/postgres/chain.ts';
-import { openPostgresStore } from '../src/store/postgres.ts';
+import { writePostgresCheckpoint } from '../src/store/postgres/index.ts';
 import { podEvent as event } from './collector.ts';
 
 const URL_ = process.env.VIGIL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -92,9 +93,9 @@ try {
   const publicKey = createPublicKey(privateKey);
   const key = { privateKey, publicKey, keyId: keyIdOf(publicKey) };
   const target = { url: URL_, schema };
-  await writeCheckpointPostgres(target, key);
+  await writePostgresCheckpoint(target, key);
   let v0 = performance.now();
-  let report = await verifyPostgres(target, { publicKey });
+  let report = await readTrail({ type: 'postgres', ...target }, 'verify', (t) => verifyTrail(t, { publicKey }));
   const verifyMs = performance.now() - v0;
   if (!report.ok) throw new Error(`verify failed: ${JSON.stringify(report.first)}`);
   const verifiedEntries = report.entries;
@@ -117,8 +118,8 @@ try {
   const waitMs = performance.now() - w0;
   const dropped = await step;
   const dropMs = performance.now() - v0;
-  await writeCheckpointPostgres(target, key);
-  report = await verifyPostgres(target, { publicKey });
+  await writePostgresCheckpoint(target, key);
+  report = await readTrail({ type: 'postgres', ...target }, 'verify', (t) => verifyTrail(t, { publicKey }));
   if (!report.ok) throw new Error(`verify after the drop failed: ${JSON.stringify(report.first)}`);
 
   const row = (name: string, xs: number[]) =>
@@ -136,7 +137,7 @@ try {
     `chain step / append: ${(mean(stepMs) / mean(appendMs)).toFixed(3)}; one chain head chains at most ~${Math.round((1000 / p50) * BATCH).toLocaleString('en-US')} events/s in ${BATCH}-event batches (from the p50)`,
   );
   console.log(
-    `verifyPostgres: ${verifiedEntries} entries, ${Math.round(N / (verifyMs / 1000)).toLocaleString('en-US')} events/s, ${(verifyMs / wall).toFixed(2)}× the ingest time`,
+    `verify: ${verifiedEntries} entries, ${Math.round(N / (verifyMs / 1000)).toLocaleString('en-US')} events/s, ${(verifyMs / wall).toFixed(2)}× the ingest time`,
   );
   console.log(
     `retention step dropping the day's partition (${dropped} events; digest, then count + DROP under ACCESS EXCLUSIVE, then the chain cut): ${dropMs.toFixed(0)} ms; an append sent once it held the lock: ${waitMs.toFixed(0)} ms; verify after it: ok`,

@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { AuditEvent } from '../src/event/model.ts';
-import { openPostgresStore, type PostgresStore } from '../src/store/postgres.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
+import { openPostgresStore, openSqliteStore, type PostgresStore } from '../src/store/index.ts';
 import type { EventQuery, Store } from '../src/store/types.ts';
 
 const URL_ = process.env.VIGIL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

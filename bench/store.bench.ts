@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent } from '../src/event/model.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
+import { openSqliteStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 200_000);

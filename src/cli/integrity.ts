@@ -4,18 +4,15 @@ import type { KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { parseDuration, signingKeyPath, type VigilConfig } from '../config/index.ts';
 import {
-  exportPostgres,
-  exportSqlite,
+  exportTrail,
   loadSigningKey,
   parsePublicKey,
   publicKeyPath,
   type VerifyReport,
   verifyExport,
-  verifyPostgres,
-  verifySqlite,
-  writeCheckpoint,
-  writeCheckpointPostgres,
+  verifyTrail,
 } from '../integrity/index.ts';
+import { readTrail, writeCheckpoint } from '../store/index.ts';
 import { CliError, defineCommand } from './command.ts';
 import { CONFIG_OPTIONS, commandConfig } from './config.ts';
 
@@ -134,9 +131,7 @@ config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention
         publicKey: storePublicKey(config, values['public-key']),
         since: values.since === undefined ? undefined : parseSince(values.since),
       };
-      r = await storeCall(() =>
-        storage.type === 'sqlite' ? verifySqlite(storage.path, o) : verifyPostgres(storage, o),
-      );
+      r = await storeCall(() => readTrail(storage, 'verify', (trail) => verifyTrail(trail, o)));
     }
     if (values.json) {
       io.stdout.write(`${JSON.stringify(r)}\n`);
@@ -164,9 +159,7 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
     let publicKey: KeyObject;
     if (keyPath !== undefined && existsSync(keyPath)) {
       const key = loadSigningKey(keyPath, false);
-      await storeCall(() =>
-        storage.type === 'sqlite' ? writeCheckpoint(storage.path, key) : writeCheckpointPostgres(storage, key),
-      );
+      await storeCall(() => writeCheckpoint(storage, key));
       publicKey = key.publicKey;
     } else publicKey = storePublicKey(config, undefined);
     const o = { publicKey, since: values.since === undefined ? undefined : parseSince(values.since) };
@@ -176,9 +169,7 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
       else io.stdout.write(`${line}\n`);
     };
     try {
-      await storeCall(() =>
-        storage.type === 'sqlite' ? exportSqlite(storage.path, o, write) : exportPostgres(storage, o, write),
-      );
+      await storeCall(() => readTrail(storage, 'export', (trail) => exportTrail(trail, o, write)));
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

@@ -2,9 +2,7 @@
 // keyset pages (the store's own cursor), appends each page to the target (idempotent), and saves the cursor in the
 // target after each page, so an interrupted copy resumes where it stopped; at the end it checks the counts.
 import { existsSync } from 'node:fs';
-import { openPostgresStore, type PostgresStore } from '../store/postgres.ts';
-import { encodeCursor, toMicros } from '../store/query.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { encodeCursor, openPostgresStore, openSqliteStore, type PostgresStore, toMicros } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { CliError, type CommandIO, defineCommand } from './command.ts';
 

@@ -1,7 +1,7 @@
 // `vigil migrate`: creates or upgrades Vigil's schema in PostgreSQL (collectors also do it when they open the
 // store; this runs it ahead of a rollout, e.g. as a Kubernetes Job, with a role allowed to change the schema).
+import { migratePostgres } from '../store/index.ts';
 import { MIGRATIONS } from '../store/postgres/migrations.ts';
-import { migratePostgres } from '../store/postgres.ts';
 import { CliError, defineCommand } from './command.ts';
 import { env } from './config.ts';
 

@@ -75,6 +75,15 @@ function writeU64(b: Buffer, n: number, at: number): void {
   b.writeUInt32BE(n >>> 0, at + 4);
 }
 
+/** One entry of a store's chain, as stored. */
+export interface ChainEntry {
+  seq: number;
+  op: number;
+  eventId: number;
+  bodyHash: Buffer;
+  hash: Buffer;
+}
+
 export function chainHash(prev: Uint8Array, op: number, seq: number, eventId: number, body: Uint8Array): Buffer {
   const input = Buffer.allocUnsafe(32 + TAG.length + 17 + 32);
   input.set(prev, 0);

@@ -2,8 +2,6 @@
 // rewritten chain (every hash recomputed) no longer passes through the signed heads. Without the private key nobody
 // can make a checkpoint; the public key alone verifies them (offline too, see export.ts).
 import { type KeyObject, sign, verify as verifySignature } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
-import { EVENTS_STORED_SQL } from '../store/sqlite-schema.ts';
 import type { SigningKey } from './keys.ts';
 
 export interface Checkpoint {
@@ -48,90 +46,60 @@ export function checkpointBefore(checkpoints: Checkpoint[], seq: number, publicK
   return undefined;
 }
 
-export function rowToCheckpoint(r: Record<string, unknown>): Checkpoint {
-  return {
-    seq: Number(r.seq),
-    at: Number(r.at),
-    lastSeq: Number(r.last_seq),
-    count: Number(r.count),
-    head: Buffer.from(r.head as Uint8Array),
-    signature: Buffer.from(r.signature as Uint8Array),
-    keyId: String(r.key_id),
-  };
+export interface CheckpointOptions {
+  /** Epoch ms of the checkpoint (default now). */
+  now?: number;
+  /** Write one even when the chain has not grown since the last checkpoint. */
+  force?: boolean;
+  /** Skip a forced one all the same when the last checkpoint covers the head and is younger than this (ms). */
+  freshMs?: number;
 }
 
 /**
- * Writes a checkpoint over the SQLite store at `dbPath` on a short connection of its own (the CLI; a running
- * collector writes them on its store's write connection, `Store.checkpoint`). With `force` false nothing is written
- * when the chain has not grown since the last checkpoint. Returns the checkpoint written, or undefined.
+ * Whether to write a checkpoint over a chain whose last entry is `headSeq`, `last` being the newest one written:
+ * without `force` not when the chain has not grown since; with `freshMs`, a forced one is skipped too when the last
+ * checkpoint covers the head and is younger (several collectors of one store share one cadence).
  */
-export function writeCheckpoint(
-  dbPath: string,
-  key: SigningKey,
-  o: { now?: number; force?: boolean } = {},
-): Checkpoint | undefined {
-  const db = new DatabaseSync(dbPath, { timeout: 5000 });
-  try {
-    return checkpointOn(db, key, o, dbPath);
-  } finally {
-    db.close();
-  }
+export function checkpointDue(
+  headSeq: number,
+  last: { lastSeq: number; at: number } | undefined,
+  o: CheckpointOptions,
+  now: number,
+): boolean {
+  if (!last || last.lastSeq !== headSeq) return true;
+  return o.force === true && !(o.freshMs !== undefined && last.at > now - o.freshMs);
 }
 
-/** `writeCheckpoint` on an open connection to the store (no transaction open on it). */
-export function checkpointOn(
-  db: DatabaseSync,
+/** The checkpoint following `last` (numbered on from it) over the chain's head, signed with `key`. */
+export function nextCheckpoint(
+  last: { seq: number } | undefined,
+  head: { seq: number; hash: Uint8Array; count: number },
   key: SigningKey,
-  o: { now?: number; force?: boolean } = {},
-  name = 'the store',
-): Checkpoint | undefined {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const head = db.prepare('SELECT seq, event_id, hash FROM chain_log ORDER BY seq DESC LIMIT 1').get() as
-      | { seq: number; hash: Uint8Array }
-      | undefined;
-    if (!head) throw new Error(`${name}: the store has no hash chain (open it with this Vigil first)`);
-    const last = db.prepare('SELECT seq, last_seq FROM checkpoints ORDER BY seq DESC LIMIT 1').get() as
-      | { seq: number; last_seq: number }
-      | undefined;
-    if (last && last.last_seq === head.seq && !o.force) {
-      db.exec('COMMIT');
-      return undefined;
-    }
-    const c = signCheckpoint(
-      {
-        seq: (last?.seq ?? 0) + 1,
-        at: o.now ?? Date.now(),
-        lastSeq: head.seq,
-        count: chainedCount(db),
-        head: Buffer.from(head.hash),
-        keyId: key.keyId,
-      },
-      key,
-    );
-    db.prepare(
-      'INSERT INTO checkpoints (seq, at, last_seq, count, head, signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ).run(c.seq, c.at, c.lastSeq, c.count, c.head, c.signature, c.keyId);
-    db.exec('COMMIT');
-    return c;
-  } catch (err) {
-    if (db.isTransaction) db.exec('ROLLBACK');
-    throw err;
-  }
+  now: number,
+): Checkpoint {
+  return signCheckpoint(
+    {
+      seq: (last?.seq ?? 0) + 1,
+      at: now,
+      lastSeq: head.seq,
+      count: head.count,
+      head: Buffer.from(head.hash),
+      keyId: key.keyId,
+    },
+    key,
+  );
 }
 
 /**
- * The chained events stored: all events (the per-minute counts the writer keeps in each transaction, so no scan of
- * the store: counting event_bodies read every page of it through the page cache) less those stored before the
- * chain began (a store upgraded to the chain; a range count on ids that retention only shrinks).
+ * What signs checkpoints over a store's chain: the Store contract (src/store/types.ts) extends it, and each store
+ * writes them in its own tables, deciding with checkpointDue and signing with nextCheckpoint.
  */
-function chainedCount(db: DatabaseSync): number {
-  const all = (db.prepare(EVENTS_STORED_SQL).get() as { n: number }).n;
-  const genesis = db.prepare('SELECT event_id FROM chain_log WHERE seq = 1 AND op = 0').get() as
-    | { event_id: number }
-    | undefined;
-  if (!genesis?.event_id) return all;
-  return all - (db.prepare('SELECT count(*) AS n FROM events WHERE id <= ?').get(genesis.event_id) as { n: number }).n;
+export interface CheckpointTarget {
+  /**
+   * Signs the hash chain's head and count with `key`; see checkpointDue for when nothing is written. Returns the
+   * checkpoint written, or undefined.
+   */
+  checkpoint(key: SigningKey, o?: { force?: boolean; freshMs?: number }): Promise<Checkpoint | undefined>;
 }
 
 export interface Checkpointer {

@@ -6,27 +6,11 @@
 //                                                                    entry; day: of a partition drop (PostgreSQL)
 //   {"type":"checkpoint","seq","at","lastSeq","count","head","signature","keyId"}
 import type { KeyObject } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
-import { bodyHash, OP_DELETE, OP_GENESIS, ZERO_HASH } from './chain.ts';
-import { type Checkpoint, checkpointBefore, checkpointSignatureValid, rowToCheckpoint } from './checkpoint.ts';
+import { bodyHash, type ChainEntry, ZERO_HASH } from './chain.ts';
+import { type Checkpoint, checkpointSignatureValid } from './checkpoint.ts';
 import { keyIdOf, parsePublicKey } from './keys.ts';
-import {
-  type Break,
-  type ChainEntry,
-  ChainWalker,
-  classifyMismatches,
-  prunedAnchor,
-  report,
-  type VerifyReport,
-} from './verify.ts';
-
-const PAGE = 10_000;
-
-export interface ExportOptions {
-  publicKey: KeyObject;
-  /** Epoch ms: export from the last checkpoint before the first event received then. */
-  since?: number;
-}
+import { type TrailOptions, type TrailReader, trailStart } from './trail.ts';
+import { type Break, ChainWalker, classifyMismatches, report, type VerifyReport } from './verify.ts';
 
 export interface ExportWriter {
   entry(e: ChainEntry & { body?: string; day?: number }): void;
@@ -97,60 +81,17 @@ export function exportLines(
   };
 }
 
-/** Writes the export of the SQLite store at `dbPath` line by line through `write`; returns the number of entries. */
-export function exportSqlite(dbPath: string, o: ExportOptions, write: (line: string) => void): number {
-  const db = new DatabaseSync(dbPath, { readOnly: true });
-  try {
-    db.exec('BEGIN');
-    const checkpoints = (db.prepare('SELECT * FROM checkpoints ORDER BY seq').all() as Record<string, unknown>[]).map(
-      rowToCheckpoint,
-    );
-    const g = db.prepare('SELECT op, event_id FROM chain_log WHERE seq = 1').get() as
-      | { op: number; event_id: number }
-      | undefined;
-    const pruned = prunedAnchor(db, checkpoints, o.publicKey);
-    if (!g && !pruned) throw new Error(`${dbPath}: no hash chain in this store (or its first entries are missing)`);
-    const genesisId = g?.op === OP_GENESIS ? g.event_id : 0;
-    let anchor: { seq: number; hash: Buffer; count: number } = pruned ?? { seq: 0, hash: ZERO_HASH, count: 0 };
-    if (o.since !== undefined) {
-      const first = db
-        .prepare('SELECT id FROM events WHERE received >= ? ORDER BY received, id LIMIT 1')
-        .get(Math.ceil(o.since) * 1000) as { id: number } | undefined;
-      const from = first
-        ? (db.prepare('SELECT min(seq) AS s FROM chain_log WHERE event_id >= ?').get(first.id) as { s: number }).s
-        : (db.prepare('SELECT max(seq) AS s FROM chain_log').get() as { s: number }).s;
-      const cp = checkpointBefore(checkpoints, from, o.publicKey);
-      if (cp && cp.lastSeq > anchor.seq) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count };
-    }
-    const out = exportLines(o.publicKey, { ...anchor, genesisId }, write);
-    const page = db.prepare(
-      `SELECT c.seq, c.op, c.event_id, c.body_hash, c.hash,
-         CASE WHEN c.op NOT IN (${OP_GENESIS}, ${OP_DELETE})
-               AND c.seq = (SELECT max(seq) FROM chain_log l WHERE l.event_id = c.event_id)
-              THEN (SELECT body FROM event_bodies b WHERE b.id = c.event_id) END AS body
-       FROM chain_log c WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
-    );
-    let after = anchor.seq;
-    for (;;) {
-      const rows = page.all(after, PAGE) as Record<string, unknown>[];
-      for (const r of rows)
-        out.entry({
-          seq: Number(r.seq),
-          op: Number(r.op),
-          eventId: Number(r.event_id),
-          bodyHash: Buffer.from(r.body_hash as Uint8Array),
-          hash: Buffer.from(r.hash as Uint8Array),
-          body: typeof r.body === 'string' ? r.body : undefined,
-        });
-      if (rows.length < PAGE) break;
-      after = Number(rows[rows.length - 1]!.seq);
-    }
-    out.checkpoints(checkpoints);
-    db.exec('COMMIT');
-    return out.entries;
-  } finally {
-    db.close();
-  }
+/**
+ * Writes the export of a store's trail as `r` reads it (one snapshot) line by line through `write`; returns the
+ * number of entries. A chain with neither its first entry nor a signed checkpoint standing in for it is refused.
+ */
+export async function exportTrail(r: TrailReader, o: TrailOptions, write: (line: string) => void): Promise<number> {
+  const { checkpoints, first, genesisId, anchor, pruned } = await trailStart(r, o);
+  if (!first && !pruned) throw new Error(`${r.name}: no hash chain in this store (or its first entries are missing)`);
+  const out = exportLines(o.publicKey, { ...anchor, genesisId }, write);
+  for await (const page of r.exported(anchor.seq)) for (const e of page) out.entry(e);
+  out.checkpoints(checkpoints);
+  return out.entries;
 }
 
 function hex(v: unknown, what: string, line: number): Buffer {

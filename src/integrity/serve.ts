@@ -1,7 +1,6 @@
 // The collector's part of tamper evidence: the signing key (created on first start) and the checkpoint timer.
 import { signingKeyPath, type VigilConfig } from '../config/index.ts';
-import type { Store } from '../store/index.ts';
-import { type Checkpointer, startCheckpoints } from './checkpoint.ts';
+import { type Checkpointer, type CheckpointTarget, startCheckpoints } from './checkpoint.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
@@ -25,7 +24,7 @@ export function integrityKey(config: VigilConfig): SigningKey | undefined {
  */
 export function startIntegrity(
   config: VigilConfig,
-  store: Store,
+  store: CheckpointTarget,
   key: SigningKey | undefined,
   onError: (err: unknown) => void,
 ): Checkpointer {

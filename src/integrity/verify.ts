@@ -2,19 +2,20 @@
 // and the chain must pass through each checkpoint's head at its lastSeq; then every stored event must match the
 // body hash of its latest chain entry. Retention deletions are chain entries, so they do not read as tampering.
 import type { KeyObject } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
 import {
   bodyHash,
+  type ChainEntry,
   chainHash,
+  DropDigest,
   OP_DELETE,
   OP_DROP,
   OP_GENESIS,
   OP_INSERT,
   OP_NAMES,
   OP_REPLACE,
-  ZERO_HASH,
 } from './chain.ts';
-import { type Checkpoint, checkpointBefore, checkpointSignatureValid, rowToCheckpoint } from './checkpoint.ts';
+import { type Checkpoint, checkpointSignatureValid } from './checkpoint.ts';
+import { type TrailOptions, type TrailReader, trailStart } from './trail.ts';
 
 export type BreakKind = 'changed' | 'removed' | 'inserted' | 'reordered' | 'bad-checkpoint';
 
@@ -39,14 +40,6 @@ export interface VerifyReport {
   unchained: number;
   /** Chain entries after the last checkpoint: hashes check, but no signature vouches for them yet. */
   unsigned: number;
-}
-
-export interface ChainEntry {
-  seq: number;
-  op: number;
-  eventId: number;
-  bodyHash: Buffer;
-  hash: Buffer;
 }
 
 /** Most breaks kept in a report (the first is what matters; the rest give an idea of the extent). */
@@ -232,150 +225,88 @@ export function classifyMismatches(
   }
 }
 
-const PAGE = 10_000;
+interface Drop {
+  seq: number;
+  count: number;
+  expected: Buffer;
+  digest: DropDigest;
+}
 
 /**
- * The anchor of a chain whose prefix retention cut (src/store/sqlite-writer.ts): the signed checkpoint at the entry
- * before its first. Undefined for a whole chain (or one cut at no valid checkpoint: the walk reports the gap).
+ * Verifies a store's trail as `r` reads it (one snapshot): the chain walk against the checkpoints, every chained event
+ * against its latest entry, the chain's count against the events its entries vouch for, partition drops (PostgreSQL)
+ * against the ids they took, and no event stored that the chain does not vouch for.
  */
-export function prunedAnchor(
-  db: DatabaseSync,
-  checkpoints: Checkpoint[],
-  publicKey: KeyObject,
-): { seq: number; hash: Buffer; count: number; genesisId: number } | undefined {
-  const first = (db.prepare('SELECT min(seq) AS s FROM chain_log').get() as { s: number | null }).s;
-  // an empty chain_log: cut at its head, the newest checkpoint
-  const at = first === null ? Math.max(0, ...checkpoints.map((c) => c.lastSeq)) : first - 1;
-  if (at <= 0) return undefined;
-  const cp = checkpoints.find((c) => c.lastSeq === at && checkpointSignatureValid(c, publicKey));
-  return cp && { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId: 0 };
-}
-
-export interface VerifyStoreOptions {
-  publicKey: KeyObject;
-  /** Epoch ms: verify events received from then on (from the last checkpoint before them). */
-  since?: number;
-}
-
-/** Verifies the SQLite store at `dbPath` (opened read-only). */
-export function verifySqlite(dbPath: string, o: VerifyStoreOptions): VerifyReport {
-  const db = new DatabaseSync(dbPath, { readOnly: true });
-  try {
-    db.exec('BEGIN'); // one snapshot for the whole walk
-    const hasChain = db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'chain_log'`).get();
-    if (!hasChain) throw new Error(`${dbPath}: no hash chain in this store (open it with this Vigil to upgrade it)`);
-    const checkpoints = (db.prepare('SELECT * FROM checkpoints ORDER BY seq').all() as Record<string, unknown>[]).map(
-      rowToCheckpoint,
-    );
-    const genesis = db.prepare('SELECT seq, op, event_id, body_hash, hash FROM chain_log WHERE seq = 1').get() as
-      | Record<string, unknown>
-      | undefined;
-    const genesisId = genesis && Number(genesis.op) === OP_GENESIS ? Number(genesis.event_id) : 0;
-    // Where to start: the genesis; where retention cut the chain's prefix, the signed checkpoint it was cut at; with
-    // --since, the last valid checkpoint before the first event from then on.
-    let anchor = { seq: 0, hash: ZERO_HASH as Buffer, count: 0, genesisId: 0 };
-    const pruned = prunedAnchor(db, checkpoints, o.publicKey);
-    if (pruned) anchor = pruned;
-    let firstId = 0;
-    if (o.since !== undefined) {
-      const first = db
-        .prepare('SELECT id FROM events WHERE received >= ? ORDER BY received, id LIMIT 1')
-        .get(Math.ceil(o.since) * 1000) as { id: number } | undefined;
-      firstId = first?.id ?? Number.MAX_SAFE_INTEGER;
-      const from = first
-        ? (db.prepare('SELECT min(seq) AS s FROM chain_log WHERE event_id >= ?').get(first.id) as { s: number | null })
-            .s
-        : (db.prepare('SELECT max(seq) AS s FROM chain_log').get() as { s: number | null }).s;
-      const cp = checkpointBefore(checkpoints, from ?? 0, o.publicKey);
-      if (cp && cp.lastSeq > anchor.seq) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
-    }
-    const walker = new ChainWalker(anchor, checkpoints, o.publicKey);
-    if (checkpoints.length > 0 && checkpoints[0]!.seq !== 1)
-      walker.add({ kind: 'bad-checkpoint', detail: `checkpoints 1..${checkpoints[0]!.seq - 1} are missing` });
-    const page = db.prepare(
-      'SELECT seq, op, event_id, body_hash, hash FROM chain_log WHERE seq > ? ORDER BY seq LIMIT ?',
-    );
-    let after = anchor.seq;
-    for (;;) {
-      const rows = page.all(after, PAGE) as Record<string, unknown>[];
-      for (const r of rows)
-        walker.entry({
-          seq: Number(r.seq),
-          op: Number(r.op),
-          eventId: Number(r.event_id),
-          bodyHash: Buffer.from(r.body_hash as Uint8Array),
-          hash: Buffer.from(r.hash as Uint8Array),
-        });
-      if (rows.length < PAGE) break;
-      after = Number(rows[rows.length - 1]!.seq);
-    }
-    const { unsigned, checkpoints: cpCount } = walker.finish();
-    const add = (b: Break) => walker.add(b);
-
-    // Every chained event against the latest entry of its id, in event id order (keyset pages over the index).
-    const minId = Math.max(genesisId + 1, firstId);
-    const bodies = db.prepare(
-      `SELECT c.event_id AS id, c.seq, c.op, c.body_hash, b.body, e.id IS NOT NULL AS row
-       FROM chain_log c LEFT JOIN event_bodies b ON b.id = c.event_id LEFT JOIN events e ON e.id = c.event_id
-       WHERE c.op <> ${OP_GENESIS} AND (c.event_id, c.seq) > (?, ?) AND c.event_id >= ?
-       ORDER BY c.event_id, c.seq LIMIT ?`,
-    );
-    const check = new EventCheck(add);
-    let cur: Record<string, unknown> | undefined;
-    const settle = (r: Record<string, unknown>) => {
-      const id = Number(r.id);
-      const seq = Number(r.seq);
-      const op = Number(r.op);
-      const body = r.body as string | null;
-      if (op === OP_DELETE) check.gone(id, seq, body !== null || Boolean(r.row));
-      else if (op === OP_INSERT || op === OP_REPLACE)
-        check.live(id, seq, Buffer.from(r.body_hash as Uint8Array), body, Boolean(r.row));
-    };
-    let lastId = 0;
-    let lastSeq = 0;
-    for (;;) {
-      const rows = bodies.all(lastId, lastSeq, minId, PAGE) as Record<string, unknown>[];
-      for (const r of rows) {
-        if (cur && Number(cur.id) !== Number(r.id)) settle(cur);
-        cur = r;
+export async function verifyTrail(r: TrailReader, o: TrailOptions): Promise<VerifyReport> {
+  const { checkpoints, genesisId, anchor, pruned, firstId } = await trailStart(r, o);
+  const walker = new ChainWalker(anchor, checkpoints, o.publicKey);
+  const add = (b: Break) => walker.add(b);
+  if (checkpoints.length > 0 && checkpoints[0]!.seq !== 1)
+    add({ kind: 'bad-checkpoint', detail: `checkpoints 1..${checkpoints[0]!.seq - 1} are missing` });
+  // Drops by day, in chain order: an event of that day whose latest entry precedes a drop went with it. (A partial
+  // walk needs none before its anchor: the anchor precedes every entry of the events it checks.)
+  const drops = new Map<number, Drop[]>();
+  for await (const page of r.entries(anchor.seq, (seq, detail) => add({ kind: 'changed', seq, detail })))
+    for (const e of page) {
+      walker.entry(e);
+      if (e.op === OP_DROP && e.day !== undefined) {
+        const list = drops.get(e.day) ?? [];
+        list.push({ seq: e.seq, count: e.eventId, expected: e.bodyHash, digest: new DropDigest(e.day) });
+        drops.set(e.day, list);
       }
-      if (rows.length < PAGE) break;
-      lastId = Number(cur!.id);
-      lastSeq = Number(cur!.seq);
     }
-    if (cur) settle(cur);
-    check.finish();
-    // The chain's count against the events its entries vouch for: an event removed together with every entry of it
-    // (possible only where a checkpoint stands in for the chain's prefix) still counts in the checkpoint.
-    if (o.since === undefined && walker.count !== check.vouched)
-      add({
-        kind: 'removed',
-        detail: `the chain counts ${walker.count} stored events, its entries vouch for ${check.vouched}`,
-      });
+  const { unsigned, checkpoints: cpCount } = walker.finish();
 
-    // Stored events no chain entry vouches for.
-    const strays = db
-      .prepare(
-        `SELECT id FROM (SELECT id FROM event_bodies WHERE id >= ? UNION SELECT id FROM events WHERE id >= ?) s
-         WHERE NOT EXISTS (SELECT 1 FROM chain_log c WHERE c.event_id = s.id AND c.op <> ${OP_GENESIS})
-         ORDER BY id LIMIT ${MAX_BREAKS}`,
-      )
-      .all(minId, minId) as { id: number }[];
-    for (const s of strays)
-      add({ kind: 'inserted', eventId: s.id, detail: `event ${s.id} is stored but not in the chain` });
-    const unchained =
-      o.since === undefined
-        ? (db.prepare('SELECT count(*) AS n FROM event_bodies WHERE id <= ?').get(genesisId) as { n: number }).n
-        : 0;
-    db.exec('COMMIT');
-    return report(walker.breaks, {
-      entries: walker.entries,
-      events: check.events,
-      checkpoints: cpCount,
-      unchained,
-      unsigned,
+  // Every chained event against its latest entry, in id order (so that the drops' digests are fed in order).
+  const check = new EventCheck(add);
+  for await (const page of r.latest(Math.max(genesisId + 1, firstId)))
+    for (const e of page) {
+      const stored = e.body !== null || e.row;
+      if (e.op === OP_DELETE) check.gone(e.id, e.seq, stored);
+      else if (e.op === OP_INSERT || e.op === OP_REPLACE) {
+        const drop = e.day === undefined ? undefined : drops.get(e.day)?.find((d) => d.seq > e.seq);
+        if (drop) {
+          drop.digest.add(e.id);
+          check.gone(e.id, e.seq, stored, `dropped with its day's partition (chain entry ${drop.seq})`);
+        } else check.live(e.id, e.seq, e.bodyHash, e.body, e.row);
+      }
+    }
+  check.finish();
+  if (o.since === undefined) checkCounts(walker, check, drops, pruned);
+
+  // Stored events no chain entry vouches for.
+  for (const id of await r.strays(Math.max(genesisId + 1, firstId), MAX_BREAKS))
+    add({ kind: 'inserted', eventId: id, detail: `event ${id} is stored but not in the chain` });
+  return report(walker.breaks, {
+    entries: walker.entries,
+    events: check.events,
+    checkpoints: cpCount,
+    unchained: o.since === undefined ? await r.unchained(genesisId) : 0,
+    unsigned,
+  });
+}
+
+/** The checks of a whole walk (not a partial one, which does not see every event a count or a drop covers). */
+function checkCounts(walker: ChainWalker, check: EventCheck, drops: Map<number, Drop[]>, pruned: boolean): void {
+  // The chain's count against the events its entries vouch for: an event removed together with every entry of it
+  // (possible only where a checkpoint stands in for the chain's prefix) still counts in the checkpoint.
+  if (walker.count !== check.vouched)
+    walker.add({
+      kind: 'removed',
+      detail: `the chain counts ${walker.count} stored events, its entries vouch for ${check.vouched}`,
     });
-  } finally {
-    db.close();
-  }
+  // A drop vouches for the ids its partition held; the chain must say the same. Where the prefix was cut, the entries
+  // of a drop's earlier events may have gone with it: such a drop, holding fewer events in the walk than it counts,
+  // is checked by the count above.
+  for (const [day, list] of drops)
+    for (const d of list)
+      if (pruned && d.digest.count < d.count) continue;
+      else if (d.digest.count !== d.count || !d.digest.digest().equals(d.expected))
+        walker.add({
+          kind: 'changed',
+          seq: d.seq,
+          detail:
+            `chain entry ${d.seq} drops ${d.count} events of day ${new Date(day * 86_400_000).toISOString().slice(0, 10)}, ` +
+            `the chain holds ${d.digest.count} other or different ones for it (an event removed, or an entry's day changed)`,
+        });
 }

@@ -1,7 +1,6 @@
 // Public surface of the query API: routes, KubeSphere parameter parsing and in-process matching.
 
-export { fieldValues } from '../store/query.ts';
 export { toKubeSphereRecord } from './kubesphere.ts';
-export { compileMatcher, inScope, matches, searchableValues } from './matches.ts';
+export { compileMatcher, inScope, matches } from './matches.ts';
 export { FILTER_PARAMS, ParamError, type Params, toEventQuery, toInterval, toPage } from './params.ts';
 export { type QueryOptions, registerQuery } from './routes.ts';

@@ -2,36 +2,12 @@
 // from store.subscribe and never go through SQL): exact = whole value, case-sensitive; fuzzy = case-insensitive
 // substring; values of a field OR'ed, fields AND'ed; the tenant scope always applies.
 import type { AuditEvent } from '../event/model.ts';
-import { fieldValues } from '../store/query.ts';
-import type { EventQuery, FilterField, TenantScope } from '../store/types.ts';
+import { type FilterField, fieldValues, searchableValues } from '../store/fields.ts';
+import type { EventQuery, TenantScope } from '../store/types.ts';
 
 export function inScope(e: AuditEvent, scope: TenantScope): boolean {
   const ns = e.objectRef?.namespace;
   return (!!e.workspace && scope.workspaces.includes(e.workspace)) || (!!ns && scope.namespaces.includes(ns));
-}
-
-/**
- * The fields a free-text `q` looks through, as the SQL stores do: user, verb, resource, name, namespace,
- * workspace, request URI, source IPs, groups, status and user agent — each tested on its own.
- */
-export function searchableValues(e: AuditEvent): string[] {
-  const o = e.objectRef;
-  const out: string[] = [];
-  for (const v of [
-    e.user?.username,
-    e.verb,
-    o?.resource,
-    o?.name,
-    o?.namespace,
-    e.workspace,
-    e.requestURI,
-    ...(e.sourceIPs ?? []),
-    ...(e.user?.groups ?? []),
-    e.responseStatus?.status,
-    e.userAgent,
-  ])
-    if (v) out.push(v.toLowerCase());
-  return out;
 }
 
 /** A reusable predicate for `q`; lower-cases the needles once rather than per event. */

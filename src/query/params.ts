@@ -1,7 +1,8 @@
 // KubeSphere's auditing query parameters → EventQuery / PageRequest. Fastify validates the query string against
 // the JSON schemas built here (unknown parameters and out-of-range numbers are rejected before a handler runs);
 // the parsers below turn the validated strings into the store's types and name the parameter of any bad value.
-import type { EventQuery, FilterField, PageRequest, StatsField } from '../store/types.ts';
+import { FIELDS, type FilterField, type StatsField } from '../store/fields.ts';
+import type { EventQuery, PageRequest } from '../store/types.ts';
 
 /** A query-string problem; the server answers 400 `{ error, field }`. */
 export class ParamError extends Error {
@@ -14,32 +15,14 @@ export class ParamError extends Error {
 }
 
 /** Parameter → how it filters. `filter` is exact, `search` fuzzy (see EventQuery). */
-export const FILTER_PARAMS: Record<string, { kind: 'exact' | 'fuzzy'; field: FilterField }> = {
-  workspace_filter: { kind: 'exact', field: 'workspace' },
-  workspace_search: { kind: 'fuzzy', field: 'workspace' },
-  objectref_namespace_filter: { kind: 'exact', field: 'namespace' },
-  objectref_namespace_search: { kind: 'fuzzy', field: 'namespace' },
-  objectref_resource_filter: { kind: 'exact', field: 'resource' },
-  objectref_resource_search: { kind: 'fuzzy', field: 'resource' },
-  objectref_subresource_filter: { kind: 'exact', field: 'subresource' },
-  objectref_name_filter: { kind: 'exact', field: 'name' },
-  objectref_name_search: { kind: 'fuzzy', field: 'name' },
-  verb_filter: { kind: 'exact', field: 'verb' },
-  level_filter: { kind: 'exact', field: 'level' },
-  stage_filter: { kind: 'exact', field: 'stage' },
-  user_filter: { kind: 'exact', field: 'user' },
-  user_search: { kind: 'fuzzy', field: 'user' },
-  group_filter: { kind: 'exact', field: 'group' },
-  group_search: { kind: 'fuzzy', field: 'group' },
-  source_ip_filter: { kind: 'exact', field: 'sourceIP' },
-  source_ip_search: { kind: 'fuzzy', field: 'sourceIP' },
-  response_code_filter: { kind: 'exact', field: 'code' },
-  response_status_filter: { kind: 'exact', field: 'status' },
-  cluster_filter: { kind: 'exact', field: 'cluster' },
-  devops_filter: { kind: 'exact', field: 'devops' },
-  source_filter: { kind: 'exact', field: 'source' },
-  audit_id_filter: { kind: 'exact', field: 'auditID' },
-};
+export const FILTER_PARAMS: Record<string, { kind: 'exact' | 'fuzzy'; field: FilterField }> = Object.fromEntries(
+  FIELDS.flatMap((f) => {
+    if (!('params' in f)) return [];
+    const { exact, fuzzy } = f.params as { exact: string; fuzzy?: string };
+    const out = [[exact, { kind: 'exact', field: f.name }] as const];
+    return fuzzy ? [...out, [fuzzy, { kind: 'fuzzy', field: f.name }] as const] : out;
+  }),
+);
 
 const STRING = { type: 'string' } as const;
 const TIME = { type: 'string', minLength: 1 } as const;
@@ -59,15 +42,10 @@ const PAGE_SCHEMA = {
 };
 export const INTERVAL = /^([0-9]+)([smhdw])$/;
 const INTERVAL_SCHEMA = { type: 'string', pattern: INTERVAL.source };
-export const STATS_BY = {
-  user: 'user',
-  verb: 'verb',
-  resource: 'resource',
-  namespace: 'namespace',
-  workspace: 'workspace',
-  code: 'code',
-  sourceip: 'sourceIP',
-} as const satisfies Record<string, StatsField>;
+/** `/stats?by=` name → the field counted. */
+export const STATS_BY: Record<string, StatsField> = Object.fromEntries(
+  FIELDS.flatMap((f) => ('stats' in f ? [[f.stats, f.name] as const] : [])),
+);
 
 function qs(properties: Record<string, object>): object {
   return { type: 'object', properties, additionalProperties: false };

@@ -183,7 +183,9 @@ export async function ensureConsoleBuilt(
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const built = path.join(webDir, 'dist', 'index.html');
   const sources = [path.join(webDir, 'src'), path.join(webDir, 'index.html'), path.join(webDir, 'vite.config.ts')];
-  const srcTime = newestMtime(sources);
+  // Where web/ has sources, also the field table they import (`#store/fields`) and the event model it imports.
+  const shared = [path.join(ROOT, 'src', 'store', 'fields.ts'), path.join(ROOT, 'src', 'event', 'model.ts')];
+  const srcTime = newestMtime(sources) && newestMtime([...sources, ...shared]);
   if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= srcTime) return 'fresh';
   if (srcTime === 0) return fs.existsSync(built) ? 'fresh' : 'unavailable';
   const vite = path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');

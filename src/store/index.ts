@@ -1,13 +1,20 @@
 // Public surface of the store: the contract, the shared query semantics, the SQLite and PostgreSQL stores, retention.
-import { openPostgresStore } from './postgres.ts';
-import { openSqliteStore } from './sqlite.ts';
+import { openPostgresStore } from './postgres/index.ts';
+import { openSqliteStore } from './sqlite/index.ts';
 import type { Store } from './types.ts';
 
 export { runExclusive } from './exclusive.ts';
-export { migratePostgres, openPostgresStore, type PostgresStoreOptions } from './postgres.ts';
-export { MAX_HISTOGRAM_BUCKETS, MAX_PAGE_SIZE, QueryError } from './query.ts';
+export type { FieldName, FilterField, StatsField } from './fields.ts';
+export {
+  migratePostgres,
+  openPostgresStore,
+  type PostgresStore,
+  type PostgresStoreOptions,
+} from './postgres/index.ts';
 export { type Retention, type RetentionOptions, startRetention } from './retention.ts';
-export { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts';
+export { encodeCursor, MAX_HISTOGRAM_BUCKETS, MAX_PAGE_SIZE, QueryError, toMicros } from './semantics.ts';
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
+export { readTrail, type TrailTarget, writeCheckpoint } from './trail.ts';
 export * from './types.ts';
 
 /** Which store to open: embedded SQLite, or PostgreSQL shared by several collectors. */

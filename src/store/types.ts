@@ -1,34 +1,12 @@
 // The storage contract. SQLite (embedded) and PostgreSQL implement it and pass one shared test suite.
 import type { AuditEvent } from '../event/model.ts';
-import type { Checkpoint } from '../integrity/checkpoint.ts';
-import type { SigningKey } from '../integrity/keys.ts';
+import type { CheckpointTarget } from '../integrity/checkpoint.ts';
+import type { FilterField, StatsField } from './fields.ts';
 
 /** An event as stored: the canonical event plus Vigil's own id. */
 export interface StoredEvent extends AuditEvent {
   id: string;
 }
-
-/** Fields the query API filters on (exactly or fuzzily). */
-export const FILTER_FIELDS = [
-  'workspace',
-  'cluster',
-  'devops',
-  'namespace',
-  'resource',
-  'subresource',
-  'name',
-  'verb',
-  'level',
-  'stage',
-  'user',
-  'group',
-  'sourceIP',
-  'code',
-  'status',
-  'source',
-  'auditID',
-] as const;
-export type FilterField = (typeof FILTER_FIELDS)[number];
 
 /** What a tenant may see: events of these workspaces or of these namespaces, nothing else. */
 export interface TenantScope {
@@ -94,10 +72,8 @@ export interface Histogram {
   buckets: { time: number; count: number }[];
 }
 
-export const STATS_FIELDS = ['user', 'verb', 'resource', 'namespace', 'workspace', 'code', 'sourceIP'] as const;
-export type StatsField = (typeof STATS_FIELDS)[number];
-
-export interface Store {
+/** Every store also signs checkpoints over its hash chain (CheckpointTarget, src/integrity). */
+export interface Store extends CheckpointTarget {
   /**
    * Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage)
    * of one call, i.e. with the same requestReceivedTimestamp (which every stage of a call shares).
@@ -129,13 +105,6 @@ export interface Store {
    * Optional: a store only one process can open needs no such lock (see `runExclusive` in ./exclusive.ts).
    */
   runExclusive?<T>(name: string, fn: () => Promise<T>): Promise<{ ran: boolean; value?: T }>;
-  /**
-   * Signs the hash chain's head and count with `key` (tamper evidence, src/integrity). Without `force`, nothing is
-   * written when the chain has not grown since the last checkpoint; with `freshMs`, a forced one is skipped too when
-   * the last checkpoint covers the head and is younger (several collectors share one cadence). Returns the
-   * checkpoint written, or undefined.
-   */
-  checkpoint(key: SigningKey, o?: { force?: boolean; freshMs?: number }): Promise<Checkpoint | undefined>;
   /** The V8 heap of a thread the store writes on, if it has one (SQLite's writer), for /metrics. */
   writerHeap?(): Promise<{ used: number; total: number } | undefined>;
   close(): Promise<void>;

@@ -14,7 +14,7 @@ import { openPostgresAlertStore } from '../../src/alerts/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import type { PostgresStore } from '../../src/store/postgres.ts';
+import type { PostgresStore } from '../../src/store/index.ts';
 import { faultAuditID } from '../fault/events.ts';
 import { type Child, kill, startCollector, startProducer } from '../fault/helpers.ts';
 import { freePort, waitFor } from '../helpers/net.ts';

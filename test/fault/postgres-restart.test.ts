@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { parseConfig } from '../../src/config/index.ts';
-import { loadSigningKey, verifyPostgres } from '../../src/integrity/index.ts';
+import { loadSigningKey, verifyTrail } from '../../src/integrity/index.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import { readTrail } from '../../src/store/index.ts';
 import { waitFor } from '../helpers/net.ts';
 import { type PrivatePostgres, startPrivatePostgres } from '../helpers/postgres.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -85,9 +86,9 @@ test('PostgreSQL down: ingest and queries answer 503 with Retry-After, health st
   );
   await s.close();
   // the chain spans the restart: every event chained once, the shutdown checkpoint covers them
-  const r = await verifyPostgres(
-    { url: pgp.url, schema: 'vigil' },
-    { publicKey: loadSigningKey(path.join(dir, 'signing.key'), false).publicKey },
+  const publicKey = loadSigningKey(path.join(dir, 'signing.key'), false).publicKey;
+  const r = await readTrail({ type: 'postgres', url: pgp.url, schema: 'vigil' }, 'verify', (t) =>
+    verifyTrail(t, { publicKey }),
   );
   assert.equal(r.ok, true, JSON.stringify(r.first));
   assert.deepEqual([r.events, r.unsigned], [50, 0]);
@@ -134,9 +135,9 @@ test('PostgreSQL restarted during a producer ingest: its retries and spool land 
     await kill(producer);
   }
   await s.close();
-  const r = await verifyPostgres(
-    { url: pgp.url, schema: 'vigil' },
-    { publicKey: loadSigningKey(path.join(dir, 'signing.key'), false).publicKey },
+  const publicKey = loadSigningKey(path.join(dir, 'signing.key'), false).publicKey;
+  const r = await readTrail({ type: 'postgres', url: pgp.url, schema: 'vigil' }, 'verify', (t) =>
+    verifyTrail(t, { publicKey }),
   );
   assert.equal(r.ok, true, JSON.stringify(r.first));
   assert.equal(r.events, N);

@@ -51,6 +51,8 @@ export interface Report {
   circles: string[][];
   longFiles: { file: string; lines: number }[];
   longFunctions: { file: string; name: string; line: number; lines: number }[];
+  /** What each file imports: files of the tree as paths from the root (`src/event/model.ts`), packages by name. */
+  imports: Map<string, string[]>;
   /** Folders of src/ that FLOORS does not place. */
   unplaced: string[];
 }
@@ -90,9 +92,15 @@ function analyse(file: string, text: string, report: Report, edges: Map<string, 
   const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
   if (lines > MAX_FILE_LINES) report.longFiles.push({ file, lines });
   const targets = new Set<string>();
+  const imports = new Set<string>();
   const addImport = (spec: string) => {
-    if (!spec.startsWith('.')) return;
-    targets.add(rel(path.resolve(path.dirname(path.join(ROOT, file)), spec)));
+    if (!spec.startsWith('.')) {
+      imports.add(spec);
+      return;
+    }
+    const target = rel(path.resolve(path.dirname(path.join(ROOT, file)), spec));
+    targets.add(target);
+    imports.add(target);
   };
   // A function's own lines: those of the functions written inside it (the methods of an object it returns, its
   // callbacks) are measured as functions of their own, as a class's methods are.
@@ -129,6 +137,7 @@ function analyse(file: string, text: string, report: Report, edges: Map<string, 
   };
   visit(sf);
   edges.set(file, targets);
+  report.imports.set(file, [...imports]);
 }
 
 /** Strongly connected components of more than one file (Tarjan). */
@@ -167,7 +176,15 @@ function circles(edges: Map<string, Set<string>>): string[][] {
 }
 
 export function measure(): Report {
-  const report: Report = { files: [], backUp: [], circles: [], longFiles: [], longFunctions: [], unplaced: [] };
+  const report: Report = {
+    files: [],
+    backUp: [],
+    circles: [],
+    longFiles: [],
+    longFunctions: [],
+    imports: new Map(),
+    unplaced: [],
+  };
   const edges = new Map<string, Set<string>>();
   for (const full of sourceFiles(SRC).sort()) {
     const file = rel(full);

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/index.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
-import { chainHash, loadSigningKey, type SigningKey, writeCheckpointPostgres } from '../../src/integrity/index.ts';
+import { chainHash, loadSigningKey, type SigningKey } from '../../src/integrity/index.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
+import { openPostgresStore, type PostgresStore } from '../../src/store/index.ts';
+import { writePostgresCheckpoint } from '../../src/store/postgres/index.ts';
 import { startRetention } from '../../src/store/retention.ts';
 import { vigil } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/net.ts';
@@ -62,7 +63,7 @@ async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
     key,
     store: await openPostgresStore({ url: PG_URL, schema, poolSize: 4 }),
     checkpoint: async () => {
-      await writeCheckpointPostgres({ url: PG_URL, schema }, key);
+      await writePostgresCheckpoint({ url: PG_URL, schema }, key);
     },
     sql: (text, values) =>
       withAdmin(async (c) => {

@@ -9,15 +9,9 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
-import {
-  bodyHash,
-  chainHash,
-  checkpointMessage,
-  defaultKeyPath,
-  loadSigningKey,
-  writeCheckpoint,
-} from '../../src/integrity/index.ts';
+import { bodyHash, chainHash, checkpointMessage, defaultKeyPath, loadSigningKey } from '../../src/integrity/index.ts';
 import { openSqliteStore, startRetention } from '../../src/store/index.ts';
+import { writeSqliteCheckpoint } from '../../src/store/sqlite/index.ts';
 import { vigil } from '../helpers/cli.ts';
 import { makeEvent } from '../store/contract.ts';
 
@@ -78,7 +72,7 @@ async function setup(): Promise<{ dir: string; db: string }> {
   await store.append([call], { collapseStages: true });
   await store.append([{ ...call, stage: 'ResponseComplete' }], { collapseStages: true });
   await store.close();
-  writeCheckpoint(db, loadSigningKey(defaultKeyPath(db), true));
+  writeSqliteCheckpoint(db, loadSigningKey(defaultKeyPath(db), true));
   return { dir, db };
 }
 
@@ -111,7 +105,7 @@ test('an untouched store verifies after retention ran, and after more appends', 
     now: () => T0 + 60_000 + 10_500, // deletes the 11 events received before T0 + 10.5 s
     onStep: () => {
       steps++;
-      writeCheckpoint(db, key);
+      writeSqliteCheckpoint(db, key);
     },
   });
   assert.equal(await retention.runOnce(), 11);
@@ -234,7 +228,7 @@ test('a consistently rewritten chain (hashes recomputed after an edit) fails the
 test('removed checkpoints are caught as gaps in their numbering (CloudTrail aws-cli#7054)', async () => {
   const { dir, db } = await setup();
   const key = loadSigningKey(defaultKeyPath(db), false);
-  for (let i = 0; i < 3; i++) writeCheckpoint(db, key, { force: true });
+  for (let i = 0; i < 3; i++) writeSqliteCheckpoint(db, key, { force: true });
   tamper(db, 'DELETE FROM checkpoints WHERE seq IN (2, 3)');
   let r = await verify(dir);
   assert.equal(r.code, 1);
@@ -314,7 +308,7 @@ test('a schema-1 database is upgraded: its old events are unchained, new ones ch
   store = await openSqliteStore({ path: db });
   await store.append([makeEvent({}, T0 + 2)] as AuditEvent[]);
   await store.close();
-  writeCheckpoint(db, loadSigningKey(defaultKeyPath(db), true));
+  writeSqliteCheckpoint(db, loadSigningKey(defaultKeyPath(db), true));
   const { code, report } = await verify(dir);
   assert.equal(code, 0, JSON.stringify(report));
   assert.equal(report.unchained, 2);

@@ -145,7 +145,7 @@ describe('the packed tarball', () => {
       'package/package.json',
       'package/bin/vigil.js',
       'package/dist/cli/main.js',
-      'package/dist/store/sqlite-worker.js',
+      'package/dist/store/sqlite/worker.js',
       'package/dist/rules/default-rules.yaml',
       'package/web/dist/index.html',
       'package/LICENSE',

@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { sseEvents } from '../../src/cli/tail.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { FILTER_PARAMS, STATS_BY } from '../../src/query/params.ts';
-import type { FilterField, StoredEvent } from '../../src/store/types.ts';
+import type { FilterField } from '../../src/store/fields.ts';
+import type { StoredEvent } from '../../src/store/types.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
 
 const CONFIG = `

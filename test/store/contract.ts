@@ -7,9 +7,10 @@ import { describe, test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { checkpointSignatureValid } from '../../src/integrity/checkpoint.ts';
 import { keyIdOf } from '../../src/integrity/keys.ts';
-import { QueryError } from '../../src/store/query.ts';
+import type { FilterField } from '../../src/store/fields.ts';
 import { startRetention } from '../../src/store/retention.ts';
-import type { AppendResult, EventQuery, FilterField, Store, StoredEvent } from '../../src/store/types.ts';
+import { QueryError } from '../../src/store/semantics.ts';
+import type { AppendResult, EventQuery, Store, StoredEvent } from '../../src/store/types.ts';
 
 export interface OpenedStore {
   store: Store;

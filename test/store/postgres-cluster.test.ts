@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
-import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
+import { openPostgresStore, type PostgresStore } from '../../src/store/index.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
 import { dropSchema, PG_URL, randomSchema, waitFor, withAdmin } from '../helpers/postgres.ts';
 import { counts, makeEvent } from './contract.ts';

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AuditEvent } from '../../src/event/model.ts';
+import { openPostgresStore, type PostgresStore } from '../../src/store/index.ts';
 import { MIGRATIONS, migrate } from '../../src/store/postgres/migrations.ts';
-import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
 import { dropSchema, PG_URL, randomSchema, withAdmin } from '../helpers/postgres.ts';
 import { counts, makeEvent } from './contract.ts';
 

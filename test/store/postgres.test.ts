@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/index.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { openStore } from '../../src/store/index.ts';
-import { openPostgresStore } from '../../src/store/postgres.ts';
+import { openPostgresStore, openStore } from '../../src/store/index.ts';
 import { dropSchema, PG_URL, randomSchema } from '../helpers/postgres.ts';
 import { makeEvent, storeContract } from './contract.ts';
 

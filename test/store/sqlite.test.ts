@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
-import { openStore } from '../../src/store/index.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore, openStore } from '../../src/store/index.ts';
 import { makeEvent, storeContract } from './contract.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');

@@ -1,6 +1,7 @@
 // The view's state lives in the URL under the API's own parameter names, so a bookmarked console URL and an API
 // call read the same. The one console-only parameter is `range` (a relative time range such as `1h`), because a
 // bookmark of "the last hour" must not freeze the hour it was taken in.
+import { FIELDS as FIELD_TABLE } from '#store/fields';
 
 export type Mode = 'exact' | 'fuzzy';
 
@@ -16,43 +17,18 @@ export interface FieldDef {
   placeholder?: string;
 }
 
-// The parameters of KubeSphere's Auditing Operating console, in its order, then the ones Vigil adds.
-export const FIELDS: FieldDef[] = [
-  { key: 'cluster', label: 'Cluster', exact: 'cluster_filter' },
-  { key: 'workspace', label: 'Workspace', exact: 'workspace_filter', fuzzy: 'workspace_search' },
-  {
-    key: 'namespace',
-    label: 'Project',
-    exact: 'objectref_namespace_filter',
-    fuzzy: 'objectref_namespace_search',
-    stats: 'namespace',
-  },
-  {
-    key: 'resource',
-    label: 'Resource type',
-    exact: 'objectref_resource_filter',
-    fuzzy: 'objectref_resource_search',
-    stats: 'resource',
-    placeholder: 'pods',
-  },
-  { key: 'name', label: 'Resource name', exact: 'objectref_name_filter', fuzzy: 'objectref_name_search' },
-  { key: 'subresource', label: 'Subresource', exact: 'objectref_subresource_filter', placeholder: 'exec' },
-  { key: 'verb', label: 'Verb', exact: 'verb_filter', stats: 'verb', placeholder: 'delete' },
-  { key: 'code', label: 'Status code', exact: 'response_code_filter', stats: 'code', placeholder: '403' },
-  { key: 'status', label: 'Status', exact: 'response_status_filter', placeholder: 'Failure' },
-  { key: 'user', label: 'Operator', exact: 'user_filter', fuzzy: 'user_search', stats: 'user' },
-  { key: 'group', label: 'Group', exact: 'group_filter', fuzzy: 'group_search' },
-  {
-    key: 'sourceip',
-    label: 'Source IP',
-    exact: 'source_ip_filter',
-    fuzzy: 'source_ip_search',
-    stats: 'sourceip',
-    placeholder: '10.0.',
-  },
-  { key: 'level', label: 'Level', exact: 'level_filter', placeholder: 'RequestResponse' },
-  { key: 'source', label: 'Source system', exact: 'source_filter', placeholder: 'kubernetes' },
-];
+// The filter list, in the field table's order (KubeSphere's Auditing Operating console's, then the ones Vigil adds):
+// every field of the table with a console label. A field's key is its name in lower case (`sourceip`, as `by=`).
+export const FIELDS: FieldDef[] = FIELD_TABLE.flatMap((f): FieldDef[] => {
+  if (!('console' in f)) return [];
+  const c: { label: string; placeholder?: string; suggest?: false } = f.console;
+  const p: { exact: string; fuzzy?: string } = f.params;
+  const def: FieldDef = { key: f.name.toLowerCase(), label: c.label, exact: p.exact };
+  if (p.fuzzy) def.fuzzy = p.fuzzy;
+  if ('stats' in f && c.suggest !== false) def.stats = f.stats;
+  if (c.placeholder) def.placeholder = c.placeholder;
+  return [def];
+});
 
 export interface Filter {
   field: FieldDef;

@@ -128,7 +128,7 @@ export async function dropStillHolds(
 }
 
 /**
- * Retention of the chain, as the SQLite store's (`#pruneChain` in src/store/sqlite-writer.ts): once every event an
+ * Retention of the chain, as the SQLite store's (`#pruneChain` in src/store/sqlite/writer.ts): once every event an
  * entry concerns is gone, the entry only links the chain, and a signed checkpoint can stand in for the prefix up to
  * it. Run in its own transaction after a retention step; returns the entry the chain was cut after, if it was.
  *

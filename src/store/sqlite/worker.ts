@@ -1,11 +1,12 @@
-// Worker thread of a file-backed SQLite store: owns the write connection (src/store/sqlite-writer.ts) and answers the
+// Worker thread of a file-backed SQLite store: owns the write connection (src/store/sqlite/writer.ts) and answers the
 // store's messages. Appends go through the group-commit queue; everything else runs in message order.
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import { checkpointOn } from '../integrity/checkpoint.ts';
-import type { SigningKey } from '../integrity/keys.ts';
-import { configure } from './sqlite-schema.ts';
-import { CommitQueue, SqliteWriter, toWire, type WriterJob } from './sqlite-writer.ts';
+import type { SigningKey } from '../../integrity/keys.ts';
+import { checkpointOn } from './checkpoints.ts';
+import { toWire, type WriterJob } from './jobs.ts';
+import { configure } from './schema.ts';
+import { CommitQueue, SqliteWriter } from './writer.ts';
 
 export interface WorkerOptions {
   path: string;

@@ -1,10 +1,10 @@
 // Store-agnostic pieces of the query semantics, shared by every Store implementation so that they agree exactly:
-// request validation, the keyset cursor, stage order, time conversion and the value sets of the enumerated fields.
+// request validation, the keyset cursor, stage order, time conversion and the value sets of status codes. What
+// differs from field to field is in the field table (./fields.ts).
 
-import type { AuditEvent } from '../event/model.ts';
 import { STAGES } from '../event/model.ts';
-import type { EventQuery, FilterField, PageRequest, TenantScope } from './types.ts';
-import { FILTER_FIELDS } from './types.ts';
+import { FILTER_FIELDS } from './fields.ts';
+import type { EventQuery, PageRequest, TenantScope } from './types.ts';
 
 /** A query or page request the store cannot answer as given (the HTTP layer answers 400 with the message). */
 export class QueryError extends Error {
@@ -109,61 +109,4 @@ export function scopeLists(scope: TenantScope): { workspaces: string[]; namespac
     workspaces: scope.workspaces.filter((w) => w !== ''),
     namespaces: scope.namespaces.filter((n) => n !== ''),
   };
-}
-
-/** The values an event has for a filter field (several for groups and source IPs). */
-export function fieldValues(e: AuditEvent, field: FilterField): string[] {
-  let v: unknown;
-  switch (field) {
-    case 'workspace':
-      v = e.workspace;
-      break;
-    case 'cluster':
-      v = e.cluster;
-      break;
-    case 'devops':
-      v = e.devops;
-      break;
-    case 'namespace':
-      v = e.objectRef?.namespace;
-      break;
-    case 'resource':
-      v = e.objectRef?.resource;
-      break;
-    case 'subresource':
-      v = e.objectRef?.subresource;
-      break;
-    case 'name':
-      v = e.objectRef?.name;
-      break;
-    case 'verb':
-      v = e.verb;
-      break;
-    case 'level':
-      v = e.level;
-      break;
-    case 'stage':
-      v = e.stage;
-      break;
-    case 'user':
-      v = e.user?.username;
-      break;
-    case 'group':
-      return e.user?.groups ?? [];
-    case 'sourceIP':
-      return e.sourceIPs ?? [];
-    case 'code':
-      v = e.responseStatus?.code;
-      break;
-    case 'status':
-      v = e.responseStatus?.status;
-      break;
-    case 'source':
-      v = e.source;
-      break;
-    case 'auditID':
-      v = e.auditID;
-      break;
-  }
-  return v === undefined || v === null || v === '' ? [] : [String(v)];
 }

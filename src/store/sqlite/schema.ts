@@ -1,8 +1,10 @@
-// The SQLite store's schema and row encoding, shared by the reading side (src/store/sqlite.ts) and the writer
-// (src/store/sqlite-writer.ts, run on a worker thread for file databases).
+// The SQLite store's schema and row encoding, shared by the reading side (src/store/sqlite/store.ts) and the writer
+// (src/store/sqlite/writer.ts, run on a worker thread for file databases).
 import type { DatabaseSync } from 'node:sqlite';
-import type { AuditEvent } from '../event/model.ts';
-import { StoreUnavailableError } from './types.ts';
+import type { AuditEvent } from '../../event/model.ts';
+import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
+import { FIELDS, type FieldName } from '../fields.ts';
+import { StoreUnavailableError } from '../types.ts';
 
 /**
  * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is
@@ -42,64 +44,84 @@ export const EVENTS_STORED_SQL = 'SELECT coalesce(sum(n), 0) AS n FROM event_min
 /** Microseconds per minute: the granularity of `event_minutes`. */
 export const MINUTE_US = 60_000_000;
 
+/** A field whose values are in the `terms` dictionary (./fields.ts: `sqlite.term`). */
+export interface TermField {
+  name: FieldName;
+  /** Its `terms.field` number. */
+  term: number;
+  /** Free text searches it. */
+  text: boolean;
+  get: (e: AuditEvent) => unknown;
+}
+/** A dictionary column: `events.<column>` holds the term id of the event's value. */
+export interface DictField extends TermField {
+  column: string;
+  /** It has a (column, received…) index in SCHEMA. */
+  indexed: boolean;
+}
+
+const termFields = FIELDS.flatMap((f): (TermField & { column?: string; indexed: boolean })[] =>
+  'term' in f.sqlite
+    ? [{ ...f.sqlite, name: f.name, text: 'text' in f, get: f.get, indexed: 'indexed' in f.sqlite }]
+    : [],
+).sort((a, b) => a.term - b.term);
+
 /**
- * Dictionary-encoded fields: their `terms.field` number is the position in this list + 1, their column in `events`
- * is the second element. The order is also the order of these columns in `events`.
+ * Dictionary columns in term order: their order in a new store's `events` (an upgrade adds a new one at the end) and
+ * in a PreparedEvent's `dict`.
  */
-export const DICT_FIELDS = [
-  ['stage', 'stage'],
-  ['verb', 'verb'],
-  ['level', 'level'],
-  ['user', 'username'],
-  ['namespace', 'namespace'],
-  ['workspace', 'workspace'],
-  ['cluster', 'cluster'],
-  ['devops', 'devops'],
-  ['resource', 'resource'],
-  ['subresource', 'subresource'],
-  ['name', 'name'],
-  ['status', 'status'],
-  ['source', 'source'],
-  ['requestURI', 'request_uri'],
-  ['userAgent', 'user_agent'],
-] as const;
-export type DictField = (typeof DICT_FIELDS)[number][0];
-export const FIELD_NO = Object.fromEntries(DICT_FIELDS.map(([f], i) => [f, i + 1])) as Record<DictField, number>;
-export const COLUMN = Object.fromEntries(DICT_FIELDS) as Record<DictField, string>;
-/** List-valued fields, stored in `event_values`. */
-export const GROUP = 16;
-export const SOURCE_IP = 17;
-export const FIELD_COUNT = 17;
+export const DICT_FIELDS: readonly DictField[] = termFields.filter((f): f is DictField => f.column !== undefined);
+/** List fields: each value is an `event_values` row (term, event). */
+export const LIST_FIELDS: readonly TermField[] = termFields.filter((f) => f.column === undefined);
+termFields.forEach((f, i) => {
+  if (!Number.isInteger(f.term) || f.term < 1 || f.term === termFields[i - 1]?.term)
+    throw new Error(`fields.ts: ${f.name}: SQLite term numbers are distinct positive integers, not ${f.term}`);
+});
+/** A dictionary field's position in DICT_FIELDS (and in a PreparedEvent's `dict`). */
+export const DICT_POS = Object.fromEntries(DICT_FIELDS.map((f, i) => [f.name, i])) as Record<FieldName, number>;
+export const FIELD_NO = Object.fromEntries(termFields.map((f) => [f.name, f.term])) as Record<FieldName, number>;
+/** The `events` column of each field stored in one (a dictionary column or the value itself). */
+export const COLUMN = Object.fromEntries(
+  FIELDS.flatMap((f) => ('column' in f.sqlite ? [[f.name, f.sqlite.column]] : [])),
+) as Record<FieldName, string>;
+/** The highest term number. */
+export const MAX_TERM = termFields[termFields.length - 1]?.term ?? 0;
 
-/** Fields free text searches: KubeSphere's searchable fields plus the request URI and user agent. */
-export const TEXT_DICT: DictField[] = [
-  'user',
-  'verb',
-  'resource',
-  'name',
-  'namespace',
-  'workspace',
-  'requestURI',
-  'status',
-  'userAgent',
-];
+/** Dictionary columns free text searches (with the list fields: TEXT_FIELD_NOS). */
+export const TEXT_DICT: readonly DictField[] = DICT_FIELDS.filter((f) => f.text);
 
-/** Dictionary field numbers free text searches, with the list fields. */
-export const TEXT_FIELD_NOS: number[] = [...TEXT_DICT.map((f) => FIELD_NO[f]), GROUP, SOURCE_IP];
+/** Term numbers free text searches. */
+export const TEXT_FIELD_NOS: number[] = termFields.filter((f) => f.text).map((f) => f.term);
 
-/** Dictionary fields with a (column, received) index: the selective ones (see DROPPED_INDEXES). */
-export const INDEXED_DICT: DictField[] = [
-  'user',
-  'verb',
-  'namespace',
-  'workspace',
-  'resource',
-  'name',
-  'requestURI',
-  'userAgent',
-];
+/** Term numbers of the list fields free text searches. */
+export const TEXT_LIST_NOS: number[] = LIST_FIELDS.filter((f) => f.text).map((f) => f.term);
 
-export const DICT_COLUMNS = DICT_FIELDS.map(([, c]) => c).join(', ');
+/**
+ * Where a field is kept: `dict`, the term id of its value in `events.<column>`; `list`, `event_values` rows of
+ * term ids; `code`, the HTTP status code in `events.<column>` (an integer); `value`, the text itself (audit IDs).
+ */
+export type Storage =
+  | { kind: 'dict'; term: number; column: string }
+  | { kind: 'list'; term: number }
+  | { kind: 'code'; column: string }
+  | { kind: 'value'; column: string };
+
+export const STORAGE = Object.fromEntries(
+  FIELDS.map((f): [FieldName, Storage] => {
+    const s: { term?: number; column?: string } = f.sqlite;
+    if (s.term !== undefined)
+      return [
+        f.name,
+        s.column === undefined ? { kind: 'list', term: s.term } : { kind: 'dict', term: s.term, column: s.column },
+      ];
+    return [f.name, 'code' in f ? { kind: 'code', column: s.column! } : { kind: 'value', column: s.column! }];
+  }),
+) as Record<FieldName, Storage>;
+
+/** Dictionary columns with a (column, received) index: the selective ones (see DROPPED_INDEXES). */
+export const INDEXED_DICT: readonly DictField[] = DICT_FIELDS.filter((f) => f.indexed);
+
+export const DICT_COLUMNS = DICT_FIELDS.map((f) => f.column).join(', ');
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS terms (
@@ -115,7 +137,7 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, -- Vigil's id; AUTOINCREMENT: never reused, even after retention empties the table
   received INTEGER NOT NULL,           -- requestReceivedTimestamp, epoch microseconds
   audit_id TEXT NOT NULL,
-  ${DICT_FIELDS.map(([, c]) => `${c} INTEGER NOT NULL,`).join('\n  ')}
+  ${DICT_FIELDS.map((f) => `${f.column} INTEGER NOT NULL,`).join('\n  ')}
   code INTEGER,
   multi TEXT NOT NULL                  -- term ids of the event's event_values rows, comma-separated
 );
@@ -169,6 +191,45 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 `;
 
+/**
+ * Brings the database to SCHEMA_VERSION (in one transaction; `name` for messages), starting its hash chain where it has
+ * none. A newer version is refused: this Vigil would not know its layout.
+ */
+export function upgrade(db: DatabaseSync, name: string): void {
+  const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+  if (version > SCHEMA_VERSION)
+    throw new Error(`${name}: schema version ${version} is newer than this Vigil supports (${SCHEMA_VERSION})`);
+  // Version 1 had no per-minute counts: they are counted once from the events when the table is added.
+  const backfill =
+    version === 1
+      ? 'INSERT OR REPLACE INTO event_minutes (minute, n) SELECT CASE WHEN received >= 0 THEN received / 60000000 ELSE (received + 1) / 60000000 - 1 END, count(*) FROM events GROUP BY 1;'
+      : '';
+  const drops = version < 3 ? DROPPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
+  // dropped before SCHEMA creates them in their new shape (a rebuild: seconds per million events, once)
+  const reshape =
+    version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
+  db.exec(`BEGIN IMMEDIATE; ${reshape} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
+  try {
+    if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
+      // Events stored before the chain existed (schema 1) stay unchained: genesis records the last of their ids.
+      const last = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as
+        | { seq: number }
+        | undefined;
+      const id = last?.seq ?? 0;
+      db.prepare('INSERT INTO chain_log (seq, op, event_id, body_hash, hash) VALUES (1, ?, ?, ?, ?)').run(
+        OP_GENESIS,
+        id,
+        EMPTY_BODY_HASH,
+        chainHash(ZERO_HASH, OP_GENESIS, 1, id, EMPTY_BODY_HASH),
+      );
+    }
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
 /** Events appended between two refreshes of the planner's statistics. */
 export const STATS_EVERY = 100_000;
 /** SQLite primary result codes that mean "cannot write now, may later" (extended codes keep them in the low byte). */
@@ -194,35 +255,29 @@ export function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** The event's dictionary-field values, in DICT_FIELDS order. */
+const DICT_GET = DICT_FIELDS.map((f) => f.get);
+const LIST_GET = LIST_FIELDS.map((f) => f.get);
+
+/** The event's dictionary-field values, in DICT_FIELDS order ('' for a missing one). Plain loops: once per event. */
 export function dictValues(e: AuditEvent): string[] {
-  const o = e.objectRef;
-  return [
-    str(e.stage),
-    str(e.verb),
-    str(e.level),
-    str(e.user?.username),
-    str(o?.namespace),
-    str(e.workspace),
-    str(e.cluster),
-    str(e.devops),
-    str(o?.resource),
-    str(o?.subresource),
-    str(o?.name),
-    str(e.responseStatus?.status),
-    str(e.source),
-    str(e.requestURI),
-    str(e.userAgent),
-  ];
+  const out: string[] = [];
+  for (let i = 0; i < DICT_GET.length; i++) {
+    const v = DICT_GET[i]!(e);
+    out.push(typeof v === 'string' ? v : '');
+  }
+  return out;
 }
 
-/** Stored JSON without a stale `id` (an event read back from a store and appended again). */
-export function bodyOf(e: AuditEvent): string {
-  if ('id' in e) {
-    const { id: _id, ...rest } = e as AuditEvent & { id: unknown };
-    return JSON.stringify(rest);
+/** The event's values of each list field, in LIST_FIELDS order (strings only, the empty one left out). */
+export function listValues(e: AuditEvent): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i < LIST_GET.length; i++) {
+    const list: string[] = [];
+    for (const v of (LIST_GET[i]!(e) as unknown[] | undefined) ?? [])
+      if (typeof v === 'string' && v !== '') list.push(v);
+    out.push(list);
   }
-  return JSON.stringify(e);
+  return out;
 }
 
 /**

@@ -1,12 +1,10 @@
 // The write half of the SQLite store: appends (group-committed), retention deletes and the planner statistics, on
-// one connection. For a database file it runs on a worker thread (src/store/sqlite-worker.ts), so that building B-tree
+// one connection. For a database file it runs on a worker thread (src/store/sqlite/worker.ts), so that building B-tree
 // pages and waiting for fsync never block the collector's event loop, and batches that arrive while a commit is in
 // progress are committed together by the next one (fewer dirty index pages per event). `:memory:` databases, which a
 // second thread cannot open, run it on the caller's connection.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
-import type { AuditEvent } from '../event/model.ts';
 import {
-  bodyHash,
   chainHash,
   EMPTY_BODY_HASH,
   OP_DELETE,
@@ -14,113 +12,23 @@ import {
   OP_INSERT,
   OP_REPLACE,
   ZERO_HASH,
-} from '../integrity/chain.ts';
-import { QueryError, stageRank, toMicros } from './query.ts';
+} from '../../integrity/chain.ts';
+import { stageRank } from '../semantics.ts';
+import type { PreparedEvent, WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
 import {
-  bodyOf,
-  COLUMN,
   DICT_COLUMNS,
   DICT_FIELDS,
-  dictValues,
+  DICT_POS,
   EVENTS_STORED_SQL,
-  FIELD_COUNT,
-  FIELD_NO,
-  GROUP,
   INDEXED_DICT,
+  LIST_FIELDS,
+  MAX_TERM,
   MINUTE_US,
   placeholders,
-  SOURCE_IP,
   STATS_EVERY,
   TERM_CACHE,
   unavailable,
-} from './sqlite-schema.ts';
-import { StoreUnavailableError } from './types.ts';
-
-/** An event reduced to what the writer stores: cheap to pass to a worker thread (strings and numbers only). */
-export interface PreparedEvent {
-  /** requestReceivedTimestamp, epoch microseconds. */
-  received: number;
-  auditID: string;
-  /** Dictionary-field values in DICT_FIELDS order. */
-  dict: string[];
-  code: number | null;
-  groups: string[];
-  ips: string[];
-  /** The stored JSON. */
-  body: string;
-  /** sha256 of `body` for the chain, computed on the caller's thread (the writer thread is the busier one). */
-  bodyHash: Uint8Array;
-}
-
-export interface WriterJob {
-  events: PreparedEvent[];
-  batchKey?: string;
-  collapseStages?: boolean;
-}
-
-/** What one job did: `ids[i]` is the stored row of `events[i]` (0 if none), `stored` the indexes written now. */
-export interface WriterResult {
-  inserted: number;
-  duplicates: number;
-  ids: number[];
-  stored: number[];
-}
-
-export type WriterOutcome = { ok: true; result: WriterResult } | { ok: false; error: unknown };
-
-/** Validates an event and reduces it for the writer (on the caller's thread: a bad event fails its own batch). */
-export function prepareEvent(e: AuditEvent): PreparedEvent {
-  const received = toMicros(e.requestReceivedTimestamp);
-  if (Number.isNaN(received))
-    throw new QueryError(
-      `event ${e.auditID}: requestReceivedTimestamp ${JSON.stringify(e.requestReceivedTimestamp)} is not an RFC 3339 time`,
-    );
-  if (typeof e.auditID !== 'string' || e.auditID === '')
-    throw new QueryError('an event without auditID cannot be stored');
-  const groups: string[] = [];
-  for (const g of e.user?.groups ?? []) if (typeof g === 'string' && g !== '') groups.push(g);
-  const ips: string[] = [];
-  for (const ip of e.sourceIPs ?? []) if (typeof ip === 'string' && ip !== '') ips.push(ip);
-  const code = e.responseStatus?.code;
-  const body = bodyOf(e);
-  return {
-    received,
-    auditID: e.auditID,
-    dict: dictValues(e),
-    code: typeof code === 'number' && Number.isInteger(code) ? code : null,
-    groups,
-    ips,
-    body,
-    bodyHash: bodyHash(body),
-  };
-}
-
-/** An error as it crosses from the worker thread: enough to rebuild the contract's error classes. */
-export interface WireError {
-  name: string;
-  message: string;
-  reason?: string;
-  retryAfterSeconds?: number;
-}
-
-export function toWire(err: unknown): WireError {
-  const e = err as Partial<StoreUnavailableError>;
-  return {
-    name: typeof e?.name === 'string' ? e.name : 'Error',
-    message: typeof e?.message === 'string' ? e.message : String(err),
-    ...(typeof e?.reason === 'string' ? { reason: e.reason } : {}),
-    ...(typeof e?.retryAfterSeconds === 'number' ? { retryAfterSeconds: e.retryAfterSeconds } : {}),
-  };
-}
-
-export function fromWire(w: WireError): Error {
-  if (w.name === 'StoreUnavailableError')
-    return new StoreUnavailableError(w.message, w.reason ?? 'io', w.retryAfterSeconds);
-  if (w.name === 'QueryError') return new QueryError(w.message);
-  const e = new Error(w.message);
-  e.name = w.name;
-  return e;
-}
+} from './schema.ts';
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
@@ -152,7 +60,7 @@ export class SqliteWriter {
     StatementSync
   >;
   /** Dictionary cache per field number: value → term id. */
-  readonly #terms: Map<string, number>[] = Array.from({ length: FIELD_COUNT + 1 }, () => new Map());
+  readonly #terms: Map<string, number>[] = Array.from({ length: MAX_TERM + 1 }, () => new Map());
   /** Terms cached during the open transaction, forgotten again if it rolls back. */
   #newTerms: [number, string][] = [];
   /** Chain head inside the open transaction (read at BEGIN, restored from a savepoint's mark on rollback). */
@@ -171,10 +79,9 @@ export class SqliteWriter {
   constructor(db: DatabaseSync) {
     this.#db = db;
     const p = (sql: string) => db.prepare(sql);
-    for (const f of INDEXED_DICT)
-      this.#termUsed[FIELD_NO[f]] = p(`SELECT 1 FROM events WHERE ${COLUMN[f]} = ? LIMIT 1`);
-    this.#termUsed[GROUP] = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
-    this.#termUsed[SOURCE_IP] = this.#termUsed[GROUP];
+    for (const f of INDEXED_DICT) this.#termUsed[f.term] = p(`SELECT 1 FROM events WHERE ${f.column} = ? LIMIT 1`);
+    const listUsed = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
+    for (const f of LIST_FIELDS) this.#termUsed[f.term] = listUsed;
     const dictCount = DICT_FIELDS.length;
     this.#s = {
       insert: p(
@@ -320,14 +227,16 @@ export class SqliteWriter {
     this.#newTerms.length = mark;
   }
 
-  /** Column values of an event in `insert`/`update` order, and the term ids of its groups and source IPs. */
+  /** Column values of an event in `insert`/`update` order, and the term ids of its list values. */
   #row(e: PreparedEvent): { values: SQLInputValue[]; multi: number[] } {
     const values: SQLInputValue[] = [e.received, e.auditID];
     const dict = e.dict;
-    for (let i = 0; i < dict.length; i++) values.push(this.#termId(i + 1, dict[i]!));
+    for (let i = 0; i < dict.length; i++) values.push(this.#termId(DICT_FIELDS[i]!.term, dict[i]!));
     const multi: number[] = [];
-    for (const g of e.groups) multi.push(this.#termId(GROUP, g));
-    for (const ip of e.ips) multi.push(this.#termId(SOURCE_IP, ip));
+    for (let i = 0; i < e.lists.length; i++) {
+      const term = LIST_FIELDS[i]!.term;
+      for (const v of e.lists[i]!) multi.push(this.#termId(term, v));
+    }
     values.push(e.code, multi.join(','));
     return { values, multi };
   }
@@ -342,7 +251,9 @@ export class SqliteWriter {
 
   /** The stored row of the call an event repeats (same received time, audit ID and stage). */
   #existing(values: SQLInputValue[]): number {
-    return (this.#s.findCall.get(values[0]!, values[1]!, values[2]!) as { id: number } | undefined)?.id ?? 0;
+    return (
+      (this.#s.findCall.get(values[0]!, values[1]!, values[2 + DICT_POS.stage]!) as { id: number } | undefined)?.id ?? 0
+    );
   }
 
   /** Stores one batch inside the open transaction. */
@@ -363,13 +274,13 @@ export class SqliteWriter {
       const e = events[i]!;
       const { values, multi } = this.#row(e);
       if (job.collapseStages) {
-        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + FIELD_NO.source - 1]!) as {
+        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + DICT_POS.source]!) as {
           id: number;
           stage: number;
           multi: string;
         }[];
         if (rows.length > 0) {
-          const rank = stageRank(e.dict[FIELD_NO.stage - 1]!);
+          const rank = stageRank(e.dict[DICT_POS.stage]!);
           const later = rows.every(
             (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
           );
@@ -539,9 +450,9 @@ export class SqliteWriter {
     // (value, received, …): past the value, each column makes an entry all but unique
     const columns = db.prepare('SELECT count(*) AS n FROM pragma_index_info(?)');
     for (const f of INDEXED_DICT) {
-      const idx = `events_${COLUMN[f]}`;
+      const idx = `events_${f.column}`;
       const rest = (columns.get(idx) as { n: number }).n - 1;
-      rows.push([idx, `${events} ${per(distinct[FIELD_NO[f]] || 1)}${' 1'.repeat(rest)}`]);
+      rows.push([idx, `${events} ${per(distinct[f.term] || 1)}${' 1'.repeat(rest)}`]);
     }
     // list values per event, from the newest events' `multi` lists
     const perEvent = (
@@ -553,7 +464,8 @@ export class SqliteWriter {
         .get() as { a: number }
     ).a;
     const values = Math.round(events * perEvent);
-    const valueTerms = (distinct[GROUP] || 0) + (distinct[SOURCE_IP] || 0);
+    let valueTerms = 0;
+    for (const f of LIST_FIELDS) valueTerms += distinct[f.term] || 0;
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec('ANALYZE sqlite_schema'); // creates sqlite_stat1 if missing

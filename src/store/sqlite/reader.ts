@@ -1,0 +1,227 @@
+// The SQLite store's query connection: its cached statements, lookups in the dictionary and the WHERE clause of a
+// query (values of one field OR'ed, fields AND'ed), built from the field table's storage of each field.
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import type { FilterField } from '../fields.ts';
+import { codeMatches, exactCodes, scopeLists } from '../semantics.ts';
+import type { EventQuery } from '../types.ts';
+import { FIELD_NO, placeholders, STORAGE, TEXT_DICT, TEXT_FIELD_NOS, TEXT_LIST_NOS } from './schema.ts';
+
+/** Most matching dictionary terms a fuzzy condition lists by id (beyond, it keeps the dictionary subquery). */
+const INLINE_TERMS = 500;
+
+/** FTS5 query matching any of `terms` as a substring (the trigram tokenizer makes a phrase a substring match). */
+function ftsAny(terms: string[]): string {
+  return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
+}
+
+/** The trigram index only answers terms of three characters or more, and none holding U+0000 (see #termMatch). */
+function indexable(term: string): boolean {
+  if (term.includes('\u0000')) return false;
+  let n = 0;
+  for (const _ of term) if (++n >= 3) return true;
+  return false;
+}
+
+export interface Where {
+  sql: string;
+  params: SQLInputValue[];
+}
+
+export class Reader {
+  readonly db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+  readonly #findTerm: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+    this.#findTerm = db.prepare('SELECT id FROM terms WHERE field = ? AND value = ?');
+  }
+
+  prepare(sql: string): StatementSync {
+    let st = this.#statements.get(sql);
+    if (!st) {
+      if (this.#statements.size >= 256) this.#statements.clear();
+      st = this.db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
+  }
+
+  /** The term id of a value if the dictionary has it (queries never add terms). Not cached: retention may drop it. */
+  #termOf(field: number, value: string): number | undefined {
+    if (value === '') return 0;
+    return (this.#findTerm.get(field, value) as { id: number } | undefined)?.id;
+  }
+
+  /** SQL selecting the ids of the fields' terms that contain any of `terms` case-insensitively. */
+  #termMatch(fields: number[], terms: string[], params: SQLInputValue[]): string {
+    const long = terms.filter(indexable);
+    const short = terms.filter((t) => !indexable(t));
+    const f = fields.length === 1 ? `= ${fields[0]}` : `IN (${fields.join(',')})`;
+    const parts: string[] = [];
+    if (long.length > 0) {
+      // CROSS JOIN makes the trigram index drive the lookup (the planner would otherwise scan the field's terms)
+      parts.push(
+        `SELECT t.id FROM terms_fts CROSS JOIN terms t ON t.id = terms_fts.rowid WHERE terms_fts MATCH ? AND t.field ${f}`,
+      );
+      params.push(ftsAny(long));
+    }
+    if (short.length > 0) {
+      // LIKE folds ASCII letters only (as lower() does); the trigram index folds all of Unicode. LIKE rather than
+      // instr(lower()): no lower-cased copy of every scanned value. But a pattern ends at a U+0000 (as an FTS query
+      // string does, unterminated), so a term holding one is compared by instr, which does not stop there.
+      const test = (t: string) =>
+        t.includes('\u0000') ? 'instr(lower(value), lower(?)) > 0' : `value LIKE ? ESCAPE '\\'`;
+      parts.push(`SELECT id FROM terms WHERE field ${f} AND (${short.map(test).join(' OR ')})`);
+      params.push(...short.map((t) => (t.includes('\u0000') ? t : `%${t.replace(/[\\%_]/g, '\\$&')}%`)));
+    }
+    return parts.join(' UNION ALL ');
+  }
+
+  /**
+   * The IN list of the terms of `fields` containing any of `terms`: the term ids themselves when there are few, so
+   * that the planner sees the list and weighs it with the index statistics (given a subquery it guesses, and may
+   * pick a far worse index); the subquery when there are many; undefined when no term matches.
+   */
+  #termIn(fields: number[], terms: string[]): { list: string; params: SQLInputValue[] } | undefined {
+    const params: SQLInputValue[] = [];
+    const sub = this.#termMatch(fields, terms, params);
+    const ids = this.prepare(`SELECT id FROM (${sub}) LIMIT ${INLINE_TERMS + 1}`).all(...params) as { id: number }[];
+    if (ids.length === 0) return undefined;
+    if (ids.length <= INLINE_TERMS) return { list: placeholders(ids.length), params: ids.map((r) => r.id) };
+    return { list: sub, params };
+  }
+
+  /**
+   * The ids of the terms of `fields` containing any of `terms`, by field; undefined when more than a few thousand
+   * match (the caller then keeps per-field subqueries).
+   */
+  #termsByField(fields: number[], terms: string[]): Map<number, number[]> | undefined {
+    const params: SQLInputValue[] = [];
+    const sub = this.#termMatch(fields, terms, params);
+    const cap = 4 * INLINE_TERMS;
+    const rows = this.prepare(`SELECT t.id, t.field FROM terms t WHERE t.id IN (${sub}) LIMIT ${cap + 1}`).all(
+      ...params,
+    ) as { id: number; field: number }[];
+    if (rows.length > cap) return undefined;
+    const by = new Map<number, number[]>();
+    for (const r of rows) {
+      const list = by.get(r.field);
+      if (list) list.push(r.id);
+      else by.set(r.field, [r.id]);
+    }
+    return by;
+  }
+
+  /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
+  where(q: EventQuery): Where {
+    const conds: string[] = [];
+    const params: SQLInputValue[] = [];
+    const termIds = (field: number, values: string[]) => {
+      const ids = new Set<number>();
+      for (const v of values) {
+        const id = this.#termOf(field, v);
+        if (id !== undefined) ids.add(id);
+      }
+      return [...ids];
+    };
+    const inList = (expr: string, list: SQLInputValue[]) => {
+      if (list.length === 0) conds.push('0');
+      else {
+        conds.push(`${expr} IN (${placeholders(list.length)})`);
+        params.push(...list);
+      }
+    };
+
+    for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
+      if (!values || values.length === 0) continue;
+      const f = STORAGE[field];
+      if (f.kind === 'list') {
+        const ids = termIds(f.term, values).filter((id) => id !== 0);
+        if (ids.length === 0) conds.push('0');
+        else {
+          conds.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${placeholders(ids.length)}))`);
+          params.push(...ids);
+        }
+      } else if (f.kind === 'code') inList(`e.${f.column}`, exactCodes(values));
+      else if (f.kind === 'value') inList(`e.${f.column}`, values);
+      else inList(`e.${f.column}`, termIds(f.term, values));
+    }
+
+    for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
+      // the empty string is a substring of every value
+      if (!values || values.length === 0 || values.includes('')) continue;
+      const f = STORAGE[field];
+      if (f.kind === 'code') inList(`e.${f.column}`, [...new Set(values.flatMap(codeMatches))]);
+      else if (f.kind === 'value') {
+        // values not in the dictionary (audit IDs: one per event) are scanned
+        conds.push(`(${values.map(() => `instr(lower(e.${f.column}), lower(?)) > 0`).join(' OR ')})`);
+        params.push(...values);
+      } else {
+        const set = this.#termIn([f.term], values);
+        if (!set) conds.push('0');
+        else {
+          conds.push(
+            f.kind === 'list'
+              ? `e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`
+              : `e.${f.column} IN (${set.list})`,
+          );
+          params.push(...set.params);
+        }
+      }
+    }
+
+    if (q.text && q.text.length > 0 && !q.text.includes('')) {
+      const ors: string[] = [];
+      // One dictionary search over every text field, split by field here: a search per field read the same
+      // trigram posting lists ten times.
+      const found = this.#termsByField(TEXT_FIELD_NOS, q.text);
+      for (const f of TEXT_DICT) {
+        const ids = found?.get(f.term);
+        const set =
+          found === undefined || (ids !== undefined && ids.length > INLINE_TERMS)
+            ? this.#termIn([f.term], q.text)
+            : ids && { list: placeholders(ids.length), params: ids };
+        if (set) {
+          ors.push(`e.${f.column} IN (${set.list})`);
+          params.push(...set.params);
+        }
+      }
+      const listIds = found && TEXT_LIST_NOS.flatMap((term) => found.get(term) ?? []);
+      const set =
+        TEXT_LIST_NOS.length === 0
+          ? undefined
+          : listIds === undefined || listIds.length > INLINE_TERMS
+            ? this.#termIn(TEXT_LIST_NOS, q.text)
+            : listIds.length > 0
+              ? { list: placeholders(listIds.length), params: listIds }
+              : undefined;
+      if (set) {
+        ors.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${set.list}))`);
+        params.push(...set.params);
+      }
+      conds.push(ors.length === 0 ? '0' : `(${ors.join(' OR ')})`);
+    }
+
+    if (q.start !== undefined) {
+      conds.push('e.received >= ?');
+      params.push(Math.ceil(q.start) * 1000);
+    }
+    if (q.end !== undefined) {
+      // inclusive to the end of the millisecond
+      conds.push('e.received <= ?');
+      params.push(Math.floor(q.end) * 1000 + 999);
+    }
+    if (q.scope) {
+      const { workspaces, namespaces } = scopeLists(q.scope);
+      const ws = termIds(FIELD_NO.workspace, workspaces);
+      const ns = termIds(FIELD_NO.namespace, namespaces);
+      const parts: string[] = [];
+      if (ws.length > 0) parts.push(`e.workspace IN (${placeholders(ws.length)})`);
+      if (ns.length > 0) parts.push(`e.namespace IN (${placeholders(ns.length)})`);
+      params.push(...ws, ...ns);
+      conds.push(parts.length === 0 ? '0' : `(${parts.join(' OR ')})`);
+    }
+    return { sql: conds.length === 0 ? '1' : conds.join(' AND '), params };
+  }
+}
