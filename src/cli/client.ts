@@ -1,16 +1,26 @@
-// Shared by `vigil query` and `vigil tail`: the server address and token, and the kubectl-like event table.
-import type { StoredEvent } from '../store/types.ts';
+// Shared by `vigil query` and `vigil tail`: the server address and token, the filter flags, and the kubectl-like
+// event table.
+import { CLI_FILTERS, type StoredEvent } from '../store/index.ts';
 import { CliError } from './command.ts';
+
+type FilterOption = { type: 'string'; multiple: true; short?: string };
+
+/** One flag per entry of the field table's CLI_FILTERS (`--user U`, `-n N`…): a new field's flag is its table entry. */
+const FILTER_OPTIONS: Record<string, FilterOption> = Object.fromEntries(
+  CLI_FILTERS.map((f) => [
+    f.flag,
+    f.short ? { type: 'string', multiple: true, short: f.short } : { type: 'string', multiple: true },
+  ]),
+);
+
+/** The filter flags as the usage shows them: `[--workspace W] [--namespace N] …`. */
+export const FILTER_USAGE = CLI_FILTERS.map((f) => `[--${f.flag} ${f.flag[0]!.toUpperCase()}]`).join(' ');
 
 export const CLIENT_OPTIONS = {
   server: { type: 'string' },
   token: { type: 'string' },
   output: { type: 'string', short: 'o' },
-  user: { type: 'string', multiple: true },
-  verb: { type: 'string', multiple: true },
-  namespace: { type: 'string', short: 'n', multiple: true },
-  resource: { type: 'string', multiple: true },
-  workspace: { type: 'string', multiple: true },
+  ...FILTER_OPTIONS,
   search: { type: 'string' },
 } as const;
 
@@ -18,11 +28,6 @@ export interface ClientValues {
   server?: string;
   token?: string;
   output?: string;
-  user?: string[];
-  verb?: string[];
-  namespace?: string[];
-  resource?: string[];
-  workspace?: string[];
   search?: string;
 }
 
@@ -43,17 +48,13 @@ export function headers(v: ClientValues): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
-/** The filter flags as query parameters. */
+/** The filter flags as query parameters: each flag's values ORed into its field's `*_filter`, --search as `q`. */
 export function filterParams(v: ClientValues): URLSearchParams {
   const p = new URLSearchParams();
-  const add = (name: string, vals?: string[]) => {
-    if (vals?.length) p.set(name, vals.join(','));
-  };
-  add('user_filter', v.user);
-  add('verb_filter', v.verb);
-  add('objectref_namespace_filter', v.namespace);
-  add('objectref_resource_filter', v.resource);
-  add('workspace_filter', v.workspace);
+  for (const f of CLI_FILTERS) {
+    const vals = (v as Record<string, unknown>)[f.flag] as string[] | undefined;
+    if (vals?.length) p.set(f.param, vals.join(','));
+  }
   if (v.search) p.set('q', v.search);
   return p;
 }

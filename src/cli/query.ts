@@ -3,6 +3,7 @@ import type { Page } from '../store/types.ts';
 import {
   CLIENT_OPTIONS,
   type ClientValues,
+  FILTER_USAGE,
   failOnError,
   filterParams,
   headers,
@@ -16,7 +17,7 @@ import { CliError, defineCommand } from './command.ts';
 export const queryCommand = defineCommand({
   name: ['query'],
   summary: 'Search stored audit events over the HTTP API',
-  usage: `Usage: vigil query [--user U] [--verb V] [--namespace N] [--resource R] [--workspace W] [--search TEXT]
+  usage: `Usage: vigil query ${FILTER_USAGE} [--search TEXT]
                    [--since 1h | --from T --to T] [--limit N] [--all] [-o table|json|jsonl]
                    [--server URL] [--token T]
 

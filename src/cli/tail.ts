@@ -3,6 +3,7 @@ import {
   CLIENT_OPTIONS,
   type ClientValues,
   COLUMNS,
+  FILTER_USAGE,
   failOnError,
   filterParams,
   headers,
@@ -16,7 +17,7 @@ import { CliError, defineCommand } from './command.ts';
 export const tailCommand = defineCommand({
   name: ['tail'],
   summary: 'Follow newly stored audit events live (Server-Sent Events)',
-  usage: `Usage: vigil tail [--user U] [--verb V] [--namespace N] [--resource R] [--workspace W] [--search TEXT]
+  usage: `Usage: vigil tail ${FILTER_USAGE} [--search TEXT]
                   [--limit N] [-o table|json|jsonl] [--server URL] [--token T]
 
 Prints each matching event as it is stored, until interrupted (or after N events with --limit).

@@ -4,7 +4,7 @@ import { openSqliteStore } from './sqlite/index.ts';
 import type { Store } from './types.ts';
 
 export { runExclusive } from './exclusive.ts';
-export type { FieldName, FilterField, StatsField } from './fields.ts';
+export { CLI_FILTERS, type FieldName, type FilterField, type StatsField } from './fields.ts';
 export {
   migratePostgres,
   openPostgresStore,

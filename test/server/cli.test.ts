@@ -3,27 +3,31 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { CLI_FILTERS, FIELDS, fieldValues } from '../../src/store/fields.ts';
 import { vigil } from '../helpers/cli.ts';
 import { event } from './fixtures.ts';
 import { falcoEvents, startTestServer, type TestServer } from './helpers.ts';
 
 describe('vigil query and vigil import against a running server', () => {
   let s: TestServer;
+  const c1 = event({
+    auditID: 'c1',
+    user: { username: 'alice' },
+    verb: 'create',
+    objectRef: { resource: 'pods', namespace: 'dev', name: 'web-1' },
+    workspace: 'ws-dev',
+    responseStatus: { code: 201 },
+  });
   before(async () => {
     s = await startTestServer('auth:\n  tokens:\n    - { name: ops, token: cli-token, role: admin }\n');
     await s.store.append([
-      event({
-        auditID: 'c1',
-        user: { username: 'alice' },
-        verb: 'create',
-        objectRef: { resource: 'pods', namespace: 'dev', name: 'web-1' },
-        responseStatus: { code: 201 },
-      }),
+      c1,
       event({
         auditID: 'c2',
         user: { username: 'bob' },
         verb: 'delete',
         objectRef: { resource: 'secrets', namespace: 'prod', name: 'db' },
+        workspace: 'ws-prod',
         requestReceivedTimestamp: '2024-05-01T11:00:00.000000Z',
       }),
     ]);
@@ -38,6 +42,27 @@ describe('vigil query and vigil import against a running server', () => {
     assert.match(lines[0]!, /^TIME\s+USER\s+VERB\s+RESOURCE\s+NAMESPACE\s+NAME\s+CODE\s+SOURCE$/);
     assert.equal(lines.length, 2);
     assert.match(lines[1]!, /^2024-05-01T10:00:00Z\s+alice\s+create\s+pods\s+dev\s+web-1\s+201\s+kubernetes$/);
+  });
+
+  test('each filter flag is a field table entry (its `cli`), filtering exactly on that field; short forms too', async () => {
+    const flagged = FIELDS.filter((f) => 'cli' in f);
+    assert.deepEqual(
+      flagged.map((f) => f.cli.flag),
+      CLI_FILTERS.map((f) => f.flag),
+    );
+    for (const f of flagged) {
+      const [value] = fieldValues(c1, f.name);
+      assert.ok(value, `c1 has a ${f.name}`);
+      for (const flag of [`--${f.cli.flag}`, ...('short' in f.cli ? [`-${f.cli.short}`] : [])]) {
+        const r = await vigil(['query', ...server(), '-o', 'jsonl', flag, value]);
+        assert.equal(r.code, 0, r.err);
+        const ids = r.out
+          .trimEnd()
+          .split('\n')
+          .map((x) => JSON.parse(x).auditID);
+        assert.deepEqual(ids, ['c1'], `${flag} ${value}`);
+      }
+    }
   });
 
   test('-o json and -o jsonl; --from/--to and --search', async () => {
