@@ -2,7 +2,7 @@
 // node_modules, so the package ships JavaScript and .d.ts files, plus the files src/ reads at run time (the
 // default rules YAML, …) beside them. The repository itself keeps running the TypeScript sources.
 import { spawnSync } from 'node:child_process';
-import { cpSync, rmSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,3 +22,23 @@ cpSync(src, dist, {
   recursive: true,
   filter: (from) => statSync(from).isDirectory() || !from.endsWith('.ts'),
 });
+
+// package.json's `imports` (`#store/fields`, which the console imports) name TypeScript sources the package does not
+// ship. dist/ gets its own package.json, the package scope Node resolves its modules' `#` imports in, with the same
+// map onto the compiled files (and the module type, which that scope decides too).
+const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  type: string;
+  imports?: Record<string, unknown>;
+};
+const imports: Record<string, string> = {};
+for (const [specifier, target] of Object.entries(manifest.imports ?? {})) {
+  const source = typeof target === 'string' ? /^\.\/src\/(.+)\.ts$/.exec(target) : null;
+  if (!source) {
+    process.stderr.write(
+      `build-package: package.json imports ${specifier}: expected "./src/….ts", not ${JSON.stringify(target)}\n`,
+    );
+    process.exit(1);
+  }
+  imports[specifier] = `./${source[1]}.js`;
+}
+writeFileSync(path.join(dist, 'package.json'), `${JSON.stringify({ type: manifest.type, imports }, null, 2)}\n`);

@@ -60,7 +60,8 @@ test('the field table imports only the event model, and the console reaches it a
   assert.deepEqual(report.imports.get('src/store/fields.ts'), ['src/event/model.ts']);
   assert.deepEqual(report.imports.get('src/event/model.ts'), []);
   assert.match(readFileSync(path.join(ROOT, 'web/src/query.ts'), 'utf8'), /from '#store\/fields'/);
-  // package.json's subpath import, so that web/ builds wherever the repository is
+  // package.json's subpath import, so that web/ builds wherever the repository is (the installed package maps it
+  // onto the compiled table in dist/'s own package.json, scripts/build-package.ts; test/package/pack.test.ts)
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { imports: Record<string, string> };
   assert.equal(pkg.imports['#store/fields'], './src/store/fields.ts');
   // and a change to either file rebuilds the console (src/server/console.ts lists both among its sources)

@@ -146,6 +146,8 @@ describe('the packed tarball', () => {
       'package/bin/vigil.js',
       'package/dist/cli/main.js',
       'package/dist/store/sqlite/worker.js',
+      'package/dist/store/fields.js',
+      'package/dist/package.json',
       'package/dist/rules/default-rules.yaml',
       'package/web/dist/index.html',
       'package/LICENSE',
@@ -207,6 +209,23 @@ describe('the installed library', () => {
       assert.ok(names.length > 0, `${specifier} exports something`);
       for (const name of expected[entry]!) assert.ok(names.includes(name), `${specifier} exports ${name}`);
     }
+  });
+
+  test('its own import #store/fields resolves, under Node, to the compiled field table in dist/', async () => {
+    // `imports` are private to a package scope: only a module inside it can use the specifier. The root's map names
+    // the TypeScript sources (not shipped); dist/'s package.json, the scope of the compiled modules, the compiled table.
+    const probe = path.join(pkg, 'dist', 'imports-probe.js');
+    writeFileSync(
+      probe,
+      `const m = await import('#store/fields');
+console.log(JSON.stringify({ url: import.meta.resolve('#store/fields'), fields: m.FIELDS.map((f) => f.name) }));
+`,
+    );
+    const r = await run(process.execPath, [probe], { cwd: install, env, timeoutMs: MINUTE });
+    assert.equal(r.code, 0, r.err);
+    const { url, fields } = JSON.parse(r.out) as { url: string; fields: string[] };
+    assert.equal(realpathSync(new URL(url)), realpathSync(path.join(pkg, 'dist', 'store', 'fields.js')));
+    assert.ok(fields.includes('user') && fields.includes('namespace'), `the table's fields: ${fields}`);
   });
 
   test('a TypeScript program type-checks against the declarations (and a wrong call does not)', async () => {
