@@ -139,6 +139,8 @@ const LIMITS = s.object({
   maxFieldLength: s.int({ min: 256 }),
   maxUserAgentLength: s.int({ min: 16 }),
   maxDepth: s.int({ min: 8 }),
+  // How far ahead of the collector's clock an event's time may be (the accepted time range's upper bound).
+  maxClockSkew: s.duration(),
 });
 
 /**
