@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AlertStore } from '../alerts/index.ts';
 import type { Authenticator } from '../auth/index.ts';
-import { MAX_OFFSET, parseTime, type QueryBounds } from './params.ts';
+import { intParam, MAX_OFFSET, type Params, parseTime, type QueryBounds } from './params.ts';
 
 const SCHEMA = {
   type: 'object',
@@ -44,8 +44,8 @@ export function registerAlerts(
       start: time('start_time'),
       end: time('end_time'),
       sort: (p.sort as 'asc' | 'desc' | undefined) ?? 'desc',
-      from: (p.from as number | undefined) ?? 0,
-      size: (p.size as number | undefined) ?? 50,
+      from: intParam(p as Params, 'from', 0),
+      size: intParam(p as Params, 'size', 50),
       scope: caller.scope,
     });
   });

@@ -168,9 +168,22 @@ export function histogramRange(q: EventQuery, bounds: QueryBounds = {}): EventQu
   return { ...q, start: q.start ?? 0, end: q.end ?? Date.now() + (bounds.skewMs ?? DEFAULT_CLOCK_SKEW_MS) };
 }
 
+/**
+ * A numeric parameter the schema validated, or `fallback` when absent. Ajv lets `Infinity` and `-Infinity` through
+ * `integer` with any `minimum`/`maximum` (they reached the stores: SQLite's "datatype mismatch", a 500), so whether
+ * it is a safe integer is checked here again.
+ */
+export function intParam(p: Params, name: string, fallback: number): number {
+  const v = p[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v))
+    throw new ParamError(name, `${name} must be an integer within ±${Number.MAX_SAFE_INTEGER}, not ${String(v)}`);
+  return v;
+}
+
 export function toPage(p: Params): PageRequest {
-  const page: PageRequest = { sort: p.sort === 'asc' ? 'asc' : 'desc', size: (p.size as number | undefined) ?? 10 };
-  if (p.from !== undefined) page.from = p.from as number;
+  const page: PageRequest = { sort: p.sort === 'asc' ? 'asc' : 'desc', size: intParam(p, 'size', 10) };
+  if (p.from !== undefined) page.from = intParam(p, 'from', 0);
   if (p.after !== undefined) page.after = String(p.after);
   if (page.from && page.after) throw new ParamError('after', 'after and from cannot be combined');
   return page;

@@ -8,6 +8,7 @@ import { toKubeSphereRecord } from './kubesphere.ts';
 import { compileMatcher } from './matches.ts';
 import {
   histogramRange,
+  intParam,
   type Params,
   toEventQuery as parseQuery,
   type QueryBounds,
@@ -63,7 +64,7 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStr
     const p = req.query as Params;
     const q = scoped(caller(req), toEventQuery(p));
     const by = STATS_BY[(p.by as keyof typeof STATS_BY | undefined) ?? 'user'];
-    const r = await timed('stats', () => store.stats(q, by, (p.size as number | undefined) ?? 10));
+    const r = await timed('stats', () => store.stats(q, by, intParam(p, 'size', 10)));
     return { by, ...r };
   });
 

@@ -88,6 +88,8 @@ export function checkQuery(q: EventQuery): void {
   }
 }
 
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 /** Keyset cursor: opaque to clients, it encodes the (received µs, id) of the last item of the previous page. */
 export function encodeCursor(receivedMicros: number, id: string): string {
   return Buffer.from(`${receivedMicros}:${id}`).toString('base64url');
@@ -96,7 +98,9 @@ export function encodeCursor(receivedMicros: number, id: string): string {
 export function decodeCursor(cursor: string): { received: number; id: string } {
   const s = Buffer.from(cursor, 'base64url').toString();
   const m = /^(-?\d{1,17}):(\d{1,19})$/.exec(s);
-  if (!m) throw new QueryError(`invalid cursor "${cursor}": pass the "next" value of a previous page unchanged`);
+  // a forged cursor's numbers stay within what both stores compare exactly (PostgreSQL's bigint ids; exact µs)
+  if (!m || !Number.isSafeInteger(Number(m[1])) || BigInt(m[2]!) > MAX_BIGINT)
+    throw new QueryError(`invalid cursor "${cursor}": pass the "next" value of a previous page unchanged`);
   return { received: Number(m[1]), id: m[2]! };
 }
 
