@@ -136,12 +136,19 @@ const UNIT_MS: Record<string, number> = {
 };
 const DURATION = /^(\d+)(ms|s|m|h|d|w)$/;
 
-/** `30s`, `15m`, `7d`, `2w` → milliseconds; undefined when malformed. */
+/**
+ * Longest duration: 100 years (5218w). Durations are subtracted from now and turned into epoch µs by the stores
+ * (retention's cutoff: `retention: 99999999999999999999w` once made PostgreSQL's retention fail every minute on a
+ * cutoff that was no bigint); a century keeps that arithmetic exact and covers any real retention or window.
+ */
+export const MAX_DURATION_MS = 5218 * 7 * 86_400_000;
+
+/** `30s`, `15m`, `7d`, `2w` → milliseconds; undefined when malformed, zero or longer than MAX_DURATION_MS. */
 export function parseDuration(text: string): number | undefined {
   const m = DURATION.exec(text.trim());
   if (!m) return undefined;
   const n = Number(m[1]) * UNIT_MS[m[2]!]!;
-  return n > 0 ? n : undefined;
+  return n > 0 && n <= MAX_DURATION_MS ? n : undefined;
 }
 
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -283,7 +290,7 @@ export function describe(s: Spec): string {
     case 'enum':
       return `one of ${s.values.join(', ')}`;
     case 'duration':
-      return 'a duration like 30s, 15m, 12h, 7d, 2w';
+      return 'a duration like 30s, 15m, 12h, 7d, 2w (at most 5218w, 100 years)';
     case 'list':
       return 'a list';
     case 'map':
