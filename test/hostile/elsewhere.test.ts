@@ -32,6 +32,35 @@ test('durations longer than a century are refused where configured, with file:li
   }
 });
 
+test('durations and numbers that become timers stop at 2^31 − 1 ms; ints at the exact integers', () => {
+  for (const yaml of [
+    'integrity:\n  checkpointInterval: 30d\n',
+    'receivers:\n  - { name: r, type: webhook, url: "http://127.0.0.1:1/", timeout: 30d }\n',
+    'capture:\n  sinks:\n    - { type: webhook, url: "http://127.0.0.1:1/", timeoutMs: 1e12 }\n',
+    'capture:\n  sinks:\n    - { type: webhook, url: "http://127.0.0.1:1/", retry: { maxRetryAfterMs: 1e300 } }\n',
+    'query:\n  maxHistogramBuckets: 1e300\n',
+    'ingest:\n  limits:\n    maxEvents: 9007199254740993\n',
+  ]) {
+    assert.throws(
+      () => parseConfig(yaml, 'vigil.yaml', {}),
+      (err: unknown) => err instanceof ConfigError && /^vigil\.yaml:\d+:\d+: .*must be/.test(err.message),
+      yaml,
+    );
+  }
+  assert.equal(
+    parseConfig('integrity:\n  checkpointInterval: 24d\n', 'vigil.yaml', {}).integrity.checkpointIntervalMs,
+    24 * 86_400_000,
+  );
+});
+
+test('vigil ship refuses a timer flag beyond 24 days', async () => {
+  // (--status-interval is bad too, checked after it: so the test fails rather than ships, where 30d is taken)
+  const args = ['--file', '/nonexistent.log', '--to', 'http://127.0.0.1:1', '--poll-interval', '30d'];
+  const r = await vigil(['ship', ...args, '--status-interval', 'soon']);
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /^vigil ship: --poll-interval: /);
+});
+
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`retention with a cutoff centuries back runs (${kind})`, () => {
     let store: Store;
