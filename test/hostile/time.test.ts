@@ -254,3 +254,26 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+test('vigil migrate-data copies what a store can keep and leaves far rows behind, saying so', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-hostile-time-'));
+  const schema = `vigil_hostile_time_m${process.pid}`;
+  await dropSchema(schema);
+  try {
+    const file = path.join(dir, 'vigil.db');
+    const store = await openStore({ type: 'sqlite', path: file });
+    await store.append([event({ auditID: 'ok' }), event({ auditID: 'far' }), event({ auditID: 'early' })]);
+    await store.close();
+    const db = new DatabaseSync(file);
+    db.prepare('UPDATE events SET received = ? WHERE audit_id = ?').run(POISON.far, 'far');
+    db.prepare('UPDATE events SET received = ? WHERE audit_id = ?').run(POISON.early, 'early');
+    db.close();
+    const r = await vigil(['migrate-data', '--from', `sqlite:${file}`, '--to', PG_URL, '--schema', schema]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /2 source events have a time outside 1970…2255/);
+    assert.match(r.out, /1 events in the source, 1 stored by this run/);
+  } finally {
+    await dropSchema(schema);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
