@@ -122,7 +122,7 @@ describe('the accepted time range on every way in', () => {
       );
       const r = await vigil(['import', '--data', dir, file]);
       assert.equal(r.code, 2, r.err);
-      assert.match(r.err, /line 2: requestReceivedTimestamp: .* is after /);
+      assert.match(r.err, /line 2: requestReceivedTimestamp: .* is later than now plus the clock-skew allowance/);
       const store = await openStore({ type: 'sqlite', path: path.join(dir, 'vigil.db') });
       try {
         assert.equal((await store.query({}, { sort: 'desc', size: 0 })).total, 0);
