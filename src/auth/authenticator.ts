@@ -11,10 +11,14 @@ import type { ClientCertConfig, RateLimitConfig, Role, TokenConfig } from '../co
 import { Bucket, DEFAULT_RATE_LIMIT, RateLimitError, type RequestKind } from './rate-limit.ts';
 import { TOKEN_HASH, tokenDigest } from './tokens.ts';
 
-/** What a tenant may see (the store's TenantScope has this shape): its workspaces and namespaces. */
+/**
+ * What a tenant may see (the store's TenantScope has this shape): its workspaces and namespaces, and with `clusters`
+ * only within those clusters.
+ */
 export interface PrincipalScope {
   workspaces: string[];
   namespaces: string[];
+  clusters?: string[];
 }
 
 export interface Principal {
@@ -22,6 +26,8 @@ export interface Principal {
   role: Role;
   /** Present for tenants only. */
   scope?: PrincipalScope;
+  /** The cluster the events this caller sends come from (`auth.tokens[].cluster`): it overrides what they claim. */
+  cluster?: string;
 }
 
 export class AuthError extends Error {
@@ -41,12 +47,21 @@ export interface AuthRequest {
 
 const ANONYMOUS_ADMIN: Principal = { name: 'anonymous', role: 'admin' };
 
-function principal(c: { name: string; role: Role; workspaces?: string[]; namespaces?: string[] }): Principal {
-  return {
-    name: c.name,
-    role: c.role,
-    scope: c.role === 'tenant' ? { workspaces: c.workspaces ?? [], namespaces: c.namespaces ?? [] } : undefined,
-  };
+function principal(c: {
+  name: string;
+  role: Role;
+  workspaces?: string[];
+  namespaces?: string[];
+  cluster?: string;
+  clusters?: string[];
+}): Principal {
+  const p: Principal = { name: c.name, role: c.role };
+  if (c.role === 'tenant') {
+    p.scope = { workspaces: c.workspaces ?? [], namespaces: c.namespaces ?? [] };
+    if (c.clusters?.length) p.scope.clusters = c.clusters;
+  }
+  if (c.cluster) p.cluster = c.cluster;
+  return p;
 }
 
 export class Authenticator {

@@ -78,6 +78,9 @@ export class Ingestor {
 
   /** Decoded events of `format` → stored, as every way in stores them. Resolves once they are committed. */
   async ingest(format: IngestFormat, events: AuditEvent[], delivery: Delivery = NO_HEADERS): Promise<IngestResult> {
+    // The sender's binding wins over the events' own `cluster` (KubeSphere's Cluster, `vigil ship --cluster`).
+    const cluster = delivery.cluster;
+    if (cluster !== undefined) for (const e of events) e.cluster = cluster;
     const batchKey = format.batchKey?.(delivery);
     const opts: AppendOptions = batchKey === undefined ? {} : { batchKey };
     const pairs = format.pairs;

@@ -152,11 +152,12 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
   // inclusive to the end of the millisecond
   if (q.end !== undefined) conds.push(`e.received <= ${p.add(Math.floor(q.end) * 1000 + 999)}::bigint`);
   if (q.scope) {
-    const { workspaces, namespaces } = scopeLists(q.scope);
+    const { workspaces, namespaces, clusters, all } = scopeLists(q.scope);
+    if (clusters) conds.push(clusters.length === 0 ? 'false' : eq('e.cluster', clusters, 'text'));
     const parts: string[] = [];
     if (workspaces.length > 0) parts.push(eq('e.workspace', workspaces, 'text'));
     if (namespaces.length > 0) parts.push(eq('e.namespace', namespaces, 'text'));
-    conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
+    if (!all) conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
   }
   return conds.length === 0 ? 'true' : conds.join(' AND ');
 }
