@@ -4,6 +4,7 @@
 import { type AlertDispatcher, alertRecords, type RaisedAlert } from '../alerts/index.ts';
 import type { VigilConfig } from '../config/index.ts';
 import { type DecodeLimits, EventValidationError, resolveLimits } from '../event/index.ts';
+import { FALCO_RULES_ANNOTATION } from '../event/matched-rules.ts';
 import { maskCredentials, parseMaskPath } from '../event/mask.ts';
 import type { AuditEvent } from '../event/model.ts';
 import type { CollectorMetrics } from '../metrics/index.ts';
@@ -118,8 +119,16 @@ export class Ingestor {
   /** Resolves once the events (and the alerts they raise) are committed. `path` labels the metrics. */
   private async storeBatch(path: string, events: AuditEvent[], opts: AppendOptions): Promise<IngestResult> {
     this.enrich(events);
-    // Credentials are never stored in clear: mask before the rules see the event, let alone the store.
-    for (const e of events) maskCredentials(e, this.maskPaths);
+    for (const e of events) {
+      // Credentials are never stored in clear: mask before the rules see the event, let alone the store.
+      maskCredentials(e, this.maskPaths);
+      // Only this collector's rules say which rules matched (the field `rule`): a record an event arrives with is
+      // dropped, and the engine writes its own.
+      if (e.annotations !== undefined && Object.hasOwn(e.annotations, FALCO_RULES_ANNOTATION)) {
+        const { [FALCO_RULES_ANNOTATION]: _, ...rest } = e.annotations;
+        e.annotations = rest;
+      }
+    }
     this.metrics?.ingested.inc({ path }, events.length);
     const { engine, dispatcher } = this.decisions;
     let archived = events;

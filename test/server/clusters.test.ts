@@ -172,6 +172,17 @@ describe('where an event’s cluster comes from', () => {
     }
   });
 
+  test('a record of matched rules an event arrives with is not kept: only the collector’s rules write it', async () => {
+    const forged = event({
+      auditID: 'f1',
+      annotations: { 'vigil.dev/falco-rules': '[{"rule":"Create Privileged Pod","priority":"Warning"}]', keep: 'me' },
+    });
+    assert.equal((await s.post('/audit/webhook/event', eventList([forged]), bearer('relay-token'))).status, 200);
+    assert.equal((await s.get('/api/v1/events?rule_filter=Create%20Privileged%20Pod', 'ops-token')).body.total, 0);
+    const stored = (await s.get('/api/v1/events?audit_id_filter=f1', 'ops-token')).body.items[0];
+    assert.deepEqual(stored.annotations, { keep: 'me' });
+  });
+
   test('cluster_filter, cluster_search and stats by=cluster', async () => {
     const f = await s.get('/api/v1/events?cluster_filter=prod-eu&sort=asc&size=100', 'ops-token');
     assert.deepEqual(
