@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sseEvents } from '../../src/cli/tail.ts';
-import { loadConfig } from '../../src/config/index.ts';
+import { loadConfig, parseConfig } from '../../src/config/index.ts';
 import { type AuditEvent, formatKubernetesJSON } from '../../src/event/index.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { Shipper } from '../../src/ship/agent.ts';
@@ -414,4 +414,30 @@ spec:
       ['cluster-rules.ProdPodCreate'],
     );
   });
+});
+
+test('cluster on a tenant, or clusters on another role, is a configuration error, not a silent widening', () => {
+  const bad: [string, RegExp][] = [
+    [
+      '{ name: t, token: x, role: tenant, cluster: prod-eu }',
+      /auth.tokens\[0\] \("t"\): a tenant's clusters are `clusters: \[prod-eu\]`/,
+    ],
+    [
+      '{ name: i, token: x, role: ingest, clusters: [prod-eu] }',
+      /auth.tokens\[0\] \("i"\): `clusters` limits what a tenant sees/,
+    ],
+  ];
+  for (const [token, error] of bad)
+    assert.throws(() => parseConfig(`auth:\n  tokens:\n    - ${token}\n`, 'vigil.yaml'), error);
+  const ok = parseConfig(
+    'auth:\n  tokens:\n    - { name: t, token: x, role: tenant, clusters: [a] }\n    - { name: i, token: y, role: ingest, cluster: a }\n',
+    'vigil.yaml',
+  );
+  assert.deepEqual(
+    ok.auth.tokens.map((t) => [t.cluster, t.clusters]),
+    [
+      [undefined, ['a']],
+      ['a', undefined],
+    ],
+  );
 });
