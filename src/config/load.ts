@@ -204,8 +204,8 @@ function callers(f: ConfigFile): VigilConfig['auth'] {
     if (c.role !== 'tenant' && c.clusters !== undefined)
       throw new ConfigError(`${where}: \`clusters\` limits what a tenant sees; a ${c.role} caller sees every cluster`);
   };
-  tokens.forEach((t, i) => check(`auth.tokens[${i}] ("${t.name}")`, t));
-  clientCerts.forEach((c, i) => check(`auth.clientCerts[${i}] ("${c.subject}")`, c));
+  for (const [i, t] of tokens.entries()) check(`auth.tokens[${i}] ("${t.name}")`, t);
+  for (const [i, c] of clientCerts.entries()) check(`auth.clientCerts[${i}] ("${c.subject}")`, c);
   return { tokens, clientCerts, rateLimit: f.auth?.rateLimit };
 }
 

@@ -5,8 +5,7 @@ import { type AlertDispatcher, alertRecords, type RaisedAlert } from '../alerts/
 import type { VigilConfig } from '../config/index.ts';
 import { type DecodeLimits, EventValidationError, resolveLimits } from '../event/index.ts';
 import { maskCredentials, parseMaskPath } from '../event/mask.ts';
-import { FALCO_RULES_ANNOTATION } from '../event/matched-rules.ts';
-import type { AuditEvent } from '../event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION } from '../event/model.ts';
 import type { CollectorMetrics } from '../metrics/index.ts';
 import type { RuleEngine } from '../rules/index.ts';
 import type { AppendOptions, AppendResult, Store } from '../store/types.ts';

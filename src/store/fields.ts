@@ -23,8 +23,7 @@
 // migrations that add it to existing stores (SQLite: SCHEMA_VERSION and `upgrade` in src/store/sqlite/schema.ts,
 // with its index statement if indexed; PostgreSQL: a migration in src/store/postgres/migrations.ts).
 // Pure data and small functions, no node: imports: the console's bundle imports this file too.
-import { matchedRules } from '../event/matched-rules.ts';
-import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
+import { type AuditEvent, LEVELS, matchedRules, SOURCES, STAGES } from '../event/model.ts';
 
 export type SqliteStorage =
   | { readonly term: number; readonly column: string; readonly indexed?: true }
@@ -179,7 +178,7 @@ export const FIELDS = [
     console: { label: 'Source IP', placeholder: '10.0.' },
   },
   {
-    // the rules that matched the event, by name: the engine's record on the event (src/event/matched-rules.ts)
+    // the rules that matched the event, by name: the engine's record on the event (src/event/model.ts, matchedRules)
     name: 'rule',
     get: matchedRules,
     list: true,

@@ -3,8 +3,7 @@
 // output fields, the event's time) — and the record of them on the event itself, so that the stored event says
 // which Falco rules flagged it.
 
-import { FALCO_RULES_ANNOTATION } from '../../event/matched-rules.ts';
-import type { AuditEvent } from '../../event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION } from '../../event/model.ts';
 import { K8S_AUDIT_SOURCE } from './fields.ts';
 import { alertTime, eventNanos } from './json.ts';
 import type { OutputFieldValue, OutputFormat } from './output.ts';
@@ -12,7 +11,7 @@ import { type FalcoPriority, falcoPriorityRank, parseFalcoPriority } from './pri
 import type { FalcoRule, FalcoRuleSet } from './ruleset.ts';
 
 // The record of them (FALCO_RULES_ANNOTATION) is written here, and removed from an event that arrives with one but
-// fires none; src/event/matched-rules.ts defines it and reads it back (the stores' `rule` field).
+// fires none; src/event/model.ts, matchedRules defines it and reads it back (the stores' `rule` field).
 export { FALCO_RULES_ANNOTATION };
 
 export interface FalcoOptions {

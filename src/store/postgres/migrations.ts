@@ -271,7 +271,7 @@ UNION SELECT 'sourceIP', ip FROM events e, unnest(e.source_ips) AS ip WHERE ip <
     name: 'several clusters: cluster in the dictionary; the rules that matched an event',
     // The cluster joins the dictionary (its fuzzy search finds the few cluster names there, then the events through
     // events_enums). `rules`: the names of the rules that matched an event (the field `rule`), from the engine's
-    // record on the event (src/event/matched-rules.ts), with a GIN as the other lists; events stored before are
+    // record on the event (src/event/model.ts, matchedRules), with a GIN as the other lists; events stored before are
     // read once for it (only bodies that mention the record; a body that is not valid jsonb, e.g. one holding
     // \u0000, keeps no rules rather than failing the migration).
     sql: `

@@ -1,8 +1,7 @@
 // The SQLite store's schema and row encoding, shared by the reading side (src/store/sqlite/store.ts) and the writer
 // (src/store/sqlite/writer.ts, run on a worker thread for file databases).
 import type { DatabaseSync } from 'node:sqlite';
-import { FALCO_RULES_ANNOTATION, matchedRules } from '../../event/matched-rules.ts';
-import type { AuditEvent } from '../../event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION, matchedRules } from '../../event/model.ts';
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
 import { FIELDS, type FieldName } from '../fields.ts';
 import { StoreUnavailableError } from '../types.ts';
