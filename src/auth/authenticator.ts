@@ -1,8 +1,9 @@
 // Callers from the config: bearer tokens (kept only as SHA-256 digests in memory; the config may hold the token
 // or just its `sha256:<hex>` hash) and, on HTTPS, client certificates verified against `tls.clientCA` whose
 // subject CN names an `auth.clientCerts` entry — so a kube-apiserver authenticates with its kubeconfig's
-// client-certificate. A caller is an admin (sees everything), a tenant (sees only its workspaces and namespaces:
-// the server sets EventQuery.scope, whatever the caller's filters say) or an ingest-only sender. With neither
+// client-certificate. A caller is an admin (sees everything), a tenant (sees only its workspaces and namespaces,
+// within its clusters if it has some: the server sets EventQuery.scope, whatever the caller's filters say) or an
+// ingest-only sender; a caller bound to a cluster has every event it sends stored as that cluster's. With neither
 // tokens nor client certificates configured every caller is an admin, which the server only allows on loopback.
 // Each authenticated caller has its own token buckets for ingest and query requests (429 with Retry-After).
 import { timingSafeEqual } from 'node:crypto';
