@@ -276,7 +276,6 @@ UNION SELECT 'sourceIP', ip FROM events e, unnest(e.source_ips) AS ip WHERE ip <
     // \u0000, keeps no rules rather than failing the migration).
     sql: `
 ALTER TABLE events ADD COLUMN rules text[] NOT NULL DEFAULT '{}';
-CREATE INDEX events_rules ON events USING gin (rules);
 CREATE FUNCTION pg_temp.matched_rules(body text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $f$
 DECLARE
   record jsonb;
@@ -290,6 +289,8 @@ EXCEPTION WHEN others THEN
 END
 $f$;
 UPDATE events SET rules = pg_temp.matched_rules(body) WHERE body LIKE '%"vigil.dev/falco-rules"%';
+-- after the backfill: built once over the result instead of updated row by row
+CREATE INDEX events_rules ON events USING gin (rules);
 INSERT INTO terms (field, value, seen)
 SELECT DISTINCT 'cluster', cluster, (extract(epoch FROM now()) * 1000)::bigint FROM events WHERE cluster <> ''
 ON CONFLICT DO NOTHING;
