@@ -61,12 +61,16 @@ const TOKEN = s.object(
     role: s.enum(ROLES),
     workspaces: strings,
     namespaces: strings,
+    // The cluster every event this caller sends is attributed to, whatever the event claims (several clusters).
+    cluster: str,
+    // A tenant's clusters: it sees only their events (within its workspaces and namespaces, when it has some).
+    clusters: strings,
   },
   { required: ['name', 'role'], oneOf: ['token', 'tokenHash'] },
 );
 
 const CLIENT_CERT = s.object(
-  { subject: str, role: s.enum(ROLES), workspaces: strings, namespaces: strings },
+  { subject: str, role: s.enum(ROLES), workspaces: strings, namespaces: strings, cluster: str, clusters: strings },
   { required: ['subject', 'role'] },
 );
 

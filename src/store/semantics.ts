@@ -118,10 +118,20 @@ export function exactCodes(values: string[]): number[] {
   return out;
 }
 
-/** The scope's non-empty names: an empty name would otherwise expose every event without a workspace/namespace. */
-export function scopeLists(scope: TenantScope): { workspaces: string[]; namespaces: string[] } {
-  return {
-    workspaces: scope.workspaces.filter((w) => w !== ''),
-    namespaces: scope.namespaces.filter((n) => n !== ''),
-  };
+/**
+ * The scope's non-empty names: an empty name would otherwise expose every event without a workspace/namespace
+ * (or cluster). `clusters` undefined: no cluster constraint; `all`: the workspaces and namespaces do not narrow the
+ * clusters (a tenant of whole clusters).
+ */
+export function scopeLists(scope: TenantScope): {
+  workspaces: string[];
+  namespaces: string[];
+  clusters?: string[];
+  all: boolean;
+} {
+  const workspaces = scope.workspaces.filter((w) => w !== '');
+  const namespaces = scope.namespaces.filter((n) => n !== '');
+  if (scope.clusters === undefined) return { workspaces, namespaces, all: false };
+  const clusters = scope.clusters.filter((c) => c !== '');
+  return { workspaces, namespaces, clusters, all: workspaces.length === 0 && namespaces.length === 0 };
 }
