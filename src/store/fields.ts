@@ -4,7 +4,8 @@
 //   get/list  its value in an event, or with `list` its values (groups, source IPs) → fieldValues (the live tail's
 //             matcher, PostgreSQL's dictionary), searchableValues, both stores' rows
 //   params    KubeSphere's query parameters, `*_filter` exact and `*_search` fuzzy → query/params.ts's FILTER_PARAMS
-//             and JSON schemas; a field without them is no filter (only free text searches it): not in FilterField
+//             and JSON schemas; a field without them is no filter (only free text searches it): not in FilterField.
+//             Every `*_filter` has its `*_exclude` (excludeParam: the same exact values, negated) → FIELD_PARAMS
 //   text      free text (`q`) searches it → searchableValues, SQLite's text columns, PostgreSQL's dictionary/`search`
 //   stats     `/stats?by=NAME` counts by it → query/params.ts's STATS_BY, STATS_FIELDS, both stores' stats
 //   oneOf     its only values: a fuzzy term becomes an exact match on those containing it (PostgreSQL)
@@ -238,6 +239,19 @@ export type StatsField = Extract<Entry, { stats: string }>['name'];
 
 export const FILTER_FIELDS: readonly FilterField[] = FIELDS.flatMap((f) => ('params' in f ? [f.name] : []));
 export const STATS_FIELDS: readonly StatsField[] = FIELDS.flatMap((f) => ('stats' in f ? [f.name] : []));
+
+/** A field's exclusion parameter: its `*_filter` with `_exclude` instead (`user_exclude`, `response_code_exclude`). */
+export function excludeParam(filterParam: string): string {
+  return filterParam.replace(/_filter$/, '_exclude');
+}
+
+/** The query parameters of each filterable field: exact, fuzzy where it has one, exclusion. */
+export const FIELD_PARAMS: readonly { field: FilterField; filter: string; search?: string; exclude: string }[] =
+  FIELDS.flatMap((f) => {
+    if (!('params' in f)) return [];
+    const { exact, fuzzy } = f.params as { exact: string; fuzzy?: string };
+    return [{ field: f.name, filter: exact, ...(fuzzy ? { search: fuzzy } : {}), exclude: excludeParam(exact) }];
+  });
 
 const BY_NAME = new Map<string, FieldSpec>(FIELDS.map((f) => [f.name, f]));
 
