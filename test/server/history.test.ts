@@ -7,6 +7,7 @@ import { MASKED_ANNOTATION, MaskDigester } from '../../src/event/mask-digest.ts'
 import type { AuditEvent } from '../../src/event/model.ts';
 import { objectHistory } from '../../src/query/history.ts';
 import { openPostgresStore } from '../../src/store/index.ts';
+import { vigil } from '../helpers/cli.ts';
 import { dropSchema, PG_URL, randomSchema } from '../helpers/postgres.ts';
 import { event } from './fixtures.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
@@ -187,6 +188,48 @@ describe('object history', () => {
     assert.equal((await s.get(path, 'pay-token')).body.items.length, EXPECTED.length);
     assert.deepEqual((await s.get(path, 'other-token')).body.items, []);
     assert.equal((await s.get(path)).status, 401);
+  });
+
+  test('vigil history: a table of the writes with what changed; -o json is the API answer; paged with --limit/--all', async () => {
+    const server = ['--server', s.url, '--token', 'admin-token'];
+    const r = await vigil(['history', 'secrets/db-credentials', '-n', 'payments', ...server]);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trimEnd().split('\n');
+    assert.match(lines[0]!, /^TIME\s+USER\s+VERB\s+CODE\s+CHANGE$/);
+    assert.equal(lines.length, 1 + EXPECTED.length);
+    assert.match(lines[1]!, /^2024-05-01T10:00:00Z\s+alice\s+create\s+200\s+created: \+\/kind: "Secret", /);
+    assert.match(lines[2]!, /bob\s+update\s+200\s+updated: ~\/data\/password \(masked, changed\)$/);
+    assert.match(lines[4]!, /dave\s+patch\s+200\s+patched: \+\/data\/token: "\*\*\*"$/);
+    assert.match(lines[5]!, /erin\s+patch\s+200\s+patched: ~\/data\/password \(masked, unchanged\)$/);
+    assert.match(lines[6]!, /mallory\s+patch\s+403\s+patched: refused$/);
+    assert.match(lines[7]!, /frank .*patched: -\/metadata\/labels\/team, ~\/data\/user \(masked, changed\)$/);
+    assert.match(lines[8]!, /alice\s+delete\s+200\s+deleted$/);
+    const json = await vigil(['history', 'secrets', 'db-credentials', '-n', 'payments', '-o', 'json', ...server]);
+    assert.equal(json.code, 0, json.err);
+    const api = await s.get(path, 'admin-token');
+    assert.deepEqual(JSON.parse(json.out), api.body);
+    const few = await vigil(['history', 'secrets/db-credentials', '-n', 'payments', '--limit', '2', ...server]);
+    assert.equal(few.out.trimEnd().split('\n').length, 3);
+    assert.match(few.err, /2 writes shown/);
+    const all = await vigil(['history', 'secrets/db-credentials', '-n', 'payments', '--all', '-o', 'json', ...server]);
+    assert.equal(JSON.parse(all.out).items.length, EXPECTED.length);
+    const tenant = await vigil([
+      'history',
+      'secrets/db-credentials',
+      '-n',
+      'payments',
+      '--server',
+      s.url,
+      '--token',
+      'other-token',
+    ]);
+    assert.equal(tenant.out, 'No writes to secrets/db-credentials in payments found.\n');
+    const bad = await vigil(['history', 'secrets', ...server]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /RESOURCE\/NAME/);
+    const refused = await vigil(['history', 'secrets/x', '--server', s.url]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /401/);
   });
 
   test('bad parameters → 400 naming them', async () => {
