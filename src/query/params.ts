@@ -1,7 +1,7 @@
 // KubeSphere's auditing query parameters → EventQuery / PageRequest. Fastify validates the query string against
 // the JSON schemas built here (unknown parameters and out-of-range numbers are rejected before a handler runs);
 // the parsers below turn the validated strings into the store's types and name the parameter of any bad value.
-import { FIELD_PARAMS, FIELDS, FREE_TEXT, type FilterField, type StatsField } from '../store/fields.ts';
+import { FIELD_PARAMS, FIELDS, type FilterField, FREE_TEXT, type StatsField } from '../store/fields.ts';
 import { codeRange } from '../store/semantics.ts';
 import type { EventQuery, PageRequest } from '../store/types.ts';
 

@@ -125,6 +125,20 @@ export class Reader {
     return by;
   }
 
+  /** Events whose `field` has one of `values` exactly ('0' when none can). */
+  #exact(field: FilterField, values: string[], termIds: (term: number, values: string[]) => number[]): Where {
+    const f = STORAGE[field];
+    const inList = (expr: string, list: SQLInputValue[]): Where =>
+      list.length === 0 ? { sql: '0', params: [] } : { sql: `${expr} IN (${placeholders(list.length)})`, params: list };
+    if (f.kind === 'code') return codeCondition(`e.${f.column}`, codeRanges(values));
+    if (f.kind === 'value') return inList(`e.${f.column}`, values);
+    if (f.kind === 'dict') return inList(`e.${f.column}`, termIds(f.term, values));
+    const ids = termIds(f.term, values).filter((id) => id !== 0);
+    return ids.length === 0
+      ? { sql: '0', params: [] }
+      : { sql: `e.id IN (SELECT event_id FROM event_values WHERE term IN (${placeholders(ids.length)}))`, params: ids };
+  }
+
   /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
   where(q: EventQuery): Where {
     const conds: string[] = [];
@@ -147,46 +161,18 @@ export class Reader {
 
     for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
       if (!values || values.length === 0) continue;
-      const f = STORAGE[field];
-      if (f.kind === 'list') {
-        const ids = termIds(f.term, values).filter((id) => id !== 0);
-        if (ids.length === 0) conds.push('0');
-        else {
-          conds.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${placeholders(ids.length)}))`);
-          params.push(...ids);
-        }
-      } else if (f.kind === 'code') {
-        const c = codeCondition(`e.${f.column}`, codeRanges(values));
-        conds.push(c.sql);
-        params.push(...c.params);
-      } else if (f.kind === 'value') inList(`e.${f.column}`, values);
-      else inList(`e.${f.column}`, termIds(f.term, values));
+      const c = this.#exact(field, values, termIds);
+      conds.push(c.sql);
+      params.push(...c.params);
     }
-
-    // Exclusion: the complement of the exact condition on the same values. A value the dictionary lacks excludes
-    // nothing; a missing code (NULL) is not excluded (coalesce: NOT NULL would drop the row).
+    // Exclusion: the complement of the exact condition on the same values ('0': a value the dictionary lacks
+    // excludes nothing); coalesce: a missing code (NULL) is not excluded, where NOT NULL would drop the row.
     for (const [field, values] of Object.entries(q.exclude ?? {}) as [FilterField, string[]][]) {
       if (!values || values.length === 0) continue;
-      const f = STORAGE[field];
-      if (f.kind === 'list') {
-        const ids = termIds(f.term, values).filter((id) => id !== 0);
-        if (ids.length > 0) {
-          conds.push(`e.id NOT IN (SELECT event_id FROM event_values WHERE term IN (${placeholders(ids.length)}))`);
-          params.push(...ids);
-        }
-      } else if (f.kind === 'code') {
-        const c = codeCondition(`e.${f.column}`, codeRanges(values));
-        if (c.sql !== '0') {
-          conds.push(`NOT coalesce(${c.sql}, 0)`);
-          params.push(...c.params);
-        }
-      } else {
-        const list = f.kind === 'value' ? values : termIds(f.term, values);
-        if (list.length > 0) {
-          conds.push(`e.${f.column} NOT IN (${placeholders(list.length)})`);
-          params.push(...list);
-        }
-      }
+      const c = this.#exact(field, values, termIds);
+      if (c.sql === '0') continue;
+      conds.push(`NOT coalesce(${c.sql}, 0)`);
+      params.push(...c.params);
     }
 
     for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
