@@ -28,6 +28,20 @@ const NOISE = new Set(['/metadata/resourceVersion', '/metadata/managedFields']);
 
 type Json = Record<string, unknown>;
 
+/** An added value without the noise members inside it (a created object's `metadata` without resourceVersion…). */
+function quiet(v: unknown, path: string): unknown {
+  if (!isObject(v) || Array.isArray(v)) return v;
+  let out: Json | undefined;
+  for (const n of NOISE) {
+    if (!n.startsWith(`${path}/`)) continue;
+    const k = n.slice(path.length + 1);
+    if (k.includes('/') || !Object.hasOwn(v, k)) continue;
+    out ??= { ...v };
+    delete out[k];
+  }
+  return out ?? v;
+}
+
 function equal(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
@@ -55,7 +69,7 @@ export function diffStates(before: ObjectState, after: ObjectState): DiffEntry[]
   const walk = (a: unknown, b: unknown, path: string) => {
     if (NOISE.has(path)) return;
     if (a === undefined && b === undefined) return;
-    if (a === undefined) return void out.push({ path, op: 'add', after: b });
+    if (a === undefined) return void out.push({ path, op: 'add', after: quiet(b, path) });
     if (b === undefined) return void out.push({ path, op: 'remove', before: a });
     const da = before.digests.get(path);
     const db = after.digests.get(path);

@@ -142,6 +142,11 @@ describe('object history', () => {
       masked: 'changed',
     });
     assert.deepEqual(carol.change.diff[0], { path: '/metadata/labels', op: 'add', after: { team: 'pay' } });
+    // a created object's metadata without what every write changes
+    assert.deepEqual(created.change.diff.find((d: { path: string }) => d.path === '/metadata').after, {
+      name: 'db-credentials',
+      namespace: 'payments',
+    });
     assert.deepEqual(dave.change.diff[0], { path: '/data/token', op: 'add', after: '***' });
     assert.equal(r.body.items[5].code, 403);
     for (const i of r.body.items) {
