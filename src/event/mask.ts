@@ -24,9 +24,9 @@ type Obj = Record<string, unknown>;
 export type MaskedValue = [container: object, member: string | number, original: unknown];
 
 /**
- * The values masked by the current `maskCredentials` call that records them (`onMasked` given), else undefined.
- * Module state rather than a parameter of every function above: masking is synchronous, and the hot path (nothing
- * recorded) then pays one test per masked value only.
+ * Where the values masked now are recorded: set by `maskCredentials` with `onMasked` while it masks the bodies (and
+ * the configured paths), else undefined. Module state rather than a parameter of every function above: masking is
+ * synchronous, and the hot path (nothing recorded) then pays one test per masked value only.
  */
 let recording: MaskedValue[] | undefined;
 
@@ -443,28 +443,32 @@ export function maskCredentials(
   onMasked?: (masked: MaskedValue[]) => void,
 ): AuditEvent {
   if (!onMasked) return maskAll(e, extraPaths);
-  recording = [];
-  let masked: MaskedValue[];
-  try {
-    maskAll(e, extraPaths);
-  } finally {
-    masked = recording;
-    recording = undefined;
-  }
+  const masked: MaskedValue[] = [];
+  maskAll(e, extraPaths, masked);
   onMasked(masked);
   return e;
 }
 
-function maskAll(e: AuditEvent, extraPaths?: readonly (string | readonly Segment[])[]): AuditEvent {
+/** Masks `e`; what is masked in its bodies and at `extraPaths` is recorded into `record` when given. */
+function maskAll(
+  e: AuditEvent,
+  extraPaths?: readonly (string | readonly Segment[])[],
+  record?: MaskedValue[],
+): AuditEvent {
   if (typeof e.requestURI === 'string') e.requestURI = maskQuery(e.requestURI);
   if (e.annotations) maskAnnotations(e.annotations);
-  // core/v1 secrets: a patch or a partial body has no kind to tell it is a Secret
-  if (e.objectRef?.resource === 'secrets' && !e.objectRef.apiGroup) {
-    maskSecretData(e.requestObject);
-    maskSecretData(e.responseObject);
+  recording = record;
+  try {
+    // core/v1 secrets: a patch or a partial body has no kind to tell it is a Secret
+    if (e.objectRef?.resource === 'secrets' && !e.objectRef.apiGroup) {
+      maskSecretData(e.requestObject);
+      maskSecretData(e.responseObject);
+    }
+    maskTree(e.requestObject);
+    maskTree(e.responseObject);
+  } finally {
+    recording = undefined;
   }
-  maskTree(e.requestObject);
-  maskTree(e.responseObject);
   const origin = e.origin;
   if (origin) {
     const initiator = origin.cadf?.initiator;
@@ -481,7 +485,12 @@ function maskAll(e: AuditEvent, extraPaths?: readonly (string | readonly Segment
     maskTree(origin, skip);
   }
   if (extraPaths) {
-    for (const p of extraPaths) maskAt(e, typeof p === 'string' ? parseMaskPath(p) : p, 0);
+    recording = record;
+    try {
+      for (const p of extraPaths) maskAt(e, typeof p === 'string' ? parseMaskPath(p) : p, 0);
+    } finally {
+      recording = undefined;
+    }
   }
   return e;
 }
