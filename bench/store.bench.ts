@@ -236,9 +236,17 @@ try {
   await latency('code range: >=400 AND exclude 404, last 24 h', runs, () =>
     store.query({ exact: { code: ['>=400'] }, exclude: { code: ['404'] }, start: end - 24 * hour, end }, page),
   );
-  await latency('object history: one object (all writes, diffs)', runs, (i) =>
-    objectHistory(store, { resource: 'pods', namespace: ns(i), name: `pods-${i}`, limit: 100 }),
-  );
+  // objects that were written (the generated names repeat: about 2,000 per resource and namespace)
+  const written = (
+    await store.query(
+      { exclude: { verb: ['get', 'list', 'watch'] }, start: end - 24 * hour, end },
+      { ...page, size: runs },
+    )
+  ).items.flatMap((e) => (e.objectRef?.name ? [e.objectRef] : []));
+  await latency('object history: one written object (all writes, diffs)', runs, (i) => {
+    const o = written[i % written.length]!;
+    return objectHistory(store, { resource: o.resource!, namespace: o.namespace, name: o.name!, limit: 100 });
+  });
   await latency('histogram: all events, 1 h buckets', 20, () => store.histogram({}, hour));
   await latency('histogram: namespace, 1 h buckets', runs, (i) =>
     store.histogram({ exact: { namespace: [ns(i)] } }, hour),
