@@ -6,7 +6,7 @@
 // like everything else stored. The key is the store's (derived from its signing key: src/integrity/keys.ts
 // maskKeyOf), so digests of one store compare and nobody without the key can test guesses against them; digests
 // of different keys (`key` differs) are not compared. A digest is 128 bits of the HMAC, base64url.
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { type MaskedValue, maskCredentials, type parseMaskPath } from './mask.ts';
 import type { AuditEvent } from './model.ts';
 import { isObject } from './validate.ts';
@@ -28,13 +28,27 @@ export function pointerToken(k: string | number): string {
 /** Where values of the bodies are masked: the history compares these. */
 const BODIES = ['requestObject', 'responseObject'] as const;
 
+/** An object reached by the walk of the bodies: its member name and the step it is in. */
+interface Step {
+  v: object;
+  key: string | number;
+  up?: Step;
+}
+
+function pointerOf(step: Step): string {
+  let p = '';
+  for (let s: Step | undefined = step; s; s = s.up) p = `/${pointerToken(s.key)}${p}`;
+  return p;
+}
+
 export class MaskDigester {
   readonly keyId: string;
-  readonly #key: Buffer;
+  /** A KeyObject: createHmac given the raw bytes sets the key up again each time (~40 µs instead of ~2). */
+  readonly #key: KeyObject;
 
   constructor(key: Buffer) {
     if (key.length < 32) throw new Error('a mask digest key has at least 32 bytes');
-    this.#key = key;
+    this.#key = createSecretKey(key);
     this.keyId = createHmac('sha256', key).update('vigil mask digest key id').digest('hex').slice(0, 16);
   }
 
@@ -72,19 +86,42 @@ export class MaskDigester {
     }
     const out: Record<string, string> = {};
     let left = by.size;
-    const stack: [unknown, string][] = BODIES.map((b) => [e[b], `/${b}`]);
-    const seen = new Set<unknown>();
+    // Only objects are walked, and a pointer is spelt out only for a container holding a masked value.
+    const stack: Step[] = [];
+    for (const b of BODIES) if (e[b] !== null && typeof e[b] === 'object') stack.push({ v: e[b] as object, key: b });
+    const seen = new Set<object>();
+    const memo = new Map<unknown, string>();
     while (stack.length > 0 && left > 0) {
-      const [v, at] = stack.pop()!;
-      if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+      const step = stack.pop()!;
+      const v = step.v;
+      if (seen.has(v)) continue;
       seen.add(v);
       const here = by.get(v);
       if (here) {
         left--;
-        for (const [k, original] of here) out[`${at}/${pointerToken(k)}`] = this.digest(original);
+        const at = pointerOf(step);
+        for (const [k, original] of here) {
+          // a request and its response mostly hold the same values: one HMAC each
+          let d = memo.get(original);
+          if (d === undefined) {
+            d = this.digest(original);
+            memo.set(original, d);
+          }
+          out[`${at}/${pointerToken(k)}`] = d;
+        }
       }
-      if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push([v[i], `${at}/${i}`]);
-      else for (const [k, x] of Object.entries(v)) stack.push([x, `${at}/${pointerToken(k)}`]);
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const x = v[i];
+          if (x !== null && typeof x === 'object') stack.push({ v: x, key: i, up: step });
+        }
+      } else {
+        const o = v as Record<string, unknown>;
+        for (const k in o) {
+          const x = o[k];
+          if (x !== null && typeof x === 'object' && Object.hasOwn(o, k)) stack.push({ v: x, key: k, up: step });
+        }
+      }
     }
     return out;
   }
