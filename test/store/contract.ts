@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import type { AuditEvent } from '../../src/event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION } from '../../src/event/model.ts';
 import { checkpointSignatureValid } from '../../src/integrity/checkpoint.ts';
 import { keyIdOf } from '../../src/integrity/keys.ts';
 import { matches } from '../../src/query/matches.ts';
@@ -429,11 +429,22 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     }
 
-    test('every filterable field has a case above (exact, fuzzy and exclude are tested on each)', () => {
-      assert.deepEqual([...new Set(fieldCases.map((c) => c.field))].sort(), [...FILTER_FIELDS].sort());
+    // Exclusion on every filterable field: the cases above, and the fields without a fuzzy parameter of their own.
+    const excludeCases = [
+      ...fieldCases,
+      {
+        field: 'rule' as FilterField,
+        hit: { annotations: { [FALCO_RULES_ANNOTATION]: JSON.stringify([{ rule: 'Create Privileged Pod' }]) } },
+        miss: { annotations: { [FALCO_RULES_ANNOTATION]: JSON.stringify([{ rule: 'Terminal shell' }]) } },
+        exact: 'Create Privileged Pod',
+        fuzzy: '',
+      },
+    ];
+    test('every filterable field has an exclusion case', () => {
+      assert.deepEqual([...new Set(excludeCases.map((c) => c.field))].sort(), [...FILTER_FIELDS].sort());
     });
 
-    for (const c of fieldCases) {
+    for (const c of excludeCases) {
       test(`exclude ${c.field}: not the events with the value; one without the field is kept; matcher agrees`, async () => {
         await withStore(async (store) => {
           const hit = makeEvent(c.hit);
