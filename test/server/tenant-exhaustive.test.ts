@@ -194,6 +194,29 @@ describe('tenant isolation, every endpoint and parameter', () => {
       for (const [path, base] of endpoints) for (const q of queries) await same(t, path, q ? `${base}&${q}` : base);
     });
 
+    test(`${t.owner}: an object's history holds its own writes only`, async () => {
+      for (const e of EVENTS) {
+        const o = e.objectRef!;
+        const q = new URLSearchParams({ resource: o.resource!, name: o.name! });
+        if (o.namespace) q.set('namespace', o.namespace);
+        for (const extra of ['', '&limit=1', `&subresource=${o.subresource ?? ''}`]) {
+          const r = await s.get(`/api/v1/objects/history?${q}${extra}`, t.token);
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+          // the answer names the object asked for: only its items must be the tenant's own
+          noLeak(t, `history of ${q}${extra}`, { items: r.body.items });
+          const admin = await s.get(`/api/v1/objects/history?${q}${extra}`, 'admin-token');
+          const ownIds = admin.body.items
+            .map((i: { id: string }) => i.id)
+            .filter((id: string) => own.get(t.owner)!.has(id));
+          assert.deepEqual(
+            r.body.items.map((i: { id: string }) => i.id),
+            ownIds,
+            `${t.owner}: history of ${q}${extra}`,
+          );
+        }
+      }
+    });
+
     test(`${t.owner}: stats by every field`, async () => {
       for (const by of Object.keys(STATS_BY))
         for (const q of ['', 'q=ZZ', `user_filter=userZZB,userZZA`, 'response_code_filter=418,200,503'])
