@@ -10,6 +10,7 @@ export {
   startCheckpoints,
 } from './checkpoint.ts';
 export { exportTrail, verifyExport } from './export.ts';
+export { appendCheckpointLog, parseCheckpointLog } from './log.ts';
 export {
   createSigningKey,
   defaultKeyPath,

@@ -1,5 +1,5 @@
-// The collector's part: the signing key is created on first start, a checkpoint follows each retention step and
-// the shutdown, and the store it leaves verifies.
+// The collector's part: the signing key is created on first start, a checkpoint follows the start, each retention
+// step and the shutdown, and the store it leaves verifies.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { makeEvent } from '../store/contract.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 
-test('serve creates the signing key, checkpoints after retention and at shutdown; the store verifies', async () => {
+test('serve creates the signing key, checkpoints at start, after retention and at shutdown; the store verifies', async () => {
   const server = await startTestServer('retention: 1m\nintegrity:\n  checkpointInterval: 1h\n', {
     now: () => T0 + 60_000 + 5_500,
   });
@@ -26,7 +26,7 @@ test('serve creates the signing key, checkpoints after retention and at shutdown
     const db = new DatabaseSync(path.join(dir, 'vigil.db'), { readOnly: true });
     const afterRetention = (db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n;
     db.close();
-    assert.equal(afterRetention, 1);
+    assert.equal(afterRetention, 2);
     await server.store.append([makeEvent({}, T0 + 20_000)]);
     await server.close();
     const db2 = new DatabaseSync(path.join(dir, 'vigil.db'), { readOnly: true });
@@ -35,6 +35,7 @@ test('serve creates the signing key, checkpoints after retention and at shutdown
     assert.deepEqual(
       cps.map((c) => [c.last_seq, c.count]),
       [
+        [1, 0],
         [17, 4],
         [18, 5],
       ],
@@ -42,7 +43,8 @@ test('serve creates the signing key, checkpoints after retention and at shutdown
 
     const r = await vigil(['verify', '--data', dir]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /trail intact: 18 chain entries, 5 events, 2 checkpoints/);
+    // the checkpoint at start anchors the walk: retention cut the genesis entry it covered
+    assert.match(r.out, /trail intact: 17 chain entries, 5 events, 2 checkpoints/);
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });
