@@ -103,7 +103,7 @@ export const verifyCommand = defineCommand({
   summary: 'Verify the tamper-evident trail (hash chain and signed checkpoints); exit 1 when broken',
   usage: `Usage: vigil verify [--config vigil.yaml | --data DIR | --storage-url URL] [--since T] [--public-key FILE]
                     [--checkpoints FILE] [--json]
-       vigil verify --file export.jsonl --public-key FILE
+       vigil verify --file export.jsonl --public-key FILE [--checkpoints FILE]
        vigil verify [--config vigil.yaml | --data DIR] --print-public-key
 
 Recomputes the store's hash chain, checks every checkpoint's Ed25519 signature and that the chain passes through
@@ -133,6 +133,7 @@ or a removed tail are breaks naming the checkpoint.
     if (values.file) {
       const key = values['public-key'] ? readPublicKey(values['public-key']) : undefined;
       if (!key) io.stderr.write('vigil verify: no --public-key: trusting the key inside the export\n');
+      const external = values.checkpoints === undefined ? undefined : readCheckpointLog(values.checkpoints);
       let text: string;
       try {
         text = readFileSync(values.file, 'utf8');
@@ -140,7 +141,7 @@ or a removed tail are breaks naming the checkpoint.
         throw new CliError(`${values.file}: ${(err as Error).message}`);
       }
       try {
-        r = verifyExport(text, key);
+        r = verifyExport(text, key, external);
       } catch (err) {
         throw new CliError(`${values.file}: ${(err as Error).message}`);
       }

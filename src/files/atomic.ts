@@ -4,7 +4,7 @@
 // every later start fail). One helper, sync and async, used for keys, spool metadata, ship state, the checkpoint
 // log's header, token files and exports to a path.
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, link, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -51,7 +51,11 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, o: 
 }
 
 /** The async form of writeFileAtomicSync, for writers on the event path (spool, ship state). */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, o: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  o: AtomicWriteOptions = {},
+): Promise<void> {
   const tmp = tempName(file);
   const fh = await open(tmp, 'wx', o.mode ?? 0o644);
   let committed = false;

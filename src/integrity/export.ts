@@ -90,7 +90,11 @@ function hex(v: unknown, what: string, line: number): Buffer {
  * Verifies an export offline. `publicKey` is the key the verifier trusts (given separately); without it the
  * header's key is used, which proves integrity only against accidents, not against whoever wrote the file.
  */
-export function verifyExport(text: string, trusted?: KeyObject): VerifyReport {
+export function verifyExport(
+  text: string,
+  trusted?: KeyObject,
+  external?: { source: string; checkpoints: Checkpoint[] },
+): VerifyReport {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const parsed = lines.map((l, i) => {
     try {
@@ -115,7 +119,7 @@ export function verifyExport(text: string, trusted?: KeyObject): VerifyReport {
   parsed.forEach((p, i) => {
     if (p.type === 'checkpoint') checkpoints.push(parseCheckpointJson(p, `line ${i + 1}`));
   });
-  const walker = new ChainWalker(anchor, checkpoints, publicKey);
+  const walker = new ChainWalker(anchor, checkpoints, publicKey, external);
   const extra: Break[] = [];
   // The anchor must be the genesis or a checkpoint's head the key vouches for.
   if (

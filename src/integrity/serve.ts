@@ -57,7 +57,8 @@ export function startIntegrity(
   if (!key) return { ready: Promise.resolve(), now: async () => {}, stop: async () => {} };
   const interval = config.integrity.checkpointIntervalMs;
   return startCheckpoints(
-    (force) => checkpointAndLog(config, key, () => store.checkpoint(key, { force, freshMs: force ? interval / 2 : undefined })),
+    (force) =>
+      checkpointAndLog(config, key, () => store.checkpoint(key, { force, freshMs: force ? interval / 2 : undefined })),
     interval,
     onError,
   );

@@ -106,7 +106,8 @@ export async function trailStart(r: TrailReader, o: TrailOptions): Promise<Trail
     const s = await r.since(Math.ceil(o.since) * 1000);
     firstId = s.firstId;
     const cp = checkpointBefore(checkpoints, s.fromSeq, o.publicKey);
-    if (cp && cp.lastSeq > anchor.seq) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId, at: cp.at };
+    if (cp && cp.lastSeq > anchor.seq)
+      anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId, at: cp.at };
   }
   return { checkpoints, first, genesisId, anchor, pruned: cut !== undefined, firstId };
 }

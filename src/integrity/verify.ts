@@ -126,7 +126,11 @@ export class ChainWalker {
           detail: `${name} (signed ${new Date(c.at).toISOString()}, chain entry ${c.lastSeq}) is missing from the store: checkpoints were deleted or the database rolled back`,
         });
       else if (!s.signature.equals(c.signature))
-        this.add({ kind: 'bad-checkpoint', seq: c.lastSeq, detail: `${name} differs from the store's checkpoint ${c.seq}` });
+        this.add({
+          kind: 'bad-checkpoint',
+          seq: c.lastSeq,
+          detail: `${name} differs from the store's checkpoint ${c.seq}`,
+        });
       if (c.lastSeq > anchorSeq) out.push({ c, name, external: true });
     }
     return out;

@@ -1,7 +1,8 @@
 // The collector's part: the signing key is created on first start, a checkpoint follows the start, each retention
 // step and the shutdown, and the store it leaves verifies.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
@@ -48,5 +49,34 @@ test('serve creates the signing key, checkpoints at start, after retention and a
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('integrity.checkpointLog: every checkpoint the collector signs is also in the log, and verify --checkpoints passes', async () => {
+  const outside = mkdtempSync(path.join(os.tmpdir(), 'vigil-cplog-'));
+  const log = path.join(outside, 'nested', 'checkpoints.jsonl');
+  const server = await startTestServer(`integrity:\n  checkpointInterval: 1h\n  checkpointLog: ${log}\n`);
+  const { dir } = server;
+  try {
+    await server.store.append(Array.from({ length: 3 }, (_, i) => makeEvent({}, T0 + i * 1000)));
+    await server.close();
+    const lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(lines[0].format, 'vigil-checkpoints/1');
+    assert.deepEqual(
+      lines.slice(1).map((l) => [l.type, l.seq, l.lastSeq]),
+      [
+        ['checkpoint', 1, 1],
+        ['checkpoint', 2, 4],
+      ],
+    );
+    const r = await vigil(['verify', '--data', dir, '--checkpoints', log]);
+    assert.equal(r.code, 0, r.err);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
   }
 });
