@@ -97,6 +97,11 @@ export interface Store extends CheckpointTarget {
   deleteBefore(cutoff: number, limit: number): Promise<number>;
   /** Number of events and bytes used, for metrics. */
   size(): Promise<{ events: number; bytes: number }>;
+  /**
+   * The stored events with ids above `afterId`, in id order, at most `limit`: what a live tail resuming from
+   * `Last-Event-ID` replays (the caller filters them).
+   */
+  storedAfter(afterId: number, limit: number): Promise<StoredEvent[]>;
   /** Calls `listener` with each batch of newly stored events (live tail); returns the unsubscribe function. */
   subscribe(listener: (events: StoredEvent[]) => void): () => void;
   /**
