@@ -87,8 +87,8 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
           415,
           `unsupported Content-Type "${type || '(none)'}" (expected ${http.contentTypes.join(' or ')})`,
         );
-      const delivery = headersOf(req);
       const text = await bodyText(req, maxBodyBytes);
+      const delivery: Delivery = { ...headersOf(req), raw: text };
       let events: ReturnType<Ingestor['decode']>;
       try {
         events = ingestor.decode(format, text, delivery);

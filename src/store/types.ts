@@ -48,8 +48,11 @@ export interface Page {
 }
 
 export interface AppendOptions {
-  /** A delivery id (OpenFaaS `X-Openfaas-Delivery`): a batch whose key was already stored is not stored again. */
-  batchKey?: string;
+  /**
+   * A delivery's identities (OpenFaaS: its `X-Openfaas-Delivery` id and the hash of its signed body): a batch any of
+   * whose keys was already stored (within the retention window) is not stored again.
+   */
+  batchKey?: string | readonly string[];
   /**
    * Collapse the stages of one call into one stored event (CADF request + response): an event replaces a stored
    * event of the same source, auditID and requestReceivedTimestamp when its stage is later.
