@@ -1,8 +1,9 @@
 // `vigil verify` and `vigil export`: the store is chosen as for `serve` (--config / --data / --storage-url). The
 // verification and export engines are the integrity stage's (src/integrity); this is their command line.
 import type { KeyObject } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseDuration, signingKeyPath, type VigilConfig } from '../config/index.ts';
+import { createAtomicFile } from '../files/index.ts';
 import {
   type Checkpoint,
   exportTrail,
@@ -192,16 +193,19 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
       publicKey = key.publicKey;
     } else publicKey = storePublicKey(config, undefined);
     const o = { publicKey, since: values.since === undefined ? undefined : parseSince(values.since) };
-    const fd = values.out ? openSync(values.out, 'w') : undefined;
+    // to a path: whole or not at all (a failed export never leaves a truncated file that looks like one)
+    const file = values.out ? createAtomicFile(values.out, { mode: 0o600 }) : undefined;
     const write = (line: string) => {
-      if (fd !== undefined) writeSync(fd, `${line}\n`);
+      if (file) file.write(`${line}\n`);
       else io.stdout.write(`${line}\n`);
     };
     try {
       await storeCall(() => readTrail(storage, 'export', (trail) => exportTrail(trail, o, write)));
-    } finally {
-      if (fd !== undefined) closeSync(fd);
+    } catch (err) {
+      file?.abort();
+      throw err;
     }
+    file?.commit();
     return 0;
   },
 });
