@@ -343,3 +343,22 @@ test('the checkpoint log: a torn last line is skipped; a bad line is an error wi
   assert.equal(r.code, 2);
   assert.match(r.err, /cp\.jsonl:5: head is not 64 hex digits/);
 });
+
+test('vigil import signs what it stored, so verify does not later read its tail as an overdue one', async () => {
+  const dir = tempDir('vigil-hostile-trust-');
+  const file = path.join(dir, 'audit.log');
+  writeFileSync(
+    file,
+    `${Array.from({ length: 3 }, (_, i) => JSON.stringify({ ...makeEvent({ verb: 'create' }, T0 + i), kind: 'Event', apiVersion: 'audit.k8s.io/v1' })).join('\n')}\n`,
+  );
+  const r = await vigil(['import', '--data', dir, file]);
+  assert.equal(r.code, 0, r.err);
+  const d = new DatabaseSync(path.join(dir, 'vigil.db'), { readOnly: true });
+  const head = (d.prepare('SELECT max(seq) AS s FROM chain_log').get() as { s: number }).s;
+  const signed = (d.prepare('SELECT max(last_seq) AS s FROM checkpoints').get() as { s: number }).s;
+  d.close();
+  assert.equal(signed, head);
+  const v = await vigil(['verify', '--data', dir, '--json']);
+  assert.equal(v.code, 0, v.out);
+  assert.equal((JSON.parse(v.out) as { unsigned: number }).unsigned, 0);
+});
