@@ -175,3 +175,31 @@ test('PostgreSQL: storedAfter reads the events stored after an id, in id order, 
     await dropSchema(schema);
   }
 });
+
+test("a tenant's resume replays only the events its token may see", async () => {
+  const s = await startTestServer(`
+auth:
+  tokens:
+    - { name: ops, token: admin-token, role: admin }
+    - { name: team-b, token: b-token, role: tenant, namespaces: [ns-b] }
+`);
+  try {
+    const ns = (n: string, i: number) =>
+      makeEvent({ auditID: `${n}-${i}`, objectRef: { resource: 'pods', namespace: n, apiVersion: 'v1' } }, T0 + i);
+    const r = await s.store.append([ns('ns-a', 0), ns('ns-b', 1), ns('ns-a', 2), ns('ns-b', 3)]);
+    const tail = await follow(`${s.url}/api/v1/events/stream?since_id=${Number(r.ids[0]) - 1}`, {
+      authorization: 'Bearer b-token',
+    });
+    assert.equal(tail.res.status, 200);
+    await s.store.append([ns('ns-a', 4), ns('ns-b', 5)]);
+    await until(() => tail.got.length === 3, 'the replay and the live event');
+    assert.deepEqual(
+      tail.got.map((e) => e.auditID),
+      ['ns-b-1', 'ns-b-3', 'ns-b-5'],
+    );
+    await tail.close();
+  } finally {
+    await s.close();
+    await import('node:fs').then((fs) => fs.rmSync(s.dir, { recursive: true, force: true }));
+  }
+});
