@@ -22,6 +22,11 @@ export interface Delivery {
   header(name: string): string | undefined;
   /** The body as received (HTTP), for formats whose identity is the signed bytes. */
   readonly raw?: string;
+  /**
+   * The cluster the sender is bound to (its token's or client certificate's `cluster`): every event of the delivery
+   * is attributed to it, whatever the event claims, so that one cluster cannot write as another.
+   */
+  readonly cluster?: string;
 }
 
 export const NO_HEADERS: Delivery = { header: () => undefined };
