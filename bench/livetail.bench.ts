@@ -62,6 +62,7 @@ async function measure(clients: number): Promise<void> {
       clients,
       rssBeforeMB: Math.round(before / 1e6),
       rssAfterMB: Math.round(after / 1e6),
+      heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1e6),
       maxBufferedBytes: Math.max(0, ...tails.map((t) => t.buffered)),
       minSkipped: Math.min(...tails.map((t) => t.skipped), Number.POSITIVE_INFINITY),
     })}\n`,
@@ -80,7 +81,12 @@ else {
       encoding: 'utf8',
     });
     if (r.status !== 0) throw new Error(r.stderr);
-    return JSON.parse(r.stdout) as { rssBeforeMB: number; rssAfterMB: number; maxBufferedBytes: number };
+    return JSON.parse(r.stdout) as {
+      rssBeforeMB: number;
+      rssAfterMB: number;
+      heapUsedMB: number;
+      maxBufferedBytes: number;
+    };
   };
   const base = run(0);
   const stalled = run(CLIENTS);
@@ -92,6 +98,9 @@ else {
   );
   console.log(
     `  extra for the stalled tails: ${growth(stalled) - growth(base)} MB; largest per-stream buffer ${stalled.maxBufferedBytes} bytes`,
+  );
+  console.log(
+    `  V8 heap in use after the run: ${base.heapUsedMB} MB without a tail, ${stalled.heapUsedMB} MB with them`,
   );
   console.log(`  ratio stalled / baseline growth: ${(growth(stalled) / Math.max(1, growth(base))).toFixed(2)}`);
 }

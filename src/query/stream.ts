@@ -75,8 +75,13 @@ export function openStream(res: ServerResponse, o: StreamOptions): LiveStream {
     let chunk = '';
     for (const e of events) {
       if (!o.match(e)) continue;
+      // a full stream counts without serializing: a stalled client costs no work per event either
+      if (unreported > 0 || !room(chunk.length)) {
+        skip(1);
+        continue;
+      }
       const f = frame(e);
-      if (unreported === 0 && room(chunk.length + f.length)) {
+      if (room(chunk.length + f.length)) {
         chunk += f;
         lastId = Math.max(lastId, Number(e.id));
       } else skip(1);
