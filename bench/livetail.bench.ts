@@ -11,7 +11,7 @@ import { parseConfig } from '../src/config/index.ts';
 import type { AuditEvent } from '../src/event/model.ts';
 import { startServer } from '../src/server/serve.ts';
 
-const EVENTS = 100_000;
+const EVENTS = Number(process.env.VIGIL_BENCH_LIVETAIL_EVENTS ?? 100_000);
 const CLIENTS = 30;
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 
