@@ -10,7 +10,10 @@ import { injectWriteFault, writeFileAtomic, writeFileAtomicSync } from '../../sr
 import { loadSigningKey } from '../../src/integrity/index.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { loadState, saveState } from '../../src/ship/state.ts';
+import { openSqliteStore } from '../../src/store/index.ts';
+import { vigil } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { makeEvent } from '../store/contract.ts';
 
 afterEach(() => injectWriteFault(undefined));
 
@@ -75,4 +78,25 @@ test("the ship agent's state survives a failed save", async () => {
   await assert.rejects(saveState(dir, { version: 1, paths: {} }), /ENOSPC/);
   injectWriteFault(undefined);
   assert.deepEqual(loadState(dir), state);
+});
+
+test('an export to a path that fails leaves no truncated file, and a whole one when it succeeds', async () => {
+  const dir = tempDir('vigil-atomic-');
+  const store = await openSqliteStore({ path: path.join(dir, 'vigil.db') });
+  await store.append([makeEvent({})]);
+  await store.close();
+  loadSigningKey(path.join(dir, 'vigil-signing.key'), true);
+  const out = path.join(dir, 'export.jsonl');
+  let lines = 0;
+  injectWriteFault((step, file) => {
+    if (file === out && step === 'write' && ++lines === 3) throw enospc(); // mid-export
+  });
+  const failed = await vigil(['export', '--data', dir, '--out', out]);
+  injectWriteFault(undefined);
+  assert.notEqual(failed.code, 0);
+  assert.match(failed.err, /ENOSPC/);
+  assert.ok(!readdirSync(dir).some((f) => f.startsWith('export.jsonl')), readdirSync(dir).join(' '));
+  const ok = await vigil(['export', '--data', dir, '--out', out]);
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal((await vigil(['verify', '--file', out, '--public-key', path.join(dir, 'vigil-signing.pub')])).code, 0);
 });
