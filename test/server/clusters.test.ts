@@ -175,10 +175,15 @@ describe('where an event’s cluster comes from', () => {
   test('a record of matched rules an event arrives with is not kept: only the collector’s rules write it', async () => {
     const forged = event({
       auditID: 'f1',
-      annotations: { 'vigil.dev/falco-rules': '[{"rule":"Create Privileged Pod","priority":"Warning"}]', keep: 'me' },
+      annotations: {
+        'vigil.dev/falco-rules': '[{"rule":"Create Privileged Pod","priority":"Warning"}]',
+        'vigil.dev/kubesphere-rules': '[{"rule":"alerting-rule.CreateHostnetworkPod","priority":"WARNING"}]',
+        keep: 'me',
+      },
     });
     assert.equal((await s.post('/audit/webhook/event', eventList([forged]), bearer('relay-token'))).status, 200);
-    assert.equal((await s.get('/api/v1/events?rule_filter=Create%20Privileged%20Pod', 'ops-token')).body.total, 0);
+    for (const rule of ['Create%20Privileged%20Pod', 'alerting-rule.CreateHostnetworkPod'])
+      assert.equal((await s.get(`/api/v1/events?rule_filter=${rule}`, 'ops-token')).body.total, 0);
     const stored = (await s.get('/api/v1/events?audit_id_filter=f1', 'ops-token')).body.items[0];
     assert.deepEqual(stored.annotations, { keep: 'me' });
   });
@@ -396,8 +401,16 @@ spec:
       flagged.body.items.map((e: StoredEvent) => [e.auditID, e.cluster]),
       [['r2', 'prod-us']],
     );
+    const ks = await s.get('/api/v1/events?rule_filter=cluster-rules.ProdPodCreate', 'ops-token');
+    assert.deepEqual(
+      ks.body.items.map((e: StoredEvent) => [e.auditID, e.annotations?.['vigil.dev/kubesphere-rules']]),
+      [['r1', '[{"rule":"cluster-rules.ProdPodCreate","priority":"WARNING"}]']],
+    );
     const byRule = await s.get('/api/v1/events/stats?by=rule', 'ops-token');
-    assert.deepEqual(byRule.body.top, [{ key: 'Pod In Prod US', count: 1 }]);
+    assert.deepEqual(byRule.body.top, [
+      { key: 'Pod In Prod US', count: 1 },
+      { key: 'cluster-rules.ProdPodCreate', count: 1 },
+    ]);
     await until(async () => (await s.get('/api/v1/alerts', 'ops-token')).body.total >= 2, 'both alerts');
     const alerts = (await s.get('/api/v1/alerts', 'ops-token')).body.items as {
       rule: string;
