@@ -70,6 +70,8 @@ interface Planned {
   render: Render;
   archive: boolean;
   alert: boolean;
+  /** Its entry in the event's record of alerting rules (KUBESPHERE_RULES_ANNOTATION). */
+  record: string;
 }
 
 const NOTHING: Decision = Object.freeze({
@@ -88,16 +90,15 @@ function selects(selector: Record<string, string>, labels: Record<string, string
  * Records on the event the KubeSphere rules that alerted on it (KUBESPHERE_RULES_ANNOTATION), or removes a record
  * it arrived with when none did: the stored event says which rules flagged it (the field `rule`).
  */
-function recordAlerting(e: AuditEvent, alerts: Alert[] | undefined): void {
-  if (alerts === undefined) {
+function recordAlerting(e: AuditEvent, record: string | undefined): void {
+  if (record === undefined) {
     if (e.annotations !== undefined && Object.hasOwn(e.annotations, KUBESPHERE_RULES_ANNOTATION)) {
       const { [KUBESPHERE_RULES_ANNOTATION]: _, ...rest } = e.annotations;
       e.annotations = rest;
     }
     return;
   }
-  const record = JSON.stringify(alerts.map((a) => ({ rule: a.rule, priority: a.priority })));
-  e.annotations = { ...e.annotations, [KUBESPHERE_RULES_ANNOTATION]: record };
+  e.annotations = { ...e.annotations, [KUBESPHERE_RULES_ANNOTATION]: `${record}]` };
 }
 
 export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
@@ -138,6 +139,7 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
         render: r.render,
         archive,
         alert,
+        record: JSON.stringify({ rule: r.name, priority: r.item.priority ?? '' }),
       });
     }
     ruleSet = rs;
@@ -157,6 +159,8 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
       let matched: string[] | undefined;
       let alerts: Alert[] | undefined;
       let archive = false;
+      /** The record of the alerting rules, without its closing bracket. */
+      let record: string | undefined;
       for (let i = 0; i < p.length; i++) {
         const r = p[i];
         let hit: boolean;
@@ -175,9 +179,10 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
         if (r.alert) {
           if (alerts === undefined) alerts = [];
           alerts.push({ rule: r.name, name: r.item, group: r.group, priority: r.priority, message: r.render(e) });
+          record = record === undefined ? `[${r.record}` : `${record},${r.record}`;
         }
       }
-      recordAlerting(e, alerts);
+      recordAlerting(e, record);
       const fr = ruleSet.falco;
       if (fr !== undefined) {
         const fired = falco.evaluate(fr, e);
