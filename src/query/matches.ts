@@ -2,6 +2,7 @@
 // from store.subscribe and never go through SQL): exact = whole value, case-sensitive; fuzzy = case-insensitive
 // substring; values of a field OR'ed, fields AND'ed; the tenant scope always applies.
 import type { AuditEvent } from '../event/model.ts';
+import { parseTimeMicros } from '../event/time.ts';
 import { type FilterField, fieldValues, searchableValues } from '../store/fields.ts';
 import { scopeLists } from '../store/semantics.ts';
 import type { EventQuery, TenantScope } from '../store/types.ts';
@@ -34,7 +35,8 @@ export function compileMatcher(q: EventQuery): (e: AuditEvent) => boolean {
     if (inTenant && !inTenant(e)) return false;
     if (start !== undefined || end !== undefined) {
       // Millisecond resolution; `end` includes its whole millisecond, as in the stores.
-      const t = Date.parse(e.requestReceivedTimestamp);
+      // the one timestamp parser, as the stores read it (NaN, never a throw, for an unreadable one)
+      const t = Math.floor(parseTimeMicros(e.requestReceivedTimestamp) / 1000);
       if (start !== undefined && !(t >= Math.ceil(start))) return false;
       if (end !== undefined && !(t <= Math.floor(end))) return false;
     }
