@@ -72,6 +72,7 @@ auth:
     - { name: eu-ops, token: eu-ops-token, role: tenant, clusters: [prod-eu] }
     - { name: eu-team-a, token: eu-a-token, role: tenant, clusters: [prod-eu], workspaces: [wa] }
     - { name: team-a, token: a-token, role: tenant, workspaces: [wa] }
+    - { name: nobody, token: none-token, role: tenant, workspaces: [wa], clusters: [] }
 workspaces:
   wa: [ns-a]
 `;
@@ -314,6 +315,7 @@ describe("KubeSphere's multi-cluster path and tenants limited to clusters", () =
     assert.deepEqual(await ids('/api/v1/events', 'eu-ops-token'), ['m1', 'm2']);
     assert.deepEqual(await ids('/api/v1/events', 'eu-a-token'), ['m1'], 'clusters and workspaces: both');
     assert.deepEqual(await ids('/api/v1/events', 'a-token'), ['m1', 'm3'], 'workspaces alone: every cluster');
+    assert.deepEqual(await ids('/api/v1/events', 'none-token'), [], 'clusters: [] is no cluster');
     assert.deepEqual(await ids('/api/v1/events?cluster_filter=prod-us', 'eu-ops-token'), []);
     assert.equal((await s.get('/api/v1/events/stats?by=cluster', 'eu-ops-token')).body.total, 2);
     assert.deepEqual((await s.get('/api/v1/events/stats?by=cluster', 'eu-ops-token')).body.top, [
