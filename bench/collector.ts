@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeEventList } from '../src/event/index.ts';
 import type { AuditEvent } from '../src/event/model.ts';
 import { openSqliteStore } from '../src/store/index.ts';
-import { prepareEvent } from '../src/store/sqlite/jobs.ts';
+import { prepareJob } from '../src/store/sqlite/jobs.ts';
 import { configure } from '../src/store/sqlite/schema.ts';
 import { SqliteWriter } from '../src/store/sqlite/writer.ts';
 
@@ -147,7 +147,7 @@ export async function sqliteWriterAlone(
     configure(db);
     if (!secondary) for (const ix of SECONDARY_SQLITE) db.exec(`DROP INDEX ${ix}`);
     const writer = new SqliteWriter(db);
-    const jobs = decodedBatches(body, 200, from).map((b) => ({ events: b.map(prepareEvent) }));
+    const jobs = decodedBatches(body, 200, from).map(prepareJob);
     writer.append(jobs.slice(0, 2)); // warm-up
     const c0 = process.cpuUsage();
     for (let i = 2; i < jobs.length; i += 2) writer.append(jobs.slice(i, i + 2));

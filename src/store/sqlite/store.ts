@@ -38,7 +38,7 @@ import type {
   TenantScope,
 } from '../types.ts';
 import { histogram, stats } from './counts.ts';
-import { prepareEvent, type WriterJob } from './jobs.ts';
+import { prepareJob } from './jobs.ts';
 import { Reader } from './reader.ts';
 import { configure, DEFAULT_CACHE_MIB, EVENTS_STORED_SQL, upgrade } from './schema.ts';
 import { SqliteWriter } from './writer.ts';
@@ -123,7 +123,7 @@ class SqliteStore implements Store {
    */
   async append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
     this.#open();
-    const job: WriterJob = { events: events.map(prepareEvent) };
+    const job = prepareJob(events);
     if (opts.batchKey !== undefined) job.batchKey = opts.batchKey;
     if (opts.collapseStages) job.collapseStages = true;
     const { outcome, statsRefreshed } = await this.#write().append(job);

@@ -14,7 +14,7 @@ import {
   ZERO_HASH,
 } from '../../integrity/chain.ts';
 import { stageRank } from '../semantics.ts';
-import type { PreparedEvent, WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
+import type { WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
 import {
   DICT_COLUMNS,
   DICT_FIELDS,
@@ -29,6 +29,9 @@ import {
   TERM_CACHE,
   unavailable,
 } from './schema.ts';
+
+/** Dictionary columns per event in a job's `dict`. */
+const DICT_WIDTH = DICT_FIELDS.length;
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
@@ -227,16 +230,24 @@ export class SqliteWriter {
     this.#newTerms.length = mark;
   }
 
-  /** Column values of an event in `insert`/`update` order, and the term ids of its list values. */
-  #row(e: PreparedEvent): { values: SQLInputValue[]; multi: number[] } {
+  /** The term ids of a job's distinct values (`job.terms`), looked up or added once per batch. */
+  #termIds(job: WriterJob): number[] {
+    const ids = new Array<number>(job.terms.length);
+    for (let i = 0; i < ids.length; i++) ids[i] = this.#termId(job.termFields[i]!, job.terms[i]!);
+    return ids;
+  }
+
+  /** Column values of event `n` of a job in `insert`/`update` order, and the term ids of its list values. */
+  #row(job: WriterJob, n: number, termIds: number[]): { values: SQLInputValue[]; multi: number[] } {
+    const e = job.events[n]!;
     const values: SQLInputValue[] = [e.received, e.auditID];
-    const dict = e.dict;
-    for (let i = 0; i < dict.length; i++) values.push(this.#termId(DICT_FIELDS[i]!.term, dict[i]!));
-    const multi: number[] = [];
-    for (let i = 0; i < e.lists.length; i++) {
-      const term = LIST_FIELDS[i]!.term;
-      for (const v of e.lists[i]!) multi.push(this.#termId(term, v));
+    const dict = job.dict;
+    for (let i = n * DICT_WIDTH, end = i + DICT_WIDTH; i < end; i++) {
+      const t = dict[i]!;
+      values.push(t < 0 ? 0 : termIds[t]!);
     }
+    const multi: number[] = [];
+    for (let i = job.listStart[n]!, end = job.listStart[n + 1]!; i < end; i++) multi.push(termIds[job.lists[i]!]!);
     values.push(e.code, multi.join(','));
     return { values, multi };
   }
@@ -260,19 +271,20 @@ export class SqliteWriter {
   #appendBatch(job: WriterJob): WriterResult {
     const s = this.#s;
     const { events } = job;
+    const termIds = this.#termIds(job);
     const ids: number[] = new Array(events.length).fill(0);
     const stored: number[] = [];
     let inserted = 0;
     let duplicates = 0;
     if (job.batchKey !== undefined && s.insertBatch.run(job.batchKey, Date.now()).changes === 0) {
-      for (let i = 0; i < events.length; i++) ids[i] = this.#existing(this.#row(events[i]!).values);
+      for (let i = 0; i < events.length; i++) ids[i] = this.#existing(this.#row(job, i, termIds).values);
       return { inserted: 0, duplicates: events.length, ids, stored };
     }
     // New events per minute, added to event_minutes once per batch (a collapsed stage keeps its received time)
     const minutes = new Map<number, number>();
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
-      const { values, multi } = this.#row(e);
+      const { values, multi } = this.#row(job, i, termIds);
       if (job.collapseStages) {
         const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + DICT_POS.source]!) as {
           id: number;
@@ -280,7 +292,8 @@ export class SqliteWriter {
           multi: string;
         }[];
         if (rows.length > 0) {
-          const rank = stageRank(e.dict[DICT_POS.stage]!);
+          const stage = job.dict[i * DICT_WIDTH + DICT_POS.stage]!;
+          const rank = stageRank(stage < 0 ? '' : job.terms[stage]!);
           const later = rows.every(
             (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
           );
