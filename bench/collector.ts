@@ -17,10 +17,17 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The kube-apiserver webhook's default batch size. */
 export const BATCH = 400;
 
-/** Starts `vigil serve` on a free loopback port with its store in `data`; resolves once it logs ready. */
-export function startServer(data: string, args: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+/**
+ * Starts `vigil serve` on a free loopback port with its store in `data`; resolves once it logs ready. `root`: the
+ * checkout whose collector runs (another one for a before/after in one run).
+ */
+export function startServer(
+  data: string,
+  args: string[] = [],
+  root = ROOT,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['bin/vigil.js', 'serve', '--listen', '127.0.0.1:0', '--data', data, ...args], {
-    cwd: ROOT,
+    cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -4,6 +4,8 @@
 // secondary index) of their events, on one core — and the collector's CPU per event (all threads, from /proc) against
 // it. (2) Query latency p50/p95 over BENCH_EVENTS stored events (default 200 000) for filtered, fuzzy and histogram
 // queries, over HTTP.
+// BENCH_BASELINE=<another checkout> adds that tree's collector (rules on) to each round: a before/after on one machine
+// state, which a shared machine does not keep from one run to the next.
 //   BENCH_EVENTS=1000000 npm run bench ingest
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,6 +30,7 @@ const N = Number(process.env.BENCH_EVENTS ?? 200_000);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 60);
 /** Rounds of (collector with rules on, with rules off, floor). */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const BASELINE = process.env.BENCH_BASELINE;
 
 async function benchIngest(): Promise<void> {
   const data = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-ingest-'));
@@ -43,21 +46,29 @@ async function benchIngest(): Promise<void> {
   // in this process.
   const rulesOff = path.join(data, 'rules-off.yaml');
   writeFileSync(rulesOff, 'rules: { enabled: false }\n');
-  const rates: Record<'on' | 'off', number[]> = { on: [], off: [] };
-  const cpu: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  type Mode = 'on' | 'off' | 'baseline';
+  const modes: Mode[] = BASELINE ? ['on', 'off', 'baseline'] : ['on', 'off'];
+  const rates: Record<Mode, number[]> = { on: [], off: [], baseline: [] };
+  const cpu: Record<Mode, number[]> = { on: [], off: [], baseline: [] };
   const threads: Record<string, number>[] = [];
   const parse: number[] = [];
   const bare: number[] = [];
   const ratios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of ['on', 'off'] as const) {
+    // the baseline first in odd rounds: neither tree always follows the other
+    for (const mode of round % 2 && BASELINE ? (['baseline', 'on', 'off'] as const) : modes) {
       const dir = mkdtempSync(path.join(data, `store-${mode}-`));
-      const r = await ingestRun(dir, mode === 'off' ? ['--config', rulesOff] : [], body);
+      const r = await ingestRun(
+        dir,
+        mode === 'off' ? ['--config', rulesOff] : [],
+        body,
+        mode === 'baseline' ? BASELINE : undefined,
+      );
       rates[mode].push(r.events / r.secs);
       cpu[mode].push(r.cpuUsPerEvent);
       if (mode === 'on') threads.push(r.threads);
       console.log(
-        `ingest, rules ${mode}: ${r.events} events in ${r.secs.toFixed(1)} s over HTTP, ${CONCURRENCY} concurrent 400-event batches, server CPU ${r.cpuUsPerEvent.toFixed(1)} µs/event (${Object.entries(
+        `ingest, ${mode === 'baseline' ? 'baseline tree, rules on' : `rules ${mode}`}: ${r.events} events in ${r.secs.toFixed(1)} s over HTTP, ${CONCURRENCY} concurrent 400-event batches, server CPU ${r.cpuUsPerEvent.toFixed(1)} µs/event (${Object.entries(
           r.threads,
         )
           .map(([k, v]) => `${k} ${v.toFixed(1)}`)
@@ -91,6 +102,12 @@ async function benchIngest(): Promise<void> {
   console.log(
     `  collector / floor (rules on, per round): ${ratios.map((r) => r.toFixed(2)).join(', ')}; least ${least(ratios).toFixed(2)}, median ${median(ratios).toFixed(2)} (goal ≤ 2)`,
   );
+  if (BASELINE) {
+    const pairs = cpu.on.map((x, k) => x / cpu.baseline[k]!);
+    console.log(
+      `  baseline tree (${BASELINE}), rules on: ${least(cpu.baseline).toFixed(1)} µs/event; this tree / baseline per round ${pairs.map((r) => r.toFixed(3)).join(', ')}; collector / floor ${(least(cpu.baseline) / (least(parse) + least(bare))).toFixed(2)}`,
+    );
+  }
   console.log(`  ratio ingest events/s / JSON.parse events/s: ${(rate / (1e6 / least(parse))).toFixed(3)}`);
   console.log(`  batch body ${(sample.length / 1024).toFixed(0)} KiB (${Math.round(sample.length / BATCH)} B/event)`);
   rmSync(data, { recursive: true, force: true });
@@ -113,6 +130,7 @@ async function ingestRun(
   data: string,
   args: string[],
   body: (n: number) => string,
+  root?: string,
 ): Promise<{
   events: number;
   secs: number;
@@ -120,7 +138,7 @@ async function ingestRun(
   clientUsPerEvent: number;
   threads: Record<string, number>;
 }> {
-  const { child, url } = await startServer(data, args);
+  const { child, url } = await startServer(data, args, root);
   try {
     const cpu0 = cpuMs(child.pid!);
     const threads0 = threadCpu(child.pid!);
