@@ -59,12 +59,13 @@ export function verifySignature(secret: string, body: Buffer, header: string | u
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function headersOf(req: FastifyRequest): Delivery {
+function deliveryOf(req: FastifyRequest, cluster: string | undefined): Delivery {
   return {
     header(name) {
       const v = req.headers[name];
       return Array.isArray(v) ? v[0] : v;
     },
+    cluster,
   };
 }
 
@@ -87,11 +88,12 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
   const route = (format: IngestFormat) => {
     const http = format.http!;
     app.post(http.path, async (req) => {
+      let cluster: string | undefined;
       if (http.signature === 'openfaas' && o.openfaasSecret !== undefined) {
         if (!verifySignature(o.openfaasSecret, req.body as Buffer, req.headers['x-openfaas-signature-256'] as string))
           throw new HttpError(401, 'missing or invalid X-Openfaas-Signature-256', 'X-Openfaas-Signature-256');
       } else {
-        auth.authorize(req, INGEST_ROLES, 'ingest');
+        cluster = auth.authorize(req, INGEST_ROLES, 'ingest').cluster;
       }
       const type = mediaType(req);
       if (!http.contentTypes.includes(type))
@@ -99,7 +101,7 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
           415,
           `unsupported Content-Type "${type || '(none)'}" (expected ${http.contentTypes.join(' or ')})`,
         );
-      const delivery = headersOf(req);
+      const delivery = deliveryOf(req, cluster);
       // No await while the body's text and events are in scope: the pipeline keeps what it needs of them until the
       // store commits, and a suspended handler would keep them all (see Ingestor's storeBatch).
       return bodyText(req, maxBodyBytes).then((text) => ingestText(format, text, delivery));
