@@ -345,12 +345,22 @@ export function batchTerms(events: readonly AuditEvent[]): BatchTerms {
   const dict = new Int32Array(events.length * DICT_GET.length);
   const listStart = new Int32Array(events.length + 1);
   const lists: number[] = [];
+  const lastValue: (string | undefined)[] = new Array(DICT_GET.length);
+  const lastIndex = new Int32Array(DICT_GET.length);
   let d = 0;
   for (let n = 0; n < events.length; n++) {
     const e = events[n]!;
     for (let i = 0; i < DICT_GET.length; i++) {
       const v = DICT_GET[i]!(e);
-      dict[d++] = typeof v === 'string' && v !== '' ? intern(DICT_TERM[i]!, v) : -1;
+      if (typeof v !== 'string' || v === '') dict[d++] = -1;
+      // neighbouring events often share a column's value (verb, user, namespace): one comparison, no lookup
+      else if (v === lastValue[i]) dict[d++] = lastIndex[i]!;
+      else {
+        const t = intern(DICT_TERM[i]!, v);
+        lastValue[i] = v;
+        lastIndex[i] = t;
+        dict[d++] = t;
+      }
     }
     for (let i = 0; i < LIST_GET.length; i++) {
       const list = LIST_GET[i]!(e) as unknown[] | undefined;
