@@ -32,6 +32,8 @@ import {
 
 /** Dictionary columns per event in a job's `dict`. */
 const DICT_WIDTH = DICT_FIELDS.length;
+/** `event_values` rows one statement inserts at most (an event's groups and source IPs are a handful). */
+const VALUES_PER_INSERT = 8;
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
@@ -42,7 +44,6 @@ export class SqliteWriter {
     | 'insertTermFts'
     | 'findTerm'
     | 'termValue'
-    | 'insertValue'
     | 'insertBatch'
     | 'findCall'
     | 'findCollapse'
@@ -73,6 +74,8 @@ export class SqliteWriter {
   #pruneAfter = 0;
   readonly #termUsed: (StatementSync | undefined)[] = [];
   #sinceStats = 0;
+  /** `INSERT … VALUES` of n rows into event_values, by n, prepared when first needed. */
+  readonly #insertValuesOf: (StatementSync | undefined)[] = [];
   /**
    * Distinct values per field number, for the planner statistics: counted once, then kept up to date as terms are
    * added and pruned (approximate across rollbacks and other processes, which statistics may be).
@@ -96,7 +99,6 @@ export class SqliteWriter {
       insertTermFts: p('INSERT INTO terms_fts (rowid, value) VALUES (?, ?)'),
       findTerm: p('SELECT id FROM terms WHERE field = ? AND value = ?'),
       termValue: p('SELECT value FROM terms WHERE id = ?'),
-      insertValue: p('INSERT OR IGNORE INTO event_values (term, event_id) VALUES (?, ?)'),
       insertBatch: p('INSERT INTO batches (key, stored) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
       findCall: p('SELECT id FROM events WHERE received = ? AND audit_id = ? AND stage = ?'),
       findCollapse: p(
@@ -257,8 +259,25 @@ export class SqliteWriter {
     return { values, multi };
   }
 
+  /** An event's list values, up to VALUES_PER_INSERT rows per statement (one run instead of one per value). */
   #addValues(id: number | bigint, multi: number[]): void {
-    for (const t of multi) this.#s.insertValue.run(t, id);
+    for (let from = 0; from < multi.length; from += VALUES_PER_INSERT) {
+      const n = Math.min(VALUES_PER_INSERT, multi.length - from);
+      const args: SQLInputValue[] = [];
+      for (let i = from; i < from + n; i++) args.push(multi[i]!, id);
+      this.#insertValues(n).run(...args);
+    }
+  }
+
+  #insertValues(n: number): StatementSync {
+    let s = this.#insertValuesOf[n];
+    if (!s) {
+      s = this.#db.prepare(
+        `INSERT OR IGNORE INTO event_values (term, event_id) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}`,
+      );
+      this.#insertValuesOf[n] = s;
+    }
+    return s;
   }
 
   #removeValues(id: number | bigint, multi: string): void {
