@@ -104,7 +104,7 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
       const delivery = deliveryOf(req, cluster);
       // No await while the body's text and events are in scope: the pipeline keeps what it needs of them until the
       // store commits, and a suspended handler would keep them all (see Ingestor's storeBatch).
-      return bodyText(req, maxBodyBytes).then((text) => ingestText(format, text, delivery));
+      return bodyText(req, maxBodyBytes).then((text) => ingestText(format, text, { ...delivery, raw: text }));
     });
   };
   for (const format of Object.values(FORMATS)) if (format.http) route(format);

@@ -24,7 +24,7 @@ export interface PreparedEvent {
 
 export interface WriterJob extends BatchTerms {
   events: PreparedEvent[];
-  batchKey?: string;
+  batchKey?: string | readonly string[];
   collapseStages?: boolean;
 }
 
