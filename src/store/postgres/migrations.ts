@@ -266,6 +266,20 @@ UNION SELECT 'group', g FROM events e, unnest(e.groups) AS g WHERE g <> ''
 UNION SELECT 'sourceIP', ip FROM events e, unnest(e.source_ips) AS ip WHERE ip <> '') AS x;
 `,
   },
+  // 6 and 7 are allocated to other changes (cluster, storage); each runs once whatever the order it arrives in.
+  {
+    version: 8,
+    name: 'forwarding cursors',
+    // Each forwarding destination's last delivered position in the append log (the hash chain's entries, in commit
+    // order), shared by the collectors so that whichever drives a destination resumes where the last one stopped.
+    sql: `
+CREATE TABLE forward_cursors (
+  name text PRIMARY KEY,
+  position bigint NOT NULL,
+  updated bigint NOT NULL              -- epoch ms
+);
+`,
+  },
 ];
 
 /** Quotes an identifier Vigil accepts for its schema (checked by `checkSchemaName`). */

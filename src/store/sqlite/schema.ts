@@ -12,8 +12,10 @@ import { StoreUnavailableError } from '../types.ts';
  * 3: no indexes on the low-cardinality fields (level, status, cluster, source); upgrading drops them.
  * 4: the verb and resource ride along in the indexes of the fields they are combined with (RESHAPED_INDEXES);
  * upgrading rebuilds those indexes.
+ * 7: forwarding cursors (`forward_cursors`, src/forward); created by SCHEMA, so any older version gets it as is.
+ * (5 and 6 are allocated to other changes; the upgrades are conditioned on the stored version, so they stack.)
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 7;
 
 /**
  * Indexes earlier versions had. A (value, received) index on a field of a handful of values selects a large share of
@@ -180,6 +182,11 @@ CREATE TABLE IF NOT EXISTS chain_log (
   hash BLOB NOT NULL                   -- chain hash through this entry
 );
 CREATE INDEX IF NOT EXISTS chain_log_event ON chain_log (event_id, seq); -- verify: the latest entry of each event
+CREATE TABLE IF NOT EXISTS forward_cursors (
+  name TEXT PRIMARY KEY,               -- the forwarding destination (forward[].name)
+  position INTEGER NOT NULL,           -- the chain_log entry it has delivered last
+  updated INTEGER NOT NULL             -- epoch ms
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
   seq INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,                 -- epoch ms
