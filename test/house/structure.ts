@@ -17,6 +17,7 @@ export const FLOORS: readonly string[] = [
   'index.ts',
   'server',
   'query',
+  'forward',
   'ingest',
   'rules',
   'alerts',

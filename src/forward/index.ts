@@ -1,0 +1,84 @@
+// Forwarding from the store (docs/forwarding.md): each configured destination reads the store's append log through
+// its own durable cursor and receives the events its selection takes, in the chosen output format, at least once.
+import type { ForwardConfig } from '../config/schema.ts';
+import type { Registry } from '../metrics/registry.ts';
+import type { Store } from '../store/types.ts';
+import { Forwarder, type ForwardLog, type ForwardStatus, forwardMetrics } from './forwarder.ts';
+import { SyslogDestination } from './syslog.ts';
+import type { Destination, Select } from './types.ts';
+
+export { Forwarder, type ForwarderOptions, type ForwardLog, type ForwardStatus, forwardMetrics } from './forwarder.ts';
+export { formatSyslog, SD_ID, SyslogDestination, structuredData } from './syslog.ts';
+export { type Delivery, type Destination, DestinationError, type Select } from './types.ts';
+
+/** The destination of a configuration entry. */
+export function createDestination(c: ForwardConfig): Destination {
+  switch (c.type) {
+    case 'syslog':
+      return new SyslogDestination({
+        url: c.url,
+        appName: c.appName,
+        hostname: c.hostname,
+        facility: c.facility,
+        tls: c.tls,
+        timeoutMs: c.timeout,
+      });
+    default:
+      throw new Error(`forward ${c.name}: type ${c.type} is not supported yet`);
+  }
+}
+
+/** Where a destination goes, for status and logs: its URL without credentials. */
+export function targetOf(c: ForwardConfig): string {
+  const url = Array.isArray(c.url) ? c.url.join(',') : c.url;
+  return url.replace(/\/\/[^@/]*@/, '//');
+}
+
+export interface Forwarding {
+  status(): ForwardStatus[];
+  /** Moves a destination's cursor to replay from `since` (epoch ms); false when no destination has that name. */
+  reset(name: string, since: number): Promise<{ position: number } | undefined>;
+  stop(): Promise<void>;
+}
+
+export interface ForwardingOptions {
+  registry?: Registry;
+  log?: ForwardLog;
+  /** The selection of each destination, compiled by the caller from its `select` (query parameters, alerts). */
+  select?: (c: ForwardConfig) => Select | undefined;
+  pollMs?: number;
+  minBackoffMs?: number;
+}
+
+export function startForwarding(store: Store, configs: ForwardConfig[], o: ForwardingOptions = {}): Forwarding {
+  const metrics = o.registry ? forwardMetrics(o.registry) : undefined;
+  const forwarders = configs.map(
+    (c) =>
+      new Forwarder(store, {
+        name: c.name,
+        type: c.type === 'http' ? `http/${c.api ?? 'webhook'}` : c.type,
+        target: targetOf(c),
+        format: c.format ?? 'kubernetes',
+        destination: createDestination(c),
+        select: o.select?.(c),
+        batchSize: c.batchSize,
+        pollMs: o.pollMs,
+        minBackoffMs: o.minBackoffMs,
+        log: o.log,
+        metrics,
+      }),
+  );
+  for (const f of forwarders) f.start();
+  return {
+    status: () => forwarders.map((f) => f.status()),
+    async reset(name, since) {
+      if (!configs.some((c) => c.name === name)) return undefined;
+      const position = await store.logPositionAt(since);
+      await store.saveForwardCursor(name, position);
+      return { position };
+    },
+    async stop() {
+      await Promise.all(forwarders.map((f) => f.stop()));
+    },
+  };
+}

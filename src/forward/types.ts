@@ -1,0 +1,39 @@
+// What a forwarding destination is: something that takes batches of encoded events, in the store's append order, and
+// says when it has them. The forwarder (./forwarder.ts) owns the cursor, the retries and the metrics; a destination
+// owns only its wire protocol.
+import type { StoredEvent } from '../store/types.ts';
+
+/** One event on its way: where it is in the append log, the event, and the event in the destination's format. */
+export interface Delivery {
+  position: number;
+  event: StoredEvent;
+  body: Record<string, unknown>;
+}
+
+export interface Destination {
+  /**
+   * Delivers a batch in order. Resolves once the destination has acknowledged every event (or, for a protocol
+   * without acknowledgements, once it has them in hand: see `unconfirmed`); throws when it could not, and the
+   * forwarder sends the batch again from the cursor (at least once).
+   */
+  send(batch: Delivery[]): Promise<void>;
+  /**
+   * For protocols without acknowledgements (syslog over TCP): the position of the oldest event sent that could still
+   * be lost with the connection, or undefined when none. The cursor stays before it, so a restart resends it.
+   */
+  unconfirmed?(): number | undefined;
+  close(): Promise<void>;
+}
+
+/** A failure the destination reports with a wait it asked for (HTTP 429/503 Retry-After). */
+export class DestinationError extends Error {
+  override name = 'DestinationError';
+  readonly retryAfterMs?: number;
+  constructor(message: string, retryAfterMs?: number, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Which stored events a destination takes: every one, or a filter on each batch (query parameters, alerts only). */
+export type Select = (events: StoredEvent[]) => StoredEvent[] | Promise<StoredEvent[]>;
