@@ -2,6 +2,7 @@
 
 import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
+import { forwardResetCommand, forwardStatusCommand } from './forward.ts';
 import { importCommand } from './import.ts';
 import { exportCommand, verifyCommand } from './integrity.ts';
 import { k8sWebhookConfigCommand } from './k8s.ts';
@@ -34,4 +35,6 @@ export const commands: Command[] = [
   keygenCommand,
   shipCommand,
   k8sWebhookConfigCommand,
+  forwardStatusCommand,
+  forwardResetCommand,
 ];

@@ -7,7 +7,7 @@
 import { OUTPUT_FORMATS, type OutputFormatName } from '../event/encode.ts';
 import type { Registry } from '../metrics/registry.ts';
 import { runExclusive } from '../store/exclusive.ts';
-import type { Store, StoredEvent } from '../store/types.ts';
+import type { LogRead, Store, StoredEvent } from '../store/types.ts';
 import { type Delivery, type Destination, DestinationError, type Select } from './types.ts';
 
 export interface ForwarderOptions {
@@ -18,6 +18,11 @@ export interface ForwarderOptions {
   format: OutputFormatName;
   destination: Destination;
   select?: Select;
+  /**
+   * Entries are taken only once they have been in the log this long (as first seen by this forwarder): a selection
+   * that depends on what is recorded just after an event (its alerts) then sees it.
+   */
+  settleMs?: number;
   batchSize?: number;
   /** Waits between retries after a failure: doubled from `minBackoffMs` up to `maxBackoffMs`. */
   minBackoffMs?: number;
@@ -100,6 +105,8 @@ export class Forwarder {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
+  /** With `settleMs`: when each entry not yet taken was first read. */
+  readonly #seen = new Map<number, number>();
 
   constructor(store: Store, o: ForwarderOptions) {
     this.#store = store;
@@ -165,7 +172,7 @@ export class Forwarder {
       this.#saved = stored;
       this.#read = stored ?? undefined;
     }
-    const r = await this.#store.readLog(this.#read, this.#batch);
+    const r = this.#settle(await this.#store.readLog(this.#read, this.#batch));
     this.#head = r.head;
     const lost = r.skipped + r.entries.filter((e) => !e.event).length;
     if (lost > 0) {
@@ -189,7 +196,23 @@ export class Forwarder {
     } else if (r.upTo >= r.head) this.#lagSeconds = 0;
     this.#read = r.upTo;
     await this.#save();
-    return r.upTo < r.head ? 'more' : 'idle';
+    return r.upTo < r.head && !this.#seen.size ? 'more' : 'idle';
+  }
+
+  /** The read cut before the first entry younger than `settleMs` (which the next steps read again). */
+  #settle(r: LogRead): LogRead {
+    const ms = this.#o.settleMs;
+    if (!ms) return r;
+    const now = Date.now();
+    const young = r.entries.findIndex((e) => {
+      const seen = this.#seen.get(e.position) ?? now;
+      this.#seen.set(e.position, seen);
+      return now - seen < ms;
+    });
+    for (const p of this.#seen.keys())
+      if (p <= (young < 0 ? r.upTo : r.entries[young]!.position - 1)) this.#seen.delete(p);
+    if (young < 0) return r;
+    return { ...r, entries: r.entries.slice(0, young), upTo: r.entries[young]!.position - 1 };
   }
 
   /** Saves the cursor up to what the destination vouches for. */

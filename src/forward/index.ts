@@ -46,6 +46,8 @@ export interface ForwardingOptions {
   log?: ForwardLog;
   /** The selection of each destination, compiled by the caller from its `select` (query parameters, alerts). */
   select?: (c: ForwardConfig) => Select | undefined;
+  /** How long entries settle before a destination takes them (alerts-only selections). */
+  settleMs?: (c: ForwardConfig) => number | undefined;
   pollMs?: number;
   minBackoffMs?: number;
 }
@@ -61,6 +63,7 @@ export function startForwarding(store: Store, configs: ForwardConfig[], o: Forwa
         format: c.format ?? 'kubernetes',
         destination: createDestination(c),
         select: o.select?.(c),
+        settleMs: o.settleMs?.(c),
         batchSize: c.batchSize,
         pollMs: o.pollMs,
         minBackoffMs: o.minBackoffMs,
