@@ -46,7 +46,8 @@ export function encodeOcsf(e: AuditEvent & { id?: string }): Record<string, unkn
   const resource = ref.resource
     ? compact({
         type: ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource,
-        name: ref.name,
+        // a call on a collection (list, create, deletecollection) names no object: the collection names it
+        name: ref.name || ref.resource,
         uid: ref.uid,
         namespace: ref.namespace,
         version: ref.apiVersion,
@@ -97,7 +98,10 @@ export function encodeOcsf(e: AuditEvent & { id?: string }): Record<string, unkn
           ? undefined
           : compact({ code, message: message || undefined, error: e.responseStatus?.reason || undefined }),
     }),
-    src_endpoint: compact({ ip, intermediate_ips: intermediate.length ? intermediate : undefined }),
+    // required by the class, and an endpoint needs one of its names: an event without a source IP has none known
+    src_endpoint: ip
+      ? compact({ ip, intermediate_ips: intermediate.length ? intermediate : undefined })
+      : { name: 'unknown' },
     resources: resource ? [resource] : undefined,
     http_request: compact({
       user_agent: e.userAgent,

@@ -58,6 +58,17 @@ test('a collector forwards what its selection takes, reports it in /metrics and 
   const json = JSON.parse((await vigil(['forward', 'status', '-o', 'json', '--server', s.url])).out);
   assert.equal(json.destinations[0].delivered, creates);
 
+  // what the destination got is what `vigil query -o ocsf` prints
+  const printed = await vigil(['query', '--verb', 'create', '--all', '-o', 'ocsf', '--server', s.url]);
+  assert.equal(printed.code, 0, printed.err);
+  const ocsf = printed.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(ocsf.length, creates);
+  const sent = lines.map((l) => JSON.parse(l.split('\uFEFF')[1]!));
+  assert.deepEqual(new Set(ocsf.map((o) => JSON.stringify(o))), new Set(sent.map((o) => JSON.stringify(o))));
+
   // replay: every create received in the last hour arrives again
   const reset = await vigil(['forward', 'reset', 'creates', '--since', '1h', '--server', s.url]);
   assert.equal(reset.code, 0, reset.err);
