@@ -87,11 +87,8 @@ function validate(value: unknown, shape: Shape, at: string, problems: string[]):
       continue;
     }
     const def = attr(k, local);
-    const items = def.is_array
-      ? Array.isArray(item)
-        ? item
-        : (problems.push(`${at}.${k}: must be an array`), [])
-      : [item];
+    if (def.is_array && !Array.isArray(item)) problems.push(`${at}.${k}: must be an array`);
+    const items = def.is_array ? (Array.isArray(item) ? item : []) : [item];
     for (const [i, x] of items.entries()) {
       const p = def.is_array ? `${at}.${k}[${i}]` : `${at}.${k}`;
       const type = def.type!;
@@ -205,7 +202,7 @@ test('every verb, outcome and missing field maps to a valid API Activity', () =>
 });
 
 test('the mapping of docs/forwarding.md', () => {
-  const o = encodeOcsf({ ...made({}), id: '42' }) as Record<string, any>;
+  const o = encodeOcsf({ ...made({}), id: '42' }) as Record<string, unknown>;
   assert.equal(o.activity_id, 3);
   assert.equal(o.type_uid, 600303);
   assert.equal(o.type_name, 'API Activity: Update');
