@@ -184,11 +184,16 @@ export class Forwarder {
       );
     }
     const events = r.entries.flatMap((e) => (e.event ? [e.event] : []));
-    const position = new Map(r.entries.map((e) => [e.event, e.position] as const));
+    const entryOf = new Map(r.entries.map((e) => [e.event, e] as const));
     const chosen = this.#o.select ? await this.#o.select(events) : events;
     if (chosen.length > 0) {
       const encode = OUTPUT_FORMATS[this.#o.format].encode;
-      const batch: Delivery[] = chosen.map((event) => ({ position: position.get(event)!, event, body: encode(event) }));
+      const batch: Delivery[] = chosen.map((event) => {
+        const entry = entryOf.get(event)!;
+        const d: Delivery = { position: entry.position, event, body: encode(event) };
+        if (entry.replaced) d.replaced = true;
+        return d;
+      });
       await this.#o.destination.send(batch);
       this.#delivered += batch.length;
       this.#o.metrics?.delivered.inc(this.#labels, batch.length);

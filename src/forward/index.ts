@@ -4,10 +4,12 @@ import type { ForwardConfig } from '../config/schema.ts';
 import type { Registry } from '../metrics/registry.ts';
 import type { Store } from '../store/types.ts';
 import { Forwarder, type ForwardLog, type ForwardStatus, forwardMetrics } from './forwarder.ts';
+import { NatsDestination } from './nats.ts';
 import { SyslogDestination } from './syslog.ts';
 import type { Destination, Select } from './types.ts';
 
 export { Forwarder, type ForwarderOptions, type ForwardLog, type ForwardStatus, forwardMetrics } from './forwarder.ts';
+export { NatsDestination, natsMsgId } from './nats.ts';
 export { formatSyslog, SD_ID, SyslogDestination, structuredData } from './syslog.ts';
 export { type Delivery, type Destination, DestinationError, type Select } from './types.ts';
 
@@ -20,6 +22,16 @@ export function createDestination(c: ForwardConfig): Destination {
         appName: c.appName,
         hostname: c.hostname,
         facility: c.facility,
+        tls: c.tls,
+        timeoutMs: c.timeout,
+      });
+    case 'nats':
+      return new NatsDestination({
+        servers: c.url,
+        subject: c.subject,
+        token: c.token,
+        user: c.user,
+        password: c.password,
         tls: c.tls,
         timeoutMs: c.timeout,
       });

@@ -8,6 +8,8 @@ export interface Delivery {
   position: number;
   event: StoredEvent;
   body: Record<string, unknown>;
+  /** A later stage replaced the stored event in place: the same event again, with new content. */
+  replaced?: true;
 }
 
 export interface Destination {

@@ -79,6 +79,8 @@ export interface Histogram {
 export interface LogEntry {
   position: number;
   event?: StoredEvent;
+  /** The event was stored before and replaced in place by a later stage of its call (collapseStages). */
+  replaced?: true;
 }
 
 export interface LogRead {

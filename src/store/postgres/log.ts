@@ -40,7 +40,9 @@ export async function readLog(db: Db, after: number | undefined, limit: number):
   const entries: LogEntry[] = wanted.map((w) => {
     const body = bodies.get(w.id);
     const event: StoredEvent | undefined = body === undefined ? undefined : withId(w.id, body);
-    return event ? { position: w.position, event } : { position: w.position };
+    const entry: LogEntry = event ? { position: w.position, event } : { position: w.position };
+    if (w.op === OP_REPLACE) entry.replaced = true;
+    return entry;
   });
   const first = read[0]?.position;
   return {

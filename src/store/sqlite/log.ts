@@ -28,7 +28,10 @@ export function readLog(db: Db, after: number | undefined, limit: number): LogRe
   const entries: LogEntry[] = [];
   for (const r of rows) {
     if (r.op !== OP_INSERT && r.op !== OP_REPLACE) continue;
-    entries.push(r.body === null ? { position: r.seq } : { position: r.seq, event: withId(r.event_id, r.body) });
+    const entry: LogEntry =
+      r.body === null ? { position: r.seq } : { position: r.seq, event: withId(r.event_id, r.body) };
+    if (r.op === OP_REPLACE) entry.replaced = true;
+    entries.push(entry);
   }
   const first = rows[0]?.seq;
   return {
