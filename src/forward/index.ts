@@ -1,21 +1,42 @@
 // Forwarding from the store (docs/forwarding.md): each configured destination reads the store's append log through
 // its own durable cursor and receives the events its selection takes, in the chosen output format, at least once.
+
+import { readFileSync } from 'node:fs';
 import type { ForwardConfig } from '../config/schema.ts';
 import type { Registry } from '../metrics/registry.ts';
 import type { Store } from '../store/types.ts';
 import { Forwarder, type ForwardLog, type ForwardStatus, forwardMetrics } from './forwarder.ts';
+import { HttpDestination } from './http.ts';
 import { NatsDestination } from './nats.ts';
 import { SyslogDestination } from './syslog.ts';
 import type { Destination, Select } from './types.ts';
 
 export { Forwarder, type ForwarderOptions, type ForwardLog, type ForwardStatus, forwardMetrics } from './forwarder.ts';
+export { type HttpApi, HttpDestination, type HttpOptions } from './http.ts';
 export { NatsDestination, natsMsgId } from './nats.ts';
 export { formatSyslog, SD_ID, SyslogDestination, structuredData } from './syslog.ts';
 export { type Delivery, type Destination, DestinationError, type Select } from './types.ts';
 
-/** The destination of a configuration entry. */
-export function createDestination(c: ForwardConfig): Destination {
+/** The destination of a configuration entry (`log` hears what a destination refuses for good). */
+export function createDestination(c: ForwardConfig, log?: ForwardLog): Destination {
   switch (c.type) {
+    case 'http': {
+      const d = new HttpDestination({
+        name: c.name,
+        url: c.url,
+        api: c.api,
+        format: c.format,
+        secret: c.secret,
+        token: c.tokenFile ? readFileSync(c.tokenFile, 'utf8').trim() : c.token,
+        index: c.index,
+        headers: c.headers,
+        tls: c.tls,
+        timeoutMs: c.timeout,
+      });
+      d.onRefused = (items) =>
+        log?.error({ destination: c.name, items }, 'forwarding: the destination refused events for good; skipped');
+      return d;
+    }
     case 'syslog':
       return new SyslogDestination({
         url: c.url,
@@ -36,7 +57,7 @@ export function createDestination(c: ForwardConfig): Destination {
         timeoutMs: c.timeout,
       });
     default:
-      throw new Error(`forward ${c.name}: type ${c.type} is not supported yet`);
+      throw new Error(`forward: unknown destination type ${(c as { type: string }).type}`);
   }
 }
 
@@ -73,7 +94,7 @@ export function startForwarding(store: Store, configs: ForwardConfig[], o: Forwa
         type: c.type === 'http' ? `http/${c.api ?? 'webhook'}` : c.type,
         target: targetOf(c),
         format: c.format ?? 'kubernetes',
-        destination: createDestination(c),
+        destination: createDestination(c, o.log),
         select: o.select?.(c),
         settleMs: o.settleMs?.(c),
         batchSize: c.batchSize,
