@@ -164,6 +164,16 @@ export class Forwarder {
     this.#read = this.#saved ?? undefined;
   }
 
+  /**
+   * A destination that lost events it had been sent (a syslog connection dropped before they settled) names where
+   * they start: the cursor goes back there durably, so that a failing resend, or a restart, starts there too.
+   */
+  async #rewind(err: unknown): Promise<void> {
+    const from = err instanceof DestinationError ? err.resendFrom : undefined;
+    if (from === undefined || (this.#saved !== null && this.#saved !== undefined && from - 1 >= this.#saved)) return;
+    if (await this.#store.saveForwardCursor(this.#o.name, from - 1, this.#saved ?? null)) this.#saved = from - 1;
+  }
+
   /** One batch: read, select, send, move the cursor. 'more' when the log holds more right away. */
   async step(): Promise<'more' | 'idle'> {
     const stored = (await this.#store.forwardCursors()).find((c) => c.name === this.#o.name)?.position ?? null;
@@ -194,7 +204,12 @@ export class Forwarder {
         if (entry.replaced) d.replaced = true;
         return d;
       });
-      await this.#o.destination.send(batch);
+      try {
+        await this.#o.destination.send(batch);
+      } catch (err) {
+        await this.#rewind(err);
+        throw err;
+      }
       this.#delivered += batch.length;
       this.#o.metrics?.delivered.inc(this.#labels, batch.length);
       this.#lagSeconds = r.upTo < r.head ? Math.max(0, (Date.now() - receivedMs(batch[0]!.event)) / 1000) : 0;
@@ -220,16 +235,15 @@ export class Forwarder {
     return { ...r, entries: r.entries.slice(0, young), upTo: r.entries[young]!.position - 1 };
   }
 
-  /** Saves the cursor up to what the destination vouches for. */
+  /** Saves the cursor where reading got (also back, after a destination asked to resend from further back). */
   async #save(): Promise<void> {
     const read = this.#read;
     if (read === undefined) return;
-    const open = this.#o.destination.unconfirmed?.();
-    const to = open === undefined ? read : Math.min(read, open - 1);
+    const to = read;
     const lag = Math.max(0, this.#head - to);
     this.#o.metrics?.lagEvents.set(this.#labels, lag);
     this.#o.metrics?.lagSeconds.set(this.#labels, this.#lagSeconds);
-    if (to === this.#saved || (this.#saved !== null && this.#saved !== undefined && to < this.#saved)) return;
+    if (to === this.#saved) return;
     if (await this.#store.saveForwardCursor(this.#o.name, to, this.#saved ?? null)) this.#saved = to;
     else this.#saved = undefined; // moved by someone else (a reset): the next step reads it
   }

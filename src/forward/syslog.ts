@@ -1,8 +1,8 @@
 // The syslog destination: RFC 5424 messages over TCP with octet-counting framing (RFC 6587), over TLS (RFC 5425), or
 // over UDP (RFC 5426). The message is the event in the chosen format; the structured data carries the audit fields
-// a SIEM indexes without parsing the message. Syslog has no acknowledgement: an event counts as delivered once it
-// has been written on a connection that stayed up for `settleMs` after (./types.ts `unconfirmed`), and a connection
-// that drops with events younger than that makes the next send fail, so the forwarder resends from its cursor.
+// a SIEM indexes without parsing the message. Syslog has no acknowledgement: a connection that drops within
+// `settleMs` of events written on it makes the next send fail with the position of the oldest of them, and the
+// forwarder resends from there (./types.ts `resendFrom`), so a receiver's restart loses nothing it had not read.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -91,7 +91,7 @@ export class SyslogDestination implements Destination {
   /** Batches written on the current connection and not yet settled: their first position and when written. */
   #open: { position: number; at: number }[] = [];
   /** The connection dropped while events on it were unsettled: the next send fails so that they are resent. */
-  #lost = false;
+  #lost: number | undefined;
 
   constructor(o: SyslogOptions) {
     this.#url = new URL(o.url);
@@ -107,9 +107,11 @@ export class SyslogDestination implements Destination {
   }
 
   async send(batch: Delivery[]): Promise<void> {
-    if (this.#lost) {
-      this.#lost = false;
-      throw new DestinationError('syslog connection lost with events not yet settled; resending them');
+    if (this.#lost !== undefined) {
+      const err = new DestinationError('syslog connection lost with events not yet settled; resending them');
+      err.resendFrom = this.#lost;
+      this.#lost = undefined;
+      throw err;
     }
     const messages = batch.map((d) => formatSyslog(d, this.#header));
     if (this.#url.protocol === 'udp:') return this.#sendUdp(messages);
@@ -126,11 +128,17 @@ export class SyslogDestination implements Destination {
         else resolve();
       });
     });
-    if (this.#socket !== socket) throw new DestinationError('syslog connection closed while writing');
+    if (this.#socket !== socket) {
+      const err = new DestinationError('syslog connection closed while writing');
+      err.resendFrom = Math.min(batch[0]!.position, this.#lost ?? Number.POSITIVE_INFINITY);
+      this.#lost = undefined;
+      throw err;
+    }
     this.#open.push({ position: batch[0]!.position, at: Date.now() });
   }
 
-  unconfirmed(): number | undefined {
+  /** The first position of the oldest batch written less than `settleMs` ago on the current connection. */
+  #unsettled(): number | undefined {
     const settled = Date.now() - (this.#o.settleMs ?? 1000);
     while (this.#open.length > 0 && this.#open[0]!.at <= settled) this.#open.shift();
     return this.#open[0]?.position;
@@ -184,7 +192,7 @@ export class SyslogDestination implements Destination {
         socket.once('close', () => {
           if (this.#socket !== socket) return;
           this.#socket = undefined;
-          if (this.unconfirmed() !== undefined) this.#lost = true;
+          this.#lost ??= this.#unsettled();
           this.#open = [];
         });
         this.#socket = socket;

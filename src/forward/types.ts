@@ -15,22 +15,22 @@ export interface Delivery {
 export interface Destination {
   /**
    * Delivers a batch in order. Resolves once the destination has acknowledged every event (or, for a protocol
-   * without acknowledgements, once it has them in hand: see `unconfirmed`); throws when it could not, and the
+   * without acknowledgements, once it has them in hand: see `resendFrom`); throws when it could not, and the
    * forwarder sends the batch again from the cursor (at least once).
    */
   send(batch: Delivery[]): Promise<void>;
-  /**
-   * For protocols without acknowledgements (syslog over TCP): the position of the oldest event sent that could still
-   * be lost with the connection, or undefined when none. The cursor stays before it, so a restart resends it.
-   */
-  unconfirmed?(): number | undefined;
   close(): Promise<void>;
 }
 
-/** A failure the destination reports with a wait it asked for (HTTP 429/503 Retry-After). */
+/**
+ * A failure the destination reports, with a wait it asked for (HTTP 429/503 Retry-After), and for a protocol without
+ * acknowledgements (syslog over TCP) the position from which events already sent may have been lost with the
+ * connection: the forwarder resends from there, even if the cursor had moved past it.
+ */
 export class DestinationError extends Error {
   override name = 'DestinationError';
   readonly retryAfterMs?: number;
+  resendFrom?: number;
   constructor(message: string, retryAfterMs?: number, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.retryAfterMs = retryAfterMs;
