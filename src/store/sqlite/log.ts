@@ -12,7 +12,10 @@ interface Db {
 }
 
 export function readLog(db: Db, after: number | undefined, limit: number): LogRead {
-  const bounds = db.prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM chain_log').get() as {
+  // two subqueries: SQLite answers a lone min() or max() from the primary key's ends, both in one SELECT by a scan
+  const bounds = db
+    .prepare('SELECT (SELECT min(seq) FROM chain_log) AS lo, (SELECT max(seq) FROM chain_log) AS hi')
+    .get() as {
     lo: number | null;
     hi: number | null;
   };
