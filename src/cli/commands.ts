@@ -3,6 +3,7 @@
 import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
 import { forwardResetCommand, forwardStatusCommand } from './forward.ts';
+import { historyCommand } from './history.ts';
 import { importCommand } from './import.ts';
 import { exportCommand, verifyCommand } from './integrity.ts';
 import { k8sWebhookConfigCommand } from './k8s.ts';
@@ -21,6 +22,7 @@ export const commands: Command[] = [
   serveCommand,
   queryCommand,
   tailCommand,
+  historyCommand,
   importCommand,
   policyTestCommand,
   rulesTestCommand,
