@@ -68,7 +68,13 @@ export function targetOf(c: ForwardConfig): string {
 }
 
 export interface Forwarding {
+  /** What this collector knows of each destination (counts since it started, its own view of the cursor). */
   status(): ForwardStatus[];
+  /**
+   * The status with each cursor and the log's head read from the store: right also where another collector drives
+   * the destination (PostgreSQL). What `GET /api/v1/forward` and `vigil forward status` show.
+   */
+  report(): Promise<ForwardStatus[]>;
   /** Moves a destination's cursor to replay from `since` (epoch ms); false when no destination has that name. */
   reset(name: string, since: number): Promise<{ position: number } | undefined>;
   stop(): Promise<void>;
@@ -107,6 +113,14 @@ export function startForwarding(store: Store, configs: ForwardConfig[], o: Forwa
   for (const f of forwarders) f.start();
   return {
     status: () => forwarders.map((f) => f.status()),
+    async report() {
+      const [cursors, log] = await Promise.all([store.forwardCursors(), store.readLog(undefined, 0)]);
+      return forwarders.map((f) => {
+        const s = f.status();
+        const position = cursors.find((c) => c.name === s.name)?.position ?? null;
+        return { ...s, position, head: log.head, lagEvents: Math.max(0, log.head - (position ?? 0)) };
+      });
+    },
     async reset(name, since) {
       if (!configs.some((c) => c.name === name)) return undefined;
       const position = await store.logPositionAt(since);

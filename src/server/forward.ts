@@ -65,7 +65,7 @@ function sinceOf(v: string): number {
 export function registerForward(app: FastifyInstance, o: { forwarding: Forwarding; auth: Authenticator }): void {
   app.get('/api/v1/forward', async (req) => {
     o.auth.authorize(req, ['admin'], 'query');
-    return { destinations: o.forwarding.status() };
+    return { destinations: await o.forwarding.report() };
   });
   app.post<{ Params: { name: string }; Querystring: { since?: string } }>(
     '/api/v1/forward/:name/reset',
