@@ -75,6 +75,25 @@ test('syslog over TLS (RFC 5425) with the CA of the receiver', async () => {
   }
 });
 
+test('syslog over UDP (RFC 5426): one message per datagram', async () => {
+  const rs = await startRsyslog({ udp: true });
+  const { store, ids } = await storeWith(50);
+  const fwd = startForwarding(store, [syslogConfig({ url: `udp://127.0.0.1:${rs.port}`, format: 'cadf' })], {
+    pollMs: 50,
+  });
+  try {
+    // UDP may drop on a loaded machine; on loopback with 50 messages it does not
+    await waitFor('50 messages in rsyslog', () => rs.lines().length >= 50, 20_000);
+    assert.deepEqual(receivedIds(rs.lines()), ids);
+    assert.equal(
+      JSON.parse(rs.lines()[0]!.split('\uFEFF')[1]!).typeURI,
+      'http://schemas.dmtf.org/cloud/audit/1.0/event',
+    );
+  } finally {
+    await fwd.stop();
+  }
+});
+
 test('an rsyslog restart in the middle of a stream: every event arrives, in order, at least once', async () => {
   const rs = await startRsyslog();
   const { store, ids } = await storeWith(100);

@@ -37,7 +37,8 @@ async function listening(port: number): Promise<boolean> {
   });
 }
 
-export async function startRsyslog(o: { tls?: boolean } = {}): Promise<RunningRsyslog> {
+/** `udp`: also listens for UDP (RFC 5426) on the same port number. */
+export async function startRsyslog(o: { tls?: boolean; udp?: boolean } = {}): Promise<RunningRsyslog> {
   const dir = tempDir('vigil-forward-rsyslog-');
   const port = await freePort();
   const out = path.join(dir, 'received.log');
@@ -59,7 +60,7 @@ export async function startRsyslog(o: { tls?: boolean } = {}): Promise<RunningRs
 ${driver}module(load="imtcp"${o.tls ? ' StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon"' : ''})
 template(name="raw" type="string" string="%rawmsg%\\n")
 input(type="imtcp" port="${port}" address="127.0.0.1")
-action(type="omfile" file="${out}" template="raw")
+${o.udp ? `module(load="imudp")\ninput(type="imudp" port="${port}" address="127.0.0.1")\n` : ''}action(type="omfile" file="${out}" template="raw")
 `,
   );
   let proc: ChildProcess | undefined;
