@@ -190,3 +190,32 @@ test('postgres: two collectors, one destination: one drives at a time, the other
   assert.ok(dest.got.length - ids.length <= 5, `${dest.got.length - ids.length} duplicates`);
   assert.ok(fb.status().driving || fb.status().delivered > 0);
 });
+
+test('postgres: the status of a collector that is not driving reads the shared cursor from the store', async () => {
+  const pg = await kinds[1]![1]();
+  const a = await pg.open();
+  const b = await pg.open();
+  await a.append(Array.from({ length: 12 }, () => event()));
+  const dest = new Kept();
+  const fa = new Forwarder(a, {
+    name: 'shared',
+    type: 'test',
+    target: 'memory',
+    format: 'kubernetes',
+    destination: dest,
+  });
+  assert.equal(await fa.step(), 'idle');
+  // b's forwarding has done nothing itself (unreachable destination, never driven here)
+  const fb = startForwarding(b, [{ type: 'syslog', name: 'shared', url: 'tcp://127.0.0.1:9' } as never], {
+    pollMs: 60_000,
+  });
+  try {
+    const [st] = await fb.report();
+    assert.equal(st!.delivered, 0);
+    assert.equal(st!.position, fa.status().position);
+    assert.equal(st!.lagEvents, 0);
+  } finally {
+    await fb.stop();
+    await fa.stop();
+  }
+});
