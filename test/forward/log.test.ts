@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Delivery, Destination } from '../../src/forward/index.ts';
-import { Forwarder, forwardMetrics } from '../../src/forward/index.ts';
+import { Forwarder, forwardMetrics, startForwarding } from '../../src/forward/index.ts';
 import { Registry } from '../../src/metrics/registry.ts';
 import { openPostgresStore } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/types.ts';
