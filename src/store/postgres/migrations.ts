@@ -309,6 +309,20 @@ SELECT DISTINCT 'cluster', cluster, (extract(epoch FROM now()) * 1000)::bigint F
 ON CONFLICT DO NOTHING;
 `,
   },
+  // 7 is allocated to another change (storage); each runs once whatever the order it arrives in.
+  {
+    version: 8,
+    name: 'forwarding cursors',
+    // Each forwarding destination's last delivered position in the append log (the hash chain's entries, in commit
+    // order), shared by the collectors so that whichever drives a destination resumes where the last one stopped.
+    sql: `
+CREATE TABLE forward_cursors (
+  name text PRIMARY KEY,
+  position bigint NOT NULL,
+  updated bigint NOT NULL              -- epoch ms
+);
+`,
+  },
 ];
 
 /** Quotes an identifier Vigil accepts for its schema (checked by `checkSchemaName`). */

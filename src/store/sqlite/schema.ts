@@ -14,8 +14,10 @@ import { StoreUnavailableError } from '../types.ts';
  * upgrading rebuilds those indexes.
  * 5: the rules that matched an event (the field `rule`, list term 18) are `event_values` rows; upgrading reads them
  * from the stored bodies that hold a record of matched rules (backfillRules).
+ * 7: forwarding cursors (`forward_cursors`, src/forward); created by SCHEMA, so any older version gets it as is.
+ * (6 is allocated to another change; the upgrades are conditioned on the stored version, so they stack.)
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 7;
 
 /**
  * Indexes earlier versions had. A (value, received) index on a field of a handful of values selects a large share of
@@ -182,6 +184,11 @@ CREATE TABLE IF NOT EXISTS chain_log (
   hash BLOB NOT NULL                   -- chain hash through this entry
 );
 CREATE INDEX IF NOT EXISTS chain_log_event ON chain_log (event_id, seq); -- verify: the latest entry of each event
+CREATE TABLE IF NOT EXISTS forward_cursors (
+  name TEXT PRIMARY KEY,               -- the forwarding destination (forward[].name)
+  position INTEGER NOT NULL,           -- the chain_log entry it has delivered last
+  updated INTEGER NOT NULL             -- epoch ms
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
   seq INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,                 -- epoch ms

@@ -38,7 +38,9 @@ import type {
   AppendOptions,
   AppendResult,
   EventQuery,
+  ForwardCursor,
   Histogram,
+  LogRead,
   Page,
   PageRequest,
   Store,
@@ -47,6 +49,7 @@ import type {
 } from '../types.ts';
 import { histogram, stats } from './counts.ts';
 import { prepareJob, type WriterOutcome } from './jobs.ts';
+import { forwardCursors, logPositionAt, readLog } from './log.ts';
 import { Reader } from './reader.ts';
 import { configure, DEFAULT_CACHE_MIB, EVENTS_STORED_SQL, upgrade } from './schema.ts';
 import { SqliteWriter } from './writer.ts';
@@ -271,6 +274,26 @@ class SqliteStore implements Store {
     const pages = (this.#s.pageCount.get() as { page_count: number }).page_count;
     const pageSize = (this.#s.pageSize.get() as { page_size: number }).page_size;
     return { events, bytes: pages * pageSize };
+  }
+
+  async readLog(after: number | undefined, limit: number): Promise<LogRead> {
+    this.#open();
+    return readLog(this.#reader, after, limit);
+  }
+
+  async logPositionAt(time: number): Promise<number> {
+    this.#open();
+    return logPositionAt(this.#reader, time);
+  }
+
+  async forwardCursors(): Promise<ForwardCursor[]> {
+    this.#open();
+    return forwardCursors(this.#reader);
+  }
+
+  async saveForwardCursor(name: string, position: number, expected?: number | null): Promise<boolean> {
+    this.#open();
+    return this.#write().saveCursor(name, position, expected);
   }
 
   async storedAfter(afterId: number, limit: number): Promise<StoredEvent[]> {

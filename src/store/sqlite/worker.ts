@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { SigningKey } from '../../integrity/keys.ts';
 import { checkpointOn } from './checkpoints.ts';
 import { toWire, type WriterJob } from './jobs.ts';
+import { saveCursor } from './log.ts';
 import { configure } from './schema.ts';
 import { CommitQueue, SqliteWriter } from './writer.ts';
 
@@ -18,6 +19,7 @@ export type WorkerMessage =
   | { op: 'append'; job: WriterJob }
   | { op: 'deleteBefore'; cutoff: number; limit: number }
   | { op: 'checkpoint'; key: SigningKey; force: boolean }
+  | { op: 'saveCursor'; name: string; position: number; expected?: number | null }
   | { op: 'close' };
 export type WorkerRequest = WorkerMessage & { id: number };
 
@@ -37,11 +39,15 @@ port.on('message', (m: WorkerRequest) => {
     );
     return;
   }
-  if (m.op === 'deleteBefore' || m.op === 'checkpoint') {
+  if (m.op === 'deleteBefore' || m.op === 'checkpoint' || m.op === 'saveCursor') {
     queue.flush();
     try {
       const result =
-        m.op === 'deleteBefore' ? writer.deleteBefore(m.cutoff, m.limit) : checkpointOn(db, m.key, { force: m.force });
+        m.op === 'deleteBefore'
+          ? writer.deleteBefore(m.cutoff, m.limit)
+          : m.op === 'saveCursor'
+            ? saveCursor(db, m.name, m.position, m.expected)
+            : checkpointOn(db, m.key, { force: m.force });
       port.postMessage({ id: m.id, result });
     } catch (err) {
       port.postMessage({ id: m.id, error: toWire(err) });

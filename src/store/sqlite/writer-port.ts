@@ -8,6 +8,7 @@ import type { SigningKey } from '../../integrity/keys.ts';
 import { StoreUnavailableError } from '../types.ts';
 import { checkpointOn } from './checkpoints.ts';
 import { fromWire, type WireError, type WriterJob, type WriterOutcome, type WriterResult } from './jobs.ts';
+import { saveCursor } from './log.ts';
 import type { WorkerMessage, WorkerOptions } from './worker.ts';
 import { CommitQueue, SqliteWriter } from './writer.ts';
 
@@ -17,6 +18,8 @@ export interface WriterPort {
   deleteBefore(cutoff: number, limit: number): Promise<number>;
   checkpoint(key: SigningKey, force: boolean): Promise<Checkpoint | undefined>;
   heap(): Promise<{ used: number; total: number } | undefined>;
+  /** A forwarding cursor (./log.ts). */
+  saveCursor(name: string, position: number, expected?: number | null): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,10 @@ export function inlineWriter(db: DatabaseSync): WriterPort {
       return checkpointOn(db, key, { force });
     },
     heap: async () => undefined, // the caller's own thread
+    saveCursor: async (name, position, expected) => {
+      queue.flush();
+      return saveCursor(db, name, position, expected);
+    },
     close: async () => queue.flush(),
   };
 }
@@ -92,6 +99,11 @@ export function workerWriter(opts: WorkerOptions): WriterPort {
       const c = r.result as Checkpoint | undefined;
       // Buffers cross the thread as plain Uint8Arrays
       return c && { ...c, head: Buffer.from(c.head), signature: Buffer.from(c.signature) };
+    },
+    saveCursor: async (name, position, expected) => {
+      const r = await request({ op: 'saveCursor', name, position, expected });
+      if (r.error) throw fromWire(r.error);
+      return r.result as boolean;
     },
     heap: async () => {
       if (failed) return undefined;
