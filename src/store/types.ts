@@ -75,8 +75,8 @@ export interface Histogram {
 /** Every store also signs checkpoints over its hash chain (CheckpointTarget, src/integrity). */
 export interface Store extends CheckpointTarget {
   /**
-   * Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage)
-   * of one call, i.e. with the same requestReceivedTimestamp (which every stage of a call shares).
+   * Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage),
+   * whatever the requestReceivedTimestamp (PostgreSQL: within a day of the stored one; docs/scaling.md).
    */
   append(events: AuditEvent[], opts?: AppendOptions): Promise<AppendResult>;
   get(id: string, scope?: TenantScope): Promise<StoredEvent | undefined>;

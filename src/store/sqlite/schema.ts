@@ -12,8 +12,11 @@ import { StoreUnavailableError } from '../types.ts';
  * 3: no indexes on the low-cardinality fields (level, status, cluster, source); upgrading drops them.
  * 4: the verb and resource ride along in the indexes of the fields they are combined with (RESHAPED_INDEXES);
  * upgrading rebuilds those indexes.
+ * 6: the audit ID index `events_audit` (audit_id, stage) replaces the unique (received, audit_id, stage) key: lookups by
+ * audit ID are indexed, and an event is a repeat of any stored event with its auditID and stage, whatever its received
+ * time (the writer looks before it inserts). (5 is the cluster branch's: every step is conditioned on `version < N`.)
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 6;
 
 /**
  * Indexes earlier versions had. A (value, received) index on a field of a handful of values selects a large share of
@@ -141,9 +144,10 @@ CREATE TABLE IF NOT EXISTS events (
   code INTEGER,
   multi TEXT NOT NULL                  -- term ids of the event's event_values rows, comma-separated
 );
--- Idempotency and the stage lookup of collapseStages: every stage of one call shares its received time, so the
--- key starts with it and inserts stay append-mostly (an index led by random audit IDs costs a page write per event).
-CREATE UNIQUE INDEX IF NOT EXISTS events_call ON events (received, audit_id, stage);
+-- Lookups by audit ID (users paste Kubernetes' Audit-Id header), idempotency on (auditID, stage) (the writer looks
+-- here before it inserts: not UNIQUE, as stores before version 6 may hold a call twice at received times apart)
+-- and the stage lookup of collapseStages.
+CREATE INDEX IF NOT EXISTS events_audit ON events (audit_id, stage);
 CREATE INDEX IF NOT EXISTS events_received ON events (received); -- (received, id) order for sorting and keyset paging
 CREATE INDEX IF NOT EXISTS events_workspace ON events (workspace, received, verb, resource);
 CREATE INDEX IF NOT EXISTS events_namespace ON events (namespace, received, verb, resource);
@@ -208,7 +212,11 @@ export function upgrade(db: DatabaseSync, name: string): void {
   // dropped before SCHEMA creates them in their new shape (a rebuild: seconds per million events, once)
   const reshape =
     version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
-  db.exec(`BEGIN IMMEDIATE; ${reshape} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
+  // events_audit (in SCHEMA) takes over the call key's work: built once on upgrade (seconds per million events)
+  const callKey = version > 0 && version < 6 ? 'DROP INDEX IF EXISTS events_call;' : '';
+  db.exec(
+    `BEGIN IMMEDIATE; ${reshape} ${callKey} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`,
+  );
   try {
     if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
       // Events stored before the chain existed (schema 1) stay unchained: genesis records the last of their ids.

@@ -86,7 +86,7 @@ export class SqliteWriter {
     this.#s = {
       insert: p(
         `INSERT INTO events (received, audit_id, ${DICT_COLUMNS}, code, multi)
-         VALUES (${placeholders(dictCount + 4)}) ON CONFLICT (received, audit_id, stage) DO NOTHING`,
+         VALUES (${placeholders(dictCount + 4)})`,
       ),
       insertBody: p('INSERT INTO event_bodies (id, body) VALUES (?, ?)'),
       insertTerm: p('INSERT INTO terms (field, value) VALUES (?, ?) ON CONFLICT (field, value) DO NOTHING'),
@@ -95,12 +95,12 @@ export class SqliteWriter {
       termValue: p('SELECT value FROM terms WHERE id = ?'),
       insertValue: p('INSERT OR IGNORE INTO event_values (term, event_id) VALUES (?, ?)'),
       insertBatch: p('INSERT INTO batches (key, stored) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
-      findCall: p('SELECT id FROM events WHERE received = ? AND audit_id = ? AND stage = ?'),
+      findCall: p('SELECT id FROM events WHERE audit_id = ? AND stage = ? ORDER BY id LIMIT 1'),
       findCollapse: p(
-        'SELECT id, stage, multi FROM events WHERE received = ? AND audit_id = ? AND source = ? ORDER BY id',
+        'SELECT id, stage, multi FROM events WHERE audit_id = ? AND received = ? AND source = ? ORDER BY id',
       ),
       update: p(
-        `UPDATE OR IGNORE events SET (received, audit_id, ${DICT_COLUMNS}, code, multi) = (${placeholders(dictCount + 4)})
+        `UPDATE events SET (received, audit_id, ${DICT_COLUMNS}, code, multi) = (${placeholders(dictCount + 4)})
          WHERE id = ?`,
       ),
       updateBody: p('UPDATE event_bodies SET body = ? WHERE id = ?'),
@@ -249,11 +249,9 @@ export class SqliteWriter {
     if (multi) for (const t of multi.split(',')) this.#s.deleteValue.run(Number(t), id);
   }
 
-  /** The stored row of the call an event repeats (same received time, audit ID and stage). */
+  /** The stored row an event repeats (same audit ID and stage, whatever its received time), or 0. */
   #existing(values: SQLInputValue[]): number {
-    return (
-      (this.#s.findCall.get(values[0]!, values[1]!, values[2 + DICT_POS.stage]!) as { id: number } | undefined)?.id ?? 0
-    );
+    return (this.#s.findCall.get(values[1]!, values[2 + DICT_POS.stage]!) as { id: number } | undefined)?.id ?? 0;
   }
 
   /** Stores one batch inside the open transaction. */
@@ -274,7 +272,7 @@ export class SqliteWriter {
       const e = events[i]!;
       const { values, multi } = this.#row(e);
       if (job.collapseStages) {
-        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + DICT_POS.source]!) as {
+        const rows = s.findCollapse.all(e.auditID, values[0]!, values[2 + DICT_POS.source]!) as {
           id: number;
           stage: number;
           multi: string;
@@ -286,7 +284,8 @@ export class SqliteWriter {
           );
           const old = rows[0]!;
           ids[i] = old.id;
-          if (!later || s.update.run(...values, old.id).changes === 0) {
+          // the later stage already stored (by another source's event of this call): a repeat, as an insert would be
+          if (!later || this.#existing(values) !== 0 || s.update.run(...values, old.id).changes === 0) {
             duplicates++;
             continue;
           }
@@ -299,12 +298,13 @@ export class SqliteWriter {
           continue;
         }
       }
-      const r = s.insert.run(...values);
-      if (r.changes === 0) {
+      const existing = this.#existing(values);
+      if (existing !== 0) {
         duplicates++;
-        ids[i] = this.#existing(values);
+        ids[i] = existing;
         continue;
       }
+      const r = s.insert.run(...values);
       const id = r.lastInsertRowid;
       ids[i] = Number(id);
       s.insertBody.run(id, e.body);
@@ -443,7 +443,7 @@ export class SqliteWriter {
     const distinct = this.#termCounts;
     const per = (d: number) => Math.max(1, Math.round(events / Math.max(1, d)));
     const rows: [string, string][] = [
-      ['events_call', `${events} 1 1 1`],
+      ['events_audit', `${events} 1 1`],
       ['events_received', `${events} 1`],
       ['events_code', `${events} ${per(20)} 1`],
     ];
