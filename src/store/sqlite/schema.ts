@@ -4,6 +4,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { AuditEvent } from '../../event/model.ts';
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
 import { FIELDS, type FieldName } from '../fields.ts';
+import { BODIES_SCHEMA } from './bodies.ts';
 import { StoreUnavailableError } from '../types.ts';
 
 /**
@@ -142,7 +143,8 @@ CREATE TABLE IF NOT EXISTS events (
   audit_id TEXT NOT NULL,
   ${DICT_FIELDS.map((f) => `${f.column} INTEGER NOT NULL,`).join('\n  ')}
   code INTEGER,
-  multi TEXT NOT NULL                  -- term ids of the event's event_values rows, comma-separated
+  multi TEXT NOT NULL,                 -- term ids of the event's event_values rows, comma-separated
+  block INTEGER                        -- body_blocks row holding its body; NULL: an event_bodies row (./bodies.ts)
 );
 -- Lookups by audit ID (users paste Kubernetes' Audit-Id header), idempotency on (auditID, stage) (the writer looks
 -- here before it inserts: not UNIQUE, as stores before version 6 may hold a call twice at received times apart)
@@ -165,8 +167,9 @@ CREATE TABLE IF NOT EXISTS event_values (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_bodies (
   id INTEGER PRIMARY KEY,
-  body TEXT NOT NULL                   -- the event as JSON
+  body TEXT NOT NULL                   -- the event as JSON, until packed into a block
 );
+${BODIES_SCHEMA}
 CREATE TABLE IF NOT EXISTS event_minutes (
   minute INTEGER PRIMARY KEY,          -- received / 60 s
   n INTEGER NOT NULL                   -- events stored with a received time in that minute
@@ -213,7 +216,12 @@ export function upgrade(db: DatabaseSync, name: string): void {
   const reshape =
     version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
   // events_audit (in SCHEMA) takes over the call key's work: built once on upgrade (seconds per million events)
-  const callKey = version > 0 && version < 6 ? 'DROP INDEX IF EXISTS events_call;' : '';
+  // and bodies move to blocks: the store's events are packed in the background (./packer.ts), not here
+  const blockless =
+    version > 0 && !db.prepare(`SELECT 1 FROM pragma_table_info('events') WHERE name = 'block'`).get();
+  const callKey = `${version > 0 && version < 6 ? 'DROP INDEX IF EXISTS events_call;' : ''} ${
+    blockless ? 'ALTER TABLE events ADD COLUMN block INTEGER;' : ''
+  }`;
   db.exec(
     `BEGIN IMMEDIATE; ${reshape} ${callKey} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`,
   );

@@ -14,7 +14,9 @@
 //   what makes search indexing affordable at ingest rates.
 // - Groups and source IPs are lists: each element is a row of `event_values` (term, event), so an exact filter on
 //   one element is an index lookup.
-// - `event_bodies` holds the full event as JSON, apart so that scans of `events` never read 1–3 KB bodies.
+// - Bodies (the full event as JSON) are kept apart so that scans of `events` never read them: compressed in blocks
+//   of neighbouring events with a dictionary trained from the store's events (`body_blocks`, `body_dicts`), or as
+//   plain `event_bodies` rows until packed (./bodies.ts).
 // - `chain_log` is the tamper-evidence hash chain (src/integrity/chain.ts): one entry per insert, in-place replacement
 //   and retention deletion, written in the same transaction as the change; `checkpoints` holds signed chain heads.
 // - `event_minutes` counts the stored events per minute of received time, maintained in the append transaction, so
@@ -37,6 +39,7 @@ import type {
   StoredEvent,
   TenantScope,
 } from '../types.ts';
+import { BodyReader } from './bodies.ts';
 import { histogram, stats } from './counts.ts';
 import { prepareEvent, type WriterJob } from './jobs.ts';
 import { Reader } from './reader.ts';
@@ -69,7 +72,8 @@ class SqliteStore implements Store {
   readonly #reader: Reader;
   /** Started at the first write: a store opened only to read (CLI, verify) never starts a thread. */
   #writer: WriterPort | undefined;
-  readonly #s: Record<'minutesTotal' | 'pageCount' | 'pageSize' | 'body', StatementSync>;
+  readonly #s: Record<'minutesTotal' | 'pageCount' | 'pageSize', StatementSync>;
+  readonly #bodies: BodyReader;
   #closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -96,8 +100,8 @@ class SqliteStore implements Store {
       minutesTotal: p(EVENTS_STORED_SQL),
       pageCount: p('PRAGMA page_count'),
       pageSize: p('PRAGMA page_size'),
-      body: p('SELECT body FROM event_bodies WHERE id = ?'),
     };
+    this.#bodies = new BodyReader(db);
     this.#reader = new Reader(db);
   }
 
@@ -154,8 +158,8 @@ class SqliteStore implements Store {
       if (!this.#reader.prepare(`SELECT 1 FROM events e WHERE e.id = ? AND ${w.sql}`).get(Number(id), ...w.params))
         return undefined;
     }
-    const row = this.#s.body.get(Number(id)) as { body: string } | undefined;
-    return row ? withId(id, row.body) : undefined;
+    const body = this.#bodies.read(Number(id));
+    return body === undefined ? undefined : withId(id, body);
   }
 
   async query(q: EventQuery, page: PageRequest): Promise<Page> {
@@ -185,8 +189,8 @@ class SqliteStore implements Store {
     if (more) rows.pop();
     const items: StoredEvent[] = [];
     for (const r of rows) {
-      const b = this.#s.body.get(r.id) as { body: string } | undefined;
-      if (b) items.push(withId(r.id, b.body));
+      const body = this.#bodies.read(r.id);
+      if (body !== undefined) items.push(withId(r.id, body));
     }
     const last = rows[rows.length - 1];
     return more && last ? { total, items, next: encodeCursor(last.received, String(last.id)) } : { total, items };

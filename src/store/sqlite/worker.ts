@@ -43,6 +43,7 @@ port.on('message', (m: WorkerRequest) => {
       const result =
         m.op === 'deleteBefore' ? writer.deleteBefore(m.cutoff, m.limit) : checkpointOn(db, m.key, { force: m.force });
       port.postMessage({ id: m.id, result });
+      queue.schedulePack();
     } catch (err) {
       port.postMessage({ id: m.id, error: toWire(err) });
     }
@@ -50,6 +51,7 @@ port.on('message', (m: WorkerRequest) => {
   }
   // close: appends already accepted are committed before the database closes
   queue.flush();
+  queue.stop();
   db.close();
   port.postMessage({ id: m.id, result: null });
   port.close();

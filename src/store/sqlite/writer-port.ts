@@ -35,7 +35,10 @@ export function inlineWriter(db: DatabaseSync): WriterPort {
       return checkpointOn(db, key, { force });
     },
     heap: async () => undefined, // the caller's own thread
-    close: async () => queue.flush(),
+    close: async () => {
+      queue.flush();
+      queue.stop();
+    },
   };
 }
 

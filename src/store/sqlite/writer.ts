@@ -15,6 +15,7 @@ import {
 } from '../../integrity/chain.ts';
 import { stageRank } from '../semantics.ts';
 import type { PreparedEvent, WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
+import { Packer } from './packer.ts';
 import {
   DICT_COLUMNS,
   DICT_FIELDS,
@@ -34,7 +35,6 @@ export class SqliteWriter {
   readonly #db: DatabaseSync;
   readonly #s: Record<
     | 'insert'
-    | 'insertBody'
     | 'insertTerm'
     | 'insertTermFts'
     | 'findTerm'
@@ -44,7 +44,6 @@ export class SqliteWriter {
     | 'findCall'
     | 'findCollapse'
     | 'update'
-    | 'updateBody'
     | 'deleteValue'
     | 'deleteEvent'
     | 'deleteBody'
@@ -70,6 +69,8 @@ export class SqliteWriter {
   #pruneAfter = 0;
   readonly #termUsed: (StatementSync | undefined)[] = [];
   #sinceStats = 0;
+  /** Bodies: blocks, plain rows, and the ids handed out in the open transaction. */
+  readonly packer: Packer;
   /**
    * Distinct values per field number, for the planner statistics: counted once, then kept up to date as terms are
    * added and pruned (approximate across rollbacks and other processes, which statistics may be).
@@ -78,6 +79,7 @@ export class SqliteWriter {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    this.packer = new Packer(db);
     const p = (sql: string) => db.prepare(sql);
     for (const f of INDEXED_DICT) this.#termUsed[f.term] = p(`SELECT 1 FROM events WHERE ${f.column} = ? LIMIT 1`);
     const listUsed = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
@@ -85,10 +87,9 @@ export class SqliteWriter {
     const dictCount = DICT_FIELDS.length;
     this.#s = {
       insert: p(
-        `INSERT INTO events (received, audit_id, ${DICT_COLUMNS}, code, multi)
-         VALUES (${placeholders(dictCount + 4)})`,
+        `INSERT INTO events (id, received, audit_id, ${DICT_COLUMNS}, code, multi, block)
+         VALUES (${placeholders(dictCount + 6)})`,
       ),
-      insertBody: p('INSERT INTO event_bodies (id, body) VALUES (?, ?)'),
       insertTerm: p('INSERT INTO terms (field, value) VALUES (?, ?) ON CONFLICT (field, value) DO NOTHING'),
       insertTermFts: p('INSERT INTO terms_fts (rowid, value) VALUES (?, ?)'),
       findTerm: p('SELECT id FROM terms WHERE field = ? AND value = ?'),
@@ -101,13 +102,12 @@ export class SqliteWriter {
       ),
       update: p(
         `UPDATE events SET (received, audit_id, ${DICT_COLUMNS}, code, multi) = (${placeholders(dictCount + 4)})
-         WHERE id = ?`,
+         , block = NULL WHERE id = ?`,
       ),
-      updateBody: p('UPDATE event_bodies SET body = ? WHERE id = ?'),
       deleteValue: p('DELETE FROM event_values WHERE term = ? AND event_id = ?'),
       deleteEvent: p('DELETE FROM events WHERE id = ?'),
       deleteBody: p('DELETE FROM event_bodies WHERE id = ?'),
-      oldest: p('SELECT id, received, multi FROM events WHERE received < ? ORDER BY received LIMIT ?'),
+      oldest: p('SELECT id, received, multi, block FROM events WHERE received < ? ORDER BY received LIMIT ?'),
       addMinute: p(
         'INSERT INTO event_minutes (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n',
       ),
@@ -135,15 +135,18 @@ export class SqliteWriter {
       for (const job of jobs) {
         const mark = this.#newTerms.length;
         const chainMark = [this.#chainSeq, this.#chainHead] as const;
+        const idMark = this.packer.mark();
         db.exec('SAVEPOINT batch');
         try {
           const result = this.#appendBatch(job);
+          this.packer.flush();
           db.exec('RELEASE batch');
           outcomes.push({ ok: true, result });
         } catch (error) {
           db.exec('ROLLBACK TO batch; RELEASE batch');
           this.#forgetTerms(mark);
           [this.#chainSeq, this.#chainHead] = chainMark;
+          this.packer.restore(idMark);
           outcomes.push({ ok: false, error: unavailable(error) ?? error });
         }
       }
@@ -194,6 +197,7 @@ export class SqliteWriter {
   #begin(): void {
     this.#db.exec('BEGIN IMMEDIATE');
     this.#newTerms = [];
+    this.packer.begin();
     // One read per transaction (not per event): another process may have extended the chain since.
     const h = this.#s.chainHead.get() as { seq: number; hash: Uint8Array };
     this.#chainSeq = h.seq;
@@ -289,7 +293,7 @@ export class SqliteWriter {
             duplicates++;
             continue;
           }
-          s.updateBody.run(e.body, old.id);
+          this.packer.replace(old.id, e.body);
           this.#chain(OP_REPLACE, old.id, e.bodyHash);
           this.#removeValues(old.id, old.multi);
           this.#addValues(old.id, multi);
@@ -304,10 +308,10 @@ export class SqliteWriter {
         ids[i] = existing;
         continue;
       }
-      const r = s.insert.run(...values);
-      const id = r.lastInsertRowid;
-      ids[i] = Number(id);
-      s.insertBody.run(id, e.body);
+      const { id, block } = this.packer.next();
+      s.insert.run(id, ...values, block);
+      ids[i] = id;
+      this.packer.add(id, block, e.body);
       this.#chain(OP_INSERT, id, e.bodyHash);
       this.#addValues(id, multi);
       const minute = Math.floor(e.received / MINUTE_US);
@@ -324,9 +328,16 @@ export class SqliteWriter {
     const s = this.#s;
     this.#begin();
     try {
-      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; received: number; multi: string }[];
+      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as {
+        id: number;
+        received: number;
+        multi: string;
+        block: number | null;
+      }[];
       const minutes = new Map<number, number>();
+      const blocks = new Set<number>();
       for (const r of rows) {
+        if (r.block !== null) blocks.add(r.block);
         this.#removeValues(r.id, r.multi);
         s.deleteBody.run(r.id);
         s.deleteEvent.run(r.id);
@@ -335,6 +346,7 @@ export class SqliteWriter {
         minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
       }
       for (const [minute, n] of minutes) s.subMinute.run(n, minute);
+      this.packer.dropUnused(blocks);
       if (minutes.size > 0) this.#db.exec('DELETE FROM event_minutes WHERE n <= 0');
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       s.deleteBatches.run(cutoff, limit);
@@ -496,9 +508,13 @@ export class CommitQueue {
   readonly #writer: SqliteWriter;
   #queue: { job: WriterJob; done: (o: WriterOutcome, statsRefreshed: boolean) => void }[] = [];
   #flushing: NodeJS.Immediate | undefined;
+  /** The next background packing step (./packer.ts), while plain bodies wait. */
+  #packing: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(writer: SqliteWriter) {
     this.#writer = writer;
+    this.schedulePack();
   }
 
   push(job: WriterJob, done: (o: WriterOutcome, statsRefreshed: boolean) => void): void {
@@ -515,5 +531,38 @@ export class CommitQueue {
     if (queued.length === 0) return;
     const { outcomes, statsRefreshed } = this.#writer.append(queued.map((q) => q.job));
     for (let i = 0; i < queued.length; i++) queued[i]!.done(outcomes[i]!, statsRefreshed);
+    this.schedulePack();
+  }
+
+  /**
+   * Packs plain bodies into blocks between appends, one bounded step at a time (PACK_STEP events, a short
+   * transaction), while any wait: a store before schema 6, or the events stored before the first dictionary.
+   */
+  schedulePack(delayMs = PACK_DELAY_MS): void {
+    if (this.#packing || this.#stopped || !this.#writer.packer.pending) return;
+    this.#packing = setTimeout(() => {
+      this.#packing = undefined;
+      if (this.#stopped) return;
+      try {
+        this.#writer.packer.step();
+        this.schedulePack();
+      } catch (err) {
+        // a full disk or a lock: the bodies stay plain rows until a later step
+        process.emitWarning(`packing event bodies failed: ${(err as Error)?.message ?? err}`);
+        this.schedulePack(PACK_RETRY_MS);
+      }
+    }, delayMs);
+    this.#packing.unref();
+  }
+
+  /** Before the connection closes: no further packing step. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#packing) clearTimeout(this.#packing);
+    this.#packing = undefined;
   }
 }
+
+/** Pause between packing steps, so appends and queries get the connection in between. */
+const PACK_DELAY_MS = 20;
+const PACK_RETRY_MS = 5_000;
