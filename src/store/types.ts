@@ -95,6 +95,11 @@ export interface Store extends CheckpointTarget {
    * return more than `limit` (dropping costs the same for any number of events).
    */
   deleteBefore(cutoff: number, limit: number): Promise<number>;
+  /**
+   * One bounded step of the store's background compaction (SQLite: plain bodies packed into compressed blocks);
+   * returns how many events it compressed, 0 when nothing is left. Optional: PostgreSQL compresses as it stores.
+   */
+  compact?(limit?: number): Promise<number>;
   /** Number of events and bytes used, for metrics. */
   size(): Promise<{ events: number; bytes: number }>;
   /** Calls `listener` with each batch of newly stored events (live tail); returns the unsubscribe function. */

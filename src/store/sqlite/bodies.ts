@@ -124,9 +124,15 @@ export class BodyReader {
     if (!bodies) {
       const b = this.#s.block.get(block) as { dict: number; ids: string; data: Uint8Array } | undefined;
       if (!b) return undefined;
-      const list = decompressBlock(b.data, this.#dict(b.dict));
+      let list: string[];
+      try {
+        list = decompressBlock(b.data, this.#dict(b.dict));
+      } catch {
+        return undefined; // a damaged block: its events read as missing (verify names them)
+      }
       bodies = new Map();
-      decodeIds(b.ids).forEach((x, i) => bodies!.set(x, list[i]!));
+      const ids = decodeIds(b.ids);
+      for (let i = 0; i < ids.length; i++) bodies.set(ids[i]!, list[i]!);
       if (this.#blocks.size >= CACHED_BLOCKS) this.#blocks.delete(this.#blocks.keys().next().value!);
       this.#blocks.set(block, bodies);
     }

@@ -2,6 +2,7 @@
 // events row names its block before the block is written), the blocks of one append, the plain rows kept until the
 // store has a dictionary, retention of blocks, and the background packing step.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { OP_GENESIS } from '../../integrity/chain.ts';
 import { BLOCK_EVENTS, compressBlock, encodeIds, PACK_STEP, TRAIN_AT, trainDictionary } from './bodies.ts';
 
 export class Packer {
@@ -57,8 +58,11 @@ export class Packer {
       ),
       latestDict: p('SELECT id, dict FROM body_dicts ORDER BY id DESC LIMIT 1'),
       insertDict: p('INSERT INTO body_dicts (id, created, dict) VALUES (?, ?, ?)'),
+      // not the events stored before the chain existed (schema 1): verify counts their plain rows
       plain: p(
-        'SELECT b.id, b.body FROM event_bodies b JOIN events e ON e.id = b.id WHERE b.id > ? ORDER BY b.id LIMIT ?',
+        `SELECT b.id, b.body FROM event_bodies b JOIN events e ON e.id = b.id
+         WHERE b.id > max(?, coalesce((SELECT event_id FROM chain_log WHERE seq = 1 AND op = ${OP_GENESIS}), 0))
+         ORDER BY b.id LIMIT ?`,
       ),
       sample: p('SELECT body FROM event_bodies ORDER BY id DESC LIMIT ?'),
       setBlock: p('UPDATE events SET block = ? WHERE id = ?'),

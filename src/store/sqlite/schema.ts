@@ -4,8 +4,8 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { AuditEvent } from '../../event/model.ts';
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
 import { FIELDS, type FieldName } from '../fields.ts';
-import { BODIES_SCHEMA } from './bodies.ts';
 import { StoreUnavailableError } from '../types.ts';
+import { BODIES_SCHEMA } from './bodies.ts';
 
 /**
  * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is
@@ -217,8 +217,7 @@ export function upgrade(db: DatabaseSync, name: string): void {
     version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
   // events_audit (in SCHEMA) takes over the call key's work: built once on upgrade (seconds per million events)
   // and bodies move to blocks: the store's events are packed in the background (./packer.ts), not here
-  const blockless =
-    version > 0 && !db.prepare(`SELECT 1 FROM pragma_table_info('events') WHERE name = 'block'`).get();
+  const blockless = version > 0 && !db.prepare(`SELECT 1 FROM pragma_table_info('events') WHERE name = 'block'`).get();
   const callKey = `${version > 0 && version < 6 ? 'DROP INDEX IF EXISTS events_call;' : ''} ${
     blockless ? 'ALTER TABLE events ADD COLUMN block INTEGER;' : ''
   }`;

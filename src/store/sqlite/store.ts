@@ -39,7 +39,7 @@ import type {
   StoredEvent,
   TenantScope,
 } from '../types.ts';
-import { BodyReader } from './bodies.ts';
+import { BodyReader, PACK_STEP } from './bodies.ts';
 import { histogram, stats } from './counts.ts';
 import { prepareEvent, type WriterJob } from './jobs.ts';
 import { Reader } from './reader.ts';
@@ -56,6 +56,11 @@ export interface SqliteStoreOptions {
   maxHistogramBuckets?: number;
   /** SQLite page cache of the write connection (MiB, default DEFAULT_CACHE_MIB); queries get a quarter. */
   cacheMiB?: number;
+  /**
+   * Pack plain bodies into compressed blocks between appends (default true): a store before schema 6, and the
+   * events stored before the first dictionary. Off (tests): only `compact()` steps do.
+   */
+  packInBackground?: boolean;
 }
 
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
@@ -112,11 +117,12 @@ class SqliteStore implements Store {
   #write(): WriterPort {
     this.#writer ??=
       this.#opts.path === ':memory:' || this.#opts.path === ''
-        ? inlineWriter(this.#db)
+        ? inlineWriter(this.#db, this.#opts.packInBackground !== false)
         : workerWriter({
             path: this.#opts.path,
             busyTimeoutMs: this.#opts.busyTimeoutMs ?? 5000,
             cacheMiB: this.#cacheMiB,
+            packInBackground: this.#opts.packInBackground !== false,
           });
     return this.#writer;
   }
@@ -215,6 +221,12 @@ class SqliteStore implements Store {
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
     return this.#write().deleteBefore(cutoff, limit);
+  }
+
+  /** One bounded step of packing plain bodies into compressed blocks (the writer also runs them by itself). */
+  async compact(limit = PACK_STEP): Promise<number> {
+    this.#open();
+    return this.#write().compact(limit);
   }
 
   /**

@@ -12,11 +12,14 @@ export interface WorkerOptions {
   path: string;
   busyTimeoutMs: number;
   cacheMiB: number;
+  /** Packs plain bodies into blocks between appends (./packer.ts); off: only `compact` steps do. */
+  packInBackground: boolean;
 }
 
 export type WorkerMessage =
   | { op: 'append'; job: WriterJob }
   | { op: 'deleteBefore'; cutoff: number; limit: number }
+  | { op: 'compact'; limit: number }
   | { op: 'checkpoint'; key: SigningKey; force: boolean }
   | { op: 'close' };
 export type WorkerRequest = WorkerMessage & { id: number };
@@ -26,7 +29,7 @@ const opts = workerData as WorkerOptions;
 const db = new DatabaseSync(opts.path, { timeout: opts.busyTimeoutMs });
 configure(db, opts.cacheMiB);
 const writer = new SqliteWriter(db);
-const queue = new CommitQueue(writer);
+const queue = new CommitQueue(writer, opts.packInBackground);
 
 port.on('message', (m: WorkerRequest) => {
   if (m.op === 'append') {
@@ -37,11 +40,15 @@ port.on('message', (m: WorkerRequest) => {
     );
     return;
   }
-  if (m.op === 'deleteBefore' || m.op === 'checkpoint') {
+  if (m.op === 'deleteBefore' || m.op === 'checkpoint' || m.op === 'compact') {
     queue.flush();
     try {
       const result =
-        m.op === 'deleteBefore' ? writer.deleteBefore(m.cutoff, m.limit) : checkpointOn(db, m.key, { force: m.force });
+        m.op === 'deleteBefore'
+          ? writer.deleteBefore(m.cutoff, m.limit)
+          : m.op === 'compact'
+            ? writer.packer.step(m.limit)
+            : checkpointOn(db, m.key, { force: m.force });
       port.postMessage({ id: m.id, result });
       queue.schedulePack();
     } catch (err) {

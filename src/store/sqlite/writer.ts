@@ -510,10 +510,11 @@ export class CommitQueue {
   #flushing: NodeJS.Immediate | undefined;
   /** The next background packing step (./packer.ts), while plain bodies wait. */
   #packing: NodeJS.Timeout | undefined;
-  #stopped = false;
+  #stopped: boolean;
 
-  constructor(writer: SqliteWriter) {
+  constructor(writer: SqliteWriter, packInBackground = true) {
     this.#writer = writer;
+    this.#stopped = !packInBackground;
     this.schedulePack();
   }
 
