@@ -9,9 +9,29 @@ import { FIELD_NO, placeholders, STORAGE, TEXT_DICT, TEXT_FIELD_NOS, TEXT_LIST_N
 /** Most matching dictionary terms a fuzzy condition lists by id (beyond, it keeps the dictionary subquery). */
 const INLINE_TERMS = 500;
 
-/** FTS5 query matching any of `terms` as a substring (the trigram tokenizer makes a phrase a substring match). */
-function ftsAny(terms: string[]): string {
-  return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
+/**
+ * FTS5 query matching the values that hold every trigram of `term`: a superset of those containing it (the index
+ * keeps no positions, detail = 'none'), which the caller narrows with a substring test. Each trigram is a quoted
+ * three-character string, which the tokenizer folds as it folded the values.
+ */
+function ftsTrigrams(term: string): string {
+  const chars = [...term];
+  const grams = new Set<string>();
+  for (let i = 0; i + 3 <= chars.length; i++) grams.add(chars.slice(i, i + 3).join(''));
+  return [...grams].map((g) => `"${g.replaceAll('"', '""')}"`).join(' AND ');
+}
+
+/** LIKE pattern of a substring (LIKE folds ASCII letters only: for terms of ASCII characters). */
+function likeAny(term: string): string {
+  return `%${term.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is what LIKE folds
+const ASCII = /^[\u0000-\u007f]*$/;
+
+/** Case-insensitive substring test beyond ASCII, for the index's candidates (SQL function `vigil_contains`). */
+function contains(value: unknown, term: unknown): number {
+  return String(value).toLowerCase().includes(String(term).toLowerCase()) ? 1 : 0;
 }
 
 /** The trigram index only answers terms of three characters or more, and none holding U+0000 (see #termMatch). */
@@ -35,6 +55,7 @@ export class Reader {
   constructor(db: DatabaseSync) {
     this.db = db;
     this.#findTerm = db.prepare('SELECT id FROM terms WHERE field = ? AND value = ?');
+    db.function('vigil_contains', { deterministic: true }, contains);
   }
 
   prepare(sql: string): StatementSync {
@@ -59,12 +80,15 @@ export class Reader {
     const short = terms.filter((t) => !indexable(t));
     const f = fields.length === 1 ? `= ${fields[0]}` : `IN (${fields.join(',')})`;
     const parts: string[] = [];
-    if (long.length > 0) {
-      // CROSS JOIN makes the trigram index drive the lookup (the planner would otherwise scan the field's terms)
+    for (const t of long) {
+      // CROSS JOIN makes the trigram index drive the lookup (the planner would otherwise scan the field's terms);
+      // the candidates that hold every trigram are then tested for the substring itself
+      const ascii = ASCII.test(t);
       parts.push(
-        `SELECT t.id FROM terms_fts CROSS JOIN terms t ON t.id = terms_fts.rowid WHERE terms_fts MATCH ? AND t.field ${f}`,
+        `SELECT t.id FROM terms_fts CROSS JOIN terms t ON t.id = terms_fts.rowid WHERE terms_fts MATCH ? AND t.field ${f}
+           AND ${ascii ? `t.value LIKE ? ESCAPE '\\'` : 'vigil_contains(t.value, ?)'}`,
       );
-      params.push(ftsAny(long));
+      params.push(ftsTrigrams(t), ascii ? likeAny(t) : t);
     }
     if (short.length > 0) {
       // LIKE folds ASCII letters only (as lower() does); the trigram index folds all of Unicode. LIKE rather than

@@ -15,7 +15,9 @@ import { BODIES_SCHEMA } from './bodies.ts';
  * upgrading rebuilds those indexes.
  * 6: the audit ID index `events_audit` (audit_id, stage) replaces the unique (received, audit_id, stage) key: lookups by
  * audit ID are indexed, and an event is a repeat of any stored event with its auditID and stage, whatever its received
- * time (the writer looks before it inserts). (5 is the cluster branch's: every step is conditioned on `version < N`.)
+ * time (the writer looks before it inserts); bodies in compressed blocks (./bodies.ts: `body_blocks`, `body_dicts`,
+ * `events.block`, packed in the background); the trigram index `terms_fts` without positions (detail = 'none').
+ * (5 is the cluster branch's: every step is conditioned on `version < N`.)
  */
 export const SCHEMA_VERSION = 6;
 
@@ -135,7 +137,7 @@ CREATE TABLE IF NOT EXISTS terms (
   UNIQUE (field, value)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS terms_fts USING fts5(
-  value, content = 'terms', content_rowid = 'id', tokenize = 'trigram'
+  value, content = 'terms', content_rowid = 'id', tokenize = 'trigram', detail = 'none'
 );
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, -- Vigil's id; AUTOINCREMENT: never reused, even after retention empties the table
@@ -218,11 +220,13 @@ export function upgrade(db: DatabaseSync, name: string): void {
   // events_audit (in SCHEMA) takes over the call key's work: built once on upgrade (seconds per million events)
   // and bodies move to blocks: the store's events are packed in the background (./packer.ts), not here
   const blockless = version > 0 && !db.prepare(`SELECT 1 FROM pragma_table_info('events') WHERE name = 'block'`).get();
-  const callKey = `${version > 0 && version < 6 ? 'DROP INDEX IF EXISTS events_call;' : ''} ${
+  const callKey = `${version > 0 && version < 6 ? 'DROP INDEX IF EXISTS events_call; DROP TABLE IF EXISTS terms_fts;' : ''} ${
     blockless ? 'ALTER TABLE events ADD COLUMN block INTEGER;' : ''
   }`;
+  // the trigram index without positions (detail none: a third of its size), rebuilt from the dictionary once
+  const rebuild = version > 0 && version < 6 ? `INSERT INTO terms_fts (terms_fts) VALUES ('rebuild');` : '';
   db.exec(
-    `BEGIN IMMEDIATE; ${reshape} ${callKey} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`,
+    `BEGIN IMMEDIATE; ${reshape} ${callKey} ${SCHEMA} ${rebuild} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`,
   );
   try {
     if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
