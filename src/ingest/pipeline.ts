@@ -5,7 +5,7 @@ import { type AlertDispatcher, alertRecords, type RaisedAlert } from '../alerts/
 import type { VigilConfig } from '../config/index.ts';
 import { type DecodeLimits, EventValidationError, resolveLimits } from '../event/index.ts';
 import { maskCredentials, parseMaskPath } from '../event/mask.ts';
-import type { AuditEvent } from '../event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION } from '../event/model.ts';
 import type { CollectorMetrics } from '../metrics/index.ts';
 import type { RuleEngine } from '../rules/index.ts';
 import type { AppendOptions, AppendResult, Store } from '../store/types.ts';
@@ -78,6 +78,9 @@ export class Ingestor {
 
   /** Decoded events of `format` → stored, as every way in stores them. Resolves once they are committed. */
   async ingest(format: IngestFormat, events: AuditEvent[], delivery: Delivery = NO_HEADERS): Promise<IngestResult> {
+    // The sender's binding wins over the events' own `cluster` (KubeSphere's Cluster, `vigil ship --cluster`).
+    const cluster = delivery.cluster;
+    if (cluster !== undefined) for (const e of events) e.cluster = cluster;
     const batchKey = format.batchKey?.(delivery);
     const opts: AppendOptions = batchKey === undefined ? {} : { batchKey };
     const pairs = format.pairs;
@@ -115,8 +118,16 @@ export class Ingestor {
   /** Resolves once the events (and the alerts they raise) are committed. `path` labels the metrics. */
   private async storeBatch(path: string, events: AuditEvent[], opts: AppendOptions): Promise<IngestResult> {
     this.enrich(events);
-    // Credentials are never stored in clear: mask before the rules see the event, let alone the store.
-    for (const e of events) maskCredentials(e, this.maskPaths);
+    for (const e of events) {
+      // Credentials are never stored in clear: mask before the rules see the event, let alone the store.
+      maskCredentials(e, this.maskPaths);
+      // Only this collector's rules say which rules matched (the field `rule`): a record an event arrives with is
+      // dropped, and the engine writes its own.
+      if (e.annotations !== undefined && Object.hasOwn(e.annotations, FALCO_RULES_ANNOTATION)) {
+        const { [FALCO_RULES_ANNOTATION]: _, ...rest } = e.annotations;
+        e.annotations = rest;
+      }
+    }
     this.metrics?.ingested.inc({ path }, events.length);
     const { engine, dispatcher } = this.decisions;
     let archived = events;

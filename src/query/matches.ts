@@ -2,12 +2,24 @@
 // from store.subscribe and never go through SQL): exact = whole value, case-sensitive; fuzzy = case-insensitive
 // substring; values of a field OR'ed, fields AND'ed; the tenant scope always applies.
 import type { AuditEvent } from '../event/model.ts';
+import { parseTimeMicros } from '../event/time.ts';
 import { type FilterField, fieldValues, searchableValues } from '../store/fields.ts';
+import { scopeLists } from '../store/semantics.ts';
 import type { EventQuery, TenantScope } from '../store/types.ts';
 
+/** The tenant scope as a predicate: the events a tenant of `scope` may see (as the stores' WHERE clauses). */
+export function scopeTest(scope: TenantScope): (e: AuditEvent) => boolean {
+  const { workspaces, namespaces, clusters, all } = scopeLists(scope);
+  return (e) => {
+    if (clusters && !(!!e.cluster && clusters.includes(e.cluster))) return false;
+    if (all) return true;
+    const ns = e.objectRef?.namespace;
+    return (!!e.workspace && workspaces.includes(e.workspace)) || (!!ns && namespaces.includes(ns));
+  };
+}
+
 export function inScope(e: AuditEvent, scope: TenantScope): boolean {
-  const ns = e.objectRef?.namespace;
-  return (!!e.workspace && scope.workspaces.includes(e.workspace)) || (!!ns && scope.namespaces.includes(ns));
+  return scopeTest(scope)(e);
 }
 
 /** A reusable predicate for `q`; lower-cases the needles once rather than per event. */
@@ -17,12 +29,14 @@ export function compileMatcher(q: EventQuery): (e: AuditEvent) => boolean {
     ([f, vs]) => [f, vs.map((v) => v.toLowerCase())] as const,
   );
   const text = q.text?.map((t) => t.toLowerCase());
-  const { start, end, scope } = q;
+  const { start, end } = q;
+  const inTenant = q.scope && scopeTest(q.scope);
   return (e) => {
-    if (scope && !inScope(e, scope)) return false;
+    if (inTenant && !inTenant(e)) return false;
     if (start !== undefined || end !== undefined) {
       // Millisecond resolution; `end` includes its whole millisecond, as in the stores.
-      const t = Date.parse(e.requestReceivedTimestamp);
+      // the one timestamp parser, as the stores read it (NaN, never a throw, for an unreadable one)
+      const t = Math.floor(parseTimeMicros(e.requestReceivedTimestamp) / 1000);
       if (start !== undefined && !(t >= Math.ceil(start))) return false;
       if (end !== undefined && !(t <= Math.floor(end))) return false;
     }

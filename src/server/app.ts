@@ -149,8 +149,9 @@ export function createApp(o: AppOptions): App {
     maxBodyBytes: config.ingest.maxBodyBytes,
     openfaasSecret: config.ingest.openfaas?.secret,
   });
-  const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs });
-  if (o.decisions) registerAlerts(fastify, { alerts: o.decisions.alertStore, auth });
+  const bounds = { skewMs: o.config.ingest.limits.maxClockSkew };
+  const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs, bounds });
+  if (o.decisions) registerAlerts(fastify, { alerts: o.decisions.alertStore, auth, bounds });
   // In-flight requests, so that shutdown can let ingests commit before connections are closed.
   let inFlight = 0;
   let drained: (() => void) | undefined;

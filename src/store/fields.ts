@@ -23,7 +23,7 @@
 // migrations that add it to existing stores (SQLite: SCHEMA_VERSION and `upgrade` in src/store/sqlite/schema.ts,
 // with its index statement if indexed; PostgreSQL: a migration in src/store/postgres/migrations.ts).
 // Pure data and small functions, no node: imports: the console's bundle imports this file too.
-import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
+import { type AuditEvent, LEVELS, matchedRules, SOURCES, STAGES } from '../event/model.ts';
 
 export type SqliteStorage =
   | { readonly term: number; readonly column: string; readonly indexed?: true }
@@ -54,12 +54,16 @@ export interface FieldSpec {
 // In the order of KubeSphere's Auditing Operating console, then the fields the console does not offer.
 export const FIELDS = [
   {
+    // the cluster an event came from: the ingest token's or client certificate's binding, else the producer's claim
+    // (KubeSphere's `Cluster`, `vigil ship --cluster`); see docs/collector.md "Several clusters"
     name: 'cluster',
     get: (e) => e.cluster,
-    params: { exact: 'cluster_filter' },
+    params: { exact: 'cluster_filter', fuzzy: 'cluster_search' },
+    stats: 'cluster',
     sqlite: { term: 7, column: 'cluster' },
-    postgres: { column: 'cluster' },
+    postgres: { column: 'cluster', terms: true },
     console: { label: 'Cluster' },
+    cli: { flag: 'cluster' },
   },
   {
     name: 'workspace',
@@ -172,6 +176,18 @@ export const FIELDS = [
     sqlite: { term: 17 },
     postgres: { column: 'source_ips', terms: true },
     console: { label: 'Source IP', placeholder: '10.0.' },
+  },
+  {
+    // the rules that matched the event, by name: the engine's record on the event (src/event/model.ts, matchedRules)
+    name: 'rule',
+    get: matchedRules,
+    list: true,
+    params: { exact: 'rule_filter' },
+    stats: 'rule',
+    sqlite: { term: 18 },
+    postgres: { column: 'rules' },
+    console: { label: 'Rule', placeholder: 'Create Privileged Pod' },
+    cli: { flag: 'rule' },
   },
   {
     name: 'level',

@@ -8,10 +8,14 @@ export interface StoredEvent extends AuditEvent {
   id: string;
 }
 
-/** What a tenant may see: events of these workspaces or of these namespaces, nothing else. */
+/**
+ * What a tenant may see: events of these workspaces or of these namespaces, nothing else; with `clusters`, only
+ * events of those clusters (and then, if it lists no workspace or namespace, every event of those clusters).
+ */
 export interface TenantScope {
   workspaces: string[];
   namespaces: string[];
+  clusters?: string[];
 }
 
 /**

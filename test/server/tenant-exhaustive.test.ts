@@ -187,7 +187,7 @@ describe('tenant isolation, every endpoint and parameter', () => {
       for (const q of ['ZZ', 'ZZA', 'ZZB', 'ZZC', 'ns-b', 'wa', 'agent', '10.2']) queries.push(`q=${q}`);
       queries.push(
         'start_time=0',
-        'end_time=2000000000',
+        `end_time=${Math.floor(Date.now() / 1000)}`,
         'start_time=2024-05-01T10:00:00Z&end_time=2024-05-01T11:00:00Z',
       );
       for (const [path, base] of endpoints) for (const q of queries) await same(t, path, q ? `${base}&${q}` : base);

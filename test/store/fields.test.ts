@@ -81,6 +81,7 @@ test('SQLite: dictionary numbers, columns in their stored order and indexes are 
   assert.deepEqual(terms, {
     ...{ stage: 1, verb: 2, level: 3, user: 4, namespace: 5, workspace: 6, cluster: 7, devops: 8, resource: 9 },
     ...{ subresource: 10, name: 11, status: 12, source: 13, requestURI: 14, userAgent: 15, group: 16, sourceIP: 17 },
+    rule: 18,
   });
 });
 
@@ -135,7 +136,7 @@ test("the console's filter list and the CLI's flags come from the table, as they
   assert.deepEqual(
     CONSOLE_FIELDS.map((f) => [f.key, f.exact, f.fuzzy, f.stats]),
     [
-      ['cluster', 'cluster_filter', undefined, undefined],
+      ['cluster', 'cluster_filter', 'cluster_search', 'cluster'],
       ['workspace', 'workspace_filter', 'workspace_search', undefined],
       ['namespace', 'objectref_namespace_filter', 'objectref_namespace_search', 'namespace'],
       ['resource', 'objectref_resource_filter', 'objectref_resource_search', 'resource'],
@@ -147,15 +148,18 @@ test("the console's filter list and the CLI's flags come from the table, as they
       ['user', 'user_filter', 'user_search', 'user'],
       ['group', 'group_filter', 'group_search', undefined],
       ['sourceip', 'source_ip_filter', 'source_ip_search', 'sourceip'],
+      ['rule', 'rule_filter', undefined, 'rule'],
       ['level', 'level_filter', undefined, undefined],
       ['source', 'source_filter', undefined, undefined],
     ],
   );
   assert.deepEqual(CLI_FILTERS, [
+    { flag: 'cluster', param: 'cluster_filter' },
     { flag: 'workspace', param: 'workspace_filter' },
     { flag: 'namespace', short: 'n', param: 'objectref_namespace_filter' },
     { flag: 'resource', param: 'objectref_resource_filter' },
     { flag: 'verb', param: 'verb_filter' },
     { flag: 'user', param: 'user_filter' },
+    { flag: 'rule', param: 'rule_filter' },
   ]);
 });

@@ -3,7 +3,7 @@
 import { type FilterField, fieldSpec } from '../fields.ts';
 import { codeMatches, exactCodes, scopeLists } from '../semantics.ts';
 import type { EventQuery } from '../types.ts';
-import { COLUMN, IN_TERMS, isList, pgText, TERM_FIELDS } from './columns.ts';
+import { COLUMN, isList, pgText, TERM_FIELDS, TEXT_IN_TERMS } from './columns.ts';
 import type { Db } from './pool.ts';
 
 /** Most dictionary values a condition lists itself; beyond, it selects them with a subquery. */
@@ -60,7 +60,7 @@ export async function termMatches(db: Db, q: EventQuery): Promise<TermMatches> {
   }
   if (q.text?.length && !q.text.includes(''))
     lookups.push(
-      find(IN_TERMS, q.text).then((m) => {
+      find(TEXT_IN_TERMS, q.text).then((m) => {
         out.text = m;
       }),
     );
@@ -142,7 +142,7 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
     const patterns = q.text.map((t) => p.add(contains(t)));
     const ors = patterns.map((pat) => `e.search ILIKE ${pat}`);
     const found = matches?.text;
-    for (const f of IN_TERMS) {
+    for (const f of TEXT_IN_TERMS) {
       if (!found) ors.push(termCondition(f, { patterns }));
       else if (found.has(f)) ors.push(termCondition(f, { list: p.add(found.get(f)) }));
     }
@@ -152,11 +152,12 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
   // inclusive to the end of the millisecond
   if (q.end !== undefined) conds.push(`e.received <= ${p.add(Math.floor(q.end) * 1000 + 999)}::bigint`);
   if (q.scope) {
-    const { workspaces, namespaces } = scopeLists(q.scope);
+    const { workspaces, namespaces, clusters, all } = scopeLists(q.scope);
+    if (clusters) conds.push(clusters.length === 0 ? 'false' : eq('e.cluster', clusters, 'text'));
     const parts: string[] = [];
     if (workspaces.length > 0) parts.push(eq('e.workspace', workspaces, 'text'));
     if (namespaces.length > 0) parts.push(eq('e.namespace', namespaces, 'text'));
-    conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
+    if (!all) conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
   }
   return conds.length === 0 ? 'true' : conds.join(' AND ');
 }

@@ -237,14 +237,19 @@ export class Reader {
       params.push(Math.floor(q.end) * 1000 + 999);
     }
     if (q.scope) {
-      const { workspaces, namespaces } = scopeLists(q.scope);
+      const { workspaces, namespaces, clusters, all } = scopeLists(q.scope);
+      if (clusters) {
+        const cs = termIds(FIELD_NO.cluster, clusters);
+        conds.push(cs.length === 0 ? '0' : `e.cluster IN (${placeholders(cs.length)})`);
+        params.push(...cs);
+      }
       const ws = termIds(FIELD_NO.workspace, workspaces);
       const ns = termIds(FIELD_NO.namespace, namespaces);
       const parts: string[] = [];
       if (ws.length > 0) parts.push(`e.workspace IN (${placeholders(ws.length)})`);
       if (ns.length > 0) parts.push(`e.namespace IN (${placeholders(ns.length)})`);
       params.push(...ws, ...ns);
-      conds.push(parts.length === 0 ? '0' : `(${parts.join(' OR ')})`);
+      if (!all) conds.push(parts.length === 0 ? '0' : `(${parts.join(' OR ')})`);
     }
     return { sql: conds.length === 0 ? '1' : conds.join(' AND '), params };
   }
