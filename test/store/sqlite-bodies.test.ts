@@ -144,4 +144,13 @@ test('collapsed stages, retention and a damaged block: replaced bodies read back
   const r = await verify(dir);
   assert.equal(r.code, 1);
   assert.equal(r.report.ok, false);
+  // every event gone: every block too, also those all of whose events were replaced in place
+  const again = await openSqliteStore({ path: db, packInBackground: false });
+  try {
+    await again.deleteBefore(T0 + 10_000_000, 10_000);
+  } finally {
+    await again.close();
+  }
+  assert.equal(count(db, 'SELECT count(*) AS n FROM body_blocks'), 0);
+  assert.equal(count(db, 'SELECT count(*) AS n FROM event_bodies'), 0);
 });

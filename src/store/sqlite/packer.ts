@@ -14,6 +14,8 @@ export class Packer {
     | 'replaceBody'
     | 'insertBlock'
     | 'dropBlock'
+    | 'dropOld'
+    | 'plainCount'
     | 'latestDict'
     | 'insertDict'
     | 'plain'
@@ -56,6 +58,13 @@ export class Packer {
         `DELETE FROM body_blocks WHERE id = ? AND NOT EXISTS (SELECT 1 FROM events e
            WHERE e.id BETWEEN body_blocks.first AND body_blocks.last AND e.block = body_blocks.id)`,
       ),
+      // blocks none of whose events is stored any more: all older than the oldest stored event (a block whose
+      // events were all replaced in place, as collapsed CADF stages are, is named by none of them)
+      dropOld: p(
+        `DELETE FROM body_blocks WHERE id IN (SELECT id FROM body_blocks
+           WHERE last < coalesce((SELECT min(id) FROM events), 9223372036854775807) ORDER BY id LIMIT ?)`,
+      ),
+      plainCount: p(`SELECT count(*) AS n FROM (SELECT 1 FROM event_bodies LIMIT ${TRAIN_AT})`),
       latestDict: p('SELECT id, dict FROM body_dicts ORDER BY id DESC LIMIT 1'),
       insertDict: p('INSERT INTO body_dicts (id, created, dict) VALUES (?, ?, ?)'),
       // not the events stored before the chain existed (schema 1): verify counts their plain rows
@@ -135,8 +144,9 @@ export class Packer {
   }
 
   /** After retention deleted events of these blocks: drops the blocks none of whose events is left. */
-  dropUnused(blocks: Iterable<number>): void {
+  dropUnused(blocks: Set<number>): void {
     for (const b of blocks) this.#s.dropBlock.run(b);
+    if (blocks.size > 0) this.#s.dropOld.run(blocks.size);
   }
 
   /**
@@ -151,7 +161,9 @@ export class Packer {
     try {
       this.begin();
       if (!this.#dict) {
-        const bodies = (s.sample.all(4 * TRAIN_AT) as { body: string }[]).map((r) => r.body);
+        // counted first: the sample reads the bodies themselves
+        const enough = (s.plainCount.get() as { n: number }).n >= TRAIN_AT;
+        const bodies = enough ? (s.sample.all(4 * TRAIN_AT) as { body: string }[]).map((r) => r.body) : [];
         if (bodies.length < TRAIN_AT) {
           db.exec('COMMIT');
           this.pending = false;
