@@ -154,3 +154,28 @@ test('collapsed stages, retention and a damaged block: replaced bodies read back
   assert.equal(count(db, 'SELECT count(*) AS n FROM body_blocks'), 0);
   assert.equal(count(db, 'SELECT count(*) AS n FROM event_bodies'), 0);
 });
+
+test('the writer packs by itself: plain bodies of a store opened for ingest end up in blocks, bounded steps between appends', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bodies-'));
+  dirs.push(dir);
+  const db = path.join(dir, 'vigil.db');
+  let store = await openSqliteStore({ path: db, packInBackground: false });
+  const sent = events(TRAIN_AT + 200, 0);
+  await store.append(sent);
+  await store.close();
+  assert.equal(count(db, 'SELECT count(*) AS n FROM event_bodies'), sent.length, 'all plain');
+  store = await openSqliteStore({ path: db });
+  try {
+    await store.append(events(1, sent.length)); // starts the writer, which then packs in the background
+    const deadline = Date.now() + 60_000;
+    while (count(db, 'SELECT count(*) AS n FROM event_bodies') > 0) {
+      assert.ok(Date.now() < deadline, 'the background packing did not finish within 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal((await store.query({}, { sort: 'asc', size: 1 })).items.map(strip)[0]?.auditID, sent[0]!.auditID);
+  } finally {
+    await store.close();
+  }
+  writeSqliteCheckpoint(db, loadSigningKey(defaultKeyPath(db), true));
+  assert.equal((await verify(dir)).code, 0);
+});
