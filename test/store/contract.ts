@@ -540,6 +540,26 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    test('free text of two characters: anywhere in a value, the whole value, beside any character, any case', async () => {
+      await withStore(async (store) => {
+        const values: [string, string][] = [
+          ['start', 'qxstart'],
+          ['end', 'endqx'],
+          ['whole', 'QX'],
+          ['non-ASCII neighbour at the end', 'éqx'],
+          ['DEL neighbour', '\u007fqx'],
+          ['middle', 'aqXb'],
+        ];
+        const events = values.map(([, v]) => makeEvent({ objectRef: { resource: 'pods', namespace: v } }));
+        const other = makeEvent({ objectRef: { resource: 'pods', namespace: 'q-x' } });
+        await store.append([...events, other]);
+        const found = new Set((await all(store, { text: ['qX'] })).map((e) => e.auditID));
+        for (let i = 0; i < values.length; i++) assert.ok(found.has(events[i]!.auditID), `text finds ${values[i]![0]}`);
+        assert.equal(found.size, values.length);
+        assert.equal((await all(store, { fuzzy: { namespace: ['Qx'] } })).length, values.length);
+      });
+    });
+
     test('start and end are inclusive epoch milliseconds on requestReceivedTimestamp, to the microsecond', async () => {
       await withStore(async (store) => {
         const before = makeEvent({ requestReceivedTimestamp: micro(T0 + 9, 999) });
