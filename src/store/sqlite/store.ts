@@ -8,9 +8,10 @@
 //   every other filterable string, the id of its value in the `terms` dictionary. Integer columns keep the row and
 //   its composite (column, received) indexes small, so inserts touch few pages and counts scan little.
 // - `terms` is the dictionary of distinct values per field. Fuzzy search runs on it, not on the events: a
-//   case-insensitive substring is looked up in a trigram FTS5 index over the dictionary (`terms_fts`; terms shorter
-//   than three characters, which trigrams cannot answer, scan the field's dictionary), and the matching term ids
-//   select events through the column indexes. Indexing each distinct value once instead of each event's text is
+//   case-insensitive substring is looked up in a trigram FTS5 index over the dictionary (`terms_fts`, without
+//   positions: a term's trigrams select candidates, a substring test keeps the right ones; free text of two
+//   characters asks for every trigram holding them; a fuzzy term that short, and one character, scan the field's
+//   values), and the matching term ids select events through the column indexes. Indexing each distinct value once instead of each event's text is
 //   what makes search indexing affordable at ingest rates.
 // - Groups and source IPs are lists: each element is a row of `event_values` (term, event), so an exact filter on
 //   one element is an index lookup.
