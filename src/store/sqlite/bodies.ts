@@ -86,8 +86,11 @@ export function trainDictionary(bodies: readonly string[]): Uint8Array {
   return joined.length > DICT_BYTES ? joined.subarray(joined.length - DICT_BYTES) : joined;
 }
 
-/** Decompressed blocks a reader keeps (a page of results mostly shares a few blocks). */
-const CACHED_BLOCKS = 16;
+/**
+ * Decompressed blocks a reader keeps: a page of filtered results touches up to one block per event, and the next
+ * page, a refresh or the detail of one of them comes back to the same blocks (64 × ≈ 60 KB of JSON).
+ */
+const CACHED_BLOCKS = 64;
 
 /** Reads bodies, from their rows or their blocks, on one connection (the store's or a trail snapshot's). */
 export class BodyReader {
