@@ -15,6 +15,7 @@ import { type CollectorMetrics, collectorMetrics } from '../metrics/index.ts';
 import { registerAlerts } from '../query/alerts.ts';
 import { ParamError } from '../query/params.ts';
 import { registerQuery } from '../query/routes.ts';
+import type { StreamState } from '../query/stream.ts';
 import { type Store, StoreUnavailableError } from '../store/types.ts';
 import type { Decisions } from './decisions.ts';
 
@@ -26,6 +27,8 @@ export interface AppOptions {
   /** pino options or false; default: JSON logs at the config's `log.level`. */
   logger?: FastifyServerOptions['logger'];
   heartbeatMs?: number;
+  /** The store's key of masked values' digests (src/integrity maskKeyOf); absent: no digests. */
+  maskKey?: Buffer;
   /** Longest wait for in-flight requests at shutdown (default 30 s). */
   drainTimeoutMs?: number;
 }
@@ -39,6 +42,8 @@ export interface App {
   setReady(ready: boolean): void;
   /** Requests being handled now (live tails included). */
   inFlight(): number;
+  /** Each open live tail's unsent bytes and skipped events (bounded per stream, src/query/stream.ts). */
+  liveTails(): StreamState[];
 }
 
 const INGEST_PREFIXES = ['/ingest/', '/audit/'];
@@ -114,7 +119,7 @@ export function createApp(o: AppOptions): App {
     clientCerts: config.auth.clientCerts,
     rateLimit: config.auth.rateLimit,
   });
-  const ingestor = createIngestor(config, store, { decisions: o.decisions, metrics });
+  const ingestor = createIngestor(config, store, { decisions: o.decisions, metrics, maskKey: o.maskKey });
   let ready = false;
 
   // Keep bodies as raw Buffers: the OpenFaaS HMAC is over the exact bytes, and each path parses exactly once.
@@ -184,6 +189,7 @@ export function createApp(o: AppOptions): App {
     setReady(r) {
       ready = r;
     },
+    liveTails: () => query.streams(),
     inFlight: () => inFlight,
   };
 }

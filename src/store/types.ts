@@ -20,11 +20,15 @@ export interface TenantScope {
 
 /**
  * A query over stored events. Values of one field are OR'ed, fields are AND'ed.
- * `exact`: whole value, case-sensitive. `fuzzy`: case-insensitive substring.
+ * `exact`: whole value, case-sensitive (for `code` also classes and ranges: semantics.ts's codeRange).
+ * `fuzzy`: case-insensitive substring.
+ * `exclude`: not the events having one of these exact values (a list field: any of its values; `code`: classes and
+ * ranges too). An event without the field is not excluded: the value it lacks is none of those excluded.
  */
 export interface EventQuery {
   exact?: Partial<Record<FilterField, string[]>>;
   fuzzy?: Partial<Record<FilterField, string[]>>;
+  exclude?: Partial<Record<FilterField, string[]>>;
   /** Free text: case-insensitive substring anywhere in the event's searchable text; OR'ed. */
   text?: string[];
   /** Epoch milliseconds, inclusive, on requestReceivedTimestamp. */
@@ -52,8 +56,11 @@ export interface Page {
 }
 
 export interface AppendOptions {
-  /** A delivery id (OpenFaaS `X-Openfaas-Delivery`): a batch whose key was already stored is not stored again. */
-  batchKey?: string;
+  /**
+   * A delivery's identities (OpenFaaS: its `X-Openfaas-Delivery` id and the hash of its signed body): a batch any of
+   * whose keys was already stored (within the retention window) is not stored again.
+   */
+  batchKey?: string | readonly string[];
   /**
    * Collapse the stages of one call into one stored event (CADF request + response): an event replaces a stored
    * event of the same source, auditID and requestReceivedTimestamp when its stage is later.
@@ -106,6 +113,11 @@ export interface Store extends CheckpointTarget {
   compact?(limit?: number): Promise<number>;
   /** Number of events and bytes used, for metrics. */
   size(): Promise<{ events: number; bytes: number }>;
+  /**
+   * The stored events with ids above `afterId`, in id order, at most `limit`: what a live tail resuming from
+   * `Last-Event-ID` replays (the caller filters them).
+   */
+  storedAfter(afterId: number, limit: number): Promise<StoredEvent[]>;
   /** Calls `listener` with each batch of newly stored events (live tail); returns the unsubscribe function. */
   subscribe(listener: (events: StoredEvent[]) => void): () => void;
   /**
