@@ -48,7 +48,8 @@ const STORAGE = s.union(
 );
 
 const AMQP_SOURCE = s.object(
-  { url: str, exchange: str, topic: str, queue: str, passive: s.bool() },
+  // cluster: what `auth.tokens[].cluster` is for a caller, for the events of this source (several clusters)
+  { url: str, exchange: str, topic: str, queue: str, passive: s.bool(), cluster: str },
   { required: ['url', 'exchange'] },
 );
 

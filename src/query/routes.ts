@@ -101,7 +101,7 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): QueryRoute
     return e;
   });
 
-  registerHistory(app, { store, auth });
+  registerHistory(app, { store, auth, bounds, timed });
 
   app.get(
     '/kapis/tenant.kubesphere.io/v1alpha2/auditing/events',

@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { openSqliteStore, openStore } from '../../src/store/index.ts';
 import { DICT_COLUMNS, SCHEMA_VERSION } from '../../src/store/sqlite/schema.ts';
+import type { StoredEvent } from '../../src/store/types.ts';
 import { makeEvent, storeContract } from './contract.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
@@ -18,6 +19,27 @@ storeContract('sqlite', async () => {
     reopen: () => openSqliteStore({ path }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
+});
+
+test('sqlite: a listener that subscribes while an append is in flight gets that batch, read back as stored', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
+  const store = await openSqliteStore({ path: join(dir, 'events.db') });
+  try {
+    const got: StoredEvent[][] = [];
+    // no listener when the append starts: the store does not hold the batch while the writer thread commits it
+    const pending = store.append([makeEvent(), makeEvent()]);
+    store.subscribe((events) => got.push(events));
+    const r = await pending;
+    assert.equal(got.length, 1);
+    assert.deepEqual(
+      got[0]!.map((e) => e.id),
+      r.ids,
+    );
+    for (const e of got[0]!) assert.deepEqual(e, await store.get(e.id));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('sqlite: an in-memory store works too', async () => {

@@ -75,7 +75,7 @@ const termFields = FIELDS.flatMap((f): (TermField & { column?: string; indexed: 
 
 /**
  * Dictionary columns in term order: their order in a new store's `events` (an upgrade adds a new one at the end) and
- * in a PreparedEvent's `dict`.
+ * in a job's `dict` (per event).
  */
 export const DICT_FIELDS: readonly DictField[] = termFields.filter((f): f is DictField => f.column !== undefined);
 /** List fields: each value is an `event_values` row (term, event). */
@@ -84,7 +84,7 @@ termFields.forEach((f, i) => {
   if (!Number.isInteger(f.term) || f.term < 1 || f.term === termFields[i - 1]?.term)
     throw new Error(`fields.ts: ${f.name}: SQLite term numbers are distinct positive integers, not ${f.term}`);
 });
-/** A dictionary field's position in DICT_FIELDS (and in a PreparedEvent's `dict`). */
+/** A dictionary field's position in DICT_FIELDS (and in each event's run of a job's `dict`). */
 export const DICT_POS = Object.fromEntries(DICT_FIELDS.map((f, i) => [f.name, i])) as Record<FieldName, number>;
 export const FIELD_NO = Object.fromEntries(termFields.map((f) => [f.name, f.term])) as Record<FieldName, number>;
 /** The `events` column of each field stored in one (a dictionary column or the value itself). */
@@ -329,28 +329,73 @@ export function str(v: unknown): string {
 }
 
 const DICT_GET = DICT_FIELDS.map((f) => f.get);
+const DICT_TERM = DICT_FIELDS.map((f) => f.term);
 const LIST_GET = LIST_FIELDS.map((f) => f.get);
+const LIST_TERM = LIST_FIELDS.map((f) => f.term);
 
-/** The event's dictionary-field values, in DICT_FIELDS order ('' for a missing one). Plain loops: once per event. */
-export function dictValues(e: AuditEvent): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < DICT_GET.length; i++) {
-    const v = DICT_GET[i]!(e);
-    out.push(typeof v === 'string' ? v : '');
-  }
-  return out;
+/**
+ * A batch's dictionary and list values, each distinct (field, value) once: what crosses to the writer thread and what
+ * the writer looks up in the dictionary, once per batch instead of once per event and field (a batch repeats its
+ * verbs, users, namespaces and groups in most events; as strings per event they were most of the thread crossing's
+ * cost). Plain loops over the getters: once per event.
+ */
+export interface BatchTerms {
+  /** The distinct values: `terms[i]` is a value of field number `termFields[i]`. */
+  terms: string[];
+  termFields: number[];
+  /** Per event, DICT_FIELDS.length positions in `terms` in DICT_FIELDS order; -1 for a missing or empty value. */
+  dict: Int32Array;
+  /** Event i's list values are the positions `lists[listStart[i]]`…`lists[listStart[i + 1] - 1]` in `terms`. */
+  listStart: Int32Array;
+  lists: Int32Array;
 }
 
-/** The event's values of each list field, in LIST_FIELDS order (strings only, the empty one left out). */
-export function listValues(e: AuditEvent): string[][] {
-  const out: string[][] = [];
-  for (let i = 0; i < LIST_GET.length; i++) {
-    const list: string[] = [];
-    for (const v of (LIST_GET[i]!(e) as unknown[] | undefined) ?? [])
-      if (typeof v === 'string' && v !== '') list.push(v);
-    out.push(list);
+export function batchTerms(events: readonly AuditEvent[]): BatchTerms {
+  const terms: string[] = [];
+  const termFields: number[] = [];
+  const seen: Map<string, number>[] = Array.from({ length: MAX_TERM + 1 }, () => new Map());
+  const intern = (field: number, v: string): number => {
+    const m = seen[field]!;
+    let i = m.get(v);
+    if (i === undefined) {
+      i = terms.length;
+      terms.push(v);
+      termFields.push(field);
+      m.set(v, i);
+    }
+    return i;
+  };
+  const dict = new Int32Array(events.length * DICT_GET.length);
+  const listStart = new Int32Array(events.length + 1);
+  const lists: number[] = [];
+  const lastValue: (string | undefined)[] = new Array(DICT_GET.length);
+  const lastIndex = new Int32Array(DICT_GET.length);
+  let d = 0;
+  for (let n = 0; n < events.length; n++) {
+    const e = events[n]!;
+    for (let i = 0; i < DICT_GET.length; i++) {
+      const v = DICT_GET[i]!(e);
+      if (typeof v !== 'string' || v === '') dict[d++] = -1;
+      // neighbouring events often share a column's value (verb, user, namespace): one comparison, no lookup
+      else if (v === lastValue[i]) dict[d++] = lastIndex[i]!;
+      else {
+        const t = intern(DICT_TERM[i]!, v);
+        lastValue[i] = v;
+        lastIndex[i] = t;
+        dict[d++] = t;
+      }
+    }
+    for (let i = 0; i < LIST_GET.length; i++) {
+      const list = LIST_GET[i]!(e) as unknown[] | undefined;
+      if (list)
+        for (let j = 0; j < list.length; j++) {
+          const v = list[j];
+          if (typeof v === 'string' && v !== '') lists.push(intern(LIST_TERM[i]!, v));
+        }
+    }
+    listStart[n + 1] = lists.length;
   }
-  return out;
+  return { terms, termFields, dict, listStart, lists: Int32Array.from(lists) };
 }
 
 /**

@@ -50,7 +50,7 @@ import type {
 } from '../types.ts';
 import { BodyReader, PACK_STEP } from './bodies.ts';
 import { histogram, stats } from './counts.ts';
-import { prepareEvent, type WriterJob } from './jobs.ts';
+import { prepareJob, type WriterOutcome } from './jobs.ts';
 import { Reader } from './reader.ts';
 import { configure, DEFAULT_CACHE_MIB, EVENTS_STORED_SQL, upgrade } from './schema.ts';
 import { SqliteWriter } from './writer.ts';
@@ -75,6 +75,8 @@ export interface SqliteStoreOptions {
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(opts);
 }
+
+const isStored = (e: StoredEvent | undefined): e is StoredEvent => e !== undefined;
 
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
@@ -140,18 +142,39 @@ class SqliteStore implements Store {
    * Stores a batch; appends that arrive while the writer is busy are committed together (group commit), each batch
    * in its own savepoint so that a bad batch fails alone. `ids[i]` is the stored event of `events[i]`.
    */
-  async append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
-    this.#open();
-    const job: WriterJob = { events: events.map(prepareEvent) };
-    if (opts.batchKey !== undefined) job.batchKey = opts.batchKey;
-    if (opts.collapseStages) job.collapseStages = true;
-    const { outcome, statsRefreshed } = await this.#write().append(job);
+  append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
+    let appended: ReturnType<WriterPort['append']>;
+    try {
+      this.#open();
+      const job = prepareJob(events);
+      if (opts.batchKey !== undefined) job.batchKey = opts.batchKey;
+      if (opts.collapseStages) job.collapseStages = true;
+      appended = this.#write().append(job);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // The batch is held while it commits only for the live tail's listeners: held by everyone, batches in flight
+    // survived the young generation's collections (see Ingestor's storeBatch). A listener that subscribes meanwhile
+    // gets the stored events read back.
+    const held = this.#listeners.size > 0 ? events : undefined;
+    return appended.then(({ outcome, statsRefreshed }) => this.#appended(outcome, statsRefreshed, held));
+  }
+
+  #appended(outcome: WriterOutcome, statsRefreshed: boolean, events: AuditEvent[] | undefined): AppendResult {
     if (statsRefreshed && !this.#closed) this.#db.exec('ANALYZE sqlite_schema'); // the writer's new statistics
     if (!outcome.ok) throw outcome.error;
     const { inserted, duplicates, ids, stored } = outcome.result;
-    if (stored.length > 0 && this.#listeners.size > 0)
-      this.#notify(stored.map((i) => ({ ...events[i]!, id: String(ids[i]) })));
+    if (stored.length > 0 && this.#listeners.size > 0 && (events || !this.#closed))
+      this.#notify(
+        stored.map((i) => (events ? { ...events[i]!, id: String(ids[i]) } : this.#stored(ids[i]!))).filter(isStored),
+      );
     return { inserted, duplicates, ids: ids.map((id) => (id > 0 ? String(id) : undefined)) };
+  }
+
+  /** A stored event by its row id, from its stored body. */
+  #stored(id: number): StoredEvent | undefined {
+    const body = this.#bodies.read(id);
+    return body === undefined ? undefined : withId(id, body);
   }
 
   #notify(events: StoredEvent[]): void {
@@ -173,8 +196,7 @@ class SqliteStore implements Store {
       if (!this.#reader.prepare(`SELECT 1 FROM events e WHERE e.id = ? AND ${w.sql}`).get(Number(id), ...w.params))
         return undefined;
     }
-    const body = this.#bodies.read(Number(id));
-    return body === undefined ? undefined : withId(id, body);
+    return this.#stored(Number(id));
   }
 
   async query(q: EventQuery, page: PageRequest): Promise<Page> {
@@ -206,8 +228,8 @@ class SqliteStore implements Store {
     if (more) rows.pop();
     const items: StoredEvent[] = [];
     for (const r of rows) {
-      const body = this.#bodies.read(r.id);
-      if (body !== undefined) items.push(withId(r.id, body));
+      const e = this.#stored(r.id);
+      if (e) items.push(e);
     }
     const last = rows[rows.length - 1];
     return more && last ? { total, items, next: encodeCursor(last.received, String(last.id)) } : { total, items };

@@ -14,7 +14,7 @@ import {
   ZERO_HASH,
 } from '../../integrity/chain.ts';
 import { stageRank } from '../semantics.ts';
-import type { PreparedEvent, WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
+import type { WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
 import { Packer } from './packer.ts';
 import {
   DICT_COLUMNS,
@@ -31,6 +31,11 @@ import {
   unavailable,
 } from './schema.ts';
 
+/** Dictionary columns per event in a job's `dict`. */
+const DICT_WIDTH = DICT_FIELDS.length;
+/** `event_values` rows one statement inserts at most (an event's groups and source IPs are a handful). */
+const VALUES_PER_INSERT = 8;
+
 export class SqliteWriter {
   readonly #db: DatabaseSync;
   readonly #s: Record<
@@ -39,7 +44,6 @@ export class SqliteWriter {
     | 'insertTermFts'
     | 'findTerm'
     | 'termValue'
-    | 'insertValue'
     | 'insertBatch'
     | 'findCall'
     | 'findCollapse'
@@ -71,6 +75,8 @@ export class SqliteWriter {
   #sinceStats = 0;
   /** Bodies: blocks, plain rows, and the ids handed out in the open transaction. */
   readonly packer: Packer;
+  /** `INSERT … VALUES` of n rows into event_values, by n, prepared when first needed. */
+  readonly #insertValuesOf: (StatementSync | undefined)[] = [];
   /**
    * Distinct values per field number, for the planner statistics: counted once, then kept up to date as terms are
    * added and pruned (approximate across rollbacks and other processes, which statistics may be).
@@ -94,7 +100,6 @@ export class SqliteWriter {
       insertTermFts: p('INSERT INTO terms_fts (rowid, value) VALUES (?, ?)'),
       findTerm: p('SELECT id FROM terms WHERE field = ? AND value = ?'),
       termValue: p('SELECT value FROM terms WHERE id = ?'),
-      insertValue: p('INSERT OR IGNORE INTO event_values (term, event_id) VALUES (?, ?)'),
       insertBatch: p('INSERT INTO batches (key, stored) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
       findCall: p('SELECT id FROM events WHERE audit_id = ? AND stage = ? ORDER BY id LIMIT 1'),
       findCollapse: p(
@@ -236,22 +241,47 @@ export class SqliteWriter {
     this.#newTerms.length = mark;
   }
 
-  /** Column values of an event in `insert`/`update` order, and the term ids of its list values. */
-  #row(e: PreparedEvent): { values: SQLInputValue[]; multi: number[] } {
+  /** The term ids of a job's distinct values (`job.terms`), looked up or added once per batch. */
+  #termIds(job: WriterJob): number[] {
+    const ids = new Array<number>(job.terms.length);
+    for (let i = 0; i < ids.length; i++) ids[i] = this.#termId(job.termFields[i]!, job.terms[i]!);
+    return ids;
+  }
+
+  /** Column values of event `n` of a job in `insert`/`update` order, and the term ids of its list values. */
+  #row(job: WriterJob, n: number, termIds: number[]): { values: SQLInputValue[]; multi: number[] } {
+    const e = job.events[n]!;
     const values: SQLInputValue[] = [e.received, e.auditID];
-    const dict = e.dict;
-    for (let i = 0; i < dict.length; i++) values.push(this.#termId(DICT_FIELDS[i]!.term, dict[i]!));
-    const multi: number[] = [];
-    for (let i = 0; i < e.lists.length; i++) {
-      const term = LIST_FIELDS[i]!.term;
-      for (const v of e.lists[i]!) multi.push(this.#termId(term, v));
+    const dict = job.dict;
+    for (let i = n * DICT_WIDTH, end = i + DICT_WIDTH; i < end; i++) {
+      const t = dict[i]!;
+      values.push(t < 0 ? 0 : termIds[t]!);
     }
+    const multi: number[] = [];
+    for (let i = job.listStart[n]!, end = job.listStart[n + 1]!; i < end; i++) multi.push(termIds[job.lists[i]!]!);
     values.push(e.code, multi.join(','));
     return { values, multi };
   }
 
+  /** An event's list values, up to VALUES_PER_INSERT rows per statement (one run instead of one per value). */
   #addValues(id: number | bigint, multi: number[]): void {
-    for (const t of multi) this.#s.insertValue.run(t, id);
+    for (let from = 0; from < multi.length; from += VALUES_PER_INSERT) {
+      const n = Math.min(VALUES_PER_INSERT, multi.length - from);
+      const args: SQLInputValue[] = [];
+      for (let i = from; i < from + n; i++) args.push(multi[i]!, id);
+      this.#insertValues(n).run(...args);
+    }
+  }
+
+  #insertValues(n: number): StatementSync {
+    let s = this.#insertValuesOf[n];
+    if (!s) {
+      s = this.#db.prepare(
+        `INSERT OR IGNORE INTO event_values (term, event_id) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}`,
+      );
+      this.#insertValuesOf[n] = s;
+    }
+    return s;
   }
 
   #removeValues(id: number | bigint, multi: string): void {
@@ -267,19 +297,20 @@ export class SqliteWriter {
   #appendBatch(job: WriterJob): WriterResult {
     const s = this.#s;
     const { events } = job;
+    const termIds = this.#termIds(job);
     const ids: number[] = new Array(events.length).fill(0);
     const stored: number[] = [];
     let inserted = 0;
     let duplicates = 0;
     if (job.batchKey !== undefined && !newBatch(job.batchKey, (k, at) => s.insertBatch.run(k, at).changes > 0)) {
-      for (let i = 0; i < events.length; i++) ids[i] = this.#existing(this.#row(events[i]!).values);
+      for (let i = 0; i < events.length; i++) ids[i] = this.#existing(this.#row(job, i, termIds).values);
       return { inserted: 0, duplicates: events.length, ids, stored };
     }
     // New events per minute, added to event_minutes once per batch (a collapsed stage keeps its received time)
     const minutes = new Map<number, number>();
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
-      const { values, multi } = this.#row(e);
+      const { values, multi } = this.#row(job, i, termIds);
       if (job.collapseStages) {
         const rows = s.findCollapse.all(e.auditID, values[0]!, values[2 + DICT_POS.source]!) as {
           id: number;
@@ -287,7 +318,8 @@ export class SqliteWriter {
           multi: string;
         }[];
         if (rows.length > 0) {
-          const rank = stageRank(e.dict[DICT_POS.stage]!);
+          const stage = job.dict[i * DICT_WIDTH + DICT_POS.stage]!;
+          const rank = stageRank(stage < 0 ? '' : job.terms[stage]!);
           const later = rows.every(
             (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
           );
