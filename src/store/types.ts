@@ -135,8 +135,8 @@ export interface AppendLog {
 /** Every store also signs checkpoints over its hash chain (CheckpointTarget, src/integrity). */
 export interface Store extends CheckpointTarget, AppendLog {
   /**
-   * Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage)
-   * of one call, i.e. with the same requestReceivedTimestamp (which every stage of a call shares).
+   * Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage),
+   * whatever the requestReceivedTimestamp (PostgreSQL: within a day of the stored one; docs/scaling.md).
    */
   append(events: AuditEvent[], opts?: AppendOptions): Promise<AppendResult>;
   get(id: string, scope?: TenantScope): Promise<StoredEvent | undefined>;
@@ -155,6 +155,11 @@ export interface Store extends CheckpointTarget, AppendLog {
    * return more than `limit` (dropping costs the same for any number of events).
    */
   deleteBefore(cutoff: number, limit: number): Promise<number>;
+  /**
+   * One bounded step of the store's background compaction (SQLite: plain bodies packed into compressed blocks);
+   * returns how many events it compressed, 0 when nothing is left. Optional: PostgreSQL compresses as it stores.
+   */
+  compact?(limit?: number): Promise<number>;
   /** Number of events and bytes used, for metrics. */
   size(): Promise<{ events: number; bytes: number }>;
   /**

@@ -5,6 +5,7 @@ import { type AuditEvent, matchedRules, RULE_RECORDS } from '../../event/model.t
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
 import { FIELDS, type FieldName } from '../fields.ts';
 import { StoreUnavailableError } from '../types.ts';
+import { BODIES_SCHEMA } from './bodies.ts';
 
 /**
  * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is
@@ -14,8 +15,11 @@ import { StoreUnavailableError } from '../types.ts';
  * upgrading rebuilds those indexes.
  * 5: the rules that matched an event (the field `rule`, list term 18) are `event_values` rows; upgrading reads them
  * from the stored bodies that hold a record of matched rules (backfillRules).
+ * 6: the audit ID index `events_audit` (audit_id, stage) replaces the unique (received, audit_id, stage) key: lookups by
+ * audit ID are indexed, and an event is a repeat of any stored event with its auditID and stage, whatever its received
+ * time (the writer looks before it inserts); bodies in compressed blocks (./bodies.ts: `body_blocks`, `body_dicts`,
+ * `events.block`, packed in the background); the trigram index `terms_fts` without positions (detail = 'none').
  * 7: forwarding cursors (`forward_cursors`, src/forward); created by SCHEMA, so any older version gets it as is.
- * (6 is allocated to another change; the upgrades are conditioned on the stored version, so they stack.)
  */
 export const SCHEMA_VERSION = 7;
 
@@ -135,7 +139,7 @@ CREATE TABLE IF NOT EXISTS terms (
   UNIQUE (field, value)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS terms_fts USING fts5(
-  value, content = 'terms', content_rowid = 'id', tokenize = 'trigram'
+  value, content = 'terms', content_rowid = 'id', tokenize = 'trigram', detail = 'none'
 );
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, -- Vigil's id; AUTOINCREMENT: never reused, even after retention empties the table
@@ -143,11 +147,13 @@ CREATE TABLE IF NOT EXISTS events (
   audit_id TEXT NOT NULL,
   ${DICT_FIELDS.map((f) => `${f.column} INTEGER NOT NULL,`).join('\n  ')}
   code INTEGER,
-  multi TEXT NOT NULL                  -- term ids of the event's event_values rows, comma-separated
+  multi TEXT NOT NULL,                 -- term ids of the event's event_values rows, comma-separated
+  block INTEGER                        -- body_blocks row holding its body; NULL: an event_bodies row (./bodies.ts)
 );
--- Idempotency and the stage lookup of collapseStages: every stage of one call shares its received time, so the
--- key starts with it and inserts stay append-mostly (an index led by random audit IDs costs a page write per event).
-CREATE UNIQUE INDEX IF NOT EXISTS events_call ON events (received, audit_id, stage);
+-- Lookups by audit ID (users paste Kubernetes' Audit-Id header), idempotency on (auditID, stage) (the writer looks
+-- here before it inserts: not UNIQUE, as stores before version 6 may hold a call twice at received times apart)
+-- and the stage lookup of collapseStages.
+CREATE INDEX IF NOT EXISTS events_audit ON events (audit_id, stage);
 CREATE INDEX IF NOT EXISTS events_received ON events (received); -- (received, id) order for sorting and keyset paging
 CREATE INDEX IF NOT EXISTS events_workspace ON events (workspace, received, verb, resource);
 CREATE INDEX IF NOT EXISTS events_namespace ON events (namespace, received, verb, resource);
@@ -165,8 +171,9 @@ CREATE TABLE IF NOT EXISTS event_values (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_bodies (
   id INTEGER PRIMARY KEY,
-  body TEXT NOT NULL                   -- the event as JSON
+  body TEXT NOT NULL                   -- the event as JSON, until packed into a block
 );
+${BODIES_SCHEMA}
 CREATE TABLE IF NOT EXISTS event_minutes (
   minute INTEGER PRIMARY KEY,          -- received / 60 s
   n INTEGER NOT NULL                   -- events stored with a received time in that minute
@@ -217,7 +224,17 @@ export function upgrade(db: DatabaseSync, name: string): void {
   // dropped before SCHEMA creates them in their new shape (a rebuild: seconds per million events, once)
   const reshape =
     version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
-  db.exec(`BEGIN IMMEDIATE; ${reshape} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
+  // events_audit (in SCHEMA) takes over the call key's work: built once on upgrade (seconds per million events)
+  // and bodies move to blocks: the store's events are packed in the background (./packer.ts), not here
+  const blockless = version > 0 && !db.prepare(`SELECT 1 FROM pragma_table_info('events') WHERE name = 'block'`).get();
+  const callKey = `${version > 0 && version < 6 ? 'DROP INDEX IF EXISTS events_call; DROP TABLE IF EXISTS terms_fts;' : ''} ${
+    blockless ? 'ALTER TABLE events ADD COLUMN block INTEGER;' : ''
+  }`;
+  // the trigram index without positions (detail none: a third of its size), rebuilt from the dictionary once
+  const rebuild = version > 0 && version < 6 ? `INSERT INTO terms_fts (terms_fts) VALUES ('rebuild');` : '';
+  db.exec(
+    `BEGIN IMMEDIATE; ${reshape} ${callKey} ${SCHEMA} ${rebuild} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`,
+  );
   try {
     if (version > 0 && version < 5) backfillRules(db);
     if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {

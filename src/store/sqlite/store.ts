@@ -8,13 +8,16 @@
 //   every other filterable string, the id of its value in the `terms` dictionary. Integer columns keep the row and
 //   its composite (column, received) indexes small, so inserts touch few pages and counts scan little.
 // - `terms` is the dictionary of distinct values per field. Fuzzy search runs on it, not on the events: a
-//   case-insensitive substring is looked up in a trigram FTS5 index over the dictionary (`terms_fts`; terms shorter
-//   than three characters, which trigrams cannot answer, scan the field's dictionary), and the matching term ids
-//   select events through the column indexes. Indexing each distinct value once instead of each event's text is
+//   case-insensitive substring is looked up in a trigram FTS5 index over the dictionary (`terms_fts`, without
+//   positions: a term's trigrams select candidates, a substring test keeps the right ones; free text of two
+//   characters asks for every trigram holding them; a fuzzy term that short, and one character, scan the field's
+//   values), and the matching term ids select events through the column indexes. Indexing each distinct value once instead of each event's text is
 //   what makes search indexing affordable at ingest rates.
 // - Groups and source IPs are lists: each element is a row of `event_values` (term, event), so an exact filter on
 //   one element is an index lookup.
-// - `event_bodies` holds the full event as JSON, apart so that scans of `events` never read 1–3 KB bodies.
+// - Bodies (the full event as JSON) are kept apart so that scans of `events` never read them: compressed in blocks
+//   of neighbouring events with a dictionary trained from the store's events (`body_blocks`, `body_dicts`), or as
+//   plain `event_bodies` rows until packed (./bodies.ts).
 // - `chain_log` is the tamper-evidence hash chain (src/integrity/chain.ts): one entry per insert, in-place replacement
 //   and retention deletion, written in the same transaction as the change; `checkpoints` holds signed chain heads.
 // - `event_minutes` counts the stored events per minute of received time, maintained in the append transaction, so
@@ -47,6 +50,7 @@ import type {
   StoredEvent,
   TenantScope,
 } from '../types.ts';
+import { BodyReader, PACK_STEP } from './bodies.ts';
 import { histogram, stats } from './counts.ts';
 import { prepareJob, type WriterOutcome } from './jobs.ts';
 import { forwardCursors, logPositionAt, readLog } from './log.ts';
@@ -64,6 +68,11 @@ export interface SqliteStoreOptions {
   maxHistogramBuckets?: number;
   /** SQLite page cache of the write connection (MiB, default DEFAULT_CACHE_MIB); queries get a quarter. */
   cacheMiB?: number;
+  /**
+   * Pack plain bodies into compressed blocks between appends (default true): a store before schema 6, and the
+   * events stored before the first dictionary. Off (tests): only `compact()` steps do.
+   */
+  packInBackground?: boolean;
 }
 
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
@@ -82,7 +91,8 @@ class SqliteStore implements Store {
   readonly #reader: Reader;
   /** Started at the first write: a store opened only to read (CLI, verify) never starts a thread. */
   #writer: WriterPort | undefined;
-  readonly #s: Record<'minutesTotal' | 'pageCount' | 'pageSize' | 'body', StatementSync>;
+  readonly #s: Record<'minutesTotal' | 'pageCount' | 'pageSize', StatementSync>;
+  readonly #bodies: BodyReader;
   #closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -109,8 +119,8 @@ class SqliteStore implements Store {
       minutesTotal: p(EVENTS_STORED_SQL),
       pageCount: p('PRAGMA page_count'),
       pageSize: p('PRAGMA page_size'),
-      body: p('SELECT body FROM event_bodies WHERE id = ?'),
     };
+    this.#bodies = new BodyReader(db);
     this.#reader = new Reader(db);
   }
 
@@ -121,11 +131,12 @@ class SqliteStore implements Store {
   #write(): WriterPort {
     this.#writer ??=
       this.#opts.path === ':memory:' || this.#opts.path === ''
-        ? inlineWriter(this.#db)
+        ? inlineWriter(this.#db, this.#opts.packInBackground !== false)
         : workerWriter({
             path: this.#opts.path,
             busyTimeoutMs: this.#opts.busyTimeoutMs ?? 5000,
             cacheMiB: this.#cacheMiB,
+            packInBackground: this.#opts.packInBackground !== false,
           });
     return this.#writer;
   }
@@ -165,8 +176,8 @@ class SqliteStore implements Store {
 
   /** A stored event by its row id, from its stored body. */
   #stored(id: number): StoredEvent | undefined {
-    const row = this.#s.body.get(id) as { body: string } | undefined;
-    return row ? withId(id, row.body) : undefined;
+    const body = this.#bodies.read(id);
+    return body === undefined ? undefined : withId(id, body);
   }
 
   #notify(events: StoredEvent[]): void {
@@ -246,6 +257,12 @@ class SqliteStore implements Store {
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
     return this.#write().deleteBefore(cutoff, limit);
+  }
+
+  /** One bounded step of packing plain bodies into compressed blocks (the writer also runs them by itself). */
+  async compact(limit = PACK_STEP): Promise<number> {
+    this.#open();
+    return this.#write().compact(limit);
   }
 
   /**

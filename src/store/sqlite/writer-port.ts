@@ -16,6 +16,8 @@ import { CommitQueue, SqliteWriter } from './writer.ts';
 export interface WriterPort {
   append(job: WriterJob): Promise<{ outcome: WriterOutcome; statsRefreshed: boolean }>;
   deleteBefore(cutoff: number, limit: number): Promise<number>;
+  /** One packing step (./packer.ts): plain bodies packed into blocks, at most `limit`. */
+  compact(limit: number): Promise<number>;
   checkpoint(key: SigningKey, force: boolean): Promise<Checkpoint | undefined>;
   heap(): Promise<{ used: number; total: number } | undefined>;
   /** A forwarding cursor (./log.ts). */
@@ -23,15 +25,19 @@ export interface WriterPort {
   close(): Promise<void>;
 }
 
-export function inlineWriter(db: DatabaseSync): WriterPort {
+export function inlineWriter(db: DatabaseSync, packInBackground: boolean): WriterPort {
   const writer = new SqliteWriter(db);
-  const queue = new CommitQueue(writer);
+  const queue = new CommitQueue(writer, packInBackground);
   return {
     append: (job) =>
       new Promise((resolve) => queue.push(job, (outcome, statsRefreshed) => resolve({ outcome, statsRefreshed }))),
     deleteBefore: async (cutoff, limit) => {
       queue.flush();
       return writer.deleteBefore(cutoff, limit);
+    },
+    compact: async (limit) => {
+      queue.flush();
+      return writer.packer.step(limit);
     },
     checkpoint: async (key, force) => {
       queue.flush();
@@ -42,7 +48,10 @@ export function inlineWriter(db: DatabaseSync): WriterPort {
       queue.flush();
       return saveCursor(db, name, position, expected);
     },
-    close: async () => queue.flush(),
+    close: async () => {
+      queue.flush();
+      queue.stop();
+    },
   };
 }
 
@@ -90,6 +99,11 @@ export function workerWriter(opts: WorkerOptions): WriterPort {
     },
     deleteBefore: async (cutoff, limit) => {
       const r = await request({ op: 'deleteBefore', cutoff, limit });
+      if (r.error) throw fromWire(r.error);
+      return r.result as number;
+    },
+    compact: async (limit) => {
+      const r = await request({ op: 'compact', limit });
       if (r.error) throw fromWire(r.error);
       return r.result as number;
     },
