@@ -11,7 +11,13 @@ interface Db {
   prepare(sql: string): StatementSync;
 }
 
-export function readLog(db: Db, after: number | undefined, limit: number): LogRead {
+/** `body`: an event's stored JSON, from its row or its compressed block (./bodies.ts's BodyReader). */
+export function readLog(
+  db: Db,
+  body: (id: number) => string | undefined,
+  after: number | undefined,
+  limit: number,
+): LogRead {
   // two subqueries: SQLite answers a lone min() or max() from the primary key's ends, both in one SELECT by a scan
   const bounds = db
     .prepare('SELECT (SELECT min(seq) FROM chain_log) AS lo, (SELECT max(seq) FROM chain_log) AS hi')
@@ -22,17 +28,15 @@ export function readLog(db: Db, after: number | undefined, limit: number): LogRe
   const head = bounds.hi ?? 0;
   const from = after ?? Math.max(0, (bounds.lo ?? 1) - 1);
   const rows = db
-    .prepare(
-      `SELECT c.seq, c.op, c.event_id, b.body FROM chain_log c LEFT JOIN event_bodies b
-       ON b.id = c.event_id AND c.op IN (${OP_INSERT}, ${OP_REPLACE})
-       WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
-    )
-    .all(from, limit) as { seq: number; op: number; event_id: number; body: string | null }[];
+    .prepare('SELECT c.seq, c.op, c.event_id FROM chain_log c WHERE c.seq > ? ORDER BY c.seq LIMIT ?')
+    .all(from, limit) as { seq: number; op: number; event_id: number }[];
   const entries: LogEntry[] = [];
   for (const r of rows) {
     if (r.op !== OP_INSERT && r.op !== OP_REPLACE) continue;
+    // a body that is gone (retention) leaves the position alone: the forwarder counts it as a gap
+    const json = body(r.event_id);
     const entry: LogEntry =
-      r.body === null ? { position: r.seq } : { position: r.seq, event: withId(r.event_id, r.body) };
+      json === undefined ? { position: r.seq } : { position: r.seq, event: withId(r.event_id, json) };
     if (r.op === OP_REPLACE) entry.replaced = true;
     entries.push(entry);
   }

@@ -295,7 +295,7 @@ class SqliteStore implements Store {
 
   async readLog(after: number | undefined, limit: number): Promise<LogRead> {
     this.#open();
-    return readLog(this.#reader, after, limit);
+    return readLog(this.#reader, (id) => this.#bodies.read(id), after, limit);
   }
 
   async logPositionAt(time: number): Promise<number> {
