@@ -74,6 +74,7 @@ test('a stalled client that reads again is told how many events it missed, then 
       appended += 250;
     }
     const skipped = s.app.liveTails()[0]!.skipped;
+    assert.equal(s.app.metrics.liveTailSkipped.get(), skipped);
     // read everything the server holds, then one more event must follow the notice
     let text = '';
     sock.on('data', (d) => {
