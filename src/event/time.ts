@@ -207,9 +207,8 @@ export const DEFAULT_CLOCK_SKEW_MS = 3_600_000;
 export function timeRangeProblem(ms: number, skewMs: number, now: number = Date.now()): string | undefined {
   if (!Number.isFinite(ms)) return 'is not a time';
   if (ms < 0) return 'is before 1970-01-01T00:00:00Z, the earliest accepted time';
-  const max = now + skewMs;
-  if (ms > max)
-    return `is after ${new Date(max).toISOString()}, the latest accepted time (now plus the clock-skew allowance of ${skewMs / 1000} s, ingest.limits.maxClockSkew)`;
+  if (ms > now + skewMs)
+    return `is later than now plus the clock-skew allowance of ${skewMs / 1000} s (ingest.limits.maxClockSkew), the latest accepted time`;
   return undefined;
 }
 

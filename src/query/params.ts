@@ -2,7 +2,8 @@
 // the JSON schemas built here (unknown parameters and out-of-range numbers are rejected before a handler runs);
 // the parsers below turn the validated strings into the store's types and name the parameter of any bad value.
 import { DEFAULT_CLOCK_SKEW_MS, parseTimeMs, timeRangeProblem } from '../event/time.ts';
-import { FIELDS, type FilterField, type StatsField } from '../store/fields.ts';
+import { FIELD_PARAMS, FIELDS, type FilterField, FREE_TEXT, type StatsField } from '../store/fields.ts';
+import { codeRange } from '../store/semantics.ts';
 import type { EventQuery, PageRequest } from '../store/types.ts';
 
 /** A query-string problem; the server answers 400 `{ error, field }`. */
@@ -15,15 +16,15 @@ export class ParamError extends Error {
   }
 }
 
-/** Parameter → how it filters. `filter` is exact, `search` fuzzy (see EventQuery). */
-export const FILTER_PARAMS: Record<string, { kind: 'exact' | 'fuzzy'; field: FilterField }> = Object.fromEntries(
-  FIELDS.flatMap((f) => {
-    if (!('params' in f)) return [];
-    const { exact, fuzzy } = f.params as { exact: string; fuzzy?: string };
-    const out = [[exact, { kind: 'exact', field: f.name }] as const];
-    return fuzzy ? [...out, [fuzzy, { kind: 'fuzzy', field: f.name }] as const] : out;
-  }),
-);
+/** Parameter → how it filters. `filter` is exact, `search` fuzzy, `exclude` not exact (see EventQuery). */
+export const FILTER_PARAMS: Record<string, { kind: 'exact' | 'fuzzy' | 'exclude'; field: FilterField }> =
+  Object.fromEntries(
+    FIELD_PARAMS.flatMap(({ field, filter, search, exclude }) => [
+      [filter, { kind: 'exact', field }] as const,
+      ...(search ? [[search, { kind: 'fuzzy', field }] as const] : []),
+      [exclude, { kind: 'exclude', field }] as const,
+    ]),
+  );
 
 const STRING = { type: 'string' } as const;
 const TIME = { type: 'string', minLength: 1 } as const;
@@ -31,7 +32,7 @@ const TIME = { type: 'string', minLength: 1 } as const;
 /** Parameters every query endpoint takes: the filters, free text and the time range. */
 const FILTER_SCHEMA: Record<string, object> = {
   ...Object.fromEntries(Object.keys(FILTER_PARAMS).map((k) => [k, STRING])),
-  q: STRING,
+  q: { type: 'string', description: FREE_TEXT.description },
   start_time: TIME,
   end_time: TIME,
 };
@@ -139,9 +140,13 @@ export function toEventQuery(p: Params, bounds: QueryBounds = {}): EventQuery {
     const values = list(String(raw));
     if (values.length === 0) continue;
     count(name, values.length, spec.kind === 'fuzzy' ? MAX_FUZZY_TERMS : MAX_EXACT_VALUES);
-    if (spec.field === 'code') {
-      const bad = values.find((v) => !/^\d{3}$/.test(v));
-      if (bad) throw new ParamError(name, `${name} takes HTTP status codes, not ${JSON.stringify(bad)}`);
+    if (spec.field === 'code' && spec.kind !== 'fuzzy') {
+      const bad = values.find((v) => (/^\d+$/.test(v) ? !/^\d{3}$/.test(v) : codeRange(v) === undefined));
+      if (bad)
+        throw new ParamError(
+          name,
+          `${name} takes HTTP status codes (403), classes (4xx), comparisons (>=400, <500) and ranges (400-499), not ${JSON.stringify(bad)}`,
+        );
     }
     q[spec.kind] ??= {};
     const target = q[spec.kind]!;

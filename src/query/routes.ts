@@ -1,9 +1,10 @@
-// The query API: Vigil's `/api/v1/events…` and KubeSphere's auditing path. Every handler takes the caller's
+// The query API: Vigil's `/api/v1/events…`, an object's history (./history.ts) and KubeSphere's auditing path. Every handler takes the caller's
 // tenant scope from the token and puts it into the EventQuery itself — filters can only narrow it.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator, Principal } from '../auth/index.ts';
 import type { CollectorMetrics } from '../metrics/index.ts';
 import type { EventQuery, Store, StoredEvent } from '../store/types.ts';
+import { registerHistory } from './history.ts';
 import { toKubeSphereRecord } from './kubesphere.ts';
 import { compileMatcher } from './matches.ts';
 import {
@@ -92,6 +93,8 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): QueryRoute
     if (!e) return reply.code(404).send({ error: `no event with id "${id}"`, field: 'id' });
     return e;
   });
+
+  registerHistory(app, { store, auth });
 
   app.get(
     '/kapis/tenant.kubesphere.io/v1alpha2/auditing/events',

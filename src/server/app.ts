@@ -27,6 +27,8 @@ export interface AppOptions {
   /** pino options or false; default: JSON logs at the config's `log.level`. */
   logger?: FastifyServerOptions['logger'];
   heartbeatMs?: number;
+  /** The store's key of masked values' digests (src/integrity maskKeyOf); absent: no digests. */
+  maskKey?: Buffer;
   /** Longest wait for in-flight requests at shutdown (default 30 s). */
   drainTimeoutMs?: number;
 }
@@ -117,7 +119,7 @@ export function createApp(o: AppOptions): App {
     clientCerts: config.auth.clientCerts,
     rateLimit: config.auth.rateLimit,
   });
-  const ingestor = createIngestor(config, store, { decisions: o.decisions, metrics });
+  const ingestor = createIngestor(config, store, { decisions: o.decisions, metrics, maskKey: o.maskKey });
   let ready = false;
 
   // Keep bodies as raw Buffers: the OpenFaaS HMAC is over the exact bytes, and each path parses exactly once.

@@ -69,7 +69,7 @@ export function checkPage(page: PageRequest): void {
 }
 
 export function checkQuery(q: EventQuery): void {
-  for (const part of ['exact', 'fuzzy'] as const) {
+  for (const part of ['exact', 'fuzzy', 'exclude'] as const) {
     const m = q[part];
     if (!m) continue;
     for (const [k, v] of Object.entries(m)) {
@@ -111,11 +111,62 @@ export function codeMatches(term: string): number[] {
   return out;
 }
 
-/** Exact code values: items that are not integers can never match (KubeSphere skips them likewise). */
-export function exactCodes(values: string[]): number[] {
-  const out: number[] = [];
-  for (const v of values) if (/^-?\d{1,9}$/.test(v)) out.push(Number(v));
+/** An inclusive range of status codes; `lo === hi` for one code. */
+export type CodeRange = readonly [lo: number, hi: number];
+
+/** Largest code a range may name: status codes have three digits; the bound keeps SQL integers small. */
+const MAX_CODE = 999;
+
+/**
+ * One item of `response_code_filter`/`_exclude` → the codes it names, or undefined if it names none: an exact code
+ * (`403`), a class (`4xx`, 1xx–5xx), a comparison (`>=400`, `<=499`, `>499`, `<300`) or a range (`400-499`).
+ */
+export function codeRange(item: string): CodeRange | undefined {
+  const v = item.trim();
+  if (/^-?\d{1,9}$/.test(v)) return [Number(v), Number(v)];
+  const cls = /^([1-5])xx$/i.exec(v);
+  if (cls) return [Number(cls[1]) * 100, Number(cls[1]) * 100 + 99];
+  const cmp = /^(>=|<=|>|<)\s*(\d{1,3})$/.exec(v);
+  if (cmp) {
+    const n = Number(cmp[2]);
+    switch (cmp[1]) {
+      case '>=':
+        return [n, MAX_CODE];
+      case '<=':
+        return [0, n];
+      case '>':
+        return n >= MAX_CODE ? undefined : [n + 1, MAX_CODE];
+      default:
+        return n <= 0 ? undefined : [0, n - 1];
+    }
+  }
+  const span = /^(\d{1,3})\s*-\s*(\d{1,3})$/.exec(v);
+  if (span && Number(span[1]) <= Number(span[2])) return [Number(span[1]), Number(span[2])];
+  return undefined;
+}
+
+/**
+ * The ranges of a list of code items (OR'ed), adjacent and overlapping ones merged. Items naming no code are
+ * skipped: they can never match (KubeSphere skips exact values that are not integers likewise).
+ */
+export function codeRanges(values: readonly string[]): CodeRange[] {
+  const rs = values.flatMap((v) => {
+    const r = codeRange(v);
+    return r ? [r] : [];
+  });
+  rs.sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of rs) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
   return out;
+}
+
+/** Whether `code` is in one of `ranges`. */
+export function inCodeRanges(code: number, ranges: readonly CodeRange[]): boolean {
+  return ranges.some(([lo, hi]) => code >= lo && code <= hi);
 }
 
 /**

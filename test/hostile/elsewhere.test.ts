@@ -8,6 +8,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, parseConfig, parseDuration } from '../../src/config/index.ts';
 import { MAX_DURATION_MS } from '../../src/config/spec.ts';
+import { EventValidationError } from '../../src/event/index.ts';
+import { LineDecoder } from '../../src/ship/decode.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { startRetention } from '../../src/store/retention.ts';
 import { vigil } from '../helpers/cli.ts';
@@ -129,4 +131,13 @@ describe('vigil query and vigil verify: spans and counts', () => {
       assert.match(r.err, /--since/);
     }
   });
+});
+
+test('the ship agent leaves a time ahead of its clock to the collector, and skips what no collector keeps', () => {
+  const d = new LineDecoder();
+  const line = (t: string) => JSON.stringify(event({ auditID: 'x', requestReceivedTimestamp: t, stageTimestamp: t }));
+  const ahead = new Date(Date.now() + 2 * 3_600_000).toISOString();
+  assert.equal(d.decode(line(ahead)).length, 1);
+  for (const t of ['9999-12-31T23:59:59Z', '1969-12-31T23:59:59Z'])
+    assert.throws(() => d.decode(line(t)), EventValidationError, t);
 });

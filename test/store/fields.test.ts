@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { FILTER_PARAMS, STATS_BY } from '../../src/query/params.ts';
-import { CLI_FILTERS, FIELDS, FILTER_FIELDS, fieldValues, searchableValues } from '../../src/store/fields.ts';
+import {
+  CLI_FILTERS,
+  FIELD_PARAMS,
+  FIELDS,
+  FILTER_FIELDS,
+  FREE_TEXT,
+  fieldValues,
+  searchableValues,
+} from '../../src/store/fields.ts';
 import { openPostgresStore } from '../../src/store/index.ts';
 import { SCHEMA } from '../../src/store/sqlite/schema.ts';
 import { FIELDS as CONSOLE_FIELDS } from '../../web/src/query.ts';
@@ -162,4 +170,34 @@ test("the console's filter list and the CLI's flags come from the table, as they
     { flag: 'user', param: 'user_filter' },
     { flag: 'rule', param: 'rule_filter' },
   ]);
+});
+
+test('every *_filter has its *_exclude; FREE_TEXT names exactly the fields free text searches', () => {
+  for (const f of FILTER_FIELDS) {
+    const p = FIELD_PARAMS.find((x) => x.field === f)!;
+    assert.ok(p.filter.endsWith('_filter'), p.filter);
+    assert.deepEqual(FILTER_PARAMS[p.exclude], { kind: 'exclude', field: f });
+    assert.equal(p.exclude, p.filter.replace(/_filter$/, '_exclude'));
+  }
+  // an event whose every field holds a value naming the field: free text finds exactly the fields FREE_TEXT lists
+  const e = makeEvent({
+    workspace: 'workspace',
+    cluster: 'cluster',
+    devops: 'devops',
+    objectRef: { resource: 'resource', namespace: 'namespace', name: 'name', subresource: 'subresource' },
+    verb: 'verb',
+    level: 'Metadata',
+    user: { username: 'user', groups: ['group'] },
+    sourceIPs: ['sourceIP'],
+    responseStatus: { code: 200, status: 'status', message: 'message', reason: 'Forbidden' },
+    requestURI: 'requestURI',
+    userAgent: 'userAgent',
+    annotations: { a: 'annotation' },
+    requestObject: { body: 'body' },
+  });
+  assert.deepEqual(searchableValues(e).sort(), FREE_TEXT.fields.map((f) => f.name.toLowerCase()).sort());
+  assert.match(
+    FREE_TEXT.description,
+    /^Searches Workspace, Project, .* and User agent \(any part, any case\); not bodies/,
+  );
 });

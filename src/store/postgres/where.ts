@@ -1,7 +1,7 @@
 // The WHERE clause of a PostgreSQL query (values of one field OR'ed, fields AND'ed), from each field's storage: its
 // column, its list, its dictionary values (looked up first: termMatches), or its enumerated values.
 import { type FilterField, fieldSpec } from '../fields.ts';
-import { codeMatches, exactCodes, scopeLists } from '../semantics.ts';
+import { codeMatches, codeRanges, scopeLists } from '../semantics.ts';
 import type { EventQuery } from '../types.ts';
 import { COLUMN, isList, pgText, TERM_FIELDS, TEXT_IN_TERMS } from './columns.ts';
 import type { Db } from './pool.ts';
@@ -98,14 +98,26 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
     const v = values.map((x) => (typeof x === 'string' ? pgText(x) : x));
     return v.length === 1 ? `${col} = ${p.add(v[0])}::${type}` : `${col} = ANY(${p.add(v)}::${type}[])`;
   };
-  for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
-    if (!values || values.length === 0) continue;
+  const exact = (field: FilterField, values: string[]): string => {
     const col = `e.${COLUMN[field]}`;
-    if (isList(field)) conds.push(`${col} && ${p.add(values.map(pgText))}::text[]`);
-    else if (fieldSpec(field).code) {
-      const codes = exactCodes(values);
-      conds.push(codes.length === 0 ? 'false' : eq(col, codes, 'int'));
-    } else conds.push(eq(col, values, 'text'));
+    if (isList(field)) return `${col} && ${p.add(values.map(pgText))}::text[]`;
+    if (!fieldSpec(field).code) return eq(col, values, 'text');
+    const ranges = codeRanges(values);
+    const points = ranges.filter(([lo, hi]) => lo === hi).map(([lo]) => lo);
+    const ors = [
+      ...(points.length > 0 ? [eq(col, points, 'int')] : []),
+      ...ranges.filter(([lo, hi]) => lo !== hi).map(([lo, hi]) => `${col} BETWEEN ${p.add(lo)} AND ${p.add(hi)}`),
+    ];
+    return ors.length === 0 ? 'false' : ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`;
+  };
+  for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
+    if (values && values.length > 0) conds.push(exact(field, values));
+  }
+  // Exclusion: the complement of the exact condition on the same values; a missing code (NULL) is not excluded.
+  for (const [field, values] of Object.entries(q.exclude ?? {}) as [FilterField, string[]][]) {
+    if (!values || values.length === 0) continue;
+    const c = exact(field, values);
+    if (c !== 'false') conds.push(`NOT coalesce(${c}, false)`);
   }
   for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
@@ -170,5 +182,5 @@ export function countsFromMinutes(q: EventQuery): boolean {
   if (q.scope) return false;
   const none = (m?: Partial<Record<FilterField, string[]>>) =>
     !m || Object.values(m).every((v) => !v || v.length === 0);
-  return none(q.exact) && none(q.fuzzy) && (!q.text || q.text.length === 0);
+  return none(q.exact) && none(q.fuzzy) && none(q.exclude) && (!q.text || q.text.length === 0);
 }
