@@ -65,6 +65,14 @@ function storePublicKey(config: VigilConfig, file: string | undefined): KeyObjec
   throw new CliError(`no public key: give --public-key, or keep ${pub} beside the store`);
 }
 
+/** `--max-unsigned-age D`, else from the config's checkpoint interval (1.5 intervals and a minute). */
+function unsignedAge(text: string | undefined, intervalMs: number): number {
+  if (text === undefined) return maxUnsignedAge(intervalMs);
+  const d = parseDuration(text);
+  if (d === undefined || d <= 0) throw new CliError(`--max-unsigned-age: expected a duration like 15m, not "${text}"`);
+  return d;
+}
+
 /** `--checkpoints FILE`: the external copy of the checkpoints (integrity.checkpointLog). */
 function readCheckpointLog(file: string): { source: string; checkpoints: Checkpoint[] } {
   let text: string;
@@ -116,7 +124,7 @@ export const verifyCommand = defineCommand({
   name: ['verify'],
   summary: 'Verify the tamper-evident trail (hash chain and signed checkpoints); exit 1 when broken',
   usage: `Usage: vigil verify [--config vigil.yaml | --data DIR | --storage-url URL] [--since T] [--public-key FILE]
-                    [--checkpoints FILE] [--json]
+                    [--checkpoints FILE] [--max-unsigned-age D] [--json]
        vigil verify --file export.jsonl --public-key FILE [--checkpoints FILE]
        vigil verify [--config vigil.yaml | --data DIR] --print-public-key
 
@@ -129,15 +137,17 @@ directory proves nothing against someone who could replace it. With PostgreSQL s
 config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention's partition drops.
 
 Checkpoints are signed at start and every integrity.checkpointInterval: entries after the last checkpoint that have
-waited longer than 1.5 intervals and a minute are a break (a checkpoint over them was removed). --checkpoints FILE
-checks the store against the copy kept outside it (integrity.checkpointLog): every checkpoint in the file must be
-in the store and the chain must pass through it, so deleted checkpoints, a rechained store, a rolled back database
-or a removed tail are breaks naming the checkpoint.
+waited longer than 1.5 intervals and a minute are a break (a checkpoint over them was removed). Give the collector's
+config (--config), or --max-unsigned-age D for a store whose collector signs less often than every 5m.
+--checkpoints FILE checks the store against the copy kept outside it (integrity.checkpointLog): every checkpoint in
+the file must be in the store and the chain must pass through it, so deleted checkpoints, a rechained store, a
+rolled back database or a removed tail are breaks naming the checkpoint.
 `,
   options: {
     ...storeOptions,
     'public-key': { type: 'string' },
     checkpoints: { type: 'string' },
+    'max-unsigned-age': { type: 'string' },
     file: { type: 'string' },
     json: { type: 'boolean' },
     'print-public-key': { type: 'boolean' },
@@ -171,7 +181,7 @@ or a removed tail are breaks naming the checkpoint.
       const o = {
         publicKey: storePublicKey(config, values['public-key']),
         since: values.since === undefined ? undefined : parseSince(values.since),
-        maxUnsignedMs: maxUnsignedAge(config.integrity.checkpointIntervalMs),
+        maxUnsignedMs: unsignedAge(values['max-unsigned-age'], config.integrity.checkpointIntervalMs),
         external: values.checkpoints === undefined ? undefined : readCheckpointLog(values.checkpoints),
       };
       r = await storeCall(() => readTrail(storage, 'verify', (trail) => verifyTrail(trail, o)));

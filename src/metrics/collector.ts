@@ -42,6 +42,10 @@ export function collectorMetrics(store: StoreGauges) {
     stored: registry.counter('vigil_ingest_stored_total', 'Events newly stored by ingest path'),
     ignored: registry.counter('vigil_rules_ignored_total', 'Events no rule archived, so not stored'),
     alerts: registry.counter('vigil_alerts_raised_total', 'Alerts raised by rule'),
+    liveTailSkipped: registry.counter(
+      'vigil_live_tail_skipped_total',
+      'Live-tail events not sent because the client fell behind its stream buffer',
+    ),
     queryLatency: registry.histogram(
       'vigil_query_duration_seconds',
       'Query latency by endpoint',

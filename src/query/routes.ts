@@ -144,6 +144,7 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): QueryRoute
       match,
       sinceId,
       heartbeatMs: o.heartbeatMs ?? 15_000,
+      onSkip: (n) => metrics?.liveTailSkipped.inc(undefined, n),
       onEnd: () => streams.delete(s),
     });
     streams.add(s);

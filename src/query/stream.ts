@@ -29,6 +29,8 @@ export interface StreamOptions {
   /** Replay what was stored after this id first. */
   sinceId?: number;
   heartbeatMs: number;
+  /** Hears of each event skipped (for /metrics). */
+  onSkip?: (n: number) => void;
   /** Called once when the stream ends (client gone, or closeStreams). */
   onEnd: () => void;
   bufferBytes?: number;
@@ -61,6 +63,7 @@ export function openStream(res: ServerResponse, o: StreamOptions): LiveStream {
   const skip = (n: number) => {
     skipped += n;
     unreported += n;
+    o.onSkip?.(n);
   };
   /** Tells the client how many it missed, once there is room again. */
   const report = () => {

@@ -315,15 +315,11 @@ class SqliteStore implements Store {
 
   async storedAfter(afterId: number, limit: number): Promise<StoredEvent[]> {
     this.#open();
-    const rows = this.#reader
-      .prepare('SELECT id FROM event_bodies WHERE id > ? ORDER BY id LIMIT ?')
-      .all(afterId, limit) as { id: number }[];
-    const out: StoredEvent[] = [];
-    for (const { id } of rows) {
-      const e = await this.get(String(id)); // the body as get() reads it
-      if (e) out.push(e);
-    }
-    return out;
+    // ids from the events table (a body may sit in event_bodies or packed in a block); bodies as get() reads them
+    const rows = this.#reader.prepare('SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as {
+      id: number;
+    }[];
+    return rows.map(({ id }) => this.#stored(id)).filter(isStored);
   }
 
   subscribe(listener: (events: StoredEvent[]) => void): () => void {
