@@ -1,0 +1,56 @@
+// Small pieces of the console's own state: sign-in (a 401 asks for a token), the theme, and the toast.
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ApiError } from './api.ts';
+
+export type Theme = 'light' | 'dark';
+
+export function useAuth() {
+  const [auth, setAuth] = useState<'ok' | 'needed'>('ok');
+  /** Bumped after a sign-in, so what failed with 401 loads again. */
+  const [authVersion, setAuthVersion] = useState(0);
+  /** Whether an error is handled here: an abort, or a 401 that shows the sign-in form. */
+  const failed = useCallback((err: unknown) => {
+    if (err instanceof DOMException && err.name === 'AbortError') return true;
+    if (err instanceof ApiError && err.status === 401) {
+      setAuth('needed');
+      return true;
+    }
+    return false;
+  }, []);
+  const signedIn = useCallback(() => {
+    setAuth('ok');
+    setAuthVersion((v) => v + 1);
+  }, []);
+  return { auth, setAuth, authVersion, failed, signedIn };
+}
+
+/** The theme the page starts in: the saved choice (set on <html> by index.html's inline script), else the system's. */
+function initialTheme(): Theme {
+  const saved = document.documentElement.dataset.theme;
+  if (saved === 'light' || saved === 'dark') return saved;
+  return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
+export function useTheme(): [Theme, () => void] {
+  const [theme, setTheme] = useState<Theme>(initialTheme);
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
+  const toggle = () => {
+    const t = theme === 'dark' ? 'light' : 'dark';
+    localStorage.setItem('vigil.theme', t);
+    setTheme(t);
+  };
+  return [theme, toggle];
+}
+
+/** A message shown for five seconds. */
+export function useToast(): [string, (message: string) => void] {
+  const [toast, setToast] = useState('');
+  useEffect(() => {
+    if (!toast) return;
+    const t = setTimeout(() => setToast(''), 5000);
+    return () => clearTimeout(t);
+  }, [toast]);
+  return [toast, setToast];
+}
