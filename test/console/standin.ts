@@ -148,8 +148,10 @@ export async function startStandIn(events: AuditEvent[]): Promise<StandIn> {
   });
   app.get('/api/v1/alerts', async (req) => {
     const q = req.query as Query;
-    const items = alerts.filter((a) => !q.event_id || a.eventId === q.event_id);
-    return { total: items.length, items };
+    // As the collector's: `from`/`size` paging, 50 by default, with the total.
+    const all = alerts.filter((a) => !q.event_id || a.eventId === q.event_id);
+    const from = Number(q.from ?? 0);
+    return { total: all.length, items: all.slice(from, from + Number(q.size ?? 50)) };
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not Found' }));
   registerConsole(app, { distDir: CONSOLE_DIST_DIR });

@@ -8,7 +8,7 @@ import { AlertsPanel } from './AlertsPanel.tsx';
 import { getEvent, getToken, setToken } from './api.ts';
 import { Detail } from './Detail.tsx';
 import { FilterBar } from './FilterBar.tsx';
-import { DEFAULT_RANGE, FIELDS, type ViewState } from './query.ts';
+import { ALL_FIELDS, DEFAULT_RANGE, type ViewState } from './query.ts';
 import { Results } from './Results.tsx';
 import { SignIn } from './SignIn.tsx';
 import { TopBar } from './TopBar.tsx';
@@ -21,12 +21,30 @@ import { usePanels } from './usePanels.ts';
 import { useAuth, useTheme, useToast } from './useSession.ts';
 import { useView } from './useView.ts';
 
-/** The view with one exact filter set to a value (replacing that field's exact filter). */
-function withFilter(view: ViewState, fieldKey: string, value: string): ViewState | undefined {
-  const field = FIELDS.find((f) => f.key === fieldKey);
-  if (!field) return undefined;
-  const filters = view.filters.filter((f) => !(f.field.key === fieldKey && f.mode === 'exact'));
-  return { ...view, filters: [...filters, { field, mode: field.exact ? 'exact' : 'fuzzy', values: [value] }] };
+/**
+ * A pivot from a value: include (the field's exact filter becomes that value) or exclude (the value joins the
+ * field's exclusions). Either way the opposite for the same value goes.
+ */
+function withPivot(view: ViewState, fieldKey: string, value: string, exclude = false): ViewState | undefined {
+  const field = ALL_FIELDS.find((f) => f.key === fieldKey);
+  if (!field || (exclude && !field.exclude)) return undefined;
+  const others = view.filters.filter((f) => f.field.key !== fieldKey);
+  const own = view.filters.filter((f) => f.field.key === fieldKey);
+  if (!exclude) {
+    const kept = own.filter((f) => f.mode === 'fuzzy');
+    const excl = own
+      .filter((f) => f.mode === 'exclude')
+      .map((f) => ({ ...f, values: f.values.filter((v) => v !== value) }));
+    const mine = [...kept, ...excl.filter((f) => f.values.length), { field, mode: 'exact' as const, values: [value] }];
+    return { ...view, filters: [...others, ...mine] };
+  }
+  const prev = own.find((f) => f.mode === 'exclude');
+  const exact = own
+    .filter((f) => f.mode === 'exact')
+    .map((f) => ({ ...f, values: f.values.filter((v) => v !== value) }))
+    .filter((f) => f.values.length);
+  const excl = { field, mode: 'exclude' as const, values: [...(prev?.values ?? []).filter((v) => v !== value), value] };
+  return { ...view, filters: [...others, ...own.filter((f) => f.mode === 'fuzzy'), ...exact, excl] };
 }
 
 export function App() {
@@ -57,6 +75,10 @@ export function App() {
     events,
     failed,
     onPrepend: (n) => setSelected((s) => (s >= 0 ? s + n : s)),
+    // A list that failed while the server was away loads again once the stream says it is back.
+    onConnected: () => {
+      if (list.error) setRefresh((r) => r + 1);
+    },
   });
   const exp = useExport({
     query: () => events.listQuery.current,
@@ -89,6 +111,7 @@ export function App() {
   });
 
   const current = pinned ?? (detailOpen && selected >= 0 ? list.items[selected] : undefined);
+  panels.useKept(list.items);
   return (
     <div class="app">
       <TopBar
@@ -128,13 +151,23 @@ export function App() {
           <Detail
             event={current}
             onClose={panels.closeDetail}
-            onFilter={(field, value) => {
-              const next = withFilter(view, field, value);
-              if (next) navigate(next);
+            onFilter={(field, value, exclude) => {
+              const next = withPivot(view, field, value, exclude);
+              if (!next) return;
+              // Pivoting keeps the place: the event stays open (and selected again if the new list has it).
+              panels.keep(current);
+              navigate(next);
             }}
+            onBack={pinned && alertsOpen ? panels.closeDetail : undefined}
           />
-        ) : alertsOpen ? (
-          <AlertsPanel view={view} onClose={() => panels.setAlertsOpen(false)} onOpenEvent={openEvent} />
+        ) : null}
+        {alertsOpen ? (
+          <AlertsPanel
+            view={view}
+            hidden={!!current}
+            onClose={() => panels.setAlertsOpen(false)}
+            onOpenEvent={openEvent}
+          />
         ) : null}
       </main>
       {toast ? (

@@ -11,6 +11,7 @@ import {
   type FieldDef,
   type Filter,
   type Mode,
+  paramName,
   RANGES,
   resolveRange,
   splitValues,
@@ -25,7 +26,7 @@ interface Props {
 }
 
 function modeLabel(m: Mode): string {
-  return m === 'exact' ? 'is' : 'contains';
+  return m === 'exact' ? 'is' : m === 'exclude' ? 'is not' : 'contains';
 }
 
 function defaultMode(f: FieldDef): Mode {
@@ -148,19 +149,27 @@ function Editor(props: { initial?: Filter; view: ViewState; onDone: (f: Filter |
   );
 }
 
+/** A datetime-local value as epoch ms; NaN when it is no date or outside the years the API and the URL handle. */
+function parseLocal(v: string): number {
+  const t = new Date(v).getTime();
+  return Number.isFinite(t) && t >= 0 && t < Date.UTC(10000, 0, 1) ? t : Number.NaN;
+}
+
 function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewState) => void }) {
   const [open, setOpen] = useState(false);
   const box = useRef<HTMLDivElement>(null);
   const w = resolveRange(view, Date.now());
   const toLocal = (ms: number | undefined) => {
-    if (ms === undefined) return '';
+    if (ms === undefined || !Number.isFinite(ms)) return '';
     const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
     return d.toISOString().slice(0, 16);
   };
+  const [invalid, setInvalid] = useState('');
   const [from, setFrom] = useState(toLocal(w.start));
   const [to, setTo] = useState(toLocal(w.end));
   useEffect(() => {
     if (!open) return;
+    setInvalid('');
     const r = resolveRange(view, Date.now());
     setFrom(toLocal(r.start));
     setTo(toLocal(r.end));
@@ -235,9 +244,11 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
             class="range-custom"
             onSubmit={(e) => {
               e.preventDefault();
-              const s = from ? new Date(from).getTime() : undefined;
-              const t = to ? new Date(to).getTime() : undefined;
-              if (s !== undefined || t !== undefined) set({ start: s, end: t });
+              const s = from ? parseLocal(from) : undefined;
+              const t = to ? parseLocal(to) : undefined;
+              if (Number.isNaN(s) || Number.isNaN(t)) setInvalid('Not a valid date and time (years 1970 to 9999).');
+              else if (s !== undefined && t !== undefined && s > t) setInvalid('"From" is after "To".');
+              else if (s !== undefined || t !== undefined) set({ start: s, end: t });
             }}
           >
             <label class="field-label">
@@ -248,6 +259,11 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
               To
               <input type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
             </label>
+            {invalid ? (
+              <p class="error-text" role="alert">
+                {invalid}
+              </p>
+            ) : null}
             <button type="submit" class="btn primary">
               Apply
             </button>
@@ -262,11 +278,19 @@ export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
   const [editing, setEditing] = useState<number | 'new' | null>(null);
   const [text, setText] = useState(view.q);
   useEffect(() => setText(view.q), [view.q]);
-  // Free text goes to the server a moment after typing stops, not on every key.
+  // Free text goes to the server a moment after typing stops, not on every key; Enter sends it at once and cancels
+  // the pending send. The send reads the view of its own moment (a filter added meanwhile stays).
+  const latest = useRef(view);
+  latest.current = view;
+  const pending = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const sendText = (q: string) => {
+    clearTimeout(pending.current);
+    if (q !== latest.current.q) onChange({ ...latest.current, q });
+  };
   useEffect(() => {
     if (text === view.q) return;
-    const t = setTimeout(() => onChange({ ...view, q: text }), 350);
-    return () => clearTimeout(t);
+    pending.current = setTimeout(() => sendText(text), 350);
+    return () => clearTimeout(pending.current);
   }, [text]);
 
   const done = (index: number | 'new', f: Filter | undefined) => {
@@ -294,7 +318,7 @@ export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
           onKeyDown={(e) => {
-            if (e.key === 'Enter') onChange({ ...view, q: text });
+            if (e.key === 'Enter') sendText(text);
             if (e.key === 'Escape') e.currentTarget.blur();
           }}
         />
@@ -302,7 +326,7 @@ export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
       <div class="chips">
         {view.filters.map((f, i) => (
           <span class="chip-wrap" key={`${f.field.key}-${f.mode}-${i}`}>
-            <span class="chip" data-param={f.mode === 'exact' ? f.field.exact : f.field.fuzzy}>
+            <span class="chip" data-param={paramName(f)}>
               <button type="button" class="chip-body" onClick={() => setEditing(i)} title="Edit filter">
                 <span class="chip-field">{f.field.label}</span>
                 <span class="chip-op">{modeLabel(f.mode)}</span>

@@ -20,6 +20,8 @@ export interface TrendData {
 
 interface Props {
   data?: TrendData;
+  /** The counts are being (re)loaded: the legend shows no number rather than an old or zero one. */
+  loading?: boolean;
   theme: string;
   onZoom: (start: number, end: number) => void;
 }
@@ -46,7 +48,18 @@ function stacked(d: TrendData): uPlot.AlignedData {
   return [x, all, coded, okClient, ok] as unknown as uPlot.AlignedData;
 }
 
-export function Trend({ data, theme, onZoom }: Props) {
+/**
+ * The bucket under the pointer. A bar spans [its start, the next start), so the bucket is the one whose span holds
+ * the pointer's time — not uPlot's nearest x value, which over a bar's right half is the next bucket's start.
+ */
+function bucketAt(u: uPlot, d: TrendData | undefined): number | null {
+  const left = u.cursor.left;
+  if (!d || left == null || left < 0) return null;
+  const i = Math.floor((u.posToVal(left, 'x') * 1000 - d.start) / d.intervalMs);
+  return i >= 0 && i < d.times.length ? i : null;
+}
+
+export function Trend({ data, loading, theme, onZoom }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef({ data, onZoom });
@@ -110,7 +123,7 @@ export function Trend({ data, theme, onZoom }: Props) {
       ],
       series: [{}, series(cssVar('--none')), series(cssVar('--err')), series(cssVar('--warn')), series(cssVar('--ok'))],
       hooks: {
-        setCursor: [(u) => setHover(u.cursor.idx ?? null)],
+        setCursor: [(u) => setHover(bucketAt(u, latest.current.data))],
         setSelect: [
           (u) => {
             if (u.select.width < 4) return;
@@ -131,8 +144,8 @@ export function Trend({ data, theme, onZoom }: Props) {
     };
     const up = (e: MouseEvent) => {
       const d = latest.current.data;
-      const idx = u.cursor.idx;
-      if (!d || Math.abs(e.clientX - downX) > 3 || idx == null || idx < 0) return;
+      const idx = bucketAt(u, d);
+      if (!d || Math.abs(e.clientX - downX) > 3 || idx === null) return;
       const all = d.ok[idx] + d.client[idx] + d.server[idx] + d.none[idx];
       if (all > 0) latest.current.onZoom(d.times[idx], d.times[idx] + d.intervalMs);
     };
@@ -160,6 +173,7 @@ export function Trend({ data, theme, onZoom }: Props) {
   const server = inBucket ? data.server[i] : sum(data?.server);
   const none = inBucket ? data.none[i] : sum(data?.none);
   const anyNone = sum(data?.none) > 0;
+  const count = (n: number) => (loading ? '…' : data ? compactNumber(n) : '—');
 
   return (
     <div class="trend">
@@ -167,15 +181,15 @@ export function Trend({ data, theme, onZoom }: Props) {
         <span class="trend-when">{inBucket ? bucketLabel(data.times[i], data.intervalMs) : 'Whole range'}</span>
         <span class="legend-item" data-series="ok">
           <i class="swatch ok" />
-          Success <b>{compactNumber(ok)}</b>
+          Success <b>{count(ok)}</b>
         </span>
         <span class="legend-item" data-series="client">
           <i class="swatch client" />
-          4xx <b>{compactNumber(client)}</b>
+          4xx <b>{count(client)}</b>
         </span>
         <span class="legend-item" data-series="server">
           <i class="swatch server" />
-          5xx <b>{compactNumber(server)}</b>
+          5xx <b>{count(server)}</b>
         </span>
         {anyNone ? (
           <span
@@ -184,7 +198,7 @@ export function Trend({ data, theme, onZoom }: Props) {
             title="Events without a status code, e.g. at stage RequestReceived"
           >
             <i class="swatch none" />
-            No status <b>{compactNumber(none)}</b>
+            No status <b>{count(none)}</b>
           </span>
         ) : null}
         <span class="trend-hint">Drag across the chart to zoom</span>

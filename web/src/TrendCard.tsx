@@ -24,15 +24,17 @@ export function TrendCard(props: {
     <section class="card trend-card" aria-label="Trend" data-loading={trend.loading} data-key={trend.key}>
       <div class="card-head">
         <h2>
-          <span data-testid="total">{list.loading && !list.items.length ? '…' : compactNumber(list.total)}</span>{' '}
-          {list.total === 1 ? 'event' : 'events'} <span class="muted">in {rangeText}</span>
+          {/* Never a number that is not this view's: '…' while it loads, '—' when the server could not answer. */}
+          <span data-testid="total">{list.error ? '—' : list.loading ? '…' : compactNumber(list.total)}</span>{' '}
+          {list.total === 1 && !list.loading && !list.error ? 'event' : 'events'}{' '}
+          <span class="muted">in {rangeText}</span>
         </h2>
         <span class="muted small">
           {win.start !== undefined ? formatTime(win.start) : 'beginning'} → {formatTime(win.end)}
           {codeValues ? ` · codes ${codeValues.join(', ')}` : ''}
         </span>
       </div>
-      <Trend data={trend.data} theme={props.theme} onZoom={props.onZoom} />
+      <Trend data={trend.data} loading={trend.loading} theme={props.theme} onZoom={props.onZoom} />
     </section>
   );
 }

@@ -168,11 +168,22 @@ export interface Alert {
   repeats?: number;
 }
 
-/** Alerts, or `undefined` when the server has no alerts API (404). */
-export async function listAlerts(params: URLSearchParams, signal?: AbortSignal): Promise<Alert[] | undefined> {
+export interface AlertPage {
+  items: Alert[];
+  /** How many alerts match in all (the API pages with `from` and `size`). */
+  total: number;
+}
+
+/** A page of alerts, or `undefined` when the server has no alerts API (404). */
+export async function listAlerts(params: URLSearchParams, signal?: AbortSignal): Promise<AlertPage | undefined> {
   try {
-    const body = await getJSON<{ items?: Alert[]; alerts?: Alert[] } | Alert[]>('/api/v1/alerts', params, signal);
-    return Array.isArray(body) ? body : (body.items ?? body.alerts ?? []);
+    const body = await getJSON<{ items?: Alert[]; alerts?: Alert[]; total?: number } | Alert[]>(
+      '/api/v1/alerts',
+      params,
+      signal,
+    );
+    const items = Array.isArray(body) ? body : (body.items ?? body.alerts ?? []);
+    return { items, total: (!Array.isArray(body) && body.total) || items.length };
   } catch (err) {
     if (err instanceof ApiError && (err.status === 404 || err.status === 501)) return undefined;
     throw err;

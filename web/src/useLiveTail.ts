@@ -17,6 +17,8 @@ export function useLiveTail(opts: {
   failed: (err: unknown) => boolean;
   /** Called with the number of events added at the top (the selection moves down with its row). */
   onPrepend: (count: number) => void;
+  /** The stream is connected: the server is reachable again. */
+  onConnected: () => void;
 }): LiveState {
   const { live, view, enabled } = opts;
   const [liveState, setLiveState] = useState<LiveState>('off');
@@ -63,6 +65,7 @@ export function useLiveTail(opts: {
             () => {
               setLiveState('on');
               backoff = 1000;
+              latest.current.onConnected();
             },
           );
         } catch (err) {

@@ -1,6 +1,6 @@
 // What the side panel shows: the detail of the selected row, an event opened from elsewhere (an alert), or the
 // alerts panel. The selected row's index is kept in a ref as well: keys can arrive faster than renders (j j Enter).
-import { useCallback, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { AuditEvent } from './api.ts';
 
 export function usePanels() {
@@ -15,16 +15,34 @@ export function usePanels() {
   const [detailOpen, setDetailOpen] = useState(false);
   const [alertsOpen, setAlertsOpen] = useState(false);
   const openRow = (i: number) => {
+    kept.current = undefined;
     setPinned(undefined);
     setSelected(i);
     setDetailOpen(true);
     setAlertsOpen(false);
   };
-  const openPinned = (e: AuditEvent) => {
+  // Opened from an alert: the alerts panel stays (hidden behind the detail) so "Back to alerts" finds its place.
+  const openPinned = (e: AuditEvent) => setPinned(e);
+  /** An event kept open across a view change (a pivot): pinned until the new list shows where it is. */
+  const kept = useRef<string>(undefined);
+  const keep = (e: AuditEvent | undefined) => {
+    if (!e) return;
+    kept.current = e.id;
     setPinned(e);
-    setAlertsOpen(false);
   };
+  /** Called with the list on screen: the kept event, if the list has it, becomes the selected row again. */
+  const useKept = (items: AuditEvent[]) =>
+    useEffect(() => {
+      if (!kept.current) return;
+      const i = items.findIndex((x) => x.id === kept.current);
+      if (i < 0) return;
+      kept.current = undefined;
+      setSelected(i);
+      setDetailOpen(true);
+      setPinned(undefined);
+    }, [items]);
   const closeDetail = () => {
+    kept.current = undefined;
     setPinned(undefined);
     setDetailOpen(false);
   };
@@ -57,6 +75,8 @@ export function usePanels() {
     return true;
   };
   return {
+    keep,
+    useKept,
     closeTop,
     move,
     openSelected,

@@ -39,6 +39,8 @@ export function useTheme(): [Theme, () => void] {
   const toggle = () => {
     const t = theme === 'dark' ? 'light' : 'dark';
     localStorage.setItem('vigil.theme', t);
+    // Set on <html> now, not in an effect: the chart reads the theme's colours in its own (earlier) layout effect.
+    document.documentElement.dataset.theme = t;
     setTheme(t);
   };
   return [theme, toggle];

@@ -11,7 +11,10 @@ export function useView(): { view: ViewState; navigate: (next: ViewState, replac
     return v;
   });
   const navigate = useCallback((next: ViewState, replace = false) => {
-    const url = `${location.pathname}${viewToSearch(next)}`;
+    const search = viewToSearch(next);
+    // The same view again (Enter after the search was sent, a chip re-applied): no second entry, no second request.
+    if (search === location.search) return;
+    const url = `${location.pathname}${search}`;
     if (replace) history.replaceState(null, '', url);
     else history.pushState(null, '', url);
     setView(next);
