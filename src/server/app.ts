@@ -150,7 +150,8 @@ export function createApp(o: AppOptions): App {
     openfaasSecret: config.ingest.openfaas?.secret,
   });
   const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs });
-  if (o.decisions) registerAlerts(fastify, { alerts: o.decisions.alertStore, auth });
+  if (o.decisions)
+    registerAlerts(fastify, { alerts: o.decisions.alertStore, auth, alerting: o.decisions.engine !== undefined });
   // In-flight requests, so that shutdown can let ingests commit before connections are closed.
   let inFlight = 0;
   let drained: (() => void) | undefined;

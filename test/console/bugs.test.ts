@@ -302,3 +302,15 @@ test('the alerts panel says how many there are, pages with "Load more", and "Ope
   );
   assert.deepEqual(pageErrors(page), []);
 });
+
+test('the alerts panel says so when the server has alerting turned off, rather than "no alerts"', async (t) => {
+  const off = await startVigil(EVENTS.slice(0, 10), undefined, { rules: { enabled: false } });
+  t.after(() => off.close());
+  const page = await open('', {}, off.url);
+  await loaded(page);
+  await page.getByRole('button', { name: 'Alerts' }).click();
+  const panel = page.getByTestId('alerts');
+  await panel.getByText('Alerting is turned off on this server.').waitFor();
+  assert.equal(await panel.getByText('No alerts in this time range.').count(), 0);
+  assert.deepEqual(pageErrors(page), []);
+});

@@ -11,6 +11,7 @@ const PAGE = 50;
 interface Loaded {
   items: Alert[];
   total: number;
+  alerting?: boolean;
 }
 
 function AlertItem({ a, onOpenEvent }: { a: Alert; onOpenEvent: (id: string) => void }) {
@@ -77,7 +78,7 @@ export function AlertsPanel(props: {
       .then(
         (page) => {
           if (asked !== window.current || !page) return;
-          setAlerts((a) => a && { items: a.items.concat(page.items), total: page.total });
+          setAlerts((a) => a && { ...a, items: a.items.concat(page.items), total: page.total });
         },
         (e) => setError(String(e.message ?? e)),
       )
@@ -115,6 +116,11 @@ export function AlertsPanel(props: {
           <div class="empty small">
             <b>Alerts are not available on this server yet.</b>
             <p class="muted">When alerting rules are configured, alerts raised by matching events appear here.</p>
+          </div>
+        ) : alerts.alerting === false && alerts.items.length === 0 ? (
+          <div class="empty small">
+            <b>Alerting is turned off on this server.</b>
+            <p class="muted">Its rules are disabled (rules.enabled: false), so no event raises an alert.</p>
           </div>
         ) : alerts.items.length === 0 ? (
           <div class="empty small">

@@ -172,18 +172,21 @@ export interface AlertPage {
   items: Alert[];
   /** How many alerts match in all (the API pages with `from` and `size`). */
   total: number;
+  /** False when the server raises no alerts at all (its rules are turned off). */
+  alerting?: boolean;
 }
 
 /** A page of alerts, or `undefined` when the server has no alerts API (404). */
 export async function listAlerts(params: URLSearchParams, signal?: AbortSignal): Promise<AlertPage | undefined> {
   try {
-    const body = await getJSON<{ items?: Alert[]; alerts?: Alert[]; total?: number } | Alert[]>(
+    const body = await getJSON<{ items?: Alert[]; alerts?: Alert[]; total?: number; alerting?: boolean } | Alert[]>(
       '/api/v1/alerts',
       params,
       signal,
     );
     const items = Array.isArray(body) ? body : (body.items ?? body.alerts ?? []);
-    return { items, total: (!Array.isArray(body) && body.total) || items.length };
+    if (Array.isArray(body)) return { items, total: items.length };
+    return { items, total: body.total || items.length, ...(body.alerting === false ? { alerting: false } : {}) };
   } catch (err) {
     if (err instanceof ApiError && (err.status === 404 || err.status === 501)) return undefined;
     throw err;
