@@ -111,7 +111,14 @@ export function App() {
   });
 
   const current = pinned ?? (detailOpen && selected >= 0 ? list.items[selected] : undefined);
-  panels.useKept(list.items);
+  panels.useKept(list.items, view.filters.find((f) => f.field.key === 'auditid' && f.mode === 'exact')?.values[0]);
+  /** A pivot or a context keeps the place: the event stays open (and selected again if the new list has it). */
+  const keepAndGo = (next: ViewState | undefined) => {
+    if (!next) return;
+    panels.keep(current);
+    navigate(next);
+  };
+  const anchor = current?.id;
   return (
     <div class="app">
       <TopBar
@@ -144,6 +151,7 @@ export function App() {
           selected={selected}
           fetchingMore={events.fetchingMore}
           onOpen={panels.openRow}
+          anchor={anchor}
           onEndReached={list.next ? events.loadMore : undefined}
           onRetry={() => setRefresh(refresh + 1)}
         />
@@ -151,12 +159,10 @@ export function App() {
           <Detail
             event={current}
             onClose={panels.closeDetail}
-            onFilter={(field, value, exclude) => {
-              const next = withPivot(view, field, value, exclude);
-              if (!next) return;
-              // Pivoting keeps the place: the event stays open (and selected again if the new list has it).
-              panels.keep(current);
-              navigate(next);
+            onFilter={(field, value, exclude) => keepAndGo(withPivot(view, field, value, exclude))}
+            onView={(v) => {
+              setLive(false);
+              keepAndGo(v);
             }}
             onBack={pinned && alertsOpen ? panels.closeDetail : undefined}
           />

@@ -4,8 +4,9 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Alert, type AuditEvent, getEvent, listAlerts } from './api.ts';
+import { Context } from './Context.tsx';
 import { codeClass, formatTime, latency, reasonPhrase, sentence } from './format.ts';
-import { ALL_FIELDS } from './query.ts';
+import { ALL_FIELDS, type ViewState } from './query.ts';
 
 export type Pivot = (fieldKey: string, value: string, exclude?: boolean) => void;
 
@@ -16,6 +17,8 @@ interface Props {
   onFilter: Pivot;
   /** Shown when the event was opened from the alerts panel: back to it, where it was. */
   onBack?: () => void;
+  /** Opens a view around this event (it stays open). */
+  onView: (view: ViewState) => void;
 }
 
 const present = (v: unknown) =>
@@ -273,7 +276,7 @@ function Bodies({ e }: { e: AuditEvent }) {
   );
 }
 
-export function Detail({ event: listed, onClose, onFilter, onBack }: Props) {
+export function Detail({ event: listed, onClose, onFilter, onBack, onView }: Props) {
   const [full, setFull] = useState<AuditEvent>(listed);
   // null: loading; undefined: the server has no alerts API; a string: it failed.
   const [alerts, setAlerts] = useState<Alert[] | undefined | null | string>(null);
@@ -317,6 +320,7 @@ export function Detail({ event: listed, onClose, onFilter, onBack }: Props) {
         {e.level ? <span class="pill">{e.level}</span> : null}
       </div>
       <div class="detail-body">
+        <Context e={e} onView={onView} />
         <Who e={e} onFilter={onFilter} />
         <What e={e} onFilter={onFilter} />
         <Where e={e} onFilter={onFilter} />

@@ -14,6 +14,8 @@ export function Results(props: {
   onOpen: (index: number, e: AuditEvent) => void;
   onEndReached?: () => void;
   onRetry: () => void;
+  /** The event open in the detail: its row is marked. */
+  anchor?: string;
 }) {
   const { list } = props;
   const today = todayString();
@@ -45,6 +47,7 @@ export function Results(props: {
           selected={props.selected}
           label="Audit events"
           renderRow={(e) => <EventRow e={e} today={today} />}
+          rowClass={(e) => (e.id === props.anchor ? 'anchor' : '')}
           onOpen={(i) => props.onOpen(i, list.items[i])}
           onEndReached={props.onEndReached}
           empty={

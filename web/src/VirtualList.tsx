@@ -8,6 +8,8 @@ interface Props<T> {
   rowHeight: number;
   selected: number;
   renderRow: (item: T, index: number, selected: boolean) => ComponentChildren;
+  /** Extra classes of a row (the event a context was opened around, new live rows). */
+  rowClass?: (item: T) => string;
   onOpen: (index: number) => void;
   /** Called when the last rows come into view (load the next page). */
   onEndReached?: () => void;
@@ -59,7 +61,7 @@ export function VirtualList<T>(props: Props<T>) {
         tabIndex={-1}
         key={i}
         data-index={i}
-        class={isSel ? 'row selected' : 'row'}
+        class={`row${isSel ? ' selected' : ''}${props.rowClass ? ` ${props.rowClass(items[i])}` : ''}`}
         style={{ transform: `translateY(${i * rowHeight}px)`, height: `${rowHeight}px` }}
         onClick={() => props.onOpen(i)}
       >

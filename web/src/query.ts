@@ -190,3 +190,29 @@ export const CODE_CLASSES = [
   { key: 'client', label: 'Client error (4xx)', codes: codes(400, 499) },
   { key: 'server', label: 'Server error (5xx)', codes: codes(500, 599) },
 ] as const;
+
+export type ContextScope = 'user' | 'object' | 'ip' | 'all';
+
+/** What "around this event" means: the event's time ± `minutes`, and the same user, object or source IP (or all). */
+export function contextView(
+  e: { time: number; user?: string; resource?: string; namespace?: string; name?: string; ip?: string },
+  minutes: number,
+  scope: ContextScope,
+): ViewState {
+  const exact = (key: string, v: string | undefined): Filter[] => {
+    const field = ALL_FIELDS.find((f) => f.key === key);
+    return field && v ? [{ field, mode: 'exact', values: [v] }] : [];
+  };
+  const filters =
+    scope === 'user'
+      ? exact('user', e.user)
+      : scope === 'object'
+        ? [...exact('resource', e.resource), ...exact('namespace', e.namespace), ...exact('name', e.name)]
+        : scope === 'ip'
+          ? exact('sourceip', e.ip)
+          : [];
+  // Whole seconds, as the URL keeps them, widened so the event itself is always inside.
+  const start = Math.floor((e.time - minutes * 60_000) / 1000) * 1000;
+  const end = Math.ceil((e.time + minutes * 60_000) / 1000) * 1000;
+  return { filters, q: '', start, end };
+}

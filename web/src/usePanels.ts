@@ -30,13 +30,22 @@ export function usePanels() {
     kept.current = e.id;
     setPinned(e);
   };
-  /** Called with the list on screen: the kept event, if the list has it, becomes the selected row again. */
-  const useKept = (items: AuditEvent[]) =>
+  /**
+   * Called with the list on screen: the kept event, if the list has it, becomes the selected row again; and a
+   * permalink (`?audit_id_filter=<id>`) opens its event's detail once, when its list first arrives.
+   */
+  const permalinked = useRef<string>(undefined);
+  const useKept = (items: AuditEvent[], auditId: string | undefined) =>
     useEffect(() => {
-      if (!kept.current) return;
-      const i = items.findIndex((x) => x.id === kept.current);
+      const id = kept.current;
+      const i = id
+        ? items.findIndex((x) => x.id === id)
+        : auditId && permalinked.current !== auditId
+          ? items.findIndex((x) => x.auditID === auditId)
+          : -1;
       if (i < 0) return;
       kept.current = undefined;
+      if (!id) permalinked.current = auditId;
       setSelected(i);
       setDetailOpen(true);
       setPinned(undefined);

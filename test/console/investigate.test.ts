@@ -1,0 +1,124 @@
+// The console as an investigator (#22): pivots that keep the place, include and exclude with named buttons, the
+// event permalink, unknown URL parameters kept, and the events around an event one action away.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { ensureConsoleBuilt } from '../../src/server/console.ts';
+import { column, launch, loaded, openPage, pageErrors, total } from './browser.ts';
+import { fixtureEvents } from './fixtures.ts';
+import { startVigil, type VigilServer } from './server.ts';
+
+const NOW = Date.now();
+const EVENTS = fixtureEvents(NOW);
+let server: VigilServer;
+let browser: Browser;
+
+before(async () => {
+  await ensureConsoleBuilt({ log: () => {} });
+  server = await startVigil(EVENTS);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function open(search = ''): Promise<Page> {
+  const page = await openPage(browser);
+  await page.goto(`${server.url}/${search}`);
+  return page;
+}
+
+/** The audit ID the detail shows. */
+async function detailAuditId(page: Page): Promise<string> {
+  const dd = page.getByTestId('detail').locator('dt:text-is("Audit ID") + dd');
+  return ((await dd.locator('.mono').textContent()) ?? '').trim();
+}
+
+test('pivots from the detail include (+) or exclude (−) a value, keep the event open and its row marked', async () => {
+  const page = await open('?user_filter=alice');
+  await loaded(page);
+  await page.locator('.vlist .row').nth(2).click();
+  const id = await detailAuditId(page);
+  const e = EVENTS.find((x) => x.auditID === id);
+  assert.ok(e?.verb);
+  const detail = page.getByTestId('detail');
+  // Every pivot's accessible name says the field and the value.
+  await detail.getByRole('button', { name: `Exclude Operator alice` }).waitFor();
+  await detail.getByRole('button', { name: `Filter on Source IP ${e.sourceIPs?.[0]}` }).waitFor();
+  await detail.getByRole('button', { name: `Filter on Group team-a` }).waitFor();
+  await detail.getByRole('button', { name: `Filter on Audit ID ${id}` }).waitFor();
+
+  await detail.getByRole('button', { name: `Filter on Verb ${e.verb}` }).click();
+  await page.waitForURL(new RegExp(`verb_filter=${e.verb}`));
+  await loaded(page);
+  assert.equal(await detailAuditId(page), id, 'the same event stays open');
+  assert.ok((await column(page, 'c-verb')).every((v) => v === e.verb));
+  const marked = page.locator('.vlist .row.anchor.selected');
+  await marked.waitFor();
+  assert.equal(await marked.count(), 1);
+
+  // Exclusion goes to the API as <field>_exclude (the list request carries it).
+  const listed = page.waitForRequest(
+    (r) => /\/api\/v1\/events\?/.test(r.url()) && r.url().includes('objectref_resource_exclude='),
+  );
+  await detail.getByRole('button', { name: `Exclude Resource type ${e.objectRef?.resource}` }).click();
+  const req = new URL((await listed).url());
+  assert.equal(req.searchParams.get('objectref_resource_exclude'), e.objectRef?.resource);
+  assert.equal(new URL(page.url()).searchParams.get('objectref_resource_exclude'), e.objectRef?.resource);
+  await page.locator('.chip[data-param="objectref_resource_exclude"]').getByText('is not').waitFor();
+  assert.equal(await detailAuditId(page), id);
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('a permalink ?audit_id_filter=<id> shows that event with its detail open', async () => {
+  const e = EVENTS[37];
+  const page = await open(`?audit_id_filter=${e.auditID}`);
+  assert.equal(await total(page), 1);
+  await page.getByTestId('detail').waitFor();
+  assert.equal(await detailAuditId(page), e.auditID);
+  assert.match(page.url(), new RegExp(`audit_id_filter=${e.auditID}`));
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('URL parameters the console does not render are kept across changes and sent to the API', async () => {
+  const page = await open('?verb_filter=get&future_param=x1');
+  await loaded(page);
+  const sent = page.waitForRequest((r) => /\/api\/v1\/events\?/.test(r.url()) && r.url().includes('q=alice'));
+  const search = page.getByRole('searchbox', { name: /Search/ });
+  await search.fill('alice');
+  await search.press('Enter');
+  assert.equal(new URL((await sent).url()).searchParams.get('future_param'), 'x1');
+  await page.waitForURL(/q=alice/);
+  assert.equal(new URL(page.url()).searchParams.get('future_param'), 'x1');
+  assert.equal(new URL(page.url()).searchParams.get('verb_filter'), 'get');
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('surrounding events are one action away: ±15 min of the same user, the event open and marked', async () => {
+  const page = await open();
+  await loaded(page);
+  await page.locator('.vlist .row').nth(10).click();
+  const id = await detailAuditId(page);
+  const e = EVENTS.find((x) => x.auditID === id);
+  assert.ok(e);
+  const t = Date.parse(e.requestReceivedTimestamp);
+  await page.getByRole('button', { name: '±15 min' }).click();
+  await page.getByRole('button', { name: 'Show events within ±15 min, same user' }).click();
+  await page.waitForURL(/start_time=/);
+  await loaded(page);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('user_filter'), e.user.username);
+  const s = Number(url.searchParams.get('start_time')) * 1000;
+  const end = Number(url.searchParams.get('end_time')) * 1000;
+  assert.ok(s <= t - 15 * 60_000 + 1000 && end >= t + 15 * 60_000 - 1000);
+  const want = EVENTS.filter((x) => {
+    const xt = Date.parse(x.requestReceivedTimestamp);
+    return x.user.username === e.user.username && xt >= s && xt <= end;
+  }).length;
+  assert.equal(await total(page), want);
+  assert.equal(await detailAuditId(page), id);
+  await page.locator('.vlist .row.anchor').waitFor();
+  assert.deepEqual(pageErrors(page), []);
+});
