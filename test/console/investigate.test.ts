@@ -122,3 +122,56 @@ test('surrounding events are one action away: ±15 min of the same user, the eve
   await page.locator('.vlist .row.anchor').waitFor();
   assert.deepEqual(pageErrors(page), []);
 });
+
+test('facets show the top values of the query with their counts, each one click from include or exclude', async () => {
+  const page = await open('?response_code_filter=403');
+  await loaded(page);
+  await page.getByRole('button', { name: 'Facets' }).click();
+  const ips = page.getByRole('region', { name: 'Top Source IP' });
+  await ips.locator('li').first().waitFor();
+  const failed = EVENTS.filter((e) => e.responseStatus?.code === 403);
+  const want = new Map<string, number>();
+  for (const e of failed) for (const ip of e.sourceIPs ?? []) want.set(ip, (want.get(ip) ?? 0) + 1);
+  const rows = await ips
+    .locator('li')
+    .evaluateAll((lis) =>
+      lis.map((li) => [
+        (li.querySelector('.value-link > span')?.textContent ?? '').trim(),
+        Number(li.querySelector('.facet-count')?.textContent),
+      ]),
+    );
+  assert.deepEqual(new Map(rows as [string, number][]), new Map([...want].sort((a, b) => b[1] - a[1]).slice(0, 5)));
+  for (const name of ['Operator', 'Verb', 'Resource type', 'Project', 'Status code'])
+    await page
+      .getByRole('region', { name: `Top ${name}` })
+      .locator('li')
+      .first()
+      .waitFor();
+  const [ip] = [...want.keys()];
+  await ips.getByRole('button', { name: `Exclude Source IP ${ip}` }).click();
+  await page.waitForURL(/source_ip_exclude=/);
+  assert.equal(new URL(page.url()).searchParams.get('source_ip_exclude'), ip);
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test("the legend's Success / 4xx / 5xx toggle the status class in the code filter", async () => {
+  const page = await open();
+  await loaded(page);
+  const sent = page.waitForRequest(
+    (r) => /\/api\/v1\/events\?/.test(r.url()) && r.url().includes('response_code_filter='),
+  );
+  await page.locator('.legend-item[data-series="client"]').click();
+  assert.equal(new URL((await sent).url()).searchParams.get('response_code_filter'), '4xx');
+  await page.waitForURL(/response_code_filter=4xx/);
+  assert.equal(await page.locator('.legend-item[data-series="client"]').getAttribute('aria-pressed'), 'true');
+  await page.locator('.legend-item[data-series="server"]').click();
+  await page.waitForURL(/response_code_filter=4xx%2C5xx/);
+  await page.locator('.legend-item[data-series="client"]').click();
+  await page.waitForURL((u) => u.searchParams.get('response_code_filter') === '5xx');
+  // The chart counts the class from the same code lists as ever: 5xx only.
+  await loaded(page);
+  const server = EVENTS.filter((e) => (e.responseStatus?.code ?? 0) >= 500).length;
+  assert.equal(Number(await page.locator('.legend-item[data-series="server"] b').textContent()), server);
+  assert.equal(Number(await page.locator('.legend-item[data-series="client"] b').textContent()), 0);
+  assert.deepEqual(pageErrors(page), []);
+});

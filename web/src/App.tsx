@@ -7,6 +7,7 @@ import { useRef, useState } from 'preact/hooks';
 import { AlertsPanel } from './AlertsPanel.tsx';
 import { getEvent, getToken, setToken } from './api.ts';
 import { Detail } from './Detail.tsx';
+import { Facets } from './Facets.tsx';
 import { FilterBar } from './FilterBar.tsx';
 import { ALL_FIELDS, DEFAULT_RANGE, type ViewState } from './query.ts';
 import { Results } from './Results.tsx';
@@ -18,7 +19,7 @@ import { useExport } from './useExport.ts';
 import { useKeyboard } from './useKeyboard.ts';
 import { useLiveTail } from './useLiveTail.ts';
 import { usePanels } from './usePanels.ts';
-import { useAuth, useTheme, useToast } from './useSession.ts';
+import { useAuth, useStoredFlag, useTheme, useToast } from './useSession.ts';
 import { useView } from './useView.ts';
 
 /**
@@ -53,6 +54,7 @@ export function App() {
   const { selected, setSelected, pinned, detailOpen, alertsOpen } = panels;
   const { auth, setAuth, authVersion, failed, signedIn } = useAuth();
   const [theme, toggleTheme] = useTheme();
+  const [facetsOpen, toggleFacets] = useStoredFlag('vigil.facets');
   const [toast, setToast] = useToast();
   const [live, setLive] = useState(false);
   const [refresh, setRefresh] = useState(0);
@@ -144,7 +146,17 @@ export function App() {
         searchRef={searchRef}
         onRefresh={() => setRefresh((r) => r + 1)}
       />
-      <TrendCard view={view} list={list} trend={events.trend} theme={theme} onZoom={zoom} />
+      <TrendCard
+        view={view}
+        list={list}
+        trend={events.trend}
+        theme={theme}
+        onZoom={zoom}
+        onView={navigate}
+        facetsOpen={facetsOpen}
+        onToggleFacets={toggleFacets}
+      />
+      {facetsOpen ? <Facets view={view} onFilter={(f, v, x) => keepAndGo(withPivot(view, f, v, x))} /> : null}
       <main class={`content ${current || alertsOpen ? 'split' : ''}`}>
         <Results
           list={list}

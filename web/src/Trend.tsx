@@ -22,6 +22,9 @@ interface Props {
   data?: TrendData;
   /** The counts are being (re)loaded: the legend shows no number rather than an old or zero one. */
   loading?: boolean;
+  /** The status classes the view's code filter has (`ok`, `client`, `server`); a legend click toggles one. */
+  classes?: string[];
+  onClass?: (cls: 'ok' | 'client' | 'server') => void;
   theme: string;
   onZoom: (start: number, end: number) => void;
 }
@@ -59,7 +62,7 @@ function bucketAt(u: uPlot, d: TrendData | undefined): number | null {
   return i >= 0 && i < d.times.length ? i : null;
 }
 
-export function Trend({ data, loading, theme, onZoom }: Props) {
+export function Trend({ data, loading, theme, onZoom, classes, onClass }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef({ data, onZoom });
@@ -179,18 +182,26 @@ export function Trend({ data, loading, theme, onZoom }: Props) {
     <div class="trend">
       <div class="trend-legend" aria-live="polite">
         <span class="trend-when">{inBucket ? bucketLabel(data.times[i], data.intervalMs) : 'Whole range'}</span>
-        <span class="legend-item" data-series="ok">
-          <i class="swatch ok" />
-          Success <b>{count(ok)}</b>
-        </span>
-        <span class="legend-item" data-series="client">
-          <i class="swatch client" />
-          4xx <b>{count(client)}</b>
-        </span>
-        <span class="legend-item" data-series="server">
-          <i class="swatch server" />
-          5xx <b>{count(server)}</b>
-        </span>
+        {(
+          [
+            ['ok', 'Success', ok],
+            ['client', '4xx', client],
+            ['server', '5xx', server],
+          ] as const
+        ).map(([cls, label, n]) => (
+          <button
+            type="button"
+            key={cls}
+            class={`legend-item ${classes?.includes(cls) ? 'on' : ''}`}
+            data-series={cls}
+            aria-pressed={!!classes?.includes(cls)}
+            title={`Show only ${label === 'Success' ? 'successful' : label} events (again: not only)`}
+            onClick={() => onClass?.(cls)}
+          >
+            <i class={`swatch ${cls}`} />
+            {label} <b>{count(n)}</b>
+          </button>
+        ))}
         {anyNone ? (
           <span
             class="legend-item"

@@ -216,3 +216,33 @@ export function contextView(
   const end = Math.ceil((e.time + minutes * 60_000) / 1000) * 1000;
   return { filters, q: '', start, end };
 }
+
+/** The code filter's value for each legend class (the API's status classes and ranges). */
+export const CLASS_VALUE: Record<'ok' | 'client' | 'server', string> = { ok: '<400', client: '4xx', server: '5xx' };
+
+/**
+ * The status codes (100–599) a code filter's values cover: exact codes, classes (`4xx`) and ranges (`>=400`,
+ * `<400`, `400-499`), as the API reads them.
+ */
+export function expandCodes(values: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const raw of values) {
+    const test = codeTest(raw.trim().toLowerCase());
+    if (test) for (let c = 100; c <= 599; c++) if (test(c)) out.add(String(c));
+  }
+  return out;
+}
+
+function codeTest(v: string): ((c: number) => boolean) | undefined {
+  const cls = /^([1-5])xx$/.exec(v);
+  if (cls) return (c) => Math.floor(c / 100) === Number(cls[1]);
+  const cmp = /^(>=|<=|>|<)(\d+)$/.exec(v);
+  if (cmp) {
+    const [op, n] = [cmp[1], Number(cmp[2])];
+    return (c) => (op === '>=' ? c >= n : op === '<=' ? c <= n : op === '>' ? c > n : c < n);
+  }
+  const range = /^(\d+)-(\d+)$/.exec(v);
+  if (range) return (c) => c >= Number(range[1]) && c <= Number(range[2]);
+  if (/^\d+$/.test(v)) return (c) => c === Number(v);
+  return undefined;
+}

@@ -1,7 +1,7 @@
 // The trend chart's data: loaded per outcome class from the histogram API, and grown by live-tailed events.
 import { type AuditEvent, histogram } from './api.ts';
 import { codeClass, eventTime } from './format.ts';
-import { apiParams, CODE_CLASSES, durationMs, pickInterval, type ViewState } from './query.ts';
+import { apiParams, CODE_CLASSES, durationMs, expandCodes, pickInterval, type ViewState } from './query.ts';
 import type { TrendData } from './Trend.tsx';
 
 /** Histogram counts per outcome class; each class is one request with its code list (intersected with the view's). */
@@ -21,9 +21,9 @@ export async function loadTrend(
   const span = Math.max(win.end - start, 1000);
   const interval = pickInterval(span);
   const intervalMs = durationMs(interval) as number;
-  const codeFilter = view.filters.find((f) => f.field.key === 'code');
-  const wanted = codeFilter ? new Set(codeFilter.values) : undefined;
-  const base = { ...view, filters: view.filters.filter((f) => f.field.key !== 'code') };
+  const codeFilter = view.filters.find((f) => f.field.key === 'code' && f.mode === 'exact');
+  const wanted = codeFilter ? expandCodes(codeFilter.values) : undefined;
+  const base = { ...view, filters: view.filters.filter((f) => f !== codeFilter) };
   const first = Math.floor(start / intervalMs) * intervalMs;
   const times: number[] = [];
   for (let t = first; t < win.end; t += intervalMs) times.push(t);
@@ -41,9 +41,10 @@ export async function loadTrend(
     p.set('interval', interval);
     return p;
   };
-  // Four requests in parallel: everything, then each outcome class; what no class has is "no status code".
+  // Four requests in parallel: everything, then each outcome class; what no class has is "no status code". With a
+  // code filter no event without a code matches, so "everything" is the classes' sum and is not asked for.
   const [all, ...classes] = await Promise.all([
-    histogram(histParams(view), signal).then(bucketize),
+    wanted ? undefined : histogram(histParams(view), signal).then(bucketize),
     ...CODE_CLASSES.map(async (cls) => {
       let codes = cls.codes.split(',');
       if (wanted) codes = codes.filter((c) => wanted.has(c));
@@ -54,7 +55,7 @@ export async function loadTrend(
     }),
   ]);
   const [ok, client, server] = classes;
-  const none = all.map((n, i) => Math.max(0, n - ok[i] - client[i] - server[i]));
+  const none = all ? all.map((n, i) => Math.max(0, n - ok[i] - client[i] - server[i])) : ok.map(() => 0);
   return { times, ok, client, server, none, intervalMs, start: first, end: win.end };
 }
 

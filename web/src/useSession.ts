@@ -56,3 +56,19 @@ export function useToast(): [string, (message: string) => void] {
   }, [toast]);
   return [toast, setToast];
 }
+
+/** A panel's open/closed choice, remembered in this browser. */
+export function useStoredFlag(key: string): [boolean, () => void] {
+  const [on, setOn] = useState(() => {
+    try {
+      return localStorage.getItem(key) === '1';
+    } catch {
+      return false;
+    }
+  });
+  const toggle = () => {
+    localStorage.setItem(key, on ? '0' : '1');
+    setOn(!on);
+  };
+  return [on, toggle];
+}
