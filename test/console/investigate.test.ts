@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ensureConsoleBuilt } from '../../src/server/console.ts';
+import type { StoredEvent } from '../../src/store/types.ts';
 import { column, launch, loaded, openPage, pageErrors, total } from './browser.ts';
 import { fixtureEvents } from './fixtures.ts';
 import { startVigil, type VigilServer } from './server.ts';
+import { startStandIn } from './standin.ts';
 
 const NOW = Date.now();
 const EVENTS = fixtureEvents(NOW);
@@ -173,5 +175,69 @@ test("the legend's Success / 4xx / 5xx toggle the status class in the code filte
   const server = EVENTS.filter((e) => (e.responseStatus?.code ?? 0) >= 500).length;
   assert.equal(Number(await page.locator('.legend-item[data-series="server"] b').textContent()), server);
   assert.equal(Number(await page.locator('.legend-item[data-series="client"] b').textContent()), 0);
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test("an object's history lists each write with who, when and what changed; masked values say only that", async (t) => {
+  // The history API (contract of /api/v1/objects/history) answered by the stand-in, so the console is tested on
+  // its own; the incident walk-through runs it against the collector.
+  const standIn = await startStandIn(EVENTS);
+  t.after(() => standIn.close());
+  const e = standIn.stored.find((x) => x.objectRef?.resource === 'secrets' && x.objectRef.name) as StoredEvent;
+  const r = e.objectRef as { resource: string; namespace: string; name: string };
+  standIn.histories.set(`${r.resource}/${r.namespace}/${r.name}`, {
+    object: r,
+    items: [
+      {
+        auditID: 'h-1',
+        time: '2026-12-07T10:00:00Z',
+        user: 'alice',
+        verb: 'create',
+        code: 201,
+        stage: 'ResponseComplete',
+        change: {
+          kind: 'created',
+          diff: [
+            { path: '/data/username', op: 'add', after: 'app' },
+            { path: '/data/password', op: 'add', masked: 'changed' },
+          ],
+        },
+      },
+      {
+        auditID: 'h-2',
+        time: '2026-12-07T11:00:00Z',
+        user: 'contractor-joe',
+        verb: 'patch',
+        code: 200,
+        stage: 'ResponseComplete',
+        change: {
+          kind: 'patched',
+          diff: [
+            { path: '/data/password', op: 'replace', masked: 'changed' },
+            { path: '/data/api-key', op: 'add', masked: 'changed' },
+            { path: '/metadata/labels/tier', op: 'replace', before: 'db', after: 'public' },
+          ],
+        },
+      },
+    ],
+  });
+  const page = await openPage(browser);
+  await page.goto(`${standIn.url}/?audit_id_filter=${e.auditID}`);
+  const detail = page.getByTestId('detail');
+  await detail.getByRole('button', { name: 'History' }).click();
+  const history = page.getByTestId('history');
+  await history.locator('[data-audit-id="h-2"]').waitFor();
+  const patch = history.locator('[data-audit-id="h-2"]');
+  const text = (await patch.textContent()) ?? '';
+  assert.match(text, /contractor-joe patch/);
+  assert.match(text, /\/data\/api-key added \(masked\)/);
+  assert.match(text, /\/data\/password value changed \(masked\)/);
+  assert.match(text, /\/metadata\/labels\/tier db → public/);
+  assert.match(
+    (await history.locator('[data-audit-id="h-1"]').textContent()) ?? '',
+    /alice create.*\/data\/username app/,
+  );
+  await history.getByRole('button', { name: 'Back to event' }).click();
+  await detail.getByRole('button', { name: 'History' }).waitFor();
   assert.deepEqual(pageErrors(page), []);
 });

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Alert, type AuditEvent, getEvent, listAlerts } from './api.ts';
 import { Context } from './Context.tsx';
 import { codeClass, formatTime, latency, reasonPhrase, sentence } from './format.ts';
+import { ObjectHistory } from './ObjectHistory.tsx';
 import { ALL_FIELDS, type ViewState } from './query.ts';
 
 export type Pivot = (fieldKey: string, value: string, exclude?: boolean) => void;
@@ -102,7 +103,7 @@ function Who({ e, onFilter }: { e: AuditEvent; onFilter: Pivot }) {
   );
 }
 
-function What({ e, onFilter }: { e: AuditEvent; onFilter: Pivot }) {
+function What({ e, onFilter, onHistory }: { e: AuditEvent; onFilter: Pivot; onHistory: () => void }) {
   const r = e.objectRef;
   return (
     <section>
@@ -119,6 +120,11 @@ function What({ e, onFilter }: { e: AuditEvent; onFilter: Pivot }) {
         </Row>
         <Row label="Name" value={r?.name}>
           <PivotValue field="name" value={r?.name} onFilter={onFilter} />
+          {r?.resource ? (
+            <button type="button" class="btn small" onClick={onHistory}>
+              History
+            </button>
+          ) : null}
         </Row>
         <Row
           label="API group"
@@ -281,9 +287,11 @@ export function Detail({ event: listed, onClose, onFilter, onBack, onView }: Pro
   // null: loading; undefined: the server has no alerts API; a string: it failed.
   const [alerts, setAlerts] = useState<Alert[] | undefined | null | string>(null);
   const box = useRef<HTMLElement>(null);
+  const [history, setHistory] = useState(false);
 
   useEffect(() => {
     setFull(listed);
+    setHistory(false);
     const ac = new AbortController();
     // The list may carry a trimmed event; the single-event endpoint has it whole.
     getEvent(listed.id, ac.signal).then(setFull, () => {});
@@ -320,26 +328,48 @@ export function Detail({ event: listed, onClose, onFilter, onBack, onView }: Pro
         {e.level ? <span class="pill">{e.level}</span> : null}
       </div>
       <div class="detail-body">
-        <Context e={e} onView={onView} />
-        <Who e={e} onFilter={onFilter} />
-        <What e={e} onFilter={onFilter} />
-        <Where e={e} onFilter={onFilter} />
-        <WhenAndOutcome e={e} onFilter={onFilter} />
-        {e.annotations && Object.keys(e.annotations).length > 0 ? (
-          <section>
-            <h3>Annotations</h3>
-            <dl>
-              {Object.entries(e.annotations).map(([k, v]) => (
-                <Row key={k} label={k} value={v}>
-                  <span class="mono wrap">{v}</span>
-                </Row>
-              ))}
-            </dl>
-          </section>
-        ) : null}
-        <AlertsRaised alerts={alerts} />
-        <Bodies e={e} />
+        {history && e.objectRef?.resource && e.objectRef.name ? (
+          <ObjectHistory
+            object={{ resource: e.objectRef.resource, namespace: e.objectRef.namespace, name: e.objectRef.name }}
+            onBack={() => setHistory(false)}
+          />
+        ) : (
+          <EventBody e={e} alerts={alerts} onFilter={onFilter} onView={onView} onHistory={() => setHistory(true)} />
+        )}
       </div>
     </aside>
+  );
+}
+
+function EventBody(props: {
+  e: AuditEvent;
+  alerts: Alert[] | undefined | null | string;
+  onFilter: Pivot;
+  onView: (view: ViewState) => void;
+  onHistory: () => void;
+}) {
+  const { e, onFilter, onView } = props;
+  return (
+    <>
+      <Context e={e} onView={onView} />
+      <Who e={e} onFilter={onFilter} />
+      <What e={e} onFilter={onFilter} onHistory={props.onHistory} />
+      <Where e={e} onFilter={onFilter} />
+      <WhenAndOutcome e={e} onFilter={onFilter} />
+      {e.annotations && Object.keys(e.annotations).length > 0 ? (
+        <section>
+          <h3>Annotations</h3>
+          <dl>
+            {Object.entries(e.annotations).map(([k, v]) => (
+              <Row key={k} label={k} value={v}>
+                <span class="mono wrap">{v}</span>
+              </Row>
+            ))}
+          </dl>
+        </section>
+      ) : null}
+      <AlertsRaised alerts={props.alerts} />
+      <Bodies e={e} />
+    </>
   );
 }
