@@ -91,7 +91,9 @@ export function App() {
 
   const toggleLive = () => {
     // Live tail follows "now": an absolute range that ended in the past would hide the new events.
-    if (!live && !view.range) navigate({ ...view, range: DEFAULT_RANGE, start: undefined, end: undefined });
+    // New events go on top, so the list is newest first.
+    if (!live && (!view.range || view.sort))
+      navigate({ ...view, range: view.range ?? DEFAULT_RANGE, start: undefined, end: undefined, sort: undefined });
     setLive(!live);
   };
   const zoom = (start: number, end: number) => {
@@ -164,6 +166,9 @@ export function App() {
           fetchingMore={events.fetchingMore}
           onOpen={panels.openRow}
           anchor={anchor}
+          narrow={!!current || alertsOpen}
+          asc={view.sort === 'asc'}
+          onSort={() => navigate({ ...view, sort: view.sort === 'asc' ? undefined : 'asc' })}
           onEndReached={list.next ? events.loadMore : undefined}
           onRetry={() => setRefresh(refresh + 1)}
         />

@@ -5,7 +5,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Alert, type AuditEvent, getEvent, listAlerts } from './api.ts';
 import { Context } from './Context.tsx';
-import { codeClass, formatTime, latency, reasonPhrase, sentence } from './format.ts';
+import { codeClass, formatTime, latency, matchedRules, reasonPhrase, sentence } from './format.ts';
 import { ObjectHistory } from './ObjectHistory.tsx';
 import { ALL_FIELDS, type ViewState } from './query.ts';
 
@@ -39,7 +39,10 @@ function Row({ label, value, children }: { label: string; value?: unknown; child
 export function PivotValue(props: { field: string; value?: string; onFilter: Pivot; mono?: boolean; pill?: boolean }) {
   const { field, value, onFilter } = props;
   if (!value) return null;
-  const label = ALL_FIELDS.find((f) => f.key === field)?.label ?? field;
+  const def = ALL_FIELDS.find((f) => f.key === field);
+  // A field this server's table does not filter by: the value alone.
+  if (!def) return <span class={`${props.mono ? 'mono' : ''} ${props.pill ? 'pill' : ''}`}>{value}</span>;
+  const label = def.label;
   return (
     <span class="value-link">
       <span class={`${props.mono ? 'mono' : ''} ${props.pill ? 'pill' : ''}`}>{value}</span>
@@ -202,6 +205,25 @@ function WhenAndOutcome({ e, onFilter }: { e: AuditEvent; onFilter: Pivot }) {
         </dl>
       </section>
     </>
+  );
+}
+
+/** The rules that matched the event (the engine's record), each a pivot on the `rule` field. */
+function MatchedRules({ e, onFilter }: { e: AuditEvent; onFilter: Pivot }) {
+  const rules = matchedRules(e);
+  if (rules.length === 0) return null;
+  return (
+    <section aria-label="Matched rules">
+      <h3>Matched rules</h3>
+      <ul class="alert-list">
+        {rules.map((r) => (
+          <li key={r.rule}>
+            {r.priority ? <span class={`pill prio ${r.priority.toLowerCase()}`}>{r.priority}</span> : null}{' '}
+            <PivotValue field="rule" value={r.rule} onFilter={onFilter} />
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
@@ -368,6 +390,7 @@ function EventBody(props: {
           </dl>
         </section>
       ) : null}
+      <MatchedRules e={e} onFilter={onFilter} />
       <AlertsRaised alerts={props.alerts} />
       <Bodies e={e} />
     </>

@@ -1,11 +1,78 @@
-// The result list card: column heads, the virtualised rows (or the loading / empty / error state), the footer.
+// The result list card: column heads (Time sorts), the virtualised rows (or the loading / empty / error state), the
+// footer with the column chooser. Which columns show is the reader's choice, kept in this browser.
+import { useState } from 'preact/hooks';
 import type { AuditEvent } from './api.ts';
-import { EventRow } from './EventRow.tsx';
+import { COLUMNS, type Column, EventRow } from './EventRow.tsx';
 import { compactNumber, todayString } from './format.ts';
 import type { ListState } from './useEvents.ts';
 import { VirtualList } from './VirtualList.tsx';
 
 const ROW_HEIGHT = 34;
+const COLUMNS_KEY = 'vigil.columns';
+
+function savedColumns(): Set<string> {
+  try {
+    const saved = JSON.parse(localStorage.getItem(COLUMNS_KEY) ?? 'null');
+    if (Array.isArray(saved)) return new Set(saved.filter((k) => typeof k === 'string'));
+  } catch {
+    // none saved, or unreadable: the defaults
+  }
+  return new Set(COLUMNS.filter((c) => c.shown).map((c) => c.key));
+}
+
+function ColumnChooser({ shown, onChange }: { shown: Set<string>; onChange: (s: Set<string>) => void }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <span class="menu-wrap">
+      <button type="button" class="link-btn" aria-expanded={open} onClick={() => setOpen(!open)}>
+        Columns
+      </button>
+      {open ? (
+        <fieldset class="popover menu columns-menu">
+          <legend class="sr-only">Columns</legend>
+          {COLUMNS.map((c) => (
+            <label key={c.key}>
+              <input
+                type="checkbox"
+                checked={shown.has(c.key)}
+                onChange={() => {
+                  const next = new Set(shown);
+                  if (next.has(c.key)) next.delete(c.key);
+                  else next.add(c.key);
+                  localStorage.setItem(COLUMNS_KEY, JSON.stringify([...next]));
+                  onChange(next);
+                }}
+              />{' '}
+              {c.label}
+            </label>
+          ))}
+        </fieldset>
+      ) : null}
+    </span>
+  );
+}
+
+function Head({ columns, asc, onSort }: { columns: Column[]; asc: boolean; onSort: () => void }) {
+  return (
+    <div class="thead">
+      {columns.map((c) =>
+        c.key === 'time' ? (
+          <button
+            type="button"
+            key={c.key}
+            class="sort-btn"
+            aria-label={`Time, ${asc ? 'oldest' : 'newest'} first: sort ${asc ? 'newest' : 'oldest'} first`}
+            onClick={onSort}
+          >
+            Time {asc ? '↑' : '↓'}
+          </button>
+        ) : (
+          <span key={c.key}>{c.label}</span>
+        ),
+      )}
+    </div>
+  );
+}
 
 export function Results(props: {
   list: ListState;
@@ -16,22 +83,24 @@ export function Results(props: {
   onRetry: () => void;
   /** The event open in the detail: its row is marked. */
   anchor?: string;
+  /** The detail is open beside the list: only the columns marked narrow show. */
+  narrow: boolean;
+  asc: boolean;
+  onSort: () => void;
 }) {
   const { list } = props;
   const today = todayString();
+  const [shown, setShown] = useState(savedColumns);
+  const columns = COLUMNS.filter((c) => shown.has(c.key) && (!props.narrow || c.narrow));
   return (
-    <section class="card results" aria-label="Events" data-loading={list.loading} data-key={list.key}>
-      <div class="thead">
-        <span>Time</span>
-        <span>Operator</span>
-        <span>Verb</span>
-        <span>Resource</span>
-        <span>Name</span>
-        <span>Project</span>
-        <span>Code</span>
-        <span>Source IP</span>
-        <span>Source</span>
-      </div>
+    <section
+      class="card results"
+      aria-label="Events"
+      data-loading={list.loading}
+      data-key={list.key}
+      style={{ '--cols': columns.map((c) => c.width).join(' ') }}
+    >
+      <Head columns={columns} asc={props.asc} onSort={props.onSort} />
       {list.error ? (
         <div class="empty">
           <b>Could not load events.</b>
@@ -46,7 +115,7 @@ export function Results(props: {
           rowHeight={ROW_HEIGHT}
           selected={props.selected}
           label="Audit events"
-          renderRow={(e) => <EventRow e={e} today={today} />}
+          renderRow={(e) => <EventRow e={e} today={today} columns={columns} />}
           rowClass={(e) => (e.id === props.anchor ? 'anchor' : '')}
           onOpen={(i) => props.onOpen(i, list.items[i])}
           onEndReached={props.onEndReached}
@@ -65,8 +134,9 @@ export function Results(props: {
         />
       )}
       <div class="tfoot muted">
+        <ColumnChooser shown={shown} onChange={setShown} />
         {list.items.length > 0
-          ? `Showing ${compactNumber(list.items.length)} of ${compactNumber(list.total)} · newest first`
+          ? `Showing ${compactNumber(list.items.length)} of ${compactNumber(list.total)} · ${props.asc ? 'oldest' : 'newest'} first`
           : ''}
         {props.fetchingMore ? (
           <span class="more">

@@ -145,3 +145,25 @@ export function bucketLabel(start: number, intervalMs: number): string {
   const sameDay = shortDate(start) === shortDate(end - 1);
   return `${shortDate(start)} ${clock(start, secs)} – ${sameDay ? '' : `${shortDate(end)} `}${clock(end, secs)}`;
 }
+
+/**
+ * The names of the rules that matched an event, from the rule engine's record on it (the `vigil.dev/falco-rules`
+ * annotation: a JSON array of `{rule, priority}`); read as the field table's `rule` field reads it
+ * (src/event/model.ts `matchedRules`). Never throws.
+ */
+export function matchedRules(e: AuditEvent): { rule: string; priority?: string }[] {
+  const record = e.annotations?.['vigil.dev/falco-rules'];
+  if (!record) return [];
+  try {
+    const parsed: unknown = JSON.parse(record);
+    if (!Array.isArray(parsed)) return [];
+    const out: { rule: string; priority?: string }[] = [];
+    for (const m of parsed as { rule?: unknown; priority?: unknown }[]) {
+      if (typeof m?.rule !== 'string' || !m.rule || out.some((o) => o.rule === m.rule)) continue;
+      out.push({ rule: m.rule, priority: typeof m.priority === 'string' ? m.priority : undefined });
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}

@@ -54,6 +54,8 @@ export interface ViewState {
   /** Absolute range, epoch ms. */
   start?: number;
   end?: number;
+  /** The list's order: newest first unless `asc`. */
+  sort?: 'asc';
   /** Parameters of the URL the console does not render (a newer API's, a hand-written one): kept, and sent on. */
   extra?: [string, string][];
 }
@@ -110,7 +112,8 @@ export function parseView(search: string): ViewState {
   const end = finite(parseTime(p.get('end_time')));
   const range = p.get('range') ?? undefined;
   const view: ViewState = { filters, q: p.get('q') ?? '' };
-  const known = new Set(['q', 'range', 'start_time', 'end_time']);
+  if (p.get('sort') === 'asc') view.sort = 'asc';
+  const known = new Set(['q', 'range', 'start_time', 'end_time', 'sort']);
   for (const f of ALL_FIELDS) for (const n of [f.exact, f.fuzzy, f.exclude]) if (n) known.add(n);
   const extra = [...p].filter(([k]) => !known.has(k));
   if (extra.length) view.extra = extra;
@@ -151,6 +154,7 @@ function filterParams(view: ViewState): URLSearchParams {
     p.set(name, prev ? `${prev},${f.values.join(',')}` : f.values.join(','));
   }
   if (view.q.trim()) p.set('q', view.q.trim());
+  if (view.sort) p.set('sort', view.sort);
   for (const [k, v] of view.extra ?? []) p.append(k, v);
   return p;
 }

@@ -62,7 +62,7 @@ export function useEvents(opts: {
     const ac = new AbortController();
     const win = resolveRange(view, Date.now());
     const params = apiParams(view, win);
-    params.set('sort', 'desc');
+    params.set('sort', view.sort ?? 'desc');
     params.set('size', String(PAGE_SIZE));
     listQuery.current = params;
     const key = viewToSearch(view);
