@@ -58,6 +58,13 @@ function Value({ v }: { v: unknown }) {
 }
 
 function Change({ d }: { d: DiffEntry }) {
+  // Both sides masked the same way and no digest to compare (a store without the key): say what is known.
+  if (!d.masked && d.op === 'replace' && JSON.stringify(d.before) === JSON.stringify(d.after))
+    return (
+      <li class={`diff ${d.op}`}>
+        <code class="mono">{d.path}</code> <span class="muted">masked (whether it changed is not known)</span>
+      </li>
+    );
   if (d.masked)
     return (
       <li class={`diff ${d.op}`}>
