@@ -110,3 +110,73 @@ test('the detail lists the rules that matched the event, with a pivot on the rul
   }
   assert.deepEqual(pageErrors(page), []);
 });
+
+/** WCAG contrast of an element's text against the nearest opaque background, computed in the page. */
+async function contrast(page: Page, selector: string): Promise<number> {
+  return page
+    .locator(selector)
+    .first()
+    .evaluate((el) => {
+      type Node = { parentElement: Node | null } & object;
+      const g = globalThis as unknown as { getComputedStyle(e: object): { color: string; backgroundColor: string } };
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+      const lum = ([r, gr, b]: number[]) => {
+        const f = (c: number) => {
+          const v = c / 255;
+          return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * f(r) + 0.7152 * f(gr) + 0.0722 * f(b);
+      };
+      let bg: number[] = [255, 255, 255];
+      for (let n: Node | null = el as unknown as Node; n; n = n.parentElement) {
+        const c = rgb(g.getComputedStyle(n).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] === 1)) {
+          bg = c.slice(0, 3);
+          break;
+        }
+      }
+      const [a, b] = [lum(rgb(g.getComputedStyle(el).color)), lum(bg)].sort((x, y) => y - x);
+      return (a + 0.05) / (b + 0.05);
+    });
+}
+
+test('light mode text meets 4.5:1: the delete pill, 5xx codes, hints', async () => {
+  const page = await open('?verb_filter=delete');
+  await loaded(page);
+  for (const sel of ['.verb.danger', '.c-code.server', '.trend-hint', '.tfoot']) {
+    if (!(await page.locator(sel).count())) continue;
+    const ratio = await contrast(page, sel);
+    assert.ok(ratio >= 4.5, `${sel}: ${ratio.toFixed(2)}:1`);
+  }
+  assert.ok(await page.locator('.verb.danger').count());
+  assert.ok(await page.locator('.c-code.server').count());
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('at 800 px the console fits: no sideways scroll, the detail stacks under the list, focus moves into it', async () => {
+  const page = await open('', { width: 800, height: 900 });
+  await loaded(page);
+  const fits = () =>
+    page.evaluate(() => {
+      const d = (
+        globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }
+      ).document.documentElement;
+      return d.scrollWidth <= d.clientWidth;
+    });
+  assert.ok(await fits(), 'no horizontal scroll');
+  assert.equal(await page.getByTestId('trend').isVisible(), false, 'the chart is collapsed');
+  await page.locator('.vlist .row').first().click();
+  const detail = page.getByTestId('detail');
+  await detail.waitFor();
+  const list = await page.locator('.results').boundingBox();
+  const box = await detail.boundingBox();
+  assert.ok(list && box && box.y >= list.y + list.height - 1, 'the detail is under the list');
+  assert.ok(await fits());
+  assert.ok(
+    await detail.evaluate((el) =>
+      el.contains((globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement as never),
+    ),
+    'focus is in the detail',
+  );
+  assert.deepEqual(pageErrors(page), []);
+});

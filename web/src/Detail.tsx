@@ -311,6 +311,9 @@ export function Detail({ event: listed, onClose, onFilter, onBack, onView }: Pro
   const box = useRef<HTMLElement>(null);
   const [history, setHistory] = useState(false);
 
+  // Focus moves into the detail when it opens (or shows another event), so a screen reader and Tab start there;
+  // the page's keys (j/k, Esc) still work from it.
+  useEffect(() => box.current?.focus({ preventScroll: true }), [listed.id]);
   useEffect(() => {
     setFull(listed);
     setHistory(false);

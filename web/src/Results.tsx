@@ -1,6 +1,6 @@
 // The result list card: column heads (Time sorts), the virtualised rows (or the loading / empty / error state), the
 // footer with the column chooser. Which columns show is the reader's choice, kept in this browser.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { AuditEvent } from './api.ts';
 import { COLUMNS, type Column, EventRow } from './EventRow.tsx';
 import { compactNumber, todayString } from './format.ts';
@@ -18,6 +18,18 @@ function savedColumns(): Set<string> {
     // none saved, or unreadable: the defaults
   }
   return new Set(COLUMNS.filter((c) => c.shown).map((c) => c.key));
+}
+
+/** Whether the window is narrow (the layout of styles.css's max-width: 900px): fewer columns fit. */
+function useNarrowWindow(): boolean {
+  const [narrow, setNarrow] = useState(() => matchMedia('(max-width: 900px)').matches);
+  useEffect(() => {
+    const m = matchMedia('(max-width: 900px)');
+    const change = () => setNarrow(m.matches);
+    m.addEventListener('change', change);
+    return () => m.removeEventListener('change', change);
+  }, []);
+  return narrow;
 }
 
 function ColumnChooser({ shown, onChange }: { shown: Set<string>; onChange: (s: Set<string>) => void }) {
@@ -91,14 +103,19 @@ export function Results(props: {
   const { list } = props;
   const today = todayString();
   const [shown, setShown] = useState(savedColumns);
-  const columns = COLUMNS.filter((c) => shown.has(c.key) && (!props.narrow || c.narrow));
+  const small = useNarrowWindow();
+  const narrow = props.narrow || small;
+  const columns = COLUMNS.filter((c) => shown.has(c.key) && (!narrow || c.narrow));
   return (
     <section
       class="card results"
       aria-label="Events"
       data-loading={list.loading}
       data-key={list.key}
-      style={{ '--cols': columns.map((c) => c.width).join(' ') }}
+      // Narrow (detail beside, or a small window): the flexible columns may shrink below their usual minimum.
+      style={{
+        '--cols': columns.map((c) => (narrow ? c.width.replace(/minmax\(\d+px/, 'minmax(0') : c.width)).join(' '),
+      }}
     >
       <Head columns={columns} asc={props.asc} onSort={props.onSort} />
       {list.error ? (
