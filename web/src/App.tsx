@@ -19,7 +19,7 @@ import { useExport } from './useExport.ts';
 import { useKeyboard } from './useKeyboard.ts';
 import { useLiveTail } from './useLiveTail.ts';
 import { usePanels } from './usePanels.ts';
-import { useAuth, useStoredFlag, useTheme, useToast } from './useSession.ts';
+import { useAuth, useStoredFlag, useTheme, useTimeZone, useToast } from './useSession.ts';
 import { useView } from './useView.ts';
 
 /**
@@ -54,6 +54,7 @@ export function App() {
   const { selected, setSelected, pinned, detailOpen, alertsOpen } = panels;
   const { auth, setAuth, authVersion, failed, signedIn } = useAuth();
   const [theme, toggleTheme] = useTheme();
+  const [tz, toggleTz] = useTimeZone();
   const [facetsOpen, toggleFacets] = useStoredFlag('vigil.facets');
   const [toast, setToast] = useToast();
   const [live, setLive] = useState(false);
@@ -136,6 +137,8 @@ export function App() {
         onToggleAlerts={panels.toggleAlerts}
         theme={theme}
         onToggleTheme={toggleTheme}
+        tz={tz}
+        onToggleTz={toggleTz}
         onSignOut={() => {
           setToken('');
           setLive(false);

@@ -5,7 +5,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Alert, type AuditEvent, getEvent, listAlerts } from './api.ts';
 import { Context } from './Context.tsx';
-import { codeClass, formatTime, latency, matchedRules, reasonPhrase, sentence } from './format.ts';
+import { codeClass, formatTime, latency, matchedRules, reasonPhrase, sentence, zoneLabel } from './format.ts';
 import { ObjectHistory } from './ObjectHistory.tsx';
 import { ALL_FIELDS, type ViewState } from './query.ts';
 
@@ -174,7 +174,11 @@ function WhenAndOutcome({ e, onFilter }: { e: AuditEvent; onFilter: Pivot }) {
         <h3>When</h3>
         <dl>
           <Row label="Received" value={e.requestReceivedTimestamp}>
-            <span class="mono">{e.requestReceivedTimestamp}</span>
+            <span class="mono" title={e.requestReceivedTimestamp}>
+              {formatTime(Date.parse(e.requestReceivedTimestamp ?? ''))}.
+              {String(Date.parse(e.requestReceivedTimestamp ?? '') % 1000).padStart(3, '0')}
+            </span>{' '}
+            <span class="muted">{zoneLabel()}</span>
           </Row>
           <Row label="Stage" value={e.stage}>
             <PivotValue field="stage" value={e.stage} onFilter={onFilter} />
@@ -348,7 +352,7 @@ export function Detail({ event: listed, onClose, onFilter, onBack, onView }: Pro
         </button>
       </header>
       <div class="detail-sub">
-        {e.requestReceivedTimestamp ? formatTime(Date.parse(e.requestReceivedTimestamp)) : ''}
+        {e.requestReceivedTimestamp ? `${formatTime(Date.parse(e.requestReceivedTimestamp))} ${zoneLabel()}` : ''}
         {e.source ? <span class="pill">{e.source}</span> : null}
         {e.level ? <span class="pill">{e.level}</span> : null}
       </div>

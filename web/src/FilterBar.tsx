@@ -3,10 +3,11 @@
 import type { RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { stats } from './api.ts';
-import { formatTime } from './format.ts';
+import { formatTime, inputTime, parseInputTime, zoneLabel } from './format.ts';
 import {
   apiParams,
   DEFAULT_RANGE,
+  durationMs,
   FIELDS,
   type FieldDef,
   type Filter,
@@ -151,7 +152,7 @@ function Editor(props: { initial?: Filter; view: ViewState; onDone: (f: Filter |
 
 /** A datetime-local value as epoch ms; NaN when it is no date or outside the years the API and the URL handle. */
 function parseLocal(v: string): number {
-  const t = new Date(v).getTime();
+  const t = parseInputTime(v);
   return Number.isFinite(t) && t >= 0 && t < Date.UTC(10000, 0, 1) ? t : Number.NaN;
 }
 
@@ -159,12 +160,9 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
   const [open, setOpen] = useState(false);
   const box = useRef<HTMLDivElement>(null);
   const w = resolveRange(view, Date.now());
-  const toLocal = (ms: number | undefined) => {
-    if (ms === undefined || !Number.isFinite(ms)) return '';
-    const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
-    return d.toISOString().slice(0, 16);
-  };
+  const toLocal = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? '' : inputTime(ms));
   const [invalid, setInvalid] = useState('');
+  const [relative, setRelative] = useState('');
   const [from, setFrom] = useState(toLocal(w.start));
   const [to, setTo] = useState(toLocal(w.end));
   useEffect(() => {
@@ -193,6 +191,18 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
       : view.range
         ? (RANGES.find((r) => r.key === view.range)?.label ?? `Last ${view.range}`)
         : `${view.start !== undefined ? formatTime(view.start) : '…'} → ${view.end !== undefined ? formatTime(view.end) : 'now'}`;
+  /** Shift by half the span (earlier -1, later 1), or zoom out to twice it (0); never past now. */
+  const step = (dir: -1 | 0 | 1) => {
+    const now = Date.now();
+    const r = resolveRange(view, now);
+    const start = r.start ?? now - 7 * 86_400_000;
+    const span = Math.max(r.end - start, 1000);
+    let [a, b] =
+      dir === 0 ? [start - span / 2, r.end + span / 2] : [start + (dir * span) / 2, r.end + (dir * span) / 2];
+    // Past now: the same span, ending now.
+    if (b > now) [a, b] = [a - (b - now), now];
+    set({ start: Math.round(a), end: Math.round(b) });
+  };
   const set = (patch: Partial<ViewState>) => {
     onChange({ ...view, range: undefined, start: undefined, end: undefined, ...patch });
     setOpen(false);
@@ -214,6 +224,29 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
         </svg>
         {label}
       </button>
+      <span class="range-steps">
+        <button
+          type="button"
+          class="icon-btn"
+          aria-label="Earlier"
+          title="Earlier by half the range"
+          onClick={() => step(-1)}
+        >
+          ‹
+        </button>
+        <button type="button" class="icon-btn" aria-label="Zoom out" title="Twice the range" onClick={() => step(0)}>
+          −
+        </button>
+        <button
+          type="button"
+          class="icon-btn"
+          aria-label="Later"
+          title="Later by half the range"
+          onClick={() => step(1)}
+        >
+          ›
+        </button>
+      </span>
       {!view.range || view.range !== DEFAULT_RANGE ? (
         <button
           type="button"
@@ -241,6 +274,29 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
             </li>
           </ul>
           <form
+            class="range-relative"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const v = relative.trim().toLowerCase();
+              if (durationMs(v)) set({ range: v });
+              else setInvalid('A relative range is a number and a unit: 90m, 36h, 2w.');
+            }}
+          >
+            <label class="field-label">
+              Last
+              <input
+                value={relative}
+                placeholder="90m, 36h, 2w"
+                aria-label="Custom relative range"
+                onInput={(e) => setRelative(e.currentTarget.value)}
+              />
+            </label>
+            <button type="submit" class="btn">
+              Apply
+            </button>
+          </form>
+          <p class="muted small">Times in {zoneLabel()}</p>
+          <form
             class="range-custom"
             onSubmit={(e) => {
               e.preventDefault();
@@ -253,11 +309,11 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
           >
             <label class="field-label">
               From
-              <input type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+              <input type="datetime-local" step={1} value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
             </label>
             <label class="field-label">
               To
-              <input type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+              <input type="datetime-local" step={1} value={to} onInput={(e) => setTo(e.currentTarget.value)} />
             </label>
             {invalid ? (
               <p class="error-text" role="alert">

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AuditEvent } from './api.ts';
 import { COLUMNS, type Column, EventRow } from './EventRow.tsx';
-import { compactNumber, todayString } from './format.ts';
+import { compactNumber, timeZone, todayString } from './format.ts';
 import type { ListState } from './useEvents.ts';
 import { VirtualList } from './VirtualList.tsx';
 
@@ -76,7 +76,7 @@ function Head({ columns, asc, onSort }: { columns: Column[]; asc: boolean; onSor
             aria-label={`Time, ${asc ? 'oldest' : 'newest'} first: sort ${asc ? 'newest' : 'oldest'} first`}
             onClick={onSort}
           >
-            Time {asc ? '↑' : '↓'}
+            Time <span class="muted">{timeZone() === 'utc' ? 'UTC' : 'local'}</span> {asc ? '↑' : '↓'}
           </button>
         ) : (
           <span key={c.key}>{c.label}</span>

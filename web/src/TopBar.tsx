@@ -1,7 +1,7 @@
 // The top bar: live tail, export (with progress and cancel), alerts, theme and sign-out.
 import { getToken } from './api.ts';
 import type { ExportFormat } from './exporter.ts';
-import { compactNumber } from './format.ts';
+import { compactNumber, type TimeZone, zoneLabel } from './format.ts';
 import { Logo } from './Logo.tsx';
 import type { Exporting } from './useExport.ts';
 import type { LiveState } from './useLiveTail.ts';
@@ -20,6 +20,8 @@ export function TopBar(props: {
   onToggleAlerts: () => void;
   theme: Theme;
   onToggleTheme: () => void;
+  tz: TimeZone;
+  onToggleTz: () => void;
   onSignOut: () => void;
 }) {
   const { live, liveState, exporting, exportMenu, theme } = props;
@@ -77,6 +79,16 @@ export function TopBar(props: {
           onClick={props.onToggleAlerts}
         >
           Alerts
+        </button>
+        <button
+          type="button"
+          class="btn ghost tz-btn"
+          aria-label={`Times in ${zoneLabel(props.tz)}: show ${props.tz === 'utc' ? 'local time' : 'UTC'}`}
+          title={`Times in ${zoneLabel(props.tz)}`}
+          onClick={props.onToggleTz}
+          data-testid="tz"
+        >
+          {props.tz === 'utc' ? 'UTC' : 'Local time'}
         </button>
         <ThemeButton theme={theme} onToggle={props.onToggleTheme} />
         {getToken() ? (

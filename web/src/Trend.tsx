@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { bucketLabel, clock, compactNumber, shortDate } from './format.ts';
+import { bucketLabel, clock, compactNumber, fields, shortDate, timeZone } from './format.ts';
 
 export interface TrendData {
   /** Bucket start times, epoch ms. */
@@ -87,6 +87,8 @@ export function Trend({ data, loading, theme, onZoom, classes, onClass }: Props)
       width: Math.max(el.clientWidth, 200),
       height: el.clientHeight || 150,
       padding: [10, 12, 0, 4],
+      // Ticks fall on the chosen zone's hours and midnights.
+      ...(timeZone() === 'utc' ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') } : {}),
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false, x: true },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
@@ -107,8 +109,8 @@ export function Trend({ data, loading, theme, onZoom, classes, onClass }: Props)
             return splits.map((s, i) => {
               const ms = s * 1000;
               if (step >= 86_400_000) return shortDate(ms);
-              const d = new Date(ms);
-              const midnight = d.getHours() === 0 && d.getMinutes() === 0 && d.getSeconds() === 0;
+              const d = fields(ms);
+              const midnight = d.hours === 0 && d.minutes === 0 && d.seconds === 0;
               const t = clock(ms, step < 60_000);
               return i === 0 || midnight ? `${t}\n${shortDate(ms)}` : t;
             });
@@ -161,7 +163,7 @@ export function Trend({ data, loading, theme, onZoom, classes, onClass }: Props)
       u.destroy();
       plot.current = null;
     };
-  }, [theme, data?.start, data?.end, data?.intervalMs, data !== undefined]);
+  }, [theme, timeZone(), data?.start, data?.end, data?.intervalMs, data !== undefined]);
 
   // New counts for the same span: just swap the data.
   useEffect(() => {

@@ -1,6 +1,7 @@
 // Small pieces of the console's own state: sign-in (a 401 asks for a token), the theme, and the toast.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
+import { setTimeZone, type TimeZone } from './format.ts';
 
 export type Theme = 'light' | 'dark';
 
@@ -71,4 +72,27 @@ export function useStoredFlag(key: string): [boolean, () => void] {
     setOn(!on);
   };
   return [on, toggle];
+}
+
+/** Local time or UTC for every time shown, remembered in this browser. */
+export function useTimeZone(): [TimeZone, () => void] {
+  const [tz, setTz] = useState<TimeZone>(() => {
+    let saved: string | null = null;
+    try {
+      saved = localStorage.getItem('vigil.tz');
+    } catch {
+      // no storage: local time
+    }
+    const z: TimeZone = saved === 'utc' ? 'utc' : 'local';
+    setTimeZone(z);
+    return z;
+  });
+  const toggle = () => {
+    const z: TimeZone = tz === 'utc' ? 'local' : 'utc';
+    localStorage.setItem('vigil.tz', z);
+    // Set before the render that follows: every formatter reads it.
+    setTimeZone(z);
+    setTz(z);
+  };
+  return [tz, toggle];
 }
