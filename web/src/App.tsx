@@ -48,6 +48,23 @@ function withPivot(view: ViewState, fieldKey: string, value: string, exclude = f
   return { ...view, filters: [...others, ...own.filter((f) => f.mode === 'fuzzy'), ...exact, excl] };
 }
 
+/** Live tail on or off; starting it moves the view to "now", newest first; a zoom into the past stops it. */
+function useLive(view: ViewState, navigate: (v: ViewState) => void) {
+  const [live, setLive] = useState(false);
+  const toggleLive = () => {
+    // Live tail follows "now": an absolute range that ended in the past would hide the new events.
+    // New events go on top, so the list is newest first.
+    if (!live && (!view.range || view.sort))
+      navigate({ ...view, range: view.range ?? DEFAULT_RANGE, start: undefined, end: undefined, sort: undefined });
+    setLive(!live);
+  };
+  const zoom = (start: number, end: number) => {
+    setLive(false);
+    navigate({ ...view, range: undefined, start, end });
+  };
+  return { live, setLive, toggleLive, zoom };
+}
+
 export function App() {
   const { view, navigate } = useView();
   const panels = usePanels();
@@ -57,7 +74,7 @@ export function App() {
   const [tz, toggleTz] = useTimeZone();
   const [facetsOpen, toggleFacets] = useStoredFlag('vigil.facets');
   const [toast, setToast] = useToast();
-  const [live, setLive] = useState(false);
+  const { live, setLive, toggleLive, zoom } = useLive(view, navigate);
   const [refresh, setRefresh] = useState(0);
   const searchRef = useRef<HTMLInputElement>(null);
 
@@ -90,17 +107,6 @@ export function App() {
     onError: setToast,
   });
 
-  const toggleLive = () => {
-    // Live tail follows "now": an absolute range that ended in the past would hide the new events.
-    // New events go on top, so the list is newest first.
-    if (!live && (!view.range || view.sort))
-      navigate({ ...view, range: view.range ?? DEFAULT_RANGE, start: undefined, end: undefined, sort: undefined });
-    setLive(!live);
-  };
-  const zoom = (start: number, end: number) => {
-    setLive(false);
-    navigate({ ...view, range: undefined, start, end });
-  };
   const openEvent = (id: string) => {
     getEvent(id).then(panels.openPinned, (err) => {
       if (!failed(err)) setToast(`Could not open the event: ${err.message ?? err}`);
