@@ -100,12 +100,7 @@ export function App() {
       if (list.error) setRefresh((r) => r + 1);
     },
   });
-  const exp = useExport({
-    query: () => events.listQuery.current,
-    total: () => list.total,
-    failed,
-    onError: setToast,
-  });
+  const exp = useExport({ query: () => events.listQuery.current, total: () => list.total, failed, onError: setToast });
 
   const openEvent = (id: string) => {
     getEvent(id).then(panels.openPinned, (err) => {
@@ -136,15 +131,11 @@ export function App() {
         live={live}
         liveState={liveState}
         onToggleLive={toggleLive}
-        {...exp}
-        onExport={exp.startExport}
+        exporter={exp}
         total={list.total}
         alertsOpen={alertsOpen}
         onToggleAlerts={panels.toggleAlerts}
-        theme={theme}
-        onToggleTheme={toggleTheme}
-        tz={tz}
-        onToggleTz={toggleTz}
+        settings={{ theme, toggleTheme, tz, toggleTz }}
         onSignOut={() => {
           setToken('');
           setLive(false);

@@ -11,20 +11,21 @@ export function TopBar(props: {
   live: boolean;
   liveState: LiveState;
   onToggleLive: () => void;
-  exporting: Exporting | null;
-  exportMenu: boolean;
-  setExportMenu: (open: boolean) => void;
-  onExport: (format: ExportFormat) => void;
+  exporter: {
+    exporting: Exporting | null;
+    exportMenu: boolean;
+    setExportMenu: (open: boolean) => void;
+    startExport: (format: ExportFormat) => void;
+  };
   total: number;
   alertsOpen: boolean;
   onToggleAlerts: () => void;
-  theme: Theme;
-  onToggleTheme: () => void;
-  tz: TimeZone;
-  onToggleTz: () => void;
+  settings: { theme: Theme; toggleTheme: () => void; tz: TimeZone; toggleTz: () => void };
   onSignOut: () => void;
 }) {
-  const { live, liveState, exporting, exportMenu, theme } = props;
+  const { live, liveState } = props;
+  const { exporting, exportMenu } = props.exporter;
+  const { theme, tz } = props.settings;
   return (
     <header class="topbar">
       <div class="brand">
@@ -50,7 +51,7 @@ export function TopBar(props: {
             class="btn"
             aria-haspopup="true"
             aria-expanded={exportMenu}
-            onClick={() => props.setExportMenu(!exportMenu)}
+            onClick={() => props.exporter.setExportMenu(!exportMenu)}
             disabled={!!exporting}
           >
             {exporting ? `Exporting ${compactNumber(exporting.done)} / ${compactNumber(exporting.total)}` : 'Export'}
@@ -62,10 +63,10 @@ export function TopBar(props: {
           ) : null}
           {exportMenu ? (
             <div class="popover menu" role="menu">
-              <button type="button" role="menuitem" onClick={() => props.onExport('jsonl')}>
+              <button type="button" role="menuitem" onClick={() => props.exporter.startExport('jsonl')}>
                 JSON lines <span class="muted">.jsonl</span>
               </button>
-              <button type="button" role="menuitem" onClick={() => props.onExport('csv')}>
+              <button type="button" role="menuitem" onClick={() => props.exporter.startExport('csv')}>
                 CSV <span class="muted">.csv</span>
               </button>
               <p class="hint">All {compactNumber(props.total)} events of the current query.</p>
@@ -83,14 +84,14 @@ export function TopBar(props: {
         <button
           type="button"
           class="btn ghost tz-btn"
-          aria-label={`Times in ${zoneLabel(props.tz)}: show ${props.tz === 'utc' ? 'local time' : 'UTC'}`}
-          title={`Times in ${zoneLabel(props.tz)}`}
-          onClick={props.onToggleTz}
+          aria-label={`Times in ${zoneLabel(tz)}: show ${tz === 'utc' ? 'local time' : 'UTC'}`}
+          title={`Times in ${zoneLabel(tz)}`}
+          onClick={props.settings.toggleTz}
           data-testid="tz"
         >
-          {props.tz === 'utc' ? 'UTC' : 'Local time'}
+          {tz === 'utc' ? 'UTC' : 'Local time'}
         </button>
-        <ThemeButton theme={theme} onToggle={props.onToggleTheme} />
+        <ThemeButton theme={theme} onToggle={props.settings.toggleTheme} />
         {getToken() ? (
           <button type="button" class="btn ghost" onClick={props.onSignOut}>
             Sign out
