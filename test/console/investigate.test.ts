@@ -241,3 +241,42 @@ test("an object's history lists each write with who, when and what changed; mask
   await detail.getByRole('button', { name: 'History' }).waitFor();
   assert.deepEqual(pageErrors(page), []);
 });
+
+test('share and keep: a link with the time range frozen, saved searches and recent ones in this browser', async () => {
+  const page = await open('?range=6h&verb_filter=delete');
+  await loaded(page);
+  await page.getByRole('button', { name: 'Share & saved' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Share and saved searches' });
+  const link = dialog.getByLabel('Link');
+  assert.match(await link.inputValue(), /\?verb_filter=delete&range=6h$/);
+  await dialog.getByLabel('Freeze the time range').check();
+  const frozen = new URL(await link.inputValue());
+  assert.equal(frozen.searchParams.get('range'), null);
+  const span = Number(frozen.searchParams.get('end_time')) - Number(frozen.searchParams.get('start_time'));
+  assert.ok(Math.abs(span - 6 * 3600) <= 2, `six hours frozen, got ${span} s`);
+  await dialog.getByRole('button', { name: 'Copy link' }).click();
+  await dialog.getByRole('button', { name: 'Copied' }).waitFor();
+  // The frozen link opens the same events.
+  const same = await openPage(browser);
+  await same.goto(frozen.toString());
+  assert.equal(await total(same), await total(page));
+
+  await dialog.getByLabel('Search name').fill('deletes');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.getByRole('button', { name: 'deletes', exact: true }).waitFor();
+  // Go elsewhere, then back through the saved search; the one left is among the recent ones.
+  await page.keyboard.press('Escape');
+  await page.goto(`${server.url}/?verb_filter=get`);
+  await loaded(page);
+  const search = page.getByRole('searchbox', { name: /Search/ });
+  await search.fill('alice');
+  await search.press('Enter');
+  await page.waitForURL(/q=alice/);
+  await page.getByRole('button', { name: 'Share & saved' }).click();
+  await dialog.getByRole('button', { name: /verb_filter=get&q=alice/ }).waitFor();
+  await dialog.getByRole('button', { name: 'deletes', exact: true }).click();
+  await page.waitForURL(/verb_filter=delete&range=6h/);
+  await loaded(page);
+  assert.ok((await column(page, 'c-verb')).every((v) => v === 'delete'));
+  assert.deepEqual(pageErrors(page), []);
+});

@@ -136,6 +136,8 @@ export function App() {
         alertsOpen={alertsOpen}
         onToggleAlerts={panels.toggleAlerts}
         settings={{ theme, toggleTheme, tz, toggleTz }}
+        view={view}
+        onView={navigate}
         onSignOut={() => {
           setToken('');
           setLive(false);

@@ -3,6 +3,8 @@ import { getToken } from './api.ts';
 import type { ExportFormat } from './exporter.ts';
 import { compactNumber, type TimeZone, zoneLabel } from './format.ts';
 import { Logo } from './Logo.tsx';
+import type { ViewState } from './query.ts';
+import { Searches } from './Searches.tsx';
 import type { Exporting } from './useExport.ts';
 import type { LiveState } from './useLiveTail.ts';
 import type { Theme } from './useSession.ts';
@@ -22,6 +24,8 @@ export function TopBar(props: {
   onToggleAlerts: () => void;
   settings: { theme: Theme; toggleTheme: () => void; tz: TimeZone; toggleTz: () => void };
   onSignOut: () => void;
+  view: ViewState;
+  onView: (v: ViewState) => void;
 }) {
   const { live, liveState } = props;
   const { exporting, exportMenu } = props.exporter;
@@ -45,6 +49,7 @@ export function TopBar(props: {
           <i class="live-dot" />
           {live ? (liveState === 'on' ? 'Live' : liveState === 'error' ? 'Reconnecting…' : 'Connecting…') : 'Live tail'}
         </button>
+        <Searches view={props.view} onView={props.onView} />
         <div class="menu-wrap">
           <button
             type="button"

@@ -2,6 +2,7 @@
 // every change, and read back on Back/Forward.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { parseView, type ViewState, viewToSearch } from './query.ts';
+import { rememberRecent } from './Searches.tsx';
 
 export function useView(): { view: ViewState; navigate: (next: ViewState, replace?: boolean) => void } {
   const [view, setView] = useState<ViewState>(() => {
@@ -17,6 +18,7 @@ export function useView(): { view: ViewState; navigate: (next: ViewState, replac
     const url = `${location.pathname}${search}`;
     if (replace) history.replaceState(null, '', url);
     else history.pushState(null, '', url);
+    rememberRecent(search);
     setView(next);
   }, []);
   useEffect(() => {
