@@ -87,7 +87,8 @@ export function App() {
     onError: setToast,
   });
   const { list } = events;
-  const liveState = useLiveTail({
+  const reading = useRef(false);
+  const tail = useLiveTail({
     live,
     view,
     enabled: auth === 'ok',
@@ -99,6 +100,7 @@ export function App() {
     onConnected: () => {
       if (list.error) setRefresh((r) => r + 1);
     },
+    reading: () => reading.current,
   });
   const exp = useExport({ query: () => events.listQuery.current, total: () => list.total, failed, onError: setToast });
 
@@ -129,7 +131,7 @@ export function App() {
     <div class="app">
       <TopBar
         live={live}
-        liveState={liveState}
+        liveState={tail.state}
         onToggleLive={toggleLive}
         exporter={exp}
         total={list.total}
@@ -171,6 +173,11 @@ export function App() {
           narrow={!!current || alertsOpen}
           asc={view.sort === 'asc'}
           onSort={() => navigate({ ...view, sort: view.sort === 'asc' ? undefined : 'asc' })}
+          live={live ? tail : undefined}
+          onReading={(r) => {
+            reading.current = r;
+            if (!r) tail.release();
+          }}
           onEndReached={list.next ? events.loadMore : undefined}
           onRetry={() => setRefresh(refresh + 1)}
         />

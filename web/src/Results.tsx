@@ -1,6 +1,6 @@
 // The result list card: column heads (Time sorts), the virtualised rows (or the loading / empty / error state), the
 // footer with the column chooser. Which columns show is the reader's choice, kept in this browser.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AuditEvent } from './api.ts';
 import { COLUMNS, type Column, EventRow } from './EventRow.tsx';
 import { compactNumber, timeZone, todayString } from './format.ts';
@@ -99,10 +99,28 @@ export function Results(props: {
   narrow: boolean;
   asc: boolean;
   onSort: () => void;
+  /** Live tail: events held while the reader reads, and the ids it added (marked). */
+  live?: { held: number; release: () => void; fresh: Set<string> };
+  /** The reader is reading (scrolled down or pointing at the list), or stopped. */
+  onReading: (reading: boolean) => void;
 }) {
   const { list } = props;
   const today = todayString();
   const [shown, setShown] = useState(savedColumns);
+  const box = useRef<HTMLElement>(null);
+  const reading = useRef({ scrolled: false, hover: false });
+  const report = (patch: Partial<{ scrolled: boolean; hover: boolean }>) => {
+    const before = reading.current.scrolled || reading.current.hover;
+    reading.current = { ...reading.current, ...patch };
+    const now = reading.current.scrolled || reading.current.hover;
+    if (now !== before) props.onReading(now);
+  };
+  const showNew = () => {
+    const list = box.current?.querySelector('.vlist');
+    if (list) list.scrollTop = 0;
+    reading.current.scrolled = false;
+    props.live?.release();
+  };
   const small = useNarrowWindow();
   const narrow = props.narrow || small;
   const columns = COLUMNS.filter((c) => shown.has(c.key) && (!narrow || c.narrow));
@@ -112,12 +130,20 @@ export function Results(props: {
       aria-label="Events"
       data-loading={list.loading}
       data-key={list.key}
+      ref={box}
+      onMouseEnter={() => report({ hover: true })}
+      onMouseLeave={() => report({ hover: false })}
       // Narrow (detail beside, or a small window): the flexible columns may shrink below their usual minimum.
       style={{
         '--cols': columns.map((c) => (narrow ? c.width.replace(/minmax\(\d+px/, 'minmax(0') : c.width)).join(' '),
       }}
     >
       <Head columns={columns} asc={props.asc} onSort={props.onSort} />
+      {props.live?.held ? (
+        <button type="button" class="new-pill" onClick={showNew} data-testid="new-events">
+          {props.live.held === 1 ? '1 new event' : `${compactNumber(props.live.held)} new events`}
+        </button>
+      ) : null}
       {list.error ? (
         <div class="empty">
           <b>Could not load events.</b>
@@ -133,7 +159,12 @@ export function Results(props: {
           selected={props.selected}
           label="Audit events"
           renderRow={(e) => <EventRow e={e} today={today} columns={columns} />}
-          rowClass={(e) => (e.id === props.anchor ? 'anchor' : '')}
+          rowClass={(e) =>
+            [e.id === props.anchor ? 'anchor' : '', props.live?.fresh.has(e.id) ? 'fresh' : '']
+              .filter(Boolean)
+              .join(' ')
+          }
+          onScrolled={(top) => report({ scrolled: top > 0 })}
           onOpen={(i) => props.onOpen(i, list.items[i])}
           onEndReached={props.onEndReached}
           empty={

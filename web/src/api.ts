@@ -115,15 +115,20 @@ export function stats(params: URLSearchParams, signal?: AbortSignal): Promise<St
 /**
  * Follows `/api/v1/events/stream` (Server-Sent Events). EventSource cannot send an Authorization header, so the
  * stream is read with fetch and parsed here. Resolves when the server ends the stream; rejects on HTTP errors.
+ * `resume.last` is the `id:` of the last event seen: sent back as `Last-Event-ID` (and `since_id`) on the next
+ * connection, so the server replays what was stored meanwhile.
  */
 export async function followStream(
   params: URLSearchParams,
   onEvent: (event: AuditEvent) => void,
   signal: AbortSignal,
   onOpen?: () => void,
+  resume: { last?: string } = {},
 ): Promise<void> {
-  const res = await fetch(`/api/v1/events/stream?${params}`, {
-    headers: { ...headers(), accept: 'text/event-stream' },
+  const p = new URLSearchParams(params);
+  if (resume.last) p.set('since_id', resume.last);
+  const res = await fetch(`/api/v1/events/stream?${p}`, {
+    headers: { ...headers(), accept: 'text/event-stream', ...(resume.last ? { 'last-event-id': resume.last } : {}) },
     signal,
   });
   if (!res.ok || !res.body) throw await failure(res);
@@ -138,11 +143,14 @@ export async function followStream(
       const block = buf.slice(0, end);
       buf = buf.slice(end + 2);
       let type = 'message';
+      let id: string | undefined;
       const data: string[] = [];
       for (const line of block.split('\n')) {
         if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
         else if (line.startsWith('event:')) type = line.slice(6).trim();
+        else if (line.startsWith('id:')) id = line.slice(3).trim();
       }
+      if (id) resume.last = id;
       if (type !== 'message' || data.length === 0) continue;
       try {
         onEvent(JSON.parse(data.join('\n')) as AuditEvent);

@@ -8,6 +8,16 @@ import type { Events } from './useEvents.ts';
 
 export type LiveState = 'off' | 'connecting' | 'on' | 'error';
 
+export interface LiveTail {
+  state: LiveState;
+  /** Events held while the reader reads (scrolled down, or the pointer over the list). */
+  held: number;
+  /** Puts the held events in at the top. */
+  release: () => void;
+  /** Ids of the events live tail added (marked in the list until the view changes). */
+  fresh: Set<string>;
+}
+
 export function useLiveTail(opts: {
   live: boolean;
   view: ViewState;
@@ -19,11 +29,40 @@ export function useLiveTail(opts: {
   onPrepend: (count: number) => void;
   /** The stream is connected: the server is reachable again. */
   onConnected: () => void;
-}): LiveState {
+  /** Whether the reader is reading the list (new events then wait, so nothing moves under them). */
+  reading: () => boolean;
+}): LiveTail {
   const { live, view, enabled } = opts;
   const [liveState, setLiveState] = useState<LiveState>('off');
   const latest = useRef(opts);
   latest.current = opts;
+  const held = useRef<AuditEvent[]>([]);
+  const [heldCount, setHeldCount] = useState(0);
+  const [fresh, setFresh] = useState<Set<string>>(new Set());
+  /** Newest first: puts events in at the top of the list, marked fresh. */
+  const prepend = (batch: AuditEvent[]) => {
+    const { setList } = latest.current.events;
+    setList((l) => {
+      const seen = new Set(l.items.slice(0, 2000).map((e) => e.id));
+      const added = batch.filter((e) => !seen.has(e.id));
+      if (added.length === 0) return l;
+      latest.current.onPrepend(added.length);
+      setFresh((f) => new Set([...f, ...added.map((e) => e.id)]));
+      return { ...l, items: added.concat(l.items), total: l.total + added.length };
+    });
+  };
+  const release = () => {
+    const batch = held.current;
+    held.current = [];
+    setHeldCount(0);
+    if (batch.length) prepend(batch);
+  };
+  // A new view starts unmarked, with nothing held.
+  useEffect(() => {
+    held.current = [];
+    setHeldCount(0);
+    setFresh(new Set());
+  }, [view]);
 
   useEffect(() => {
     if (!live || !enabled) {
@@ -40,16 +79,14 @@ export function useLiveTail(opts: {
       frame = 0;
       const batch = pending.reverse();
       pending = [];
-      const { setList, setTrendData } = latest.current.events;
-      setList((l) => {
-        const seen = new Set(l.items.slice(0, 2000).map((e) => e.id));
-        const fresh = batch.filter((e) => !seen.has(e.id));
-        if (fresh.length === 0) return l;
-        latest.current.onPrepend(fresh.length);
-        return { ...l, items: fresh.concat(l.items), total: l.total + fresh.length };
-      });
-      setTrendData((t) => (t ? addToTrend(t, batch) : t));
+      latest.current.events.setTrendData((t) => (t ? addToTrend(t, batch) : t));
+      if (latest.current.reading() || held.current.length) {
+        held.current = batch.concat(held.current);
+        setHeldCount(held.current.length);
+      } else prepend(batch);
     };
+    // The last event id seen, across reconnections (the server replays from it).
+    const resume: { last?: string } = {};
     const run = async () => {
       let backoff = 1000;
       while (!ac.signal.aborted) {
@@ -67,6 +104,7 @@ export function useLiveTail(opts: {
               backoff = 1000;
               latest.current.onConnected();
             },
+            resume,
           );
         } catch (err) {
           if (latest.current.failed(err)) return;
@@ -83,5 +121,5 @@ export function useLiveTail(opts: {
       if (frame) cancelAnimationFrame(frame);
     };
   }, [live, view, enabled, opts.reconnect]);
-  return liveState;
+  return { state: liveState, held: heldCount, release, fresh };
 }
