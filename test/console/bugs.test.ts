@@ -88,7 +88,7 @@ test('an invalid absolute date is refused with a message: no NaN in the URL, no 
         }),
       );
     });
-  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('.range-custom').getByRole('button', { name: 'Apply' }).click();
   await page
     .getByRole('alert')
     .getByText(/Not a valid date/)
