@@ -6,7 +6,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import type { AuditEvent } from '../src/event/model.ts';
+import { objectHistory } from '../src/query/history.ts';
 import { openSqliteStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
 
@@ -222,6 +224,29 @@ try {
   await latency('text: short term (2 chars, scanned dictionary)', 10, (i) =>
     store.query({ text: [`${i % 10}q`] }, page),
   );
+  await latency('exclude: top 3 users, namespace', runs, (i) =>
+    store.query({ exact: { namespace: [ns(i)] }, exclude: { user: users.slice(0, 3) } }, page),
+  );
+  await latency('exclude: verbs get,list,watch, last 24 h', runs, () =>
+    store.query({ exclude: { verb: ['get', 'list', 'watch'] }, start: end - 24 * hour, end }, page),
+  );
+  await latency('code class: 4xx,5xx, last 24 h', runs, () =>
+    store.query({ exact: { code: ['4xx', '5xx'] }, start: end - 24 * hour, end }, page),
+  );
+  await latency('code range: >=400 AND exclude 404, last 24 h', runs, () =>
+    store.query({ exact: { code: ['>=400'] }, exclude: { code: ['404'] }, start: end - 24 * hour, end }, page),
+  );
+  // objects that were written (the generated names repeat: about 2,000 per resource and namespace)
+  const written = (
+    await store.query(
+      { exclude: { verb: ['get', 'list', 'watch'] }, start: end - 24 * hour, end },
+      { ...page, size: runs },
+    )
+  ).items.flatMap((e) => (e.objectRef?.name ? [e.objectRef] : []));
+  await latency('object history: one written object (all writes, diffs)', runs, (i) => {
+    const o = written[i % written.length]!;
+    return objectHistory(store, { resource: o.resource!, namespace: o.namespace, name: o.name!, limit: 100 });
+  });
   await latency('histogram: all events, 1 h buckets', 20, () => store.histogram({}, hour));
   await latency('histogram: namespace, 1 h buckets', runs, (i) =>
     store.histogram({ exact: { namespace: [ns(i)] } }, hour),
@@ -238,6 +263,20 @@ try {
     cursor = (await store.query({}, { ...page, after: cursor })).next;
   });
   await latency(`offset: from=${Math.floor(N / 2)}`, 10, () => store.query({}, { ...page, from: Math.floor(N / 2) }));
+  // What free text over the stored bodies would cost (issue #22 item 10): a substring scan of every body (what `q`
+  // cannot use an index for), and of the newest 10,000 only (a bounded variant), straight on the database.
+  await store.close();
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const scan = db.prepare("SELECT count(*) AS n FROM event_bodies WHERE instr(lower(body), 'forbidden') > 0");
+    const newest = db.prepare(
+      "SELECT count(*) AS n FROM (SELECT id FROM events ORDER BY received DESC LIMIT 10000) e JOIN event_bodies b ON b.id = e.id WHERE instr(lower(b.body), 'forbidden') > 0",
+    );
+    await latency('body scan: every body, one term (not done by q)', 3, async () => scan.get());
+    await latency('body scan: newest 10,000 bodies, one term', 10, async () => newest.get());
+  } finally {
+    db.close();
+  }
 } finally {
   await store.close();
   if (!process.env.BENCH_DIR) rmSync(dir, { recursive: true, force: true });

@@ -176,10 +176,15 @@ export async function openPostgresAlertStore(opts: PostgresAlertStoreOptions): P
       if (q.start !== undefined) where.push(`created_at >= ${p(q.start)}`);
       if (q.end !== undefined) where.push(`created_at <= ${p(q.end)}`);
       if (q.scope) {
-        // A tenant sees alerts about events of its workspaces or namespaces, nothing else.
+        // A tenant sees alerts about events of its workspaces or namespaces (within its clusters), nothing else.
         const parts: string[] = [];
         if (q.scope.workspaces.length) parts.push(`workspace = ANY(${p(q.scope.workspaces)}::text[])`);
         if (q.scope.namespaces.length) parts.push(`namespace = ANY(${p(q.scope.namespaces)}::text[])`);
+        if (q.scope.clusters) {
+          // by the alert's `cluster` label: an alert without one (raised before) is of no cluster the tenant has
+          where.push(`labels ->> 'cluster' = ANY(${p(q.scope.clusters)}::text[])`);
+          if (parts.length === 0) parts.push('true'); // a tenant of whole clusters
+        }
         where.push(parts.length ? `(${parts.join(' OR ')})` : 'false');
       }
       const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';

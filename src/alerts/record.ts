@@ -49,6 +49,8 @@ export function alertRecords(event: StoredEvent, raised: RaisedAlert[], createdA
     if (event.user.groups?.length) labels.group = JSON.stringify(event.user.groups);
     set('verb', event.verb);
     set('workspace', event.workspace);
+    // Alertmanager routes by it, and a tenant limited to clusters sees the alert by it (alert stores' scope)
+    set('cluster', event.cluster);
     set('severity', r.priority.toLowerCase());
     const fingerprint = createHash('sha256')
       .update(r.rule)

@@ -175,7 +175,7 @@ export function openSqliteAlertStore(path: string, moveFrom?: string): AlertStor
         params.push(q.end);
       }
       if (q.scope) {
-        // A tenant sees alerts about events of its workspaces or namespaces, nothing else.
+        // A tenant sees alerts about events of its workspaces or namespaces (within its clusters), nothing else.
         const ws = q.scope.workspaces;
         const ns = q.scope.namespaces;
         const parts: string[] = [];
@@ -186,6 +186,13 @@ export function openSqliteAlertStore(path: string, moveFrom?: string): AlertStor
         if (ns.length) {
           parts.push(`namespace IN (${ns.map(() => '?').join(', ')})`);
           params.push(...ns);
+        }
+        const clusters = q.scope.clusters;
+        if (clusters) {
+          // by the alert's `cluster` label: an alert without one (raised before) is of no cluster the tenant has
+          where.push(`json_extract(labels, '$.cluster') IN (${clusters.map(() => '?').join(', ') || 'NULL'})`);
+          params.push(...clusters);
+          if (!ws.length && !ns.length) parts.push('1'); // a tenant of whole clusters
         }
         where.push(parts.length ? `(${parts.join(' OR ')})` : '0');
       }

@@ -1,8 +1,9 @@
 // Callers from the config: bearer tokens (kept only as SHA-256 digests in memory; the config may hold the token
 // or just its `sha256:<hex>` hash) and, on HTTPS, client certificates verified against `tls.clientCA` whose
 // subject CN names an `auth.clientCerts` entry — so a kube-apiserver authenticates with its kubeconfig's
-// client-certificate. A caller is an admin (sees everything), a tenant (sees only its workspaces and namespaces:
-// the server sets EventQuery.scope, whatever the caller's filters say) or an ingest-only sender. With neither
+// client-certificate. A caller is an admin (sees everything), a tenant (sees only its workspaces and namespaces,
+// within its clusters if it has some: the server sets EventQuery.scope, whatever the caller's filters say) or an
+// ingest-only sender; a caller bound to a cluster has every event it sends stored as that cluster's. With neither
 // tokens nor client certificates configured every caller is an admin, which the server only allows on loopback.
 // Each authenticated caller has its own token buckets for ingest and query requests (429 with Retry-After).
 import { timingSafeEqual } from 'node:crypto';
@@ -11,10 +12,14 @@ import type { ClientCertConfig, RateLimitConfig, Role, TokenConfig } from '../co
 import { Bucket, DEFAULT_RATE_LIMIT, RateLimitError, type RequestKind } from './rate-limit.ts';
 import { TOKEN_HASH, tokenDigest } from './tokens.ts';
 
-/** What a tenant may see (the store's TenantScope has this shape): its workspaces and namespaces. */
+/**
+ * What a tenant may see (the store's TenantScope has this shape): its workspaces and namespaces, and with `clusters`
+ * only within those clusters.
+ */
 export interface PrincipalScope {
   workspaces: string[];
   namespaces: string[];
+  clusters?: string[];
 }
 
 export interface Principal {
@@ -22,6 +27,8 @@ export interface Principal {
   role: Role;
   /** Present for tenants only. */
   scope?: PrincipalScope;
+  /** The cluster the events this caller sends come from (`auth.tokens[].cluster`): it overrides what they claim. */
+  cluster?: string;
 }
 
 export class AuthError extends Error {
@@ -41,12 +48,21 @@ export interface AuthRequest {
 
 const ANONYMOUS_ADMIN: Principal = { name: 'anonymous', role: 'admin' };
 
-function principal(c: { name: string; role: Role; workspaces?: string[]; namespaces?: string[] }): Principal {
-  return {
-    name: c.name,
-    role: c.role,
-    scope: c.role === 'tenant' ? { workspaces: c.workspaces ?? [], namespaces: c.namespaces ?? [] } : undefined,
-  };
+function principal(c: {
+  name: string;
+  role: Role;
+  workspaces?: string[];
+  namespaces?: string[];
+  cluster?: string;
+  clusters?: string[];
+}): Principal {
+  const p: Principal = { name: c.name, role: c.role };
+  if (c.role === 'tenant') {
+    p.scope = { workspaces: c.workspaces ?? [], namespaces: c.namespaces ?? [] };
+    if (c.clusters?.length) p.scope.clusters = c.clusters;
+  }
+  if (c.cluster) p.cluster = c.cluster;
+  return p;
 }
 
 export class Authenticator {

@@ -2,6 +2,7 @@
 
 import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
+import { historyCommand } from './history.ts';
 import { importCommand } from './import.ts';
 import { exportCommand, verifyCommand } from './integrity.ts';
 import { k8sWebhookConfigCommand } from './k8s.ts';
@@ -20,6 +21,7 @@ export const commands: Command[] = [
   serveCommand,
   queryCommand,
   tailCommand,
+  historyCommand,
   importCommand,
   policyTestCommand,
   rulesTestCommand,

@@ -5,6 +5,8 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { EventValidationError } from '../event/index.ts';
 import { createIngestor, FORMATS } from '../ingest/index.ts';
+import { maskKeyOf } from '../integrity/keys.ts';
+import { integrityKey } from '../integrity/serve.ts';
 import { openDecisions } from '../server/index.ts';
 import { openStore } from '../store/index.ts';
 import { CliError, type CommandIO, defineCommand } from './command.ts';
@@ -43,7 +45,9 @@ ${CONFIG_USAGE}
     const totals = { inserted: 0, duplicates: 0, ignored: 0, alerts: 0 };
     try {
       store = await openStore(config.storage);
-      const ingestor = createIngestor(config, store, { decisions });
+      // the collector's signing key (created as `vigil serve` would): masked values get the same digests
+      const key = integrityKey(config);
+      const ingestor = createIngestor(config, store, { decisions, maskKey: key && maskKeyOf(key) });
       for (const file of positionals) {
         const events = decodeFile(ingestor, file);
         const bar =

@@ -3,6 +3,7 @@
 import type { KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { parseDuration, signingKeyPath, type VigilConfig } from '../config/index.ts';
+import { DEFAULT_CLOCK_SKEW_MS, parseTimeMs, timeRangeProblem } from '../event/time.ts';
 import {
   exportTrail,
   loadSigningKey,
@@ -16,14 +17,26 @@ import { readTrail, writeCheckpoint } from '../store/index.ts';
 import { CliError, defineCommand } from './command.ts';
 import { CONFIG_OPTIONS, commandConfig } from './config.ts';
 
-/** RFC 3339 time, epoch ms, or a duration meaning that long ago (`24h`). */
+/**
+ * RFC 3339 time, epoch ms, or a duration meaning that long ago (`24h`): by the one timestamp parser, within the
+ * accepted time range (from 1970; a duration reaching further back means from 1970).
+ */
 function parseSince(text: string): number {
-  if (/^\d+$/.test(text)) return Number(text);
-  const t = Date.parse(text);
-  if (!Number.isNaN(t)) return t;
-  const d = parseDuration(text);
-  if (d !== undefined) return Date.now() - d;
-  throw new CliError(`--since: expected an RFC 3339 time, epoch milliseconds or a duration like 24h, not "${text}"`);
+  let t: number | undefined;
+  if (/^\d{1,16}$/.test(text)) t = Number(text);
+  else {
+    try {
+      t = parseTimeMs(text);
+    } catch {
+      const d = parseDuration(text);
+      if (d !== undefined) t = Math.max(0, Date.now() - d);
+    }
+  }
+  if (t === undefined)
+    throw new CliError(`--since: expected an RFC 3339 time, epoch milliseconds or a duration like 24h, not "${text}"`);
+  const why = timeRangeProblem(t, DEFAULT_CLOCK_SKEW_MS);
+  if (why) throw new CliError(`--since: ${JSON.stringify(text)} ${why}`);
+  return t;
 }
 
 function readPublicKey(file: string): KeyObject {

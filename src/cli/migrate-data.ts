@@ -2,7 +2,15 @@
 // keyset pages (the store's own cursor), appends each page to the target (idempotent), and saves the cursor in the
 // target after each page, so an interrupted copy resumes where it stopped; at the end it checks the counts.
 import { existsSync } from 'node:fs';
-import { encodeCursor, openPostgresStore, openSqliteStore, type PostgresStore, toMicros } from '../store/index.ts';
+import {
+  type EventQuery,
+  encodeCursor,
+  MAX_STORED_MICROS,
+  openPostgresStore,
+  openSqliteStore,
+  type PostgresStore,
+  toMicros,
+} from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { CliError, type CommandIO, defineCommand } from './command.ts';
 
@@ -52,10 +60,19 @@ export const migrateDataCommand = defineCommand({
   },
 });
 
+/**
+ * The events a store can keep (received 1970 … MAX_STORED_MICROS): rows outside it, which an older version stored
+ * (year 0000 or 9999), cannot be appended to the target; they are counted and left behind, not a failed copy.
+ */
+const KEPT: EventQuery = { start: 0, end: Math.floor(MAX_STORED_MICROS / 1000) };
+
 async function copy(source: Store, target: PostgresStore, key: string, size: number, io: CommandIO): Promise<number> {
-  const total = (await source.query({}, { sort: 'asc', size: 0 })).total;
-  const first = (await source.query({}, { sort: 'asc', size: 1 })).items[0];
-  const last = (await source.query({}, { sort: 'desc', size: 1 })).items[0];
+  const all = (await source.query({}, { sort: 'asc', size: 0 })).total;
+  const total = (await source.query(KEPT, { sort: 'asc', size: 0 })).total;
+  if (all > total)
+    io.stderr.write(`${all - total} source events have a time outside 1970…2255 that no store keeps: not copied\n`);
+  const first = (await source.query(KEPT, { sort: 'asc', size: 1 })).items[0];
+  const last = (await source.query(KEPT, { sort: 'desc', size: 1 })).items[0];
   // the source's days get partitions first, so that old events do not pile up in the DEFAULT partition
   if (first && last)
     await target.createPartitions(toMicros(first.requestReceivedTimestamp), toMicros(last.requestReceivedTimestamp));
@@ -67,7 +84,7 @@ async function copy(source: Store, target: PostgresStore, key: string, size: num
   progress.show(copied);
   let inserted = 0;
   for (;;) {
-    const page = await source.query({}, { sort: 'asc', size, after: cursor });
+    const page = await source.query(KEPT, { sort: 'asc', size, after: cursor });
     const lastItem = page.items[page.items.length - 1];
     if (!lastItem) break;
     inserted += (await target.append(page.items)).inserted;
@@ -91,7 +108,7 @@ async function countMissing(source: Store, target: Store, size: number): Promise
   let missing = 0;
   let after: string | undefined;
   do {
-    const page = await source.query({}, { sort: 'asc', size, after });
+    const page = await source.query(KEPT, { sort: 'asc', size, after });
     const ids = [...new Set(page.items.map((e) => e.auditID))];
     if (ids.length > 0) {
       const found = await target.query({ exact: { auditID: ids } }, { sort: 'asc', size: 10_000 });

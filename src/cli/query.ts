@@ -41,12 +41,14 @@ T is RFC 3339 or Unix seconds. --server defaults to $VIGIL_URL or http://127.0.0
     if (v.since) {
       const ms = parseDuration(v.since);
       if (ms === undefined) throw new CliError(`--since: expected a duration like 30m, 1h, 7d, not "${v.since}"`);
-      params.set('start_time', String(Math.floor((Date.now() - ms) / 1000)));
+      // a span reaching before 1970 means everything: the accepted time range starts there
+      params.set('start_time', String(Math.max(0, Math.floor((Date.now() - ms) / 1000))));
     }
     if (v.from) params.set('start_time', v.from);
     if (v.to) params.set('end_time', v.to);
     const limit = v.all ? Number.POSITIVE_INFINITY : Number(v.limit ?? 50);
-    if (!(limit > 0)) throw new CliError(`--limit: expected a positive number, not "${v.limit}"`);
+    if (!v.all && !(Number.isSafeInteger(limit) && limit > 0))
+      throw new CliError(`--limit: expected a positive integer, not "${v.limit}"`);
 
     const items: Page['items'] = [];
     let total = 0;

@@ -1,5 +1,6 @@
 // `vigil ship`: the agent that follows kube-apiserver's audit log files and delivers them to a collector.
 import { parseDuration } from '../config/index.ts';
+import { MAX_TIMER_MS } from '../config/spec.ts';
 import { parseListen } from '../server/index.ts';
 import { readTarget, Shipper, StateError, type StatusServer, serveStatus, TargetError } from '../ship/index.ts';
 import { CliError, defineCommand } from './command.ts';
@@ -119,6 +120,8 @@ function count(flag: string, v: string | undefined, min: number, max: number): n
 function duration(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const ms = parseDuration(v);
-  if (ms === undefined) throw new CliError(`${flag}: expected a duration like 250ms, 5s, 1m, not "${v}"`);
+  // each becomes a timer, and Node fires a longer one after 1 ms
+  if (ms === undefined || ms > MAX_TIMER_MS)
+    throw new CliError(`${flag}: expected a duration like 250ms, 5s, 1m (at most 24d), not "${v}"`);
   return ms;
 }

@@ -27,7 +27,8 @@ Prints each matching event as it is stored, until interrupted (or after N events
     const v = values as ClientValues & { limit?: string };
     const fmt = outputFormat(v);
     const limit = v.limit === undefined ? Number.POSITIVE_INFINITY : Number(v.limit);
-    if (!(limit > 0)) throw new CliError(`--limit: expected a positive number, not "${v.limit}"`);
+    if (v.limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0))
+      throw new CliError(`--limit: expected a positive integer, not "${v.limit}"`);
     let seen = 0;
     const ac = new AbortController();
     const stop = () => ac.abort();

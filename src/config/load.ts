@@ -189,6 +189,26 @@ function integrity(f: ConfigFile, store: StorageConfig, o: Overrides, cli: strin
   };
 }
 
+/**
+ * The callers, checked for the one mix-up that would widen what someone sees: `cluster` (binds what an ingest caller
+ * sends) on a tenant, which reads as a scope but is none, or `clusters` (a tenant's scope) on another role.
+ */
+function callers(f: ConfigFile): VigilConfig['auth'] {
+  const tokens = f.auth?.tokens ?? [];
+  const clientCerts = f.auth?.clientCerts ?? [];
+  const check = (where: string, c: { role: string; cluster?: string; clusters?: string[] }) => {
+    if (c.role === 'tenant' && c.cluster !== undefined)
+      throw new ConfigError(
+        `${where}: a tenant's clusters are \`clusters: [${c.cluster}]\` (\`cluster\` names the cluster of what an ingest caller sends)`,
+      );
+    if (c.role !== 'tenant' && c.clusters !== undefined)
+      throw new ConfigError(`${where}: \`clusters\` limits what a tenant sees; a ${c.role} caller sees every cluster`);
+  };
+  for (const [i, t] of tokens.entries()) check(`auth.tokens[${i}] ("${t.name}")`, t);
+  for (const [i, c] of clientCerts.entries()) check(`auth.clientCerts[${i}] ("${c.subject}")`, c);
+  return { tokens, clientCerts, rateLimit: f.auth?.rateLimit };
+}
+
 /** `cli`: loaded by the command line, from this file (a string) or with no file (true). */
 function resolve(f: ConfigFile, o: Overrides, cli: string | boolean): VigilConfig {
   const store = storage(f.storage, o);
@@ -204,7 +224,7 @@ function resolve(f: ConfigFile, o: Overrides, cli: string | boolean): VigilConfi
       openfaas: f.ingest?.openfaas,
       amqp: f.ingest?.amqp ?? [],
     },
-    auth: { tokens: f.auth?.tokens ?? [], clientCerts: f.auth?.clientCerts ?? [], rateLimit: f.auth?.rateLimit },
+    auth: callers(f),
     workspaces: f.workspaces ?? {},
     rules: { enabled: true, ...f.rules },
     receivers: f.receivers ?? [],

@@ -3,7 +3,7 @@
 
 import type { DecodeLimits } from '../event/limits.ts';
 import { SINK } from './sinks.ts';
-import { type Infer, SpecError, spec as s } from './spec.ts';
+import { type Infer, MAX_TIMER_MS, SpecError, spec as s } from './spec.ts';
 
 export const ROLES = ['admin', 'tenant', 'ingest'] as const;
 const PRIORITIES = ['DEBUG', 'INFO', 'WARNING'] as const;
@@ -61,12 +61,16 @@ const TOKEN = s.object(
     role: s.enum(ROLES),
     workspaces: strings,
     namespaces: strings,
+    // The cluster every event this caller sends is attributed to, whatever the event claims (several clusters).
+    cluster: str,
+    // A tenant's clusters: it sees only their events (within its workspaces and namespaces, when it has some).
+    clusters: strings,
   },
   { required: ['name', 'role'], oneOf: ['token', 'tokenHash'] },
 );
 
 const CLIENT_CERT = s.object(
-  { subject: str, role: s.enum(ROLES), workspaces: strings, namespaces: strings },
+  { subject: str, role: s.enum(ROLES), workspaces: strings, namespaces: strings, cluster: str, clusters: strings },
   { required: ['subject', 'role'] },
 );
 
@@ -99,7 +103,7 @@ const RULES = s.object({
 });
 
 const RECEIVER = s.object(
-  { name: str, type: s.enum(RECEIVER_TYPES), url: str, secret: str, timeout: s.duration() },
+  { name: str, type: s.enum(RECEIVER_TYPES), url: str, secret: str, timeout: s.duration({ max: MAX_TIMER_MS }) },
   { required: ['name', 'type', 'url'] },
 );
 
@@ -139,6 +143,8 @@ const LIMITS = s.object({
   maxFieldLength: s.int({ min: 256 }),
   maxUserAgentLength: s.int({ min: 16 }),
   maxDepth: s.int({ min: 8 }),
+  // How far ahead of the collector's clock an event's time may be (the accepted time range's upper bound).
+  maxClockSkew: s.duration(),
 });
 
 /**
@@ -152,7 +158,10 @@ export const SCHEMA = s.object({
   retention: s.duration(),
   // Tamper evidence (src/integrity): the Ed25519 key signing checkpoints (default: vigil-signing.key in the data
   // directory, created on first start) and how often the chain head is signed (default 5m).
-  integrity: s.object({ signingKey: s.path({ exists: true }), checkpointInterval: s.duration() }),
+  integrity: s.object({
+    signingKey: s.path({ exists: true }),
+    checkpointInterval: s.duration({ max: MAX_TIMER_MS }),
+  }),
   ingest: s.object({
     maxBodyBytes: s.int({ min: 1024 }),
     // More fields to mask before storing (dot paths, `[n]`/`[*]`), besides the secret-named ones always masked.

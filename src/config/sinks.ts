@@ -1,6 +1,6 @@
 // The sinks' part of the configuration table: one sink of `capture.sinks` (and of `createAuditor({sinks})`),
 // kube-apiserver's audit backend options plus Vigil's spool. src/sinks checks its configurations against this spec.
-import { type Infer, SpecError, spec as s } from './spec.ts';
+import { type Infer, MAX_TIMER_MS, SpecError, spec as s } from './spec.ts';
 
 export const SINK_MODES = ['batch', 'blocking', 'blocking-strict'] as const;
 export const LOG_FORMATS = ['json', 'legacy', 'cadf'] as const;
@@ -9,7 +9,7 @@ export const WEBHOOK_BODIES = ['eventlist', 'openfaas'] as const;
 const batch = s.object({
   bufferSize: s.int({ min: 1 }),
   maxBatchSize: s.int({ min: 1 }),
-  maxWaitMs: s.number({ min: 0 }),
+  maxWaitMs: s.number({ min: 0, max: MAX_TIMER_MS }),
   throttle: s.alt(
     s.false(),
     s.object({ qps: s.number({ min: Number.MIN_VALUE }), burst: s.int({ min: 1 }) }, { required: ['qps', 'burst'] }),
@@ -18,11 +18,11 @@ const batch = s.object({
 });
 
 const retry = s.object({
-  initialBackoffMs: s.number({ min: 0 }),
+  initialBackoffMs: s.number({ min: 0, max: MAX_TIMER_MS }),
   factor: s.number({ min: 1 }),
   jitter: s.number({ min: 0, max: 1 }),
   maxAttempts: s.int({ min: 1 }),
-  maxRetryAfterMs: s.number({ min: 0 }),
+  maxRetryAfterMs: s.number({ min: 0, max: MAX_TIMER_MS }),
 });
 
 const truncate = s.object(
@@ -42,8 +42,8 @@ const spool = s.object(
     maxBytes: s.int({ min: 1 }),
     segmentBytes: s.int({ min: 1 }),
     fsync: s.bool(),
-    replayBackoffMs: s.number({ min: 0 }),
-    replayMaxBackoffMs: s.number({ min: 0 }),
+    replayBackoffMs: s.number({ min: 0, max: MAX_TIMER_MS }),
+    replayMaxBackoffMs: s.number({ min: 0, max: MAX_TIMER_MS }),
     replayBatchSize: s.int({ min: 1 }),
   },
   { required: ['dir', 'maxBytes'] },
@@ -76,7 +76,7 @@ export const SINK = s.union('type', 'sink', {
       mode: s.enum(SINK_MODES),
       batch,
       truncate,
-      reopenCheckMs: s.number({ min: 0 }),
+      reopenCheckMs: s.number({ min: 0, max: MAX_TIMER_MS }),
     },
     { required: ['path'] },
   ),
@@ -88,7 +88,7 @@ export const SINK = s.union('type', 'sink', {
       mode: s.enum(SINK_MODES),
       batch,
       retry,
-      timeoutMs: s.number({ min: 1 }),
+      timeoutMs: s.number({ min: 1, max: MAX_TIMER_MS }),
       body: s.enum(WEBHOOK_BODIES),
       secret: s.string(),
       standardWebhooks: s.object({ secret: s.string() }, { required: ['secret'] }),
@@ -108,7 +108,7 @@ export const SINK = s.union('type', 'sink', {
       mode: s.enum(SINK_MODES),
       batch,
       retry,
-      timeoutMs: s.number({ min: 1 }),
+      timeoutMs: s.number({ min: 1, max: MAX_TIMER_MS }),
       spool,
       truncate,
     },

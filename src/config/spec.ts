@@ -48,7 +48,7 @@ export type Spec =
   | { kind: 'int' | 'number'; min?: number; max?: number }
   | { kind: 'bool' }
   | { kind: 'false' }
-  | { kind: 'duration' }
+  | { kind: 'duration'; max?: number }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'list'; of: Spec; orOne?: boolean; nonEmpty?: boolean }
   | { kind: 'map'; of: Spec }
@@ -106,7 +106,7 @@ export const spec = {
   number: (o: { min?: number; max?: number } = {}) => ({ kind: 'number' as const, ...o }),
   bool: () => ({ kind: 'bool' as const }),
   false: () => ({ kind: 'false' as const }),
-  duration: () => ({ kind: 'duration' as const }),
+  duration: (o: { max?: number } = {}) => ({ kind: 'duration' as const, ...o }),
   enum: <const V extends readonly string[]>(values: V) => ({ kind: 'enum' as const, values }),
   list: <const O extends Spec>(of: O, o: { nonEmpty?: boolean } = {}) => ({ kind: 'list' as const, of, ...o }),
   listOrOne: <const O extends Spec>(of: O) => ({ kind: 'list' as const, of, orOne: true as const }),
@@ -136,12 +136,25 @@ const UNIT_MS: Record<string, number> = {
 };
 const DURATION = /^(\d+)(ms|s|m|h|d|w)$/;
 
-/** `30s`, `15m`, `7d`, `2w` → milliseconds; undefined when malformed. */
+/**
+ * Longest period of a duration that becomes a timer (`setTimeout`/`setInterval`, 2^31 − 1 ms ≈ 24.8 days): Node
+ * turns a longer one into 1 ms, so `checkpointInterval: 30d` signed a checkpoint every millisecond.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Longest duration: 100 years (5218w). Durations are subtracted from now and turned into epoch µs by the stores
+ * (retention's cutoff: `retention: 99999999999999999999w` once made PostgreSQL's retention fail every minute on a
+ * cutoff that was no bigint); a century keeps that arithmetic exact and covers any real retention or window.
+ */
+export const MAX_DURATION_MS = 5218 * 7 * 86_400_000;
+
+/** `30s`, `15m`, `7d`, `2w` → milliseconds; undefined when malformed, zero or longer than MAX_DURATION_MS. */
 export function parseDuration(text: string): number | undefined {
   const m = DURATION.exec(text.trim());
   if (!m) return undefined;
   const n = Number(m[1]) * UNIT_MS[m[2]!]!;
-  return n > 0 ? n : undefined;
+  return n > 0 && n <= MAX_DURATION_MS ? n : undefined;
 }
 
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -210,7 +223,8 @@ class Checker {
         return v === false ? v : this.fail(path, 'must be false or a mapping');
       case 'int':
       case 'number':
-        if (typeof v !== 'number' || !Number.isFinite(v) || (s.kind === 'int' && !Number.isInteger(v)))
+        // an int beyond 2^53 is no exact integer any more (`bufferSize: 1e300` passed as one)
+        if (typeof v !== 'number' || !Number.isFinite(v) || (s.kind === 'int' && !Number.isSafeInteger(v)))
           return this.fail(path, `must be ${describe(s)}`);
         if (s.min !== undefined && v < s.min) return this.fail(path, `must be at least ${s.min}`);
         if (s.max !== undefined && v > s.max) return this.fail(path, `must be at most ${s.max}`);
@@ -220,6 +234,8 @@ class Checker {
         return this.fail(path, `must be ${describe(s)}, not ${shown(v)}`);
       case 'duration': {
         const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+        if (ms !== undefined && s.max !== undefined && ms > s.max)
+          return this.fail(path, `must be at most ${s.max / 1000} s (a timer's longest period), not ${shown(v)}`);
         return ms ?? this.fail(path, `must be ${describe(s)}, not ${shown(v)}`);
       }
     }
@@ -283,7 +299,7 @@ export function describe(s: Spec): string {
     case 'enum':
       return `one of ${s.values.join(', ')}`;
     case 'duration':
-      return 'a duration like 30s, 15m, 12h, 7d, 2w';
+      return 'a duration like 30s, 15m, 12h, 7d, 2w (at most 5218w, 100 years)';
     case 'list':
       return 'a list';
     case 'map':

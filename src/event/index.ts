@@ -39,5 +39,15 @@ export {
 export * from './model.ts';
 export type { OpenFaaSDecodeOptions } from './openfaas.ts';
 export { decodeOpenFaaSEvent, encodeOpenFaaSEvent, OPENFAAS_ID_NAMESPACE } from './openfaas.ts';
-export { isMicroTime, parseTimeMs, toCadfTime, toMicroTime, toOsloTime, toRfc3339Nano } from './time.ts';
+export {
+  DEFAULT_CLOCK_SKEW_MS,
+  isMicroTime,
+  parseTimeMicros,
+  parseTimeMs,
+  timeRangeProblem,
+  toCadfTime,
+  toMicroTime,
+  toOsloTime,
+  toRfc3339Nano,
+} from './time.ts';
 export { EventValidationError } from './validate.ts';

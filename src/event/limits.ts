@@ -3,6 +3,7 @@
 // at once. Every decoder takes them; the defaults are safe for real producers (kube-apiserver batches at most 400
 // events, its objects nest a few dozen levels, its user agents are cut at 1024 characters).
 import type { AuditEvent, UserInfo } from './model.ts';
+import { DEFAULT_CLOCK_SKEW_MS, isMicroTime, parseTimeMs, timeRangeProblem, toMicroTime } from './time.ts';
 import { EventValidationError, fail, isObject } from './validate.ts';
 
 export interface DecodeLimits {
@@ -21,6 +22,11 @@ export interface DecodeLimits {
    * walk every event; no real API object nests anywhere near 1000.
    */
   maxDepth?: number;
+  /**
+   * Milliseconds an event's time may lie ahead of the collector's clock (default 1 h). Times before 1970 or
+   * beyond now plus this are rejected (src/event/time.ts: the accepted time range).
+   */
+  maxClockSkew?: number;
 }
 
 export const DEFAULT_DECODE_LIMITS: Readonly<Required<DecodeLimits>> = Object.freeze({
@@ -28,6 +34,7 @@ export const DEFAULT_DECODE_LIMITS: Readonly<Required<DecodeLimits>> = Object.fr
   maxFieldLength: 64 * 1024,
   maxUserAgentLength: 1024,
   maxDepth: 1000,
+  maxClockSkew: DEFAULT_CLOCK_SKEW_MS,
 });
 
 /** kube-apiserver's suffix for a cut user agent (k8s.io/apiserver/pkg/audit: userAgentTruncateSuffix). */
@@ -41,7 +48,8 @@ export function resolveLimits(l: DecodeLimits | undefined): Readonly<Required<De
     (l.maxEvents === undefined &&
       l.maxFieldLength === undefined &&
       l.maxUserAgentLength === undefined &&
-      l.maxDepth === undefined)
+      l.maxDepth === undefined &&
+      l.maxClockSkew === undefined)
   ) {
     return DEFAULT_DECODE_LIMITS;
   }
@@ -50,6 +58,7 @@ export function resolveLimits(l: DecodeLimits | undefined): Readonly<Required<De
     maxFieldLength: l.maxFieldLength ?? DEFAULT_DECODE_LIMITS.maxFieldLength,
     maxUserAgentLength: l.maxUserAgentLength ?? DEFAULT_DECODE_LIMITS.maxUserAgentLength,
     maxDepth: l.maxDepth ?? DEFAULT_DECODE_LIMITS.maxDepth,
+    maxClockSkew: l.maxClockSkew ?? DEFAULT_DECODE_LIMITS.maxClockSkew,
   };
 }
 
@@ -121,12 +130,37 @@ function checkUser(u: UserInfo | undefined, max: number, base: string): void {
   }
 }
 
+/** Earliest accepted time as MicroTime, which orders as text in time order. */
+const EARLIEST = '1970-01-01T00:00:00.000000Z';
+/** The latest accepted time as MicroTime, for `skewMs`, renewed every second (not formatted per event). */
+const latest = { text: '', skewMs: -1, until: 0 };
+
+/** A decoded (MicroTime) timestamp within the accepted time range, or an error naming its canonical field. */
+function checkTime(v: string | undefined, skewMs: number, field: string): void {
+  if (v === undefined) return;
+  // The decoders write MicroTime, which compares as text: two string comparisons per timestamp on the hot path.
+  if (isMicroTime(v)) {
+    const now = Date.now();
+    if (now >= latest.until || skewMs !== latest.skewMs) {
+      // floored to the second, valid for that second: never later than now + skew
+      const at = Math.floor(now / 1000) * 1000;
+      Object.assign(latest, { text: toMicroTime(at + skewMs), skewMs, until: at + 1000 });
+    }
+    if (v >= EARLIEST && v <= latest.text) return;
+  }
+  const why = timeRangeProblem(parseTimeMs(v), skewMs);
+  if (why) throw new EventValidationError(field, `${JSON.stringify(v)} ${why}`);
+}
+
 /**
- * The field limits on a decoded event (canonical field names in errors): every scalar string within
+ * The field limits on a decoded event (canonical field names in errors): both timestamps within the accepted time
+ * range (every decoder ends here, so every way in bounds them alike), every scalar string within
  * `maxFieldLength`, userAgent cut as kube-apiserver cuts it. Bodies (requestObject, responseObject) are bounded by
  * the request body size and `maxDepth`, not here.
  */
 export function applyFieldLimits(e: AuditEvent, limits: Readonly<Required<DecodeLimits>>): AuditEvent {
+  checkTime(e.requestReceivedTimestamp, limits.maxClockSkew, 'requestReceivedTimestamp');
+  checkTime(e.stageTimestamp, limits.maxClockSkew, 'stageTimestamp');
   const max = limits.maxFieldLength;
   check(e.auditID, max, '', 'auditID');
   check(e.requestURI, max, '', 'requestURI');

@@ -20,6 +20,24 @@ function present(v: unknown): boolean {
 
 type Obj = Record<string, unknown>;
 
+/** A value masked while recording: where it was (container and member) and what it was. */
+export type MaskedValue = [container: object, member: string | number, original: unknown];
+
+/**
+ * Where the values masked now are recorded: set by `maskCredentials` with `onMasked` while it masks the bodies (and
+ * the configured paths), else undefined. Module state rather than a parameter of every function above: masking is
+ * synchronous, and the hot path (nothing recorded) then pays one test per masked value only.
+ */
+let recording: MaskedValue[] | undefined;
+
+/** `o[k] = v`, recording the value replaced when it changes (one already `***` is not a value of its own). */
+function put(o: object, k: string | number, v: unknown): void {
+  const c = o as Record<string | number, unknown>;
+  const old = c[k];
+  if (recording && old !== v && old !== MASK) recording.push([o, k, old]);
+  c[k] = v;
+}
+
 /** Member names (compared lower-cased) whose values are secrets wherever they appear in a body. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'authorization',
@@ -262,11 +280,11 @@ function maskAnnotations(annotations: Obj): void {
     if (!Object.hasOwn(annotations, k)) continue;
     const v = annotations[k];
     if (isSecretMember(k, v)) {
-      annotations[k] = MASK;
+      put(annotations, k, MASK);
     } else if (k === LAST_APPLIED && typeof v === 'string' && v.startsWith('{')) {
-      annotations[k] = maskJsonText(v);
+      put(annotations, k, maskJsonText(v));
     } else if (typeof v === 'string' && v.length >= 14) {
-      annotations[k] = maskSchemeCredentials(v);
+      put(annotations, k, maskSchemeCredentials(v));
     }
   }
 }
@@ -309,7 +327,7 @@ function maskSecretData(o: unknown): void {
     for (const op of o) {
       if (!isObject(op) || typeof op.path !== 'string' || !/^\/(data|stringData)(\/|$)/.test(op.path)) continue;
       if (isObject(op.value)) maskSecretData({ data: op.value });
-      else if (present(op.value)) op.value = MASK;
+      else if (present(op.value)) put(op, 'value', MASK);
     }
     return;
   }
@@ -317,7 +335,7 @@ function maskSecretData(o: unknown): void {
   for (const field of ['data', 'stringData']) {
     const d = o[field];
     if (!isObject(d)) continue;
-    for (const k in d) if (Object.hasOwn(d, k) && present(d[k])) d[k] = MASK;
+    for (const k in d) if (Object.hasOwn(d, k) && present(d[k])) put(d, k, MASK);
   }
   if (Array.isArray(o.items)) for (const item of o.items) maskSecretData(item);
 }
@@ -347,7 +365,7 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
       if (!Object.hasOwn(o, k)) continue;
       const x = o[k];
       if (isSecretMember(k, x)) {
-        o[k] = MASK;
+        put(o, k, MASK);
       } else if (x !== null && typeof x === 'object') {
         stack.push(x);
         if (k === 'annotations' && !Array.isArray(x)) maskAnnotations(x as Obj);
@@ -357,7 +375,7 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
     if (Object.hasOwn(o, 'value') && present(o.value)) {
       const { name, key } = o;
       if ((typeof name === 'string' && isSecretPairName(name)) || (typeof key === 'string' && isSecretPairName(key)))
-        o.value = MASK;
+        put(o, 'value', MASK);
     }
   }
 }
@@ -390,20 +408,20 @@ function maskAt(v: unknown, segs: readonly Segment[], i: number): void {
     if (s === '*') {
       if (!Array.isArray(cur)) return;
       for (let n = 0; n < cur.length; n++) {
-        if (last) cur[n] = MASK;
+        if (last) put(cur, n, MASK);
         else maskAt(cur[n], segs, j + 1);
       }
       return;
     }
     if (typeof s === 'number') {
       if (!Array.isArray(cur) || s >= cur.length) return;
-      if (last) cur[s] = MASK;
+      if (last) put(cur, s, MASK);
       else cur = cur[s];
       continue;
     }
     if (!isObject(cur) || !Object.hasOwn(cur, s)) return;
     if (last) {
-      if (cur[s] !== undefined && cur[s] !== null) cur[s] = MASK;
+      if (cur[s] !== undefined && cur[s] !== null) put(cur, s, MASK);
     } else {
       cur = cur[s];
     }
@@ -415,18 +433,42 @@ function maskAt(v: unknown, segs: readonly Segment[], i: number): void {
  * members and name/value pairs anywhere in requestObject, responseObject, annotations and the format leftovers in
  * `origin`, and credentials in annotation values; the CADF initiator's credential token (unless pycadf already
  * masked it); and each of `extraPaths` (dot paths from the event root, `[n]`/`[*]` for items, e.g.
- * `requestObject.spec.env[*].value`; parse them once with `parseMaskPath` for the hot path).
+ * `requestObject.spec.env[*].value`; parse them once with `parseMaskPath` for the hot path). `onMasked`, when
+ * given, is called with every value masked in the bodies and annotations (before it was masked): the collector
+ * keeps a keyed digest of each (./mask-digest.ts).
  */
-export function maskCredentials(e: AuditEvent, extraPaths?: readonly (string | readonly Segment[])[]): AuditEvent {
+export function maskCredentials(
+  e: AuditEvent,
+  extraPaths?: readonly (string | readonly Segment[])[],
+  onMasked?: (masked: MaskedValue[]) => void,
+): AuditEvent {
+  if (!onMasked) return maskAll(e, extraPaths);
+  const masked: MaskedValue[] = [];
+  maskAll(e, extraPaths, masked);
+  onMasked(masked);
+  return e;
+}
+
+/** Masks `e`; what is masked in its bodies and at `extraPaths` is recorded into `record` when given. */
+function maskAll(
+  e: AuditEvent,
+  extraPaths?: readonly (string | readonly Segment[])[],
+  record?: MaskedValue[],
+): AuditEvent {
   if (typeof e.requestURI === 'string') e.requestURI = maskQuery(e.requestURI);
   if (e.annotations) maskAnnotations(e.annotations);
-  // core/v1 secrets: a patch or a partial body has no kind to tell it is a Secret
-  if (e.objectRef?.resource === 'secrets' && !e.objectRef.apiGroup) {
-    maskSecretData(e.requestObject);
-    maskSecretData(e.responseObject);
+  recording = record;
+  try {
+    // core/v1 secrets: a patch or a partial body has no kind to tell it is a Secret
+    if (e.objectRef?.resource === 'secrets' && !e.objectRef.apiGroup) {
+      maskSecretData(e.requestObject);
+      maskSecretData(e.responseObject);
+    }
+    maskTree(e.requestObject);
+    maskTree(e.responseObject);
+  } finally {
+    recording = undefined;
   }
-  maskTree(e.requestObject);
-  maskTree(e.responseObject);
   const origin = e.origin;
   if (origin) {
     const initiator = origin.cadf?.initiator;
@@ -443,7 +485,12 @@ export function maskCredentials(e: AuditEvent, extraPaths?: readonly (string | r
     maskTree(origin, skip);
   }
   if (extraPaths) {
-    for (const p of extraPaths) maskAt(e, typeof p === 'string' ? parseMaskPath(p) : p, 0);
+    recording = record;
+    try {
+      for (const p of extraPaths) maskAt(e, typeof p === 'string' ? parseMaskPath(p) : p, 0);
+    } finally {
+      recording = undefined;
+    }
   }
   return e;
 }

@@ -96,10 +96,42 @@ export interface AuditEvent {
   annotations?: Record<string, string>;
   /** KubeSphere: workspace of the namespace or DevOps project. */
   workspace?: string;
-  /** KubeSphere: member cluster name. */
+  /** The cluster it came from (KubeSphere: member cluster name): docs/collector.md, Several clusters. */
   cluster?: string;
   /** KubeSphere: DevOps project. */
   devops?: string;
   source: Source;
   origin?: EventOrigin;
+}
+
+// The record of the rules that matched an event, kept on the event itself so that the stored event says which
+// detections flagged it: written by the rule engine (src/rules), read by the field table's `rule` field
+// (src/store/fields.ts), which makes it filterable (`rule_filter`).
+
+/**
+ * The Falco rules that fired: a JSON array of `{rule, priority}` in the order they fired
+ * (`[{"rule":"Create Privileged Pod","priority":"Warning"}]`).
+ */
+export const FALCO_RULES_ANNOTATION = 'vigil.dev/falco-rules';
+
+/**
+ * The names of the rules an event's record says matched. A record that is not the engine's (an imported event,
+ * a hand-written annotation) yields the names it holds and nothing else: never throws.
+ */
+export function matchedRules(e: AuditEvent): string[] | undefined {
+  const record = e.annotations?.[FALCO_RULES_ANNOTATION];
+  if (typeof record !== 'string' || record === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(record);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const out: string[] = [];
+  for (const m of parsed) {
+    const name = (m as { rule?: unknown } | null)?.rule;
+    if (typeof name === 'string' && name !== '' && !out.includes(name)) out.push(name);
+  }
+  return out;
 }

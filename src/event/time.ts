@@ -184,6 +184,34 @@ export function parseTimeMs(s: string): number {
   return t.sec * 1000 + Math.floor(t.micro / 1000);
 }
 
+/**
+ * Epoch microseconds of a timestamp string, exactly (the fraction's digits, not a rounded double): what the stores
+ * keep and order by. NaN when `s` is not a timestamp.
+ */
+export function parseTimeMicros(s: string): number {
+  const t = typeof s === 'string' ? parseInstant(s) : undefined;
+  return t ? t.sec * 1_000_000 + t.micro : Number.NaN;
+}
+
+// The accepted time range, the same on every way in (ingest, import, AMQP) and for query times: from the Unix epoch
+// (stores keep epoch µs; no audit trail predates 1970) to now plus a clock-skew allowance (a producer whose clock
+// runs a little fast is not refused; a year-9999 time, which once overflowed the stores' integers, is).
+
+/** Default allowance for producers' clocks running ahead of the collector's (`ingest.limits.maxClockSkew`). */
+export const DEFAULT_CLOCK_SKEW_MS = 3_600_000;
+
+/**
+ * Why epoch milliseconds `ms` are outside the accepted range [1970-01-01, now + `skewMs`], or undefined when they
+ * are inside.
+ */
+export function timeRangeProblem(ms: number, skewMs: number, now: number = Date.now()): string | undefined {
+  if (!Number.isFinite(ms)) return 'is not a time';
+  if (ms < 0) return 'is before 1970-01-01T00:00:00Z, the earliest accepted time';
+  if (ms > now + skewMs)
+    return `is later than now plus the clock-skew allowance of ${skewMs / 1000} s (ingest.limits.maxClockSkew), the latest accepted time`;
+  return undefined;
+}
+
 /** MicroTime → pycadf's `YYYY-MM-DDTHH:MM:SS.ffffff+0000`. */
 export function toCadfTime(micro: string): string {
   return `${toMicroTime(micro).slice(0, 26)}+0000`;

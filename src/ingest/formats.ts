@@ -19,6 +19,11 @@ type Limits = Readonly<Required<DecodeLimits>>;
 /** What a format may read of a delivery besides its body: the request's headers (HTTP). */
 export interface Delivery {
   header(name: string): string | undefined;
+  /**
+   * The cluster the sender is bound to (its token's or client certificate's `cluster`): every event of the delivery
+   * is attributed to it, whatever the event claims, so that one cluster cannot write as another.
+   */
+  readonly cluster?: string;
 }
 
 export const NO_HEADERS: Delivery = { header: () => undefined };

@@ -59,12 +59,13 @@ export function verifySignature(secret: string, body: Buffer, header: string | u
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function headersOf(req: FastifyRequest): Delivery {
+function deliveryOf(req: FastifyRequest, cluster: string | undefined): Delivery {
   return {
     header(name) {
       const v = req.headers[name];
       return Array.isArray(v) ? v[0] : v;
     },
+    cluster,
   };
 }
 
@@ -75,11 +76,12 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
   const route = (format: IngestFormat) => {
     const http = format.http!;
     app.post(http.path, async (req) => {
+      let cluster: string | undefined;
       if (http.signature === 'openfaas' && o.openfaasSecret !== undefined) {
         if (!verifySignature(o.openfaasSecret, req.body as Buffer, req.headers['x-openfaas-signature-256'] as string))
           throw new HttpError(401, 'missing or invalid X-Openfaas-Signature-256', 'X-Openfaas-Signature-256');
       } else {
-        auth.authorize(req, INGEST_ROLES, 'ingest');
+        cluster = auth.authorize(req, INGEST_ROLES, 'ingest').cluster;
       }
       const type = mediaType(req);
       if (!http.contentTypes.includes(type))
@@ -87,7 +89,7 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
           415,
           `unsupported Content-Type "${type || '(none)'}" (expected ${http.contentTypes.join(' or ')})`,
         );
-      const delivery = headersOf(req);
+      const delivery = deliveryOf(req, cluster);
       const text = await bodyText(req, maxBodyBytes);
       let events: ReturnType<Ingestor['decode']>;
       try {

@@ -5,7 +5,8 @@ import { type AlertDispatcher, alertRecords, type RaisedAlert } from '../alerts/
 import type { VigilConfig } from '../config/index.ts';
 import { type DecodeLimits, EventValidationError, resolveLimits } from '../event/index.ts';
 import { maskCredentials, parseMaskPath } from '../event/mask.ts';
-import type { AuditEvent } from '../event/model.ts';
+import { MaskDigester } from '../event/mask-digest.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION } from '../event/model.ts';
 import type { CollectorMetrics } from '../metrics/index.ts';
 import type { RuleEngine } from '../rules/index.ts';
 import type { AppendOptions, AppendResult, Store } from '../store/types.ts';
@@ -27,6 +28,8 @@ export interface IngestDecisions {
   mask?: string[];
   /** The decoders' limits (`ingest.limits`; unset ones take DEFAULT_DECODE_LIMITS). */
   limits?: DecodeLimits;
+  /** The store's key of masked values' digests (src/integrity maskKeyOf); absent: masked values get no digest. */
+  maskKey?: Buffer;
   now?: () => number;
 }
 
@@ -45,6 +48,7 @@ export class Ingestor {
   private readonly metrics?: CollectorMetrics;
   private readonly decisions: IngestDecisions;
   private readonly maskPaths: ReturnType<typeof parseMaskPath>[];
+  private readonly digester?: MaskDigester;
   readonly limits: Readonly<Required<DecodeLimits>>;
   constructor(
     store: Store,
@@ -57,6 +61,7 @@ export class Ingestor {
     this.metrics = metrics;
     this.decisions = decisions;
     this.maskPaths = (decisions.mask ?? []).map(parseMaskPath);
+    if (decisions.maskKey) this.digester = new MaskDigester(decisions.maskKey);
     this.limits = resolveLimits(decisions.limits);
   }
 
@@ -78,6 +83,9 @@ export class Ingestor {
 
   /** Decoded events of `format` → stored, as every way in stores them. Resolves once they are committed. */
   async ingest(format: IngestFormat, events: AuditEvent[], delivery: Delivery = NO_HEADERS): Promise<IngestResult> {
+    // The sender's binding wins over the events' own `cluster` (KubeSphere's Cluster, `vigil ship --cluster`).
+    const cluster = delivery.cluster;
+    if (cluster !== undefined) for (const e of events) e.cluster = cluster;
     const batchKey = format.batchKey?.(delivery);
     const opts: AppendOptions = batchKey === undefined ? {} : { batchKey };
     const pairs = format.pairs;
@@ -115,8 +123,19 @@ export class Ingestor {
   /** Resolves once the events (and the alerts they raise) are committed. `path` labels the metrics. */
   private async storeBatch(path: string, events: AuditEvent[], opts: AppendOptions): Promise<IngestResult> {
     this.enrich(events);
-    // Credentials are never stored in clear: mask before the rules see the event, let alone the store.
-    for (const e of events) maskCredentials(e, this.maskPaths);
+    const digester = this.digester;
+    for (const e of events) {
+      // Credentials are never stored in clear: mask before the rules see the event, let alone the store. With the
+      // store's key, each masked value leaves a digest, for the objects' history (src/query/history.ts).
+      if (digester) digester.mask(e, this.maskPaths);
+      else maskCredentials(e, this.maskPaths);
+      // Only this collector's rules say which rules matched (the field `rule`): a record an event arrives with is
+      // dropped, and the engine writes its own.
+      if (e.annotations !== undefined && Object.hasOwn(e.annotations, FALCO_RULES_ANNOTATION)) {
+        const { [FALCO_RULES_ANNOTATION]: _, ...rest } = e.annotations;
+        e.annotations = rest;
+      }
+    }
     this.metrics?.ingested.inc({ path }, events.length);
     const { engine, dispatcher } = this.decisions;
     let archived = events;
@@ -170,12 +189,13 @@ export class Ingestor {
 export function createIngestor(
   config: VigilConfig,
   store: Store,
-  o: { decisions?: Pick<IngestDecisions, 'engine' | 'dispatcher'>; metrics?: CollectorMetrics } = {},
+  o: { decisions?: Pick<IngestDecisions, 'engine' | 'dispatcher'>; metrics?: CollectorMetrics; maskKey?: Buffer } = {},
 ): Ingestor {
   return new Ingestor(store, config.workspaces, o.metrics, {
     engine: o.decisions?.engine,
     dispatcher: o.decisions?.dispatcher,
     mask: config.ingest.mask,
     limits: config.ingest.limits,
+    maskKey: o.maskKey,
   });
 }

@@ -1,5 +1,12 @@
 // The Ed25519 signing key of checkpoints: generated on first start (PEM, mode 0600) or given in the config.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+} from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -17,6 +24,16 @@ export interface SigningKey {
   privateKey: KeyObject;
   publicKey: KeyObject;
   keyId: string;
+}
+
+/**
+ * The key of the masked values' digests (src/event/mask-digest.ts), derived from the signing key (HKDF-SHA256): a
+ * store's collectors already share that key, and it is kept as a secret, so the digests need no key of their own.
+ * A new signing key makes new digests: history does not compare values masked under different keys.
+ */
+export function maskKeyOf(key: SigningKey): Buffer {
+  const der = key.privateKey.export({ type: 'pkcs8', format: 'der' });
+  return Buffer.from(hkdfSync('sha256', der, Buffer.alloc(0), 'vigil mask digests v1', 32));
 }
 
 /** Default key file beside the database. */

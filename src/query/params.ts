@@ -1,7 +1,9 @@
 // KubeSphere's auditing query parameters → EventQuery / PageRequest. Fastify validates the query string against
 // the JSON schemas built here (unknown parameters and out-of-range numbers are rejected before a handler runs);
 // the parsers below turn the validated strings into the store's types and name the parameter of any bad value.
-import { FIELDS, type FilterField, type StatsField } from '../store/fields.ts';
+import { DEFAULT_CLOCK_SKEW_MS, parseTimeMs, timeRangeProblem } from '../event/time.ts';
+import { FIELD_PARAMS, FIELDS, type FilterField, FREE_TEXT, type StatsField } from '../store/fields.ts';
+import { codeRange } from '../store/semantics.ts';
 import type { EventQuery, PageRequest } from '../store/types.ts';
 
 /** A query-string problem; the server answers 400 `{ error, field }`. */
@@ -14,15 +16,15 @@ export class ParamError extends Error {
   }
 }
 
-/** Parameter → how it filters. `filter` is exact, `search` fuzzy (see EventQuery). */
-export const FILTER_PARAMS: Record<string, { kind: 'exact' | 'fuzzy'; field: FilterField }> = Object.fromEntries(
-  FIELDS.flatMap((f) => {
-    if (!('params' in f)) return [];
-    const { exact, fuzzy } = f.params as { exact: string; fuzzy?: string };
-    const out = [[exact, { kind: 'exact', field: f.name }] as const];
-    return fuzzy ? [...out, [fuzzy, { kind: 'fuzzy', field: f.name }] as const] : out;
-  }),
-);
+/** Parameter → how it filters. `filter` is exact, `search` fuzzy, `exclude` not exact (see EventQuery). */
+export const FILTER_PARAMS: Record<string, { kind: 'exact' | 'fuzzy' | 'exclude'; field: FilterField }> =
+  Object.fromEntries(
+    FIELD_PARAMS.flatMap(({ field, filter, search, exclude }) => [
+      [filter, { kind: 'exact', field }] as const,
+      ...(search ? [[search, { kind: 'fuzzy', field }] as const] : []),
+      [exclude, { kind: 'exclude', field }] as const,
+    ]),
+  );
 
 const STRING = { type: 'string' } as const;
 const TIME = { type: 'string', minLength: 1 } as const;
@@ -30,13 +32,18 @@ const TIME = { type: 'string', minLength: 1 } as const;
 /** Parameters every query endpoint takes: the filters, free text and the time range. */
 const FILTER_SCHEMA: Record<string, object> = {
   ...Object.fromEntries(Object.keys(FILTER_PARAMS).map((k) => [k, STRING])),
-  q: STRING,
+  q: { type: 'string', description: FREE_TEXT.description },
   start_time: TIME,
   end_time: TIME,
 };
+/**
+ * Largest `from` (an offset): the stores bind it as a 64-bit integer, and a JSON number beyond 2^53 is not an exact
+ * integer any more (`from=1e300` once reached SQLite as a REAL: "datatype mismatch", a 500).
+ */
+export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 const PAGE_SCHEMA = {
   sort: { type: 'string', enum: ['asc', 'desc'] },
-  from: { type: 'integer', minimum: 0 },
+  from: { type: 'integer', minimum: 0, maximum: MAX_OFFSET },
   size: { type: 'integer', minimum: 1, maximum: 1000 },
   after: { type: 'string', minLength: 1 },
 };
@@ -79,32 +86,67 @@ function list(v: string): string[] {
 
 const MAX_TIME_MS = 8.64e15;
 
-/** Unix seconds (integer or fractional) or RFC 3339 → epoch ms. */
-export function parseTime(field: string, v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) {
-    // Within the Date range (±8.64e15 ms): a 400-digit number is not a time, and Infinity would reach the store.
-    const ms = Math.round(Number(v) * 1000);
-    if (ms <= MAX_TIME_MS) return ms;
-    throw new ParamError(field, `${field} is beyond the year 275760: ${JSON.stringify(v.slice(0, 40))}`);
+/**
+ * Unix seconds (integer or fractional) or a timestamp (the one parser of src/event/time.ts, as events are read) →
+ * epoch ms, within the accepted time range (1970 … now + the clock-skew allowance), as event times are.
+ */
+export function parseTime(field: string, v: string, skewMs: number = DEFAULT_CLOCK_SKEW_MS): number {
+  let ms: number;
+  if (/^\d{1,20}(\.\d{1,20})?$/.test(v)) ms = Math.round(Number(v) * 1000);
+  else {
+    try {
+      ms = parseTimeMs(v);
+    } catch {
+      throw new ParamError(
+        field,
+        `${field} must be Unix seconds or an RFC 3339 time, not ${JSON.stringify(v.slice(0, 60))}`,
+      );
+    }
   }
-  if (/^\d{4}-\d{2}-\d{2}T/.test(v)) {
-    const t = Date.parse(v);
-    if (!Number.isNaN(t)) return t;
-  }
-  throw new ParamError(field, `${field} must be Unix seconds or an RFC 3339 time, not ${JSON.stringify(v)}`);
+  const why = timeRangeProblem(ms, skewMs);
+  if (why) throw new ParamError(field, `${field} ${JSON.stringify(v.slice(0, 60))} ${why}`);
+  return ms;
+}
+
+/**
+ * Most substring terms (`*_search`, `q`) one parameter may hold, and all of them together: each is a pattern the
+ * store tests against its dictionary (SQLite: one term of an OR expression, whose depth SQLite bounds at 1000), so
+ * a bound keeps every accepted query runnable and cheap. No console or CLI sends more than a handful.
+ */
+export const MAX_FUZZY_TERMS = 100;
+export const MAX_FUZZY_TERMS_TOTAL = 200;
+/** Most values one exact `*_filter` parameter may hold (bound parameters of an IN list). */
+export const MAX_EXACT_VALUES = 1000;
+
+export interface QueryBounds {
+  /** The clock-skew allowance bounding start_time/end_time (ingest.limits.maxClockSkew); default 1 h. */
+  skewMs?: number;
 }
 
 /** The filter part of the parameters. The caller adds `scope` from the token, never from here. */
-export function toEventQuery(p: Params): EventQuery {
+export function toEventQuery(p: Params, bounds: QueryBounds = {}): EventQuery {
   const q: EventQuery = {};
+  let fuzzy = 0;
+  const count = (name: string, n: number, max: number) => {
+    if (n > max) throw new ParamError(name, `${name} has ${n} terms, more than the ${max} accepted`);
+    if (max === MAX_EXACT_VALUES) return;
+    fuzzy += n;
+    if (fuzzy > MAX_FUZZY_TERMS_TOTAL)
+      throw new ParamError(name, `more than ${MAX_FUZZY_TERMS_TOTAL} search terms in all (*_search and q)`);
+  };
   for (const [name, raw] of Object.entries(p)) {
     const spec = FILTER_PARAMS[name];
     if (!spec || raw === undefined) continue;
     const values = list(String(raw));
     if (values.length === 0) continue;
-    if (spec.field === 'code') {
-      const bad = values.find((v) => !/^\d{3}$/.test(v));
-      if (bad) throw new ParamError(name, `${name} takes HTTP status codes, not ${JSON.stringify(bad)}`);
+    count(name, values.length, spec.kind === 'fuzzy' ? MAX_FUZZY_TERMS : MAX_EXACT_VALUES);
+    if (spec.field === 'code' && spec.kind !== 'fuzzy') {
+      const bad = values.find((v) => (/^\d+$/.test(v) ? !/^\d{3}$/.test(v) : codeRange(v) === undefined));
+      if (bad)
+        throw new ParamError(
+          name,
+          `${name} takes HTTP status codes (403), classes (4xx), comparisons (>=400, <500) and ranges (400-499), not ${JSON.stringify(bad)}`,
+        );
     }
     q[spec.kind] ??= {};
     const target = q[spec.kind]!;
@@ -112,18 +154,41 @@ export function toEventQuery(p: Params): EventQuery {
   }
   if (typeof p.q === 'string') {
     const text = list(p.q);
+    count('q', text.length, MAX_FUZZY_TERMS);
     if (text.length) q.text = text;
   }
-  if (p.start_time !== undefined) q.start = parseTime('start_time', String(p.start_time));
-  if (p.end_time !== undefined) q.end = parseTime('end_time', String(p.end_time));
+  if (p.start_time !== undefined) q.start = parseTime('start_time', String(p.start_time), bounds.skewMs);
+  if (p.end_time !== undefined) q.end = parseTime('end_time', String(p.end_time), bounds.skewMs);
   if (q.start !== undefined && q.end !== undefined && q.start > q.end)
     throw new ParamError('start_time', 'start_time is after end_time');
   return q;
 }
 
+/**
+ * A histogram's time range: the query's, or from 1970 and up to now plus the allowance where it gives none, so
+ * that no histogram depends on the whole table's extreme rows (a far-future row stored by an older version once
+ * made every unbounded histogram fail).
+ */
+export function histogramRange(q: EventQuery, bounds: QueryBounds = {}): EventQuery {
+  return { ...q, start: q.start ?? 0, end: q.end ?? Date.now() + (bounds.skewMs ?? DEFAULT_CLOCK_SKEW_MS) };
+}
+
+/**
+ * A numeric parameter the schema validated, or `fallback` when absent. Ajv lets `Infinity` and `-Infinity` through
+ * `integer` with any `minimum`/`maximum` (they reached the stores: SQLite's "datatype mismatch", a 500), so whether
+ * it is a safe integer is checked here again.
+ */
+export function intParam(p: Params, name: string, fallback: number): number {
+  const v = p[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v))
+    throw new ParamError(name, `${name} must be an integer within ±${Number.MAX_SAFE_INTEGER}, not ${String(v)}`);
+  return v;
+}
+
 export function toPage(p: Params): PageRequest {
-  const page: PageRequest = { sort: p.sort === 'asc' ? 'asc' : 'desc', size: (p.size as number | undefined) ?? 10 };
-  if (p.from !== undefined) page.from = p.from as number;
+  const page: PageRequest = { sort: p.sort === 'asc' ? 'asc' : 'desc', size: intParam(p, 'size', 10) };
+  if (p.from !== undefined) page.from = intParam(p, 'from', 0);
   if (p.after !== undefined) page.after = String(p.after);
   if (page.from && page.after) throw new ParamError('after', 'after and from cannot be combined');
   return page;

@@ -1,12 +1,23 @@
-// The query API: Vigil's `/api/v1/events…` and KubeSphere's auditing path. Every handler takes the caller's
+// The query API: Vigil's `/api/v1/events…`, an object's history (./history.ts) and KubeSphere's auditing path. Every handler takes the caller's
 // tenant scope from the token and puts it into the EventQuery itself — filters can only narrow it.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator, Principal } from '../auth/index.ts';
 import type { CollectorMetrics } from '../metrics/index.ts';
 import type { EventQuery, Store, StoredEvent } from '../store/types.ts';
+import { registerHistory } from './history.ts';
 import { toKubeSphereRecord } from './kubesphere.ts';
 import { compileMatcher } from './matches.ts';
-import { type Params, SCHEMAS, STATS_BY, toEventQuery, toInterval, toPage } from './params.ts';
+import {
+  histogramRange,
+  intParam,
+  type Params,
+  toEventQuery as parseQuery,
+  type QueryBounds,
+  SCHEMAS,
+  STATS_BY,
+  toInterval,
+  toPage,
+} from './params.ts';
 
 export interface QueryOptions {
   store: Store;
@@ -14,12 +25,16 @@ export interface QueryOptions {
   metrics?: CollectorMetrics;
   /** Live-tail keep-alive comment period. */
   heartbeatMs?: number;
+  /** Bounds of start_time/end_time (the clock-skew allowance of ingest.limits.maxClockSkew). */
+  bounds?: QueryBounds;
 }
 
 const READ_ROLES = ['admin', 'tenant'] as const;
 
 export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStreams(): void } {
   const { store, auth, metrics } = o;
+  const bounds = o.bounds ?? {};
+  const toEventQuery = (p: Params) => parseQuery(p, bounds);
   const streams = new Set<() => void>();
 
   const caller = (req: FastifyRequest): Principal => auth.authorize(req, READ_ROLES, 'query');
@@ -43,14 +58,14 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStr
   app.get('/api/v1/events/histogram', { schema: { querystring: SCHEMAS.histogram } }, async (req) => {
     const p = req.query as Params;
     const q = scoped(caller(req), toEventQuery(p));
-    return timed('histogram', () => store.histogram(q, toInterval(p)));
+    return timed('histogram', () => store.histogram(histogramRange(q, bounds), toInterval(p)));
   });
 
   app.get('/api/v1/events/stats', { schema: { querystring: SCHEMAS.stats } }, async (req) => {
     const p = req.query as Params;
     const q = scoped(caller(req), toEventQuery(p));
     const by = STATS_BY[(p.by as keyof typeof STATS_BY | undefined) ?? 'user'];
-    const r = await timed('stats', () => store.stats(q, by, (p.size as number | undefined) ?? 10));
+    const r = await timed('stats', () => store.stats(q, by, intParam(p, 'size', 10)));
     return { by, ...r };
   });
 
@@ -66,6 +81,8 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStr
     if (!e) return reply.code(404).send({ error: `no event with id "${id}"`, field: 'id' });
     return e;
   });
+
+  registerHistory(app, { store, auth });
 
   app.get(
     '/kapis/tenant.kubesphere.io/v1alpha2/auditing/events',
@@ -88,7 +105,9 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStr
         return { statistics: { resources: s.auditIDs, events: s.total } };
       }
       case 'histogram':
-        return { histogram: await timed('kubesphere', () => store.histogram(q, toInterval(p))) };
+        return {
+          histogram: await timed('kubesphere', () => store.histogram(histogramRange(q, bounds), toInterval(p))),
+        };
       default: {
         const page = await timed('kubesphere', () => store.query(q, toPage(p)));
         return {

@@ -26,6 +26,8 @@ export interface AppOptions {
   /** pino options or false; default: JSON logs at the config's `log.level`. */
   logger?: FastifyServerOptions['logger'];
   heartbeatMs?: number;
+  /** The store's key of masked values' digests (src/integrity maskKeyOf); absent: no digests. */
+  maskKey?: Buffer;
   /** Longest wait for in-flight requests at shutdown (default 30 s). */
   drainTimeoutMs?: number;
 }
@@ -114,7 +116,7 @@ export function createApp(o: AppOptions): App {
     clientCerts: config.auth.clientCerts,
     rateLimit: config.auth.rateLimit,
   });
-  const ingestor = createIngestor(config, store, { decisions: o.decisions, metrics });
+  const ingestor = createIngestor(config, store, { decisions: o.decisions, metrics, maskKey: o.maskKey });
   let ready = false;
 
   // Keep bodies as raw Buffers: the OpenFaaS HMAC is over the exact bytes, and each path parses exactly once.
@@ -149,9 +151,12 @@ export function createApp(o: AppOptions): App {
     maxBodyBytes: config.ingest.maxBodyBytes,
     openfaasSecret: config.ingest.openfaas?.secret,
   });
-  const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs });
-  if (o.decisions)
-    registerAlerts(fastify, { alerts: o.decisions.alertStore, auth, alerting: o.decisions.engine !== undefined });
+  const bounds = { skewMs: o.config.ingest.limits.maxClockSkew };
+  const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs, bounds });
+  if (o.decisions) {
+    const alerting = o.decisions.engine !== undefined;
+    registerAlerts(fastify, { alerts: o.decisions.alertStore, auth, bounds, alerting });
+  }
   // In-flight requests, so that shutdown can let ingests commit before connections are closed.
   let inFlight = 0;
   let drained: (() => void) | undefined;

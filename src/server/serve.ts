@@ -6,6 +6,7 @@ import type { FastifyServerOptions } from 'fastify';
 import { isLoopback } from '../auth/index.ts';
 import { ConfigError, type VigilConfig } from '../config/index.ts';
 import { AmqpSource } from '../ingest/amqp.ts';
+import { maskKeyOf } from '../integrity/keys.ts';
 import { integrityKey, startIntegrity } from '../integrity/serve.ts';
 import { openStore, type Retention, startRetention } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
@@ -68,7 +69,8 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     await store.close();
     throw err;
   }
-  app = createApp({ config, store, decisions, logger: o.logger, heartbeatMs: o.heartbeatMs });
+  const maskKey = signingKey && maskKeyOf(signingKey);
+  app = createApp({ config, store, decisions, logger: o.logger, heartbeatMs: o.heartbeatMs, maskKey });
   registerConsole(app.fastify, { distDir: o.consoleDir ?? CONSOLE_DIST_DIR });
   const log = app.fastify.log;
   for (const w of decisions.warnings) log.warn(w);

@@ -4,6 +4,12 @@
 // does when `vigil import` reads the whole file.
 import { type AuditEvent, decodeEvents } from '../event/index.ts';
 
+/**
+ * The collector judges an event's time against its own clock and `ingest.limits.maxClockSkew` (a refused one is
+ * reported and skipped then); here only a time no collector could accept (past 1970 + a century of skew) is.
+ */
+const LIMITS = { maxClockSkew: 100 * 365 * 86_400_000 };
+
 /** Pre-1.7 request lines kept waiting for their response line. */
 const PENDING_REQUESTS = 10_000;
 
@@ -19,7 +25,7 @@ export class LineDecoder {
   /** The events of one line (none for a blank one); throws EventValidationError for a line that is not one. */
   decode(text: string): AuditEvent[] {
     if (text.trim() === '') return [];
-    let events = decodeEvents(text);
+    let events = decodeEvents(text, LIMITS);
     if (events.length === 1) events = this.pairLegacy(text, events[0]!);
     if (this.cluster) for (const e of events) e.cluster ??= this.cluster;
     return events;

@@ -9,7 +9,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const t = setTimeout(done, ms);
+    // Node fires a longer timer after 1 ms: a sleep beyond 24.8 days ends then instead (callers loop and check)
+    const t = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
     t.unref();
     signal?.addEventListener('abort', done, { once: true });
   });

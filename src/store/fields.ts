@@ -4,7 +4,8 @@
 //   get/list  its value in an event, or with `list` its values (groups, source IPs) → fieldValues (the live tail's
 //             matcher, PostgreSQL's dictionary), searchableValues, both stores' rows
 //   params    KubeSphere's query parameters, `*_filter` exact and `*_search` fuzzy → query/params.ts's FILTER_PARAMS
-//             and JSON schemas; a field without them is no filter (only free text searches it): not in FilterField
+//             and JSON schemas; a field without them is no filter (only free text searches it): not in FilterField.
+//             Every `*_filter` has its `*_exclude` (excludeParam: the same exact values, negated) → FIELD_PARAMS
 //   text      free text (`q`) searches it → searchableValues, SQLite's text columns, PostgreSQL's dictionary/`search`
 //   stats     `/stats?by=NAME` counts by it → query/params.ts's STATS_BY, STATS_FIELDS, both stores' stats
 //   oneOf     its only values: a fuzzy term becomes an exact match on those containing it (PostgreSQL)
@@ -19,11 +20,12 @@
 //   console   in the console's filter list (web/src/query.ts), in this table's order: label, placeholder, and
 //             `suggest: false` where the filter editor suggests no values from /stats
 //   cli       the `vigil query` flag that filters on it exactly → CLI_FILTERS
+//   label     how people call it where the console has no filter for it (else its console label): FREE_TEXT's list
 // So a new filterable field is one entry here plus what is genuinely new: its column in each store and the schema
 // migrations that add it to existing stores (SQLite: SCHEMA_VERSION and `upgrade` in src/store/sqlite/schema.ts,
 // with its index statement if indexed; PostgreSQL: a migration in src/store/postgres/migrations.ts).
 // Pure data and small functions, no node: imports: the console's bundle imports this file too.
-import { type AuditEvent, LEVELS, SOURCES, STAGES } from '../event/model.ts';
+import { type AuditEvent, LEVELS, matchedRules, SOURCES, STAGES } from '../event/model.ts';
 
 export type SqliteStorage =
   | { readonly term: number; readonly column: string; readonly indexed?: true }
@@ -49,17 +51,22 @@ export interface FieldSpec {
   readonly postgres: PostgresStorage;
   readonly console?: { readonly label: string; readonly placeholder?: string; readonly suggest?: false };
   readonly cli?: { readonly flag: string; readonly short?: string };
+  readonly label?: string;
 }
 
 // In the order of KubeSphere's Auditing Operating console, then the fields the console does not offer.
 export const FIELDS = [
   {
+    // the cluster an event came from: the ingest token's or client certificate's binding, else the producer's claim
+    // (KubeSphere's `Cluster`, `vigil ship --cluster`); see docs/collector.md "Several clusters"
     name: 'cluster',
     get: (e) => e.cluster,
-    params: { exact: 'cluster_filter' },
+    params: { exact: 'cluster_filter', fuzzy: 'cluster_search' },
+    stats: 'cluster',
     sqlite: { term: 7, column: 'cluster' },
-    postgres: { column: 'cluster' },
+    postgres: { column: 'cluster', terms: true },
     console: { label: 'Cluster' },
+    cli: { flag: 'cluster' },
   },
   {
     name: 'workspace',
@@ -174,6 +181,18 @@ export const FIELDS = [
     console: { label: 'Source IP', placeholder: '10.0.' },
   },
   {
+    // the rules that matched the event, by name: the engine's record on the event (src/event/model.ts, matchedRules)
+    name: 'rule',
+    get: matchedRules,
+    list: true,
+    params: { exact: 'rule_filter' },
+    stats: 'rule',
+    sqlite: { term: 18 },
+    postgres: { column: 'rules' },
+    console: { label: 'Rule', placeholder: 'Create Privileged Pod' },
+    cli: { flag: 'rule' },
+  },
+  {
     name: 'level',
     get: (e) => e.level,
     params: { exact: 'level_filter' },
@@ -219,6 +238,7 @@ export const FIELDS = [
     text: true,
     sqlite: { term: 14, column: 'request_uri', indexed: true },
     postgres: { search: 1 },
+    label: 'Request URI',
   },
   {
     name: 'userAgent',
@@ -226,6 +246,7 @@ export const FIELDS = [
     text: true,
     sqlite: { term: 15, column: 'user_agent', indexed: true },
     postgres: { search: 3 },
+    label: 'User agent',
   },
 ] as const satisfies readonly FieldSpec[];
 
@@ -238,6 +259,19 @@ export type StatsField = Extract<Entry, { stats: string }>['name'];
 
 export const FILTER_FIELDS: readonly FilterField[] = FIELDS.flatMap((f) => ('params' in f ? [f.name] : []));
 export const STATS_FIELDS: readonly StatsField[] = FIELDS.flatMap((f) => ('stats' in f ? [f.name] : []));
+
+/** A field's exclusion parameter: its `*_filter` with `_exclude` instead (`user_exclude`, `response_code_exclude`). */
+export function excludeParam(filterParam: string): string {
+  return filterParam.replace(/_filter$/, '_exclude');
+}
+
+/** The query parameters of each filterable field: exact, fuzzy where it has one, exclusion. */
+export const FIELD_PARAMS: readonly { field: FilterField; filter: string; search?: string; exclude: string }[] =
+  FIELDS.flatMap((f) => {
+    if (!('params' in f)) return [];
+    const { exact, fuzzy } = f.params as { exact: string; fuzzy?: string };
+    return [{ field: f.name, filter: exact, ...(fuzzy ? { search: fuzzy } : {}), exclude: excludeParam(exact) }];
+  });
 
 const BY_NAME = new Map<string, FieldSpec>(FIELDS.map((f) => [f.name, f]));
 
@@ -267,6 +301,26 @@ export function searchableValues(e: AuditEvent): string[] {
   }
   return out;
 }
+
+/**
+ * What free text (`q`) searches, for the console's search box and the API's description: a case-insensitive
+ * substring of any of these fields' values (each value tested on its own), looked up in the stores' dictionaries.
+ * Not the request and response bodies, the status message or reason, nor annotations: searching those is a scan of
+ * every stored body (bench/RESULTS.md: "body scan"), which a dictionary lookup avoids.
+ */
+export const FREE_TEXT: {
+  readonly fields: readonly { readonly name: FieldName; readonly label: string }[];
+  /** One line saying it, for a label or a tooltip: "Searches Workspace, Project, … and User agent". */
+  readonly description: string;
+} = (() => {
+  const fields = TEXT_FIELDS.map((f) => ({ name: f.name as FieldName, label: f.console?.label ?? f.label ?? f.name }));
+  const labels = fields.map((f) => f.label);
+  const list = `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
+  return {
+    fields,
+    description: `Searches ${list} (any part, any case); not bodies, status messages or annotations`,
+  };
+})();
 
 /** The `vigil query` flags: each filters exactly on its field through the field's `*_filter` parameter. */
 export const CLI_FILTERS: readonly { flag: string; short?: string; param: string }[] = FIELDS.flatMap((f) =>

@@ -12,7 +12,14 @@ export {
   type PostgresStoreOptions,
 } from './postgres/index.ts';
 export { type Retention, type RetentionOptions, startRetention } from './retention.ts';
-export { encodeCursor, MAX_HISTOGRAM_BUCKETS, MAX_PAGE_SIZE, QueryError, toMicros } from './semantics.ts';
+export {
+  encodeCursor,
+  MAX_HISTOGRAM_BUCKETS,
+  MAX_PAGE_SIZE,
+  MAX_STORED_MICROS,
+  QueryError,
+  toMicros,
+} from './semantics.ts';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
 export { readTrail, type TrailTarget, writeCheckpoint } from './trail.ts';
 export * from './types.ts';

@@ -8,19 +8,27 @@ export interface StoredEvent extends AuditEvent {
   id: string;
 }
 
-/** What a tenant may see: events of these workspaces or of these namespaces, nothing else. */
+/**
+ * What a tenant may see: events of these workspaces or of these namespaces, nothing else; with `clusters`, only
+ * events of those clusters (and then, if it lists no workspace or namespace, every event of those clusters).
+ */
 export interface TenantScope {
   workspaces: string[];
   namespaces: string[];
+  clusters?: string[];
 }
 
 /**
  * A query over stored events. Values of one field are OR'ed, fields are AND'ed.
- * `exact`: whole value, case-sensitive. `fuzzy`: case-insensitive substring.
+ * `exact`: whole value, case-sensitive (for `code` also classes and ranges: semantics.ts's codeRange).
+ * `fuzzy`: case-insensitive substring.
+ * `exclude`: not the events having one of these exact values (a list field: any of its values; `code`: classes and
+ * ranges too). An event without the field is not excluded: the value it lacks is none of those excluded.
  */
 export interface EventQuery {
   exact?: Partial<Record<FilterField, string[]>>;
   fuzzy?: Partial<Record<FilterField, string[]>>;
+  exclude?: Partial<Record<FilterField, string[]>>;
   /** Free text: case-insensitive substring anywhere in the event's searchable text; OR'ed. */
   text?: string[];
   /** Epoch milliseconds, inclusive, on requestReceivedTimestamp. */

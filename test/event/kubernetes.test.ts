@@ -306,7 +306,7 @@ test('decoding reuses the parsed sub-objects (the hot path copies nothing but th
 test('property: encode → decode gives the same event for any normalised event (what omitempty drops is never set)', () => {
   const word = fc.string({ minLength: 1, maxLength: 12 });
   const micro = fc
-    .integer({ min: 0, max: 4102444799 * 1e6 })
+    .integer({ min: 0, max: Date.now() * 1000 })
     .map(
       (us) =>
         `${new Date(Math.floor(us / 1e6) * 1000).toISOString().slice(0, 19)}.${String(us % 1e6).padStart(6, '0')}Z`,

@@ -14,8 +14,10 @@ const execFileAsync = promisify(execFile);
 
 export const PG_URL = process.env.VIGIL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** A fresh schema name; VIGIL_TEST_SCHEMA_TAG (letters, digits, _) goes into it, to tell whose schemas they are. */
 export function randomSchema(): string {
-  return `vigil_test_${randomBytes(6).toString('hex')}`;
+  const tag = process.env.VIGIL_TEST_SCHEMA_TAG?.replace(/[^a-z0-9_]/gi, '') ?? '';
+  return `vigil_test_${tag ? `${tag}_` : ''}${randomBytes(6).toString('hex')}`;
 }
 
 /** Runs `fn` with a direct connection (not Vigil's), for inspecting or sabotaging the database. */

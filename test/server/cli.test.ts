@@ -16,6 +16,8 @@ describe('vigil query and vigil import against a running server', () => {
     verb: 'create',
     objectRef: { resource: 'pods', namespace: 'dev', name: 'web-1' },
     workspace: 'ws-dev',
+    cluster: 'prod-eu',
+    annotations: { 'vigil.dev/falco-rules': '[{"rule":"Create Privileged Pod","priority":"Warning"}]' },
     responseStatus: { code: 201 },
   });
   before(async () => {

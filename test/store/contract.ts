@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import type { AuditEvent } from '../../src/event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION } from '../../src/event/model.ts';
 import { checkpointSignatureValid } from '../../src/integrity/checkpoint.ts';
 import { keyIdOf } from '../../src/integrity/keys.ts';
-import type { FilterField } from '../../src/store/fields.ts';
+import { matches } from '../../src/query/matches.ts';
+import { FILTER_FIELDS, type FilterField, fieldSpec, fieldValues } from '../../src/store/fields.ts';
 import { startRetention } from '../../src/store/retention.ts';
 import { QueryError } from '../../src/store/semantics.ts';
 import type { AppendResult, EventQuery, Store, StoredEvent } from '../../src/store/types.ts';
@@ -427,6 +428,112 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         });
       });
     }
+
+    // Exclusion on every filterable field: the cases above, and the fields without a fuzzy parameter of their own.
+    const excludeCases = [
+      ...fieldCases,
+      {
+        field: 'rule' as FilterField,
+        hit: { annotations: { [FALCO_RULES_ANNOTATION]: JSON.stringify([{ rule: 'Create Privileged Pod' }]) } },
+        miss: { annotations: { [FALCO_RULES_ANNOTATION]: JSON.stringify([{ rule: 'Terminal shell' }]) } },
+        exact: 'Create Privileged Pod',
+        fuzzy: '',
+      },
+    ];
+    test('every filterable field has an exclusion case', () => {
+      assert.deepEqual([...new Set(excludeCases.map((c) => c.field))].sort(), [...FILTER_FIELDS].sort());
+    });
+
+    for (const c of excludeCases) {
+      test(`exclude ${c.field}: not the events with the value; one without the field is kept; matcher agrees`, async () => {
+        await withStore(async (store) => {
+          const hit = makeEvent(c.hit);
+          const miss = makeEvent(c.miss);
+          // without the field (or with its empty value): an exclusion never drops it
+          const bare = makeEvent();
+          const field = fieldSpec(c.field);
+          const without = field.get(bare) === undefined || (field.list && fieldValues(bare, c.field).length === 0);
+          await store.append(without ? [hit, miss, bare] : [hit, miss]);
+          const find = async (q: EventQuery) => (await all(store, q)).map((e) => e.auditID).sort();
+          const stored = await all(store, {});
+          for (const q of [
+            { exclude: { [c.field]: [c.exact] } },
+            { exclude: { [c.field]: [c.exact, 'not-a-stored-value'] } },
+            { exclude: { [c.field]: ['not-a-stored-value'] } },
+            { exclude: { [c.field]: [c.exact] }, exact: { [c.field]: [c.exact] } },
+          ] as EventQuery[]) {
+            const want = stored
+              .filter((e) => matches(e, q))
+              .map((e) => e.auditID)
+              .sort();
+            assert.deepEqual(await find(q), want, `store and matcher agree on ${JSON.stringify(q)}`);
+            assert.equal((await store.histogram(q, 60_000)).total, want.length, 'histogram');
+            assert.equal((await store.stats(q, 'user', 5)).total, want.length, 'stats');
+          }
+          const kept = (without ? [miss, bare] : [miss]).map((e) => e.auditID).sort();
+          assert.deepEqual(await find({ exclude: { [c.field]: [c.exact] } }), kept);
+          assert.deepEqual(
+            await find({ exclude: { [c.field]: ['not-a-stored-value'] } }),
+            stored.map((e) => e.auditID).sort(),
+          );
+        });
+      });
+    }
+
+    test('exclude on a list field drops an event when any of its values is excluded', async () => {
+      await withStore(async (store) => {
+        const both = makeEvent({ user: { username: 'a', groups: ['devs', 'ops'] } });
+        const ops = makeEvent({ user: { username: 'b', groups: ['ops'] } });
+        const none = makeEvent({ user: { username: 'c' }, sourceIPs: [] });
+        await store.append([both, ops, none]);
+        const find = async (q: EventQuery) => (await all(store, q)).map((e) => e.auditID).sort();
+        assert.deepEqual(await find({ exclude: { group: ['devs'] } }), [ops.auditID, none.auditID].sort());
+        assert.deepEqual(await find({ exclude: { group: ['devs', 'ops'] } }), [none.auditID]);
+        assert.deepEqual(await find({ exclude: { sourceIP: ['10.0.0.1'] } }), [none.auditID]);
+      });
+    });
+
+    test('code: classes, comparisons and ranges, OR-ed, in exact and exclude; a missing code is never excluded', async () => {
+      await withStore(async (store) => {
+        const codes = [101, 200, 201, 302, 400, 403, 404, 499, 500, 503];
+        const events = codes.map((code) => makeEvent({ responseStatus: { metadata: {}, code } }));
+        const noCode = makeEvent({ responseStatus: undefined });
+        await store.append([...events, noCode]);
+        const stored = await all(store, {});
+        const codesOf = async (q: EventQuery) =>
+          (await all(store, q)).map((e) => e.responseStatus?.code ?? null).sort((a, b) => (a ?? -1) - (b ?? -1));
+        const cases: [string[], number[]][] = [
+          [['4xx'], [400, 403, 404, 499]],
+          [
+            ['4xx', '5xx'],
+            [400, 403, 404, 499, 500, 503],
+          ],
+          [['>=400'], [400, 403, 404, 499, 500, 503]],
+          [['>403'], [404, 499, 500, 503]],
+          [['<=201'], [101, 200, 201]],
+          [['<200'], [101]],
+          [['400-404'], [400, 403, 404]],
+          [
+            ['2xx', '403', '500-599'],
+            [200, 201, 403, 500, 503],
+          ],
+          [['1xx', '<150'], [101]],
+          [['abc', '6xx', '>'], []],
+        ];
+        for (const [values, want] of cases) {
+          assert.deepEqual(await codesOf({ exact: { code: values } }), want, `exact ${values}`);
+          const rest = [null, ...codes.filter((c) => !want.includes(c))];
+          assert.deepEqual(await codesOf({ exclude: { code: values } }), rest, `exclude ${values}`);
+          for (const q of [{ exact: { code: values } }, { exclude: { code: values } }] as EventQuery[]) {
+            const n = stored.filter((e) => matches(e, q)).length;
+            assert.equal((await store.query(q, { sort: 'asc', size: 0 })).total, n, `matcher ${JSON.stringify(q)}`);
+            assert.equal((await store.histogram(q, 60_000)).total, n);
+          }
+        }
+        const top = await store.stats({ exact: { code: ['5xx'] } }, 'code', 5);
+        assert.deepEqual(top.top.map((t) => t.key).sort(), ['500', '503']);
+      });
+    });
 
     test('fuzzy terms shorter than three characters and longer ones mix in one OR list', async () => {
       await withStore(async (store) => {

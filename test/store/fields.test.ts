@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { FILTER_PARAMS, STATS_BY } from '../../src/query/params.ts';
-import { CLI_FILTERS, FIELDS, FILTER_FIELDS, fieldValues, searchableValues } from '../../src/store/fields.ts';
+import {
+  CLI_FILTERS,
+  FIELD_PARAMS,
+  FIELDS,
+  FILTER_FIELDS,
+  FREE_TEXT,
+  fieldValues,
+  searchableValues,
+} from '../../src/store/fields.ts';
 import { openPostgresStore } from '../../src/store/index.ts';
 import { SCHEMA } from '../../src/store/sqlite/schema.ts';
 import { FIELDS as CONSOLE_FIELDS } from '../../web/src/query.ts';
@@ -81,6 +89,7 @@ test('SQLite: dictionary numbers, columns in their stored order and indexes are 
   assert.deepEqual(terms, {
     ...{ stage: 1, verb: 2, level: 3, user: 4, namespace: 5, workspace: 6, cluster: 7, devops: 8, resource: 9 },
     ...{ subresource: 10, name: 11, status: 12, source: 13, requestURI: 14, userAgent: 15, group: 16, sourceIP: 17 },
+    rule: 18,
   });
 });
 
@@ -135,7 +144,7 @@ test("the console's filter list and the CLI's flags come from the table, as they
   assert.deepEqual(
     CONSOLE_FIELDS.map((f) => [f.key, f.exact, f.fuzzy, f.stats]),
     [
-      ['cluster', 'cluster_filter', undefined, undefined],
+      ['cluster', 'cluster_filter', 'cluster_search', 'cluster'],
       ['workspace', 'workspace_filter', 'workspace_search', undefined],
       ['namespace', 'objectref_namespace_filter', 'objectref_namespace_search', 'namespace'],
       ['resource', 'objectref_resource_filter', 'objectref_resource_search', 'resource'],
@@ -147,15 +156,48 @@ test("the console's filter list and the CLI's flags come from the table, as they
       ['user', 'user_filter', 'user_search', 'user'],
       ['group', 'group_filter', 'group_search', undefined],
       ['sourceip', 'source_ip_filter', 'source_ip_search', 'sourceip'],
+      ['rule', 'rule_filter', undefined, 'rule'],
       ['level', 'level_filter', undefined, undefined],
       ['source', 'source_filter', undefined, undefined],
     ],
   );
   assert.deepEqual(CLI_FILTERS, [
+    { flag: 'cluster', param: 'cluster_filter' },
     { flag: 'workspace', param: 'workspace_filter' },
     { flag: 'namespace', short: 'n', param: 'objectref_namespace_filter' },
     { flag: 'resource', param: 'objectref_resource_filter' },
     { flag: 'verb', param: 'verb_filter' },
     { flag: 'user', param: 'user_filter' },
+    { flag: 'rule', param: 'rule_filter' },
   ]);
+});
+
+test('every *_filter has its *_exclude; FREE_TEXT names exactly the fields free text searches', () => {
+  for (const f of FILTER_FIELDS) {
+    const p = FIELD_PARAMS.find((x) => x.field === f)!;
+    assert.ok(p.filter.endsWith('_filter'), p.filter);
+    assert.deepEqual(FILTER_PARAMS[p.exclude], { kind: 'exclude', field: f });
+    assert.equal(p.exclude, p.filter.replace(/_filter$/, '_exclude'));
+  }
+  // an event whose every field holds a value naming the field: free text finds exactly the fields FREE_TEXT lists
+  const e = makeEvent({
+    workspace: 'workspace',
+    cluster: 'cluster',
+    devops: 'devops',
+    objectRef: { resource: 'resource', namespace: 'namespace', name: 'name', subresource: 'subresource' },
+    verb: 'verb',
+    level: 'Metadata',
+    user: { username: 'user', groups: ['group'] },
+    sourceIPs: ['sourceIP'],
+    responseStatus: { code: 200, status: 'status', message: 'message', reason: 'Forbidden' },
+    requestURI: 'requestURI',
+    userAgent: 'userAgent',
+    annotations: { a: 'annotation' },
+    requestObject: { body: 'body' },
+  });
+  assert.deepEqual(searchableValues(e).sort(), FREE_TEXT.fields.map((f) => f.name.toLowerCase()).sort());
+  assert.match(
+    FREE_TEXT.description,
+    /^Searches Workspace, Project, .* and User agent \(any part, any case\); not bodies/,
+  );
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { openSqliteStore, openStore } from '../../src/store/index.ts';
+import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.ts';
 import { makeEvent, storeContract } from './contract.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
@@ -151,7 +152,7 @@ test('sqlite: a version 2 database loses its low-cardinality indexes on open and
       )
       .all();
     assert.deepEqual(left, []);
-    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 4);
+    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, SCHEMA_VERSION);
     check.close();
     assert.equal((await store.query({ exact: { level: ['Request'] } }, { sort: 'desc', size: 10 })).total, 1);
     assert.equal((await store.query({ exact: { status: ['Failure'] } }, { sort: 'desc', size: 10 })).total, 1);

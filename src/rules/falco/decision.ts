@@ -3,19 +3,16 @@
 // output fields, the event's time) — and the record of them on the event itself, so that the stored event says
 // which Falco rules flagged it.
 
-import type { AuditEvent } from '../../event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION } from '../../event/model.ts';
 import { K8S_AUDIT_SOURCE } from './fields.ts';
 import { alertTime, eventNanos } from './json.ts';
 import type { OutputFieldValue, OutputFormat } from './output.ts';
 import { type FalcoPriority, falcoPriorityRank, parseFalcoPriority } from './priority.ts';
 import type { FalcoRule, FalcoRuleSet } from './ruleset.ts';
 
-/**
- * The annotation on an event that Falco rules fired on: a JSON array of `{rule, priority}` in the order they fired
- * (`[{"rule":"Create Privileged Pod","priority":"Warning"}]`). Written by the engine, and removed from an event that
- * arrives with one but fires none.
- */
-export const FALCO_RULES_ANNOTATION = 'vigil.dev/falco-rules';
+// The record of them (FALCO_RULES_ANNOTATION) is written here, and removed from an event that arrives with one but
+// fires none; src/event/model.ts, matchedRules defines it and reads it back (the stores' `rule` field).
+export { FALCO_RULES_ANNOTATION };
 
 export interface FalcoOptions {
   /** The least severe priority that alerts, as falco.yaml's `priority` (any case; default WARNING). */

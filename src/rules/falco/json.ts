@@ -5,6 +5,7 @@
 
 import { encodeKubernetesEvent, goJson } from '../../event/kubernetes.ts';
 import type { AuditEvent } from '../../event/model.ts';
+import { parseTimeMicros } from '../../event/time.ts';
 
 const views = new WeakMap<AuditEvent, Record<string, unknown>>();
 
@@ -103,12 +104,12 @@ export function hasTime(e: AuditEvent): boolean {
 export function eventNanos(e: AuditEvent): bigint | undefined {
   const ts = e.stageTimestamp;
   if (typeof ts !== 'string') return undefined;
-  const ms = Date.parse(ts);
-  if (Number.isNaN(ms)) return undefined;
+  // the one timestamp parser (src/event/time.ts) to microseconds; the fraction's nanosecond digits added back
+  const us = parseTimeMicros(ts);
+  if (Number.isNaN(us)) return undefined;
   const frac = /\.(\d+)/.exec(ts)?.[1] ?? '';
-  // Date.parse keeps milliseconds; the fraction's remaining digits (up to nanoseconds) are added back.
-  const below = frac.length > 3 ? BigInt(frac.slice(3, 9).padEnd(6, '0')) : 0n;
-  return BigInt(ms) * NS_PER_MS + below;
+  const below = frac.length > 6 ? BigInt(frac.slice(6, 9).padEnd(3, '0')) : 0n;
+  return BigInt(us) * 1000n + below;
 }
 
 function parts(ns: bigint): { date: string; time: string; nanos: string } {

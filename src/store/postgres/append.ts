@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { AuditEvent } from '../../event/model.ts';
 import { bodyHash, OP_INSERT, OP_REPLACE } from '../../integrity/chain.ts';
 import { bodyOf } from '../rows.ts';
-import { QueryError, stageRank, toMicros } from '../semantics.ts';
+import { QueryError, receivedMicros, stageRank, toMicros } from '../semantics.ts';
 import type { AppendOptions, AppendResult } from '../types.ts';
 import { type ChainOp, chainStepSql, dayOf } from './chain.ts';
 import { AS_GIVEN, COLUMNS, FIELD_COLUMNS, SEARCH_FIELDS, str } from './columns.ts';
@@ -194,11 +194,7 @@ function checkBatch(events: AuditEvent[], collapse: boolean): { batch: Item[]; k
   const batch: Item[] = [];
   const keys: string[] = [];
   for (const e of events) {
-    const received = toMicros(e.requestReceivedTimestamp);
-    if (Number.isNaN(received))
-      throw new QueryError(
-        `event ${e.auditID}: requestReceivedTimestamp ${JSON.stringify(e.requestReceivedTimestamp)} is not an RFC 3339 time`,
-      );
+    const received = receivedMicros(e);
     if (typeof e.auditID !== 'string' || typeof e.stage !== 'string')
       throw new QueryError('every event needs a string auditID and stage');
     if (e.auditID.includes('\u0000'))

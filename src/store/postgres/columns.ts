@@ -12,6 +12,8 @@ export const COLUMN = Object.fromEntries(
  */
 export const IN_TERMS = FIELDS.flatMap((f) => ('terms' in f.postgres ? [f.name] : [])) as readonly FilterField[];
 export const TERM_FIELDS = new Set<FilterField>(IN_TERMS);
+/** Those of them free text (`q`) searches (`text` in the table; the cluster is kept there for its fuzzy search only). */
+export const TEXT_IN_TERMS = IN_TERMS.filter((f) => fieldSpec(f).text === true);
 
 /** Fields whose events hold a list (searched with the list's GIN, `&&` / `@>`), not one value. */
 export function isList(field: FilterField): boolean {

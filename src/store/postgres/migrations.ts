@@ -266,6 +266,36 @@ UNION SELECT 'group', g FROM events e, unnest(e.groups) AS g WHERE g <> ''
 UNION SELECT 'sourceIP', ip FROM events e, unnest(e.source_ips) AS ip WHERE ip <> '') AS x;
 `,
   },
+  {
+    version: 6,
+    name: 'several clusters: cluster in the dictionary; the rules that matched an event',
+    // The cluster joins the dictionary (its fuzzy search finds the few cluster names there, then the events through
+    // events_enums). `rules`: the names of the rules that matched an event (the field `rule`), from the engine's
+    // record on the event (src/event/model.ts, matchedRules), with a GIN as the other lists; events stored before are
+    // read once for it (only bodies that mention the record; a body that is not valid jsonb, e.g. one holding
+    // \u0000, keeps no rules rather than failing the migration).
+    sql: `
+ALTER TABLE events ADD COLUMN rules text[] NOT NULL DEFAULT '{}';
+CREATE FUNCTION pg_temp.matched_rules(body text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE
+  record jsonb;
+BEGIN
+  record := (body::jsonb -> 'annotations' ->> 'vigil.dev/falco-rules')::jsonb;
+  IF jsonb_typeof(record) <> 'array' THEN RETURN '{}'; END IF;
+  RETURN ARRAY(SELECT DISTINCT r ->> 'rule' FROM jsonb_array_elements(record) AS r
+    WHERE jsonb_typeof(r) = 'object' AND jsonb_typeof(r -> 'rule') = 'string' AND r ->> 'rule' <> '');
+EXCEPTION WHEN others THEN
+  RETURN '{}';
+END
+$f$;
+UPDATE events SET rules = pg_temp.matched_rules(body) WHERE body LIKE '%"vigil.dev/falco-rules"%';
+-- after the backfill: built once over the result instead of updated row by row
+CREATE INDEX events_rules ON events USING gin (rules);
+INSERT INTO terms (field, value, seen)
+SELECT DISTINCT 'cluster', cluster, (extract(epoch FROM now()) * 1000)::bigint FROM events WHERE cluster <> ''
+ON CONFLICT DO NOTHING;
+`,
+  },
 ];
 
 /** Quotes an identifier Vigil accepts for its schema (checked by `checkSchemaName`). */

@@ -3,7 +3,7 @@
 // day row by row, and cuts the chain's prefix and the dictionary values no event holds any more.
 import type pg from 'pg';
 import { DAY_US, EMPTY_BODY_HASH, OP_DELETE } from '../../integrity/chain.ts';
-import { QueryError } from '../semantics.ts';
+import { MAX_STORED_MICROS, QueryError } from '../semantics.ts';
 import { type ChainOp, chainStepSql, cutChain, type DropRead, dayOf, dropOp, dropStillHolds } from './chain.ts';
 import type { Db } from './pool.ts';
 import { PRUNE_TERMS_SQL } from './terms.ts';
@@ -67,10 +67,14 @@ async function partitionStarts(client: pg.ClientBase | pg.Pool, schema: string):
  * `limit` events of the boundary day (or the DEFAULT partition) are deleted row by row, and old delivery ids
  * age out. Then the hash chain's prefix is cut at a signed checkpoint (`cutChain`).
  */
-export async function deleteBefore(db: Db, genesis: number, cutoff: number, limit: number): Promise<number> {
-  if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
+const MAX_CUTOFF_MS = Math.floor(MAX_STORED_MICROS / 1000);
+
+export async function deleteBefore(db: Db, genesis: number, at: number, limit: number): Promise<number> {
+  if (!Number.isFinite(at)) throw new QueryError(`cutoff must be epoch milliseconds, not ${at}`);
   if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
-  const cutoffUs = Math.ceil(cutoff) * 1000;
+  // Within the bigint columns' exact range: a cutoff centuries back (a long retention) is "before everything".
+  const cutoff = Math.min(Math.max(Math.ceil(at), -MAX_CUTOFF_MS), MAX_CUTOFF_MS);
+  const cutoffUs = cutoff * 1000;
   const deleted = await db.tx(async (c, atCommit) => {
     await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`${db.schema}:partitions`]);
     let deleted = 0;

@@ -3,7 +3,7 @@
 import type { StatsField } from '../fields.ts';
 import { fieldSpec, STATS_FIELDS } from '../fields.ts';
 import { withId } from '../rows.ts';
-import { checkPage, checkQuery, decodeCursor, encodeCursor, QueryError } from '../semantics.ts';
+import { checkPage, checkQuery, decodeCursor, encodeCursor, MAX_STORED_MICROS, QueryError } from '../semantics.ts';
 import type { EventQuery, Histogram, Page, PageRequest, StoredEvent, TenantScope } from '../types.ts';
 import { COLUMN } from './columns.ts';
 import type { Db } from './pool.ts';
@@ -77,7 +77,9 @@ export async function queryPage(db: Db, q: EventQuery, page: PageRequest): Promi
   const count = countOf(db, q, where, [...p.values]);
   if (page.size === 0) return { total: await count, items: [] };
   const dir = page.sort === 'asc' ? 'ASC' : 'DESC';
-  let sql = `SELECT e.id, e.received, e.body FROM events e WHERE ${where}`;
+  // the cursor's time within the exact JS integers, also for a far row an older version stored (year 9999)
+  let sql = `SELECT e.id, LEAST(GREATEST(e.received, -${MAX_STORED_MICROS}), ${MAX_STORED_MICROS}) AS received, e.body
+    FROM events e WHERE ${where}`;
   if (page.after !== undefined) {
     const c = decodeCursor(page.after);
     sql += ` AND (e.received, e.id) ${page.sort === 'asc' ? '>' : '<'} (${p.add(c.received)}::bigint, ${p.add(c.id)}::bigint)`;

@@ -1,9 +1,9 @@
 // The WHERE clause of a PostgreSQL query (values of one field OR'ed, fields AND'ed), from each field's storage: its
 // column, its list, its dictionary values (looked up first: termMatches), or its enumerated values.
 import { type FilterField, fieldSpec } from '../fields.ts';
-import { codeMatches, exactCodes, scopeLists } from '../semantics.ts';
+import { codeMatches, codeRanges, scopeLists } from '../semantics.ts';
 import type { EventQuery } from '../types.ts';
-import { COLUMN, IN_TERMS, isList, pgText, TERM_FIELDS } from './columns.ts';
+import { COLUMN, isList, pgText, TERM_FIELDS, TEXT_IN_TERMS } from './columns.ts';
 import type { Db } from './pool.ts';
 
 /** Most dictionary values a condition lists itself; beyond, it selects them with a subquery. */
@@ -60,7 +60,7 @@ export async function termMatches(db: Db, q: EventQuery): Promise<TermMatches> {
   }
   if (q.text?.length && !q.text.includes(''))
     lookups.push(
-      find(IN_TERMS, q.text).then((m) => {
+      find(TEXT_IN_TERMS, q.text).then((m) => {
         out.text = m;
       }),
     );
@@ -98,14 +98,26 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
     const v = values.map((x) => (typeof x === 'string' ? pgText(x) : x));
     return v.length === 1 ? `${col} = ${p.add(v[0])}::${type}` : `${col} = ANY(${p.add(v)}::${type}[])`;
   };
-  for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
-    if (!values || values.length === 0) continue;
+  const exact = (field: FilterField, values: string[]): string => {
     const col = `e.${COLUMN[field]}`;
-    if (isList(field)) conds.push(`${col} && ${p.add(values.map(pgText))}::text[]`);
-    else if (fieldSpec(field).code) {
-      const codes = exactCodes(values);
-      conds.push(codes.length === 0 ? 'false' : eq(col, codes, 'int'));
-    } else conds.push(eq(col, values, 'text'));
+    if (isList(field)) return `${col} && ${p.add(values.map(pgText))}::text[]`;
+    if (!fieldSpec(field).code) return eq(col, values, 'text');
+    const ranges = codeRanges(values);
+    const points = ranges.filter(([lo, hi]) => lo === hi).map(([lo]) => lo);
+    const ors = [
+      ...(points.length > 0 ? [eq(col, points, 'int')] : []),
+      ...ranges.filter(([lo, hi]) => lo !== hi).map(([lo, hi]) => `${col} BETWEEN ${p.add(lo)} AND ${p.add(hi)}`),
+    ];
+    return ors.length === 0 ? 'false' : ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`;
+  };
+  for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
+    if (values && values.length > 0) conds.push(exact(field, values));
+  }
+  // Exclusion: the complement of the exact condition on the same values; a missing code (NULL) is not excluded.
+  for (const [field, values] of Object.entries(q.exclude ?? {}) as [FilterField, string[]][]) {
+    if (!values || values.length === 0) continue;
+    const c = exact(field, values);
+    if (c !== 'false') conds.push(`NOT coalesce(${c}, false)`);
   }
   for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
@@ -142,7 +154,7 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
     const patterns = q.text.map((t) => p.add(contains(t)));
     const ors = patterns.map((pat) => `e.search ILIKE ${pat}`);
     const found = matches?.text;
-    for (const f of IN_TERMS) {
+    for (const f of TEXT_IN_TERMS) {
       if (!found) ors.push(termCondition(f, { patterns }));
       else if (found.has(f)) ors.push(termCondition(f, { list: p.add(found.get(f)) }));
     }
@@ -152,11 +164,12 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
   // inclusive to the end of the millisecond
   if (q.end !== undefined) conds.push(`e.received <= ${p.add(Math.floor(q.end) * 1000 + 999)}::bigint`);
   if (q.scope) {
-    const { workspaces, namespaces } = scopeLists(q.scope);
+    const { workspaces, namespaces, clusters, all } = scopeLists(q.scope);
+    if (clusters) conds.push(clusters.length === 0 ? 'false' : eq('e.cluster', clusters, 'text'));
     const parts: string[] = [];
     if (workspaces.length > 0) parts.push(eq('e.workspace', workspaces, 'text'));
     if (namespaces.length > 0) parts.push(eq('e.namespace', namespaces, 'text'));
-    conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
+    if (!all) conds.push(parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`);
   }
   return conds.length === 0 ? 'true' : conds.join(' AND ');
 }
@@ -169,5 +182,5 @@ export function countsFromMinutes(q: EventQuery): boolean {
   if (q.scope) return false;
   const none = (m?: Partial<Record<FilterField, string[]>>) =>
     !m || Object.values(m).every((v) => !v || v.length === 0);
-  return none(q.exact) && none(q.fuzzy) && (!q.text || q.text.length === 0);
+  return none(q.exact) && none(q.fuzzy) && none(q.exclude) && (!q.text || q.text.length === 0);
 }

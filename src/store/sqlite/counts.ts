@@ -1,7 +1,7 @@
 // The SQLite store's counts: histograms (from the per-minute counts, one indexed count per bucket, or one GROUP BY,
 // whichever the query allows) and the top values of a field (stats).
 import { STATS_FIELDS, type StatsField } from '../fields.ts';
-import { checkQuery, QueryError } from '../semantics.ts';
+import { checkQuery, MAX_STORED_MICROS, QueryError } from '../semantics.ts';
 import type { EventQuery, Histogram } from '../types.ts';
 import type { Reader } from './reader.ts';
 import { MINUTE_US, STORAGE } from './schema.ts';
@@ -9,8 +9,29 @@ import { MINUTE_US, STORAGE } from './schema.ts';
 /** Most buckets a histogram counts one range at a time (beyond, one GROUP BY query counts them all). */
 const PER_BUCKET_MAX = 2000;
 
-/** The store's time range; two subqueries: min() and max() together would not use the index. */
-const TIME_RANGE = 'SELECT (SELECT min(received) FROM events) AS lo, (SELECT max(received) FROM events) AS hi';
+/**
+ * The stored events' time range within the query's (epoch µs, [$1, $2]); two subqueries: min() and max() together
+ * would not use the index. Never the whole table's: its extreme rows may be far times an older version stored,
+ * beyond the exact JS integers.
+ */
+const TIME_RANGE = `SELECT (SELECT min(received) FROM events WHERE received >= ?) AS lo,
+  (SELECT max(received) FROM events WHERE received <= ?) AS hi`;
+
+/** The query's time bounds in epoch µs (inclusive), within what a store keeps. */
+function bounds(q: EventQuery): [number, number] {
+  return [
+    q.start === undefined ? 0 : Math.max(0, Math.ceil(q.start) * 1000),
+    q.end === undefined ? MAX_STORED_MICROS : Math.min(MAX_STORED_MICROS, Math.floor(q.end) * 1000 + 999),
+  ];
+}
+
+/** The stored events' time range within the query's, or undefined when none is stored there. */
+function timeRange(r: Reader, q: EventQuery): { lo: number; hi: number } | undefined {
+  const [from, to] = bounds(q);
+  const range = r.prepare(TIME_RANGE).get(from, to) as { lo: number | null; hi: number | null };
+  if (range.lo === null || range.hi === null || range.lo > range.hi) return undefined;
+  return { lo: Math.max(range.lo, from), hi: Math.min(range.hi, to) };
+}
 
 export function histogram(r: Reader, q: EventQuery, intervalMs: number, maxBuckets: number): Histogram {
   checkQuery(q);
@@ -63,11 +84,9 @@ function minuteCounts(
 ): { first: number; n: number[] } | undefined {
   if (intervalMs % 60_000 !== 0 || r.where({ ...q, start: undefined, end: undefined }).sql !== '1') return undefined;
   const per = intervalMs / 60_000; // minutes per bucket
-  const range = r.prepare(TIME_RANGE).get() as { lo: number | null; hi: number | null };
-  if (range.lo === null || range.hi === null) return { first: 0, n: [] };
-  const lo = q.start === undefined ? range.lo : Math.max(range.lo, Math.ceil(q.start) * 1000);
-  const hi = q.end === undefined ? range.hi : Math.min(range.hi, Math.floor(q.end) * 1000 + 999);
-  if (lo > hi) return { first: 0, n: [] };
+  const range = timeRange(r, q);
+  if (!range) return { first: 0, n: [] };
+  const { lo, hi } = range;
   const first = Math.floor(lo / (per * MINUTE_US));
   const last = Math.floor(hi / (per * MINUTE_US));
   if (last - first + 1 > maxBuckets)
@@ -110,11 +129,9 @@ function bucketCounts(r: Reader, q: EventQuery, width: number): { first: number;
   // lower and one upper bound without knowing which is tighter.
   const w = r.where({ ...q, start: undefined, end: undefined });
   if (w.sql.includes('SELECT')) return undefined;
-  const range = r.prepare(TIME_RANGE).get() as { lo: number | null; hi: number | null };
-  if (range.lo === null || range.hi === null) return { first: 0, n: [] };
-  const lo = q.start === undefined ? range.lo : Math.max(range.lo, Math.ceil(q.start) * 1000);
-  const hi = q.end === undefined ? range.hi : Math.min(range.hi, Math.floor(q.end) * 1000 + 999);
-  if (lo > hi) return { first: 0, n: [] };
+  const range = timeRange(r, q);
+  if (!range) return { first: 0, n: [] };
+  const { lo, hi } = range;
   const first = Math.floor(lo / width);
   const last = Math.floor(hi / width);
   if (last - first + 1 > PER_BUCKET_MAX) return undefined;

@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../../event/model.ts';
 import { bodyHash } from '../../integrity/chain.ts';
 import { bodyOf } from '../rows.ts';
-import { QueryError, toMicros } from '../semantics.ts';
+import { QueryError, receivedMicros } from '../semantics.ts';
 import { StoreUnavailableError } from '../types.ts';
 import { dictValues, listValues } from './schema.ts';
 
@@ -41,11 +41,7 @@ export type WriterOutcome = { ok: true; result: WriterResult } | { ok: false; er
 
 /** Validates an event and reduces it for the writer (on the caller's thread: a bad event fails its own batch). */
 export function prepareEvent(e: AuditEvent): PreparedEvent {
-  const received = toMicros(e.requestReceivedTimestamp);
-  if (Number.isNaN(received))
-    throw new QueryError(
-      `event ${e.auditID}: requestReceivedTimestamp ${JSON.stringify(e.requestReceivedTimestamp)} is not an RFC 3339 time`,
-    );
+  const received = receivedMicros(e);
   if (typeof e.auditID !== 'string' || e.auditID === '')
     throw new QueryError('an event without auditID cannot be stored');
   const code = e.responseStatus?.code;

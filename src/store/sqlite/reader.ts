@@ -2,7 +2,7 @@
 // query (values of one field OR'ed, fields AND'ed), built from the field table's storage of each field.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import type { FilterField } from '../fields.ts';
-import { codeMatches, exactCodes, scopeLists } from '../semantics.ts';
+import { type CodeRange, codeMatches, codeRanges, scopeLists } from '../semantics.ts';
 import type { EventQuery } from '../types.ts';
 import { FIELD_NO, placeholders, STORAGE, TEXT_DICT, TEXT_FIELD_NOS, TEXT_LIST_NOS } from './schema.ts';
 
@@ -20,6 +20,18 @@ function indexable(term: string): boolean {
   let n = 0;
   for (const _ of term) if (++n >= 3) return true;
   return false;
+}
+
+/** Codes in any of `ranges`: single codes as one IN list (the code index answers it), spans as BETWEEN. */
+function codeCondition(col: string, ranges: readonly CodeRange[]): Where {
+  if (ranges.length === 0) return { sql: '0', params: [] };
+  const points = ranges.filter(([lo, hi]) => lo === hi).map(([lo]) => lo);
+  const spans = ranges.filter(([lo, hi]) => lo !== hi);
+  const ors = [
+    ...(points.length > 0 ? [`${col} IN (${placeholders(points.length)})`] : []),
+    ...spans.map(() => `${col} BETWEEN ? AND ?`),
+  ];
+  return { sql: ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`, params: [...points, ...spans.flat()] };
 }
 
 export interface Where {
@@ -113,6 +125,20 @@ export class Reader {
     return by;
   }
 
+  /** Events whose `field` has one of `values` exactly ('0' when none can). */
+  #exact(field: FilterField, values: string[], termIds: (term: number, values: string[]) => number[]): Where {
+    const f = STORAGE[field];
+    const inList = (expr: string, list: SQLInputValue[]): Where =>
+      list.length === 0 ? { sql: '0', params: [] } : { sql: `${expr} IN (${placeholders(list.length)})`, params: list };
+    if (f.kind === 'code') return codeCondition(`e.${f.column}`, codeRanges(values));
+    if (f.kind === 'value') return inList(`e.${f.column}`, values);
+    if (f.kind === 'dict') return inList(`e.${f.column}`, termIds(f.term, values));
+    const ids = termIds(f.term, values).filter((id) => id !== 0);
+    return ids.length === 0
+      ? { sql: '0', params: [] }
+      : { sql: `e.id IN (SELECT event_id FROM event_values WHERE term IN (${placeholders(ids.length)}))`, params: ids };
+  }
+
   /** The WHERE clause (over `events e`) of a query: values of one field OR'ed, fields AND'ed. */
   where(q: EventQuery): Where {
     const conds: string[] = [];
@@ -135,17 +161,18 @@ export class Reader {
 
     for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
       if (!values || values.length === 0) continue;
-      const f = STORAGE[field];
-      if (f.kind === 'list') {
-        const ids = termIds(f.term, values).filter((id) => id !== 0);
-        if (ids.length === 0) conds.push('0');
-        else {
-          conds.push(`e.id IN (SELECT event_id FROM event_values WHERE term IN (${placeholders(ids.length)}))`);
-          params.push(...ids);
-        }
-      } else if (f.kind === 'code') inList(`e.${f.column}`, exactCodes(values));
-      else if (f.kind === 'value') inList(`e.${f.column}`, values);
-      else inList(`e.${f.column}`, termIds(f.term, values));
+      const c = this.#exact(field, values, termIds);
+      conds.push(c.sql);
+      params.push(...c.params);
+    }
+    // Exclusion: the complement of the exact condition on the same values ('0': a value the dictionary lacks
+    // excludes nothing); coalesce: a missing code (NULL) is not excluded, where NOT NULL would drop the row.
+    for (const [field, values] of Object.entries(q.exclude ?? {}) as [FilterField, string[]][]) {
+      if (!values || values.length === 0) continue;
+      const c = this.#exact(field, values, termIds);
+      if (c.sql === '0') continue;
+      conds.push(`NOT coalesce(${c.sql}, 0)`);
+      params.push(...c.params);
     }
 
     for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
@@ -213,14 +240,19 @@ export class Reader {
       params.push(Math.floor(q.end) * 1000 + 999);
     }
     if (q.scope) {
-      const { workspaces, namespaces } = scopeLists(q.scope);
+      const { workspaces, namespaces, clusters, all } = scopeLists(q.scope);
+      if (clusters) {
+        const cs = termIds(FIELD_NO.cluster, clusters);
+        conds.push(cs.length === 0 ? '0' : `e.cluster IN (${placeholders(cs.length)})`);
+        params.push(...cs);
+      }
       const ws = termIds(FIELD_NO.workspace, workspaces);
       const ns = termIds(FIELD_NO.namespace, namespaces);
       const parts: string[] = [];
       if (ws.length > 0) parts.push(`e.workspace IN (${placeholders(ws.length)})`);
       if (ns.length > 0) parts.push(`e.namespace IN (${placeholders(ns.length)})`);
       params.push(...ws, ...ns);
-      conds.push(parts.length === 0 ? '0' : `(${parts.join(' OR ')})`);
+      if (!all) conds.push(parts.length === 0 ? '0' : `(${parts.join(' OR ')})`);
     }
     return { sql: conds.length === 0 ? '1' : conds.join(' AND '), params };
   }

@@ -1,7 +1,7 @@
 // The SQLite store's schema and row encoding, shared by the reading side (src/store/sqlite/store.ts) and the writer
 // (src/store/sqlite/writer.ts, run on a worker thread for file databases).
 import type { DatabaseSync } from 'node:sqlite';
-import type { AuditEvent } from '../../event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION, matchedRules } from '../../event/model.ts';
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
 import { FIELDS, type FieldName } from '../fields.ts';
 import { StoreUnavailableError } from '../types.ts';
@@ -12,8 +12,10 @@ import { StoreUnavailableError } from '../types.ts';
  * 3: no indexes on the low-cardinality fields (level, status, cluster, source); upgrading drops them.
  * 4: the verb and resource ride along in the indexes of the fields they are combined with (RESHAPED_INDEXES);
  * upgrading rebuilds those indexes.
+ * 5: the rules that matched an event (the field `rule`, list term 18) are `event_values` rows; upgrading reads them
+ * from the stored bodies that hold a record of matched rules (backfillRules).
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * Indexes earlier versions had. A (value, received) index on a field of a handful of values selects a large share of
@@ -210,6 +212,7 @@ export function upgrade(db: DatabaseSync, name: string): void {
     version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
   db.exec(`BEGIN IMMEDIATE; ${reshape} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
   try {
+    if (version > 0 && version < 5) backfillRules(db);
     if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
       // Events stored before the chain existed (schema 1) stay unchained: genesis records the last of their ids.
       const last = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).get() as
@@ -227,6 +230,53 @@ export function upgrade(db: DatabaseSync, name: string): void {
   } catch (err) {
     db.exec('ROLLBACK');
     throw err;
+  }
+}
+
+/**
+ * Schema 5: the `rule` values of the events stored before it, from their bodies' record of matched rules (only
+ * bodies that mention it are parsed), added as the writer adds them: dictionary term, `event_values` row, `multi`.
+ */
+function backfillRules(db: DatabaseSync): void {
+  const term = FIELD_NO.rule;
+  const find = db.prepare('SELECT id FROM terms WHERE field = ? AND value = ?');
+  const addTerm = db.prepare('INSERT INTO terms (field, value) VALUES (?, ?)');
+  const addFts = db.prepare('INSERT INTO terms_fts (rowid, value) VALUES (?, ?)');
+  const addValue = db.prepare('INSERT OR IGNORE INTO event_values (term, event_id) VALUES (?, ?)');
+  const setMulti = db.prepare('UPDATE events SET multi = ? WHERE id = ?');
+  const ids = new Map<string, number>();
+  const termId = (value: string): number => {
+    let id = ids.get(value) ?? (find.get(term, value) as { id: number } | undefined)?.id;
+    if (id === undefined) {
+      id = Number(addTerm.run(term, value).lastInsertRowid);
+      addFts.run(id, value);
+    }
+    ids.set(value, id);
+    return id;
+  };
+  const rows = db
+    .prepare(
+      `SELECT e.id, e.multi, b.body FROM events e JOIN event_bodies b ON b.id = e.id WHERE b.body LIKE ? ORDER BY e.id`,
+    )
+    .iterate(`%${JSON.stringify(FALCO_RULES_ANNOTATION)}%`) as Iterable<{ id: number; multi: string; body: string }>;
+  // read first, written after: rows are not updated under the statement that reads them
+  const found: { id: number; multi: string; names: string[] }[] = [];
+  for (const r of rows) {
+    let names: string[] | undefined;
+    try {
+      names = matchedRules(JSON.parse(r.body) as AuditEvent);
+    } catch {
+      continue; // not JSON: nothing to read a rule from (the body itself is left as it is)
+    }
+    if (names?.length) found.push({ id: r.id, multi: r.multi, names });
+  }
+  for (const r of found) {
+    const multi = r.multi ? r.multi.split(',') : [];
+    for (const name of r.names) {
+      const id = termId(name);
+      if (addValue.run(id, r.id).changes > 0) multi.push(String(id));
+    }
+    setMulti.run(multi.join(','), r.id);
   }
 }
 

@@ -25,7 +25,15 @@ import type { Checkpoint } from '../../integrity/checkpoint.ts';
 import type { SigningKey } from '../../integrity/keys.ts';
 import type { StatsField } from '../fields.ts';
 import { withId } from '../rows.ts';
-import { checkPage, checkQuery, decodeCursor, encodeCursor, MAX_HISTOGRAM_BUCKETS, QueryError } from '../semantics.ts';
+import {
+  checkPage,
+  checkQuery,
+  decodeCursor,
+  encodeCursor,
+  MAX_HISTOGRAM_BUCKETS,
+  MAX_STORED_MICROS,
+  QueryError,
+} from '../semantics.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -172,7 +180,9 @@ class SqliteStore implements Store {
     ).n;
     if (page.size === 0 || total === 0) return { total, items: [] };
     const dir = page.sort === 'asc' ? 'ASC' : 'DESC';
-    let sql = `SELECT e.id, e.received FROM events e WHERE ${w.sql}`;
+    // Read back within the exact integers: a row an older version stored with a far time (year 9999) then pages
+    // like any other instead of failing the query ("too large to be represented as a JavaScript number").
+    let sql = `SELECT e.id, min(max(e.received, -${MAX_STORED_MICROS}), ${MAX_STORED_MICROS}) AS received FROM events e WHERE ${w.sql}`;
     const params = [...w.params];
     if (cursor) {
       sql += ` AND (e.received, e.id) ${page.sort === 'asc' ? '>' : '<'} (?, ?)`;

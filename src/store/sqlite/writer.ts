@@ -107,7 +107,12 @@ export class SqliteWriter {
       deleteValue: p('DELETE FROM event_values WHERE term = ? AND event_id = ?'),
       deleteEvent: p('DELETE FROM events WHERE id = ?'),
       deleteBody: p('DELETE FROM event_bodies WHERE id = ?'),
-      oldest: p('SELECT id, received, multi FROM events WHERE received < ? ORDER BY received LIMIT ?'),
+      // The minute (floor division, also before 1970) computed here: a row an older version stored with a time beyond
+      // the exact JS integers (year 0000) cannot be read as a number, and retention must delete it like any other.
+      oldest: p(
+        `SELECT id, CASE WHEN received >= 0 THEN received / ${MINUTE_US} ELSE (received + 1) / ${MINUTE_US} - 1 END AS minute,
+           multi FROM events WHERE received < ? ORDER BY received LIMIT ?`,
+      ),
       addMinute: p(
         'INSERT INTO event_minutes (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n',
       ),
@@ -324,14 +329,14 @@ export class SqliteWriter {
     const s = this.#s;
     this.#begin();
     try {
-      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; received: number; multi: string }[];
+      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; minute: number; multi: string }[];
       const minutes = new Map<number, number>();
       for (const r of rows) {
         this.#removeValues(r.id, r.multi);
         s.deleteBody.run(r.id);
         s.deleteEvent.run(r.id);
         this.#chain(OP_DELETE, r.id, EMPTY_BODY_HASH);
-        const minute = Math.floor(r.received / MINUTE_US);
+        const minute = r.minute;
         minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
       }
       for (const [minute, n] of minutes) s.subMinute.run(n, minute);
