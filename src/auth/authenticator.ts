@@ -59,7 +59,8 @@ function principal(c: {
   const p: Principal = { name: c.name, role: c.role };
   if (c.role === 'tenant') {
     p.scope = { workspaces: c.workspaces ?? [], namespaces: c.namespaces ?? [] };
-    if (c.clusters?.length) p.scope.clusters = c.clusters;
+    // `clusters: []` is no cluster (fails closed, as empty workspaces and namespaces do); absent: any cluster
+    if (c.clusters !== undefined) p.scope.clusters = c.clusters;
   }
   if (c.cluster) p.cluster = c.cluster;
   return p;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { EventValidationError } from '../event/index.ts';
 import { createIngestor, FORMATS } from '../ingest/index.ts';
 import { maskKeyOf } from '../integrity/keys.ts';
-import { integrityKey } from '../integrity/serve.ts';
+import { checkpointAndLog, integrityKey } from '../integrity/serve.ts';
 import { openDecisions } from '../server/index.ts';
 import { openStore } from '../store/index.ts';
 import { CliError, type CommandIO, defineCommand } from './command.ts';
@@ -61,6 +61,8 @@ ${CONFIG_USAGE}
         }
         if (bar) io.stderr.write('\n');
       }
+      // signed as the collector would: an unsigned tail older than the checkpoint interval fails `vigil verify`
+      if (key) await checkpointAndLog(config, key, () => store!.checkpoint(key));
     } finally {
       await decisions.close();
       await store?.close();

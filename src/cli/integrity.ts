@@ -1,18 +1,22 @@
 // `vigil verify` and `vigil export`: the store is chosen as for `serve` (--config / --data / --storage-url). The
 // verification and export engines are the integrity stage's (src/integrity); this is their command line.
 import type { KeyObject } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseDuration, signingKeyPath, type VigilConfig } from '../config/index.ts';
 import { DEFAULT_CLOCK_SKEW_MS, parseTimeMs, timeRangeProblem } from '../event/time.ts';
+import { createAtomicFile } from '../files/index.ts';
 import {
+  type Checkpoint,
   exportTrail,
   loadSigningKey,
+  parseCheckpointLog,
   parsePublicKey,
   publicKeyPath,
   type VerifyReport,
   verifyExport,
   verifyTrail,
 } from '../integrity/index.ts';
+import { checkpointAndLog, maxUnsignedAge } from '../integrity/serve.ts';
 import { readTrail, writeCheckpoint } from '../store/index.ts';
 import { CliError, defineCommand } from './command.ts';
 import { CONFIG_OPTIONS, commandConfig } from './config.ts';
@@ -61,11 +65,26 @@ function storePublicKey(config: VigilConfig, file: string | undefined): KeyObjec
   throw new CliError(`no public key: give --public-key, or keep ${pub} beside the store`);
 }
 
+/** `--checkpoints FILE`: the external copy of the checkpoints (integrity.checkpointLog). */
+function readCheckpointLog(file: string): { source: string; checkpoints: Checkpoint[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
+  try {
+    return { source: file, checkpoints: parseCheckpointLog(text, file).checkpoints };
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
 function printReport(r: VerifyReport, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
   const summary =
     `${r.entries} chain entries, ${r.events} events, ${r.checkpoints} checkpoints` +
     (r.unchained > 0 ? `, ${r.unchained} events from before the chain (not verifiable)` : '') +
-    (r.unsigned > 0 ? `, ${r.unsigned} entries after the last checkpoint (not yet signed)` : '');
+    (r.unsigned > 0 ? `, ${r.unsigned} entries after the last checkpoint (signed within the interval)` : '');
   if (r.ok) {
     out.write(`trail intact: ${summary}\n`);
     return 0;
@@ -96,8 +115,9 @@ async function storeCall<T>(fn: () => T | Promise<T>): Promise<T> {
 export const verifyCommand = defineCommand({
   name: ['verify'],
   summary: 'Verify the tamper-evident trail (hash chain and signed checkpoints); exit 1 when broken',
-  usage: `Usage: vigil verify [--config vigil.yaml | --data DIR | --storage-url URL] [--since T] [--public-key FILE] [--json]
-       vigil verify --file export.jsonl --public-key FILE
+  usage: `Usage: vigil verify [--config vigil.yaml | --data DIR | --storage-url URL] [--since T] [--public-key FILE]
+                    [--checkpoints FILE] [--json]
+       vigil verify --file export.jsonl --public-key FILE [--checkpoints FILE]
        vigil verify [--config vigil.yaml | --data DIR] --print-public-key
 
 Recomputes the store's hash chain, checks every checkpoint's Ed25519 signature and that the chain passes through
@@ -107,10 +127,17 @@ and do not count as tampering. --since T (RFC 3339, epoch ms or a duration like 
 before the first event received from T on. Keep the public key away from the store: a key read from the data
 directory proves nothing against someone who could replace it. With PostgreSQL storage (--storage-url or the
 config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention's partition drops.
+
+Checkpoints are signed at start and every integrity.checkpointInterval: entries after the last checkpoint that have
+waited longer than 1.5 intervals and a minute are a break (a checkpoint over them was removed). --checkpoints FILE
+checks the store against the copy kept outside it (integrity.checkpointLog): every checkpoint in the file must be
+in the store and the chain must pass through it, so deleted checkpoints, a rechained store, a rolled back database
+or a removed tail are breaks naming the checkpoint.
 `,
   options: {
     ...storeOptions,
     'public-key': { type: 'string' },
+    checkpoints: { type: 'string' },
     file: { type: 'string' },
     json: { type: 'boolean' },
     'print-public-key': { type: 'boolean' },
@@ -120,6 +147,7 @@ config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention
     if (values.file) {
       const key = values['public-key'] ? readPublicKey(values['public-key']) : undefined;
       if (!key) io.stderr.write('vigil verify: no --public-key: trusting the key inside the export\n');
+      const external = values.checkpoints === undefined ? undefined : readCheckpointLog(values.checkpoints);
       let text: string;
       try {
         text = readFileSync(values.file, 'utf8');
@@ -127,7 +155,7 @@ config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention
         throw new CliError(`${values.file}: ${(err as Error).message}`);
       }
       try {
-        r = verifyExport(text, key);
+        r = verifyExport(text, key, external);
       } catch (err) {
         throw new CliError(`${values.file}: ${(err as Error).message}`);
       }
@@ -143,6 +171,8 @@ config's, VIGIL_STORAGE_URL) the store's schema is verified, including retention
       const o = {
         publicKey: storePublicKey(config, values['public-key']),
         since: values.since === undefined ? undefined : parseSince(values.since),
+        maxUnsignedMs: maxUnsignedAge(config.integrity.checkpointIntervalMs),
+        external: values.checkpoints === undefined ? undefined : readCheckpointLog(values.checkpoints),
       };
       r = await storeCall(() => readTrail(storage, 'verify', (trail) => verifyTrail(trail, o)));
     }
@@ -172,20 +202,23 @@ covered by a signature. Check it with: vigil verify --file FILE --public-key vig
     let publicKey: KeyObject;
     if (keyPath !== undefined && existsSync(keyPath)) {
       const key = loadSigningKey(keyPath, false);
-      await storeCall(() => writeCheckpoint(storage, key));
+      await storeCall(() => checkpointAndLog(config, key, () => writeCheckpoint(storage, key)));
       publicKey = key.publicKey;
     } else publicKey = storePublicKey(config, undefined);
     const o = { publicKey, since: values.since === undefined ? undefined : parseSince(values.since) };
-    const fd = values.out ? openSync(values.out, 'w') : undefined;
+    // to a path: whole or not at all (a failed export never leaves a truncated file that looks like one)
+    const file = values.out ? createAtomicFile(values.out, { mode: 0o600 }) : undefined;
     const write = (line: string) => {
-      if (fd !== undefined) writeSync(fd, `${line}\n`);
+      if (file) file.write(`${line}\n`);
       else io.stdout.write(`${line}\n`);
     };
     try {
       await storeCall(() => readTrail(storage, 'export', (trail) => exportTrail(trail, o, write)));
-    } finally {
-      if (fd !== undefined) closeSync(fd);
+    } catch (err) {
+      file?.abort();
+      throw err;
     }
+    file?.commit();
     return 0;
   },
 });

@@ -17,7 +17,8 @@ Follows each --file (kube-apiserver's --audit-log-path: JSON lines or legacy lin
 kube-apiserver renames them (audit-<time>.log, maxbackup kept) or logrotate copies and truncates them, and POSTs
 the events as Kubernetes EventList batches to --to, the collector's webhook URL (a URL without a path gets
 /audit/webhook/event). --ca-file trusts the collector's certificate; --token-file or --client-cert/--client-key
-authenticate the agent (role ingest). --cluster sets the cluster of every event that has none.
+authenticate the agent (role ingest). --cluster sets the cluster of every event that has none (a token
+or certificate the collector binds to a cluster overrides it).
 
 Read positions are kept in --state (default ./vigil-ship-state) and move only once the collector acknowledged a
 batch: a restart resends at most one batch. While the collector is unreachable the same batch is retried with

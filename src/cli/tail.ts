@@ -43,7 +43,9 @@ Prints each matching event as it is stored, until interrupted (or after N events
       });
       await failOnError(res);
       if (fmt === 'table') io.stdout.write(table([], COLUMNS));
-      for await (const e of sseEvents(res)) {
+      const skipped = (notice: Record<string, unknown>) =>
+        io.stderr.write(`vigil tail: the server skipped events (this client fell behind): ${JSON.stringify(notice)}\n`);
+      for await (const e of sseEvents(res, skipped)) {
         if (fmt === 'table') io.stdout.write(`${row(e).join('   ')}\n`);
         else io.stdout.write(`${JSON.stringify(e, null, fmt === 'json' ? 2 : undefined)}\n`);
         if (++seen >= limit) break;
@@ -57,8 +59,14 @@ Prints each matching event as it is stored, until interrupted (or after N events
   },
 });
 
-/** Parses a `text/event-stream` body into the JSON of its `data:` fields. */
-export async function* sseEvents(res: Response): AsyncGenerator<StoredEvent> {
+/**
+ * Parses a `text/event-stream` body into the JSON of its `data:` fields; named events (`event: skipped`, sent when
+ * the client fell behind or a resume's replay was cut) go to `onNotice` instead.
+ */
+export async function* sseEvents(
+  res: Response,
+  onNotice?: (data: Record<string, unknown>, event: string) => void,
+): AsyncGenerator<StoredEvent> {
   if (!res.body) return;
   const decoder = new TextDecoder();
   let buf = '';
@@ -68,12 +76,17 @@ export async function* sseEvents(res: Response): AsyncGenerator<StoredEvent> {
     while (sep >= 0) {
       const block = buf.slice(0, sep);
       buf = buf.slice(sep + 2);
-      const data = block
-        .split('\n')
+      const lines = block.split('\n');
+      const data = lines
         .filter((l) => l.startsWith('data:'))
         .map((l) => l.slice(5).trimStart())
         .join('\n');
-      if (data) yield JSON.parse(data) as StoredEvent;
+      const event = lines
+        .find((l) => l.startsWith('event:'))
+        ?.slice(6)
+        .trim();
+      if (data && event && event !== 'message') onNotice?.(JSON.parse(data) as Record<string, unknown>, event);
+      else if (data) yield JSON.parse(data) as StoredEvent;
       sep = buf.indexOf('\n\n');
     }
   }

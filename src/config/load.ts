@@ -173,7 +173,9 @@ function logLevel(level: string | undefined): LogLevel | undefined {
  */
 function integrity(f: ConfigFile, store: StorageConfig, o: Overrides, cli: string | boolean): VigilConfig['integrity'] {
   const checkpointIntervalMs = f.integrity?.checkpointInterval ?? parseDuration(DEFAULTS.checkpointInterval)!;
-  if (f.integrity?.signingKey) return { signingKey: f.integrity.signingKey, createKey: false, checkpointIntervalMs };
+  const checkpointLog = f.integrity?.checkpointLog;
+  if (f.integrity?.signingKey)
+    return { signingKey: f.integrity.signingKey, createKey: false, checkpointIntervalMs, checkpointLog };
   const dataDir =
     store.type === 'sqlite'
       ? store.path === ':memory:'
@@ -186,6 +188,7 @@ function integrity(f: ConfigFile, store: StorageConfig, o: Overrides, cli: strin
     signingKey: dataDir === undefined ? undefined : path.join(dataDir, DEFAULTS.signingKeyFile),
     createKey: true,
     checkpointIntervalMs,
+    checkpointLog,
   };
 }
 

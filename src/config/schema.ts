@@ -157,10 +157,12 @@ export const SCHEMA = s.object({
   storage: STORAGE,
   retention: s.duration(),
   // Tamper evidence (src/integrity): the Ed25519 key signing checkpoints (default: vigil-signing.key in the data
-  // directory, created on first start) and how often the chain head is signed (default 5m).
+  // directory, created on first start), how often the chain head is signed (default 5m), and a JSON-lines file outside
+  // the data directory every signed checkpoint is also appended to (`vigil verify --checkpoints`).
   integrity: s.object({
     signingKey: s.path({ exists: true }),
     checkpointInterval: s.duration({ max: MAX_TIMER_MS }),
+    checkpointLog: s.path(),
   }),
   ingest: s.object({
     maxBodyBytes: s.int({ min: 1024 }),
@@ -230,6 +232,8 @@ export interface VigilConfig {
     /** True when the key is Vigil's default one, created on first start; a configured key must exist. */
     createKey: boolean;
     checkpointIntervalMs: number;
+    /** Every signed checkpoint is also appended here (resolved path); undefined: only in the store. */
+    checkpointLog?: string;
   };
   ingest: {
     maxBodyBytes: number;

@@ -115,23 +115,47 @@ export interface AuditEvent {
 export const FALCO_RULES_ANNOTATION = 'vigil.dev/falco-rules';
 
 /**
- * The names of the rules an event's record says matched. A record that is not the engine's (an imported event,
+ * The KubeSphere rules that alerted on the event, as the Falco record: `[{"rule":"alerting-rule.CreateHostnetworkPod",
+ * "priority":"WARNING"}]` (`<Rule resource>.<rule>`, as their alerts name them). Only those that alerted: the shipped
+ * archiving rule matches nearly every event, which would make the record say nothing.
+ */
+export const KUBESPHERE_RULES_ANNOTATION = 'vigil.dev/kubesphere-rules';
+
+/** The records of matched rules, KubeSphere's first (the engine tries its rules first). */
+export const RULE_RECORDS = [KUBESPHERE_RULES_ANNOTATION, FALCO_RULES_ANNOTATION] as const;
+
+/**
+ * The names of the rules an event's records say matched. A record that is not the engine's (an imported event,
  * a hand-written annotation) yields the names it holds and nothing else: never throws.
  */
 export function matchedRules(e: AuditEvent): string[] | undefined {
-  const record = e.annotations?.[FALCO_RULES_ANNOTATION];
-  if (typeof record !== 'string' || record === '') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(record);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(parsed)) return undefined;
-  const out: string[] = [];
-  for (const m of parsed) {
-    const name = (m as { rule?: unknown } | null)?.rule;
-    if (typeof name === 'string' && name !== '' && !out.includes(name)) out.push(name);
+  const a = e.annotations;
+  if (a === undefined) return undefined;
+  let out: string[] | undefined;
+  for (const key of RULE_RECORDS) {
+    const record = a[key];
+    if (typeof record !== 'string' || record === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(record);
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(parsed)) continue;
+    out ??= [];
+    for (const m of parsed) {
+      const name = (m as { rule?: unknown } | null)?.rule;
+      if (typeof name === 'string' && name !== '' && !out.includes(name)) out.push(name);
+    }
   }
   return out;
+}
+
+/** The event without its records of matched rules (only the collector's own rules write them). */
+export function dropRuleRecords(e: AuditEvent): void {
+  const a = e.annotations;
+  if (a === undefined || !(Object.hasOwn(a, FALCO_RULES_ANNOTATION) || Object.hasOwn(a, KUBESPHERE_RULES_ANNOTATION)))
+    return;
+  const { [FALCO_RULES_ANNOTATION]: _f, [KUBESPHERE_RULES_ANNOTATION]: _k, ...rest } = a;
+  e.annotations = rest;
 }

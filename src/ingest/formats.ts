@@ -3,6 +3,7 @@
 // (a call's CADF request and response paired into one event, a delivery stored once), the name its metrics carry, and
 // — for the HTTP paths — where it is received. The HTTP routes, the AMQP source and `vigil import` all decode through
 // this table and store through one pipeline (pipeline.ts); a new format is its decoder and one entry here.
+import { hash } from 'node:crypto';
 import {
   type AuditEvent,
   type DecodeLimits,
@@ -19,6 +20,8 @@ type Limits = Readonly<Required<DecodeLimits>>;
 /** What a format may read of a delivery besides its body: the request's headers (HTTP). */
 export interface Delivery {
   header(name: string): string | undefined;
+  /** The body as received (HTTP), for formats whose identity is the signed bytes. */
+  readonly raw?: string;
   /**
    * The cluster the sender is bound to (its token's or client certificate's `cluster`): every event of the delivery
    * is attributed to it, whatever the event claims, so that one cluster cannot write as another.
@@ -43,8 +46,8 @@ export interface IngestFormat {
    * the response's; the later stage's outcome is kept). Absent: every stage is an event of its own.
    */
   readonly pairs?: (e: AuditEvent) => boolean;
-  /** A delivery the store keeps once, whatever its events (OpenFaaS's `X-Openfaas-Delivery`). */
-  batchKey?(delivery: Delivery): string | undefined;
+  /** What identifies a delivery the store keeps once, whatever its events (OpenFaaS: its id and its body's hash). */
+  batchKey?(delivery: Delivery): string[] | undefined;
   /** Where the collector receives it over HTTP; absent: not an HTTP path. */
   readonly http?: {
     readonly path: string;
@@ -76,9 +79,13 @@ const openfaas: IngestFormat = {
     const deliveryId = delivery.header('x-openfaas-delivery') || undefined;
     return decodeEach(body, limits, (item, index) => decodeOpenFaaSEvent(item, { ...limits, deliveryId, index }));
   },
+  // The delivery id is not signed (the HMAC covers the body only): a captured body replayed with a new id would be
+  // new by its id alone, so the signed body's own hash identifies the delivery too.
   batchKey(delivery) {
     const id = delivery.header('x-openfaas-delivery');
-    return id ? `openfaas:${id}` : undefined;
+    const keys = id ? [`openfaas:${id}`] : [];
+    if (delivery.raw !== undefined) keys.push(`openfaas-body:${hash('sha256', delivery.raw)}`);
+    return keys.length > 0 ? keys : undefined;
   },
   http: { path: '/ingest/openfaas', contentTypes: JSON_TYPES, signature: 'openfaas' },
 };

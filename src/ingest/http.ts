@@ -89,8 +89,8 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
           415,
           `unsupported Content-Type "${type || '(none)'}" (expected ${http.contentTypes.join(' or ')})`,
         );
-      const delivery = deliveryOf(req, cluster);
       const text = await bodyText(req, maxBodyBytes);
+      const delivery: Delivery = { ...deliveryOf(req, cluster), raw: text };
       let events: ReturnType<Ingestor['decode']>;
       try {
         events = ingestor.decode(format, text, delivery);

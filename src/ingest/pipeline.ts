@@ -6,7 +6,7 @@ import type { VigilConfig } from '../config/index.ts';
 import { type DecodeLimits, EventValidationError, resolveLimits } from '../event/index.ts';
 import { maskCredentials, parseMaskPath } from '../event/mask.ts';
 import { MaskDigester } from '../event/mask-digest.ts';
-import { type AuditEvent, FALCO_RULES_ANNOTATION } from '../event/model.ts';
+import { type AuditEvent, dropRuleRecords } from '../event/model.ts';
 import type { CollectorMetrics } from '../metrics/index.ts';
 import type { RuleEngine } from '../rules/index.ts';
 import type { AppendOptions, AppendResult, Store } from '../store/types.ts';
@@ -131,10 +131,7 @@ export class Ingestor {
       else maskCredentials(e, this.maskPaths);
       // Only this collector's rules say which rules matched (the field `rule`): a record an event arrives with is
       // dropped, and the engine writes its own.
-      if (e.annotations !== undefined && Object.hasOwn(e.annotations, FALCO_RULES_ANNOTATION)) {
-        const { [FALCO_RULES_ANNOTATION]: _, ...rest } = e.annotations;
-        e.annotations = rest;
-      }
+      dropRuleRecords(e);
     }
     this.metrics?.ingested.inc({ path }, events.length);
     const { engine, dispatcher } = this.decisions;

@@ -103,6 +103,8 @@ export interface CheckpointTarget {
 }
 
 export interface Checkpointer {
+  /** Resolves once the checkpoint at start is written (or failed, reported through onError). */
+  ready: Promise<void>;
   /** Writes a checkpoint now (after a retention step), errors reported through onError; resolves when written. */
   now(): Promise<void>;
   /** Stops the timer and writes a last checkpoint (resolves once it is written or failed). */
@@ -110,7 +112,7 @@ export interface Checkpointer {
 }
 
 /**
- * Writes a checkpoint every `intervalMs`, also when nothing was stored (as CloudTrail's hourly digests: a steady
+ * Writes a checkpoint at start and every `intervalMs`, also when nothing was stored (as CloudTrail's hourly digests: a steady
  * cadence of numbered checkpoints makes "nothing happened" provable and a removed checkpoint a gap), and whenever
  * `now()` is called (after a retention step, when the chain grew). `write(force)` writes one for the store (force:
  * even if the chain has not grown); its errors go to `onError`.
@@ -129,14 +131,51 @@ export function startCheckpoints(
     inFlight.add(p);
     return p;
   };
+  const ready = run(true); // at start: a signature as fresh as the collector, whatever the store's past
   const timer = setInterval(() => run(true), intervalMs);
   timer.unref();
   return {
+    ready,
     now: () => run(false),
     async stop() {
       clearInterval(timer);
       void run(false); // the last events before shutdown are covered too
       await Promise.all(inFlight);
     },
+  };
+}
+
+/** A checkpoint as a JSON line of an export or of the checkpoint log (hex hashes, base64 signature). */
+export function checkpointJson(c: Checkpoint): Record<string, unknown> {
+  return {
+    type: 'checkpoint',
+    seq: c.seq,
+    at: c.at,
+    lastSeq: c.lastSeq,
+    count: c.count,
+    head: c.head.toString('hex'),
+    signature: c.signature.toString('base64'),
+    keyId: c.keyId,
+  };
+}
+
+/** The checkpoint of a parsed JSON line (checkpointJson's form); throws naming `where` when a field is malformed. */
+export function parseCheckpointJson(p: Record<string, unknown>, where: string): Checkpoint {
+  const int = (k: string): number => {
+    const v = p[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`${where}: ${k} is not a number`);
+    return v;
+  };
+  if (typeof p.head !== 'string' || !/^[0-9a-f]{64}$/.test(p.head))
+    throw new Error(`${where}: head is not 64 hex digits`);
+  if (typeof p.signature !== 'string') throw new Error(`${where}: signature is not base64`);
+  return {
+    seq: int('seq'),
+    at: int('at'),
+    lastSeq: int('lastSeq'),
+    count: int('count'),
+    head: Buffer.from(p.head, 'hex'),
+    signature: Buffer.from(p.signature, 'base64'),
+    keyId: String(p.keyId),
   };
 }

@@ -7,7 +7,7 @@
 //   {"type":"checkpoint","seq","at","lastSeq","count","head","signature","keyId"}
 import type { KeyObject } from 'node:crypto';
 import { bodyHash, type ChainEntry, ZERO_HASH } from './chain.ts';
-import { type Checkpoint, checkpointSignatureValid } from './checkpoint.ts';
+import { type Checkpoint, checkpointJson, checkpointSignatureValid, parseCheckpointJson } from './checkpoint.ts';
 import { keyIdOf, parsePublicKey } from './keys.ts';
 import { type TrailOptions, type TrailReader, trailStart } from './trail.ts';
 import { type Break, ChainWalker, classifyMismatches, report, type VerifyReport } from './verify.ts';
@@ -60,20 +60,7 @@ export function exportLines(
       entries++;
     },
     checkpoints(list) {
-      for (const c of list)
-        if (c.lastSeq >= anchor.seq)
-          write(
-            JSON.stringify({
-              type: 'checkpoint',
-              seq: c.seq,
-              at: c.at,
-              lastSeq: c.lastSeq,
-              count: c.count,
-              head: c.head.toString('hex'),
-              signature: c.signature.toString('base64'),
-              keyId: c.keyId,
-            }),
-          );
+      for (const c of list) if (c.lastSeq >= anchor.seq) write(JSON.stringify(checkpointJson(c)));
     },
     get entries() {
       return entries;
@@ -103,7 +90,11 @@ function hex(v: unknown, what: string, line: number): Buffer {
  * Verifies an export offline. `publicKey` is the key the verifier trusts (given separately); without it the
  * header's key is used, which proves integrity only against accidents, not against whoever wrote the file.
  */
-export function verifyExport(text: string, trusted?: KeyObject): VerifyReport {
+export function verifyExport(
+  text: string,
+  trusted?: KeyObject,
+  external?: { source: string; checkpoints: Checkpoint[] },
+): VerifyReport {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const parsed = lines.map((l, i) => {
     try {
@@ -126,18 +117,9 @@ export function verifyExport(text: string, trusted?: KeyObject): VerifyReport {
   };
   const checkpoints: Checkpoint[] = [];
   parsed.forEach((p, i) => {
-    if (p.type === 'checkpoint')
-      checkpoints.push({
-        seq: Number(p.seq),
-        at: Number(p.at),
-        lastSeq: Number(p.lastSeq),
-        count: Number(p.count),
-        head: hex(p.head, 'head', i + 1),
-        signature: Buffer.from(String(p.signature), 'base64'),
-        keyId: String(p.keyId),
-      });
+    if (p.type === 'checkpoint') checkpoints.push(parseCheckpointJson(p, `line ${i + 1}`));
   });
-  const walker = new ChainWalker(anchor, checkpoints, publicKey);
+  const walker = new ChainWalker(anchor, checkpoints, publicKey, external);
   const extra: Break[] = [];
   // The anchor must be the genesis or a checkpoint's head the key vouches for.
   if (

@@ -19,5 +19,6 @@ export {
   publicKeyPath,
   type SigningKey,
 } from './keys.ts';
+export { appendCheckpointLog, parseCheckpointLog } from './log.ts';
 export type { TrailReader } from './trail.ts';
 export { type Break, type BreakKind, type VerifyReport, verifyTrail } from './verify.ts';

@@ -7,18 +7,9 @@ import {
   hkdfSync,
   type KeyObject,
 } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../files/index.ts';
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -52,33 +43,9 @@ export function keyIdOf(publicKey: KeyObject): string {
   return createHash('sha256').update(der).digest('hex').slice(0, 16);
 }
 
-/**
- * Writes `text` to `file` atomically and never over an existing file: a temporary file beside it, fsync'd, then
- * linked into place (EEXIST when the file exists) and the folder fsync'd. A crash or a full disk leaves no partial key.
- */
+/** Writes a key file whole or not at all, never over an existing one (EEXIST): a crash leaves no partial key. */
 function writeNew(file: string, text: string, mode: number): void {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    linkSync(tmp, file);
-  } finally {
-    unlinkSync(tmp);
-  }
-  const dir = openSync(path.dirname(path.resolve(file)), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeFileAtomicSync(file, text, { mode, exclusive: true });
 }
 
 /** Creates a new key at `keyPath` (and its .pub beside it); throws EEXIST when the file exists. */
@@ -102,9 +69,16 @@ export function loadSigningKey(keyPath: string, create: boolean): SigningKey {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
+  const pem = readFileSync(keyPath);
+  if (pem.length === 0)
+    throw new Error(
+      `${keyPath}: the signing key file is empty, left by a start of an older Vigil that was interrupted while ` +
+        'writing it (a full disk, a crash): no checkpoint can have been signed with it. Delete it to have a new key ' +
+        'created at the next start (if checkpoints were signed before, restore the key from a backup instead)',
+    );
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey(readFileSync(keyPath));
+    privateKey = createPrivateKey(pem);
   } catch (err) {
     throw new Error(`${keyPath}: not a PEM private key (${(err as Error).message})`);
   }

@@ -1,7 +1,8 @@
 // The collector's part of tamper evidence: the signing key (created on first start) and the checkpoint timer.
 import { signingKeyPath, type VigilConfig } from '../config/index.ts';
-import { type Checkpointer, type CheckpointTarget, startCheckpoints } from './checkpoint.ts';
+import { type Checkpoint, type Checkpointer, type CheckpointTarget, startCheckpoints } from './checkpoint.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
+import { appendCheckpointLog } from './log.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
@@ -18,9 +19,34 @@ export function integrityKey(config: VigilConfig): SigningKey | undefined {
 }
 
 /**
- * Checkpoints the store every interval, after each retention step (`now`) and once more at `stop`. Every collector of
- * a shared store runs the timer: a forced checkpoint is skipped when another collector's covers the head and is
- * younger than half the interval, so the cadence stays about one per interval.
+ * How long `vigil verify` lets chain entries wait for a signature before it calls a missing checkpoint a removal:
+ * the interval, half again (collectors sharing a store skip a forced checkpoint when another's is younger than half
+ * the interval), and a minute's grace for a loaded machine.
+ */
+export function maxUnsignedAge(intervalMs: number): number {
+  return Math.ceil(intervalMs * 1.5) + 60_000;
+}
+
+/**
+ * Writes a checkpoint through `write` and appends the one written to the checkpoint log, if configured: the log
+ * line follows the store's commit, so every checkpoint in the log is one the store had.
+ */
+export async function checkpointAndLog(
+  config: VigilConfig,
+  key: SigningKey,
+  write: () => Promise<Checkpoint | undefined>,
+): Promise<Checkpoint | undefined> {
+  const c = await write();
+  const log = config.integrity.checkpointLog;
+  if (c && log !== undefined) await appendCheckpointLog(log, c, key.publicKey);
+  return c;
+}
+
+/**
+ * Checkpoints the store at start, every interval, after each retention step (`now`) and once more at `stop`. Every
+ * collector of a shared store runs the timer: a forced checkpoint is skipped when another collector's covers the
+ * head and is younger than half the interval, so the cadence stays about one per interval. The one at start makes
+ * a fresh signature the rule whatever the store's past: an unsigned tail older than maxUnsignedAge is then evidence.
  */
 export function startIntegrity(
   config: VigilConfig,
@@ -28,10 +54,11 @@ export function startIntegrity(
   key: SigningKey | undefined,
   onError: (err: unknown) => void,
 ): Checkpointer {
-  if (!key) return { now: async () => {}, stop: async () => {} };
+  if (!key) return { ready: Promise.resolve(), now: async () => {}, stop: async () => {} };
   const interval = config.integrity.checkpointIntervalMs;
   return startCheckpoints(
-    (force) => store.checkpoint(key, { force, freshMs: force ? interval / 2 : undefined }),
+    (force) =>
+      checkpointAndLog(config, key, () => store.checkpoint(key, { force, freshMs: force ? interval / 2 : undefined })),
     interval,
     onError,
   );

@@ -56,6 +56,15 @@ export interface TrailOptions {
   publicKey: KeyObject;
   /** Epoch ms: from the last checkpoint before the first event received then. */
   since?: number;
+  /**
+   * How long chain entries may wait for a signature (the checkpoint interval and a grace, see maxUnsignedAge): an
+   * unsigned tail older than that is a failure, as a checkpoint that should cover it was removed. Unset: not checked.
+   */
+  maxUnsignedMs?: number;
+  /** Epoch ms the tail's age is measured at (default now). */
+  now?: number;
+  /** Checkpoints kept outside the store (integrity.checkpointLog): the chain must pass through each of them. */
+  external?: { source: string; checkpoints: Checkpoint[] };
 }
 
 /** Where a walk starts: the chain before its first entry walked (the hash and live-event count), and the genesis. */
@@ -64,6 +73,8 @@ export interface Anchor {
   hash: Buffer;
   count: number;
   genesisId: number;
+  /** Epoch ms the anchor was signed (a checkpoint's `at`), undefined for the genesis. */
+  at?: number;
 }
 
 export interface TrailStart {
@@ -89,13 +100,14 @@ export async function trailStart(r: TrailReader, o: TrailOptions): Promise<Trail
   const cutAt = await r.cutAt(checkpoints);
   const cut =
     cutAt > 0 ? checkpoints.find((c) => c.lastSeq === cutAt && checkpointSignatureValid(c, o.publicKey)) : undefined;
-  if (cut) anchor = { seq: cut.lastSeq, hash: cut.head, count: cut.count, genesisId };
+  if (cut) anchor = { seq: cut.lastSeq, hash: cut.head, count: cut.count, genesisId, at: cut.at };
   let firstId = 0;
   if (o.since !== undefined) {
     const s = await r.since(Math.ceil(o.since) * 1000);
     firstId = s.firstId;
     const cp = checkpointBefore(checkpoints, s.fromSeq, o.publicKey);
-    if (cp && cp.lastSeq > anchor.seq) anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId };
+    if (cp && cp.lastSeq > anchor.seq)
+      anchor = { seq: cp.lastSeq, hash: cp.head, count: cp.count, genesisId, at: cp.at };
   }
   return { checkpoints, first, genesisId, anchor, pruned: cut !== undefined, firstId };
 }

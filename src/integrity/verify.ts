@@ -45,9 +45,17 @@ export interface VerifyReport {
 /** Most breaks kept in a report (the first is what matters; the rest give an idea of the extent). */
 const MAX_BREAKS = 1000;
 
+/** A checkpoint the chain must pass through, and how messages name it (the store's, or the external log's). */
+interface Signed {
+  c: Checkpoint;
+  name: string;
+  external?: boolean;
+}
+
 /**
  * Walks chain entries in seq order from an anchor (the hash and live-event count before the first entry) and checks
- * them against the checkpoints. Shared by the store and the offline export verification.
+ * them against the checkpoints: the store's, and those of an external copy (integrity.checkpointLog) if given.
+ * Shared by the store and the offline export verification.
  */
 export class ChainWalker {
   readonly breaks: Break[] = [];
@@ -55,36 +63,77 @@ export class ChainWalker {
   #seq: number;
   #count: number;
   #genesisId = 0;
-  #cps: Checkpoint[];
+  #cps: Signed[];
   #cpi = 0;
   entries = 0;
   #lastCheckpointSeq: number;
+  /** Epoch ms of the newest checkpoint the chain passed through (the anchor's, if signed). */
+  #lastSignedAt: number | undefined;
 
   constructor(
-    anchor: { seq: number; hash: Buffer; count: number; genesisId?: number },
+    anchor: { seq: number; hash: Buffer; count: number; genesisId?: number; at?: number },
     checkpoints: Checkpoint[],
     publicKey: KeyObject,
+    external?: { source: string; checkpoints: Checkpoint[] },
   ) {
     this.#genesisId = anchor.genesisId ?? 0;
     this.#prev = anchor.hash;
     this.#seq = anchor.seq;
     this.#count = anchor.count;
     this.#lastCheckpointSeq = anchor.seq;
+    this.#lastSignedAt = anchor.at;
     let prevSeq: number | undefined;
     let prevLast = 0;
-    const valid: Checkpoint[] = [];
+    const valid: Signed[] = [];
     for (const c of checkpoints) {
       if (!checkpointSignatureValid(c, publicKey))
         this.add({ kind: 'bad-checkpoint', seq: c.lastSeq, detail: `checkpoint ${c.seq}: signature does not verify` });
       else if (c.lastSeq < prevLast)
         this.add({ kind: 'bad-checkpoint', seq: c.lastSeq, detail: `checkpoint ${c.seq}: goes back in the chain` });
-      else valid.push(c);
+      else valid.push({ c, name: `checkpoint ${c.seq}` });
       if (prevSeq !== undefined && c.seq !== prevSeq + 1)
         this.add({ kind: 'bad-checkpoint', detail: `checkpoints ${prevSeq + 1}..${c.seq - 1} are missing` });
       prevSeq = c.seq;
       prevLast = Math.max(prevLast, c.lastSeq);
     }
-    this.#cps = valid.filter((c) => c.lastSeq > anchor.seq);
+    if (external) valid.push(...this.#external(external, checkpoints, publicKey, anchor.seq));
+    this.#cps = valid.filter((s) => s.c.lastSeq > anchor.seq).sort((a, b) => a.c.lastSeq - b.c.lastSeq);
+  }
+
+  /**
+   * The external copy's checkpoints: each must be in the store as it was signed (deleted or replaced ones are named
+   * here) and, like the store's, have the chain pass through its head (a rechained, rolled back or cut store fails).
+   */
+  #external(
+    log: { source: string; checkpoints: Checkpoint[] },
+    stored: Checkpoint[],
+    publicKey: KeyObject,
+    anchorSeq: number,
+  ): Signed[] {
+    const bySeq = new Map(stored.map((c) => [c.seq, c]));
+    const out: Signed[] = [];
+    for (const c of log.checkpoints) {
+      const name = `checkpoint ${c.seq} of ${log.source}`;
+      if (!checkpointSignatureValid(c, publicKey)) {
+        this.add({ kind: 'bad-checkpoint', seq: c.lastSeq, detail: `${name}: signature does not verify` });
+        continue;
+      }
+      const s = bySeq.get(c.seq);
+      if (!s)
+        this.add({
+          kind: 'bad-checkpoint',
+          seq: c.lastSeq,
+          detail: `${name} (signed ${new Date(c.at).toISOString()}, chain entry ${c.lastSeq}) is missing from the store: checkpoints were deleted or the database rolled back`,
+        });
+      else if (!s.signature.equals(c.signature))
+        this.add({
+          kind: 'bad-checkpoint',
+          seq: c.lastSeq,
+          detail: `${name} differs from the store's checkpoint ${c.seq}`,
+        });
+      if (c.lastSeq > anchorSeq) out.push({ c, name, external: true });
+    }
+    return out;
   }
 
   add(b: Break): void {
@@ -126,8 +175,8 @@ export class ChainWalker {
     else if (e.op === OP_DROP) this.#count -= e.eventId; // a drop's event id field is the number it dropped
     this.#prev = e.hash;
     this.#seq = e.seq;
-    while (this.#cpi < this.#cps.length && this.#cps[this.#cpi]!.lastSeq <= e.seq) {
-      const c = this.#cps[this.#cpi++]!;
+    while (this.#cpi < this.#cps.length && this.#cps[this.#cpi]!.c.lastSeq <= e.seq) {
+      const { c, name } = this.#cps[this.#cpi++]!;
       if (c.lastSeq !== e.seq) continue; // its entry is missing: reported as removed
       this.#lastCheckpointSeq = c.lastSeq;
       if (!c.head.equals(e.hash))
@@ -135,29 +184,66 @@ export class ChainWalker {
           kind: 'bad-checkpoint',
           eventId: e.eventId,
           seq: e.seq,
-          detail: `checkpoint ${c.seq}: the chain does not pass through its head at entry ${c.lastSeq}`,
+          detail: `${name}: the chain does not pass through its head at entry ${c.lastSeq}`,
         });
       else if (c.count !== this.#count)
         this.add({
           kind: 'bad-checkpoint',
           seq: e.seq,
-          detail: `checkpoint ${c.seq}: counts ${c.count} events, the chain ${this.#count}`,
+          detail: `${name}: counts ${c.count} events, the chain ${this.#count}`,
         });
+      else this.#lastSignedAt = Math.max(this.#lastSignedAt ?? 0, c.at);
     }
   }
 
-  /** Ends the walk: checkpoints beyond the last entry mean the chain's tail was removed. */
-  finish(): { unsigned: number; checkpoints: number } {
+  /**
+   * Ends the walk: checkpoints beyond the last entry mean the chain's tail was removed. With `maxUnsignedMs`, entries
+   * after the last checkpoint that have waited longer than that for one are a failure too: the collector signs at
+   * start and every interval, so a missing checkpoint over them is evidence that it was removed.
+   */
+  finish(o: { maxUnsignedMs?: number; now?: number } = {}): { unsigned: number; checkpoints: number } {
     for (; this.#cpi < this.#cps.length; this.#cpi++) {
-      const c = this.#cps[this.#cpi]!;
+      const { c, name } = this.#cps[this.#cpi]!;
       this.add({
         kind: 'removed',
         seq: this.#seq + 1,
-        detail: `checkpoint ${c.seq} covers chain entries up to ${c.lastSeq}, the chain ends at ${this.#seq}`,
+        detail: `${name} covers chain entries up to ${c.lastSeq}, the chain ends at ${this.#seq}`,
       });
     }
-    return { unsigned: this.#seq - this.#lastCheckpointSeq, checkpoints: this.#cps.length };
+    const unsigned = this.#seq - this.#lastCheckpointSeq;
+    if (o.maxUnsignedMs !== undefined && unsigned > 0) this.#staleTail(unsigned, o.maxUnsignedMs, o.now ?? Date.now());
+    return { unsigned, checkpoints: this.#cps.filter((s) => !s.external).length };
   }
+
+  /** Reported after every other break (no seq): it is often the consequence of one (a checkpoint that fails). */
+  #staleTail(unsigned: number, maxMs: number, now: number): void {
+    const from = `from entry ${this.#lastCheckpointSeq + 1}`;
+    const why = `checkpoints are signed at start and every interval, so entries wait at most ${formatMs(maxMs)} for one`;
+    if (this.#lastSignedAt === undefined) {
+      // A chain of its genesis entry alone is a new store no collector has signed yet.
+      if (this.#seq > 1)
+        this.add({
+          kind: 'removed',
+          detail: `no checkpoint signs the chain's ${unsigned} entries (${from}): ${why}; checkpoints were removed`,
+        });
+    } else if (now - this.#lastSignedAt > maxMs)
+      this.add({
+        kind: 'removed',
+        detail:
+          `the ${unsigned} chain entries ${from} after the last checkpoint (signed ${new Date(this.#lastSignedAt).toISOString()}) ` +
+          `have waited ${formatMs(now - this.#lastSignedAt)} for a signature: ${why}; a checkpoint over them was ` +
+          'removed (or the collector stopped without signing them: starting it signs them)',
+      });
+  }
+}
+
+/** A duration for messages: `12m 30s`, `3h 5m`, `2d 4h`. */
+function formatMs(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? ` ${s % 60}s` : ''}`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${Math.floor(s / 60) % 60 ? ` ${Math.floor(s / 60) % 60}m` : ''}`;
+  return `${Math.floor(s / 86_400)}d${Math.floor(s / 3600) % 24 ? ` ${Math.floor(s / 3600) % 24}h` : ''}`;
 }
 
 /** The report from the breaks found, first break = lowest event id (breaks without one come after, by seq). */
@@ -239,7 +325,7 @@ interface Drop {
  */
 export async function verifyTrail(r: TrailReader, o: TrailOptions): Promise<VerifyReport> {
   const { checkpoints, genesisId, anchor, pruned, firstId } = await trailStart(r, o);
-  const walker = new ChainWalker(anchor, checkpoints, o.publicKey);
+  const walker = new ChainWalker(anchor, checkpoints, o.publicKey, o.external);
   const add = (b: Break) => walker.add(b);
   if (checkpoints.length > 0 && checkpoints[0]!.seq !== 1)
     add({ kind: 'bad-checkpoint', detail: `checkpoints 1..${checkpoints[0]!.seq - 1} are missing` });
@@ -255,7 +341,7 @@ export async function verifyTrail(r: TrailReader, o: TrailOptions): Promise<Veri
         drops.set(e.day, list);
       }
     }
-  const { unsigned, checkpoints: cpCount } = walker.finish();
+  const { unsigned, checkpoints: cpCount } = walker.finish(o);
 
   // Every chained event against its latest entry, in id order (so that the drops' digests are fed in order).
   const check = new EventCheck(add);

@@ -60,7 +60,7 @@ function qs(properties: Record<string, object>): object {
 
 export const SCHEMAS = {
   list: qs({ ...FILTER_SCHEMA, ...PAGE_SCHEMA }),
-  stream: qs(FILTER_SCHEMA),
+  stream: qs({ ...FILTER_SCHEMA, since_id: { type: 'string', pattern: '^[0-9]{1,16}$' } }),
   histogram: qs({ ...FILTER_SCHEMA, interval: INTERVAL_SCHEMA }),
   stats: qs({
     ...FILTER_SCHEMA,

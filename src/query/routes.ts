@@ -18,6 +18,7 @@ import {
   toInterval,
   toPage,
 } from './params.ts';
+import { type LiveStream, openStream, type StreamState } from './stream.ts';
 
 export interface QueryOptions {
   store: Store;
@@ -31,11 +32,18 @@ export interface QueryOptions {
 
 const READ_ROLES = ['admin', 'tenant'] as const;
 
-export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStreams(): void } {
+export interface QueryRoutes {
+  /** Ends every live tail (shutdown). */
+  closeStreams(): void;
+  /** What each open live tail holds: unsent bytes and events skipped. */
+  streams(): StreamState[];
+}
+
+export function registerQuery(app: FastifyInstance, o: QueryOptions): QueryRoutes {
   const { store, auth, metrics } = o;
   const bounds = o.bounds ?? {};
   const toEventQuery = (p: Params) => parseQuery(p, bounds);
-  const streams = new Set<() => void>();
+  const streams = new Set<LiveStream>();
 
   const caller = (req: FastifyRequest): Principal => auth.authorize(req, READ_ROLES, 'query');
   const scoped = (p: Principal, q: EventQuery): EventQuery => (p.scope ? { ...q, scope: p.scope } : q);
@@ -72,7 +80,11 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStr
   app.get('/api/v1/events/stream', { schema: { querystring: SCHEMAS.stream } }, async (req, reply) => {
     const p = req.query as Params;
     const match = compileMatcher(scoped(caller(req), toEventQuery(p)));
-    stream(reply, match);
+    // EventSource sends Last-Event-ID when it reconnects; since_id is for clients that cannot set headers
+    const last = req.headers['last-event-id'] ?? (p.since_id as string | undefined);
+    if (last !== undefined && !/^\d{1,16}$/.test(String(last)))
+      return reply.code(400).send({ error: 'Last-Event-ID: expected an event id (digits)', field: 'since_id' });
+    stream(reply, match, last === undefined ? undefined : Number(last));
   });
 
   app.get('/api/v1/events/:id', async (req, reply) => {
@@ -117,43 +129,23 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): { closeStr
     }
   }
 
-  /** Server-Sent Events: each newly stored event the caller may see and the filters match, as one `data:` line. */
-  function stream(reply: FastifyReply, match: (e: StoredEvent) => boolean): void {
+  /** Server-Sent Events (./stream.ts): bounded per stream, resumable with Last-Event-ID / since_id. */
+  function stream(reply: FastifyReply, match: (e: StoredEvent) => boolean, sinceId: number | undefined): void {
     reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
+    const s = openStream(reply.raw, {
+      store,
+      match,
+      sinceId,
+      heartbeatMs: o.heartbeatMs ?? 15_000,
+      onEnd: () => streams.delete(s),
     });
-    const unsubscribe = store.subscribe((events) => {
-      let chunk = '';
-      for (const e of events) if (match(e)) chunk += `id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`;
-      if (chunk) res.write(chunk);
-    });
-    // Tells the client the subscription is live, so it can rely on seeing every event stored from now on.
-    res.write(': subscribed\n\n');
-    const beat = setInterval(() => res.write(': keep-alive\n\n'), o.heartbeatMs ?? 15_000);
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      clearInterval(beat);
-      unsubscribe();
-      streams.delete(end);
-      if (!res.destroyed) {
-        res.end();
-        // A tail held its connection to the end: let the socket go too, so that shutdown never waits on it.
-        res.socket?.destroySoon();
-      }
-    };
-    streams.add(end);
-    res.on('close', end);
+    streams.add(s);
   }
 
   return {
     closeStreams() {
-      for (const end of [...streams]) end();
+      for (const s of [...streams]) s.end();
     },
+    streams: () => [...streams].map((s) => s.state()),
   };
 }

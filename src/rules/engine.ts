@@ -5,7 +5,7 @@
 // loop over predicates that allocates nothing unless something matched. Falco rules (src/rules/falco) come after:
 // an event a Falco rule fires on is stored, and alerts when that rule's priority reaches the Falco minimum.
 
-import type { AuditEvent } from '../event/model.ts';
+import { type AuditEvent, KUBESPHERE_RULES_ANNOTATION } from '../event/model.ts';
 import { nextEvent, type Predicate } from './compile.ts';
 import { type FalcoMatch, type FalcoOptions, falcoPlan } from './falco/index.ts';
 import type { RuleSet } from './load.ts';
@@ -28,7 +28,10 @@ export interface Alert {
 }
 
 export interface Decision {
-  /** Every rule that matched, `<crName>.<itemName>`, in load order, then the Falco rules that fired. */
+  /**
+   * Every rule that matched, `<crName>.<itemName>`, in load order, then the Falco rules that fired. Those that alerted
+   * are recorded on the event (KUBESPHERE_RULES_ANNOTATION, FALCO_RULES_ANNOTATION).
+   */
   matched: string[];
   /** Store the event. */
   archive: boolean;
@@ -67,6 +70,8 @@ interface Planned {
   render: Render;
   archive: boolean;
   alert: boolean;
+  /** Its entry in the event's record of alerting rules (KUBESPHERE_RULES_ANNOTATION). */
+  record: string;
 }
 
 const NOTHING: Decision = Object.freeze({
@@ -79,6 +84,21 @@ const NO_ALERTS = NOTHING.alerts;
 function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
   for (const k in selector) if (labels[k] !== selector[k]) return false;
   return true;
+}
+
+/**
+ * Records on the event the KubeSphere rules that alerted on it (KUBESPHERE_RULES_ANNOTATION), or removes a record
+ * it arrived with when none did: the stored event says which rules flagged it (the field `rule`).
+ */
+function recordAlerting(e: AuditEvent, record: string | undefined): void {
+  if (record === undefined) {
+    if (e.annotations !== undefined && Object.hasOwn(e.annotations, KUBESPHERE_RULES_ANNOTATION)) {
+      const { [KUBESPHERE_RULES_ANNOTATION]: _, ...rest } = e.annotations;
+      e.annotations = rest;
+    }
+    return;
+  }
+  e.annotations = { ...e.annotations, [KUBESPHERE_RULES_ANNOTATION]: `${record}]` };
 }
 
 export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
@@ -119,6 +139,7 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
         render: r.render,
         archive,
         alert,
+        record: JSON.stringify({ rule: r.name, priority: r.item.priority ?? '' }),
       });
     }
     ruleSet = rs;
@@ -138,6 +159,8 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
       let matched: string[] | undefined;
       let alerts: Alert[] | undefined;
       let archive = false;
+      /** The record of the alerting rules, without its closing bracket. */
+      let record: string | undefined;
       for (let i = 0; i < p.length; i++) {
         const r = p[i];
         let hit: boolean;
@@ -156,8 +179,10 @@ export function createRuleEngine(opts: RuleEngineOptions): RuleEngine {
         if (r.alert) {
           if (alerts === undefined) alerts = [];
           alerts.push({ rule: r.name, name: r.item, group: r.group, priority: r.priority, message: r.render(e) });
+          record = record === undefined ? `[${r.record}` : `${record},${r.record}`;
         }
       }
+      recordAlerting(e, record);
       const fr = ruleSet.falco;
       if (fr !== undefined) {
         const fired = falco.evaluate(fr, e);

@@ -1,5 +1,7 @@
 // Public surface of the rule engine: KubeSphere-compatible Rule and Webhook resources, compiled once, evaluated
 // per event into a decision (ignore, archive, alert).
+
+export { KUBESPHERE_RULES_ANNOTATION } from '../event/model.ts';
 export { type BacktestReport, backtest, HISTORY_NOTE, type RuleOutcome, SAMPLES } from './backtest.ts';
 export { type CompatFinding, checkCompat } from './compat.ts';
 export { DEFAULT_RULE_LIMITS, type RuleLimits } from './compile.ts';

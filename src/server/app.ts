@@ -15,6 +15,7 @@ import { type CollectorMetrics, collectorMetrics } from '../metrics/index.ts';
 import { registerAlerts } from '../query/alerts.ts';
 import { ParamError } from '../query/params.ts';
 import { registerQuery } from '../query/routes.ts';
+import type { StreamState } from '../query/stream.ts';
 import { type Store, StoreUnavailableError } from '../store/types.ts';
 import type { Decisions } from './decisions.ts';
 
@@ -41,6 +42,8 @@ export interface App {
   setReady(ready: boolean): void;
   /** Requests being handled now (live tails included). */
   inFlight(): number;
+  /** Each open live tail's unsent bytes and skipped events (bounded per stream, src/query/stream.ts). */
+  liveTails(): StreamState[];
 }
 
 const INGEST_PREFIXES = ['/ingest/', '/audit/'];
@@ -189,6 +192,7 @@ export function createApp(o: AppOptions): App {
     setReady(r) {
       ready = r;
     },
+    liveTails: () => query.streams(),
     inFlight: () => inFlight,
   };
 }

@@ -80,6 +80,7 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
         'of this database the same integrity.signingKey (vigil keygen makes one)',
     );
   const integrity = startIntegrity(config, store, signingKey, (err) => log.error({ err }, 'checkpoint failed'));
+  await integrity.ready; // the first signature precedes the first event this collector takes
   const retention = startRetention(store, {
     onStep: integrity.now,
     maxAgeMs: config.retention,

@@ -4,8 +4,8 @@
 // acknowledgement, atomically (a temporary file, fsync, rename, fsync of the folder): a crash leaves the old state
 // or the new one, never a torn one.
 import { mkdirSync, readFileSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../files/index.ts';
 
 export interface FileState {
   /** The file's name when last seen (its family's live name, or a rotated name). Informational. */
@@ -80,21 +80,5 @@ export function loadState(dir: string): ShipState {
 
 /** Replaces the state in `dir` atomically and durably. */
 export async function saveState(dir: string, state: ShipState): Promise<void> {
-  const file = path.join(dir, STATE_FILE);
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(state)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-  // The rename itself is durable only once the folder is.
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  await writeFileAtomic(path.join(dir, STATE_FILE), `${JSON.stringify(state)}\n`, { mode: 0o600 });
 }

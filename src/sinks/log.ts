@@ -15,6 +15,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { AuditEvent } from '../event/model.ts';
+import { syncDirSync } from '../files/index.ts';
 import { type Encoders, toJSON } from './encoders.ts';
 import type { SinkMetrics } from './metrics.ts';
 import { type LogFormat, type Sink, SinkClosedError, type SinkLogger, stderrLogger } from './types.ts';
@@ -272,7 +273,15 @@ export class LogSink implements Sink {
       const src = join(dir, b.file);
       const tmp = `${src}.gz.tmp`;
       await pipeline(createReadStream(src), createGzip(), createWriteStream(tmp, { mode: 0o600 }));
+      // durable before the original goes: a crash must not leave an empty .gz in place of the backup
+      const gz = await open(tmp, 'r');
+      try {
+        await gz.sync();
+      } finally {
+        await gz.close();
+      }
       await rename(tmp, `${src}.gz`);
+      syncDirSync(dir);
       await rm(src, { force: true });
     }
   }

@@ -9,11 +9,12 @@
 // acknowledged (at-least-once: a crash between delivery and ack resends those events, never loses them).
 // A segment whose bytes are all acknowledged is deleted. A torn or corrupt tail (crash mid-write) ends
 // the segment: the rest is counted and logged, and the next segments are read as usual.
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { type FileHandle, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { type FileHandle, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AuditEvent } from '../event/model.ts';
+import { writeFileAtomic, writeFileAtomicSync } from '../files/index.ts';
 import type { SinkMetrics } from './metrics.ts';
 import { type SinkLogger, type SpoolConfig, stderrLogger } from './types.ts';
 
@@ -38,7 +39,7 @@ function lockDir(dir: string): void {
   const path = join(dir, LOCK);
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 });
+      writeFileAtomicSync(path, String(process.pid), { exclusive: true, mode: 0o600 }); // a whole pid, or none
       openDirs.add(key);
       return;
     } catch (err) {
@@ -324,7 +325,8 @@ export class Spool {
       this.headCache = undefined;
       await this.remove(head);
     } else {
-      await writeFile(head.path.replace(/\.spool$/, '.ack'), String(head.acked));
+      // whole or not at all: a torn .ack would lose the position (or replay what was acknowledged)
+      await writeFileAtomic(head.path.replace(/\.spool$/, '.ack'), String(head.acked), { mode: 0o600 });
     }
     this.report();
   }

@@ -56,8 +56,11 @@ export interface Page {
 }
 
 export interface AppendOptions {
-  /** A delivery id (OpenFaaS `X-Openfaas-Delivery`): a batch whose key was already stored is not stored again. */
-  batchKey?: string;
+  /**
+   * A delivery's identities (OpenFaaS: its `X-Openfaas-Delivery` id and the hash of its signed body): a batch any of
+   * whose keys was already stored (within the retention window) is not stored again.
+   */
+  batchKey?: string | readonly string[];
   /**
    * Collapse the stages of one call into one stored event (CADF request + response): an event replaces a stored
    * event of the same source, auditID and requestReceivedTimestamp when its stage is later.
@@ -105,6 +108,11 @@ export interface Store extends CheckpointTarget {
   deleteBefore(cutoff: number, limit: number): Promise<number>;
   /** Number of events and bytes used, for metrics. */
   size(): Promise<{ events: number; bytes: number }>;
+  /**
+   * The stored events with ids above `afterId`, in id order, at most `limit`: what a live tail resuming from
+   * `Last-Event-ID` replays (the caller filters them).
+   */
+  storedAfter(afterId: number, limit: number): Promise<StoredEvent[]>;
   /** Calls `listener` with each batch of newly stored events (live tail); returns the unsubscribe function. */
   subscribe(listener: (events: StoredEvent[]) => void): () => void;
   /**

@@ -46,7 +46,8 @@ test('integrity/ holds no storage: no store, no SQL driver, no CLI; its collecto
       if (
         !(
           to.startsWith('src/integrity/') ||
-          ['node:crypto', 'node:fs', 'node:path'].includes(to) ||
+          ['node:crypto', 'node:fs', 'node:fs/promises', 'node:path'].includes(to) ||
+          to.startsWith('src/files/') ||
           (from === 'src/integrity/serve.ts' && to === 'src/config/index.ts')
         )
       )

@@ -30,6 +30,7 @@ export const FLOORS: readonly string[] = [
   'config',
   'metrics',
   'event',
+  'files',
 ];
 
 export const MAX_FILE_LINES = 700;

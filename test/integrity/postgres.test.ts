@@ -363,7 +363,7 @@ test('PostgreSQL: export verifies offline with the public key (drops included); 
   });
 });
 
-test('PostgreSQL collectors sign checkpoints with the configured key: after retention and at shutdown', async () => {
+test('PostgreSQL collectors sign checkpoints with the configured key: at start, after retention and at shutdown', async () => {
   await withFixture(async (f) => {
     const yaml = `rules: { enabled: false }\nretention: 1m\nstorage: { type: postgres, url: "${PG_URL}", schema: ${f.schema}, poolSize: 2 }\nintegrity: { signingKey: ${path.join(f.dir, 'signing.key')}, checkpointInterval: 1h }\n`;
     const now = () => T0 + 60_000 + 5_500;
@@ -376,7 +376,7 @@ test('PostgreSQL collectors sign checkpoints with the configured key: after rete
       // the checkpoint of the retention step is written in the background
       await waitFor(
         'the checkpoint after retention',
-        async () => (await f.sql('SELECT 1 FROM checkpoints')).length > 0,
+        async () => (await f.sql('SELECT 1 FROM checkpoints')).length > 1,
       );
       await f.store.append([makeEvent({}, T0 + 20_000)]);
     } finally {
@@ -384,10 +384,12 @@ test('PostgreSQL collectors sign checkpoints with the configured key: after rete
       await b.close();
     }
     const cps = await f.sql('SELECT last_seq, count FROM checkpoints ORDER BY seq');
-    // after the retention step, then at the first shutdown (the second finds the head signed)
+    // at the first start (the second finds it fresh), after the retention step, then at the first shutdown (the
+    // second finds the head signed)
     assert.deepEqual(
       cps.map((c) => [Number(c.last_seq), Number(c.count)]),
       [
+        [1, 0],
         [17, 4],
         [18, 5],
       ],

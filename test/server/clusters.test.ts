@@ -72,6 +72,7 @@ auth:
     - { name: eu-ops, token: eu-ops-token, role: tenant, clusters: [prod-eu] }
     - { name: eu-team-a, token: eu-a-token, role: tenant, clusters: [prod-eu], workspaces: [wa] }
     - { name: team-a, token: a-token, role: tenant, workspaces: [wa] }
+    - { name: nobody, token: none-token, role: tenant, workspaces: [wa], clusters: [] }
 workspaces:
   wa: [ns-a]
 `;
@@ -175,10 +176,15 @@ describe('where an event’s cluster comes from', () => {
   test('a record of matched rules an event arrives with is not kept: only the collector’s rules write it', async () => {
     const forged = event({
       auditID: 'f1',
-      annotations: { 'vigil.dev/falco-rules': '[{"rule":"Create Privileged Pod","priority":"Warning"}]', keep: 'me' },
+      annotations: {
+        'vigil.dev/falco-rules': '[{"rule":"Create Privileged Pod","priority":"Warning"}]',
+        'vigil.dev/kubesphere-rules': '[{"rule":"alerting-rule.CreateHostnetworkPod","priority":"WARNING"}]',
+        keep: 'me',
+      },
     });
     assert.equal((await s.post('/audit/webhook/event', eventList([forged]), bearer('relay-token'))).status, 200);
-    assert.equal((await s.get('/api/v1/events?rule_filter=Create%20Privileged%20Pod', 'ops-token')).body.total, 0);
+    for (const rule of ['Create%20Privileged%20Pod', 'alerting-rule.CreateHostnetworkPod'])
+      assert.equal((await s.get(`/api/v1/events?rule_filter=${rule}`, 'ops-token')).body.total, 0);
     const stored = (await s.get('/api/v1/events?audit_id_filter=f1', 'ops-token')).body.items[0];
     assert.deepEqual(stored.annotations, { keep: 'me' });
   });
@@ -309,6 +315,7 @@ describe("KubeSphere's multi-cluster path and tenants limited to clusters", () =
     assert.deepEqual(await ids('/api/v1/events', 'eu-ops-token'), ['m1', 'm2']);
     assert.deepEqual(await ids('/api/v1/events', 'eu-a-token'), ['m1'], 'clusters and workspaces: both');
     assert.deepEqual(await ids('/api/v1/events', 'a-token'), ['m1', 'm3'], 'workspaces alone: every cluster');
+    assert.deepEqual(await ids('/api/v1/events', 'none-token'), [], 'clusters: [] is no cluster');
     assert.deepEqual(await ids('/api/v1/events?cluster_filter=prod-us', 'eu-ops-token'), []);
     assert.equal((await s.get('/api/v1/events/stats?by=cluster', 'eu-ops-token')).body.total, 2);
     assert.deepEqual((await s.get('/api/v1/events/stats?by=cluster', 'eu-ops-token')).body.top, [
@@ -396,8 +403,16 @@ spec:
       flagged.body.items.map((e: StoredEvent) => [e.auditID, e.cluster]),
       [['r2', 'prod-us']],
     );
+    const ks = await s.get('/api/v1/events?rule_filter=cluster-rules.ProdPodCreate', 'ops-token');
+    assert.deepEqual(
+      ks.body.items.map((e: StoredEvent) => [e.auditID, e.annotations?.['vigil.dev/kubesphere-rules']]),
+      [['r1', '[{"rule":"cluster-rules.ProdPodCreate","priority":"WARNING"}]']],
+    );
     const byRule = await s.get('/api/v1/events/stats?by=rule', 'ops-token');
-    assert.deepEqual(byRule.body.top, [{ key: 'Pod In Prod US', count: 1 }]);
+    assert.deepEqual(byRule.body.top, [
+      { key: 'Pod In Prod US', count: 1 },
+      { key: 'cluster-rules.ProdPodCreate', count: 1 },
+    ]);
     await until(async () => (await s.get('/api/v1/alerts', 'ops-token')).body.total >= 2, 'both alerts');
     const alerts = (await s.get('/api/v1/alerts', 'ops-token')).body.items as {
       rule: string;

@@ -110,6 +110,37 @@ workspaces:
     assert.equal(await total(s, '&source_filter=openfaas'), 1);
   });
 
+  test('OpenFaaS: a captured signed body replayed with a new X-Openfaas-Delivery is not stored again', async () => {
+    // The HMAC covers the body only: the delivery id is the attacker's to choose, the body's hash is not.
+    const body = Buffer.from(
+      JSON.stringify([
+        {
+          actor: { sub: 'replayed' },
+          path: '/system/functions',
+          method: 'GET',
+          response_code: 200,
+          time: '2026-03-01T12:00:00Z',
+        },
+      ]),
+    );
+    const send = (id: string) =>
+      s.post('/ingest/openfaas', body, {
+        ...JSON_CT,
+        'x-openfaas-event': 'api_access',
+        'x-openfaas-delivery': id,
+        'x-openfaas-signature-256': sign(body),
+      });
+    const first = await send('replay-1');
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.inserted, 1);
+    for (const id of ['replay-2', 'replay-3']) {
+      const again = await send(id);
+      assert.equal(again.status, 200);
+      assert.deepEqual([again.body.inserted, again.body.duplicates], [0, 1]);
+    }
+    assert.equal(await total(s, '&user_filter=replayed&source_filter=openfaas'), 1);
+  });
+
   test('OpenFaaS: a missing, wrong or re-signed-body signature is 401 and stores nothing', async () => {
     const body = Buffer.from(
       JSON.stringify([

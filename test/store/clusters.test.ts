@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
-import type { AuditEvent } from '../../src/event/model.ts';
-import { FALCO_RULES_ANNOTATION } from '../../src/event/model.ts';
+import { type AuditEvent, FALCO_RULES_ANNOTATION, KUBESPHERE_RULES_ANNOTATION } from '../../src/event/model.ts';
 import { compileMatcher } from '../../src/query/matches.ts';
 import { fieldValues } from '../../src/store/fields.ts';
 import { openPostgresStore, openSqliteStore } from '../../src/store/index.ts';
@@ -30,7 +29,17 @@ function fired(...rules: string[]): Record<string, string> {
 function events(): AuditEvent[] {
   return [
     makeEvent({ auditID: 'a1', cluster: 'prod-eu', workspace: 'wa', annotations: fired('Create Privileged Pod') }, T0),
-    makeEvent({ auditID: 'a2', cluster: 'prod-eu', workspace: 'wb' }, T0 + 1000),
+    makeEvent(
+      {
+        auditID: 'a2',
+        cluster: 'prod-eu',
+        workspace: 'wb',
+        annotations: {
+          [KUBESPHERE_RULES_ANNOTATION]: '[{"rule":"alerting-rule.CreateHostnetworkPod","priority":"WARNING"}]',
+        },
+      },
+      T0 + 1000,
+    ),
     makeEvent(
       {
         auditID: 'a3',
@@ -41,7 +50,16 @@ function events(): AuditEvent[] {
       T0 + 2000,
     ),
     makeEvent({ auditID: 'a4', cluster: 'staging', annotations: { [FALCO_RULES_ANNOTATION]: 'not json' } }, T0 + 3000),
-    makeEvent({ auditID: 'a5', annotations: fired('Attach/Exec Pod') }, T0 + 4000),
+    makeEvent(
+      {
+        auditID: 'a5',
+        annotations: {
+          ...fired('Attach/Exec Pod'),
+          [KUBESPHERE_RULES_ANNOTATION]: '[{"rule":"alerting-rule.AttachOrExecPod","priority":"WARNING"}]',
+        },
+      },
+      T0 + 4000,
+    ),
   ];
 }
 
@@ -85,7 +103,9 @@ const STORES: [string, () => Promise<{ store: Store; cleanup(): Promise<void> }>
 test('rule values: the names in the engine record, each once; none for a missing or unreadable record', () => {
   const all = events();
   assert.deepEqual(fieldValues(all[2]!, 'rule'), ['Create Privileged Pod', 'Attach/Exec Pod']);
-  assert.deepEqual(fieldValues(all[1]!, 'rule'), []);
+  assert.deepEqual(fieldValues(all[1]!, 'rule'), ['alerting-rule.CreateHostnetworkPod']);
+  assert.deepEqual(fieldValues(all[4]!, 'rule'), ['alerting-rule.AttachOrExecPod', 'Attach/Exec Pod'], 'both records');
+  assert.deepEqual(fieldValues(makeEvent({}), 'rule'), []);
   assert.deepEqual(fieldValues(all[3]!, 'rule'), [], 'not JSON');
   const odd = makeEvent({
     annotations: { [FALCO_RULES_ANNOTATION]: '[{"rule":"A"},{"rule":"A"},{"rule":3},null,"B"]' },
@@ -112,6 +132,7 @@ for (const [kind, open] of STORES) {
           { exact: { rule: ['Attach/Exec Pod'] }, start: T0 + 3000 },
           { exact: { rule: ['Create Privileged Pod'], cluster: ['prod-us'] } },
           { exact: { rule: ['create privileged pod'] } },
+          { exact: { rule: ['alerting-rule.CreateHostnetworkPod', 'Attach/Exec Pod'] } },
           { text: ['prod-eu'] },
         ];
         for (const q of cases) assert.deepEqual(await auditIDs(store, q), matching(all, q), JSON.stringify(q));
@@ -130,7 +151,9 @@ for (const [kind, open] of STORES) {
         assert.deepEqual(byRule.top, [
           { key: 'Create Privileged Pod', count: 2 },
           { key: 'Attach/Exec Pod', count: 1 },
+          { key: 'alerting-rule.CreateHostnetworkPod', count: 1 },
         ]);
+        assert.deepEqual(await auditIDs(store, { exact: { rule: ['alerting-rule.AttachOrExecPod'] } }), ['a5']);
 
         const scopes: [TenantScope, string[]][] = [
           [{ workspaces: [], namespaces: [], clusters: ['prod-eu'] }, ['a1', 'a2']],
@@ -218,6 +241,8 @@ test('sqlite: a schema 4 store gets the rules of the events it holds when opened
       assert.deepEqual(await auditIDs(store, { exact: { rule: ['Create Privileged Pod'] } }), ['a1', 'a3']);
       assert.deepEqual(await auditIDs(store, { exact: { rule: ['Attach/Exec Pod'] } }), ['a3', 'a5']);
       assert.deepEqual(await auditIDs(store, { fuzzy: { cluster: ['eu'] } }), ['a1', 'a2']);
+      assert.deepEqual(await auditIDs(store, { exact: { rule: ['alerting-rule.CreateHostnetworkPod'] } }), ['a2']);
+      assert.deepEqual(await auditIDs(store, { exact: { rule: ['alerting-rule.AttachOrExecPod'] } }), ['a5']);
       // new events keep using the dictionary the upgrade filled
       await store.append([makeEvent({ auditID: 'a6', annotations: fired('Attach/Exec Pod') }, T0 + 5000)]);
       assert.deepEqual(await auditIDs(store, { exact: { rule: ['Attach/Exec Pod'] } }), ['a3', 'a5', 'a6']);
@@ -255,6 +280,8 @@ test('postgres: a store at migration 5 gets the rules column, its values and the
       assert.deepEqual(await auditIDs(store, { exact: { rule: ['Create Privileged Pod'] } }), ['a1', 'a3']);
       assert.deepEqual(await auditIDs(store, { exact: { rule: ['Attach/Exec Pod'] } }), ['a3', 'a5']);
       assert.deepEqual(await auditIDs(store, { fuzzy: { cluster: ['EU'] } }), ['a1', 'a2', 'a7']);
+      assert.deepEqual(await auditIDs(store, { exact: { rule: ['alerting-rule.CreateHostnetworkPod'] } }), ['a2']);
+      assert.deepEqual(await auditIDs(store, { exact: { rule: ['alerting-rule.AttachOrExecPod'] } }), ['a5']);
       const terms = await withAdmin(
         async (c) => (await c.query(`SELECT value FROM "${schema}".terms WHERE field = 'cluster' ORDER BY value`)).rows,
       );

@@ -196,6 +196,13 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const redelivered = await store.append([d], { batchKey: 'delivery-ids' });
         assert.equal(redelivered.inserted, 0);
         assert.deepEqual(redelivered.ids, delivered.ids);
+        // a delivery has several identities (OpenFaaS: its id and its body's hash): any one seen makes it a duplicate
+        const e = makeEvent();
+        assert.equal((await store.append([e], { batchKey: ['id-1', 'body-1'] })).inserted, 1);
+        const replayed = await store.append([{ ...e, auditID: 'new-audit-id' }], { batchKey: ['id-2', 'body-1'] });
+        assert.deepEqual([replayed.inserted, replayed.duplicates], [0, 1]);
+        assert.equal((await store.append([makeEvent()], { batchKey: ['id-2', 'body-2'] })).inserted, 0); // id-2 seen
+        assert.equal((await store.append([makeEvent()], { batchKey: ['id-3', 'body-3'] })).inserted, 1);
         // collapsed stages keep the id of the event they replace
         const req = makeEvent({ stage: 'RequestReceived', source: 'cadf' });
         const [reqId] = (await store.append([req], { collapseStages: true })).ids!;

@@ -145,11 +145,14 @@ export async function appendBatch(
   const stored = await a.db
     .tx(async (c, atCommit) => {
       if (opts.batchKey !== undefined) {
-        const r = await c.query('INSERT INTO batches (key, stored) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
-          opts.batchKey,
-          Date.now(),
-        ]);
-        if (r.rowCount === 0) {
+        // every key of the delivery is recorded (sorted: writers lock keys in one order); any one seen before makes
+        // it a duplicate
+        const keys = [...new Set(typeof opts.batchKey === 'string' ? [opts.batchKey] : opts.batchKey)].sort();
+        const r = await c.query(
+          'INSERT INTO batches (key, stored) SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT (key) DO NOTHING',
+          [keys, Date.now()],
+        );
+        if ((r.rowCount ?? 0) < keys.length) {
           await storedIds(c, batch, collapse, ids);
           return [];
         }

@@ -271,24 +271,37 @@ UNION SELECT 'sourceIP', ip FROM events e, unnest(e.source_ips) AS ip WHERE ip <
     name: 'several clusters: cluster in the dictionary; the rules that matched an event',
     // The cluster joins the dictionary (its fuzzy search finds the few cluster names there, then the events through
     // events_enums). `rules`: the names of the rules that matched an event (the field `rule`), from the engine's
-    // record on the event (src/event/model.ts, matchedRules), with a GIN as the other lists; events stored before are
+    // records on the event (src/event/model.ts, matchedRules), with a GIN as the other lists; events stored before are
     // read once for it (only bodies that mention the record; a body that is not valid jsonb, e.g. one holding
     // \u0000, keeps no rules rather than failing the migration).
     sql: `
 ALTER TABLE events ADD COLUMN rules text[] NOT NULL DEFAULT '{}';
 CREATE FUNCTION pg_temp.matched_rules(body text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $f$
 DECLARE
+  annotations jsonb;
+  names text[] := '{}';
+  key text;
   record jsonb;
 BEGIN
-  record := (body::jsonb -> 'annotations' ->> 'vigil.dev/falco-rules')::jsonb;
-  IF jsonb_typeof(record) <> 'array' THEN RETURN '{}'; END IF;
-  RETURN ARRAY(SELECT DISTINCT r ->> 'rule' FROM jsonb_array_elements(record) AS r
-    WHERE jsonb_typeof(r) = 'object' AND jsonb_typeof(r -> 'rule') = 'string' AND r ->> 'rule' <> '');
+  annotations := body::jsonb -> 'annotations';
+  FOREACH key IN ARRAY ARRAY['vigil.dev/kubesphere-rules', 'vigil.dev/falco-rules'] LOOP
+    BEGIN
+      record := (annotations ->> key)::jsonb;
+    EXCEPTION WHEN others THEN
+      record := NULL;
+    END;
+    IF jsonb_typeof(record) = 'array' THEN
+      names := names || ARRAY(SELECT r ->> 'rule' FROM jsonb_array_elements(record) AS r
+        WHERE jsonb_typeof(r) = 'object' AND jsonb_typeof(r -> 'rule') = 'string' AND r ->> 'rule' <> '');
+    END IF;
+  END LOOP;
+  RETURN ARRAY(SELECT DISTINCT x FROM unnest(names) AS x);
 EXCEPTION WHEN others THEN
   RETURN '{}';
 END
 $f$;
-UPDATE events SET rules = pg_temp.matched_rules(body) WHERE body LIKE '%"vigil.dev/falco-rules"%';
+UPDATE events SET rules = pg_temp.matched_rules(body)
+  WHERE body LIKE '%"vigil.dev/falco-rules"%' OR body LIKE '%"vigil.dev/kubesphere-rules"%';
 -- after the backfill: built once over the result instead of updated row by row
 CREATE INDEX events_rules ON events USING gin (rules);
 INSERT INTO terms (field, value, seen)

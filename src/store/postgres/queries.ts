@@ -24,6 +24,15 @@ export async function getEvent(db: Db, id: string, scope?: TenantScope): Promise
   return row ? withId(id, row.body) : undefined;
 }
 
+/** Stored events with ids above `afterId`, in id order (the events_id index of each partition, merged). */
+export async function storedAfter(db: Db, afterId: number, limit: number): Promise<StoredEvent[]> {
+  const r = await db.read<{ id: string; body: string }>(
+    'SELECT e.id, e.body FROM events e WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2',
+    [afterId, limit],
+  );
+  return r.rows.map((row) => withId(row.id, row.body));
+}
+
 /**
  * Counts of a time-only query per bucket of `widthUs` (one bucket 0 without it): whole minutes of the
  * range from `event_minutes`, the partial minutes at its ends from the events. Undefined when the range lies

@@ -29,7 +29,7 @@ import { LiveTail } from './listen.ts';
 import { checkSchemaName, migrate } from './migrations.ts';
 import { createPartitions, deleteBefore, ensurePartitions } from './partitions.ts';
 import { Db, isConnectionError, unavailable } from './pool.ts';
-import { getEvent, histogram, queryPage, stats } from './queries.ts';
+import { getEvent, histogram, queryPage, stats, storedAfter } from './queries.ts';
 import { KnownTerms } from './terms.ts';
 
 export interface PostgresStoreOptions {
@@ -196,6 +196,11 @@ export class PostgresStore implements Store {
       [this.#db.schema],
     );
     return { events: Number(r.rows[0]!.n), bytes: Number(r.rows[0]!.bytes) };
+  }
+
+  async storedAfter(afterId: number, limit: number): Promise<StoredEvent[]> {
+    this.#open();
+    return storedAfter(this.#db, afterId, limit);
   }
 
   subscribe(listener: (events: StoredEvent[]) => void): () => void {

@@ -25,7 +25,7 @@ export interface PreparedEvent {
 
 export interface WriterJob {
   events: PreparedEvent[];
-  batchKey?: string;
+  batchKey?: string | readonly string[];
   collapseStages?: boolean;
 }
 

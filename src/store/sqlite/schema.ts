@@ -1,7 +1,7 @@
 // The SQLite store's schema and row encoding, shared by the reading side (src/store/sqlite/store.ts) and the writer
 // (src/store/sqlite/writer.ts, run on a worker thread for file databases).
 import type { DatabaseSync } from 'node:sqlite';
-import { type AuditEvent, FALCO_RULES_ANNOTATION, matchedRules } from '../../event/model.ts';
+import { type AuditEvent, matchedRules, RULE_RECORDS } from '../../event/model.ts';
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
 import { FIELDS, type FieldName } from '../fields.ts';
 import { StoreUnavailableError } from '../types.ts';
@@ -234,8 +234,8 @@ export function upgrade(db: DatabaseSync, name: string): void {
 }
 
 /**
- * Schema 5: the `rule` values of the events stored before it, from their bodies' record of matched rules (only
- * bodies that mention it are parsed), added as the writer adds them: dictionary term, `event_values` row, `multi`.
+ * Schema 5: the `rule` values of the events stored before it, from their bodies' records of matched rules (only
+ * bodies that mention one are parsed), added as the writer adds them: dictionary term, `event_values` row, `multi`.
  */
 function backfillRules(db: DatabaseSync): void {
   const term = FIELD_NO.rule;
@@ -256,9 +256,14 @@ function backfillRules(db: DatabaseSync): void {
   };
   const rows = db
     .prepare(
-      `SELECT e.id, e.multi, b.body FROM events e JOIN event_bodies b ON b.id = e.id WHERE b.body LIKE ? ORDER BY e.id`,
+      `SELECT e.id, e.multi, b.body FROM events e JOIN event_bodies b ON b.id = e.id
+       WHERE ${RULE_RECORDS.map(() => 'b.body LIKE ?').join(' OR ')} ORDER BY e.id`,
     )
-    .iterate(`%${JSON.stringify(FALCO_RULES_ANNOTATION)}%`) as Iterable<{ id: number; multi: string; body: string }>;
+    .iterate(...RULE_RECORDS.map((a) => `%${JSON.stringify(a)}%`)) as Iterable<{
+    id: number;
+    multi: string;
+    body: string;
+  }>;
   // read first, written after: rows are not updated under the statement that reads them
   const found: { id: number; multi: string; names: string[] }[] = [];
   for (const r of rows) {

@@ -251,6 +251,19 @@ class SqliteStore implements Store {
     return { events, bytes: pages * pageSize };
   }
 
+  async storedAfter(afterId: number, limit: number): Promise<StoredEvent[]> {
+    this.#open();
+    const rows = this.#reader
+      .prepare('SELECT id FROM event_bodies WHERE id > ? ORDER BY id LIMIT ?')
+      .all(afterId, limit) as { id: number }[];
+    const out: StoredEvent[] = [];
+    for (const { id } of rows) {
+      const e = await this.get(String(id)); // the body as get() reads it
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
   subscribe(listener: (events: StoredEvent[]) => void): () => void {
     this.#listeners.add(listener);
     return () => {

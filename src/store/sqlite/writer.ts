@@ -269,7 +269,7 @@ export class SqliteWriter {
     const stored: number[] = [];
     let inserted = 0;
     let duplicates = 0;
-    if (job.batchKey !== undefined && s.insertBatch.run(job.batchKey, Date.now()).changes === 0) {
+    if (job.batchKey !== undefined && !newBatch(job.batchKey, (k, at) => s.insertBatch.run(k, at).changes > 0)) {
       for (let i = 0; i < events.length; i++) ids[i] = this.#existing(this.#row(events[i]!).values);
       return { inserted: 0, duplicates: events.length, ids, stored };
     }
@@ -521,4 +521,12 @@ export class CommitQueue {
     const { outcomes, statsRefreshed } = this.#writer.append(queued.map((q) => q.job));
     for (let i = 0; i < queued.length; i++) queued[i]!.done(outcomes[i]!, statsRefreshed);
   }
+}
+
+/** Records every key of a batch; false when any was recorded before (the batch is a duplicate). */
+function newBatch(key: string | readonly string[], insert: (key: string, at: number) => boolean): boolean {
+  const now = Date.now();
+  let fresh = true;
+  for (const k of typeof key === 'string' ? [key] : key) if (!insert(k, now)) fresh = false;
+  return fresh;
 }
