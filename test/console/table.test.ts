@@ -12,19 +12,20 @@ import { startVigil, type VigilServer } from './server.ts';
 
 const NOW = Date.now();
 const EVENTS = fixtureEvents(NOW);
+// A pod created on the host's network: the collector's default KubeSphere rules alert on it and record the rule.
 const FLAGGED: AuditEvent = {
   ...fixtureEvents(NOW, 1)[0],
   auditID: 'flagged-0001',
-  annotations: {
-    'vigil.dev/falco-rules': JSON.stringify([{ rule: 'Create Privileged Pod', priority: 'Warning' }]),
-  },
+  verb: 'create',
+  objectRef: { resource: 'pods', namespace: 'team-a', name: 'hostnet', apiVersion: 'v1' },
+  requestObject: { kind: 'Pod', apiVersion: 'v1', metadata: { name: 'hostnet' }, spec: { hostNetwork: true } },
 };
 let server: VigilServer;
 let browser: Browser;
 
 before(async () => {
   await ensureConsoleBuilt({ log: () => {} });
-  server = await startVigil([...EVENTS, FLAGGED]);
+  server = await startVigil(EVENTS);
   browser = await launch();
 });
 
@@ -97,17 +98,18 @@ test('a long service-account name is shortened in the middle; project and source
   assert.deepEqual(pageErrors(page), []);
 });
 
-test('the detail lists the rules that matched the event, with a pivot on the rule', async () => {
-  const page = await open(`?audit_id_filter=${FLAGGED.auditID}`);
+test('the detail lists the rules that matched the event, with a pivot on the rule', async (t) => {
+  const ruled = await startVigil([FLAGGED], undefined, { rules: { enabled: true } });
+  t.after(() => ruled.close());
+  const page = await openPage(browser);
+  await page.goto(`${ruled.url}/?audit_id_filter=${FLAGGED.auditID}`);
   assert.equal(await total(page), 1);
   const rules = page.getByRole('region', { name: 'Matched rules' });
-  await rules.getByText('Create Privileged Pod').waitFor();
-  // The pivot needs the field table's `rule` field (rule_filter); where this build has it, it filters.
-  const pivot = rules.getByRole('button', { name: 'Filter on Rule Create Privileged Pod' });
-  if (await pivot.count()) {
-    await pivot.click();
-    await page.waitForURL(/rule_filter=Create/);
-  }
+  const name = 'alerting-rule.CreateHostnetworkPod';
+  await rules.getByText(name).waitFor();
+  await rules.getByRole('button', { name: `Filter on Rule ${name}` }).click();
+  await page.waitForURL(/rule_filter=alerting-rule.CreateHostnetworkPod/);
+  assert.equal(await total(page), 1);
   assert.deepEqual(pageErrors(page), []);
 });
 

@@ -196,23 +196,26 @@ export function bucketLabel(start: number, intervalMs: number): string {
 }
 
 /**
- * The names of the rules that matched an event, from the rule engine's record on it (the `vigil.dev/falco-rules`
- * annotation: a JSON array of `{rule, priority}`); read as the field table's `rule` field reads it
- * (src/event/model.ts `matchedRules`). Never throws.
+ * The rules that matched an event, from the rule engine's records on it (`vigil.dev/kubesphere-rules`, then
+ * `vigil.dev/falco-rules`: JSON arrays of `{rule, priority}`), read as the field table's `rule` field reads them
+ * (src/event/model.ts `matchedRules`, which keeps the names only). Never throws.
  */
 export function matchedRules(e: AuditEvent): { rule: string; priority?: string }[] {
-  const record = e.annotations?.['vigil.dev/falco-rules'];
-  if (!record) return [];
-  try {
-    const parsed: unknown = JSON.parse(record);
-    if (!Array.isArray(parsed)) return [];
-    const out: { rule: string; priority?: string }[] = [];
+  const out: { rule: string; priority?: string }[] = [];
+  for (const key of ['vigil.dev/kubesphere-rules', 'vigil.dev/falco-rules']) {
+    const record = e.annotations?.[key];
+    if (!record) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(record);
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(parsed)) continue;
     for (const m of parsed as { rule?: unknown; priority?: unknown }[]) {
       if (typeof m?.rule !== 'string' || !m.rule || out.some((o) => o.rule === m.rule)) continue;
       out.push({ rule: m.rule, priority: typeof m.priority === 'string' ? m.priority : undefined });
     }
-    return out;
-  } catch {
-    return [];
   }
+  return out;
 }
