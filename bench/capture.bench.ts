@@ -1,7 +1,7 @@
 // Capture middleware overhead: a hello-world Fastify server, bare and with Vigil's capture plugin (level
 // Metadata, RequestReceived omitted, events appended as JSON lines to a file by src/sinks' log sink in
-// kube-apiserver's default blocking mode), plus one with a no-op sink (the middleware alone), each in its own
-// child process,
+// kube-apiserver's default blocking mode), the peer a Fastify user already runs (Fastify's own request logging: pino
+// to a file), plus one with a no-op sink (the middleware alone), each in its own child process,
 // loaded in turn by autocannon with the same connections and duration (bare, audited, bare, audited).
 // Prints the audited/bare throughput ratio and the added p99 latency. Target: ratio ≥ 0.95, added p99 ≤ 5 %.
 //   npm run bench capture            (BENCH_SECONDS=10 per run by default)
@@ -44,14 +44,18 @@ rules:
   - level: Metadata
 `;
 
-type Mode = 'bare' | 'audited' | 'noop-sink' | 'baseline';
+// pino: the peer a Fastify user already runs — Fastify's own request logging (pino, "incoming request" and "request
+// completed" per request) to a file, Vigil off.
+type Mode = 'bare' | 'audited' | 'pino' | 'noop-sink' | 'baseline';
 const BASELINE = process.env.BENCH_BASELINE;
-const MODES: Mode[] = BASELINE ? ['bare', 'audited', 'noop-sink', 'baseline'] : ['bare', 'audited', 'noop-sink'];
+const MODES: Mode[] = BASELINE
+  ? ['bare', 'audited', 'pino', 'noop-sink', 'baseline']
+  : ['bare', 'audited', 'pino', 'noop-sink'];
 
 async function serve(mode: Mode, logFile: string): Promise<void> {
-  const app = Fastify();
+  const app = mode === 'pino' ? Fastify({ logger: { level: 'info', file: `${logFile}.pino` } }) : Fastify();
   let sink: BuiltSink | undefined;
-  if (mode !== 'bare') {
+  if (mode !== 'bare' && mode !== 'pino') {
     // src/sinks' log sink writing Kubernetes JSON lines in kube-apiserver's default log mode (blocking): lines
     // written while a file write is in flight go out together in the next one (group commit), and nothing is
     // dropped — a buffered sink starved of CPU by a saturated server would overflow instead.
@@ -160,6 +164,12 @@ async function main(): Promise<void> {
       `${m.padEnd(9)}: ${Math.round(rps(m))} req/s, p99 ${p99(m).toFixed(1)} ms, server CPU ${us(m).toFixed(1)} µs/request`,
     );
   }
+  const vs = (m: Mode) =>
+    `throughput ratio ${(rps(m) / rps('bare')).toFixed(3)}, added CPU ${(us(m) - us('bare')).toFixed(1)} µs/request`;
+  console.log(`\nthe peer: Vigil audited ${vs('audited')}; Fastify's request logging (pino to a file) ${vs('pino')}`);
+  console.log(
+    `Vigil ahead of the peer: ${us('audited') < us('pino') ? 'yes' : 'NO'} (CPU per request ${us('audited').toFixed(1)} against ${us('pino').toFixed(1)} µs)`,
+  );
   for (const m of MODES.filter((m) => m !== 'bare')) {
     const ratio = rps(m) / rps('bare');
     const added = (p99(m) - p99('bare')) / p99('bare');

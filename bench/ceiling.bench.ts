@@ -9,18 +9,21 @@
 //      secondary indexes (filter btrees, GINs, the search dictionary's), when the local server answers
 //      (VIGIL_BENCH_PG_URL).
 // Ceiling = cores × 1 s / CPU per event: what the parts allow with every core busy and nothing waiting.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
-import { decodeEventList } from '../src/event/index.ts';
-import type { AuditEvent } from '../src/event/model.ts';
-import { openPostgresStore, openSqliteStore } from '../src/store/index.ts';
-import { prepareEvent } from '../src/store/sqlite/jobs.ts';
-import { configure } from '../src/store/sqlite/schema.ts';
-import { SqliteWriter } from '../src/store/sqlite/writer.ts';
-import { BATCH, falcoBatches, postgresCpuMs, startServer, stopServer } from './collector.ts';
+import { openPostgresStore } from '../src/store/index.ts';
+import {
+  BATCH,
+  decodedBatches,
+  falcoBatches,
+  postgresCpuMs,
+  sqliteWriterAlone,
+  startServer,
+  stopServer,
+  threadCpu,
+} from './collector.ts';
 
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 8);
 const CORES = os.availableParallelism();
@@ -30,31 +33,6 @@ const body = falcoBatches({ fresh: true });
 const us = (x: number) => `${x.toFixed(1)} µs`;
 const ceiling = (usPerEvent: number) => Math.round((CORES * 1e6) / usPerEvent);
 const fmt = (n: number) => n.toLocaleString('en-US');
-
-/** CPU ms per thread kind of a process: main, the store's worker thread, V8's helpers, the rest. */
-function threadCpu(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // ended since the listing
-    }
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const kind =
-      comm === 'MainThread'
-        ? 'main thread'
-        : comm === 'WorkerThread'
-          ? 'store writer thread'
-          : comm.startsWith('V8')
-            ? 'V8 helper threads (GC)'
-            : 'other threads';
-    out[kind] = (out[kind] ?? 0) + (Number(f[11]) + Number(f[12])) * 10;
-  }
-  return out;
-}
 
 async function collectorUnderLoad(): Promise<number> {
   const data = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-ceiling-'));
@@ -104,46 +82,6 @@ async function collectorUnderLoad(): Promise<number> {
   }
 }
 
-/** Decoded Falco batches with fresh audit IDs, as the collector hands them to a store. */
-function batches(n: number, from: number): AuditEvent[][] {
-  return Array.from({ length: n }, (_, k) => decodeEventList(JSON.parse(body(from + k)) as object));
-}
-
-const SECONDARY_SQLITE = [
-  'events_received',
-  'events_workspace',
-  'events_namespace',
-  'events_username',
-  'events_resource',
-  'events_name',
-  'events_verb',
-  'events_code',
-  'events_request_uri',
-  'events_user_agent',
-];
-
-/** The SQLite writer alone on this thread, 2 batches per transaction (the server's group commit gathers 1.7–1.8 under this load). */
-async function sqliteWriter(secondary: boolean): Promise<number> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-ceiling-'));
-  try {
-    const file = path.join(dir, 'vigil.db');
-    await (await openSqliteStore({ path: file })).close();
-    const db = new DatabaseSync(file);
-    configure(db);
-    if (!secondary) for (const ix of SECONDARY_SQLITE) db.exec(`DROP INDEX ${ix}`);
-    const writer = new SqliteWriter(db);
-    const jobs = batches(200, secondary ? 10_000 : 20_000).map((b) => ({ events: b.map(prepareEvent) }));
-    writer.append(jobs.slice(0, 2)); // warm-up
-    const c0 = process.cpuUsage();
-    for (let i = 2; i < jobs.length; i += 2) writer.append(jobs.slice(i, i + 2));
-    const c = process.cpuUsage(c0);
-    db.close();
-    return (c.user + c.system) / ((jobs.length - 2) * BATCH);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** PostgreSQL's processes per event appended through the store, 4 appends in flight. */
 async function postgres(secondary: boolean): Promise<number> {
   const schema = `vigil_bench_ceiling_${process.pid}_${secondary ? 'full' : 'bare'}`;
@@ -161,7 +99,7 @@ async function postgres(secondary: boolean): Promise<number> {
       // and the search dictionary's trigram index (its primary key stays: appends add values ON CONFLICT)
       await admin.query(`DROP INDEX "${schema}".terms_search`);
     }
-    const all = batches(150, secondary ? 30_000 : 40_000);
+    const all = decodedBatches(body, 150, secondary ? 30_000 : 40_000);
     await store.append(all[0]!);
     const p0 = postgresCpuMs();
     let next = 1;
@@ -180,8 +118,8 @@ async function postgres(secondary: boolean): Promise<number> {
 
 console.log(`${CORES} cores; target ${fmt(TARGET)} events/s = ${us((CORES * 1e6) / TARGET)} of CPU per event at most`);
 const perEvent = await collectorUnderLoad();
-const full = await sqliteWriter(true);
-const bare = await sqliteWriter(false);
+const full = await sqliteWriterAlone(body, true, 10_000);
+const bare = await sqliteWriterAlone(body, false, 20_000);
 console.log(`(2) SQLite writer alone, one core: ${us(full)} per event; without the secondary indexes ${us(bare)}`);
 console.log(
   `    the collector at ${us(perEvent)} with the writer's secondary indexes free: ${us(perEvent - full + bare)} per event, ceiling ${fmt(ceiling(perEvent - full + bare))} events/s`,

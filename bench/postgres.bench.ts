@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import type { AuditEvent } from '../src/event/model.ts';
 import { openPostgresStore, openSqliteStore, type PostgresStore } from '../src/store/index.ts';
@@ -27,13 +28,18 @@ const fixture = readFileSync(new URL('../test/fixtures/falco/k8saudit-events.jso
   .map((l) => JSON.parse(l) as AuditEvent);
 
 /** Event i of the synthetic stream: a real event's shape with varied users, namespaces, verbs and times. */
+/** Audit IDs of some stored events, for lookups by audit ID. */
+const knownIDs: string[] = [];
+
 function event(i: number): AuditEvent {
   const base = fixture[i % fixture.length]!;
   const t = START + Math.floor(((END - START) * i) / N);
   const ts = new Date(t).toISOString().replace('Z', '000Z');
+  const auditID = `${(i + 1).toString(16).padStart(8, '0')}-0000-4000-8000-${randomBytes(6).toString('hex')}`;
+  if (i % 997 === 0) knownIDs.push(auditID);
   return {
     ...base,
-    auditID: `${(i + 1).toString(16).padStart(8, '0')}-0000-4000-8000-${randomBytes(6).toString('hex')}`,
+    auditID,
     requestReceivedTimestamp: ts,
     stageTimestamp: ts,
     user: { username: `user-${i % 500}`, groups: ['system:authenticated', `team-${i % 20}`] },
@@ -144,8 +150,27 @@ async function main(): Promise<void> {
     await admin.connect();
     await admin.query(`VACUUM ANALYZE "${schema}".events`);
     const size = await stores[0]!.size();
+    // where the bytes go: heap + TOAST (the bodies, lz4) and indexes, over every partition; the bodies' own size
+    const parts = await admin.query(
+      `SELECT sum(pg_table_size(c.oid))::float8 AS tables, sum(pg_indexes_size(c.oid))::float8 AS indexes
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+       JOIN pg_namespace n ON n.oid = p.relnamespace WHERE p.relname = 'events' AND n.nspname = $1`,
+      [schema],
+    );
+    const bodies = await admin.query(
+      `SELECT avg(octet_length(body))::float8 AS json, avg(pg_column_size(body))::float8 AS stored
+       FROM (SELECT body FROM "${schema}".events LIMIT 20000) b`,
+    );
     await admin.end();
+    const json = bodies.rows[0].json as number;
+    const per = size.bytes / size.events;
     console.log(`\nqueries at ${fmt(size.events)} events over ${DAYS} days, ${fmt(size.bytes / 2 ** 20)} MiB`);
+    console.log(
+      `bytes per event on disk, indexes included: ${per.toFixed(0)} B = ${(per / json).toFixed(2)}× its JSON ` +
+        `(${json.toFixed(0)} B); events tables+TOAST ${(parts.rows[0].tables / size.events).toFixed(0)} B, their ` +
+        `indexes ${(parts.rows[0].indexes / size.events).toFixed(0)} B; a body as stored (lz4 TOAST) ` +
+        `${(bodies.rows[0].stored as number).toFixed(0)} B; gzip of the JSON lines ${gzipPerEvent().toFixed(0)} B/event`,
+    );
     const s = stores[0]!;
     const day = END - 86_400_000;
     const queries: [string, () => Promise<unknown>][] = [
@@ -171,6 +196,10 @@ async function main(): Promise<void> {
       ['histogram 7 days, 1 h, exact user', () => s.histogram(q({ exact: { user: ['user-7'] } }), 3_600_000)],
       ['histogram 7 days, 1 h, no filter', () => s.histogram(q({}), 3_600_000)],
       ['stats top users, last 24 h', () => s.stats(q({ start: day }), 'user', 10)],
+      [
+        'audit ID of a stored event, page of 50',
+        () => s.query(q({ exact: { auditID: [knownIDs[Math.floor(Math.random() * knownIDs.length)]!] } }), page),
+      ],
     ];
     console.log('| query | p50 ms | p95 ms |');
     console.log('| --- | --- | --- |');
@@ -191,6 +220,14 @@ async function main(): Promise<void> {
 }
 
 const page = { sort: 'desc' as const, size: 50 };
+
+/** gzip of 20 000 of the events as JSON lines, per event (what a rotated, compressed log file takes). */
+function gzipPerEvent(): number {
+  const known = knownIDs.length;
+  const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify(event(i)));
+  knownIDs.length = known; // these events are not stored (their audit IDs are random)
+  return gzipSync(`${lines.join('\n')}\n`).length / lines.length;
+}
 function q(x: EventQuery): EventQuery {
   return x;
 }

@@ -1,5 +1,6 @@
 // Shared by `vigil query` and `vigil tail`: the server address and token, the filter flags, and the kubectl-like
 // event table.
+import { isOutputFormat, OUTPUT_FORMAT_NAMES, OUTPUT_FORMATS, type OutputFormatName } from '../event/index.ts';
 import { CLI_FILTERS, type StoredEvent } from '../store/index.ts';
 import { CliError } from './command.ts';
 
@@ -59,11 +60,19 @@ export function filterParams(v: ClientValues): URLSearchParams {
   return p;
 }
 
-export function outputFormat(v: ClientValues): 'table' | 'json' | 'jsonl' {
+/** `-o`: Vigil's own shapes, or a format of the output table (src/event/encode.ts), one event per line. */
+export function outputFormat(v: ClientValues): 'table' | 'json' | 'jsonl' | OutputFormatName {
   const o = v.output ?? 'table';
-  if (o !== 'table' && o !== 'json' && o !== 'jsonl')
-    throw new CliError(`-o: expected table, json or jsonl, not "${o}"`);
+  if (o !== 'table' && o !== 'json' && o !== 'jsonl' && !isOutputFormat(o))
+    throw new CliError(`-o: expected ${OUTPUT_USAGE.replaceAll('|', ', ')}, not "${o}"`);
   return o;
+}
+
+export const OUTPUT_USAGE = ['table', 'json', 'jsonl', ...OUTPUT_FORMAT_NAMES].join('|');
+
+/** One event as a line of JSON lines: as stored (jsonl) or in an output format. */
+export function eventLine(fmt: 'jsonl' | OutputFormatName, e: StoredEvent): string {
+  return `${JSON.stringify(fmt === 'jsonl' ? e : OUTPUT_FORMATS[fmt].encode(e))}\n`;
 }
 
 /** An HTTP error answer as a CLI error naming what the server said. */

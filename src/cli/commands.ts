@@ -2,6 +2,7 @@
 
 import type { Command } from './command.ts';
 import { consoleBuildCommand } from './console.ts';
+import { forwardResetCommand, forwardStatusCommand } from './forward.ts';
 import { historyCommand } from './history.ts';
 import { importCommand } from './import.ts';
 import { exportCommand, verifyCommand } from './integrity.ts';
@@ -36,4 +37,6 @@ export const commands: Command[] = [
   keygenCommand,
   shipCommand,
   k8sWebhookConfigCommand,
+  forwardStatusCommand,
+  forwardResetCommand,
 ];

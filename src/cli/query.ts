@@ -3,10 +3,12 @@ import type { Page } from '../store/types.ts';
 import {
   CLIENT_OPTIONS,
   type ClientValues,
+  eventLine,
   FILTER_USAGE,
   failOnError,
   filterParams,
   headers,
+  OUTPUT_USAGE,
   outputFormat,
   row,
   serverURL,
@@ -18,7 +20,7 @@ export const queryCommand = defineCommand({
   name: ['query'],
   summary: 'Search stored audit events over the HTTP API',
   usage: `Usage: vigil query ${FILTER_USAGE} [--search TEXT]
-                   [--since 1h | --from T --to T] [--limit N] [--all] [-o table|json|jsonl]
+                   [--since 1h | --from T --to T] [--limit N] [--all] [-o ${OUTPUT_USAGE}]
                    [--server URL] [--token T]
 
 Filters are exact; repeat a flag (or give a comma list) to OR values. --search is free text.
@@ -69,7 +71,7 @@ T is RFC 3339 or Unix seconds. --server defaults to $VIGIL_URL or http://127.0.0
     } while (after && items.length < limit);
 
     if (fmt === 'json') io.stdout.write(`${JSON.stringify({ total, items }, null, 2)}\n`);
-    else if (fmt === 'jsonl') for (const e of items) io.stdout.write(`${JSON.stringify(e)}\n`);
+    else if (fmt !== 'table') for (const e of items) io.stdout.write(eventLine(fmt, e));
     else {
       io.stdout.write(items.length ? table(items.map(row)) : 'No events found.\n');
       if (total > items.length)

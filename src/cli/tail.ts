@@ -3,10 +3,12 @@ import {
   CLIENT_OPTIONS,
   type ClientValues,
   COLUMNS,
+  eventLine,
   FILTER_USAGE,
   failOnError,
   filterParams,
   headers,
+  OUTPUT_USAGE,
   outputFormat,
   row,
   serverURL,
@@ -18,7 +20,7 @@ export const tailCommand = defineCommand({
   name: ['tail'],
   summary: 'Follow newly stored audit events live (Server-Sent Events)',
   usage: `Usage: vigil tail ${FILTER_USAGE} [--search TEXT]
-                  [--limit N] [-o table|json|jsonl] [--server URL] [--token T]
+                  [--limit N] [-o ${OUTPUT_USAGE}] [--server URL] [--token T]
 
 Prints each matching event as it is stored, until interrupted (or after N events with --limit).
 `,
@@ -47,7 +49,8 @@ Prints each matching event as it is stored, until interrupted (or after N events
         io.stderr.write(`vigil tail: the server skipped events (this client fell behind): ${JSON.stringify(notice)}\n`);
       for await (const e of sseEvents(res, skipped)) {
         if (fmt === 'table') io.stdout.write(`${row(e).join('   ')}\n`);
-        else io.stdout.write(`${JSON.stringify(e, null, fmt === 'json' ? 2 : undefined)}\n`);
+        else if (fmt === 'json') io.stdout.write(`${JSON.stringify(e, null, 2)}\n`);
+        else io.stdout.write(eventLine(fmt, e));
         if (++seen >= limit) break;
       }
     } catch (err) {

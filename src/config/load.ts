@@ -6,6 +6,7 @@ import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument }
 import {
   type ConfigFile,
   DEFAULTS,
+  type ForwardConfig,
   LOG_LEVELS,
   type LogLevel,
   parseDuration,
@@ -159,6 +160,16 @@ function storage(s: ConfigFile['storage'], o: Overrides): StorageConfig {
     : { type: 'sqlite', path: dbPath, cacheMiB: sqlite.cacheMiB };
 }
 
+/** Destination names are unique: each is a cursor of its own in the store. */
+function forwardList(list: ForwardConfig[]): ForwardConfig[] {
+  const seen = new Set<string>();
+  for (const d of list) {
+    if (seen.has(d.name)) throw new ConfigError(`forward: two destinations are named "${d.name}"`);
+    seen.add(d.name);
+  }
+  return list;
+}
+
 function logLevel(level: string | undefined): LogLevel | undefined {
   if (level === undefined) return undefined;
   if (!(LOG_LEVELS as readonly string[]).includes(level))
@@ -238,6 +249,7 @@ function resolve(f: ConfigFile, o: Overrides, cli: string | boolean): VigilConfi
     externalURL: f.externalURL,
     query: f.query ?? {},
     log: { level: logLevel(o.logLevel) ?? f.log?.level ?? DEFAULTS.logLevel },
+    forward: forwardList(f.forward ?? []),
     capture: f.capture,
   };
 }

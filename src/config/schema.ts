@@ -48,7 +48,8 @@ const STORAGE = s.union(
 );
 
 const AMQP_SOURCE = s.object(
-  { url: str, exchange: str, topic: str, queue: str, passive: s.bool() },
+  // cluster: what `auth.tokens[].cluster` is for a caller, for the events of this source (several clusters)
+  { url: str, exchange: str, topic: str, queue: str, passive: s.bool(), cluster: str },
   { required: ['url', 'exchange'] },
 );
 
@@ -138,6 +139,70 @@ const CAPTURE = s.object({
   sinks: s.list(SINK),
 });
 
+export const FORWARD_FORMATS = ['kubernetes', 'cadf', 'ocsf'] as const;
+export const FORWARD_HTTP_APIS = ['webhook', 'splunk-hec', 'elasticsearch-bulk'] as const;
+
+/** What every forwarding destination has, whatever its type (src/forward). */
+const FORWARD_COMMON = {
+  name: s.string({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, describe: 'letters, digits, _ . - (at most 63)' }),
+  // the output format (src/event/encode.ts), as `vigil query -o` prints it
+  format: s.enum(FORWARD_FORMATS),
+  // which events: API query parameters (`verb_filter: create,delete`), `alerts: true`; absent: every stored event
+  select: s.map(str),
+  batchSize: s.int({ min: 1, max: 10_000 }),
+  timeout: s.duration(),
+} as const;
+/** CA, client certificate and key for a TLS destination (PEM files). */
+const FORWARD_TLS = s.object({
+  ca: s.path({ exists: true }),
+  cert: s.path({ exists: true }),
+  key: s.path({ exists: true }),
+  serverName: str,
+});
+
+const FORWARD = s.union('type', 'forward', {
+  syslog: s.object(
+    {
+      ...FORWARD_COMMON,
+      // tcp:// (octet counting, RFC 6587), tls:// (RFC 5425) or udp:// (RFC 5426)
+      url: s.string({ pattern: /^(tcp|tls|udp):\/\/[^/]+:\d+$/, describe: 'tcp://, tls:// or udp://host:port' }),
+      appName: str,
+      hostname: str,
+      facility: s.int({ min: 0, max: 23 }),
+      tls: FORWARD_TLS,
+    },
+    { required: ['name', 'url'] },
+  ),
+  nats: s.object(
+    {
+      ...FORWARD_COMMON,
+      url: s.listOrOne(str),
+      subject: str,
+      token: str,
+      user: str,
+      password: str,
+      tls: FORWARD_TLS,
+    },
+    { required: ['name', 'url', 'subject'] },
+  ),
+  http: s.object(
+    {
+      ...FORWARD_COMMON,
+      url: s.string({ pattern: /^https?:\/\//, describe: 'an http:// or https:// URL' }),
+      api: s.enum(FORWARD_HTTP_APIS),
+      // Standard Webhooks signing (webhook)
+      secret: str,
+      // Splunk HEC token, Elasticsearch API key (or a file holding it)
+      token: str,
+      tokenFile: s.path({ exists: true }),
+      index: str,
+      headers: s.map(str),
+      tls: FORWARD_TLS,
+    },
+    { required: ['name', 'url'] },
+  ),
+});
+
 const LIMITS = s.object({
   maxEvents: s.int({ min: 1 }),
   maxFieldLength: s.int({ min: 256 }),
@@ -190,6 +255,8 @@ export const SCHEMA = s.object({
   query: s.object({ maxHistogramBuckets: s.int({ min: 10 }) }),
   // The collector's log: pino JSON lines on stdout, one per request.
   log: s.object({ level: s.enum(LOG_LEVELS) }),
+  // Forwarding from the store (src/forward, docs/forwarding.md): each destination reads the store through its own cursor.
+  forward: s.list(FORWARD),
   // The capture middleware's setup (createAuditor({config})); the collector ignores it. Functions (identify,
   // onError, longRunning) stay programmatic.
   capture: CAPTURE,
@@ -206,6 +273,8 @@ export type TokenConfig = Infer<typeof TOKEN>;
 export type ClientCertConfig = Infer<typeof CLIENT_CERT>;
 export type RateLimitConfig = Infer<typeof RATE_LIMIT>;
 export type AmqpSourceConfig = Infer<typeof AMQP_SOURCE>;
+/** One `forward:` destination as validated (paths resolved). */
+export type ForwardConfig = Infer<typeof FORWARD>;
 
 /** PEM contents, read at load time. */
 export interface TlsConfig {
@@ -256,6 +325,8 @@ export interface VigilConfig {
   /** Query limits (unset: the store's defaults, MAX_HISTOGRAM_BUCKETS). */
   query: { maxHistogramBuckets?: number };
   log: { level: LogLevel };
+  /** Forwarding destinations (src/forward). */
+  forward: ForwardConfig[];
   /** The capture middleware's section, for createAuditor({config}). */
   capture?: CaptureConfig;
 }

@@ -11,6 +11,13 @@ export {
 } from './cadf.ts';
 export { decodeEach, decodeEvents, decodeJsonValue, sniffFormat } from './detect.ts';
 export {
+  isOutputFormat,
+  OUTPUT_FORMAT_NAMES,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  type OutputFormatName,
+} from './encode.ts';
+export {
   decodeEventList,
   decodeKubernetesEvent,
   encodeEventList,
@@ -37,6 +44,7 @@ export {
   SECRET_PARAMS,
 } from './mask.ts';
 export * from './model.ts';
+export { encodeOcsf, OCSF_API_ACTIVITY, OCSF_VERSION } from './ocsf.ts';
 export type { OpenFaaSDecodeOptions } from './openfaas.ts';
 export { decodeOpenFaaSEvent, encodeOpenFaaSEvent, OPENFAAS_ID_NAMESPACE } from './openfaas.ts';
 export {

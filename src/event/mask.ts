@@ -341,17 +341,36 @@ function maskSecretData(o: unknown): void {
 }
 
 /**
+ * Objects a walk visits before it starts keeping a set of those seen. Bodies decoded from JSON are trees, visited once
+ * each without one (a set's lookups were a third of masking a Kubernetes event); a body built in code may share or
+ * cycle, and from this many on the walk starts over keeping the set, as masking twice changes nothing.
+ */
+const UNTRACKED_VISITS = 10_000;
+
+/**
  * Masks every secret-named member at any depth of `root` (without recursion: bodies may nest deeply), the `value`
  * of a name/value pair whose `name` (or `key`) is a secret name (HAR and gateway header lists, Kubernetes
- * `httpHeaders` and `env`), and credentials in the values of `annotations` maps.
+ * `httpHeaders` and `env`), and credentials in the values of `annotations` maps. Objects in `skip` are left alone.
  */
-function maskTree(root: unknown, seen = new Set<unknown>()): void {
+function maskTree(root: unknown, skip?: ReadonlySet<unknown>): void {
   if (root === null || typeof root !== 'object') return;
+  if (!maskWalk(root, skip, undefined)) maskWalk(root, skip, new Set(skip));
+}
+
+/** One walk of maskTree; false when it gave up untracked (more than UNTRACKED_VISITS objects). */
+function maskWalk(root: object, skip: ReadonlySet<unknown> | undefined, seen: Set<unknown> | undefined): boolean {
   const stack: unknown[] = [root];
+  let visits = 0;
   while (stack.length > 0) {
     const v = stack.pop();
-    if (seen.has(v)) continue;
-    seen.add(v);
+    if (seen) {
+      if (seen.has(v)) continue;
+      seen.add(v);
+    } else if (++visits > UNTRACKED_VISITS) {
+      return false;
+    } else if (skip?.has(v)) {
+      continue;
+    }
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
@@ -360,10 +379,15 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
       continue;
     }
     const o = v as Obj;
-    if (o.kind === 'Secret' || o.kind === 'SecretList') maskSecretData(o);
+    // `kind` and `value` noted on the way: looking them up on every object (of as many shapes as a body has) cost more
+    // than the walk. A Secret's data is masked after its members: the objects pushed are visited later.
+    let kind: unknown;
+    let pair = false;
     for (const k in o) {
       if (!Object.hasOwn(o, k)) continue;
       const x = o[k];
+      if (k === 'kind') kind = x;
+      else if (k === 'value') pair = present(x);
       if (isSecretMember(k, x)) {
         put(o, k, MASK);
       } else if (x !== null && typeof x === 'object') {
@@ -371,13 +395,15 @@ function maskTree(root: unknown, seen = new Set<unknown>()): void {
         if (k === 'annotations' && !Array.isArray(x)) maskAnnotations(x as Obj);
       }
     }
+    if (kind === 'Secret' || kind === 'SecretList') maskSecretData(o);
     // A pair (an env entry, a header): its value is a secret when its name or key is a secret's name.
-    if (Object.hasOwn(o, 'value') && present(o.value)) {
+    if (pair && present(o.value)) {
       const { name, key } = o;
       if ((typeof name === 'string' && isSecretPairName(name)) || (typeof key === 'string' && isSecretPairName(key)))
         put(o, 'value', MASK);
     }
   }
+  return true;
 }
 
 /** pycadf's own mask (`abcd xxxxxxxx wxyz`) or oslo's `***`: already not the token. */

@@ -6,7 +6,7 @@
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 import type { AmqpSourceConfig } from '../config/index.ts';
 import type { AuditEvent } from '../event/index.ts';
-import { FORMATS } from './formats.ts';
+import { type Delivery, FORMATS, NO_HEADERS } from './formats.ts';
 import type { Ingestor } from './pipeline.ts';
 
 export interface AmqpLogger {
@@ -42,6 +42,8 @@ async function queueExists(conn: ChannelModel, queue: string): Promise<boolean> 
 
 export class AmqpSource {
   private readonly cfg: AmqpSourceConfig;
+  /** What the source's events are bound to (`cluster`), as a caller's token binds its deliveries. */
+  private readonly delivery: Delivery;
   private readonly ingestor: Ingestor;
   private readonly log: AmqpLogger;
   private readonly opts: Required<AmqpSourceOptions>;
@@ -56,6 +58,7 @@ export class AmqpSource {
 
   constructor(cfg: AmqpSourceConfig, ingestor: Ingestor, log: AmqpLogger, opts: AmqpSourceOptions = {}) {
     this.cfg = cfg;
+    this.delivery = cfg.cluster ? { header: () => undefined, cluster: cfg.cluster } : NO_HEADERS;
     this.ingestor = ingestor;
     this.log = log;
     this.opts = { backoffMs: 500, maxBackoffMs: 30_000, prefetch: 100, ...opts };
@@ -144,7 +147,7 @@ export class AmqpSource {
       return;
     }
     try {
-      await this.ingestor.ingest(FORMATS.amqp, events);
+      await this.ingestor.ingest(FORMATS.amqp, events, this.delivery);
       ch.ack(m);
     } catch (err) {
       this.ingestor.rejected('amqp', 'store');

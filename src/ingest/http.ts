@@ -73,6 +73,18 @@ const INGEST_ROLES = ['admin', 'ingest'] as const;
 
 export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
   const { ingestor, auth, maxBodyBytes } = o;
+  const ingestText = (format: IngestFormat, text: string, delivery: Delivery) => {
+    let events: ReturnType<Ingestor['decode']>;
+    try {
+      events = ingestor.decode(format, text, delivery);
+    } catch (err) {
+      if (err instanceof EventValidationError) throw new HttpError(400, err.message, err.field || undefined);
+      throw err;
+    }
+    return ingestor
+      .ingest(format, events, delivery)
+      .then((r) => ({ accepted: r.accepted, inserted: r.inserted, duplicates: r.duplicates, ignored: r.ignored }));
+  };
   const route = (format: IngestFormat) => {
     const http = format.http!;
     app.post(http.path, async (req) => {
@@ -89,17 +101,10 @@ export function registerIngest(app: FastifyInstance, o: IngestOptions): void {
           415,
           `unsupported Content-Type "${type || '(none)'}" (expected ${http.contentTypes.join(' or ')})`,
         );
-      const text = await bodyText(req, maxBodyBytes);
-      const delivery: Delivery = { ...deliveryOf(req, cluster), raw: text };
-      let events: ReturnType<Ingestor['decode']>;
-      try {
-        events = ingestor.decode(format, text, delivery);
-      } catch (err) {
-        if (err instanceof EventValidationError) throw new HttpError(400, err.message, err.field || undefined);
-        throw err;
-      }
-      const r = await ingestor.ingest(format, events, delivery);
-      return { accepted: r.accepted, inserted: r.inserted, duplicates: r.duplicates, ignored: r.ignored };
+      const delivery = deliveryOf(req, cluster);
+      // No await while the body's text and events are in scope: the pipeline keeps what it needs of them until the
+      // store commits, and a suspended handler would keep them all (see Ingestor's storeBatch).
+      return bodyText(req, maxBodyBytes).then((text) => ingestText(format, text, { ...delivery, raw: text }));
     });
   };
   for (const format of Object.values(FORMATS)) if (format.http) route(format);

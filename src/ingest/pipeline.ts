@@ -42,6 +42,11 @@ export interface IngestResult extends Omit<AppendResult, 'ids'> {
   alerts: number;
 }
 
+/** An event the rules raised alerts for: its position among the stored events, the event, its alerts. */
+type Alerting = [number, AuditEvent, RaisedAlert[]];
+
+const NOTHING_APPENDED: AppendResult = { inserted: 0, duplicates: 0, ids: [] };
+
 export class Ingestor {
   readonly store: Store;
   private readonly nsToWs: Map<string, string>;
@@ -120,8 +125,12 @@ export class Ingestor {
     }
   }
 
-  /** Resolves once the events (and the alerts they raise) are committed. `path` labels the metrics. */
-  private async storeBatch(path: string, events: AuditEvent[], opts: AppendOptions): Promise<IngestResult> {
+  /**
+   * Resolves once the events (and the alerts they raise) are committed. `path` labels the metrics. Only the alerting
+   * events are kept while the store commits: a batch held until then (hundreds of milliseconds under load, several in
+   * flight) survived the young generation's collections and was copied and promoted, most of the collector's GC.
+   */
+  private storeBatch(path: string, events: AuditEvent[], opts: AppendOptions): Promise<IngestResult> {
     this.enrich(events);
     const digester = this.digester;
     for (const e of events) {
@@ -134,40 +143,46 @@ export class Ingestor {
       dropRuleRecords(e);
     }
     this.metrics?.ingested.inc({ path }, events.length);
-    const { engine, dispatcher } = this.decisions;
+    const { engine } = this.decisions;
     let archived = events;
-    /** Position in `archived` of each alerting event, with its alerts. */
-    const alerting: [number, RaisedAlert[]][] = [];
+    /** Position in `archived` of each alerting event, the event and its alerts. */
+    const alerting: Alerting[] = [];
     if (engine) {
       archived = [];
       for (const e of events) {
         const d = engine.evaluate(e);
         if (!d.archive) continue;
-        if (d.alerts.length) alerting.push([archived.length, d.alerts]);
+        if (d.alerts.length) alerting.push([archived.length, e, d.alerts]);
         archived.push(e);
       }
     }
-    const ignored = events.length - archived.length;
+    const accepted = events.length;
+    const ignored = accepted - archived.length;
     if (ignored) this.metrics?.ignored.inc({ path }, ignored);
-    const r = archived.length ? await this.store.append(archived, opts) : { inserted: 0, duplicates: 0, ids: [] };
+    const appended = archived.length ? this.store.append(archived, opts) : Promise.resolve(NOTHING_APPENDED);
+    return appended.then((r) => this.committed(path, r, alerting, accepted, ignored));
+  }
+
+  private async committed(
+    path: string,
+    r: AppendResult,
+    alerting: Alerting[],
+    accepted: number,
+    ignored: number,
+  ): Promise<IngestResult> {
     this.metrics?.stored.inc({ path }, r.inserted);
     this.metrics?.deduplicated.inc({ path }, r.duplicates);
     // Alerts go after the events are committed, and before the producer hears so: if Vigil dies in between, the
     // producer retries, the events are duplicates, and the alerts are raised now (their key stops doubles).
-    const alerts = dispatcher && alerting.length ? await this.raise(dispatcher, archived, r.ids, alerting) : 0;
-    return { accepted: events.length, inserted: r.inserted, duplicates: r.duplicates, ignored, alerts };
+    const { dispatcher } = this.decisions;
+    const alerts = dispatcher && alerting.length ? await this.raise(dispatcher, r.ids, alerting) : 0;
+    return { accepted, inserted: r.inserted, duplicates: r.duplicates, ignored, alerts };
   }
 
-  private async raise(
-    dispatcher: AlertDispatcher,
-    archived: AuditEvent[],
-    ids: AppendResult['ids'],
-    alerting: [number, RaisedAlert[]][],
-  ): Promise<number> {
+  private async raise(dispatcher: AlertDispatcher, ids: AppendResult['ids'], alerting: Alerting[]): Promise<number> {
     const now = (this.decisions.now ?? Date.now)();
     const records = [];
-    for (const [i, raised] of alerting) {
-      const e = archived[i]!;
+    for (const [i, e, raised] of alerting) {
       // Alerts link to the stored event, whose id the store answered (also for a duplicate: the stored one).
       const id = ids[i];
       if (id !== undefined) records.push(...alertRecords({ ...e, id }, raised, now));

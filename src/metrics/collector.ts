@@ -8,10 +8,19 @@ export interface StoreGauges {
   writerHeap?(): Promise<{ used: number; total: number } | undefined>;
 }
 
+/** Bytes per stored event, rounded (0 for an empty store). */
+export function bytesPerEvent(s: { events: number; bytes: number }): number {
+  return s.events > 0 ? Math.round(s.bytes / s.events) : 0;
+}
+
 export function collectorMetrics(store: StoreGauges) {
   const registry = new Registry();
   const storeEvents = registry.gauge('vigil_store_events', 'Events in the store');
   const storeBytes = registry.gauge('vigil_store_bytes', 'Bytes used by the store');
+  const perEvent = registry.gauge(
+    'vigil_store_bytes_per_event',
+    'Bytes used by the store per stored event, indexes included (sizing: events/s × retention × this)',
+  );
   // The process's memory under prom-client's names, so that a soak (or an operator) sees a leak from outside.
   const rss = registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes');
   const heapUsed = registry.gauge('nodejs_heap_size_used_bytes', 'V8 heap used in bytes');
@@ -43,6 +52,7 @@ export function collectorMetrics(store: StoreGauges) {
       const s = await store.size();
       storeEvents.set(undefined, s.events);
       storeBytes.set(undefined, s.bytes);
+      perEvent.set(undefined, bytesPerEvent(s));
       const m = process.memoryUsage();
       rss.set(undefined, m.rss);
       heapUsed.set(undefined, m.heapUsed);

@@ -10,7 +10,7 @@ import { isObject } from '../event/validate.ts';
 import { decodeCursor, encodeCursor } from '../store/semantics.ts';
 import type { EventQuery, Store, StoredEvent } from '../store/types.ts';
 import { applyPatch, type DiffEntry, diffStates, type ObjectState } from './diff.ts';
-import { ParamError, type Params, parseTime } from './params.ts';
+import { ParamError, type Params, parseTime, type QueryBounds } from './params.ts';
 
 export type ChangeKind = 'created' | 'updated' | 'deleted' | 'patched' | 'read' | 'unknown';
 
@@ -194,16 +194,26 @@ export async function objectHistory(store: Store, r: HistoryRequest): Promise<Hi
   return out;
 }
 
-export function registerHistory(app: FastifyInstance, o: { store: Store; auth: Authenticator }): void {
+export function registerHistory(
+  app: FastifyInstance,
+  o: {
+    store: Store;
+    auth: Authenticator;
+    bounds: QueryBounds;
+    /** Observes the query latency metric of an endpoint. */
+    timed: <T>(endpoint: string, fn: () => Promise<T>) => Promise<T>;
+  },
+): void {
   app.get('/api/v1/objects/history', { schema: { querystring: HISTORY_SCHEMA } }, async (req) => {
     const scope = o.auth.authorize(req, ['admin', 'tenant'], 'query').scope;
     const p = req.query as Params;
-    const time = (k: 'start_time' | 'end_time') => (p[k] === undefined ? undefined : parseTime(k, String(p[k])));
+    const time = (k: 'start_time' | 'end_time') =>
+      p[k] === undefined ? undefined : parseTime(k, String(p[k]), o.bounds.skewMs);
     const start = time('start_time');
     const end = time('end_time');
     if (start !== undefined && end !== undefined && start > end)
       throw new ParamError('start_time', 'start_time is after end_time');
-    return objectHistory(o.store, {
+    const request: HistoryRequest = {
       resource: String(p.resource),
       namespace: p.namespace === undefined ? undefined : String(p.namespace),
       name: String(p.name),
@@ -213,6 +223,7 @@ export function registerHistory(app: FastifyInstance, o: { store: Store; auth: A
       limit: (p.limit as number | undefined) ?? 100,
       after: p.after === undefined ? undefined : String(p.after),
       scope,
-    });
+    };
+    return o.timed('history', () => objectHistory(o.store, request));
   });
 }

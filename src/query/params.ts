@@ -3,8 +3,10 @@
 // the parsers below turn the validated strings into the store's types and name the parameter of any bad value.
 import { DEFAULT_CLOCK_SKEW_MS, parseTimeMs, timeRangeProblem } from '../event/time.ts';
 import { FIELD_PARAMS, FIELDS, type FilterField, FREE_TEXT, type StatsField } from '../store/fields.ts';
-import { codeRange } from '../store/semantics.ts';
+import { codeRange, MAX_EXACT_VALUES, MAX_FUZZY_TERMS, MAX_FUZZY_TERMS_TOTAL } from '../store/semantics.ts';
 import type { EventQuery, PageRequest } from '../store/types.ts';
+
+export { MAX_EXACT_VALUES, MAX_FUZZY_TERMS, MAX_FUZZY_TERMS_TOTAL };
 
 /** A query-string problem; the server answers 400 `{ error, field }`. */
 export class ParamError extends Error {
@@ -107,16 +109,6 @@ export function parseTime(field: string, v: string, skewMs: number = DEFAULT_CLO
   if (why) throw new ParamError(field, `${field} ${JSON.stringify(v.slice(0, 60))} ${why}`);
   return ms;
 }
-
-/**
- * Most substring terms (`*_search`, `q`) one parameter may hold, and all of them together: each is a pattern the
- * store tests against its dictionary (SQLite: one term of an OR expression, whose depth SQLite bounds at 1000), so
- * a bound keeps every accepted query runnable and cheap. No console or CLI sends more than a handful.
- */
-export const MAX_FUZZY_TERMS = 100;
-export const MAX_FUZZY_TERMS_TOTAL = 200;
-/** Most values one exact `*_filter` parameter may hold (bound parameters of an IN list). */
-export const MAX_EXACT_VALUES = 1000;
 
 export interface QueryBounds {
   /** The clock-skew allowance bounding start_time/end_time (ingest.limits.maxClockSkew); default 1 h. */

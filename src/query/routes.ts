@@ -2,7 +2,7 @@
 // tenant scope from the token and puts it into the EventQuery itself — filters can only narrow it.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator, Principal } from '../auth/index.ts';
-import type { CollectorMetrics } from '../metrics/index.ts';
+import { bytesPerEvent, type CollectorMetrics } from '../metrics/index.ts';
 import type { EventQuery, Store, StoredEvent } from '../store/types.ts';
 import { registerHistory } from './history.ts';
 import { toKubeSphereRecord } from './kubesphere.ts';
@@ -77,6 +77,13 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): QueryRoute
     return { by, ...r };
   });
 
+  // The store's size, for sizing a volume (docs/scaling.md): not a tenant's business, so admin only.
+  app.get('/api/v1/store', async (req) => {
+    auth.authorize(req, ['admin'], 'query');
+    const s = await store.size();
+    return { events: s.events, bytes: s.bytes, bytesPerEvent: bytesPerEvent(s) };
+  });
+
   app.get('/api/v1/events/stream', { schema: { querystring: SCHEMAS.stream } }, async (req, reply) => {
     const p = req.query as Params;
     const match = compileMatcher(scoped(caller(req), toEventQuery(p)));
@@ -94,7 +101,7 @@ export function registerQuery(app: FastifyInstance, o: QueryOptions): QueryRoute
     return e;
   });
 
-  registerHistory(app, { store, auth });
+  registerHistory(app, { store, auth, bounds, timed });
 
   app.get(
     '/kapis/tenant.kubesphere.io/v1alpha2/auditing/events',

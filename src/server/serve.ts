@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { FastifyServerOptions } from 'fastify';
 import { isLoopback } from '../auth/index.ts';
 import { ConfigError, type VigilConfig } from '../config/index.ts';
+import { type Forwarding, startForwarding } from '../forward/index.ts';
 import { AmqpSource } from '../ingest/amqp.ts';
 import { maskKeyOf } from '../integrity/keys.ts';
 import { integrityKey, startIntegrity } from '../integrity/serve.ts';
@@ -13,12 +14,14 @@ import type { Store } from '../store/types.ts';
 import { type App, createApp } from './app.ts';
 import { CONSOLE_DIST_DIR, registerConsole } from './console.ts';
 import { type Decisions, openDecisions } from './decisions.ts';
+import { compileSelect, registerForward, selectSettleMs } from './forward.ts';
 
 export interface RunningServer {
   app: App;
   store: Store;
   amqp: AmqpSource[];
   retention: Retention;
+  forwarding: Forwarding;
   /** `http://host:port` actually bound (port 0 resolved). */
   url: string;
   close(): Promise<void>;
@@ -90,11 +93,29 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     onError: (err) => log.error({ err }, 'retention step failed'),
     onPass: (deleted) => log.info({ deleted }, 'retention pass'),
   });
+  let forwarding: Forwarding;
+  try {
+    const selects = new Map(config.forward.map((c, i) => [c.name, compileSelect(c, i, decisions.alertStore)]));
+    forwarding = startForwarding(store, config.forward, {
+      registry: app.metrics.registry,
+      log,
+      select: (c) => selects.get(c.name),
+      settleMs: selectSettleMs,
+    });
+  } catch (err) {
+    await retention.stop();
+    await decisions.close();
+    await integrity.stop();
+    await store.close();
+    throw err;
+  }
+  registerForward(app.fastify, { forwarding, auth: app.auth });
   const amqp = config.ingest.amqp.map((c) => new AmqpSource(c, app.ingestor, log));
   let url: string;
   try {
     url = await app.fastify.listen({ host, port });
   } catch (err) {
+    await forwarding.stop();
     await retention.stop();
     await decisions.close();
     await integrity.stop();
@@ -119,12 +140,14 @@ export async function startServer(config: VigilConfig, o: ServeOptions = {}): Pr
     store,
     amqp,
     retention,
+    forwarding,
     url,
     close() {
       closing ??= (async () => {
         app.setReady(false);
         // Stop taking work, let in-flight ingests commit, then close the store.
         await Promise.all([app.fastify.close(), ...amqp.map((s) => s.stop())]);
+        await forwarding.stop();
         await retention.stop();
         await decisions.close();
         // on the store's write connection, after everything it accepted: the last checkpoint covers all of it

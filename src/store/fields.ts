@@ -1,7 +1,7 @@
 // The fields queries filter, search and count by: one entry per field, holding everything that differs from field to
 // field. Nothing else lists them; each user derives what it needs from this table:
 //   name      the field in EventQuery (`exact`/`fuzzy`) and stats; stored too, as PostgreSQL's `terms.field`
-//   get/list  its value in an event, or with `list` its values (groups, source IPs) → fieldValues (the live tail's
+//   get/list  its value in an event, or with `list` its values (groups, source IPs, rules) → fieldValues (the live tail's
 //             matcher, PostgreSQL's dictionary), searchableValues, both stores' rows
 //   params    KubeSphere's query parameters, `*_filter` exact and `*_search` fuzzy → query/params.ts's FILTER_PARAMS
 //             and JSON schemas; a field without them is no filter (only free text searches it): not in FilterField.

@@ -21,6 +21,20 @@ export const MAX_PAGE_SIZE = 10_000;
  */
 export const MAX_HISTOGRAM_BUCKETS = 10_000;
 
+/**
+ * Most substring terms (`*_search`, `q`) one parameter may hold, and all of them together: each is a pattern the
+ * store tests against its dictionary (SQLite: one term of an OR expression, whose depth SQLite bounds at 1000), so
+ * a bound keeps every accepted query runnable and cheap. No console or CLI sends more than a handful. The HTTP
+ * layer answers beyond them with a 400 naming the parameter; checkQuery holds every caller to them.
+ */
+export const MAX_FUZZY_TERMS = 100;
+export const MAX_FUZZY_TERMS_TOTAL = 200;
+/**
+ * Most values one exact `*_filter` parameter may hold (bound parameters of an IN list); the HTTP layer's bound only:
+ * the stores' own callers (a migration's page of audit IDs) pass more.
+ */
+export const MAX_EXACT_VALUES = 1000;
+
 /** Stage order for collapsing the stages of one call: a later stage replaces an earlier one. */
 export function stageRank(stage: string): number {
   return (STAGES as readonly string[]).indexOf(stage);
@@ -80,6 +94,13 @@ export function checkQuery(q: EventQuery): void {
   }
   if (q.text && (!Array.isArray(q.text) || q.text.some((x) => typeof x !== 'string')))
     throw new QueryError('text must be a list of strings');
+  let terms = q.text?.length ?? 0;
+  if (terms > MAX_FUZZY_TERMS) throw new QueryError(`more than ${MAX_FUZZY_TERMS} free-text terms`);
+  for (const [k, v] of Object.entries(q.fuzzy ?? {})) {
+    if (v.length > MAX_FUZZY_TERMS) throw new QueryError(`more than ${MAX_FUZZY_TERMS} search terms for ${k}`);
+    terms += v.length;
+  }
+  if (terms > MAX_FUZZY_TERMS_TOTAL) throw new QueryError(`more than ${MAX_FUZZY_TERMS_TOTAL} search terms in all`);
   for (const k of ['start', 'end'] as const) {
     const v = q[k];
     // within what the stores' epoch-µs arithmetic holds exactly

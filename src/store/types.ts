@@ -83,11 +83,60 @@ export interface Histogram {
   buckets: { time: number; count: number }[];
 }
 
-/** Every store also signs checkpoints over its hash chain (CheckpointTarget, src/integrity). */
-export interface Store extends CheckpointTarget {
+/**
+ * One entry of the append log: the hash chain's inserts and in-place replacements, in commit order (src/forward
+ * reads it). `event` is absent when the event was deleted since (retention ran before it was read).
+ */
+export interface LogEntry {
+  position: number;
+  event?: StoredEvent;
+  /** The event was stored before and replaced in place by a later stage of its call (collapseStages). */
+  replaced?: true;
+}
+
+export interface LogRead {
+  /** Inserts and replacements after the position asked for, oldest first (at most the limit). */
+  entries: LogEntry[];
+  /** The last position read (entries that are no events, as deletions, move it too); `after` when nothing was. */
+  upTo: number;
+  /** Positions between `after` and the first one read that the log no longer holds (pruned with their events). */
+  skipped: number;
+  /** The newest position of the log now. */
+  head: number;
+}
+
+/** A forwarding destination's durable cursor: the last log position it has delivered. */
+export interface ForwardCursor {
+  name: string;
+  position: number;
+  /** Epoch ms of the last move. */
+  updated: number;
+}
+
+/**
+ * The append log and the forwarding cursors kept beside the events, so that forwarding (src/forward) survives
+ * restarts and needs no state of its own. Positions are those of the hash chain, whose entries are written in
+ * commit order in both stores (PostgreSQL's event ids are not: concurrent appends commit out of id order).
+ */
+export interface AppendLog {
+  /** Reads up to `limit` entries after `after`; without `after`, from the log's oldest entry. */
+  readLog(after: number | undefined, limit: number): Promise<LogRead>;
+  /** The position just before the first event received at or after `time` (epoch ms): a cursor replaying from it. */
+  logPositionAt(time: number): Promise<number>;
+  forwardCursors(): Promise<ForwardCursor[]>;
   /**
-   * Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage)
-   * of one call, i.e. with the same requestReceivedTimestamp (which every stage of a call shares).
+   * Moves a cursor to `position`. With `expected` (a position, or null for "no cursor yet") only if the cursor is
+   * still there, so that a reset made meanwhile (by `vigil forward reset`, or another collector) is not overwritten;
+   * returns whether it moved.
+   */
+  saveForwardCursor(name: string, position: number, expected?: number | null): Promise<boolean>;
+}
+
+/** Every store also signs checkpoints over its hash chain (CheckpointTarget, src/integrity). */
+export interface Store extends CheckpointTarget, AppendLog {
+  /**
+   * Stores a batch atomically and durably (committed before the promise resolves). Idempotent on (auditID, stage),
+   * whatever the requestReceivedTimestamp (PostgreSQL: within a day of the stored one; docs/scaling.md).
    */
   append(events: AuditEvent[], opts?: AppendOptions): Promise<AppendResult>;
   get(id: string, scope?: TenantScope): Promise<StoredEvent | undefined>;
@@ -106,6 +155,11 @@ export interface Store extends CheckpointTarget {
    * return more than `limit` (dropping costs the same for any number of events).
    */
   deleteBefore(cutoff: number, limit: number): Promise<number>;
+  /**
+   * One bounded step of the store's background compaction (SQLite: plain bodies packed into compressed blocks);
+   * returns how many events it compressed, 0 when nothing is left. Optional: PostgreSQL compresses as it stores.
+   */
+  compact?(limit?: number): Promise<number>;
   /** Number of events and bytes used, for metrics. */
   size(): Promise<{ events: number; bytes: number }>;
   /**

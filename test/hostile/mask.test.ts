@@ -168,6 +168,25 @@ describe('maskCredentials', () => {
     assert.deepEqual(Object.getOwnPropertyDescriptor(e.requestObject, '__proto__')?.value, { token: MASK });
     assert.equal(({} as Record<string, unknown>).token, undefined);
   });
+
+  test('bodies built in code: a cycle ends the walk, shared objects are masked, a wide DAG stays linear', () => {
+    const e = structuredClone(events[0]);
+    const a: Record<string, unknown> = { password: 'cyclic-secret' };
+    a.self = { back: a, env: [{ name: 'DB_PASSWORD', value: 'pair-secret' }] };
+    const shared = { token: 'shared-secret' };
+    e.requestObject = { a, one: shared, two: [shared, shared] };
+    // 2^40 paths through 40 levels of objects each referenced twice
+    let dag: Record<string, unknown> = { secret: 'dag-secret' };
+    for (let i = 0; i < 40; i++) dag = { l: dag, r: dag };
+    e.responseObject = dag;
+    maskCredentials(e);
+    assert.equal(a.password, MASK);
+    assert.equal(((a.self as Record<string, unknown>).env as { value: string }[])[0]!.value, MASK);
+    assert.equal(shared.token, MASK);
+    let cur = e.responseObject as Record<string, unknown>;
+    while ('l' in cur) cur = cur.l as Record<string, unknown>;
+    assert.deepEqual(cur, { secret: MASK });
+  });
 });
 
 describe('secrets inside strings and pairs', () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MAX_EXACT_VALUES, MAX_FUZZY_TERMS, MAX_FUZZY_TERMS_TOTAL } from '../../src/query/params.ts';
+import { openStore, QueryError } from '../../src/store/index.ts';
 import { dropSchema, PG_URL } from '../helpers/postgres.ts';
 import { event, startTestServer, type TestServer } from '../server/helpers.ts';
 
@@ -107,3 +108,17 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+test('the stores hold every caller to the search-term bounds, not only the HTTP layer', async () => {
+  const store = await openStore({ type: 'sqlite', path: ':memory:' });
+  try {
+    const many = Array.from({ length: MAX_FUZZY_TERMS + 1 }, (_, i) => `t${i}`);
+    await assert.rejects(store.query({ fuzzy: { name: many } }, { sort: 'desc', size: 1 }), QueryError);
+    await assert.rejects(store.histogram({ text: many }, 60_000), QueryError);
+    const half = many.slice(0, MAX_FUZZY_TERMS);
+    await assert.rejects(store.stats({ fuzzy: { name: half, user: half }, text: ['x'] }, 'user', 5), QueryError);
+    assert.equal((await store.query({ fuzzy: { name: half, user: half } }, { sort: 'desc', size: 1 })).total, 0);
+  } finally {
+    await store.close();
+  }
+});

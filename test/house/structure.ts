@@ -4,9 +4,9 @@
 // structure.test.ts holds the house to it.
 //
 // The floors, from the top: a folder may import only folders on lower floors (or itself). The event's path runs
-// capture → policy → sink → (network) → ingest → rules → store/alerts → query → server/console → cli; the collector's
-// side is read from the top (the CLI assembles the server, the server assembles ingest and query, which use the rules,
-// alerts and store), the producer's side from capture down to its sinks, and event, metrics, config and auth are the
+// capture → policy → sink → (network) → ingest → rules → store/alerts → forward → query → server/console → cli; the
+// collector's side is read from the top (the CLI assembles the server, the server assembles ingest, forwarding and
+// query, which use the rules, alerts and store), the producer's side from capture down to its sinks, and event, metrics, config and auth are the
 // ground every stage stands on.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +17,7 @@ export const FLOORS: readonly string[] = [
   'index.ts',
   'server',
   'query',
+  'forward',
   'ingest',
   'rules',
   'alerts',

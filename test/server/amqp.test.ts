@@ -27,7 +27,7 @@ describe('AMQP source (RabbitMQ)', () => {
     s = await startTestServer(`
 ingest:
   amqp:
-    - { url: '${URL}', exchange: ${exchange}, topic: notifications, queue: ${queue} }
+    - { url: '${URL}', exchange: ${exchange}, topic: notifications, queue: ${queue}, cluster: cloud-eu }
 `);
     await s.amqp[0]!.connected();
   });
@@ -68,6 +68,7 @@ ingest:
     const e = (await s.get(`/api/v1/events?audit_id_filter=${id}`)).body.items[0];
     assert.equal(e.origin.cadf.outcome, 'success');
     assert.equal(e.source, 'cadf');
+    assert.equal(e.cluster, 'cloud-eu', "the source's cluster");
     // Acked after commit: nothing is left on the queue, ready or unacknowledged.
     await until(async () => (await ch.checkQueue(queue)).messageCount === 0, 'the queue to drain');
     const m = await s.get('/metrics');

@@ -390,6 +390,9 @@ spec:
     s = await startTestServer(`rules:\n  enabled: true\n  dir: ${dir}\n${AUTH}`);
     await s.post('/audit/webhook/event', eventList([privilegedPod('r1')]), bearer('eu-token'));
     await s.post('/audit/webhook/event', eventList([privilegedPod('r2')]), bearer('us-token'));
+    // an eu event annotated as if it were prod-us's: the binding is what ka.cluster.name reads
+    const claim = { ...privilegedPod('r3'), annotations: { cluster_name: 'prod-us' } };
+    await s.post('/audit/webhook/event', eventList([claim]), bearer('eu-token'));
   });
   after(async () => {
     await s.stop();
@@ -403,17 +406,22 @@ spec:
       flagged.body.items.map((e: StoredEvent) => [e.auditID, e.cluster]),
       [['r2', 'prod-us']],
     );
-    const ks = await s.get('/api/v1/events?rule_filter=cluster-rules.ProdPodCreate', 'ops-token');
+    const ks = await s.get('/api/v1/events?rule_filter=cluster-rules.ProdPodCreate&sort=asc', 'ops-token');
+    const record = '[{"rule":"cluster-rules.ProdPodCreate","priority":"WARNING"}]';
     assert.deepEqual(
       ks.body.items.map((e: StoredEvent) => [e.auditID, e.annotations?.['vigil.dev/kubesphere-rules']]),
-      [['r1', '[{"rule":"cluster-rules.ProdPodCreate","priority":"WARNING"}]']],
+      [
+        ['r1', record],
+        ['r3', record],
+      ],
+      'r3 is prod-eu: its annotation cluster_name: prod-us claims otherwise',
     );
     const byRule = await s.get('/api/v1/events/stats?by=rule', 'ops-token');
     assert.deepEqual(byRule.body.top, [
+      { key: 'cluster-rules.ProdPodCreate', count: 2 },
       { key: 'Pod In Prod US', count: 1 },
-      { key: 'cluster-rules.ProdPodCreate', count: 1 },
     ]);
-    await until(async () => (await s.get('/api/v1/alerts', 'ops-token')).body.total >= 2, 'both alerts');
+    await until(async () => (await s.get('/api/v1/alerts', 'ops-token')).body.total >= 3, 'the three alerts');
     const alerts = (await s.get('/api/v1/alerts', 'ops-token')).body.items as {
       rule: string;
       labels: Record<string, string>;
@@ -421,12 +429,13 @@ spec:
     assert.deepEqual(alerts.map((a) => [a.rule, a.labels.cluster]).sort(), [
       ['Pod In Prod US', 'prod-us'],
       ['cluster-rules.ProdPodCreate', 'prod-eu'],
+      ['cluster-rules.ProdPodCreate', 'prod-eu'],
     ]);
-    // a tenant of prod-eu sees the prod-eu alert only
+    // a tenant of prod-eu sees the prod-eu alerts only
     const eu = (await s.get('/api/v1/alerts', 'eu-ops-token')).body.items as { rule: string }[];
     assert.deepEqual(
       eu.map((a) => a.rule),
-      ['cluster-rules.ProdPodCreate'],
+      ['cluster-rules.ProdPodCreate', 'cluster-rules.ProdPodCreate'],
     );
   });
 });

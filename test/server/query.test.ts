@@ -318,6 +318,14 @@ describe('query API', () => {
     assert.match(m.headers.get('content-type') ?? '', /text\/plain/);
     assert.match(m.body, /^vigil_store_events 8$/m);
     assert.match(m.body, /^vigil_store_bytes \d+$/m);
+    const perEvent = Number(/^vigil_store_bytes_per_event (\d+)$/m.exec(m.body)?.[1]);
+    const bytes = Number(/^vigil_store_bytes (\d+)$/m.exec(m.body)?.[1]);
+    assert.equal(perEvent, Math.round(bytes / 8));
+    const size = await s.get('/api/v1/store');
+    assert.equal(size.status, 200, JSON.stringify(size.body));
+    assert.equal(size.body.events, 8);
+    assert.ok(size.body.bytes > 0);
+    assert.equal(size.body.bytesPerEvent, Math.round(size.body.bytes / 8));
     assert.match(m.body, /^vigil_query_duration_seconds_count\{endpoint="list"\} \d+$/m);
     for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes'])
       assert.match(m.body, new RegExp(`^${name} [1-9]\\d*$`, 'm'));

@@ -176,6 +176,25 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    test('idempotency is on (auditID, stage) whatever the received time: 1 µs or an hour apart is the same event', async () => {
+      await withStore(async (store) => {
+        const a = makeEvent({ requestReceivedTimestamp: '2026-03-01T12:00:00.000001Z' });
+        const a1 = { ...a, requestReceivedTimestamp: '2026-03-01T12:00:00.000002Z' };
+        const a2 = { ...a, requestReceivedTimestamp: '2026-03-01T13:00:00.000001Z' };
+        const first = await store.append([a, a1]);
+        assertCounts(first, { inserted: 1, duplicates: 1 });
+        assert.equal(first.ids[1], first.ids[0], 'the repeat answers the id stored first');
+        const again = await store.append([a2, a1]);
+        assertCounts(again, { inserted: 0, duplicates: 2 });
+        assert.deepEqual(again.ids, [first.ids[0], first.ids[0]]);
+        // another stage of the same call is another event
+        assertCounts(await store.append([{ ...a1, stage: 'ResponseStarted' }]), { inserted: 1, duplicates: 0 });
+        const found = await store.query({ exact: { auditID: [a.auditID] } }, { sort: 'asc', size: 10 });
+        assert.equal(found.total, 2);
+        assert.equal(found.items[0]?.requestReceivedTimestamp, a.requestReceivedTimestamp, 'the first one is kept');
+      });
+    });
+
     test('append answers the stored id of every event, by position, duplicates and repeated deliveries included', async () => {
       await withStore(async (store) => {
         const a = makeEvent();
@@ -632,6 +651,26 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.equal((await all(store, { text: ['NEEDLE', 'zzzz'] })).length, variants.length, 'terms are OR-ed');
         assert.equal((await all(store, { text: ['-b'] })).length, 1, 'short terms work too');
         assert.equal((await all(store, { text: ['needle'], exact: { verb: ['needleverb'] } })).length, 1);
+      });
+    });
+
+    test('free text of two characters: anywhere in a value, the whole value, beside any character, any case', async () => {
+      await withStore(async (store) => {
+        const values: [string, string][] = [
+          ['start', 'qxstart'],
+          ['end', 'endqx'],
+          ['whole', 'QX'],
+          ['non-ASCII neighbour at the end', 'éqx'],
+          ['DEL neighbour', '\u007fqx'],
+          ['middle', 'aqXb'],
+        ];
+        const events = values.map(([, v]) => makeEvent({ objectRef: { resource: 'pods', namespace: v } }));
+        const other = makeEvent({ objectRef: { resource: 'pods', namespace: 'q-x' } });
+        await store.append([...events, other]);
+        const found = new Set((await all(store, { text: ['qX'] })).map((e) => e.auditID));
+        for (let i = 0; i < values.length; i++) assert.ok(found.has(events[i]!.auditID), `text finds ${values[i]![0]}`);
+        assert.equal(found.size, values.length);
+        assert.equal((await all(store, { fuzzy: { namespace: ['Qx'] } })).length, values.length);
       });
     });
 

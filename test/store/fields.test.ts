@@ -79,7 +79,7 @@ test('SQLite: dictionary numbers, columns in their stored order and indexes are 
     );
     assert.deepEqual(
       indexes.map((i) => (i as { name: string }).name).sort(),
-      ['events_call', 'events_received', ...indexed].sort(),
+      ['events_audit', 'events_received', ...indexed].sort(),
       'every field marked indexed has its index in SCHEMA, and no other field has one',
     );
   } finally {

@@ -43,12 +43,16 @@ function dayName(ms: number): string {
   return `events_p${new Date(ms).toISOString().slice(0, 10).replaceAll('-', '')}`;
 }
 
-test('idempotency is per call: the same auditID and stage at another received time is another event', async () => {
+test('idempotency: (auditID, stage) received within a day of a stored one is a repeat; further apart, another event', async () => {
   await withStore(async (store) => {
-    const e = makeEvent({}, Date.now());
-    const later = { ...e, requestReceivedTimestamp: new Date(Date.now() + 1000).toISOString() };
-    assert.deepEqual(counts(await store.append([e, later, e])), { inserted: 2, duplicates: 1 });
+    const now = Date.now();
+    const e = makeEvent({}, now);
+    const later = { ...e, requestReceivedTimestamp: new Date(now + 1000).toISOString() };
+    assert.deepEqual(counts(await store.append([e, later, e])), { inserted: 1, duplicates: 2 });
     assert.deepEqual(counts(await store.append([later])), { inserted: 0, duplicates: 1 });
+    // REPEAT_WINDOW_US (docs/scaling.md): beyond a day the lookup does not reach, and the event is stored again
+    const far = { ...e, requestReceivedTimestamp: new Date(now - DAY - 60_000).toISOString() };
+    assert.deepEqual(counts(await store.append([far])), { inserted: 1, duplicates: 0 });
   });
 });
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { openSqliteStore, openStore } from '../../src/store/index.ts';
-import { SCHEMA_VERSION } from '../../src/store/sqlite/schema.ts';
+import { DICT_COLUMNS, SCHEMA_VERSION } from '../../src/store/sqlite/schema.ts';
+import type { StoredEvent } from '../../src/store/types.ts';
 import { makeEvent, storeContract } from './contract.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
@@ -18,6 +19,27 @@ storeContract('sqlite', async () => {
     reopen: () => openSqliteStore({ path }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
+});
+
+test('sqlite: a listener that subscribes while an append is in flight gets that batch, read back as stored', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
+  const store = await openSqliteStore({ path: join(dir, 'events.db') });
+  try {
+    const got: StoredEvent[][] = [];
+    // no listener when the append starts: the store does not hold the batch while the writer thread commits it
+    const pending = store.append([makeEvent(), makeEvent()]);
+    store.subscribe((events) => got.push(events));
+    const r = await pending;
+    assert.equal(got.length, 1);
+    assert.deepEqual(
+      got[0]!.map((e) => e.id),
+      r.ids,
+    );
+    for (const e of got[0]!) assert.deepEqual(e, await store.get(e.id));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('sqlite: an in-memory store works too', async () => {
@@ -255,6 +277,49 @@ test('sqlite: planner statistics come from the per-minute counts, the dictionary
       .join(' ');
     assert.match(plan, /INDEX events_namespace/);
     db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite: a version 5 database (unique key on received, audit ID, stage) gets the audit ID index; calls stored twice stay, new repeats do not', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-sqlite-v5-'));
+  const path = join(dir, 'v.db');
+  try {
+    let store = await openSqliteStore({ path });
+    const a = makeEvent({ requestReceivedTimestamp: '2026-03-01T12:00:00.000001Z' });
+    await store.append([a]);
+    await store.close();
+    // what schema 5 left behind: the call key, and the same call stored again 1 µs later (it allowed that)
+    const db = new DatabaseSync(path);
+    db.exec(`DROP INDEX events_audit; CREATE UNIQUE INDEX events_call ON events (received, audit_id, stage);
+      INSERT INTO events (received, audit_id, ${DICT_COLUMNS}, code, multi)
+        SELECT received + 1, audit_id, ${DICT_COLUMNS}, code, multi FROM events;
+      INSERT INTO event_bodies (id, body) SELECT max(id), (SELECT body FROM event_bodies) FROM events;
+      PRAGMA user_version = 5`);
+    db.close();
+    store = await openSqliteStore({ path });
+    const check = new DatabaseSync(path);
+    const indexes = check.prepare(`SELECT name FROM sqlite_schema WHERE name IN ('events_call', 'events_audit')`).all();
+    assert.deepEqual(
+      indexes.map((r) => r.name),
+      ['events_audit'],
+    );
+    const plan = (
+      check.prepare('EXPLAIN QUERY PLAN SELECT id FROM events e WHERE e.audit_id IN (?)').all('x') as {
+        detail: string;
+      }[]
+    )
+      .map((r) => r.detail)
+      .join(' ');
+    assert.match(plan, /USING (COVERING )?INDEX events_audit/);
+    check.close();
+    const q = { exact: { auditID: [a.auditID] } };
+    assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 2, 'both rows of the old store stay');
+    const again = await store.append([{ ...a, requestReceivedTimestamp: '2026-03-01T12:00:00.000003Z' }]);
+    assert.equal(again.inserted, 0);
+    assert.equal((await store.query(q, { sort: 'asc', size: 10 })).total, 2);
+    await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -370,8 +370,9 @@ export const K8SAUDIT_FIELDS: readonly FieldDef[] = [
   single('ka.response.reason', (e) => text(e.responseStatus?.reason)),
   single('ka.useragent', (e) => text(e.userAgent)),
   list('ka.sourceips', rulesField('sourceIPs')),
-  // The plugin reads the `cluster_name` annotation; Vigil falls back to the cluster the event arrived with.
-  single('ka.cluster.name', (e) => annotation('cluster_name')(e) ?? text(e.cluster)),
+  // The plugin reads the `cluster_name` annotation. Vigil's event has its cluster (a caller's binding wins over what
+  // the event claims: docs/collector.md, Several clusters), so the annotation is read only for an event without one.
+  single('ka.cluster.name', (e) => text(e.cluster) ?? annotation('cluster_name')(e)),
   ...containerFields('initContainers', true),
   ...containerFields('ephemeralContainers', false),
 ];

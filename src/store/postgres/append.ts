@@ -3,7 +3,7 @@
 // of live tail, and the chain step sent with the COMMIT.
 import type pg from 'pg';
 import type { AuditEvent } from '../../event/model.ts';
-import { bodyHash, OP_INSERT, OP_REPLACE } from '../../integrity/chain.ts';
+import { bodyHash, DAY_US, OP_INSERT, OP_REPLACE } from '../../integrity/chain.ts';
 import { bodyOf } from '../rows.ts';
 import { QueryError, receivedMicros, stageRank, toMicros } from '../semantics.ts';
 import type { AppendOptions, AppendResult } from '../types.ts';
@@ -71,13 +71,18 @@ class Rows {
   }
 }
 
-/** The key that finds an appended event's stored row: its call (auditID, stage, received), or collapsing, (auditID,
- * received, source). */
+/**
+ * How far apart (µs) the received times of a repeated (auditID, stage) may be for it to be found: the lookup before
+ * an insert reads the partitions of that window only (a day each way: the event's day and its neighbours), not every
+ * day retention keeps. See docs/scaling.md, "Idempotency".
+ */
+export const REPEAT_WINDOW_US = DAY_US;
+
+/** The key that finds an appended event's stored row: (auditID, stage), or collapsing, (auditID, received, source). */
 function callKey(e: AuditEvent, collapse: boolean): string {
-  const received = toMicros(e.requestReceivedTimestamp);
   return collapse
-    ? `${e.auditID}\u0000${received}\u0000${str(e.source)}`
-    : `${e.auditID}\u0000${e.stage}\u0000${received}`;
+    ? `${e.auditID}\u0000${toMicros(e.requestReceivedTimestamp)}\u0000${str(e.source)}`
+    : `${e.auditID}\u0000${e.stage}`;
 }
 
 const COLUMN_NAMES = COLUMNS.map((c) => c.name).join(', ');
@@ -104,7 +109,11 @@ ins AS (
         ? `i.${c.name}::text`
         : `i.${c.name}`,
   ).join(', ')}
-  FROM input i JOIN numbered n USING (ord) ORDER BY i.audit_id, i.stage, i.received
+  FROM input i JOIN numbered n USING (ord)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM events o WHERE o.audit_id = i.audit_id AND o.stage = i.stage
+      AND o.received BETWEEN i.received - ${REPEAT_WINDOW_US} AND i.received + ${REPEAT_WINDOW_US})
+  ORDER BY i.audit_id, i.stage, i.received
   ON CONFLICT (audit_id, stage, received) DO NOTHING
   RETURNING id
 ),
@@ -202,7 +211,7 @@ function checkBatch(events: AuditEvent[], collapse: boolean): { batch: Item[]; k
       throw new QueryError('every event needs a string auditID and stage');
     if (e.auditID.includes('\u0000'))
       throw new QueryError(`event auditID ${JSON.stringify(e.auditID)} contains U+0000, which PostgreSQL cannot store`);
-    const key = `${e.auditID}\u0000${e.stage}\u0000${received}`;
+    const key = `${e.auditID}\u0000${e.stage}`;
     keys.push(collapse ? callKey(e, true) : key);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -244,15 +253,17 @@ async function storedIds(c: pg.ClientBase, batch: Item[], collapse: boolean, ids
         [a, r, missing.map(({ e }) => str(e.source))],
       )
     : await c.query<{ id: string; audit_id: string; received: string; stage: string }>(
-        `SELECT e.id, e.audit_id, e.received, e.stage
+        `SELECT DISTINCT ON (e.audit_id, e.stage) e.id, e.audit_id, e.received, e.stage
          FROM events e JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(audit_id, stage, received)
-           ON e.audit_id = k.audit_id AND e.stage = k.stage AND e.received = k.received`,
+           ON e.audit_id = k.audit_id AND e.stage = k.stage
+             AND e.received BETWEEN k.received - ${REPEAT_WINDOW_US} AND k.received + ${REPEAT_WINDOW_US}
+         ORDER BY e.audit_id, e.stage, e.id`,
         [a, missing.map(({ e }) => e.stage), r],
       );
   for (const row of rows.rows) {
     const key = collapse
       ? `${row.audit_id}\u0000${row.received}\u0000${(row as { source: string }).source}`
-      : `${row.audit_id}\u0000${(row as { stage: string }).stage}\u0000${row.received}`;
+      : `${row.audit_id}\u0000${(row as { stage: string }).stage}`;
     ids.set(key, row.id);
   }
 }
@@ -302,11 +313,11 @@ async function appendCollapsing(
     const rank = stageRank(e.stage);
     if (old.some((r) => stageRank(r.stage) >= rank)) continue;
     // the new stage's key taken by another source's event of this call: a duplicate, as an insert would be
-    const taken = await c.query('SELECT 1 FROM events WHERE audit_id = $1 AND stage = $2 AND received = $3', [
-      e.auditID,
-      e.stage,
-      received,
-    ]);
+    const taken = await c.query(
+      `SELECT 1 FROM events WHERE audit_id = $1 AND stage = $2 AND received BETWEEN $3::bigint - ${REPEAT_WINDOW_US}
+         AND $3::bigint + ${REPEAT_WINDOW_US}`,
+      [e.auditID, e.stage, received],
+    );
     if ((taken.rowCount ?? 0) > 0) continue;
     const target = old[0]!;
     const rows = new Rows();

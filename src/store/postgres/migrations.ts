@@ -12,12 +12,11 @@ export interface Migration {
 // Design (see docs/scaling.md):
 // - `events` is range-partitioned by `received` (requestReceivedTimestamp, epoch µs) in UTC days, so retention
 //   drops whole partitions; a DEFAULT partition takes events outside the pre-created days.
-// - Idempotency: the contract keys it on (auditID, stage) of one call, i.e. with the call's requestReceivedTimestamp,
-//   which is the partition key. So a unique index (audit_id, stage, received) is legal on the partitioned table
-//   (a unique index there must contain the partition key) and enforces it exactly: the duplicates of an event
-//   always fall in the same partition. No separate key table is needed, so dropping a partition drops its keys
-//   too and costs nothing per event. (A global (audit_id, stage) key would need a non-partitioned key table whose
-//   rows retention must delete one by one.)
+// - Idempotency on (auditID, stage): the insert looks for the key received within a day (REPEAT_WINDOW_US in
+//   ./append.ts) through the (audit_id, stage, received) index of the partitions in that window; the unique index
+//   (it must contain the partition key) settles concurrent inserts of the same bytes. Dropping a partition drops
+//   its keys too. (A global (audit_id, stage) key would need a non-partitioned key table whose rows retention must
+//   delete one by one.) The same index answers lookups by audit ID.
 // - Filter fields are plain columns ('' for a missing string, so an exact '' finds events without the field and
 //   every btree stays total); lists are text[] with GIN indexes; `search` is the '\n'-joined lower-cased text of
 //   the fields free text searches, with a trigram GIN index that also prefilters fuzzy searches on those fields.
@@ -307,6 +306,20 @@ CREATE INDEX events_rules ON events USING gin (rules);
 INSERT INTO terms (field, value, seen)
 SELECT DISTINCT 'cluster', cluster, (extract(epoch FROM now()) * 1000)::bigint FROM events WHERE cluster <> ''
 ON CONFLICT DO NOTHING;
+`,
+  },
+  // 7 is allocated to another change (storage); each runs once whatever the order it arrives in.
+  {
+    version: 8,
+    name: 'forwarding cursors',
+    // Each forwarding destination's last delivered position in the append log (the hash chain's entries, in commit
+    // order), shared by the collectors so that whichever drives a destination resumes where the last one stopped.
+    sql: `
+CREATE TABLE forward_cursors (
+  name text PRIMARY KEY,
+  position bigint NOT NULL,
+  updated bigint NOT NULL              -- epoch ms
+);
 `,
   },
 ];

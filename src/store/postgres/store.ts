@@ -15,7 +15,9 @@ import type {
   AppendOptions,
   AppendResult,
   EventQuery,
+  ForwardCursor,
   Histogram,
+  LogRead,
   Page,
   PageRequest,
   Store,
@@ -26,6 +28,7 @@ import { appendBatch } from './append.ts';
 import { genesisId } from './chain.ts';
 import { checkpointPostgres } from './checkpoints.ts';
 import { LiveTail } from './listen.ts';
+import { forwardCursors, logPositionAt, readLog, saveCursor } from './log.ts';
 import { checkSchemaName, migrate } from './migrations.ts';
 import { createPartitions, deleteBefore, ensurePartitions } from './partitions.ts';
 import { Db, isConnectionError, unavailable } from './pool.ts';
@@ -216,6 +219,26 @@ export class PostgresStore implements Store {
    * Runs `fn` only if no other collector of this database runs a job of the same name (a session advisory lock
    * held on one connection for the job's duration); `ran` is false when another one holds it.
    */
+  async readLog(after: number | undefined, limit: number): Promise<LogRead> {
+    this.#open();
+    return readLog(this.#db, after, limit);
+  }
+
+  async logPositionAt(time: number): Promise<number> {
+    this.#open();
+    return logPositionAt(this.#db, time);
+  }
+
+  async forwardCursors(): Promise<ForwardCursor[]> {
+    this.#open();
+    return forwardCursors(this.#db);
+  }
+
+  async saveForwardCursor(name: string, position: number, expected?: number | null): Promise<boolean> {
+    this.#open();
+    return saveCursor(this.#db, name, position, expected);
+  }
+
   async runExclusive<T>(name: string, fn: () => Promise<T>): Promise<{ ran: boolean; value?: T }> {
     this.#open();
     const client = await this.#db.connect();

@@ -5,25 +5,24 @@ import { bodyHash } from '../../integrity/chain.ts';
 import { bodyOf } from '../rows.ts';
 import { QueryError, receivedMicros } from '../semantics.ts';
 import { StoreUnavailableError } from '../types.ts';
-import { dictValues, listValues } from './schema.ts';
+import { type BatchTerms, batchTerms } from './schema.ts';
 
-/** An event reduced to what the writer stores: cheap to pass to a worker thread (strings and numbers only). */
+/**
+ * An event reduced to what the writer stores: cheap to pass to a worker thread (strings and numbers only). Its
+ * dictionary and list values are in its job's BatchTerms.
+ */
 export interface PreparedEvent {
   /** requestReceivedTimestamp, epoch microseconds. */
   received: number;
   auditID: string;
-  /** Dictionary-field values in DICT_FIELDS order. */
-  dict: string[];
   code: number | null;
-  /** The values of each list field (groups, source IPs), in LIST_FIELDS order. */
-  lists: string[][];
   /** The stored JSON. */
   body: string;
   /** sha256 of `body` for the chain, computed on the caller's thread (the writer thread is the busier one). */
   bodyHash: Uint8Array;
 }
 
-export interface WriterJob {
+export interface WriterJob extends BatchTerms {
   events: PreparedEvent[];
   batchKey?: string | readonly string[];
   collapseStages?: boolean;
@@ -49,12 +48,16 @@ export function prepareEvent(e: AuditEvent): PreparedEvent {
   return {
     received,
     auditID: e.auditID,
-    dict: dictValues(e),
     code: typeof code === 'number' && Number.isInteger(code) ? code : null,
-    lists: listValues(e),
     body,
     bodyHash: bodyHash(body),
   };
+}
+
+/** A batch as the writer takes it: its events validated and prepared, their dictionary values once per batch. */
+export function prepareJob(events: readonly AuditEvent[]): WriterJob {
+  const prepared = events.map(prepareEvent);
+  return { events: prepared, ...batchTerms(events) };
 }
 
 /** An error as it crosses from the worker thread: enough to rebuild the contract's error classes. */

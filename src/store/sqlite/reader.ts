@@ -9,9 +9,48 @@ import { FIELD_NO, placeholders, STORAGE, TEXT_DICT, TEXT_FIELD_NOS, TEXT_LIST_N
 /** Most matching dictionary terms a fuzzy condition lists by id (beyond, it keeps the dictionary subquery). */
 const INLINE_TERMS = 500;
 
-/** FTS5 query matching any of `terms` as a substring (the trigram tokenizer makes a phrase a substring match). */
-function ftsAny(terms: string[]): string {
-  return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
+/**
+ * FTS5 query matching the values that hold every trigram of `term`: a superset of those containing it (the index
+ * keeps no positions, detail = 'none'), which the caller narrows with a substring test. Each trigram is a quoted
+ * three-character string, which the tokenizer folds as it folded the values.
+ */
+function ftsTrigrams(term: string): string {
+  const chars = [...term];
+  const grams = new Set<string>();
+  for (let i = 0; i + 3 <= chars.length; i++) grams.add(chars.slice(i, i + 3).join(''));
+  return [...grams].map((g) => `"${g.replaceAll('"', '""')}"`).join(' AND ');
+}
+
+/** LIKE pattern of a substring (LIKE folds ASCII letters only: for terms of ASCII characters). */
+function likeAny(term: string): string {
+  return `%${term.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is what LIKE folds
+const ASCII = /^[\u0000-\u007f]*$/;
+
+/** Case-insensitive substring test beyond ASCII, for the index's candidates (SQL function `vigil_contains`). */
+function contains(value: unknown, term: unknown): number {
+  return String(value).toLowerCase().includes(String(term).toLowerCase()) ? 1 : 0;
+}
+
+/** Printable ASCII but capital letters (the trigram tokenizer folds them): the characters tried beside a bigram. */
+const NEIGHBOURS = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).filter(
+  (c) => c < 'A' || c > 'Z',
+);
+
+/** A two-character term of printable ASCII: found through the trigrams that contain it (#bigramMatch). */
+function bigram(term: string): boolean {
+  return term.length === 2 && /^[\x20-\x7e]{2}$/.test(term);
+}
+
+/** The four (or fewer) spellings of an ASCII bigram that differ in case only: the values equal to it. */
+function caseVariants(term: string): string[] {
+  const [a, b] = [...term] as [string, string];
+  const out = new Set<string>();
+  for (const x of [a.toLowerCase(), a.toUpperCase()])
+    for (const y of [b.toLowerCase(), b.toUpperCase()]) out.add(x + y);
+  return [...out];
 }
 
 /** The trigram index only answers terms of three characters or more, and none holding U+0000 (see #termMatch). */
@@ -43,10 +82,15 @@ export class Reader {
   readonly db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
   readonly #findTerm: StatementSync;
+  readonly #vocab: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.db = db;
     this.#findTerm = db.prepare('SELECT id FROM terms WHERE field = ? AND value = ?');
+    db.function('vigil_contains', { deterministic: true }, contains);
+    // the trigram index's own vocabulary, for the tokens of a bigram next to a character outside printable ASCII
+    db.exec('CREATE VIRTUAL TABLE IF NOT EXISTS temp.terms_vocab USING fts5vocab(main, terms_fts, row)');
+    this.#vocab = db.prepare('SELECT term FROM temp.terms_vocab WHERE term >= ? AND term < ?');
   }
 
   prepare(sql: string): StatementSync {
@@ -65,18 +109,64 @@ export class Reader {
     return (this.#findTerm.get(field, value) as { id: number } | undefined)?.id;
   }
 
-  /** SQL selecting the ids of the fields' terms that contain any of `terms` case-insensitively. */
-  #termMatch(fields: number[], terms: string[], params: SQLInputValue[]): string {
+  /**
+   * The trigram tokens holding a bigram: `xab` and `abx` for every printable ASCII x (the index answers the absent
+   * ones with nothing), and those the vocabulary has with a character outside it (rare: non-ASCII text).
+   */
+  #bigramTokens(term: string): string[] {
+    const bi = term.toLowerCase();
+    const tokens = new Set<string>();
+    for (const x of NEIGHBOURS) tokens.add(x + bi).add(bi + x);
+    const next = String.fromCharCode(bi.charCodeAt(1) + 1);
+    const ranges: [string, string][] = [
+      ['\u0001', ' '],
+      ['\u007f', '\u{10ffff}\u{10ffff}'],
+      [`${bi}\u0001`, `${bi} `],
+      [`${bi}\u007f`, `${bi[0]}${next}`],
+    ];
+    for (const [lo, hi] of ranges)
+      for (const r of this.#vocab.all(lo, hi) as { term: string }[]) {
+        const chars = [...r.term];
+        if (chars.slice(1).join('') === bi || chars.slice(0, 2).join('') === bi) tokens.add(r.term);
+      }
+    return [...tokens];
+  }
+
+  /**
+   * SQL selecting the ids of the fields' terms that contain any of `terms` case-insensitively. Two-character terms
+   * scan the fields' part of the dictionary, unless `bigrams`: then the trigram index is asked for every trigram
+   * holding them, which free text's one lookup over all text fields does (a scan of the whole dictionary is what
+   * made short terms slow; over one field's values, or for a bigram most values hold, the scan is the faster).
+   */
+  #termMatch(fields: number[], terms: string[], params: SQLInputValue[], bigrams = false): string {
     const long = terms.filter(indexable);
-    const short = terms.filter((t) => !indexable(t));
+    const pairs = bigrams ? terms.filter((t) => !indexable(t) && bigram(t)) : [];
+    const short = terms.filter((t) => !indexable(t) && !pairs.includes(t));
     const f = fields.length === 1 ? `= ${fields[0]}` : `IN (${fields.join(',')})`;
     const parts: string[] = [];
-    if (long.length > 0) {
-      // CROSS JOIN makes the trigram index drive the lookup (the planner would otherwise scan the field's terms)
+    for (const t of long) {
+      // CROSS JOIN makes the trigram index drive the lookup (the planner would otherwise scan the field's terms);
+      // the candidates that hold every trigram are then tested for the substring itself
+      const ascii = ASCII.test(t);
+      parts.push(
+        `SELECT t.id FROM terms_fts CROSS JOIN terms t ON t.id = terms_fts.rowid WHERE terms_fts MATCH ? AND t.field ${f}
+           AND ${ascii ? `t.value LIKE ? ESCAPE '\\'` : 'vigil_contains(t.value, ?)'}`,
+      );
+      params.push(ftsTrigrams(t), ascii ? likeAny(t) : t);
+    }
+    for (const t of pairs) {
+      // a value holding the bigram and longer has a trigram holding it; one equal to it has none
+      const variants = caseVariants(t);
       parts.push(
         `SELECT t.id FROM terms_fts CROSS JOIN terms t ON t.id = terms_fts.rowid WHERE terms_fts MATCH ? AND t.field ${f}`,
+        `SELECT id FROM terms WHERE field ${f} AND value IN (${placeholders(variants.length)})`,
       );
-      params.push(ftsAny(long));
+      params.push(
+        this.#bigramTokens(t)
+          .map((g) => `"${g.replaceAll('"', '""')}"`)
+          .join(' OR '),
+        ...variants,
+      );
     }
     if (short.length > 0) {
       // LIKE folds ASCII letters only (as lower() does); the trigram index folds all of Unicode. LIKE rather than
@@ -110,7 +200,7 @@ export class Reader {
    */
   #termsByField(fields: number[], terms: string[]): Map<number, number[]> | undefined {
     const params: SQLInputValue[] = [];
-    const sub = this.#termMatch(fields, terms, params);
+    const sub = this.#termMatch(fields, terms, params, true);
     const cap = 4 * INLINE_TERMS;
     const rows = this.prepare(`SELECT t.id, t.field FROM terms t WHERE t.id IN (${sub}) LIMIT ${cap + 1}`).all(
       ...params,

@@ -5,6 +5,7 @@ import { type AuditEvent, matchedRules, RULE_RECORDS } from '../../event/model.t
 import { chainHash, EMPTY_BODY_HASH, OP_GENESIS, ZERO_HASH } from '../../integrity/chain.ts';
 import { FIELDS, type FieldName } from '../fields.ts';
 import { StoreUnavailableError } from '../types.ts';
+import { BODIES_SCHEMA } from './bodies.ts';
 
 /**
  * 2: the hash chain (`chain_log`, `checkpoints`) and the per-minute counts (`event_minutes`); a version-1 database is
@@ -14,8 +15,13 @@ import { StoreUnavailableError } from '../types.ts';
  * upgrading rebuilds those indexes.
  * 5: the rules that matched an event (the field `rule`, list term 18) are `event_values` rows; upgrading reads them
  * from the stored bodies that hold a record of matched rules (backfillRules).
+ * 6: the audit ID index `events_audit` (audit_id, stage) replaces the unique (received, audit_id, stage) key: lookups by
+ * audit ID are indexed, and an event is a repeat of any stored event with its auditID and stage, whatever its received
+ * time (the writer looks before it inserts); bodies in compressed blocks (./bodies.ts: `body_blocks`, `body_dicts`,
+ * `events.block`, packed in the background); the trigram index `terms_fts` without positions (detail = 'none').
+ * 7: forwarding cursors (`forward_cursors`, src/forward); created by SCHEMA, so any older version gets it as is.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 7;
 
 /**
  * Indexes earlier versions had. A (value, received) index on a field of a handful of values selects a large share of
@@ -70,7 +76,7 @@ const termFields = FIELDS.flatMap((f): (TermField & { column?: string; indexed: 
 
 /**
  * Dictionary columns in term order: their order in a new store's `events` (an upgrade adds a new one at the end) and
- * in a PreparedEvent's `dict`.
+ * in a job's `dict` (per event).
  */
 export const DICT_FIELDS: readonly DictField[] = termFields.filter((f): f is DictField => f.column !== undefined);
 /** List fields: each value is an `event_values` row (term, event). */
@@ -79,7 +85,7 @@ termFields.forEach((f, i) => {
   if (!Number.isInteger(f.term) || f.term < 1 || f.term === termFields[i - 1]?.term)
     throw new Error(`fields.ts: ${f.name}: SQLite term numbers are distinct positive integers, not ${f.term}`);
 });
-/** A dictionary field's position in DICT_FIELDS (and in a PreparedEvent's `dict`). */
+/** A dictionary field's position in DICT_FIELDS (and in each event's run of a job's `dict`). */
 export const DICT_POS = Object.fromEntries(DICT_FIELDS.map((f, i) => [f.name, i])) as Record<FieldName, number>;
 export const FIELD_NO = Object.fromEntries(termFields.map((f) => [f.name, f.term])) as Record<FieldName, number>;
 /** The `events` column of each field stored in one (a dictionary column or the value itself). */
@@ -133,7 +139,7 @@ CREATE TABLE IF NOT EXISTS terms (
   UNIQUE (field, value)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS terms_fts USING fts5(
-  value, content = 'terms', content_rowid = 'id', tokenize = 'trigram'
+  value, content = 'terms', content_rowid = 'id', tokenize = 'trigram', detail = 'none'
 );
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, -- Vigil's id; AUTOINCREMENT: never reused, even after retention empties the table
@@ -141,11 +147,13 @@ CREATE TABLE IF NOT EXISTS events (
   audit_id TEXT NOT NULL,
   ${DICT_FIELDS.map((f) => `${f.column} INTEGER NOT NULL,`).join('\n  ')}
   code INTEGER,
-  multi TEXT NOT NULL                  -- term ids of the event's event_values rows, comma-separated
+  multi TEXT NOT NULL,                 -- term ids of the event's event_values rows, comma-separated
+  block INTEGER                        -- body_blocks row holding its body; NULL: an event_bodies row (./bodies.ts)
 );
--- Idempotency and the stage lookup of collapseStages: every stage of one call shares its received time, so the
--- key starts with it and inserts stay append-mostly (an index led by random audit IDs costs a page write per event).
-CREATE UNIQUE INDEX IF NOT EXISTS events_call ON events (received, audit_id, stage);
+-- Lookups by audit ID (users paste Kubernetes' Audit-Id header), idempotency on (auditID, stage) (the writer looks
+-- here before it inserts: not UNIQUE, as stores before version 6 may hold a call twice at received times apart)
+-- and the stage lookup of collapseStages.
+CREATE INDEX IF NOT EXISTS events_audit ON events (audit_id, stage);
 CREATE INDEX IF NOT EXISTS events_received ON events (received); -- (received, id) order for sorting and keyset paging
 CREATE INDEX IF NOT EXISTS events_workspace ON events (workspace, received, verb, resource);
 CREATE INDEX IF NOT EXISTS events_namespace ON events (namespace, received, verb, resource);
@@ -163,8 +171,9 @@ CREATE TABLE IF NOT EXISTS event_values (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_bodies (
   id INTEGER PRIMARY KEY,
-  body TEXT NOT NULL                   -- the event as JSON
+  body TEXT NOT NULL                   -- the event as JSON, until packed into a block
 );
+${BODIES_SCHEMA}
 CREATE TABLE IF NOT EXISTS event_minutes (
   minute INTEGER PRIMARY KEY,          -- received / 60 s
   n INTEGER NOT NULL                   -- events stored with a received time in that minute
@@ -182,6 +191,11 @@ CREATE TABLE IF NOT EXISTS chain_log (
   hash BLOB NOT NULL                   -- chain hash through this entry
 );
 CREATE INDEX IF NOT EXISTS chain_log_event ON chain_log (event_id, seq); -- verify: the latest entry of each event
+CREATE TABLE IF NOT EXISTS forward_cursors (
+  name TEXT PRIMARY KEY,               -- the forwarding destination (forward[].name)
+  position INTEGER NOT NULL,           -- the chain_log entry it has delivered last
+  updated INTEGER NOT NULL             -- epoch ms
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
   seq INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,                 -- epoch ms
@@ -210,7 +224,17 @@ export function upgrade(db: DatabaseSync, name: string): void {
   // dropped before SCHEMA creates them in their new shape (a rebuild: seconds per million events, once)
   const reshape =
     version > 0 && version < 4 ? RESHAPED_INDEXES.map((ix) => `DROP INDEX IF EXISTS ${ix};`).join(' ') : '';
-  db.exec(`BEGIN IMMEDIATE; ${reshape} ${SCHEMA} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`);
+  // events_audit (in SCHEMA) takes over the call key's work: built once on upgrade (seconds per million events)
+  // and bodies move to blocks: the store's events are packed in the background (./packer.ts), not here
+  const blockless = version > 0 && !db.prepare(`SELECT 1 FROM pragma_table_info('events') WHERE name = 'block'`).get();
+  const callKey = `${version > 0 && version < 6 ? 'DROP INDEX IF EXISTS events_call; DROP TABLE IF EXISTS terms_fts;' : ''} ${
+    blockless ? 'ALTER TABLE events ADD COLUMN block INTEGER;' : ''
+  }`;
+  // the trigram index without positions (detail none: a third of its size), rebuilt from the dictionary once
+  const rebuild = version > 0 && version < 6 ? `INSERT INTO terms_fts (terms_fts) VALUES ('rebuild');` : '';
+  db.exec(
+    `BEGIN IMMEDIATE; ${reshape} ${callKey} ${SCHEMA} ${rebuild} ${backfill} ${drops} PRAGMA user_version = ${SCHEMA_VERSION}`,
+  );
   try {
     if (version > 0 && version < 5) backfillRules(db);
     if (!db.prepare('SELECT 1 FROM chain_log LIMIT 1').get()) {
@@ -311,28 +335,73 @@ export function str(v: unknown): string {
 }
 
 const DICT_GET = DICT_FIELDS.map((f) => f.get);
+const DICT_TERM = DICT_FIELDS.map((f) => f.term);
 const LIST_GET = LIST_FIELDS.map((f) => f.get);
+const LIST_TERM = LIST_FIELDS.map((f) => f.term);
 
-/** The event's dictionary-field values, in DICT_FIELDS order ('' for a missing one). Plain loops: once per event. */
-export function dictValues(e: AuditEvent): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < DICT_GET.length; i++) {
-    const v = DICT_GET[i]!(e);
-    out.push(typeof v === 'string' ? v : '');
-  }
-  return out;
+/**
+ * A batch's dictionary and list values, each distinct (field, value) once: what crosses to the writer thread and what
+ * the writer looks up in the dictionary, once per batch instead of once per event and field (a batch repeats its
+ * verbs, users, namespaces and groups in most events; as strings per event they were most of the thread crossing's
+ * cost). Plain loops over the getters: once per event.
+ */
+export interface BatchTerms {
+  /** The distinct values: `terms[i]` is a value of field number `termFields[i]`. */
+  terms: string[];
+  termFields: number[];
+  /** Per event, DICT_FIELDS.length positions in `terms` in DICT_FIELDS order; -1 for a missing or empty value. */
+  dict: Int32Array;
+  /** Event i's list values are the positions `lists[listStart[i]]`…`lists[listStart[i + 1] - 1]` in `terms`. */
+  listStart: Int32Array;
+  lists: Int32Array;
 }
 
-/** The event's values of each list field, in LIST_FIELDS order (strings only, the empty one left out). */
-export function listValues(e: AuditEvent): string[][] {
-  const out: string[][] = [];
-  for (let i = 0; i < LIST_GET.length; i++) {
-    const list: string[] = [];
-    for (const v of (LIST_GET[i]!(e) as unknown[] | undefined) ?? [])
-      if (typeof v === 'string' && v !== '') list.push(v);
-    out.push(list);
+export function batchTerms(events: readonly AuditEvent[]): BatchTerms {
+  const terms: string[] = [];
+  const termFields: number[] = [];
+  const seen: Map<string, number>[] = Array.from({ length: MAX_TERM + 1 }, () => new Map());
+  const intern = (field: number, v: string): number => {
+    const m = seen[field]!;
+    let i = m.get(v);
+    if (i === undefined) {
+      i = terms.length;
+      terms.push(v);
+      termFields.push(field);
+      m.set(v, i);
+    }
+    return i;
+  };
+  const dict = new Int32Array(events.length * DICT_GET.length);
+  const listStart = new Int32Array(events.length + 1);
+  const lists: number[] = [];
+  const lastValue: (string | undefined)[] = new Array(DICT_GET.length);
+  const lastIndex = new Int32Array(DICT_GET.length);
+  let d = 0;
+  for (let n = 0; n < events.length; n++) {
+    const e = events[n]!;
+    for (let i = 0; i < DICT_GET.length; i++) {
+      const v = DICT_GET[i]!(e);
+      if (typeof v !== 'string' || v === '') dict[d++] = -1;
+      // neighbouring events often share a column's value (verb, user, namespace): one comparison, no lookup
+      else if (v === lastValue[i]) dict[d++] = lastIndex[i]!;
+      else {
+        const t = intern(DICT_TERM[i]!, v);
+        lastValue[i] = v;
+        lastIndex[i] = t;
+        dict[d++] = t;
+      }
+    }
+    for (let i = 0; i < LIST_GET.length; i++) {
+      const list = LIST_GET[i]!(e) as unknown[] | undefined;
+      if (list)
+        for (let j = 0; j < list.length; j++) {
+          const v = list[j];
+          if (typeof v === 'string' && v !== '') lists.push(intern(LIST_TERM[i]!, v));
+        }
+    }
+    listStart[n + 1] = lists.length;
   }
-  return out;
+  return { terms, termFields, dict, listStart, lists: Int32Array.from(lists) };
 }
 
 /**

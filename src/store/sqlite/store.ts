@@ -8,13 +8,16 @@
 //   every other filterable string, the id of its value in the `terms` dictionary. Integer columns keep the row and
 //   its composite (column, received) indexes small, so inserts touch few pages and counts scan little.
 // - `terms` is the dictionary of distinct values per field. Fuzzy search runs on it, not on the events: a
-//   case-insensitive substring is looked up in a trigram FTS5 index over the dictionary (`terms_fts`; terms shorter
-//   than three characters, which trigrams cannot answer, scan the field's dictionary), and the matching term ids
-//   select events through the column indexes. Indexing each distinct value once instead of each event's text is
+//   case-insensitive substring is looked up in a trigram FTS5 index over the dictionary (`terms_fts`, without
+//   positions: a term's trigrams select candidates, a substring test keeps the right ones; free text of two
+//   characters asks for every trigram holding them; a fuzzy term that short, and one character, scan the field's
+//   values), and the matching term ids select events through the column indexes. Indexing each distinct value once instead of each event's text is
 //   what makes search indexing affordable at ingest rates.
 // - Groups and source IPs are lists: each element is a row of `event_values` (term, event), so an exact filter on
 //   one element is an index lookup.
-// - `event_bodies` holds the full event as JSON, apart so that scans of `events` never read 1–3 KB bodies.
+// - Bodies (the full event as JSON) are kept apart so that scans of `events` never read them: compressed in blocks
+//   of neighbouring events with a dictionary trained from the store's events (`body_blocks`, `body_dicts`), or as
+//   plain `event_bodies` rows until packed (./bodies.ts).
 // - `chain_log` is the tamper-evidence hash chain (src/integrity/chain.ts): one entry per insert, in-place replacement
 //   and retention deletion, written in the same transaction as the change; `checkpoints` holds signed chain heads.
 // - `event_minutes` counts the stored events per minute of received time, maintained in the append transaction, so
@@ -38,15 +41,19 @@ import type {
   AppendOptions,
   AppendResult,
   EventQuery,
+  ForwardCursor,
   Histogram,
+  LogRead,
   Page,
   PageRequest,
   Store,
   StoredEvent,
   TenantScope,
 } from '../types.ts';
+import { BodyReader, PACK_STEP } from './bodies.ts';
 import { histogram, stats } from './counts.ts';
-import { prepareEvent, type WriterJob } from './jobs.ts';
+import { prepareJob, type WriterOutcome } from './jobs.ts';
+import { forwardCursors, logPositionAt, readLog } from './log.ts';
 import { Reader } from './reader.ts';
 import { configure, DEFAULT_CACHE_MIB, EVENTS_STORED_SQL, upgrade } from './schema.ts';
 import { SqliteWriter } from './writer.ts';
@@ -61,11 +68,18 @@ export interface SqliteStoreOptions {
   maxHistogramBuckets?: number;
   /** SQLite page cache of the write connection (MiB, default DEFAULT_CACHE_MIB); queries get a quarter. */
   cacheMiB?: number;
+  /**
+   * Pack plain bodies into compressed blocks between appends (default true): a store before schema 6, and the
+   * events stored before the first dictionary. Off (tests): only `compact()` steps do.
+   */
+  packInBackground?: boolean;
 }
 
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
   return new SqliteStore(opts);
 }
+
+const isStored = (e: StoredEvent | undefined): e is StoredEvent => e !== undefined;
 
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
@@ -77,7 +91,8 @@ class SqliteStore implements Store {
   readonly #reader: Reader;
   /** Started at the first write: a store opened only to read (CLI, verify) never starts a thread. */
   #writer: WriterPort | undefined;
-  readonly #s: Record<'minutesTotal' | 'pageCount' | 'pageSize' | 'body', StatementSync>;
+  readonly #s: Record<'minutesTotal' | 'pageCount' | 'pageSize', StatementSync>;
+  readonly #bodies: BodyReader;
   #closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -104,8 +119,8 @@ class SqliteStore implements Store {
       minutesTotal: p(EVENTS_STORED_SQL),
       pageCount: p('PRAGMA page_count'),
       pageSize: p('PRAGMA page_size'),
-      body: p('SELECT body FROM event_bodies WHERE id = ?'),
     };
+    this.#bodies = new BodyReader(db);
     this.#reader = new Reader(db);
   }
 
@@ -116,11 +131,12 @@ class SqliteStore implements Store {
   #write(): WriterPort {
     this.#writer ??=
       this.#opts.path === ':memory:' || this.#opts.path === ''
-        ? inlineWriter(this.#db)
+        ? inlineWriter(this.#db, this.#opts.packInBackground !== false)
         : workerWriter({
             path: this.#opts.path,
             busyTimeoutMs: this.#opts.busyTimeoutMs ?? 5000,
             cacheMiB: this.#cacheMiB,
+            packInBackground: this.#opts.packInBackground !== false,
           });
     return this.#writer;
   }
@@ -129,18 +145,39 @@ class SqliteStore implements Store {
    * Stores a batch; appends that arrive while the writer is busy are committed together (group commit), each batch
    * in its own savepoint so that a bad batch fails alone. `ids[i]` is the stored event of `events[i]`.
    */
-  async append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
-    this.#open();
-    const job: WriterJob = { events: events.map(prepareEvent) };
-    if (opts.batchKey !== undefined) job.batchKey = opts.batchKey;
-    if (opts.collapseStages) job.collapseStages = true;
-    const { outcome, statsRefreshed } = await this.#write().append(job);
+  append(events: AuditEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
+    let appended: ReturnType<WriterPort['append']>;
+    try {
+      this.#open();
+      const job = prepareJob(events);
+      if (opts.batchKey !== undefined) job.batchKey = opts.batchKey;
+      if (opts.collapseStages) job.collapseStages = true;
+      appended = this.#write().append(job);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // The batch is held while it commits only for the live tail's listeners: held by everyone, batches in flight
+    // survived the young generation's collections (see Ingestor's storeBatch). A listener that subscribes meanwhile
+    // gets the stored events read back.
+    const held = this.#listeners.size > 0 ? events : undefined;
+    return appended.then(({ outcome, statsRefreshed }) => this.#appended(outcome, statsRefreshed, held));
+  }
+
+  #appended(outcome: WriterOutcome, statsRefreshed: boolean, events: AuditEvent[] | undefined): AppendResult {
     if (statsRefreshed && !this.#closed) this.#db.exec('ANALYZE sqlite_schema'); // the writer's new statistics
     if (!outcome.ok) throw outcome.error;
     const { inserted, duplicates, ids, stored } = outcome.result;
-    if (stored.length > 0 && this.#listeners.size > 0)
-      this.#notify(stored.map((i) => ({ ...events[i]!, id: String(ids[i]) })));
+    if (stored.length > 0 && this.#listeners.size > 0 && (events || !this.#closed))
+      this.#notify(
+        stored.map((i) => (events ? { ...events[i]!, id: String(ids[i]) } : this.#stored(ids[i]!))).filter(isStored),
+      );
     return { inserted, duplicates, ids: ids.map((id) => (id > 0 ? String(id) : undefined)) };
+  }
+
+  /** A stored event by its row id, from its stored body. */
+  #stored(id: number): StoredEvent | undefined {
+    const body = this.#bodies.read(id);
+    return body === undefined ? undefined : withId(id, body);
   }
 
   #notify(events: StoredEvent[]): void {
@@ -162,8 +199,7 @@ class SqliteStore implements Store {
       if (!this.#reader.prepare(`SELECT 1 FROM events e WHERE e.id = ? AND ${w.sql}`).get(Number(id), ...w.params))
         return undefined;
     }
-    const row = this.#s.body.get(Number(id)) as { body: string } | undefined;
-    return row ? withId(id, row.body) : undefined;
+    return this.#stored(Number(id));
   }
 
   async query(q: EventQuery, page: PageRequest): Promise<Page> {
@@ -195,8 +231,8 @@ class SqliteStore implements Store {
     if (more) rows.pop();
     const items: StoredEvent[] = [];
     for (const r of rows) {
-      const b = this.#s.body.get(r.id) as { body: string } | undefined;
-      if (b) items.push(withId(r.id, b.body));
+      const e = this.#stored(r.id);
+      if (e) items.push(e);
     }
     const last = rows[rows.length - 1];
     return more && last ? { total, items, next: encodeCursor(last.received, String(last.id)) } : { total, items };
@@ -221,6 +257,12 @@ class SqliteStore implements Store {
     if (!Number.isFinite(cutoff)) throw new QueryError(`cutoff must be epoch milliseconds, not ${cutoff}`);
     if (!Number.isInteger(limit) || limit <= 0) throw new QueryError(`limit must be a positive integer, not ${limit}`);
     return this.#write().deleteBefore(cutoff, limit);
+  }
+
+  /** One bounded step of packing plain bodies into compressed blocks (the writer also runs them by itself). */
+  async compact(limit = PACK_STEP): Promise<number> {
+    this.#open();
+    return this.#write().compact(limit);
   }
 
   /**
@@ -249,6 +291,26 @@ class SqliteStore implements Store {
     const pages = (this.#s.pageCount.get() as { page_count: number }).page_count;
     const pageSize = (this.#s.pageSize.get() as { page_size: number }).page_size;
     return { events, bytes: pages * pageSize };
+  }
+
+  async readLog(after: number | undefined, limit: number): Promise<LogRead> {
+    this.#open();
+    return readLog(this.#reader, after, limit);
+  }
+
+  async logPositionAt(time: number): Promise<number> {
+    this.#open();
+    return logPositionAt(this.#reader, time);
+  }
+
+  async forwardCursors(): Promise<ForwardCursor[]> {
+    this.#open();
+    return forwardCursors(this.#reader);
+  }
+
+  async saveForwardCursor(name: string, position: number, expected?: number | null): Promise<boolean> {
+    this.#open();
+    return this.#write().saveCursor(name, position, expected);
   }
 
   async storedAfter(afterId: number, limit: number): Promise<StoredEvent[]> {

@@ -5,6 +5,7 @@ import { OP_DELETE, OP_GENESIS } from '../../integrity/chain.ts';
 import type { Checkpoint } from '../../integrity/checkpoint.ts';
 import type { LatestEntry, TrailEntry, TrailReader } from '../../integrity/trail.ts';
 import { rowToCheckpoint } from '../rows.ts';
+import { BodyReader } from './bodies.ts';
 
 const PAGE = 10_000;
 
@@ -34,10 +35,16 @@ function entry(r: Record<string, unknown>): TrailEntry {
 
 class SqliteTrail implements TrailReader {
   readonly #db: DatabaseSync;
+  readonly #bodies: BodyReader;
+  /** `e.block`, or NULL in a store before schema 6 (read-only here: not upgraded, every body a plain row). */
+  readonly #block: string;
   readonly name: string;
 
   constructor(db: DatabaseSync, name: string) {
     this.#db = db;
+    this.#bodies = new BodyReader(db);
+    const columns = db.prepare(`SELECT name FROM pragma_table_info('events')`).all() as { name: string }[];
+    this.#block = columns.some((c) => c.name === 'block') ? 'e.block' : 'NULL';
     this.name = name;
   }
 
@@ -94,7 +101,7 @@ class SqliteTrail implements TrailReader {
   /** Keyset pages over (event id, seq): each event's rows arrive together, its last one being its latest entry. */
   async *latest(minId: number): AsyncGenerator<LatestEntry[]> {
     const page = this.#db.prepare(
-      `SELECT c.event_id AS id, c.seq, c.op, c.body_hash, b.body, e.id IS NOT NULL AS row
+      `SELECT c.event_id AS id, c.seq, c.op, c.body_hash, b.body, e.id IS NOT NULL AS row, ${this.#block} AS block
        FROM chain_log c LEFT JOIN event_bodies b ON b.id = c.event_id LEFT JOIN events e ON e.id = c.event_id
        WHERE c.op <> ${OP_GENESIS} AND (c.event_id, c.seq) > (?, ?) AND c.event_id >= ?
        ORDER BY c.event_id, c.seq LIMIT ?`,
@@ -104,7 +111,7 @@ class SqliteTrail implements TrailReader {
       seq: Number(r.seq),
       op: Number(r.op),
       bodyHash: Buffer.from(r.body_hash as Uint8Array),
-      body: r.body as string | null,
+      body: this.#body(r),
       row: Boolean(r.row),
     });
     let cur: Record<string, unknown> | undefined;
@@ -128,6 +135,12 @@ class SqliteTrail implements TrailReader {
     }
   }
 
+  /** A row's body: its plain row, or from the block its event names (the bytes the chain hashed either way). */
+  #body(r: Record<string, unknown>): string | null {
+    if (typeof r.body === 'string') return r.body;
+    return typeof r.block === 'number' ? (this.#bodies.fromBlock(r.block, Number(r.id ?? r.event_id)) ?? null) : null;
+  }
+
   async strays(minId: number, limit: number): Promise<number[]> {
     const rows = this.#db
       .prepare(
@@ -148,12 +161,18 @@ class SqliteTrail implements TrailReader {
       `SELECT c.seq, c.op, c.event_id, c.body_hash, c.hash,
          CASE WHEN c.op NOT IN (${OP_GENESIS}, ${OP_DELETE})
                AND c.seq = (SELECT max(seq) FROM chain_log l WHERE l.event_id = c.event_id)
-              THEN (SELECT body FROM event_bodies b WHERE b.id = c.event_id) END AS body
+              THEN (SELECT body FROM event_bodies b WHERE b.id = c.event_id) END AS body,
+         CASE WHEN c.op NOT IN (${OP_GENESIS}, ${OP_DELETE})
+               AND c.seq = (SELECT max(seq) FROM chain_log l WHERE l.event_id = c.event_id)
+              THEN (SELECT ${this.#block} FROM events e WHERE e.id = c.event_id) END AS block
        FROM chain_log c WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
     );
     for (let after = afterSeq; ; ) {
       const rows = page.all(after, PAGE) as Record<string, unknown>[];
-      yield rows.map((r) => (typeof r.body === 'string' ? { ...entry(r), body: r.body } : entry(r)));
+      yield rows.map((r) => {
+        const body = this.#body(r);
+        return body === null ? entry(r) : { ...entry(r), body };
+      });
       if (rows.length < PAGE) return;
       after = Number(rows[rows.length - 1]!.seq);
     }

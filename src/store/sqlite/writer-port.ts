@@ -8,6 +8,7 @@ import type { SigningKey } from '../../integrity/keys.ts';
 import { StoreUnavailableError } from '../types.ts';
 import { checkpointOn } from './checkpoints.ts';
 import { fromWire, type WireError, type WriterJob, type WriterOutcome, type WriterResult } from './jobs.ts';
+import { saveCursor } from './log.ts';
 import type { WorkerMessage, WorkerOptions } from './worker.ts';
 import { CommitQueue, SqliteWriter } from './writer.ts';
 
@@ -15,14 +16,18 @@ import { CommitQueue, SqliteWriter } from './writer.ts';
 export interface WriterPort {
   append(job: WriterJob): Promise<{ outcome: WriterOutcome; statsRefreshed: boolean }>;
   deleteBefore(cutoff: number, limit: number): Promise<number>;
+  /** One packing step (./packer.ts): plain bodies packed into blocks, at most `limit`. */
+  compact(limit: number): Promise<number>;
   checkpoint(key: SigningKey, force: boolean): Promise<Checkpoint | undefined>;
   heap(): Promise<{ used: number; total: number } | undefined>;
+  /** A forwarding cursor (./log.ts). */
+  saveCursor(name: string, position: number, expected?: number | null): Promise<boolean>;
   close(): Promise<void>;
 }
 
-export function inlineWriter(db: DatabaseSync): WriterPort {
+export function inlineWriter(db: DatabaseSync, packInBackground: boolean): WriterPort {
   const writer = new SqliteWriter(db);
-  const queue = new CommitQueue(writer);
+  const queue = new CommitQueue(writer, packInBackground);
   return {
     append: (job) =>
       new Promise((resolve) => queue.push(job, (outcome, statsRefreshed) => resolve({ outcome, statsRefreshed }))),
@@ -30,12 +35,23 @@ export function inlineWriter(db: DatabaseSync): WriterPort {
       queue.flush();
       return writer.deleteBefore(cutoff, limit);
     },
+    compact: async (limit) => {
+      queue.flush();
+      return writer.packer.step(limit);
+    },
     checkpoint: async (key, force) => {
       queue.flush();
       return checkpointOn(db, key, { force });
     },
     heap: async () => undefined, // the caller's own thread
-    close: async () => queue.flush(),
+    saveCursor: async (name, position, expected) => {
+      queue.flush();
+      return saveCursor(db, name, position, expected);
+    },
+    close: async () => {
+      queue.flush();
+      queue.stop();
+    },
   };
 }
 
@@ -86,12 +102,22 @@ export function workerWriter(opts: WorkerOptions): WriterPort {
       if (r.error) throw fromWire(r.error);
       return r.result as number;
     },
+    compact: async (limit) => {
+      const r = await request({ op: 'compact', limit });
+      if (r.error) throw fromWire(r.error);
+      return r.result as number;
+    },
     checkpoint: async (key, force) => {
       const r = await request({ op: 'checkpoint', key, force });
       if (r.error) throw fromWire(r.error);
       const c = r.result as Checkpoint | undefined;
       // Buffers cross the thread as plain Uint8Arrays
       return c && { ...c, head: Buffer.from(c.head), signature: Buffer.from(c.signature) };
+    },
+    saveCursor: async (name, position, expected) => {
+      const r = await request({ op: 'saveCursor', name, position, expected });
+      if (r.error) throw fromWire(r.error);
+      return r.result as boolean;
     },
     heap: async () => {
       if (failed) return undefined;

@@ -14,7 +14,8 @@ import {
   ZERO_HASH,
 } from '../../integrity/chain.ts';
 import { stageRank } from '../semantics.ts';
-import type { PreparedEvent, WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
+import type { WriterJob, WriterOutcome, WriterResult } from './jobs.ts';
+import { Packer } from './packer.ts';
 import {
   DICT_COLUMNS,
   DICT_FIELDS,
@@ -30,21 +31,23 @@ import {
   unavailable,
 } from './schema.ts';
 
+/** Dictionary columns per event in a job's `dict`. */
+const DICT_WIDTH = DICT_FIELDS.length;
+/** `event_values` rows one statement inserts at most (an event's groups and source IPs are a handful). */
+const VALUES_PER_INSERT = 8;
+
 export class SqliteWriter {
   readonly #db: DatabaseSync;
   readonly #s: Record<
     | 'insert'
-    | 'insertBody'
     | 'insertTerm'
     | 'insertTermFts'
     | 'findTerm'
     | 'termValue'
-    | 'insertValue'
     | 'insertBatch'
     | 'findCall'
     | 'findCollapse'
     | 'update'
-    | 'updateBody'
     | 'deleteValue'
     | 'deleteEvent'
     | 'deleteBody'
@@ -70,6 +73,10 @@ export class SqliteWriter {
   #pruneAfter = 0;
   readonly #termUsed: (StatementSync | undefined)[] = [];
   #sinceStats = 0;
+  /** Bodies: blocks, plain rows, and the ids handed out in the open transaction. */
+  readonly packer: Packer;
+  /** `INSERT … VALUES` of n rows into event_values, by n, prepared when first needed. */
+  readonly #insertValuesOf: (StatementSync | undefined)[] = [];
   /**
    * Distinct values per field number, for the planner statistics: counted once, then kept up to date as terms are
    * added and pruned (approximate across rollbacks and other processes, which statistics may be).
@@ -78,6 +85,7 @@ export class SqliteWriter {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    this.packer = new Packer(db);
     const p = (sql: string) => db.prepare(sql);
     for (const f of INDEXED_DICT) this.#termUsed[f.term] = p(`SELECT 1 FROM events WHERE ${f.column} = ? LIMIT 1`);
     const listUsed = p('SELECT 1 FROM event_values WHERE term = ? LIMIT 1');
@@ -85,25 +93,22 @@ export class SqliteWriter {
     const dictCount = DICT_FIELDS.length;
     this.#s = {
       insert: p(
-        `INSERT INTO events (received, audit_id, ${DICT_COLUMNS}, code, multi)
-         VALUES (${placeholders(dictCount + 4)}) ON CONFLICT (received, audit_id, stage) DO NOTHING`,
+        `INSERT INTO events (id, received, audit_id, ${DICT_COLUMNS}, code, multi, block)
+         VALUES (${placeholders(dictCount + 6)})`,
       ),
-      insertBody: p('INSERT INTO event_bodies (id, body) VALUES (?, ?)'),
       insertTerm: p('INSERT INTO terms (field, value) VALUES (?, ?) ON CONFLICT (field, value) DO NOTHING'),
       insertTermFts: p('INSERT INTO terms_fts (rowid, value) VALUES (?, ?)'),
       findTerm: p('SELECT id FROM terms WHERE field = ? AND value = ?'),
       termValue: p('SELECT value FROM terms WHERE id = ?'),
-      insertValue: p('INSERT OR IGNORE INTO event_values (term, event_id) VALUES (?, ?)'),
       insertBatch: p('INSERT INTO batches (key, stored) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
-      findCall: p('SELECT id FROM events WHERE received = ? AND audit_id = ? AND stage = ?'),
+      findCall: p('SELECT id FROM events WHERE audit_id = ? AND stage = ? ORDER BY id LIMIT 1'),
       findCollapse: p(
-        'SELECT id, stage, multi FROM events WHERE received = ? AND audit_id = ? AND source = ? ORDER BY id',
+        'SELECT id, stage, multi FROM events WHERE audit_id = ? AND received = ? AND source = ? ORDER BY id',
       ),
       update: p(
-        `UPDATE OR IGNORE events SET (received, audit_id, ${DICT_COLUMNS}, code, multi) = (${placeholders(dictCount + 4)})
-         WHERE id = ?`,
+        `UPDATE events SET (received, audit_id, ${DICT_COLUMNS}, code, multi) = (${placeholders(dictCount + 4)})
+         , block = NULL WHERE id = ?`,
       ),
-      updateBody: p('UPDATE event_bodies SET body = ? WHERE id = ?'),
       deleteValue: p('DELETE FROM event_values WHERE term = ? AND event_id = ?'),
       deleteEvent: p('DELETE FROM events WHERE id = ?'),
       deleteBody: p('DELETE FROM event_bodies WHERE id = ?'),
@@ -111,7 +116,7 @@ export class SqliteWriter {
       // the exact JS integers (year 0000) cannot be read as a number, and retention must delete it like any other.
       oldest: p(
         `SELECT id, CASE WHEN received >= 0 THEN received / ${MINUTE_US} ELSE (received + 1) / ${MINUTE_US} - 1 END AS minute,
-           multi FROM events WHERE received < ? ORDER BY received LIMIT ?`,
+           multi, block FROM events WHERE received < ? ORDER BY received LIMIT ?`,
       ),
       addMinute: p(
         'INSERT INTO event_minutes (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n',
@@ -140,15 +145,18 @@ export class SqliteWriter {
       for (const job of jobs) {
         const mark = this.#newTerms.length;
         const chainMark = [this.#chainSeq, this.#chainHead] as const;
+        const idMark = this.packer.mark();
         db.exec('SAVEPOINT batch');
         try {
           const result = this.#appendBatch(job);
+          this.packer.flush();
           db.exec('RELEASE batch');
           outcomes.push({ ok: true, result });
         } catch (error) {
           db.exec('ROLLBACK TO batch; RELEASE batch');
           this.#forgetTerms(mark);
           [this.#chainSeq, this.#chainHead] = chainMark;
+          this.packer.restore(idMark);
           outcomes.push({ ok: false, error: unavailable(error) ?? error });
         }
       }
@@ -199,6 +207,7 @@ export class SqliteWriter {
   #begin(): void {
     this.#db.exec('BEGIN IMMEDIATE');
     this.#newTerms = [];
+    this.packer.begin();
     // One read per transaction (not per event): another process may have extended the chain since.
     const h = this.#s.chainHead.get() as { seq: number; hash: Uint8Array };
     this.#chainSeq = h.seq;
@@ -232,70 +241,96 @@ export class SqliteWriter {
     this.#newTerms.length = mark;
   }
 
-  /** Column values of an event in `insert`/`update` order, and the term ids of its list values. */
-  #row(e: PreparedEvent): { values: SQLInputValue[]; multi: number[] } {
+  /** The term ids of a job's distinct values (`job.terms`), looked up or added once per batch. */
+  #termIds(job: WriterJob): number[] {
+    const ids = new Array<number>(job.terms.length);
+    for (let i = 0; i < ids.length; i++) ids[i] = this.#termId(job.termFields[i]!, job.terms[i]!);
+    return ids;
+  }
+
+  /** Column values of event `n` of a job in `insert`/`update` order, and the term ids of its list values. */
+  #row(job: WriterJob, n: number, termIds: number[]): { values: SQLInputValue[]; multi: number[] } {
+    const e = job.events[n]!;
     const values: SQLInputValue[] = [e.received, e.auditID];
-    const dict = e.dict;
-    for (let i = 0; i < dict.length; i++) values.push(this.#termId(DICT_FIELDS[i]!.term, dict[i]!));
-    const multi: number[] = [];
-    for (let i = 0; i < e.lists.length; i++) {
-      const term = LIST_FIELDS[i]!.term;
-      for (const v of e.lists[i]!) multi.push(this.#termId(term, v));
+    const dict = job.dict;
+    for (let i = n * DICT_WIDTH, end = i + DICT_WIDTH; i < end; i++) {
+      const t = dict[i]!;
+      values.push(t < 0 ? 0 : termIds[t]!);
     }
+    const multi: number[] = [];
+    for (let i = job.listStart[n]!, end = job.listStart[n + 1]!; i < end; i++) multi.push(termIds[job.lists[i]!]!);
     values.push(e.code, multi.join(','));
     return { values, multi };
   }
 
+  /** An event's list values, up to VALUES_PER_INSERT rows per statement (one run instead of one per value). */
   #addValues(id: number | bigint, multi: number[]): void {
-    for (const t of multi) this.#s.insertValue.run(t, id);
+    for (let from = 0; from < multi.length; from += VALUES_PER_INSERT) {
+      const n = Math.min(VALUES_PER_INSERT, multi.length - from);
+      const args: SQLInputValue[] = [];
+      for (let i = from; i < from + n; i++) args.push(multi[i]!, id);
+      this.#insertValues(n).run(...args);
+    }
+  }
+
+  #insertValues(n: number): StatementSync {
+    let s = this.#insertValuesOf[n];
+    if (!s) {
+      s = this.#db.prepare(
+        `INSERT OR IGNORE INTO event_values (term, event_id) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}`,
+      );
+      this.#insertValuesOf[n] = s;
+    }
+    return s;
   }
 
   #removeValues(id: number | bigint, multi: string): void {
     if (multi) for (const t of multi.split(',')) this.#s.deleteValue.run(Number(t), id);
   }
 
-  /** The stored row of the call an event repeats (same received time, audit ID and stage). */
+  /** The stored row an event repeats (same audit ID and stage, whatever its received time), or 0. */
   #existing(values: SQLInputValue[]): number {
-    return (
-      (this.#s.findCall.get(values[0]!, values[1]!, values[2 + DICT_POS.stage]!) as { id: number } | undefined)?.id ?? 0
-    );
+    return (this.#s.findCall.get(values[1]!, values[2 + DICT_POS.stage]!) as { id: number } | undefined)?.id ?? 0;
   }
 
   /** Stores one batch inside the open transaction. */
   #appendBatch(job: WriterJob): WriterResult {
     const s = this.#s;
     const { events } = job;
+    const termIds = this.#termIds(job);
     const ids: number[] = new Array(events.length).fill(0);
     const stored: number[] = [];
     let inserted = 0;
     let duplicates = 0;
     if (job.batchKey !== undefined && !newBatch(job.batchKey, (k, at) => s.insertBatch.run(k, at).changes > 0)) {
-      for (let i = 0; i < events.length; i++) ids[i] = this.#existing(this.#row(events[i]!).values);
+      for (let i = 0; i < events.length; i++) ids[i] = this.#existing(this.#row(job, i, termIds).values);
       return { inserted: 0, duplicates: events.length, ids, stored };
     }
     // New events per minute, added to event_minutes once per batch (a collapsed stage keeps its received time)
     const minutes = new Map<number, number>();
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
-      const { values, multi } = this.#row(e);
+      const { values, multi } = this.#row(job, i, termIds);
       if (job.collapseStages) {
-        const rows = s.findCollapse.all(values[0]!, e.auditID, values[2 + DICT_POS.source]!) as {
+        const rows = s.findCollapse.all(e.auditID, values[0]!, values[2 + DICT_POS.source]!) as {
           id: number;
           stage: number;
           multi: string;
         }[];
         if (rows.length > 0) {
-          const rank = stageRank(e.dict[DICT_POS.stage]!);
+          const stage = job.dict[i * DICT_WIDTH + DICT_POS.stage]!;
+          const rank = stageRank(stage < 0 ? '' : job.terms[stage]!);
           const later = rows.every(
             (r) => stageRank((s.termValue.get(r.stage) as { value: string } | undefined)?.value ?? '') < rank,
           );
           const old = rows[0]!;
           ids[i] = old.id;
-          if (!later || s.update.run(...values, old.id).changes === 0) {
+          // the later stage already stored (by another source's event of this call): a repeat, as an insert would be
+          if (!later || this.#existing(values) !== 0 || s.update.run(...values, old.id).changes === 0) {
             duplicates++;
             continue;
           }
-          s.updateBody.run(e.body, old.id);
+          this.packer.replace(old.id, e.body);
           this.#chain(OP_REPLACE, old.id, e.bodyHash);
           this.#removeValues(old.id, old.multi);
           this.#addValues(old.id, multi);
@@ -304,15 +339,16 @@ export class SqliteWriter {
           continue;
         }
       }
-      const r = s.insert.run(...values);
-      if (r.changes === 0) {
+      const existing = this.#existing(values);
+      if (existing !== 0) {
         duplicates++;
-        ids[i] = this.#existing(values);
+        ids[i] = existing;
         continue;
       }
-      const id = r.lastInsertRowid;
-      ids[i] = Number(id);
-      s.insertBody.run(id, e.body);
+      const { id, block } = this.packer.next();
+      s.insert.run(id, ...values, block);
+      ids[i] = id;
+      this.packer.add(id, block, e.body);
       this.#chain(OP_INSERT, id, e.bodyHash);
       this.#addValues(id, multi);
       const minute = Math.floor(e.received / MINUTE_US);
@@ -329,9 +365,16 @@ export class SqliteWriter {
     const s = this.#s;
     this.#begin();
     try {
-      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as { id: number; minute: number; multi: string }[];
+      const rows = s.oldest.all(Math.ceil(cutoff) * 1000, limit) as {
+        id: number;
+        minute: number;
+        multi: string;
+        block: number | null;
+      }[];
       const minutes = new Map<number, number>();
+      const blocks = new Set<number>();
       for (const r of rows) {
+        if (r.block !== null) blocks.add(r.block);
         this.#removeValues(r.id, r.multi);
         s.deleteBody.run(r.id);
         s.deleteEvent.run(r.id);
@@ -340,6 +383,7 @@ export class SqliteWriter {
         minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
       }
       for (const [minute, n] of minutes) s.subMinute.run(n, minute);
+      this.packer.dropUnused(blocks);
       if (minutes.size > 0) this.#db.exec('DELETE FROM event_minutes WHERE n <= 0');
       // Delivery ids are only needed while their sender may still retry; they age out with the events.
       s.deleteBatches.run(cutoff, limit);
@@ -448,7 +492,7 @@ export class SqliteWriter {
     const distinct = this.#termCounts;
     const per = (d: number) => Math.max(1, Math.round(events / Math.max(1, d)));
     const rows: [string, string][] = [
-      ['events_call', `${events} 1 1 1`],
+      ['events_audit', `${events} 1 1`],
       ['events_received', `${events} 1`],
       ['events_code', `${events} ${per(20)} 1`],
     ];
@@ -501,9 +545,14 @@ export class CommitQueue {
   readonly #writer: SqliteWriter;
   #queue: { job: WriterJob; done: (o: WriterOutcome, statsRefreshed: boolean) => void }[] = [];
   #flushing: NodeJS.Immediate | undefined;
+  /** The next background packing step (./packer.ts), while plain bodies wait. */
+  #packing: NodeJS.Timeout | undefined;
+  #stopped: boolean;
 
-  constructor(writer: SqliteWriter) {
+  constructor(writer: SqliteWriter, packInBackground = true) {
     this.#writer = writer;
+    this.#stopped = !packInBackground;
+    this.schedulePack();
   }
 
   push(job: WriterJob, done: (o: WriterOutcome, statsRefreshed: boolean) => void): void {
@@ -520,8 +569,41 @@ export class CommitQueue {
     if (queued.length === 0) return;
     const { outcomes, statsRefreshed } = this.#writer.append(queued.map((q) => q.job));
     for (let i = 0; i < queued.length; i++) queued[i]!.done(outcomes[i]!, statsRefreshed);
+    this.schedulePack();
+  }
+
+  /**
+   * Packs plain bodies into blocks between appends, one bounded step at a time (PACK_STEP events, a short
+   * transaction), while any wait: a store before schema 6, or the events stored before the first dictionary.
+   */
+  schedulePack(delayMs = PACK_DELAY_MS): void {
+    if (this.#packing || this.#stopped || !this.#writer.packer.pending) return;
+    this.#packing = setTimeout(() => {
+      this.#packing = undefined;
+      if (this.#stopped) return;
+      try {
+        this.#writer.packer.step();
+        this.schedulePack();
+      } catch (err) {
+        // a full disk or a lock: the bodies stay plain rows until a later step
+        process.emitWarning(`packing event bodies failed: ${(err as Error)?.message ?? err}`);
+        this.schedulePack(PACK_RETRY_MS);
+      }
+    }, delayMs);
+    this.#packing.unref();
+  }
+
+  /** Before the connection closes: no further packing step. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#packing) clearTimeout(this.#packing);
+    this.#packing = undefined;
   }
 }
+
+/** Pause between packing steps, so appends and queries get the connection in between. */
+const PACK_DELAY_MS = 20;
+const PACK_RETRY_MS = 5_000;
 
 /** Records every key of a batch; false when any was recorded before (the batch is a duplicate). */
 function newBatch(key: string | readonly string[], insert: (key: string, at: number) => boolean): boolean {
