@@ -28,16 +28,17 @@ const list = (v: string | undefined) =>
         .map((s) => s.trim())
         .filter(Boolean);
 
+/** `alerting: false`: rules are off (`rules.enabled: false`), so no alert is raised; the answer says so. */
 export function registerAlerts(
   app: FastifyInstance,
-  o: { alerts: AlertStore; auth: Authenticator; bounds?: QueryBounds },
+  o: { alerts: AlertStore; auth: Authenticator; bounds?: QueryBounds; alerting?: boolean },
 ): void {
   app.get('/api/v1/alerts', { schema: { querystring: SCHEMA } }, async (req) => {
     const caller = o.auth.authorize(req, ['admin', 'tenant'], 'query');
     const p = req.query as Record<string, string | number | undefined>;
     const time = (name: 'start_time' | 'end_time') =>
       p[name] === undefined ? undefined : parseTime(name, String(p[name]), o.bounds?.skewMs);
-    return o.alerts.query({
+    const page = await o.alerts.query({
       rule: list(p.rule as string | undefined),
       priority: list(p.priority as string | undefined),
       eventId: p.event_id as string | undefined,
@@ -48,5 +49,7 @@ export function registerAlerts(
       size: intParam(p as Params, 'size', 50),
       scope: caller.scope,
     });
+    // Said only when off, so a console can tell "none raised" from "none can be raised".
+    return o.alerting === false ? { ...page, alerting: false } : page;
   });
 }

@@ -156,7 +156,10 @@ export function createApp(o: AppOptions): App {
   });
   const bounds = { skewMs: o.config.ingest.limits.maxClockSkew };
   const query = registerQuery(fastify, { store, auth, metrics, heartbeatMs: o.heartbeatMs, bounds });
-  if (o.decisions) registerAlerts(fastify, { alerts: o.decisions.alertStore, auth, bounds });
+  if (o.decisions) {
+    const alerting = o.decisions.engine !== undefined;
+    registerAlerts(fastify, { alerts: o.decisions.alertStore, auth, bounds, alerting });
+  }
   // In-flight requests, so that shutdown can let ingests commit before connections are closed.
   let inFlight = 0;
   let drained: (() => void) | undefined;

@@ -9,6 +9,7 @@ import { parseConfig } from '../../src/config/index.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { createApp } from '../../src/server/app.ts';
 import { CONSOLE_DIST_DIR, registerConsole } from '../../src/server/console.ts';
+import { openDecisions } from '../../src/server/decisions.ts';
 import { openStore } from '../../src/store/index.ts';
 
 export interface VigilServer {
@@ -20,23 +21,35 @@ export interface VigilServer {
 
 export const ADMIN_TOKEN = 'console-test-admin-token';
 
-/** `tenants`: token → workspaces it may see. With tenants, an admin token is configured too (for ingest). */
-export async function startVigil(events: AuditEvent[], tenants?: Record<string, string[]>): Promise<VigilServer> {
+/**
+ * `tenants`: token → workspaces it may see. With tenants, an admin token is configured too (for ingest).
+ * `rules`: the collector's decisions (rules and alerts) as `vigil serve` opens them, with `rules.enabled` so.
+ */
+export async function startVigil(
+  events: AuditEvent[],
+  tenants?: Record<string, string[]>,
+  opts: { rules?: { enabled: boolean } } = {},
+): Promise<VigilServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-console-'));
-  const yaml = tenants
-    ? [
-        'auth:',
-        '  tokens:',
-        `    - { name: admin, token: ${ADMIN_TOKEN}, role: admin }`,
-        ...Object.entries(tenants).map(
-          ([token, ws], i) =>
-            `    - { name: tenant-${i}, token: ${token}, role: tenant, workspaces: [${ws.join(', ')}] }`,
-        ),
-      ].join('\n')
-    : '';
+  const rules = opts.rules ? `rules:\n  enabled: ${opts.rules.enabled}\n` : '';
+  const yaml =
+    rules +
+    (tenants
+      ? [
+          'auth:',
+          '  tokens:',
+          `    - { name: admin, token: ${ADMIN_TOKEN}, role: admin }`,
+          ...Object.entries(tenants).map(
+            ([token, ws], i) =>
+              `    - { name: tenant-${i}, token: ${token}, role: tenant, workspaces: [${ws.join(', ')}] }`,
+          ),
+        ].join('\n')
+      : '');
   const config = parseConfig(yaml, 'console-test.yaml', { listen: '127.0.0.1:0', data: dir });
   const store = await openStore({ type: 'sqlite', path: path.join(dir, 'vigil.db') });
-  const app = createApp({ config, store, logger: false, heartbeatMs: 1000 });
+  const quiet = { info() {}, warn() {}, error() {} };
+  const decisions = opts.rules ? await openDecisions(config, quiet) : undefined;
+  const app = createApp({ config, store, decisions, logger: false, heartbeatMs: 1000 });
   // `vigil serve` registers the console itself once it is wired in; register it here only if it is not.
   if (!app.fastify.hasRoute({ method: 'GET', url: '/' })) registerConsole(app.fastify, { distDir: CONSOLE_DIST_DIR });
   await app.fastify.listen({ host: '127.0.0.1', port: 0 });
@@ -59,6 +72,7 @@ export async function startVigil(events: AuditEvent[], tenants?: Record<string, 
     ingest,
     async close() {
       await app.fastify.close();
+      await decisions?.close();
       await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },

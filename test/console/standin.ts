@@ -107,6 +107,8 @@ export interface StandIn {
   stored: StoredEvent[];
   /** What GET /api/v1/alerts answers. */
   alerts: StandInAlert[];
+  /** What GET /api/v1/objects/history answers, by `resource/namespace/name`. */
+  histories: Map<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -116,6 +118,7 @@ export async function startStandIn(events: AuditEvent[]): Promise<StandIn> {
     .map((e) => ({ ...e, id: randomUUID() }))
     .sort((a, b) => time(b) - time(a) || (a.id < b.id ? 1 : -1));
   const alerts: StandInAlert[] = [];
+  const histories = new Map<string, unknown>();
   const app = Fastify();
 
   app.get('/api/v1/events', async (req) => {
@@ -148,12 +151,21 @@ export async function startStandIn(events: AuditEvent[]): Promise<StandIn> {
   });
   app.get('/api/v1/alerts', async (req) => {
     const q = req.query as Query;
-    const items = alerts.filter((a) => !q.event_id || a.eventId === q.event_id);
-    return { total: items.length, items };
+    // As the collector's: `from`/`size` paging, 50 by default, with the total.
+    const all = alerts.filter((a) => !q.event_id || a.eventId === q.event_id);
+    const from = Number(q.from ?? 0);
+    return { total: all.length, items: all.slice(from, from + Number(q.size ?? 50)) };
+  });
+  // The object history API's contract (/api/v1/objects/history), answered from what a test puts in `histories`
+  // under `resource/namespace/name`; 404 for other objects.
+  app.get('/api/v1/objects/history', async (req, reply) => {
+    const q = req.query as Query;
+    const h = histories.get(`${q.resource}/${q.namespace ?? ''}/${q.name}`);
+    return h ?? reply.code(404).send({ error: 'no such object' });
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not Found' }));
   registerConsole(app, { distDir: CONSOLE_DIST_DIR });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, stored, alerts, close: () => app.close() };
+  return { url: `http://127.0.0.1:${port}`, stored, alerts, histories, close: () => app.close() };
 }

@@ -3,14 +3,16 @@
 import type { RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { stats } from './api.ts';
-import { formatTime } from './format.ts';
+import { formatTime, inputTime, parseInputTime, zoneLabel } from './format.ts';
 import {
   apiParams,
   DEFAULT_RANGE,
+  durationMs,
   FIELDS,
   type FieldDef,
   type Filter,
   type Mode,
+  paramName,
   RANGES,
   resolveRange,
   splitValues,
@@ -25,7 +27,7 @@ interface Props {
 }
 
 function modeLabel(m: Mode): string {
-  return m === 'exact' ? 'is' : 'contains';
+  return m === 'exact' ? 'is' : m === 'exclude' ? 'is not' : 'contains';
 }
 
 function defaultMode(f: FieldDef): Mode {
@@ -148,19 +150,24 @@ function Editor(props: { initial?: Filter; view: ViewState; onDone: (f: Filter |
   );
 }
 
+/** A datetime-local value as epoch ms; NaN when it is no date or outside the years the API and the URL handle. */
+function parseLocal(v: string): number {
+  const t = parseInputTime(v);
+  return Number.isFinite(t) && t >= 0 && t < Date.UTC(10000, 0, 1) ? t : Number.NaN;
+}
+
 function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewState) => void }) {
   const [open, setOpen] = useState(false);
   const box = useRef<HTMLDivElement>(null);
   const w = resolveRange(view, Date.now());
-  const toLocal = (ms: number | undefined) => {
-    if (ms === undefined) return '';
-    const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
-    return d.toISOString().slice(0, 16);
-  };
+  const toLocal = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? '' : inputTime(ms));
+  const [invalid, setInvalid] = useState('');
+  const [relative, setRelative] = useState('');
   const [from, setFrom] = useState(toLocal(w.start));
   const [to, setTo] = useState(toLocal(w.end));
   useEffect(() => {
     if (!open) return;
+    setInvalid('');
     const r = resolveRange(view, Date.now());
     setFrom(toLocal(r.start));
     setTo(toLocal(r.end));
@@ -184,6 +191,18 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
       : view.range
         ? (RANGES.find((r) => r.key === view.range)?.label ?? `Last ${view.range}`)
         : `${view.start !== undefined ? formatTime(view.start) : '…'} → ${view.end !== undefined ? formatTime(view.end) : 'now'}`;
+  /** Shift by half the span (earlier -1, later 1), or zoom out to twice it (0); never past now. */
+  const step = (dir: -1 | 0 | 1) => {
+    const now = Date.now();
+    const r = resolveRange(view, now);
+    const start = r.start ?? now - 7 * 86_400_000;
+    const span = Math.max(r.end - start, 1000);
+    let [a, b] =
+      dir === 0 ? [start - span / 2, r.end + span / 2] : [start + (dir * span) / 2, r.end + (dir * span) / 2];
+    // Past now: the same span, ending now.
+    if (b > now) [a, b] = [a - (b - now), now];
+    set({ start: Math.round(a), end: Math.round(b) });
+  };
   const set = (patch: Partial<ViewState>) => {
     onChange({ ...view, range: undefined, start: undefined, end: undefined, ...patch });
     setOpen(false);
@@ -205,6 +224,29 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
         </svg>
         {label}
       </button>
+      <span class="range-steps">
+        <button
+          type="button"
+          class="icon-btn"
+          aria-label="Earlier"
+          title="Earlier by half the range"
+          onClick={() => step(-1)}
+        >
+          ‹
+        </button>
+        <button type="button" class="icon-btn" aria-label="Zoom out" title="Twice the range" onClick={() => step(0)}>
+          −
+        </button>
+        <button
+          type="button"
+          class="icon-btn"
+          aria-label="Later"
+          title="Later by half the range"
+          onClick={() => step(1)}
+        >
+          ›
+        </button>
+      </span>
       {!view.range || view.range !== DEFAULT_RANGE ? (
         <button
           type="button"
@@ -232,22 +274,52 @@ function TimeRange({ view, onChange }: { view: ViewState; onChange: (v: ViewStat
             </li>
           </ul>
           <form
+            class="range-relative"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const v = relative.trim().toLowerCase();
+              if (durationMs(v)) set({ range: v });
+              else setInvalid('A relative range is a number and a unit: 90m, 36h, 2w.');
+            }}
+          >
+            <label class="field-label">
+              Last
+              <input
+                value={relative}
+                placeholder="90m, 36h, 2w"
+                aria-label="Custom relative range"
+                onInput={(e) => setRelative(e.currentTarget.value)}
+              />
+            </label>
+            <button type="submit" class="btn">
+              Apply
+            </button>
+          </form>
+          <p class="muted small">Times in {zoneLabel()}</p>
+          <form
             class="range-custom"
             onSubmit={(e) => {
               e.preventDefault();
-              const s = from ? new Date(from).getTime() : undefined;
-              const t = to ? new Date(to).getTime() : undefined;
-              if (s !== undefined || t !== undefined) set({ start: s, end: t });
+              const s = from ? parseLocal(from) : undefined;
+              const t = to ? parseLocal(to) : undefined;
+              if (Number.isNaN(s) || Number.isNaN(t)) setInvalid('Not a valid date and time (years 1970 to 9999).');
+              else if (s !== undefined && t !== undefined && s > t) setInvalid('"From" is after "To".');
+              else if (s !== undefined || t !== undefined) set({ start: s, end: t });
             }}
           >
             <label class="field-label">
               From
-              <input type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+              <input type="datetime-local" step={1} value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
             </label>
             <label class="field-label">
               To
-              <input type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+              <input type="datetime-local" step={1} value={to} onInput={(e) => setTo(e.currentTarget.value)} />
             </label>
+            {invalid ? (
+              <p class="error-text" role="alert">
+                {invalid}
+              </p>
+            ) : null}
             <button type="submit" class="btn primary">
               Apply
             </button>
@@ -262,11 +334,19 @@ export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
   const [editing, setEditing] = useState<number | 'new' | null>(null);
   const [text, setText] = useState(view.q);
   useEffect(() => setText(view.q), [view.q]);
-  // Free text goes to the server a moment after typing stops, not on every key.
+  // Free text goes to the server a moment after typing stops, not on every key; Enter sends it at once and cancels
+  // the pending send. The send reads the view of its own moment (a filter added meanwhile stays).
+  const latest = useRef(view);
+  latest.current = view;
+  const pending = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const sendText = (q: string) => {
+    clearTimeout(pending.current);
+    if (q !== latest.current.q) onChange({ ...latest.current, q });
+  };
   useEffect(() => {
     if (text === view.q) return;
-    const t = setTimeout(() => onChange({ ...view, q: text }), 350);
-    return () => clearTimeout(t);
+    pending.current = setTimeout(() => sendText(text), 350);
+    return () => clearTimeout(pending.current);
   }, [text]);
 
   const done = (index: number | 'new', f: Filter | undefined) => {
@@ -294,7 +374,7 @@ export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
           onKeyDown={(e) => {
-            if (e.key === 'Enter') onChange({ ...view, q: text });
+            if (e.key === 'Enter') sendText(text);
             if (e.key === 'Escape') e.currentTarget.blur();
           }}
         />
@@ -302,7 +382,7 @@ export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
       <div class="chips">
         {view.filters.map((f, i) => (
           <span class="chip-wrap" key={`${f.field.key}-${f.mode}-${i}`}>
-            <span class="chip" data-param={f.mode === 'exact' ? f.field.exact : f.field.fuzzy}>
+            <span class="chip" data-param={paramName(f)}>
               <button type="button" class="chip-body" onClick={() => setEditing(i)} title="Edit filter">
                 <span class="chip-field">{f.field.label}</span>
                 <span class="chip-op">{modeLabel(f.mode)}</span>

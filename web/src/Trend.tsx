@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { bucketLabel, clock, compactNumber, shortDate } from './format.ts';
+import { bucketLabel, clock, compactNumber, fields, shortDate, timeZone } from './format.ts';
 
 export interface TrendData {
   /** Bucket start times, epoch ms. */
@@ -20,6 +20,11 @@ export interface TrendData {
 
 interface Props {
   data?: TrendData;
+  /** The counts are being (re)loaded: the legend shows no number rather than an old or zero one. */
+  loading?: boolean;
+  /** The status classes the view's code filter has (`ok`, `client`, `server`); a legend click toggles one. */
+  classes?: string[];
+  onClass?: (cls: 'ok' | 'client' | 'server') => void;
   theme: string;
   onZoom: (start: number, end: number) => void;
 }
@@ -46,7 +51,18 @@ function stacked(d: TrendData): uPlot.AlignedData {
   return [x, all, coded, okClient, ok] as unknown as uPlot.AlignedData;
 }
 
-export function Trend({ data, theme, onZoom }: Props) {
+/**
+ * The bucket under the pointer. A bar spans [its start, the next start), so the bucket is the one whose span holds
+ * the pointer's time — not uPlot's nearest x value, which over a bar's right half is the next bucket's start.
+ */
+function bucketAt(u: uPlot, d: TrendData | undefined): number | null {
+  const left = u.cursor.left;
+  if (!d || left == null || left < 0) return null;
+  const i = Math.floor((u.posToVal(left, 'x') * 1000 - d.start) / d.intervalMs);
+  return i >= 0 && i < d.times.length ? i : null;
+}
+
+export function Trend({ data, loading, theme, onZoom, classes, onClass }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef({ data, onZoom });
@@ -71,6 +87,8 @@ export function Trend({ data, theme, onZoom }: Props) {
       width: Math.max(el.clientWidth, 200),
       height: el.clientHeight || 150,
       padding: [10, 12, 0, 4],
+      // Ticks fall on the chosen zone's hours and midnights.
+      ...(timeZone() === 'utc' ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') } : {}),
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false, x: true },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
@@ -91,8 +109,8 @@ export function Trend({ data, theme, onZoom }: Props) {
             return splits.map((s, i) => {
               const ms = s * 1000;
               if (step >= 86_400_000) return shortDate(ms);
-              const d = new Date(ms);
-              const midnight = d.getHours() === 0 && d.getMinutes() === 0 && d.getSeconds() === 0;
+              const d = fields(ms);
+              const midnight = d.hours === 0 && d.minutes === 0 && d.seconds === 0;
               const t = clock(ms, step < 60_000);
               return i === 0 || midnight ? `${t}\n${shortDate(ms)}` : t;
             });
@@ -110,7 +128,7 @@ export function Trend({ data, theme, onZoom }: Props) {
       ],
       series: [{}, series(cssVar('--none')), series(cssVar('--err')), series(cssVar('--warn')), series(cssVar('--ok'))],
       hooks: {
-        setCursor: [(u) => setHover(u.cursor.idx ?? null)],
+        setCursor: [(u) => setHover(bucketAt(u, latest.current.data))],
         setSelect: [
           (u) => {
             if (u.select.width < 4) return;
@@ -131,8 +149,8 @@ export function Trend({ data, theme, onZoom }: Props) {
     };
     const up = (e: MouseEvent) => {
       const d = latest.current.data;
-      const idx = u.cursor.idx;
-      if (!d || Math.abs(e.clientX - downX) > 3 || idx == null || idx < 0) return;
+      const idx = bucketAt(u, d);
+      if (!d || Math.abs(e.clientX - downX) > 3 || idx === null) return;
       const all = d.ok[idx] + d.client[idx] + d.server[idx] + d.none[idx];
       if (all > 0) latest.current.onZoom(d.times[idx], d.times[idx] + d.intervalMs);
     };
@@ -145,7 +163,7 @@ export function Trend({ data, theme, onZoom }: Props) {
       u.destroy();
       plot.current = null;
     };
-  }, [theme, data?.start, data?.end, data?.intervalMs, data !== undefined]);
+  }, [theme, timeZone(), data?.start, data?.end, data?.intervalMs, data !== undefined]);
 
   // New counts for the same span: just swap the data.
   useEffect(() => {
@@ -160,23 +178,32 @@ export function Trend({ data, theme, onZoom }: Props) {
   const server = inBucket ? data.server[i] : sum(data?.server);
   const none = inBucket ? data.none[i] : sum(data?.none);
   const anyNone = sum(data?.none) > 0;
+  const count = (n: number) => (loading ? '…' : data ? compactNumber(n) : '—');
 
   return (
     <div class="trend">
       <div class="trend-legend" aria-live="polite">
         <span class="trend-when">{inBucket ? bucketLabel(data.times[i], data.intervalMs) : 'Whole range'}</span>
-        <span class="legend-item" data-series="ok">
-          <i class="swatch ok" />
-          Success <b>{compactNumber(ok)}</b>
-        </span>
-        <span class="legend-item" data-series="client">
-          <i class="swatch client" />
-          4xx <b>{compactNumber(client)}</b>
-        </span>
-        <span class="legend-item" data-series="server">
-          <i class="swatch server" />
-          5xx <b>{compactNumber(server)}</b>
-        </span>
+        {(
+          [
+            ['ok', 'Success', ok],
+            ['client', '4xx', client],
+            ['server', '5xx', server],
+          ] as const
+        ).map(([cls, label, n]) => (
+          <button
+            type="button"
+            key={cls}
+            class={`legend-item ${classes?.includes(cls) ? 'on' : ''}`}
+            data-series={cls}
+            aria-pressed={!!classes?.includes(cls)}
+            title={`Show only ${label === 'Success' ? 'successful' : label} events (again: not only)`}
+            onClick={() => onClass?.(cls)}
+          >
+            <i class={`swatch ${cls}`} />
+            {label} <b>{count(n)}</b>
+          </button>
+        ))}
         {anyNone ? (
           <span
             class="legend-item"
@@ -184,7 +211,7 @@ export function Trend({ data, theme, onZoom }: Props) {
             title="Events without a status code, e.g. at stage RequestReceived"
           >
             <i class="swatch none" />
-            No status <b>{compactNumber(none)}</b>
+            No status <b>{count(none)}</b>
           </span>
         ) : null}
         <span class="trend-hint">Drag across the chart to zoom</span>

@@ -8,6 +8,10 @@ interface Props<T> {
   rowHeight: number;
   selected: number;
   renderRow: (item: T, index: number, selected: boolean) => ComponentChildren;
+  /** Called with the scroll position after each scroll. */
+  onScrolled?: (top: number) => void;
+  /** Extra classes of a row (the event a context was opened around, new live rows). */
+  rowClass?: (item: T) => string;
   onOpen: (index: number) => void;
   /** Called when the last rows come into view (load the next page). */
   onEndReached?: () => void;
@@ -59,7 +63,7 @@ export function VirtualList<T>(props: Props<T>) {
         tabIndex={-1}
         key={i}
         data-index={i}
-        class={isSel ? 'row selected' : 'row'}
+        class={`row${isSel ? ' selected' : ''}${props.rowClass ? ` ${props.rowClass(items[i])}` : ''}`}
         style={{ transform: `translateY(${i * rowHeight}px)`, height: `${rowHeight}px` }}
         onClick={() => props.onOpen(i)}
       >
@@ -74,7 +78,11 @@ export function VirtualList<T>(props: Props<T>) {
       class="vlist"
       aria-label={props.label}
       data-count={items.length}
-      onScroll={(e) => setScrollTop((e.currentTarget as HTMLElement).scrollTop)}
+      onScroll={(e) => {
+        const top = (e.currentTarget as HTMLElement).scrollTop;
+        setScrollTop(top);
+        props.onScrolled?.(top);
+      }}
     >
       {items.length === 0 ? (
         props.empty

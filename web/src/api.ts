@@ -115,15 +115,20 @@ export function stats(params: URLSearchParams, signal?: AbortSignal): Promise<St
 /**
  * Follows `/api/v1/events/stream` (Server-Sent Events). EventSource cannot send an Authorization header, so the
  * stream is read with fetch and parsed here. Resolves when the server ends the stream; rejects on HTTP errors.
+ * `resume.last` is the `id:` of the last event seen: sent back as `Last-Event-ID` (and `since_id`) on the next
+ * connection, so the server replays what was stored meanwhile.
  */
 export async function followStream(
   params: URLSearchParams,
   onEvent: (event: AuditEvent) => void,
   signal: AbortSignal,
   onOpen?: () => void,
+  resume: { last?: string } = {},
 ): Promise<void> {
-  const res = await fetch(`/api/v1/events/stream?${params}`, {
-    headers: { ...headers(), accept: 'text/event-stream' },
+  const p = new URLSearchParams(params);
+  if (resume.last) p.set('since_id', resume.last);
+  const res = await fetch(`/api/v1/events/stream?${p}`, {
+    headers: { ...headers(), accept: 'text/event-stream', ...(resume.last ? { 'last-event-id': resume.last } : {}) },
     signal,
   });
   if (!res.ok || !res.body) throw await failure(res);
@@ -138,11 +143,14 @@ export async function followStream(
       const block = buf.slice(0, end);
       buf = buf.slice(end + 2);
       let type = 'message';
+      let id: string | undefined;
       const data: string[] = [];
       for (const line of block.split('\n')) {
         if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
         else if (line.startsWith('event:')) type = line.slice(6).trim();
+        else if (line.startsWith('id:')) id = line.slice(3).trim();
       }
+      if (id) resume.last = id;
       if (type !== 'message' || data.length === 0) continue;
       try {
         onEvent(JSON.parse(data.join('\n')) as AuditEvent);
@@ -168,11 +176,25 @@ export interface Alert {
   repeats?: number;
 }
 
-/** Alerts, or `undefined` when the server has no alerts API (404). */
-export async function listAlerts(params: URLSearchParams, signal?: AbortSignal): Promise<Alert[] | undefined> {
+export interface AlertPage {
+  items: Alert[];
+  /** How many alerts match in all (the API pages with `from` and `size`). */
+  total: number;
+  /** False when the server raises no alerts at all (its rules are turned off). */
+  alerting?: boolean;
+}
+
+/** A page of alerts, or `undefined` when the server has no alerts API (404). */
+export async function listAlerts(params: URLSearchParams, signal?: AbortSignal): Promise<AlertPage | undefined> {
   try {
-    const body = await getJSON<{ items?: Alert[]; alerts?: Alert[] } | Alert[]>('/api/v1/alerts', params, signal);
-    return Array.isArray(body) ? body : (body.items ?? body.alerts ?? []);
+    const body = await getJSON<{ items?: Alert[]; alerts?: Alert[]; total?: number; alerting?: boolean } | Alert[]>(
+      '/api/v1/alerts',
+      params,
+      signal,
+    );
+    const items = Array.isArray(body) ? body : (body.items ?? body.alerts ?? []);
+    if (Array.isArray(body)) return { items, total: items.length };
+    return { items, total: body.total || items.length, ...(body.alerting === false ? { alerting: false } : {}) };
   } catch (err) {
     if (err instanceof ApiError && (err.status === 404 || err.status === 501)) return undefined;
     throw err;

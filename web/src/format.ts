@@ -3,27 +3,76 @@ import type { AuditEvent } from './api.ts';
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
-/** `2026-11-23 14:05:09` in local time. */
-export function formatTime(ms: number): string {
+// Every time the console shows is in one zone, the reader's choice: the browser's local time or UTC.
+export type TimeZone = 'local' | 'utc';
+let zone: TimeZone = 'local';
+
+export function setTimeZone(z: TimeZone): void {
+  zone = z;
+}
+
+export function timeZone(): TimeZone {
+  return zone;
+}
+
+/** The zone's name for a label: `UTC`, or the browser's (`Europe/Berlin`, UTC+01:00). */
+export function zoneLabel(z: TimeZone = zone): string {
+  if (z === 'utc') return 'UTC';
+  const off = -new Date().getTimezoneOffset();
+  const sign = off < 0 ? '−' : '+';
+  const name = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return `${name ? `${name}, ` : ''}UTC${sign}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
+}
+
+/** A time's calendar fields in the chosen zone. */
+export function fields(ms: number) {
   const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const u = zone === 'utc';
+  return {
+    year: u ? d.getUTCFullYear() : d.getFullYear(),
+    month: u ? d.getUTCMonth() : d.getMonth(),
+    day: u ? d.getUTCDate() : d.getDate(),
+    hours: u ? d.getUTCHours() : d.getHours(),
+    minutes: u ? d.getUTCMinutes() : d.getMinutes(),
+    seconds: u ? d.getUTCSeconds() : d.getSeconds(),
+    millis: d.getMilliseconds(),
+  };
+}
+
+/** `2026-11-23T14:05:09` in the chosen zone (a datetime-local input's value, with seconds). */
+export function inputTime(ms: number): string {
+  const f = fields(ms);
+  return `${f.year}-${pad(f.month + 1)}-${pad(f.day)}T${pad(f.hours)}:${pad(f.minutes)}:${pad(f.seconds)}`;
+}
+
+/** A datetime-local input's value read in the chosen zone; NaN when it is not one. */
+export function parseInputTime(v: string): number {
+  if (!/^\d{4,}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(v)) return Number.NaN;
+  return zone === 'utc' ? Date.parse(`${v}Z`) : new Date(v).getTime();
+}
+
+/** `2026-11-23 14:05:09` in the chosen zone. */
+export function formatTime(ms: number): string {
+  const f = fields(ms);
+  return `${f.year}-${pad(f.month + 1)}-${pad(f.day)} ${pad(f.hours)}:${pad(f.minutes)}:${pad(f.seconds)}`;
 }
 
 /** `14:05:09.123` — the list's time column, with the date only when it is not today. */
 export function formatListTime(iso: string | undefined, today: string): { date: string; time: string } {
   if (!iso) return { date: '', time: '—' };
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return { date: '', time: iso };
-  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return { date: '', time: iso };
+  const f = fields(ms);
+  const date = `${f.year}-${pad(f.month + 1)}-${pad(f.day)}`;
   return {
     date: date === today ? '' : date,
-    time: `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`,
+    time: `${pad(f.hours)}:${pad(f.minutes)}:${pad(f.seconds)}.${pad(f.millis, 3)}`,
   };
 }
 
 export function todayString(): string {
-  const d = new Date();
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const f = fields(Date.now());
+  return `${f.year}-${pad(f.month + 1)}-${pad(f.day)}`;
 }
 
 export function eventTime(e: AuditEvent): number {
@@ -126,15 +175,15 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** `Nov 23` */
 export function shortDate(ms: number): string {
-  const d = new Date(ms);
-  return `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+  const f = fields(ms);
+  return `${MONTHS[f.month]} ${f.day}`;
 }
 
 /** `08:30`, or `08:30:10` when seconds matter. */
 export function clock(ms: number, seconds = false): string {
-  const d = new Date(ms);
-  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return seconds ? `${hm}:${pad(d.getSeconds())}` : hm;
+  const f = fields(ms);
+  const hm = `${pad(f.hours)}:${pad(f.minutes)}`;
+  return seconds ? `${hm}:${pad(f.seconds)}` : hm;
 }
 
 /** A histogram bucket for a person: `Nov 23 08:30 – 08:45`, or `Nov 23 – Nov 24` for day buckets. */
@@ -144,4 +193,29 @@ export function bucketLabel(start: number, intervalMs: number): string {
   const secs = intervalMs < 60_000;
   const sameDay = shortDate(start) === shortDate(end - 1);
   return `${shortDate(start)} ${clock(start, secs)} – ${sameDay ? '' : `${shortDate(end)} `}${clock(end, secs)}`;
+}
+
+/**
+ * The rules that matched an event, from the rule engine's records on it (`vigil.dev/kubesphere-rules`, then
+ * `vigil.dev/falco-rules`: JSON arrays of `{rule, priority}`), read as the field table's `rule` field reads them
+ * (src/event/model.ts `matchedRules`, which keeps the names only). Never throws.
+ */
+export function matchedRules(e: AuditEvent): { rule: string; priority?: string }[] {
+  const out: { rule: string; priority?: string }[] = [];
+  for (const key of ['vigil.dev/kubesphere-rules', 'vigil.dev/falco-rules']) {
+    const record = e.annotations?.[key];
+    if (!record) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(record);
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(parsed)) continue;
+    for (const m of parsed as { rule?: unknown; priority?: unknown }[]) {
+      if (typeof m?.rule !== 'string' || !m.rule || out.some((o) => o.rule === m.rule)) continue;
+      out.push({ rule: m.rule, priority: typeof m.priority === 'string' ? m.priority : undefined });
+    }
+  }
+  return out;
 }

@@ -3,7 +3,8 @@
 // bookmark of "the last hour" must not freeze the hour it was taken in.
 import { FIELDS as FIELD_TABLE } from '#store/fields';
 
-export type Mode = 'exact' | 'fuzzy';
+/** `exact`: `*_filter`; `fuzzy`: `*_search`; `exclude`: `*_exclude` (none of these whole values). */
+export type Mode = 'exact' | 'fuzzy' | 'exclude';
 
 export interface FieldDef {
   key: string;
@@ -12,23 +13,32 @@ export interface FieldDef {
   exact?: string;
   /** `*_search`: case-insensitive substring. */
   fuzzy?: string;
+  /** `*_exclude`: none of these whole values (every field with a `*_filter` has one). */
+  exclude?: string;
   /** The stats endpoint's `by` for value suggestions. */
   stats?: string;
   placeholder?: string;
 }
 
-// The filter list, in the field table's order (KubeSphere's Auditing Operating console's, then the ones Vigil adds):
-// every field of the table with a console label. A field's key is its name in lower case (`sourceip`, as `by=`).
-export const FIELDS: FieldDef[] = FIELD_TABLE.flatMap((f): FieldDef[] => {
-  if (!('console' in f)) return [];
-  const c: { label: string; placeholder?: string; suggest?: false } = f.console;
+// Every field of the table with query parameters, in the table's order. A field's key is its name in lower case
+// (`sourceip`, as `by=`). Those with a console label are the filter editor's list (FIELDS); the others (audit ID,
+// stage, …) are still read from the URL and pivoted on from the detail, named from the field's own name.
+export const ALL_FIELDS: (FieldDef & { listed: boolean })[] = FIELD_TABLE.flatMap((f) => {
+  if (!('params' in f) || !f.params) return [];
+  const c: { label?: string; placeholder?: string; suggest?: false } = 'console' in f ? f.console : {};
   const p: { exact: string; fuzzy?: string } = f.params;
-  const def: FieldDef = { key: f.name.toLowerCase(), label: c.label, exact: p.exact };
+  const label = c.label ?? f.name.replace(/ID$/, ' ID').replace(/^./, (x) => x.toUpperCase());
+  const def: FieldDef & { listed: boolean } = { key: f.name.toLowerCase(), label, exact: p.exact, listed: !!c.label };
+  if (p.exact.endsWith('_filter')) def.exclude = `${p.exact.slice(0, -'_filter'.length)}_exclude`;
   if (p.fuzzy) def.fuzzy = p.fuzzy;
-  if ('stats' in f && c.suggest !== false) def.stats = f.stats;
+  if ('stats' in f && c.label && c.suggest !== false) def.stats = f.stats;
   if (c.placeholder) def.placeholder = c.placeholder;
   return [def];
 });
+
+// The filter editor's list, in the field table's order (KubeSphere's Auditing Operating console's, then the ones
+// Vigil adds): every field of the table with a console label.
+export const FIELDS: FieldDef[] = ALL_FIELDS.filter((f) => f.listed);
 
 export interface Filter {
   field: FieldDef;
@@ -44,6 +54,10 @@ export interface ViewState {
   /** Absolute range, epoch ms. */
   start?: number;
   end?: number;
+  /** The list's order: newest first unless `asc`. */
+  sort?: 'asc';
+  /** Parameters of the URL the console does not render (a newer API's, a hand-written one): kept, and sent on. */
+  extra?: [string, string][];
 }
 
 export const DEFAULT_RANGE = '12h';
@@ -66,6 +80,7 @@ export function durationMs(spec: string): number | undefined {
 }
 
 export function paramName(f: Filter): string {
+  if (f.mode === 'exclude') return f.field.exclude as string;
   return (f.mode === 'fuzzy' ? f.field.fuzzy : f.field.exact) ?? f.field.exact ?? (f.field.fuzzy as string);
 }
 
@@ -77,22 +92,31 @@ function parseTime(v: string | null): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
+function finite(t: number | undefined): number | undefined {
+  return t !== undefined && Number.isFinite(t) && Math.abs(t) < 8.64e15 ? t : undefined;
+}
+
 export function parseView(search: string): ViewState {
   const p = new URLSearchParams(search);
   const filters: Filter[] = [];
-  for (const field of FIELDS) {
-    for (const mode of ['exact', 'fuzzy'] as const) {
-      const name = mode === 'exact' ? field.exact : field.fuzzy;
+  for (const field of ALL_FIELDS) {
+    for (const mode of ['exact', 'fuzzy', 'exclude'] as const) {
+      const name = mode === 'exact' ? field.exact : mode === 'fuzzy' ? field.fuzzy : field.exclude;
       const raw = name ? p.get(name) : null;
       if (!raw) continue;
       const values = splitValues(raw);
       if (values.length) filters.push({ field, mode, values });
     }
   }
-  const start = parseTime(p.get('start_time'));
-  const end = parseTime(p.get('end_time'));
+  const start = finite(parseTime(p.get('start_time')));
+  const end = finite(parseTime(p.get('end_time')));
   const range = p.get('range') ?? undefined;
   const view: ViewState = { filters, q: p.get('q') ?? '' };
+  if (p.get('sort') === 'asc') view.sort = 'asc';
+  const known = new Set(['q', 'range', 'start_time', 'end_time', 'sort']);
+  for (const f of ALL_FIELDS) for (const n of [f.exact, f.fuzzy, f.exclude]) if (n) known.add(n);
+  const extra = [...p].filter(([k]) => !known.has(k));
+  if (extra.length) view.extra = extra;
   if (start !== undefined || end !== undefined) {
     view.start = start;
     view.end = end;
@@ -130,6 +154,8 @@ function filterParams(view: ViewState): URLSearchParams {
     p.set(name, prev ? `${prev},${f.values.join(',')}` : f.values.join(','));
   }
   if (view.q.trim()) p.set('q', view.q.trim());
+  if (view.sort) p.set('sort', view.sort);
+  for (const [k, v] of view.extra ?? []) p.append(k, v);
   return p;
 }
 
@@ -168,3 +194,59 @@ export const CODE_CLASSES = [
   { key: 'client', label: 'Client error (4xx)', codes: codes(400, 499) },
   { key: 'server', label: 'Server error (5xx)', codes: codes(500, 599) },
 ] as const;
+
+export type ContextScope = 'user' | 'object' | 'ip' | 'all';
+
+/** What "around this event" means: the event's time ± `minutes`, and the same user, object or source IP (or all). */
+export function contextView(
+  e: { time: number; user?: string; resource?: string; namespace?: string; name?: string; ip?: string },
+  minutes: number,
+  scope: ContextScope,
+): ViewState {
+  const exact = (key: string, v: string | undefined): Filter[] => {
+    const field = ALL_FIELDS.find((f) => f.key === key);
+    return field && v ? [{ field, mode: 'exact', values: [v] }] : [];
+  };
+  const filters =
+    scope === 'user'
+      ? exact('user', e.user)
+      : scope === 'object'
+        ? [...exact('resource', e.resource), ...exact('namespace', e.namespace), ...exact('name', e.name)]
+        : scope === 'ip'
+          ? exact('sourceip', e.ip)
+          : [];
+  // Whole seconds, as the URL keeps them, widened so the event itself is always inside.
+  const start = Math.floor((e.time - minutes * 60_000) / 1000) * 1000;
+  const end = Math.ceil((e.time + minutes * 60_000) / 1000) * 1000;
+  return { filters, q: '', start, end };
+}
+
+/** The code filter's value for each legend class (the API's status classes and ranges). */
+export const CLASS_VALUE: Record<'ok' | 'client' | 'server', string> = { ok: '<400', client: '4xx', server: '5xx' };
+
+/**
+ * The status codes (100–599) a code filter's values cover: exact codes, classes (`4xx`) and ranges (`>=400`,
+ * `<400`, `400-499`), as the API reads them.
+ */
+export function expandCodes(values: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const raw of values) {
+    const test = codeTest(raw.trim().toLowerCase());
+    if (test) for (let c = 100; c <= 599; c++) if (test(c)) out.add(String(c));
+  }
+  return out;
+}
+
+function codeTest(v: string): ((c: number) => boolean) | undefined {
+  const cls = /^([1-5])xx$/.exec(v);
+  if (cls) return (c) => Math.floor(c / 100) === Number(cls[1]);
+  const cmp = /^(>=|<=|>|<)(\d+)$/.exec(v);
+  if (cmp) {
+    const [op, n] = [cmp[1], Number(cmp[2])];
+    return (c) => (op === '>=' ? c >= n : op === '<=' ? c <= n : op === '>' ? c > n : c < n);
+  }
+  const range = /^(\d+)-(\d+)$/.exec(v);
+  if (range) return (c) => c >= Number(range[1]) && c <= Number(range[2]);
+  if (/^\d+$/.test(v)) return (c) => c === Number(v);
+  return undefined;
+}
