@@ -2,6 +2,7 @@
 // (kube-auditing's Alertmanager and notification-manager exporters: alertname = the rule's own name, alerttype,
 // namespace, resource, name, user, group, verb, requestReceivedTimestamp; annotation message).
 import { createHash } from 'node:crypto';
+import { eventNamespace } from '../event/model.ts';
 import type { StoredEvent } from '../store/types.ts';
 import type { AlertRecord } from './types.ts';
 
@@ -77,7 +78,8 @@ export function alertRecords(event: StoredEvent, raised: RaisedAlert[], createdA
       fingerprint,
     };
     if (event.workspace) record.workspace = event.workspace;
-    if (event.objectRef?.namespace) record.namespace = event.objectRef.namespace;
+    const ns = eventNamespace(event); // the tenant scope's namespace, as the events'
+    if (ns) record.namespace = ns;
     return record;
   });
 }

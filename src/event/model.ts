@@ -112,6 +112,18 @@ export interface AuditEvent {
  * The Falco rules that fired: a JSON array of `{rule, priority}` in the order they fired
  * (`[{"rule":"Create Privileged Pod","priority":"Warning"}]`).
  */
+/**
+ * The namespace an event is about: its `objectRef.namespace`, or for a namespace itself (resource `namespaces`, which
+ * has none) the namespace's name, so the tenant owning a namespace sees the events that created, changed or deleted it
+ * (KubeSphere issue 2648). Queries, tenant scopes, the live tail and the workspace mapping all take it from here.
+ */
+export function eventNamespace(e: AuditEvent): string | undefined {
+  const ref = e.objectRef;
+  if (ref === undefined) return undefined;
+  if (ref.namespace) return ref.namespace;
+  return ref.resource === 'namespaces' && (ref.apiGroup ?? '') === '' && ref.name ? ref.name : undefined;
+}
+
 export const FALCO_RULES_ANNOTATION = 'vigil.dev/falco-rules';
 
 /**

@@ -6,7 +6,7 @@ import type { VigilConfig } from '../config/index.ts';
 import { type DecodeLimits, EventValidationError, resolveLimits } from '../event/index.ts';
 import { maskCredentials, parseMaskPath } from '../event/mask.ts';
 import { MaskDigester } from '../event/mask-digest.ts';
-import { type AuditEvent, dropRuleRecords } from '../event/model.ts';
+import { type AuditEvent, dropRuleRecords, eventNamespace } from '../event/model.ts';
 import type { CollectorMetrics } from '../metrics/index.ts';
 import type { RuleEngine } from '../rules/index.ts';
 import type { AppendOptions, AppendResult, Store } from '../store/types.ts';
@@ -119,7 +119,7 @@ export class Ingestor {
     if (this.nsToWs.size === 0) return;
     for (const e of events) {
       if (e.workspace) continue;
-      const ns = e.objectRef?.namespace;
+      const ns = eventNamespace(e);
       const ws = ns === undefined ? undefined : this.nsToWs.get(ns);
       if (ws !== undefined) e.workspace = ws;
     }

@@ -1,7 +1,7 @@
 // In-process evaluation of an EventQuery, with the store's semantics, for the live tail (events arrive one by one
 // from store.subscribe and never go through SQL): exact = whole value, case-sensitive; fuzzy = case-insensitive
 // substring; exclude = not exact; values of a field OR'ed, fields AND'ed; the tenant scope always applies.
-import type { AuditEvent } from '../event/model.ts';
+import { type AuditEvent, eventNamespace } from '../event/model.ts';
 import { parseTimeMicros } from '../event/time.ts';
 import { type FilterField, fieldSpec, fieldValues, searchableValues } from '../store/fields.ts';
 import { codeRanges, inCodeRanges, scopeLists } from '../store/semantics.ts';
@@ -13,7 +13,7 @@ export function scopeTest(scope: TenantScope): (e: AuditEvent) => boolean {
   return (e) => {
     if (clusters && !(!!e.cluster && clusters.includes(e.cluster))) return false;
     if (all) return true;
-    const ns = e.objectRef?.namespace;
+    const ns = eventNamespace(e);
     return (!!e.workspace && workspaces.includes(e.workspace)) || (!!ns && namespaces.includes(ns));
   };
 }

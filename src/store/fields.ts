@@ -25,7 +25,7 @@
 // migrations that add it to existing stores (SQLite: SCHEMA_VERSION and `upgrade` in src/store/sqlite/schema.ts,
 // with its index statement if indexed; PostgreSQL: a migration in src/store/postgres/migrations.ts).
 // Pure data and small functions, no node: imports: the console's bundle imports this file too.
-import { type AuditEvent, LEVELS, matchedRules, SOURCES, STAGES } from '../event/model.ts';
+import { type AuditEvent, eventNamespace, LEVELS, matchedRules, SOURCES, STAGES } from '../event/model.ts';
 
 export type SqliteStorage =
   | { readonly term: number; readonly column: string; readonly indexed?: true }
@@ -81,7 +81,7 @@ export const FIELDS = [
   },
   {
     name: 'namespace',
-    get: (e) => e.objectRef?.namespace,
+    get: eventNamespace,
     params: { exact: 'objectref_namespace_filter', fuzzy: 'objectref_namespace_search' },
     text: true,
     stats: 'namespace',

@@ -806,6 +806,34 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    test("scope: a namespace's own events (create, patch, delete of the namespace) belong to it (#15 item 15)", async () => {
+      await withStore(async (store) => {
+        const created = makeEvent({
+          verb: 'create',
+          objectRef: { resource: 'namespaces', name: 'ns-a', apiVersion: 'v1' },
+        });
+        const patched = makeEvent({
+          verb: 'patch',
+          objectRef: { resource: 'namespaces', name: 'ns-a', subresource: 'status' },
+        });
+        const other = makeEvent({ verb: 'delete', objectRef: { resource: 'namespaces', name: 'ns-b' } });
+        const listed = makeEvent({ verb: 'list', objectRef: { resource: 'namespaces' } });
+        // a custom resource called "namespaces" in an API group is not a Kubernetes namespace
+        const custom = makeEvent({ objectRef: { resource: 'namespaces', apiGroup: 'example.com', name: 'ns-a' } });
+        await store.append([created, patched, other, listed, custom]);
+        const scope = { workspaces: [], namespaces: ['ns-a'] };
+        const visible = [created, patched].map((e) => e.auditID).sort();
+        const seen = await all(store, { scope });
+        assert.deepEqual(seen.map((e) => e.auditID).sort(), visible);
+        assert.equal(seen.find((e) => e.auditID === created.auditID)?.objectRef?.namespace, undefined, 'body as sent');
+        for (const e of [created, patched, other, listed, custom])
+          assert.equal(matches(e, { scope }), visible.includes(e.auditID), `the live tail agrees on ${e.verb}`);
+        const filtered = await all(store, { exact: { namespace: ['ns-a'] } });
+        assert.deepEqual(filtered.map((e) => e.auditID).sort(), visible, 'objectref_namespace_filter means the same');
+        assert.equal((await store.stats({ scope }, 'namespace', 10)).top[0]?.key, 'ns-a');
+      });
+    });
+
     test('histogram: buckets aligned to multiples of the interval, gaps included, total exact', async () => {
       await withStore(async (store) => {
         const minute = 60_000;
