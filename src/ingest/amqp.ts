@@ -134,6 +134,10 @@ export class AmqpSource {
   }
 
   private async handle(ch: Channel, m: ConsumeMessage): Promise<void> {
+    // A delivery that reaches us once stopping has begun (prefetched before the cancel) is left unacked: the broker
+    // requeues it when the connection closes. Storing it now could race the close and lose its ack, so the next run
+    // would store it again (counted as a duplicate, but no longer "exactly once").
+    if (this.stopped) return;
     let events: AuditEvent[];
     try {
       events = this.ingestor.decode(FORMATS.amqp, m.content.toString('utf8'));
@@ -169,10 +173,15 @@ export class AmqpSource {
     const ch = this.channel;
     // Cancel the consumer so that no new deliveries arrive while draining.
     if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
-    await Promise.allSettled([...this.inFlight]);
+    // until none is left: a delivery dispatched during the wait is tracked after the first snapshot
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     const conn = this.conn;
     this.conn = undefined;
     this.channel = undefined;
+    // The channel first: its close frame follows the acks on the channel's own stream, so the broker has them before
+    // the connection goes. Closing the connection alone could overtake acks still queued on the channel (amqplib
+    // writes channel 0 ahead of them), and the broker would redeliver what was stored.
+    await ch?.close().catch(() => {});
     await conn?.close().catch(() => {});
     for (const w of this.connectedWaiters.splice(0)) w();
   }
