@@ -43,7 +43,7 @@ before(async () => {
     const recent: AuditEvent[] = [];
     for (let c = 0; c < COPIES; c++)
       falco.forEach((e, i) => {
-        recent.push(at(e, (COPIES * falco.length - (c * falco.length + i)) * 1000, `${e.auditID}-${c}`));
+        recent.push(at(e, (COPIES * falco.length - (c * falco.length + i)) * 1000, `${e.auditID}-${c}-${i}`));
       });
     assert.equal((await store.append(recent)).inserted, COPIES * falco.length);
     // Ten days old: outside the default --since 7d. Deletes, so a delete rule would see them if they were walked.
