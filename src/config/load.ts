@@ -6,7 +6,10 @@ import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument }
 import {
   type ConfigFile,
   DEFAULTS,
+  FORWARD_FORMATS,
+  type FORWARD_HTTP_APIS,
   type ForwardConfig,
+  type ForwardEntry,
   LOG_LEVELS,
   type LogLevel,
   parseDuration,
@@ -161,13 +164,20 @@ function storage(s: ConfigFile['storage'], o: Overrides): StorageConfig {
 }
 
 /** Destination names are unique: each is a cursor of its own in the store. */
-function forwardList(list: ForwardConfig[]): ForwardConfig[] {
+function forwardList(list: ForwardEntry[]): ForwardConfig[] {
   const seen = new Set<string>();
-  for (const d of list) {
+  return list.map((d): ForwardConfig => {
     if (seen.has(d.name)) throw new ConfigError(`forward: two destinations are named "${d.name}"`);
     seen.add(d.name);
-  }
-  return list;
+    if (d.type !== 'http') return d;
+    const { format, ...rest } = d;
+    if (format === undefined || (FORWARD_FORMATS as readonly string[]).includes(format))
+      return { ...rest, format: format as ForwardConfig['format'] };
+    // a request shape given as the format (`format: splunk-hec`): the events go as kubernetes, in that shape
+    if (d.api !== undefined && d.api !== format)
+      throw new ConfigError(`forward: ${d.name}: format "${format}" is a request shape, and api says "${d.api}"`);
+    return { ...rest, api: format as (typeof FORWARD_HTTP_APIS)[number] };
+  });
 }
 
 function logLevel(level: string | undefined): LogLevel | undefined {

@@ -189,6 +189,9 @@ const FORWARD = s.union('type', 'forward', {
     {
       ...FORWARD_COMMON,
       url: s.string({ pattern: /^https?:\/\//, describe: 'an http:// or https:// URL' }),
+      // `format: splunk-hec` (or another request shape) is read as `api:` with the kubernetes format, as the
+      // forwarding issue's examples write it (src/config/load.ts, forwardList)
+      format: s.enum([...FORWARD_FORMATS, ...FORWARD_HTTP_APIS]),
       api: s.enum(FORWARD_HTTP_APIS),
       // Standard Webhooks signing (webhook)
       secret: str,
@@ -274,7 +277,12 @@ export type ClientCertConfig = Infer<typeof CLIENT_CERT>;
 export type RateLimitConfig = Infer<typeof RATE_LIMIT>;
 export type AmqpSourceConfig = Infer<typeof AMQP_SOURCE>;
 /** One `forward:` destination as validated (paths resolved). */
-export type ForwardConfig = Infer<typeof FORWARD>;
+export type ForwardConfig = NormalForward<Infer<typeof FORWARD>>;
+/** A `forward:` entry as written in the file, before forwardList reads an HTTP request shape given as `format`. */
+export type ForwardEntry = Infer<typeof FORWARD>;
+type NormalForward<D> = D extends { type: 'http' }
+  ? Omit<D, 'format'> & { format?: (typeof FORWARD_FORMATS)[number] }
+  : D;
 
 /** PEM contents, read at load time. */
 export interface TlsConfig {

@@ -107,3 +107,29 @@ test('configuration mistakes in forward: are named with their key', async () => 
     /forward\[0\]\.select\.verb: not a filter parameter of the query API/,
   );
 });
+
+test("the issue's spelling of an HTTP request shape, format: splunk-hec, is read as api: splunk-hec", () => {
+  const parse = (text: string) => parseConfig(text, 'vigil.yaml');
+  const [splunk, es, ocsf] = parse(
+    'forward:\n' +
+      '  - { name: splunk, type: http, url: "https://splunk:8088/services/collector/event", format: splunk-hec }\n' +
+      '  - { name: es, type: http, url: "https://es:9200/_bulk", format: elasticsearch-bulk }\n' +
+      '  - { name: hook, type: http, url: "https://hooks.example/vigil", format: ocsf }\n',
+  ).forward;
+  assert.deepEqual(
+    [splunk, es, ocsf].map((d) => d!.type === 'http' && [d.api, d.format]),
+    [
+      ['splunk-hec', undefined],
+      ['elasticsearch-bulk', undefined],
+      [undefined, 'ocsf'],
+    ],
+  );
+  assert.throws(
+    () => parse('forward:\n  - { name: a, type: http, url: "https://x", format: splunk-hec, api: webhook }\n'),
+    /forward: a: format "splunk-hec" is a request shape, and api says "webhook"/,
+  );
+  assert.throws(
+    () => parse('forward:\n  - { name: a, type: syslog, url: "tcp://x:1", format: splunk-hec }\n'),
+    /forward\[0\]\.format: must be one of kubernetes, cadf, ocsf/,
+  );
+});
