@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ensureConsoleBuilt } from '../../src/server/console.ts';
+import { FREE_TEXT } from '../../src/store/fields.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
 import { column, launch, loaded, openPage, pageErrors, total } from './browser.ts';
 import { fixtureEvents } from './fixtures.ts';
@@ -88,7 +89,7 @@ test('URL parameters the console does not render are kept across changes and sen
   const page = await open('?verb_filter=get&future_param=x1');
   await loaded(page);
   const sent = page.waitForRequest((r) => /\/api\/v1\/events\?/.test(r.url()) && r.url().includes('q=alice'));
-  const search = page.getByRole('searchbox', { name: /Search/ });
+  const search = page.getByRole('searchbox', { name: 'Search events' });
   await search.fill('alice');
   await search.press('Enter');
   assert.equal(new URL((await sent).url()).searchParams.get('future_param'), 'x1');
@@ -268,7 +269,7 @@ test('share and keep: a link with the time range frozen, saved searches and rece
   await page.keyboard.press('Escape');
   await page.goto(`${server.url}/?verb_filter=get`);
   await loaded(page);
-  const search = page.getByRole('searchbox', { name: /Search/ });
+  const search = page.getByRole('searchbox', { name: 'Search events' });
   await search.fill('alice');
   await search.press('Enter');
   await page.waitForURL(/q=alice/);
@@ -278,5 +279,19 @@ test('share and keep: a link with the time range frozen, saved searches and rece
   await page.waitForURL(/verb_filter=delete&range=6h/);
   await loaded(page);
   assert.ok((await column(page, 'c-verb')).every((v) => v === 'delete'));
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('the free-text box says what it searches (the field table says it, bodies excluded)', async () => {
+  const page = await open();
+  await loaded(page);
+  const search = page.getByRole('searchbox', { name: 'Search events' });
+  assert.equal(await search.getAttribute('title'), FREE_TEXT.description);
+  // Its accessible description (what a screen reader reads with the box) is the same sentence.
+  const described = await search.getAttribute('aria-describedby');
+  assert.ok(described);
+  assert.equal((await page.locator(`#${described}`).textContent())?.trim(), FREE_TEXT.description);
+  for (const f of FREE_TEXT.fields) assert.ok(FREE_TEXT.description.includes(f.label), f.label);
+  assert.match(FREE_TEXT.description, /not bodies/);
   assert.deepEqual(pageErrors(page), []);
 });
