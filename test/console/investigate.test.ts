@@ -295,3 +295,30 @@ test('the free-text box says what it searches (the field table says it, bodies e
   assert.match(FREE_TEXT.description, /not bodies/);
   assert.deepEqual(pageErrors(page), []);
 });
+
+test('the request URI and the user agent of the detail are pivots too (request_uri_filter, user_agent_exclude)', async () => {
+  const page = await open('?verb_filter=get');
+  await loaded(page);
+  await page.locator('.vlist .row').first().click();
+  const id = await detailAuditId(page);
+  const e = EVENTS.find((x) => x.auditID === id);
+  assert.ok(e?.requestURI && e.userAgent);
+  const detail = page.getByTestId('detail');
+  await detail.getByRole('button', { name: `Filter on Request URI ${e.requestURI}` }).click();
+  await page.waitForURL((u) => u.searchParams.get('request_uri_filter') === e.requestURI);
+  await loaded(page);
+  assert.equal(await detailAuditId(page), id, 'the same event stays open');
+  const want = EVENTS.filter((x) => x.verb === 'get' && x.requestURI === e.requestURI).length;
+  assert.equal(await total(page), want);
+  await page.locator('.chip[data-param="request_uri_filter"]').waitFor();
+
+  // Every fixture event has this user agent: excluding it leaves none, and the API got user_agent_exclude.
+  const listed = page.waitForRequest(
+    (r) => /\/api\/v1\/events\?/.test(r.url()) && r.url().includes('user_agent_exclude='),
+  );
+  await detail.getByRole('button', { name: `Exclude User agent ${e.userAgent}` }).click();
+  assert.equal(new URL((await listed).url()).searchParams.get('user_agent_exclude'), e.userAgent);
+  await loaded(page);
+  assert.equal(await total(page), 0);
+  assert.deepEqual(pageErrors(page), []);
+});
