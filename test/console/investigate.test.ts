@@ -322,3 +322,42 @@ test('the request URI and the user agent of the detail are pivots too (request_u
   assert.equal(await total(page), 0);
   assert.deepEqual(pageErrors(page), []);
 });
+
+test('pivots from list cells: right-click a cell, or Shift+F10 on the selected row, for named include / exclude', async () => {
+  const page = await open('?verb_filter=get');
+  await loaded(page);
+  const row = page.locator('.vlist .row').first();
+  const user = ((await row.locator('[data-col="user"]').getAttribute('title')) ?? '').trim();
+  assert.ok(user);
+  // Right-click the Operator cell: a menu of that cell's value, outside the row's own button.
+  await row.locator('[data-col="user"]').click({ button: 'right' });
+  const menu = page.getByRole('menu', { name: "Filter on this row's values" });
+  await menu.waitFor();
+  assert.equal(await page.locator('.vlist .row [role="menu"]').count(), 0, 'not inside the row button');
+  assert.equal(await menu.getByRole('menuitem').count(), 2);
+  await menu.getByRole('menuitem', { name: `Exclude Operator ${user}` }).click();
+  await page.waitForURL((u) => u.searchParams.get('user_exclude') === user);
+  await loaded(page);
+  assert.ok((await column(page, 'c-user')).every((u) => u !== user));
+  await menu.waitFor({ state: 'detached' });
+
+  // Keyboard: select a row (j), Shift+F10 opens the menu of every shown column; focus is in it; Esc closes it.
+  await page.keyboard.press('j');
+  await page.keyboard.press('Shift+F10');
+  await menu.waitFor();
+  const names = await menu.getByRole('menuitem').allTextContents();
+  assert.ok(names.includes('Filter on Verb get'), names.join(' | '));
+  assert.equal(await page.locator(':focus').getAttribute('role'), 'menuitem');
+  await page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'detached' });
+  await page.keyboard.press('Shift+F10');
+  await menu
+    .getByRole('menuitem', { name: /^Filter on Resource type / })
+    .first()
+    .click();
+  await page.waitForURL(/objectref_resource_filter=/);
+  await loaded(page);
+  const resource = new URL(page.url()).searchParams.get('objectref_resource_filter');
+  assert.ok((await column(page, 'c-res')).every((r) => r.startsWith(resource ?? '?')));
+  assert.deepEqual(pageErrors(page), []);
+});
