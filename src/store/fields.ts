@@ -20,7 +20,8 @@
 //   console   in the console's filter list (web/src/query.ts), in this table's order: label, placeholder, and
 //             `suggest: false` where the filter editor suggests no values from /stats
 //   cli       the `vigil query` flag that filters on it exactly → CLI_FILTERS
-//   label     how people call it where the console has no filter for it (else its console label): FREE_TEXT's list
+//   label     how people call it where the console has no filter for it (else its console label): FREE_TEXT's list,
+//             the console's pivots
 // So a new filterable field is one entry here plus what is genuinely new: its column in each store and the schema
 // migrations that add it to existing stores (SQLite: SCHEMA_VERSION and `upgrade` in src/store/sqlite/schema.ts,
 // with its index statement if indexed; PostgreSQL: a migration in src/store/postgres/migrations.ts).
@@ -233,8 +234,10 @@ export const FIELDS = [
     postgres: { column: 'audit_id' },
   },
   {
+    // exact only: on PostgreSQL it is a line of the `search` text, not a column (see postgres/where.ts, searchLine)
     name: 'requestURI',
     get: (e) => e.requestURI,
+    params: { exact: 'request_uri_filter' },
     text: true,
     sqlite: { term: 14, column: 'request_uri', indexed: true },
     postgres: { search: 1 },
@@ -243,6 +246,7 @@ export const FIELDS = [
   {
     name: 'userAgent',
     get: (e) => e.userAgent,
+    params: { exact: 'user_agent_filter' },
     text: true,
     sqlite: { term: 15, column: 'user_agent', indexed: true },
     postgres: { search: 3 },

@@ -188,7 +188,7 @@ test('Search + Enter sends the search once, and a filter added right after is ke
   const before = await page.evaluate(() => (globalThis as unknown as { history: { length: number } }).history.length);
   // The debounce timer cannot fire while the clock is paused: Enter and the new filter happen "at once".
   await page.clock.pauseAt(Date.now() + 60_000);
-  const search = page.getByRole('searchbox', { name: /Search/ });
+  const search = page.getByRole('searchbox', { name: 'Search events' });
   await search.fill('alice');
   await search.press('Enter');
   await page.getByTestId('add-filter').click();

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { OUTPUT_FORMAT_NAMES, OUTPUT_FORMATS } from '../../src/event/encode.ts';
 import type { AuditEvent } from '../../src/event/model.ts';
 import { ensureConsoleBuilt } from '../../src/server/console.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
@@ -271,6 +272,34 @@ test('export saves the whole query, paging with the cursor, as JSON lines and as
     .split('\n');
   assert.equal(rows.length, want + 1);
   assert.match(rows[0], /^time,user,groups,verb,resource/);
+});
+
+test('export offers the output formats of `vigil query -o` and writes what they write (#18)', async () => {
+  const page = await open('?verb_filter=delete');
+  const want = await total(page);
+  assert.ok(want > 0);
+  // What the CLI encodes: the API's items for the same query, newest first.
+  const res = await fetch(`${server.url}/api/v1/events?verb_filter=delete&size=1000&sort=desc`);
+  const items = ((await res.json()) as { items: (AuditEvent & { id?: string })[] }).items;
+  assert.equal(items.length, want);
+  for (const name of OUTPUT_FORMAT_NAMES) {
+    await page.getByRole('button', { name: 'Export' }).click();
+    const item = page.getByRole('menuitem', { name: new RegExp(`\\.${name}\\.jsonl`) });
+    assert.equal(await item.getAttribute('title'), OUTPUT_FORMATS[name].describe);
+    const [file] = await Promise.all([page.waitForEvent('download'), item.click()]);
+    assert.match(file.suggestedFilename(), new RegExp(`\\.${name}\\.jsonl$`));
+    const lines = fs
+      .readFileSync((await file.path()) as string, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines,
+      items.map((e) => OUTPUT_FORMATS[name].encode(e)),
+      name,
+    );
+  }
+  assert.deepEqual(pageErrors(page), []);
 });
 
 test('a tenant signs in with its token and sees only its own workspace; a wrong token is refused', async (t) => {

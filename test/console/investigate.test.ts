@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ensureConsoleBuilt } from '../../src/server/console.ts';
+import { FREE_TEXT } from '../../src/store/fields.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
 import { column, launch, loaded, openPage, pageErrors, total } from './browser.ts';
 import { fixtureEvents } from './fixtures.ts';
@@ -88,7 +89,7 @@ test('URL parameters the console does not render are kept across changes and sen
   const page = await open('?verb_filter=get&future_param=x1');
   await loaded(page);
   const sent = page.waitForRequest((r) => /\/api\/v1\/events\?/.test(r.url()) && r.url().includes('q=alice'));
-  const search = page.getByRole('searchbox', { name: /Search/ });
+  const search = page.getByRole('searchbox', { name: 'Search events' });
   await search.fill('alice');
   await search.press('Enter');
   assert.equal(new URL((await sent).url()).searchParams.get('future_param'), 'x1');
@@ -268,7 +269,7 @@ test('share and keep: a link with the time range frozen, saved searches and rece
   await page.keyboard.press('Escape');
   await page.goto(`${server.url}/?verb_filter=get`);
   await loaded(page);
-  const search = page.getByRole('searchbox', { name: /Search/ });
+  const search = page.getByRole('searchbox', { name: 'Search events' });
   await search.fill('alice');
   await search.press('Enter');
   await page.waitForURL(/q=alice/);
@@ -278,5 +279,85 @@ test('share and keep: a link with the time range frozen, saved searches and rece
   await page.waitForURL(/verb_filter=delete&range=6h/);
   await loaded(page);
   assert.ok((await column(page, 'c-verb')).every((v) => v === 'delete'));
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('the free-text box says what it searches (the field table says it, bodies excluded)', async () => {
+  const page = await open();
+  await loaded(page);
+  const search = page.getByRole('searchbox', { name: 'Search events' });
+  assert.equal(await search.getAttribute('title'), FREE_TEXT.description);
+  // Its accessible description (what a screen reader reads with the box) is the same sentence.
+  const described = await search.getAttribute('aria-describedby');
+  assert.ok(described);
+  assert.equal((await page.locator(`#${described}`).textContent())?.trim(), FREE_TEXT.description);
+  for (const f of FREE_TEXT.fields) assert.ok(FREE_TEXT.description.includes(f.label), f.label);
+  assert.match(FREE_TEXT.description, /not bodies/);
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('the request URI and the user agent of the detail are pivots too (request_uri_filter, user_agent_exclude)', async () => {
+  const page = await open('?verb_filter=get');
+  await loaded(page);
+  await page.locator('.vlist .row').first().click();
+  const id = await detailAuditId(page);
+  const e = EVENTS.find((x) => x.auditID === id);
+  assert.ok(e?.requestURI && e.userAgent);
+  const detail = page.getByTestId('detail');
+  await detail.getByRole('button', { name: `Filter on Request URI ${e.requestURI}` }).click();
+  await page.waitForURL((u) => u.searchParams.get('request_uri_filter') === e.requestURI);
+  await loaded(page);
+  assert.equal(await detailAuditId(page), id, 'the same event stays open');
+  const want = EVENTS.filter((x) => x.verb === 'get' && x.requestURI === e.requestURI).length;
+  assert.equal(await total(page), want);
+  await page.locator('.chip[data-param="request_uri_filter"]').waitFor();
+
+  // Every fixture event has this user agent: excluding it leaves none, and the API got user_agent_exclude.
+  const listed = page.waitForRequest(
+    (r) => /\/api\/v1\/events\?/.test(r.url()) && r.url().includes('user_agent_exclude='),
+  );
+  await detail.getByRole('button', { name: `Exclude User agent ${e.userAgent}` }).click();
+  assert.equal(new URL((await listed).url()).searchParams.get('user_agent_exclude'), e.userAgent);
+  await loaded(page);
+  assert.equal(await total(page), 0);
+  assert.deepEqual(pageErrors(page), []);
+});
+
+test('pivots from list cells: right-click a cell, or Shift+F10 on the selected row, for named include / exclude', async () => {
+  const page = await open('?verb_filter=get');
+  await loaded(page);
+  const row = page.locator('.vlist .row').first();
+  const user = ((await row.locator('[data-col="user"]').getAttribute('title')) ?? '').trim();
+  assert.ok(user);
+  // Right-click the Operator cell: a menu of that cell's value, outside the row's own button.
+  await row.locator('[data-col="user"]').click({ button: 'right' });
+  const menu = page.getByRole('menu', { name: "Filter on this row's values" });
+  await menu.waitFor();
+  assert.equal(await page.locator('.vlist .row [role="menu"]').count(), 0, 'not inside the row button');
+  assert.equal(await menu.getByRole('menuitem').count(), 2);
+  await menu.getByRole('menuitem', { name: `Exclude Operator ${user}` }).click();
+  await page.waitForURL((u) => u.searchParams.get('user_exclude') === user);
+  await loaded(page);
+  assert.ok((await column(page, 'c-user')).every((u) => u !== user));
+  await menu.waitFor({ state: 'detached' });
+
+  // Keyboard: select a row (j), Shift+F10 opens the menu of every shown column; focus is in it; Esc closes it.
+  await page.keyboard.press('j');
+  await page.keyboard.press('Shift+F10');
+  await menu.waitFor();
+  const names = await menu.getByRole('menuitem').allTextContents();
+  assert.ok(names.includes('Filter on Verb get'), names.join(' | '));
+  assert.equal(await page.locator(':focus').getAttribute('role'), 'menuitem');
+  await page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'detached' });
+  await page.keyboard.press('Shift+F10');
+  await menu
+    .getByRole('menuitem', { name: /^Filter on Resource type / })
+    .first()
+    .click();
+  await page.waitForURL(/objectref_resource_filter=/);
+  await loaded(page);
+  const resource = new URL(page.url()).searchParams.get('objectref_resource_filter');
+  assert.ok((await column(page, 'c-res')).every((r) => r.startsWith(resource ?? '?')));
   assert.deepEqual(pageErrors(page), []);
 });

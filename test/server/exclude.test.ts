@@ -9,8 +9,20 @@ import { event } from './fixtures.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
 
 const EVENTS = [
-  event({ auditID: 'x0', verb: 'get', user: { username: 'alice' }, responseStatus: { code: 200 } }),
-  event({ auditID: 'x1', verb: 'delete', user: { username: 'bob' }, responseStatus: { code: 403 } }),
+  event({
+    auditID: 'x0',
+    verb: 'get',
+    user: { username: 'alice' },
+    responseStatus: { code: 200 },
+    userAgent: 'kubectl/v1.30.0',
+  }),
+  event({
+    auditID: 'x1',
+    verb: 'delete',
+    user: { username: 'bob' },
+    responseStatus: { code: 403 },
+    userAgent: 'kubectl/v1.30.0',
+  }),
   event({ auditID: 'x2', verb: 'patch', user: { username: 'carol' }, responseStatus: { code: 500 } }),
   event({ auditID: 'x3', verb: 'get', user: { username: 'dave' }, responseStatus: undefined }),
 ];
@@ -59,6 +71,22 @@ describe('exclusion and status classes on every endpoint', () => {
     assert.deepEqual(codes.body.items.map((e: StoredEvent) => e.auditID).sort(), ['x0', 'x3']);
     const errors = await s.get('/api/v1/events?response_code_filter=4xx,5xx');
     assert.deepEqual(errors.body.items.map((e: StoredEvent) => e.auditID).sort(), ['x1', 'x2']);
+  });
+
+  test("the request URI and the user agent filter exactly and exclude, on the list and KubeSphere's path", async () => {
+    const uri = encodeURIComponent('/api/v1/namespaces/default/pods');
+    const list = await s.get(`/api/v1/events?request_uri_filter=${uri}`);
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    assert.equal(list.body.total, EVENTS.length);
+    // whole value only: a prefix matches nothing
+    assert.equal((await s.get('/api/v1/events?request_uri_filter=/api/v1')).body.total, 0);
+    assert.equal((await s.get(`/api/v1/events/histogram?request_uri_exclude=${uri}`)).body.total, 0);
+    const ua = encodeURIComponent('kubectl/v1.30.0');
+    const agents = await s.get(`/api/v1/events?user_agent_filter=${ua}`);
+    assert.deepEqual(agents.body.items.map((e: StoredEvent) => e.auditID).sort(), ['x0', 'x1']);
+    // an event without a user agent is never excluded
+    const ks = '/kapis/tenant.kubesphere.io/v1alpha2/auditing/events';
+    assert.equal((await s.get(`${ks}?user_agent_exclude=${ua}`)).body.query.total, 2);
   });
 
   test('a malformed code item → 400 naming it', async () => {

@@ -455,6 +455,46 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     }
 
+    // Fields filtered exactly only (no `*_search`): the request URI and the user agent, a column on SQLite and a line
+    // of the `search` text on PostgreSQL.
+    const EXACT_ONLY = [
+      {
+        field: 'requestURI' as FilterField,
+        hit: { requestURI: '/api/v1/namespaces/payments/secrets/db-credentials' },
+        miss: { requestURI: '/api/v1/namespaces/payments/secrets/db-credentials?watch=1' },
+        exact: '/api/v1/namespaces/payments/secrets/db-credentials',
+        fuzzy: '',
+      },
+      {
+        field: 'userAgent' as FilterField,
+        hit: { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Console' },
+        miss: { userAgent: 'kubectl/v1.30.0 (linux/amd64)' },
+        exact: 'Mozilla/5.0 (X11; Linux x86_64) Console',
+        fuzzy: '',
+      },
+    ];
+    for (const c of EXACT_ONLY) {
+      test(`exact ${c.field}: whole value, case-sensitive, several values OR'ed`, async () => {
+        await withStore(async (store) => {
+          const hit = makeEvent(c.hit);
+          const miss = makeEvent(c.miss);
+          // free text mentioning the value elsewhere (the status message is not in `search`; the name is)
+          const other = makeEvent({ objectRef: { resource: 'secrets', name: c.exact, apiVersion: 'v1' } });
+          await store.append([hit, miss, other]);
+          const find = async (q: EventQuery) => (await all(store, q)).map((e) => e.auditID).sort();
+          assert.deepEqual(await find({ exact: { [c.field]: [c.exact] } }), [hit.auditID]);
+          assert.deepEqual(await find({ exact: { [c.field]: [c.exact.toUpperCase()] } }), [], 'case-sensitive');
+          assert.deepEqual(await find({ exact: { [c.field]: [c.exact.slice(0, -1)] } }), [], 'whole value');
+          const missValue = String(fieldSpec(c.field).get(miss));
+          assert.deepEqual(
+            await find({ exact: { [c.field]: [c.exact, missValue] } }),
+            [hit.auditID, miss.auditID].sort(),
+          );
+          assert.deepEqual(await find({ exclude: { [c.field]: [missValue] } }), [hit.auditID, other.auditID].sort());
+        });
+      });
+    }
+
     // Exclusion on every filterable field: the cases above, and the fields without a fuzzy parameter of their own.
     const excludeCases = [
       ...fieldCases,
@@ -465,6 +505,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         exact: 'Create Privileged Pod',
         fuzzy: '',
       },
+      ...EXACT_ONLY,
     ];
     test('every filterable field has an exclusion case', () => {
       assert.deepEqual([...new Set(excludeCases.map((c) => c.field))].sort(), [...FILTER_FIELDS].sort());

@@ -180,6 +180,7 @@ export function App() {
           }}
           onEndReached={list.next ? events.loadMore : undefined}
           onRetry={() => setRefresh(refresh + 1)}
+          onPivot={(field, value, exclude) => keepAndGo(withPivot(view, field, value, exclude))}
         />
         {current ? (
           <Detail

@@ -36,16 +36,25 @@ function Row({ label, value, children }: { label: string; value?: unknown; child
 }
 
 /** A value with its pivots; the buttons' accessible names say the field and the value ("Exclude Operator alice"). */
-export function PivotValue(props: { field: string; value?: string; onFilter: Pivot; mono?: boolean; pill?: boolean }) {
+export function PivotValue(props: {
+  field: string;
+  value?: string;
+  onFilter: Pivot;
+  mono?: boolean;
+  pill?: boolean;
+  wrap?: boolean;
+}) {
   const { field, value, onFilter } = props;
   if (!value) return null;
   const def = ALL_FIELDS.find((f) => f.key === field);
-  // A field this server's table does not filter by: the value alone.
-  if (!def) return <span class={`${props.mono ? 'mono' : ''} ${props.pill ? 'pill' : ''}`}>{value}</span>;
+  const cls = `${props.mono ? 'mono' : ''} ${props.pill ? 'pill' : ''} ${props.wrap ? 'wrap' : ''}`;
+  // A field this server's table does not filter by, or a value a filter cannot hold (the comma separates values,
+  // as in KubeSphere's parameters: a request URI's `labelSelector=a,b`): the value alone.
+  if (!def || value.includes(',')) return <span class={cls}>{value}</span>;
   const label = def.label;
   return (
     <span class="value-link">
-      <span class={`${props.mono ? 'mono' : ''} ${props.pill ? 'pill' : ''}`}>{value}</span>
+      <span class={cls}>{value}</span>
       <button
         type="button"
         class="icon-btn pivot"
@@ -99,7 +108,7 @@ function Who({ e, onFilter }: { e: AuditEvent; onFilter: Pivot }) {
           </span>
         </Row>
         <Row label="User agent" value={e.userAgent}>
-          <span class="mono wrap">{e.userAgent}</span>
+          <PivotValue field="useragent" value={e.userAgent} onFilter={onFilter} mono wrap />
         </Row>
       </dl>
     </section>
@@ -134,7 +143,7 @@ function What({ e, onFilter, onHistory }: { e: AuditEvent; onFilter: Pivot; onHi
           value={r?.apiGroup || r?.apiVersion ? [r?.apiGroup || 'core', r?.apiVersion].filter(Boolean).join('/') : ''}
         />
         <Row label="Request URI" value={e.requestURI}>
-          <span class="mono wrap">{e.requestURI}</span>
+          <PivotValue field="requesturi" value={e.requestURI} onFilter={onFilter} mono wrap />
         </Row>
       </dl>
     </section>

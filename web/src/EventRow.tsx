@@ -36,6 +36,8 @@ export interface Column {
   mono?: boolean;
   title?: (e: AuditEvent) => string | undefined;
   cell: (e: AuditEvent, today: string) => ComponentChildren;
+  /** The filter field (query.ts key) its values pivot on from the list's cell menu (CellMenu.tsx). */
+  pivot?: { field: string; values: (e: AuditEvent) => (string | undefined)[] };
 }
 
 export const COLUMNS: Column[] = [
@@ -59,6 +61,7 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'user',
+    pivot: { field: 'user', values: (e) => [e.user?.username] },
     label: 'Operator',
     width: 'minmax(110px, 1.3fr)',
     shown: true,
@@ -68,6 +71,7 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'verb',
+    pivot: { field: 'verb', values: (e) => [e.verb] },
     label: 'Verb',
     width: '92px',
     shown: true,
@@ -76,6 +80,7 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'res',
+    pivot: { field: 'resource', values: (e) => [e.objectRef?.resource] },
     label: 'Resource',
     width: 'minmax(100px, 1fr)',
     shown: true,
@@ -91,6 +96,7 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'name',
+    pivot: { field: 'name', values: (e) => [e.objectRef?.name] },
     label: 'Name',
     width: 'minmax(110px, 1.5fr)',
     shown: true,
@@ -100,6 +106,7 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'ns',
+    pivot: { field: 'namespace', values: (e) => [e.objectRef?.namespace] },
     label: 'Project',
     width: 'minmax(90px, 1fr)',
     shown: true,
@@ -109,6 +116,7 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'code',
+    pivot: { field: 'code', values: (e) => [e.responseStatus?.code?.toString()] },
     label: 'Code',
     width: '62px',
     shown: true,
@@ -126,6 +134,7 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'ip',
+    pivot: { field: 'sourceip', values: (e) => e.sourceIPs ?? [] },
     label: 'Source IP',
     width: '112px',
     shown: true,
@@ -136,15 +145,31 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'src',
+    pivot: { field: 'source', values: (e) => [e.source] },
     label: 'Source',
     width: '96px',
     shown: true,
     cell: (e) => (e.source ? <span class="pill">{e.source}</span> : null),
   },
-  { key: 'cluster', label: 'Cluster', width: 'minmax(80px, 0.8fr)', shown: false, cell: (e) => e.cluster },
-  { key: 'ws', label: 'Workspace', width: 'minmax(80px, 0.8fr)', shown: false, cell: (e) => e.workspace },
+  {
+    key: 'cluster',
+    pivot: { field: 'cluster', values: (e) => [e.cluster] },
+    label: 'Cluster',
+    width: 'minmax(80px, 0.8fr)',
+    shown: false,
+    cell: (e) => e.cluster,
+  },
+  {
+    key: 'ws',
+    pivot: { field: 'workspace', values: (e) => [e.workspace] },
+    label: 'Workspace',
+    width: 'minmax(80px, 0.8fr)',
+    shown: false,
+    cell: (e) => e.workspace,
+  },
   {
     key: 'groups',
+    pivot: { field: 'group', values: (e) => e.user?.groups ?? [] },
     label: 'Groups',
     width: 'minmax(110px, 1.2fr)',
     shown: false,
@@ -153,6 +178,7 @@ export const COLUMNS: Column[] = [
   },
   {
     key: 'ua',
+    pivot: { field: 'useragent', values: (e) => [e.userAgent] },
     label: 'User agent',
     width: 'minmax(120px, 1.4fr)',
     shown: false,
@@ -160,7 +186,14 @@ export const COLUMNS: Column[] = [
     cell: (e) => e.userAgent,
   },
   { key: 'latency', label: 'Latency', width: '76px', shown: false, cell: (e) => latency(e) },
-  { key: 'stage', label: 'Stage', width: '120px', shown: false, cell: (e) => e.stage },
+  {
+    key: 'stage',
+    pivot: { field: 'stage', values: (e) => [e.stage] },
+    label: 'Stage',
+    width: '120px',
+    shown: false,
+    cell: (e) => e.stage,
+  },
   {
     key: 'message',
     label: 'Status message',
@@ -178,6 +211,7 @@ export function EventRow({ e, today, columns }: { e: AuditEvent; today: string; 
       {columns.map((c) => (
         <span
           key={c.key}
+          data-col={c.key}
           class={`c-${c.key}${c.key === 'code' ? ` ${cls}` : ''}${c.mono ? ' mono' : ''}`}
           title={c.title?.(e)}
         >

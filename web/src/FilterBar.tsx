@@ -2,6 +2,7 @@
 // search, and the time range. Every change produces a new ViewState; the App puts it in the URL.
 import type { RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { FREE_TEXT } from '#store/fields';
 import { stats } from './api.ts';
 import { formatTime, inputTime, parseInputTime, zoneLabel } from './format.ts';
 import {
@@ -369,7 +370,9 @@ export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
         <input
           ref={searchRef}
           type="search"
-          aria-label="Search all fields"
+          aria-label="Search events"
+          aria-describedby="search-scope"
+          title={FREE_TEXT.description}
           placeholder="Search events…  ( / )"
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
@@ -378,6 +381,10 @@ export function FilterBar({ view, onChange, searchRef, onRefresh }: Props) {
             if (e.key === 'Escape') e.currentTarget.blur();
           }}
         />
+        {/* What free text covers, read with the box (the field table says it, so it stays true). */}
+        <span id="search-scope" class="sr-only">
+          {FREE_TEXT.description}
+        </span>
       </div>
       <div class="chips">
         {view.filters.map((f, i) => (

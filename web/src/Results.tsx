@@ -2,6 +2,8 @@
 // footer with the column chooser. Which columns show is the reader's choice, kept in this browser.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AuditEvent } from './api.ts';
+import { CellMenu, type CellMenuAt } from './CellMenu.tsx';
+import type { Pivot } from './Detail.tsx';
 import { COLUMNS, type Column, EventRow } from './EventRow.tsx';
 import { compactNumber, timeZone, todayString } from './format.ts';
 import type { ListState } from './useEvents.ts';
@@ -103,10 +105,13 @@ export function Results(props: {
   live?: { held: number; release: () => void; fresh: Set<string> };
   /** The reader is reading (scrolled down or pointing at the list), or stopped. */
   onReading: (reading: boolean) => void;
+  /** Include or exclude a cell's value (the cell menu). */
+  onPivot: Pivot;
 }) {
   const { list } = props;
   const today = todayString();
   const [shown, setShown] = useState(savedColumns);
+  const [menu, setMenu] = useState<CellMenuAt | null>(null);
   const box = useRef<HTMLElement>(null);
   const reading = useRef({ scrolled: false, hover: false });
   const report = (patch: Partial<{ scrolled: boolean; hover: boolean }>) => {
@@ -124,6 +129,27 @@ export function Results(props: {
   const small = useNarrowWindow();
   const narrow = props.narrow || small;
   const columns = COLUMNS.filter((c) => shown.has(c.key) && (!narrow || c.narrow));
+  // Shift+F10 or the menu key: the cell menu of the selected row, every shown column's values.
+  const menuKey = useRef<() => void>(() => {});
+  menuKey.current = () => {
+    const e = list.items[props.selected];
+    const row = box.current?.querySelector<HTMLElement>(`.vlist .row[data-index="${props.selected}"]`);
+    if (!e || !row) return;
+    const r = row.getBoundingClientRect();
+    setMenu({ e, columns, x: r.left + 24, y: r.bottom });
+  };
+  useEffect(() => {
+    const key = (ev: KeyboardEvent) => {
+      const t = ev.target as HTMLElement;
+      if (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') return;
+      if (ev.key === 'ContextMenu' || (ev.key === 'F10' && ev.shiftKey)) {
+        ev.preventDefault();
+        menuKey.current();
+      }
+    };
+    addEventListener('keydown', key);
+    return () => removeEventListener('keydown', key);
+  }, []);
   return (
     <section
       class="card results"
@@ -166,6 +192,11 @@ export function Results(props: {
           }
           onScrolled={(top) => report({ scrolled: top > 0 })}
           onOpen={(i) => props.onOpen(i, list.items[i])}
+          onRowMenu={(i, x, y, cell) => {
+            const e = list.items[i];
+            const on = columns.filter((c) => c.key === cell && c.pivot);
+            if (e) setMenu({ e, columns: on.length > 0 ? on : columns, x, y });
+          }}
           onEndReached={props.onEndReached}
           empty={
             list.loading ? (
@@ -194,8 +225,10 @@ export function Results(props: {
         <span class="keys">
           <kbd>j</kbd>
           <kbd>k</kbd> move · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close · <kbd>/</kbd> search · <kbd>r</kbd> refresh
+          · <kbd>⇧F10</kbd> filter on the row
         </span>
       </div>
+      {menu ? <CellMenu at={menu} onPivot={props.onPivot} onClose={() => setMenu(null)} /> : null}
     </section>
   );
 }

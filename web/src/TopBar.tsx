@@ -1,6 +1,6 @@
 // The top bar: live tail, export (with progress and cancel), alerts, theme and sign-out.
 import { getToken } from './api.ts';
-import type { ExportFormat } from './exporter.ts';
+import { EXPORT_FORMATS, type ExportFormat } from './exporter.ts';
 import { compactNumber, type TimeZone, zoneLabel } from './format.ts';
 import { Logo } from './Logo.tsx';
 import type { ViewState } from './query.ts';
@@ -68,12 +68,17 @@ export function TopBar(props: {
           ) : null}
           {exportMenu ? (
             <div class="popover menu" role="menu">
-              <button type="button" role="menuitem" onClick={() => props.exporter.startExport('jsonl')}>
-                JSON lines <span class="muted">.jsonl</span>
-              </button>
-              <button type="button" role="menuitem" onClick={() => props.exporter.startExport('csv')}>
-                CSV <span class="muted">.csv</span>
-              </button>
+              {EXPORT_FORMATS.map((f) => (
+                <button
+                  key={f.format}
+                  type="button"
+                  role="menuitem"
+                  title={f.describe}
+                  onClick={() => props.exporter.startExport(f.format)}
+                >
+                  {f.label} <span class="muted">.{f.ext}</span>
+                </button>
+              ))}
               <p class="hint">All {compactNumber(props.total)} events of the current query.</p>
             </div>
           ) : null}

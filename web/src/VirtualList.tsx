@@ -13,6 +13,8 @@ interface Props<T> {
   /** Extra classes of a row (the event a context was opened around, new live rows). */
   rowClass?: (item: T) => string;
   onOpen: (index: number) => void;
+  /** A row's context menu (right-click), with the cell's `data-col` when on one. */
+  onRowMenu?: (index: number, x: number, y: number, cell?: string) => void;
   /** Called when the last rows come into view (load the next page). */
   onEndReached?: () => void;
   empty?: ComponentChildren;
@@ -66,6 +68,15 @@ export function VirtualList<T>(props: Props<T>) {
         class={`row${isSel ? ' selected' : ''}${props.rowClass ? ` ${props.rowClass(items[i])}` : ''}`}
         style={{ transform: `translateY(${i * rowHeight}px)`, height: `${rowHeight}px` }}
         onClick={() => props.onOpen(i)}
+        onContextMenu={
+          props.onRowMenu
+            ? (ev) => {
+                ev.preventDefault();
+                const cell = (ev.target as Element).closest('[data-col]')?.getAttribute('data-col') ?? undefined;
+                props.onRowMenu?.(i, ev.clientX, ev.clientY, cell);
+              }
+            : undefined
+        }
       >
         {props.renderRow(items[i], i, isSel)}
       </button>,

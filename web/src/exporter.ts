@@ -1,8 +1,32 @@
 // Export of the current query: pages through the whole result with the `after` cursor (1000 events a page) and
-// saves it as JSON lines or CSV. Client-side, so it needs nothing from the server beyond the query API.
+// saves it as JSON lines, CSV, or one of the output formats forwarding and `vigil query -o` write (the same
+// encoder table, src/event/encode.ts, so what a SIEM receives is what a person downloads). Client-side, so it
+// needs nothing from the server beyond the query API.
+import { OUTPUT_FORMATS, type OutputFormat, type OutputFormatName } from '#event/encode';
 import { type AuditEvent, listEvents } from './api.ts';
 
-export type ExportFormat = 'jsonl' | 'csv';
+export type ExportFormat = 'jsonl' | 'csv' | OutputFormatName;
+
+/** The export menu: JSON lines and CSV, then each output format of the encoder table. */
+export const EXPORT_FORMATS: readonly { format: ExportFormat; label: string; describe: string; ext: string }[] = [
+  { format: 'jsonl', label: 'JSON lines', describe: 'the events as the API returns them', ext: 'jsonl' },
+  { format: 'csv', label: 'CSV', describe: 'one row per event, main fields', ext: 'csv' },
+  ...(Object.keys(OUTPUT_FORMATS) as OutputFormatName[]).map((name) => ({
+    format: name,
+    label: name === 'ocsf' || name === 'cadf' ? name.toUpperCase() : name[0].toUpperCase() + name.slice(1),
+    describe: OUTPUT_FORMATS[name].describe,
+    ext: `${name}.jsonl`,
+  })),
+];
+
+/** One line of the export; an output format's line is what `vigil query -o <format>` prints for the event. */
+export function exportLine(e: AuditEvent, format: ExportFormat): string {
+  if (format === 'csv') return `${toCsvRow(e)}\n`;
+  if (format === 'jsonl') return `${JSON.stringify(e)}\n`;
+  const out: OutputFormat = OUTPUT_FORMATS[format];
+  // The console's AuditEvent is the API's JSON of the same stored event the CLI encodes.
+  return `${JSON.stringify(out.encode(e as unknown as Parameters<OutputFormat['encode']>[0]))}\n`;
+}
 
 const CSV_COLUMNS: [string, (e: AuditEvent) => unknown][] = [
   ['time', (e) => e.requestReceivedTimestamp],
@@ -54,7 +78,7 @@ export async function exportQuery(
     p.set('sort', 'desc');
     if (after) p.set('after', after);
     const page = await listEvents(p, signal);
-    for (const e of page.items) chunks.push(format === 'csv' ? `${toCsvRow(e)}\n` : `${JSON.stringify(e)}\n`);
+    for (const e of page.items) chunks.push(exportLine(e, format));
     done += page.items.length;
     onProgress(done, page.total);
     if (!page.next || page.items.length === 0) break;

@@ -27,7 +27,10 @@ export const ALL_FIELDS: (FieldDef & { listed: boolean })[] = FIELD_TABLE.flatMa
   if (!('params' in f) || !f.params) return [];
   const c: { label?: string; placeholder?: string; suggest?: false } = 'console' in f ? f.console : {};
   const p: { exact: string; fuzzy?: string } = f.params;
-  const label = c.label ?? f.name.replace(/ID$/, ' ID').replace(/^./, (x) => x.toUpperCase());
+  const label =
+    c.label ??
+    ('label' in f ? f.label : undefined) ??
+    f.name.replace(/ID$/, ' ID').replace(/^./, (x) => x.toUpperCase());
   const def: FieldDef & { listed: boolean } = { key: f.name.toLowerCase(), label, exact: p.exact, listed: !!c.label };
   if (p.exact.endsWith('_filter')) def.exclude = `${p.exact.slice(0, -'_filter'.length)}_exclude`;
   if (p.fuzzy) def.fuzzy = p.fuzzy;

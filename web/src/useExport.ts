@@ -1,6 +1,6 @@
 // Export of the whole query on screen (every page, with the cursor) as JSON lines or CSV, with progress and cancel.
 import { useState } from 'preact/hooks';
-import { type ExportFormat, exportQuery } from './exporter.ts';
+import { EXPORT_FORMATS, type ExportFormat, exportQuery } from './exporter.ts';
 
 export interface Exporting {
   done: number;
@@ -37,7 +37,7 @@ export function useExport(opts: {
     try {
       const blob = await exportQuery(params, format, (done, total) => setExporting({ done, total, ac }), ac.signal);
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-      download(blob, `vigil-events-${stamp}.${format === 'csv' ? 'csv' : 'jsonl'}`);
+      download(blob, `vigil-events-${stamp}.${EXPORT_FORMATS.find((f) => f.format === format)?.ext ?? 'jsonl'}`);
     } catch (err) {
       if (!opts.failed(err)) opts.onError(`Export failed: ${(err as Error).message ?? err}`);
     } finally {

@@ -79,6 +79,16 @@ function enumMatches(all: readonly string[], term: string): string[] {
   return all.filter((v) => v.toLowerCase().includes(t));
 }
 
+/**
+ * A field kept only as line N of the `search` text (the request URI, the user agent): its value is that line.
+ * No index of its own: the trigram index of `search` narrows the rows first (searchLine's callers AND an ILIKE on
+ * `search`), then the line is compared. A value holding a line break (HTTP allows none in a request line or a header)
+ * shifts the lines and is not found exactly.
+ */
+function searchLine(field: FilterField): string {
+  return `split_part(e.search, chr(10), ${fieldSpec(field).postgres.search})`;
+}
+
 /** Query parameters collected while the SQL is built. */
 export class Params {
   readonly values: unknown[] = [];
@@ -99,6 +109,10 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
     return v.length === 1 ? `${col} = ${p.add(v[0])}::${type}` : `${col} = ANY(${p.add(v)}::${type}[])`;
   };
   const exact = (field: FilterField, values: string[]): string => {
+    if (COLUMN[field] === undefined) {
+      const near = values.map((v) => `e.search ILIKE ${p.add(contains(v))}`);
+      return `((${near.join(' OR ')}) AND ${eq(searchLine(field), values, 'text')})`;
+    }
     const col = `e.${COLUMN[field]}`;
     if (isList(field)) return `${col} && ${p.add(values.map(pgText))}::text[]`;
     if (!fieldSpec(field).code) return eq(col, values, 'text');
@@ -122,7 +136,7 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
   for (const [field, values] of Object.entries(q.fuzzy ?? {}) as [FilterField, string[]][]) {
     if (!values || values.length === 0) continue;
     const spec = fieldSpec(field);
-    const col = `e.${COLUMN[field]}`;
+    const col = COLUMN[field] === undefined ? searchLine(field) : `e.${COLUMN[field]}`;
     if (spec.oneOf) {
       const all = spec.oneOf;
       const matches = [...new Set(values.flatMap((v) => enumMatches(all, v)))];
