@@ -185,6 +185,17 @@ export function codeRanges(values: readonly string[]): CodeRange[] {
   return out;
 }
 
+/**
+ * Every code of `ranges`, one by one. The stores look each up in their (code, received …) index with the time range:
+ * a BETWEEN over codes would read every entry of those codes whatever their time (a `4xx` histogram over 12 hours of a
+ * 1 M-event store took seconds). Spans lie within 0…MAX_CODE, so this is at most 1,000 codes.
+ */
+export function codeList(ranges: readonly CodeRange[]): number[] {
+  const out: number[] = [];
+  for (const [lo, hi] of ranges) for (let c = lo; c <= hi; c++) out.push(c);
+  return out;
+}
+
 /** Whether `code` is in one of `ranges`. */
 export function inCodeRanges(code: number, ranges: readonly CodeRange[]): boolean {
   return ranges.some(([lo, hi]) => code >= lo && code <= hi);

@@ -1,7 +1,7 @@
 // The WHERE clause of a PostgreSQL query (values of one field OR'ed, fields AND'ed), from each field's storage: its
 // column, its list, its dictionary values (looked up first: termMatches), or its enumerated values.
 import { type FilterField, fieldSpec } from '../fields.ts';
-import { codeMatches, codeRanges, scopeLists } from '../semantics.ts';
+import { codeList, codeMatches, codeRanges, scopeLists } from '../semantics.ts';
 import type { EventQuery } from '../types.ts';
 import { COLUMN, isList, pgText, TERM_FIELDS, TEXT_IN_TERMS } from './columns.ts';
 import type { Db } from './pool.ts';
@@ -116,13 +116,9 @@ export function buildWhere(q: EventQuery, p: Params, matches?: TermMatches): str
     const col = `e.${COLUMN[field]}`;
     if (isList(field)) return `${col} && ${p.add(values.map(pgText))}::text[]`;
     if (!fieldSpec(field).code) return eq(col, values, 'text');
-    const ranges = codeRanges(values);
-    const points = ranges.filter(([lo, hi]) => lo === hi).map(([lo]) => lo);
-    const ors = [
-      ...(points.length > 0 ? [eq(col, points, 'int')] : []),
-      ...ranges.filter(([lo, hi]) => lo !== hi).map(([lo, hi]) => `${col} BETWEEN ${p.add(lo)} AND ${p.add(hi)}`),
-    ];
-    return ors.length === 0 ? 'false' : ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`;
+    // every code of the classes and ranges, each looked up with the time range (semantics.ts's codeList)
+    const codes = codeList(codeRanges(values));
+    return codes.length === 0 ? 'false' : eq(col, codes, 'int');
   };
   for (const [field, values] of Object.entries(q.exact ?? {}) as [FilterField, string[]][]) {
     if (values && values.length > 0) conds.push(exact(field, values));

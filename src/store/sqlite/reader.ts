@@ -2,7 +2,7 @@
 // query (values of one field OR'ed, fields AND'ed), built from the field table's storage of each field.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import type { FilterField } from '../fields.ts';
-import { type CodeRange, codeMatches, codeRanges, scopeLists } from '../semantics.ts';
+import { type CodeRange, codeList, codeMatches, codeRanges, scopeLists } from '../semantics.ts';
 import type { EventQuery } from '../types.ts';
 import { FIELD_NO, placeholders, STORAGE, TEXT_DICT, TEXT_FIELD_NOS, TEXT_LIST_NOS } from './schema.ts';
 
@@ -61,16 +61,11 @@ function indexable(term: string): boolean {
   return false;
 }
 
-/** Codes in any of `ranges`: single codes as one IN list (the code index answers it), spans as BETWEEN. */
+/** Codes in any of `ranges`, as one IN list of every code (semantics.ts's codeList: the code index answers it). */
 function codeCondition(col: string, ranges: readonly CodeRange[]): Where {
-  if (ranges.length === 0) return { sql: '0', params: [] };
-  const points = ranges.filter(([lo, hi]) => lo === hi).map(([lo]) => lo);
-  const spans = ranges.filter(([lo, hi]) => lo !== hi);
-  const ors = [
-    ...(points.length > 0 ? [`${col} IN (${placeholders(points.length)})`] : []),
-    ...spans.map(() => `${col} BETWEEN ? AND ?`),
-  ];
-  return { sql: ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`, params: [...points, ...spans.flat()] };
+  const codes = codeList(ranges);
+  if (codes.length === 0) return { sql: '0', params: [] };
+  return { sql: `${col} IN (${placeholders(codes.length)})`, params: codes };
 }
 
 export interface Where {
